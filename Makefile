@@ -1,0 +1,39 @@
+# The newcomer path: `make demo` serves the gateway with demo data, `make test` runs
+# every test. Both create .venv and install what they need; only Python 3.11+ and
+# make are assumed.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PIP_FLAGS := --quiet --disable-pip-version-check
+
+.PHONY: demo serve test lint schema bench clean
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed; set PYTHON=/path/to/python3.11")'
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed-runtime: pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/pip install $(PIP_FLAGS) -c constraints.txt -e .
+	@touch $@
+
+$(VENV)/.installed-test: pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/pip install $(PIP_FLAGS) -c constraints.txt -e '.[test]'
+	@touch $@ $(VENV)/.installed-runtime
+
+demo: $(VENV)/.installed-runtime  ## serve GraphiQL on http://127.0.0.1:8000/graphql with demo data
+	$(BIN)/billing-gateway serve --demo
+
+serve: $(VENV)/.installed-runtime
+	$(BIN)/billing-gateway serve
+
+test: $(VENV)/.installed-test  ## every test (PostgreSQL too when GATEWAY_TEST_POSTGRES_URL is set)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed-test
+	$(BIN)/lint-imports
+
+schema: $(VENV)/.installed-runtime  ## regenerate schema.graphql after changing the API
+	$(BIN)/billing-gateway export-schema > schema.graphql
+
+clean:
+	rm -rf $(VENV) gateway.db gateway.db-wal gateway.db-shm

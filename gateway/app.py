@@ -1,0 +1,101 @@
+"""The Starlette application: /graphql (HTTP, GraphiQL, graphql-transport-ws) and /healthz."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+
+from gateway.auth import Authenticator
+from gateway.logging import request_id_var
+from gateway.middleware import RequestContextMiddleware
+from gateway.schema import build_schema
+from gateway.settings import Settings
+from models.services.base import Deps
+from models.store import Store
+from resolvers.context import Context
+
+log = logging.getLogger("gateway.app")
+
+
+class GatewayGraphQL(GraphQL[Context, None]):
+    def __init__(self, settings: Settings, deps: Deps) -> None:
+        super().__init__(
+            build_schema(settings),
+            graphql_ide="graphiql",
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+        )
+        self.deps = deps
+        self.auth = Authenticator(deps, settings.admin_api_key)
+
+    async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
+        principal, problem = await self.auth.from_header(request.headers.get("authorization"))
+        return Context(
+            deps=self.deps,
+            principal=principal,
+            auth_problem=problem,
+            request_id=request_id_var.get() or "-",
+            request=request,
+            response=response,
+        )
+
+    async def on_ws_connect(self, context: Context) -> None:
+        """A key in connection_init (`{"Authorization": "Bearer ..."}`) authenticates
+        the socket; a wrong one closes it with 4403."""
+        params = context.connection_params or {}
+        header = params.get("Authorization") or params.get("authorization")
+        if header is None:
+            return
+        principal, problem = await self.auth.from_header(str(header))
+        if principal is None:
+            raise ConnectionRejectionError({"message": problem})
+        context.principal = principal
+
+
+def create_app(settings: Settings | None = None, *, deps: Deps | None = None) -> Starlette:
+    """Build the app. Tests pass their own `deps`; `serve` lets it own a Store."""
+    settings = settings or Settings()
+    owns_store = deps is None
+    deps = deps or Deps(store=Store(settings.database_url))
+    graphql = GatewayGraphQL(settings, deps)
+
+    async def healthz(_: Request) -> Response:
+        try:
+            await deps.store.ping()
+        except Exception:
+            log.exception("health check: database does not answer")
+            return JSONResponse({"status": "unavailable", "database": "down"}, status_code=503)
+        return JSONResponse({"status": "ok", "database": "up"})
+
+    async def root(_: Request) -> Response:
+        return RedirectResponse("/graphql")
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        yield
+        if owns_store:
+            await deps.store.dispose()
+
+    app = Starlette(
+        routes=[
+            Route("/", root),
+            Route("/healthz", healthz),
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
+        ],
+        middleware=[Middleware(RequestContextMiddleware, max_body_bytes=settings.max_request_bytes)],
+        lifespan=lifespan,
+    )
+    app.state.deps = deps
+    return app

@@ -1,0 +1,161 @@
+"""`billing-gateway`: serve, migrate, export-schema, create-api-key, seed-demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from pydantic import ValidationError
+
+from gateway.logging import configure_logging
+from gateway.settings import Settings
+from models.errors import DomainError
+from models.services import api_keys, demo
+from models.services.base import Deps
+from models.store import Store
+from models.store.migrate import upgrade
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"GATEWAY_{str(e['loc'][0]).upper()}: {e['msg'].removeprefix('Value error, ')}"
+            for e in exc.errors()
+        )
+        raise SystemExit(f"billing-gateway: bad settings: {problems}") from None
+
+
+def _with_store(settings: Settings, work: Callable[[Deps], Awaitable[Any]]) -> Any:
+    async def run() -> Any:
+        store = Store(settings.database_url)
+        try:
+            await upgrade(store)
+            return await work(Deps(store=store))
+        finally:
+            await store.dispose()
+
+    return asyncio.run(run())
+
+
+async def _migrated_only(_: Deps) -> None:
+    """Nothing beyond the migration `_with_store` always applies."""
+
+
+async def _seed_and_key(deps: Deps) -> tuple[int, str]:
+    created = await demo.seed_demo(deps)
+    _, secret = await api_keys.create_api_key(
+        deps, api_keys.operator(), {"role": "ADMIN", "name": "demo admin"}
+    )
+    return len(created), secret
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    settings = _settings()
+    configure_logging(args.log_level or settings.log_level, settings.log_format)
+    if settings.provider != "local":
+        raise SystemExit(
+            f"billing-gateway: GATEWAY_PROVIDER={settings.provider} is not available in this "
+            "version yet; use GATEWAY_PROVIDER=local"
+        )
+    if args.demo:
+        created, secret = _with_store(settings, _seed_and_key)
+        url = f"http://{args.host}:{args.port}/graphql"
+        print(
+            f"\n  Billing gateway demo: {created} demo tenants added ({settings.database_url})\n"
+            f"  GraphiQL:      {url}\n"
+            f"  Admin API key: {secret}   (shown once)\n"
+            f'  In GraphiQL, open Headers and paste: {{"Authorization": "Bearer {secret}"}}\n',
+            flush=True,
+        )
+    else:
+        _with_store(settings, _migrated_only)
+    uvicorn.run(
+        "gateway.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+    )
+
+
+def cmd_migrate(_: argparse.Namespace) -> None:
+    settings = _settings()
+    configure_logging(settings.log_level, settings.log_format)
+    _with_store(settings, _migrated_only)
+    print("database is at the latest migration", file=sys.stderr)
+
+
+def cmd_export_schema(_: argparse.Namespace) -> None:
+    from gateway.schema import build_schema
+
+    sys.stdout.write(build_schema().as_str() + "\n")
+
+
+def cmd_create_api_key(args: argparse.Namespace) -> None:
+    settings = _settings()
+    configure_logging(settings.log_level, settings.log_format)
+    if args.admin == bool(args.tenant_id):
+        raise SystemExit("billing-gateway: pass either --admin or --tenant-id ID")
+    spec = (
+        {"role": "ADMIN", "name": args.name}
+        if args.admin
+        else {"role": args.role, "tenant_id": args.tenant_id, "name": args.name}
+    )
+    try:
+        row, secret = _with_store(
+            settings, lambda deps: api_keys.create_api_key(deps, api_keys.operator(), spec)
+        )
+    except DomainError as exc:
+        raise SystemExit(f"billing-gateway: {exc.message}") from None
+    print(f"created {row.role} key {row.id}; the secret below is shown once", file=sys.stderr)
+    print(secret)
+
+
+def cmd_seed_demo(_: argparse.Namespace) -> None:
+    settings = _settings()
+    configure_logging(settings.log_level, settings.log_format)
+    created = _with_store(settings, demo.seed_demo)
+    print(f"{len(created)} demo tenants added", file=sys.stderr)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="billing-gateway",
+        description="GraphQL billing gateway. Settings come from GATEWAY_* environment variables.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="migrate the database, then serve /graphql and /healthz")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    serve.add_argument("--demo", action="store_true", help="seed demo data and print an admin key")
+    serve.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    serve.set_defaults(func=cmd_serve)
+
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
+    sub.add_parser("export-schema", help="print the GraphQL SDL").set_defaults(func=cmd_export_schema)
+    sub.add_parser("seed-demo", help="add the demo tenants").set_defaults(func=cmd_seed_demo)
+
+    key = sub.add_parser("create-api-key", help="create an API key and print its secret once")
+    key.add_argument("--admin", action="store_true", help="an ADMIN key (bootstrap)")
+    key.add_argument("--tenant-id", help="a key scoped to this tenant")
+    key.add_argument("--role", choices=["TENANT", "PARTNER"], default="TENANT")
+    key.add_argument("--name", default="cli key")
+    key.set_defaults(func=cmd_create_api_key)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    args.func(args)

@@ -1,0 +1,145 @@
+"""Assembles the schema from the per-domain resolver modules, with the gate that
+refuses anonymous callers, the query limits, and masking of unexpected errors."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import strawberry
+from graphql import ExecutionResult as GraphQLExecutionResult
+from graphql import (
+    FieldNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+)
+from strawberry.extensions import (
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+    SchemaExtension,
+)
+from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext
+
+from gateway.settings import Settings
+from models.errors import DomainError, ErrorCode
+from resolvers.api_keys.mutations import ApiKeyMutations
+from resolvers.errors import exception_handlers
+from resolvers.tenants.mutations import TenantMutations
+from resolvers.tenants.queries import TenantQueries
+from resolvers.test_clocks.mutations import TestClockMutations
+from resolvers.test_clocks.queries import TestClockQueries
+
+log = logging.getLogger("gateway.graphql")
+
+QUERIES = (TenantQueries, TestClockQueries)
+MUTATIONS = (TestClockMutations, TenantMutations, ApiKeyMutations)
+
+
+def is_unexpected(error: GraphQLError) -> bool:
+    """An exception from our code that is not a DomainError: a bug or an outage."""
+    original = error.original_error
+    return original is not None and not isinstance(original, (DomainError, GraphQLError))
+
+
+def _root_fields(selection_set: SelectionSetNode, fragments: dict[str, Any]) -> Iterator[str]:
+    for selection in selection_set.selections:
+        if isinstance(selection, FieldNode):
+            yield selection.name.value
+        elif isinstance(selection, InlineFragmentNode):
+            yield from _root_fields(selection.selection_set, fragments)
+        elif isinstance(selection, FragmentSpreadNode) and selection.name.value in fragments:
+            yield from _root_fields(fragments[selection.name.value].selection_set, fragments)
+
+
+class RequireApiKey(SchemaExtension):
+    """Without a valid key, only `__typename` and introspection answer; every other
+    root field fails the whole operation with UNAUTHENTICATED."""
+
+    def on_execute(self) -> Iterator[None]:
+        ctx = self.execution_context
+        context = ctx.context
+        document = ctx.graphql_document
+        if context.principal is None and document is not None:
+            fragments = {d.name.value: d for d in document.definitions if hasattr(d, "name") and d.name and not isinstance(d, OperationDefinitionNode)}
+            operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+            wanted = [
+                op for op in operations
+                if ctx.operation_name is None or (op.name and op.name.value == ctx.operation_name)
+            ]
+            if any(
+                not name.startswith("__")
+                for op in wanted
+                for name in _root_fields(op.selection_set, fragments)
+            ):
+                ctx.result = GraphQLExecutionResult(
+                    data=None,
+                    errors=[
+                        GraphQLError(
+                            context.auth_problem,
+                            extensions={"code": ErrorCode.UNAUTHENTICATED.value},
+                        )
+                    ],
+                )
+        yield
+
+
+class MaskUnexpectedErrors(MaskErrors):
+    """Replaces unexpected errors with a message that carries the request id; the
+    original was logged (with the same id) by `GatewaySchema.process_errors`."""
+
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=is_unexpected)
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        request_id = getattr(self.execution_context.context, "request_id", None)
+        return GraphQLError(
+            f"Unexpected error. Quote request id {request_id} when reporting it.",
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            original_error=None,
+            extensions={"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
+        )
+
+
+class GatewaySchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        request_id = getattr(getattr(execution_context, "context", None), "request_id", None)
+        for error in errors:
+            if is_unexpected(error):
+                log.error(
+                    "unexpected error in %s",
+                    ".".join(str(p) for p in error.path or []) or "operation",
+                    exc_info=error.original_error,
+                    extra={"request_id": request_id},
+                )
+            else:
+                log.debug("graphql error: %s", error.message, extra={"request_id": request_id})
+
+
+def build_schema(settings: Settings | None = None) -> GatewaySchema:
+    settings = settings or Settings()
+    query = merge_types("Query", QUERIES)
+    mutation = merge_types("Mutation", MUTATIONS)
+    return GatewaySchema(
+        query=query,
+        mutation=mutation,
+        extensions=[
+            RequireApiKey,
+            lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
+            lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
+            lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+            MaskUnexpectedErrors,
+        ],
+        exception_handlers=exception_handlers(),
+    )

@@ -1,0 +1,47 @@
+"""Settings from the environment (names fixed by API.md), via pydantic-settings."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from models.store.engine import check_url
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite+aiosqlite:///./gateway.db",
+        description="sqlite+aiosqlite:///path.db (embedded default) or postgresql+asyncpg://user@host/db",
+    )
+    admin_api_key: SecretStr | None = Field(
+        default=None, description="When set, this secret is accepted as an ADMIN key (bootstrap)."
+    )
+    provider: Literal["local", "stripe"] = "local"
+    stripe_api_key: SecretStr | None = None
+    stripe_api_base: str | None = None
+    stripe_webhook_secret: SecretStr | None = None
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "text"] = "json"
+
+    max_request_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    max_query_depth: int = Field(default=15, ge=2)
+    max_aliases: int = Field(default=100, ge=1)
+    max_tokens: int = Field(default=20_000, ge=100)
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str) -> str:
+        check_url(value)
+        return value
+
+    @field_validator("admin_api_key")
+    @classmethod
+    def _strong_admin_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 24:
+            raise ValueError("must be at least 24 characters; generate one with `openssl rand -hex 24`")
+        return value

@@ -1,0 +1,81 @@
+"""Expected failures of the domain, each with a stable error code.
+
+The GraphQL layer maps each class to an error type in one place
+(``resolvers/errors.py``); anything that is not a ``DomainError`` is unexpected and
+gets masked at the edge.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any, ClassVar
+
+
+class ErrorCode(enum.Enum):
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    FORBIDDEN = "FORBIDDEN"
+    NOT_FOUND = "NOT_FOUND"
+    VALIDATION_FAILED = "VALIDATION_FAILED"
+    NO_SEATS_AVAILABLE = "NO_SEATS_AVAILABLE"
+    SEATS_IN_USE = "SEATS_IN_USE"
+    BELOW_MINIMUM_SEATS = "BELOW_MINIMUM_SEATS"
+    ABOVE_MAXIMUM_SEATS = "ABOVE_MAXIMUM_SEATS"
+    CURRENCY_MISMATCH = "CURRENCY_MISMATCH"
+    ADDON_NOT_ATTACHED = "ADDON_NOT_ATTACHED"
+    ADDON_ARCHIVED = "ADDON_ARCHIVED"
+    IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"
+    SUBSCRIPTION_NOT_ACTIVE = "SUBSCRIPTION_NOT_ACTIVE"
+    PROVIDER_ERROR = "PROVIDER_ERROR"
+
+
+class DomainError(Exception):
+    """An expected failure: shown to the caller with its code and message."""
+
+    code: ClassVar[ErrorCode]
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    @property
+    def extensions(self) -> dict[str, Any]:
+        """Read by graphql-core when the error surfaces outside a result union."""
+        return {"code": self.code.value}
+
+
+class Unauthenticated(DomainError):
+    code = ErrorCode.UNAUTHENTICATED
+
+
+class Forbidden(DomainError):
+    """The key is valid but its role may not perform this operation at all."""
+
+    code = ErrorCode.FORBIDDEN
+
+
+class NotFound(DomainError):
+    """No such object, or one the caller's key may not see (indistinguishable)."""
+
+    code = ErrorCode.NOT_FOUND
+
+    def __init__(self, kind: str, object_id: str) -> None:
+        super().__init__(f"{kind} {object_id!r} was not found.")
+        self.kind = kind
+        self.object_id = object_id
+
+
+class ValidationFailed(DomainError):
+    """Bad input. ``field`` is the GraphQL path of the first offending value
+    (``input.billingInfo.address.country``); ``problems`` lists every one found."""
+
+    code = ErrorCode.VALIDATION_FAILED
+
+    def __init__(self, field: str, message: str, *, problems: list[tuple[str, str]] | None = None):
+        self.problems = problems or [(field, message)]
+        super().__init__("; ".join(f"{f}: {m}" for f, m in self.problems))
+        self.field = field
+        self.reason = message
+
+    @property
+    def extensions(self) -> dict[str, Any]:
+        return {"code": self.code.value, "field": self.field}

@@ -1,0 +1,54 @@
+"""Cursor pagination over id-ordered rows (ids sort by creation time)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.errors import ValidationFailed
+
+T = TypeVar("T")
+
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    items: list[T]
+    has_next_page: bool
+
+    @property
+    def end_cursor(self) -> str | None:
+        return encode_cursor(self.items[-1].id) if self.items else None  # type: ignore[attr-defined]
+
+
+def encode_cursor(object_id: str) -> str:
+    return base64.urlsafe_b64encode(f"id:{object_id}".encode()).decode()
+
+
+def decode_cursor(cursor: str) -> str:
+    try:
+        raw = base64.urlsafe_b64decode(cursor.encode()).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raw = ""
+    if not raw.startswith("id:") or len(raw) <= 3:
+        raise ValidationFailed("after", "is not a cursor this API issued; pass a pageInfo.endCursor")
+    return raw[3:]
+
+
+async def paginate(
+    session: AsyncSession, query: Select[Any], id_column: Any, first: int | None, after: str | None
+) -> Page[Any]:
+    size = DEFAULT_PAGE_SIZE if first is None else first
+    if not 1 <= size <= MAX_PAGE_SIZE:
+        raise ValidationFailed("first", f"must be between 1 and {MAX_PAGE_SIZE}; got {size}")
+    if after is not None:
+        query = query.where(id_column > decode_cursor(after))
+    rows = list((await session.scalars(query.order_by(id_column).limit(size + 1))).all())
+    return Page(items=rows[:size], has_next_page=len(rows) > size)

@@ -1,0 +1,115 @@
+"""Tenants: create, read, list, and keep their billing info."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import EmailStr, StringConstraints
+from sqlalchemy import select
+
+from models.errors import NotFound
+from models.ids import new_id
+from models.services.access import Principal, require_admin, require_tenant
+from models.services.base import Deps
+from models.services.pagination import Page, paginate
+from models.services.test_clocks import clock_for_tenant
+from models.tables import Role, SalesMode, TenantRow, TestClockRow
+from models.validation import CountryCode, CurrencyCode, Input, NonBlank, TimezoneName
+
+Name = Annotated[NonBlank, StringConstraints(max_length=200)]
+Line = Annotated[NonBlank, StringConstraints(max_length=200)]
+Optional200 = Annotated[str, StringConstraints(max_length=200)] | None
+
+
+class AddressInput(Input):
+    line1: Line
+    line2: Optional200 = None
+    city: Annotated[NonBlank, StringConstraints(max_length=120)]
+    state: Annotated[str, StringConstraints(max_length=120)] | None = None
+    postal_code: Annotated[str, StringConstraints(max_length=20)] | None = None
+    country: CountryCode
+
+
+class BillingInfoInput(Input):
+    company_name: Optional200 = None
+    address: AddressInput | None = None
+
+
+class TenantCreate(Input):
+    name: Name
+    email: EmailStr
+    currency: CurrencyCode
+    timezone: TimezoneName = "UTC"
+    sales_mode: SalesMode = SalesMode.SELF_SERVE
+    billing_info: BillingInfoInput | None = None
+    test_clock_id: str | None = None
+
+
+def _apply_billing_info(row: TenantRow, info: BillingInfoInput | None) -> None:
+    address = info.address if info else None
+    row.company_name = info.company_name if info else None
+    row.address_line1 = address.line1 if address else None
+    row.address_line2 = address.line2 if address else None
+    row.address_city = address.city if address else None
+    row.address_state = address.state if address else None
+    row.address_postal_code = address.postal_code if address else None
+    row.address_country = address.country if address else None
+
+
+async def create_tenant(deps: Deps, actor: Principal, data: Any) -> TenantRow:
+    require_admin(actor, "createTenant")
+    spec = TenantCreate.parse(data)
+    async with deps.store.transaction() as session:
+        test_clock = None
+        if spec.test_clock_id is not None:
+            test_clock = await session.get(TestClockRow, spec.test_clock_id)
+            if test_clock is None:
+                raise NotFound("TestClock", spec.test_clock_id)
+        row = TenantRow(
+            id=new_id("ten"),
+            name=spec.name,
+            email=spec.email,
+            currency=spec.currency,
+            timezone=spec.timezone,
+            sales_mode=spec.sales_mode.value,
+            test_clock_id=spec.test_clock_id,
+        )
+        _apply_billing_info(row, spec.billing_info)
+        row.created_at = row.updated_at = clock_for_tenant(deps, row, test_clock).now()
+        session.add(row)
+    return row
+
+
+async def update_billing_info(deps: Deps, actor: Principal, tenant_id: str, data: Any) -> TenantRow:
+    """Replace the tenant's billing info (fields left out are cleared)."""
+    require_tenant(actor, tenant_id)
+    info = BillingInfoInput.parse(data)
+    async with deps.store.transaction() as session:
+        row = await session.get(TenantRow, tenant_id, with_for_update=True)
+        if row is None:
+            raise NotFound("Tenant", tenant_id)
+        _apply_billing_info(row, info)
+        test_clock = await session.get(TestClockRow, row.test_clock_id) if row.test_clock_id else None
+        row.updated_at = clock_for_tenant(deps, row, test_clock).now()
+    return row
+
+
+async def get_tenant(deps: Deps, actor: Principal, tenant_id: str) -> TenantRow:
+    require_tenant(actor, tenant_id)
+    async with deps.store.read() as session:
+        row = await session.get(TenantRow, tenant_id)
+    if row is None:
+        raise NotFound("Tenant", tenant_id)
+    return row
+
+
+async def list_tenants(
+    deps: Deps, actor: Principal, first: int | None = None, after: str | None = None
+) -> Page[TenantRow]:
+    """Every tenant for ADMIN keys; a TENANT key sees its own; a PARTNER key none."""
+    query = select(TenantRow)
+    if not actor.is_admin:
+        visible = actor.tenant_id if actor.role is Role.TENANT else None
+        query = query.where(TenantRow.id == visible)
+    async with deps.store.read() as session:
+        return await paginate(session, query, TenantRow.id, first, after)

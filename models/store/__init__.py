@@ -1,0 +1,5 @@
+"""Async engine/session and the queries used by services and DataLoaders."""
+
+from models.store.engine import Store, UnsupportedDatabaseUrl
+
+__all__ = ["Store", "UnsupportedDatabaseUrl"]

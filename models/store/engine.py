@@ -1,0 +1,96 @@
+"""The async engine and the two kinds of session the services use.
+
+``transaction()`` is a write unit of work: one transaction per use case, committed
+when the block ends, rolled back on any exception. On SQLite it starts with
+``BEGIN IMMEDIATE`` so writers queue on the database lock instead of failing when a
+read lock cannot be upgraded; on PostgreSQL services take row locks explicitly.
+``read()`` is a read-only session for queries and DataLoaders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
+
+
+class UnsupportedDatabaseUrl(ValueError):
+    pass
+
+
+def check_url(url: str) -> str:
+    try:
+        driver = make_url(url).drivername
+    except Exception as exc:  # sqlalchemy raises ArgumentError with the url in it
+        raise UnsupportedDatabaseUrl(
+            "the database URL could not be parsed; expected sqlite+aiosqlite:///path.db "
+            "or postgresql+asyncpg://user@host:5432/db"
+        ) from exc
+    if driver not in SUPPORTED_DRIVERS:
+        raise UnsupportedDatabaseUrl(
+            f"database driver {driver!r} is not supported; use one of {', '.join(SUPPORTED_DRIVERS)}"
+        )
+    return driver
+
+
+def _install_sqlite_pragmas(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event emit BEGIN itself (see below).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+class Store:
+    """Owns the engine; hands out sessions. One per process (or per test)."""
+
+    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10) -> None:
+        driver = check_url(url)
+        self.url = url
+        self.dialect = "sqlite" if driver.startswith("sqlite") else "postgresql"
+        options: dict[str, Any] = {"echo": echo, "pool_pre_ping": self.dialect == "postgresql"}
+        if self.dialect == "postgresql":
+            options.update(pool_size=pool_size, max_overflow=pool_size)
+        else:
+            options.update(pool_size=pool_size, max_overflow=pool_size * 2, pool_timeout=60)
+        self.engine: AsyncEngine = create_async_engine(url, **options)
+        if self.dialect == "sqlite":
+            _install_sqlite_pragmas(self.engine)
+            write_engine = self.engine.execution_options(sqlite_begin="IMMEDIATE")
+        else:
+            write_engine = self.engine
+        self._reader = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._writer = async_sessionmaker(write_engine, expire_on_commit=False)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        async with self._writer() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        async with self._reader() as session:
+            yield session
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint
+from sqlmodel import Field, SQLModel
+
+from models.tables.base import UTCDateTime
+
+
+class SalesMode(enum.Enum):
+    SELF_SERVE = "SELF_SERVE"
+    SALES_LED = "SALES_LED"
+
+
+class TenantRow(SQLModel, table=True):
+    """A customer of the SaaS operator: who is billed, in which currency and timezone.
+
+    Billing info is kept flat: it is typed once here and mirrored to providers.
+    """
+
+    __tablename__ = "tenants"
+    __table_args__ = (
+        CheckConstraint("sales_mode IN ('SELF_SERVE', 'SALES_LED')", name="sales_mode"),
+    )
+
+    id: str = Field(primary_key=True, max_length=40)
+    name: str = Field(max_length=200)
+    email: str = Field(max_length=320)
+    currency: str = Field(max_length=3)
+    timezone: str = Field(max_length=64)
+    sales_mode: str = Field(default=SalesMode.SELF_SERVE.value, max_length=20)
+    company_name: str | None = Field(default=None, max_length=200)
+    address_line1: str | None = Field(default=None, max_length=200)
+    address_line2: str | None = Field(default=None, max_length=200)
+    address_city: str | None = Field(default=None, max_length=120)
+    address_state: str | None = Field(default=None, max_length=120)
+    address_postal_code: str | None = Field(default=None, max_length=20)
+    address_country: str | None = Field(default=None, max_length=2)
+    provider_customer_id: str | None = Field(default=None, max_length=255)
+    test_clock_id: str | None = Field(
+        default=None, foreign_key="test_clocks.id", index=True, max_length=40
+    )
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)

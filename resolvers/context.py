@@ -1,0 +1,40 @@
+"""The typed per-request context every resolver receives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import strawberry
+
+from models.errors import Unauthenticated
+from models.services.access import Principal
+from models.services.base import Deps
+from resolvers.dataloaders import Loaders
+
+
+@dataclass
+class Context:
+    deps: Deps
+    principal: Principal | None
+    request_id: str
+    # Why there is no principal, for the UNAUTHENTICATED message.
+    auth_problem: str = "Send an API key: Authorization: Bearer <key>."
+    loaders: Loaders = field(init=False)
+    request: Any = None
+    response: Any = None
+    # Filled from the graphql-transport-ws connection_init payload.
+    connection_params: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        self.loaders = Loaders(self.deps)
+
+    @property
+    def actor(self) -> Principal:
+        """The authenticated caller; the schema's gate has already refused anonymous ones."""
+        if self.principal is None:
+            raise Unauthenticated(self.auth_problem)
+        return self.principal
+
+
+Info = strawberry.Info[Context, None]

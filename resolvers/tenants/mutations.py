@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+
+from models.services import tenants
+from resolvers.context import Info
+from resolvers.errors import ForbiddenError, NotFoundError, ValidationError
+from resolvers.tenants.inputs import BillingInfoInput, CreateTenantInput
+from resolvers.tenants.types import Tenant
+
+CreateTenantResult = Annotated[
+    Tenant | ValidationError | ForbiddenError | NotFoundError, strawberry.union("CreateTenantResult")
+]
+UpdateBillingInfoResult = Annotated[
+    Tenant | ValidationError | NotFoundError, strawberry.union("UpdateBillingInfoResult")
+]
+
+
+@strawberry.type
+class TenantMutations:
+    @strawberry.mutation(description="Create a tenant (ADMIN).")
+    async def create_tenant(self, info: Info, input: CreateTenantInput) -> CreateTenantResult:
+        ctx = info.context
+        row = await tenants.create_tenant(ctx.deps, ctx.actor, strawberry.asdict(input))
+        return Tenant.from_row(row)
+
+    @strawberry.mutation(description="Replace the tenant's billing info; fields left out are cleared.")
+    async def update_billing_info(
+        self, info: Info, tenant_id: strawberry.ID, input: BillingInfoInput
+    ) -> UpdateBillingInfoResult:
+        ctx = info.context
+        row = await tenants.update_billing_info(
+            ctx.deps, ctx.actor, tenant_id, strawberry.asdict(input)
+        )
+        return Tenant.from_row(row)

@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+import strawberry
+
+from models.services import tenants
+from resolvers.context import Info
+from resolvers.pagination import Connection
+from resolvers.tenants.types import Tenant
+
+
+@strawberry.type
+class TenantQueries:
+    @strawberry.field(description="A tenant; NOT_FOUND when it does not exist or this key may not see it.")
+    async def tenant(self, info: Info, id: strawberry.ID) -> Tenant | None:
+        ctx = info.context
+        return Tenant.from_row(await tenants.get_tenant(ctx.deps, ctx.actor, id))
+
+    @strawberry.field(description="Tenants this key may see, oldest first (ADMIN: all of them).")
+    async def tenants(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[Tenant]:
+        ctx = info.context
+        page = await tenants.list_tenants(ctx.deps, ctx.actor, first, after)
+        return Connection[Tenant].from_page(page, Tenant.from_row)

@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from models.services.test_clocks import clock_for_tenant
+from models.tables import SalesMode as SalesModeValue
+from models.tables import TenantRow
+from resolvers.context import Info
+from resolvers.test_clocks.types import TestClock
+
+SalesMode = strawberry.enum(
+    SalesModeValue,
+    name="SalesMode",
+    description="SELF_SERVE: the gateway bills; SALES_LED: invoices are made by people in the provider.",
+)
+
+
+@strawberry.type
+class Address:
+    line1: str
+    line2: str | None
+    city: str
+    state: str | None
+    postal_code: str | None
+    country: str = strawberry.field(description="ISO 3166-1 alpha-2.")
+
+
+@strawberry.type
+class BillingInfo:
+    company_name: str | None
+    address: Address | None
+
+
+@strawberry.type
+class Tenant:
+    id: strawberry.ID
+    name: str
+    email: str
+    currency: str = strawberry.field(description="ISO 4217; every amount billed to the tenant is in it.")
+    timezone: str = strawberry.field(description="IANA; days and months are counted in it.")
+    sales_mode: SalesMode
+    billing_info: BillingInfo | None
+    provider_customer_id: str | None
+    created_at: datetime
+    updated_at: datetime
+    row: strawberry.Private[TenantRow]
+
+    @classmethod
+    def from_row(cls, row: TenantRow) -> Tenant:
+        address = (
+            Address(
+                line1=row.address_line1,
+                line2=row.address_line2,
+                city=row.address_city or "",
+                state=row.address_state,
+                postal_code=row.address_postal_code,
+                country=row.address_country,
+            )
+            if row.address_line1 and row.address_country
+            else None
+        )
+        billing = (
+            BillingInfo(company_name=row.company_name, address=address)
+            if row.company_name or address
+            else None
+        )
+        return cls(
+            id=strawberry.ID(row.id),
+            name=row.name,
+            email=row.email,
+            currency=row.currency,
+            timezone=row.timezone,
+            sales_mode=SalesModeValue(row.sales_mode),
+            billing_info=billing,
+            provider_customer_id=row.provider_customer_id,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            row=row,
+        )
+
+    @strawberry.field(description="The test clock this tenant lives on, if any.")
+    async def test_clock(self, info: Info) -> TestClock | None:
+        if self.row.test_clock_id is None:
+            return None
+        row = await info.context.loaders.test_clock.load(self.row.test_clock_id)
+        return TestClock.from_row(row) if row else None
+
+    @strawberry.field(description="The tenant's current time: its test clock's, when attached.")
+    async def now(self, info: Info) -> datetime:
+        test_clock = (
+            await info.context.loaders.test_clock.load(self.row.test_clock_id)
+            if self.row.test_clock_id
+            else None
+        )
+        return clock_for_tenant(info.context.deps, self.row, test_clock).now()
