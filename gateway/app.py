@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,6 +16,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from cross_web import HTTPException
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from gateway.auth import Authenticator
@@ -39,13 +41,27 @@ class GatewayGraphQL(GraphQL[Context, None]):
         self.deps = deps
         self.auth = Authenticator(deps, settings.admin_api_key)
 
+    def decode_json(self, data: str | bytes) -> object:
+        try:
+            return json.loads(data)
+        except UnicodeDecodeError:
+            raise HTTPException(400, "Request body is not valid UTF-8") from None
+
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
-        principal, problem = await self.auth.from_header(request.headers.get("authorization"))
+        request_id = request_id_var.get() or "-"
+        try:
+            principal, problem = await self.auth.from_header(request.headers.get("authorization"))
+        except Exception:
+            # The key store does not answer: an outage, not the caller's fault.
+            log.exception("authentication failed: the key store does not answer")
+            raise HTTPException(
+                503, f"Service unavailable. Quote request id {request_id} when reporting it."
+            ) from None
         return Context(
             deps=self.deps,
             principal=principal,
             auth_problem=problem,
-            request_id=request_id_var.get() or "-",
+            request_id=request_id,
             request=request,
             response=response,
         )

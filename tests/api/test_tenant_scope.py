@@ -1,0 +1,116 @@
+"""Tenant scope: a TENANT key of another tenant gets NOT_FOUND for every object of
+this tenant, through every query and mutation that takes a tenant or object id.
+
+The walk is driven by the schema: a new field that takes an id fails this test until
+a case for it is added below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from graphql import GraphQLInputObjectType, GraphQLSchema, get_named_type
+
+from gateway.schema import build_schema
+from tests.conftest import Api
+
+# Root field -> (operation, variables from the victim's objects). Every case must
+# answer NOT_FOUND to the other tenant's TENANT key.
+Objects = dict[str, str]
+CASES: dict[str, tuple[str, Callable[[Objects], dict[str, Any]]]] = {
+    "Query.tenant": ("query($id: ID!) { tenant(id: $id) { id } }", lambda o: {"id": o["tenant"]}),
+    "Query.testClock": (
+        "query($id: ID!) { testClock(id: $id) { id } }",
+        lambda o: {"id": o["clock"]},
+    ),
+    "Mutation.updateBillingInfo": (
+        """mutation($id: ID!) { updateBillingInfo(tenantId: $id, input: {companyName: "Pwned"}) {
+             __typename ... on Error { code } } }""",
+        lambda o: {"id": o["tenant"]},
+    ),
+    "Mutation.createApiKey": (
+        """mutation($id: ID!) { createApiKey(input: {role: TENANT, tenantId: $id}) {
+             __typename ... on Error { code } } }""",
+        lambda o: {"id": o["tenant"]},
+    ),
+    "Mutation.revokeApiKey": (
+        "mutation($id: ID!) { revokeApiKey(id: $id) { __typename ... on Error { code } } }",
+        lambda o: {"id": o["key"]},
+    ),
+    "Mutation.advanceTestClock": (
+        """mutation($id: ID!) { advanceTestClock(id: $id, frozenTime: "2030-01-01T00:00:00Z") {
+             __typename ... on Error { code } } }""",
+        lambda o: {"id": o["clock"]},
+    ),
+}
+# Operations no tenant-scoped key may run at all: FORBIDDEN before any object is read.
+ADMIN_ONLY: dict[str, str] = {
+    "Mutation.createTenant": """mutation { createTenant(input: {name: "X", email: "x@y.example",
+        currency: "USD", testClockId: "clock_x"}) { __typename ... on Error { code } } }""",
+}
+
+
+def _takes_an_id(type_: Any, seen: set[str]) -> bool:
+    named = get_named_type(type_)
+    if named.name == "ID":
+        return True
+    if isinstance(named, GraphQLInputObjectType) and named.name not in seen:
+        seen.add(named.name)
+        return any(_takes_an_id(f.type, seen) for f in named.fields.values())
+    return False
+
+
+def fields_taking_ids(schema: GraphQLSchema) -> set[str]:
+    found = set()
+    for root in (schema.query_type, schema.mutation_type, schema.subscription_type):
+        for name, field in (root.fields if root else {}).items():
+            if any(_takes_an_id(arg.type, set()) for arg in field.args.values()):
+                found.add(f"{root.name}.{name}")
+    return found
+
+
+def test_every_field_that_takes_an_id_is_walked() -> None:
+    assert fields_taking_ids(build_schema()._schema) == set(CASES) | set(ADMIN_ONLY)
+
+
+async def test_another_tenants_key_gets_not_found_everywhere(api: Api) -> None:
+    clock = (await api('mutation { createTestClock(frozenTime: "2026-03-01T00:00:00Z") { ... on TestClock { id } } }'))["createTestClock"]["id"]
+
+    async def tenant_with_key(name: str, test_clock: str | None = None) -> tuple[str, dict]:
+        tenant = (await api(
+            """mutation($name: String!, $clock: ID) { createTenant(input: {name: $name,
+                 email: "t@t.example", currency: "USD", testClockId: $clock}) { ... on Tenant { id } } }""",
+            {"name": name, "clock": test_clock},
+        ))["createTenant"]["id"]
+        key = (await api(
+            """mutation($id: ID!) { createApiKey(input: {role: TENANT, tenantId: $id}) {
+                 ... on NewApiKey { secret apiKey { id } } } }""",
+            {"id": tenant},
+        ))["createApiKey"]
+        return tenant, key
+
+    victim, victim_key = await tenant_with_key("Victim", clock)
+    _, intruder_key = await tenant_with_key("Intruder")
+    objects = {"tenant": victim, "key": victim_key["apiKey"]["id"], "clock": clock}
+    intruder = api.as_key(intruder_key["secret"])
+
+    for name, (operation, variables) in CASES.items():
+        body = await intruder.raw(operation, variables(objects))
+        field = name.split(".")[1]
+        result = (body.get("data") or {}).get(field)
+        codes = [e["extensions"]["code"] for e in body.get("errors", [])]
+        if result is not None:
+            codes.append(result.get("code"))
+        assert codes == ["NOT_FOUND"], (name, body)
+
+    for name, operation in ADMIN_ONLY.items():
+        result = (await intruder(operation))[name.split(".")[1]]
+        assert result["code"] == "FORBIDDEN", (name, result)
+
+    # And nothing changed: the victim's key still works and its billing info is intact.
+    victim_api = api.as_key(victim_key["secret"])
+    tenant = (await victim_api("query($id: ID!) { tenant(id: $id) { billingInfo { companyName } } }", {"id": victim}))["tenant"]
+    assert tenant["billingInfo"] is None
+    clock_now = (await api("query($id: ID!) { testClock(id: $id) { frozenTime } }", {"id": clock}))["testClock"]
+    assert clock_now["frozenTime"] == "2026-03-01T00:00:00+00:00"

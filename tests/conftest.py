@@ -1,0 +1,177 @@
+"""Fixtures: every store-touching test runs on SQLite and on PostgreSQL, each on a
+fresh database copied from a migrated template (a file copy on SQLite, CREATE
+DATABASE ... TEMPLATE on PostgreSQL).
+
+PostgreSQL comes from GATEWAY_TEST_POSTGRES_URL. Without it the PostgreSQL variants
+are skipped locally; under CI=true a missing or unreachable server fails them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy.engine import make_url
+
+from gateway.app import create_app
+from gateway.settings import Settings
+from models.clock import FixedClock
+from models.services import api_keys
+from models.services.base import Deps
+from models.store import Store
+from models.store.migrate import upgrade
+
+PG_URL = os.environ.get("GATEWAY_TEST_POSTGRES_URL", "")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+BACKENDS = ["sqlite", "postgres"]
+START = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
+
+
+def _pg_dsn(url: str, database: str | None = None) -> str:
+    parsed = make_url(url)
+    if database:
+        parsed = parsed.set(database=database)
+    return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def _pg_url(database: str) -> str:
+    return make_url(PG_URL).set(database=database).render_as_string(hide_password=False)
+
+
+async def _pg_admin(sql: str) -> None:
+    conn = await asyncpg.connect(_pg_dsn(PG_URL), timeout=5)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+async def _migrate(url: str) -> None:
+    store = Store(url)
+    try:
+        await upgrade(store)
+    finally:
+        await store.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    asyncio.run(_migrate(f"sqlite+aiosqlite:///{path}"))
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_template() -> Iterator[str]:
+    if not PG_URL:
+        reason = "GATEWAY_TEST_POSTGRES_URL is not set"
+        if IN_CI:
+            pytest.fail(f"{reason}: under CI=true PostgreSQL tests must run", pytrace=False)
+        pytest.skip(f"{reason}; set it to run the PostgreSQL variants")
+    name = f"gw_tmpl_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    try:
+        asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        message = f"PostgreSQL at GATEWAY_TEST_POSTGRES_URL is unreachable: {exc!r}"
+        if IN_CI:
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    asyncio.run(_migrate(_pg_url(name)))
+    yield name
+    asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def db_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, migrated database for this test alone."""
+    if backend == "sqlite":
+        template = request.getfixturevalue("sqlite_template")
+        path = tmp_path / "gateway.db"
+        shutil.copyfile(template, path)
+        yield f"sqlite+aiosqlite:///{path}"
+        return
+    template = request.getfixturevalue("pg_template")
+    name = f"gw_t_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    yield _pg_url(name)
+    asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(START)
+
+
+@pytest.fixture
+async def store(db_url: str) -> AsyncIterator[Store]:
+    store = Store(db_url)
+    yield store
+    await store.dispose()
+
+
+@pytest.fixture
+def deps(store: Store, clock: FixedClock) -> Deps:
+    return Deps(store=store, clock=clock)
+
+
+@pytest.fixture
+def settings(db_url: str) -> Settings:
+    return Settings(database_url=db_url)
+
+
+@pytest.fixture
+async def client(settings: Settings, deps: Deps) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings, deps=deps)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as http:
+        yield http
+
+
+@pytest.fixture
+async def admin_key(deps: Deps) -> str:
+    _, secret = await api_keys.create_api_key(deps, api_keys.operator(), {"role": "ADMIN", "name": "test admin"})
+    return secret
+
+
+class Api:
+    """GraphQL over the app's real HTTP route, as a client would call it."""
+
+    def __init__(self, http: httpx.AsyncClient, key: str | None) -> None:
+        self.http = http
+        self.key = key
+
+    def as_key(self, key: str | None) -> Api:
+        return Api(self.http, key)
+
+    async def raw(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        headers = {"Authorization": f"Bearer {self.key}"} if self.key else {}
+        response = await self.http.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+        )
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    async def __call__(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The data of an operation that must not produce GraphQL errors."""
+        body = await self.raw(query, variables)
+        assert not body.get("errors"), body["errors"]
+        return body["data"]
+
+
+@pytest.fixture
+def api(client: httpx.AsyncClient, admin_key: str) -> Api:
+    return Api(client, admin_key)

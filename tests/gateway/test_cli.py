@@ -1,0 +1,72 @@
+"""The `billing-gateway` command line, run as a user runs it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from models.services.api_keys import authenticate
+from models.services.base import Deps
+from models.tables import Role, TenantRow
+
+
+def run(db_url: str, cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "gateway", *args],
+        capture_output=True, text=True, cwd=cwd, timeout=60,
+        env={**os.environ, "GATEWAY_DATABASE_URL": db_url, **env},
+    )
+
+
+async def test_create_api_key_prints_a_working_secret_once(db_url: str, tmp_path: Path, deps: Deps) -> None:
+    made = run(db_url, tmp_path, "create-api-key", "--admin", "--name", "ops")
+    assert made.returncode == 0, made.stderr
+    secret = made.stdout.strip()
+    assert secret.startswith("gwk_") and "\n" not in secret
+    assert secret not in made.stderr
+    principal = await authenticate(deps, secret)
+    assert principal is not None and principal.role is Role.ADMIN
+
+
+async def test_seed_demo_twice_adds_the_demo_tenants_once(db_url: str, tmp_path: Path, deps: Deps) -> None:
+    for expected in ("3 demo tenants added", "0 demo tenants added"):
+        seeded = run(db_url, tmp_path, "seed-demo")
+        assert seeded.returncode == 0 and expected in seeded.stderr, seeded.stderr
+    async with deps.store.read() as session:
+        assert await session.scalar(select(func.count()).select_from(TenantRow)) == 3
+
+
+async def test_tenant_keys_from_the_cli(db_url: str, tmp_path: Path, deps: Deps) -> None:
+    missing = run(db_url, tmp_path, "create-api-key", "--tenant-id", "ten_nope", "--role", "PARTNER")
+    assert missing.returncode != 0
+    assert "Tenant 'ten_nope' was not found" in missing.stderr
+    neither = run(db_url, tmp_path, "create-api-key")
+    assert neither.returncode != 0 and "--admin or --tenant-id" in neither.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"GATEWAY_DATABASE_URL": "mysql://root@localhost/x"}, "GATEWAY_DATABASE_URL"),
+        ({"GATEWAY_ADMIN_API_KEY": "short"}, "GATEWAY_ADMIN_API_KEY: must be at least 24 characters"),
+        ({"GATEWAY_PROVIDER": "paypal"}, "GATEWAY_PROVIDER"),
+    ],
+)
+def test_bad_settings_name_the_variable(tmp_path: Path, env: dict[str, str], message: str) -> None:
+    result = run(env.pop("GATEWAY_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path}/x.db"), tmp_path, "migrate", **env)
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_migrate_creates_the_sqlite_default_in_the_working_directory(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "GATEWAY_DATABASE_URL"}
+    result = subprocess.run([sys.executable, "-m", "gateway", "migrate"], capture_output=True,
+                            text=True, cwd=tmp_path, env=env, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "gateway.db").exists()

@@ -1,0 +1,94 @@
+"""schema.graphql is the committed truth: it matches the code and keeps API.md's names."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from graphql import GraphQLSchema, build_schema, print_type
+
+from models.errors import ErrorCode
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def committed() -> GraphQLSchema:
+    return build_schema((ROOT / "schema.graphql").read_text())
+
+
+def test_schema_graphql_matches_export_schema() -> None:
+    exported = subprocess.run(
+        [sys.executable, "-m", "gateway", "export-schema"],
+        capture_output=True, text=True, check=True, cwd=ROOT,
+    ).stdout
+    assert exported == (ROOT / "schema.graphql").read_text(), (
+        "schema.graphql is stale: run `make schema` and commit it"
+    )
+
+
+def signature(schema: GraphQLSchema, type_name: str, field: str) -> str:
+    definition = schema.get_type(type_name).fields[field]  # type: ignore[union-attr]
+    args = ", ".join(f"{name}: {arg.type}" for name, arg in definition.args.items())
+    return f"{field}({args}): {definition.type}" if args else f"{field}: {definition.type}"
+
+
+def test_api_md_operations_keep_their_names_and_types() -> None:
+    schema = committed()
+    expected = {
+        ("Mutation", "createTestClock"): "createTestClock(frozenTime: DateTime!, name: String): TestClockResult!",
+        ("Mutation", "advanceTestClock"): "advanceTestClock(id: ID!, frozenTime: DateTime!): TestClockResult!",
+        ("Mutation", "createTenant"): "createTenant(input: CreateTenantInput!): CreateTenantResult!",
+        ("Mutation", "updateBillingInfo"): "updateBillingInfo(tenantId: ID!, input: BillingInfoInput!): UpdateBillingInfoResult!",
+        ("Mutation", "createApiKey"): "createApiKey(input: CreateApiKeyInput!): CreateApiKeyResult!",
+        ("Mutation", "revokeApiKey"): "revokeApiKey(id: ID!): RevokeApiKeyResult!",
+        ("Query", "tenant"): "tenant(id: ID!): Tenant",
+        ("Query", "tenants"): "tenants(first: Int, after: String): TenantConnection!",
+    }
+    for (type_name, field), sig in expected.items():
+        assert signature(schema, type_name, field) == sig
+
+
+def test_result_unions_lead_with_the_fixed_success_types() -> None:
+    schema = committed()
+    success = {
+        "TestClockResult": "TestClock",
+        "CreateTenantResult": "Tenant",
+        "UpdateBillingInfoResult": "Tenant",
+        "CreateApiKeyResult": "NewApiKey",
+        "RevokeApiKeyResult": "ApiKey",
+    }
+    for union, member in success.items():
+        members = [t.name for t in schema.get_type(union).types]  # type: ignore[union-attr]
+        assert member in members
+        assert all(schema.get_type(m).interfaces[0].name == "Error" for m in members if m != member)
+
+
+def test_types_carry_the_fields_api_md_names() -> None:
+    schema = committed()
+    fields = {
+        "Error": {"code", "message"},
+        "TestClock": {"id", "frozenTime"},
+        "NewApiKey": {"apiKey", "secret"},
+        "ApiKey": {"id", "role", "name"},
+        "Tenant": {"id", "name", "currency", "timezone", "salesMode", "billingInfo", "providerCustomerId"},
+        "BillingInfo": {"companyName", "address"},
+        "Address": {"line1", "line2", "city", "state", "postalCode", "country"},
+        "TenantConnection": {"edges", "pageInfo"},
+        "TenantEdge": {"cursor", "node"},
+        "PageInfo": {"hasNextPage", "endCursor"},
+        "CreateTenantInput": {"name", "email", "currency", "timezone", "salesMode", "billingInfo", "testClockId"},
+        "CreateApiKeyInput": {"role", "tenantId", "name"},
+    }
+    for type_name, names in fields.items():
+        assert names <= set(schema.get_type(type_name).fields), print_type(schema.get_type(type_name))  # type: ignore[union-attr]
+    assert str(schema.get_type("Error").fields["code"].type) == "ErrorCode!"  # type: ignore[union-attr]
+    assert set(schema.get_type("ErrorCode").values) == {c.value for c in ErrorCode}  # type: ignore[union-attr]
+    assert set(schema.get_type("Role").values) == {"ADMIN", "TENANT", "PARTNER"}  # type: ignore[union-attr]
+    assert set(schema.get_type("SalesMode").values) == {"SELF_SERVE", "SALES_LED"}  # type: ignore[union-attr]
+    api_md_codes = {
+        "UNAUTHENTICATED", "NOT_FOUND", "VALIDATION_FAILED", "NO_SEATS_AVAILABLE", "SEATS_IN_USE",
+        "BELOW_MINIMUM_SEATS", "ABOVE_MAXIMUM_SEATS", "CURRENCY_MISMATCH", "ADDON_NOT_ATTACHED",
+        "ADDON_ARCHIVED", "IDEMPOTENCY_CONFLICT", "SUBSCRIPTION_NOT_ACTIVE", "PROVIDER_ERROR",
+    }
+    assert api_md_codes <= set(schema.get_type("ErrorCode").values)  # type: ignore[union-attr]

@@ -1,0 +1,138 @@
+"""The real thing: `billing-gateway serve --demo` under uvicorn, as a newcomer runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import websockets
+
+from tests.api.test_hardening import abusive_requests
+
+pytestmark = pytest.mark.serve
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    def __init__(self, db_url: str, cwd: Path, workers: int = 1) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        env = {**os.environ, "GATEWAY_DATABASE_URL": db_url, "GATEWAY_LOG_LEVEL": "WARNING"}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gateway", "serve", "--demo", "--port", str(self.port), "--workers", str(workers)],
+            cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        self.admin_key = self._read_admin_key()
+        self._wait_healthy()
+
+    def _read_admin_key(self) -> str:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            if "Admin API key:" in line:
+                return line.split("Admin API key:")[1].split()[0]
+        raise AssertionError(f"no admin key printed; stderr: {self.process.stderr.read()}")  # type: ignore[union-attr]
+
+    def _wait_healthy(self) -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            assert self.process.poll() is None, self.process.stderr.read()  # type: ignore[union-attr]
+            time.sleep(0.1)
+        raise AssertionError("server never became healthy")
+
+    def stop(self) -> str:
+        self.process.terminate()
+        try:
+            _, stderr = self.process.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            _, stderr = self.process.communicate()
+        return stderr
+
+
+@pytest.fixture
+def server(db_url: str, tmp_path: Path) -> Iterator[Server]:
+    running = Server(db_url, tmp_path)
+    yield running
+    running.stop()
+
+
+def query(server: Server, document: str, key: str | None = None) -> dict:
+    headers = {"Authorization": f"Bearer {key or server.admin_key}"}
+    response = httpx.post(f"{server.base}/graphql", json={"query": document}, headers=headers, timeout=10)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+DEMO_NAMES = "{ tenants { edges { node { name currency timezone } } } }"
+
+
+def test_demo_serves_graphiql_and_demo_tenants(server: Server) -> None:
+    page = httpx.get(f"{server.base}/graphql", headers={"Accept": "text/html"})
+    assert page.status_code == 200 and "graphiql" in page.text.lower()
+    tenants = query(server, DEMO_NAMES)["data"]["tenants"]["edges"]
+    assert [t["node"]["name"] for t in tenants] == ["Acme Analytics", "Sakura Design", "Nordwind Logistics"]
+    assert {t["node"]["currency"] for t in tenants} == {"USD", "JPY", "EUR"}
+
+
+def test_hostile_requests_never_get_a_500_and_the_server_stays_healthy(server: Server) -> None:
+    with httpx.Client(base_url=server.base, timeout=30) as http:
+        for what, request in abusive_requests(server.admin_key):
+            method = "GET" if "params" in request else "POST"
+            response = http.request(method, "/graphql", **request)
+            assert response.status_code < 500, (what, response.status_code, response.text[:200])
+        assert http.get("/healthz").json()["status"] == "ok"
+    assert len(query(server, DEMO_NAMES)["data"]["tenants"]["edges"]) == 3
+    assert server.process.poll() is None
+
+
+async def test_graphql_transport_ws_authenticates_in_connection_init(server: Server) -> None:
+    url = f"ws://127.0.0.1:{server.port}/graphql"
+    async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as ws:
+        await ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {server.admin_key}"}}))
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": DEMO_NAMES}}))
+        message = json.loads(await ws.recv())
+        assert message["type"] == "next"
+        assert len(message["payload"]["data"]["tenants"]["edges"]) == 3
+        assert json.loads(await ws.recv()) == {"id": "1", "type": "complete"}
+
+    async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as ws:
+        await ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": "Bearer gwk_wrong_key_000000000000"}}))
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await ws.recv()
+        assert closed.value.rcvd.code == 4403
+
+    async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as ws:
+        await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        await ws.send(json.dumps({"id": "2", "type": "subscribe", "payload": {"query": DEMO_NAMES}}))
+        message = json.loads(await ws.recv())
+        assert message["type"] == "next" and message["payload"]["data"] is None, message
+        assert message["payload"]["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+def test_serve_with_two_workers(db_url: str, tmp_path: Path) -> None:
+    server = Server(db_url, tmp_path, workers=2)
+    try:
+        for _ in range(10):
+            assert len(query(server, DEMO_NAMES)["data"]["tenants"]["edges"]) == 3
+    finally:
+        server.stop()
