@@ -21,7 +21,7 @@ $(VENV)/.installed-test: pyproject.toml constraints.txt | $(BIN)/python
 	@touch $@ $(VENV)/.installed-runtime
 
 demo: $(VENV)/.installed-runtime  ## serve GraphiQL on http://127.0.0.1:8000/graphql with demo data
-	$(BIN)/billing-gateway serve --demo
+	GATEWAY_LOG_FORMAT=$${GATEWAY_LOG_FORMAT:-text} $(BIN)/billing-gateway serve --demo
 
 serve: $(VENV)/.installed-runtime
 	$(BIN)/billing-gateway serve

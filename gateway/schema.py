@@ -30,6 +30,7 @@ from strawberry.types import ExecutionContext
 from gateway.settings import Settings
 from models.errors import DomainError, ErrorCode
 from resolvers.api_keys.mutations import ApiKeyMutations
+from resolvers.api_keys.queries import ApiKeyQueries
 from resolvers.errors import exception_handlers
 from resolvers.tenants.mutations import TenantMutations
 from resolvers.tenants.queries import TenantQueries
@@ -38,7 +39,7 @@ from resolvers.test_clocks.queries import TestClockQueries
 
 log = logging.getLogger("gateway.graphql")
 
-QUERIES = (TenantQueries, TestClockQueries)
+QUERIES = (TenantQueries, ApiKeyQueries, TestClockQueries)
 MUTATIONS = (TestClockMutations, TenantMutations, ApiKeyMutations)
 
 

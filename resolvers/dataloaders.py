@@ -10,7 +10,7 @@ from sqlalchemy import select
 from strawberry.dataloader import DataLoader
 
 from models.services.base import Deps
-from models.tables import TenantRow, TestClockRow
+from models.tables import TestClockRow
 
 Row = TypeVar("Row")
 
@@ -31,5 +31,4 @@ class Loaders:
     """Built fresh for every request: caches never outlive it."""
 
     def __init__(self, deps: Deps) -> None:
-        self.tenant = _by_id_loader(deps, TenantRow)
         self.test_clock = _by_id_loader(deps, TestClockRow)

@@ -13,6 +13,7 @@ from models.errors import NotFound, ValidationFailed
 from models.ids import new_id
 from models.services.access import Principal, require_admin, require_tenant
 from models.services.base import Deps
+from models.services.pagination import Page, paginate
 from models.tables import ApiKeyRow, Role, TenantRow
 from models.validation import Input, NonBlank
 
@@ -77,6 +78,25 @@ async def revoke_api_key(deps: Deps, actor: Principal, key_id: str) -> ApiKeyRow
         if row.revoked_at is None:
             row.revoked_at = deps.clock.now()
     return row
+
+
+async def list_api_keys(
+    deps: Deps,
+    actor: Principal,
+    tenant_id: str | None = None,
+    first: int | None = None,
+    after: str | None = None,
+) -> Page[ApiKeyRow]:
+    """Keys, oldest first, revoked ones included. ADMIN: all of them, or one tenant's;
+    a TENANT key: its own tenant's."""
+    if tenant_id is None and not actor.is_admin:
+        tenant_id = actor.tenant_id
+    query = select(ApiKeyRow)
+    if tenant_id is not None:
+        require_tenant(actor, tenant_id)
+        query = query.where(ApiKeyRow.tenant_id == tenant_id)
+    async with deps.store.read() as session:
+        return await paginate(session, query, ApiKeyRow.id, first, after)
 
 
 async def authenticate(deps: Deps, secret: str) -> Principal | None:

@@ -87,6 +87,24 @@ async def test_keys_are_shown_once_and_revocation_is_immediate(api: Api) -> None
     assert again["revokedAt"] == revoked["revokedAt"]
 
 
+async def test_api_keys_lists_what_the_key_may_manage(api: Api) -> None:
+    mine, theirs = await new_tenant(api, "Mine"), await new_tenant(api, "Theirs")
+    tenant_key = await new_key(api, "TENANT", mine)
+    partner_key = await new_key(api, "PARTNER", mine)
+    await new_key(api, "TENANT", theirs)
+    listing = "query($t: ID) { apiKeys(tenantId: $t) { edges { node { id role tenantId } } } }"
+
+    everything = (await api(listing))["apiKeys"]["edges"]
+    assert len(everything) == 4  # the test's admin key and the three above
+    ids = {e["node"]["id"] for e in (await api(listing, {"t": mine}))["apiKeys"]["edges"]}
+    assert ids == {tenant_key["apiKey"]["id"], partner_key["apiKey"]["id"]}
+    as_tenant = api.as_key(tenant_key["secret"])
+    own = {e["node"]["id"] for e in (await as_tenant(listing))["apiKeys"]["edges"]}
+    assert own == ids
+    body = await api.as_key(partner_key["secret"]).raw(listing)
+    assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+
+
 async def test_role_and_tenant_must_agree(api: Api) -> None:
     tenant_id = await new_tenant(api)
     spec = {"role": "ADMIN", "tenantId": tenant_id}

@@ -24,6 +24,10 @@ CASES: dict[str, tuple[str, Callable[[Objects], dict[str, Any]]]] = {
         "query($id: ID!) { testClock(id: $id) { id } }",
         lambda o: {"id": o["clock"]},
     ),
+    "Query.apiKeys": (
+        "query($id: ID!) { apiKeys(tenantId: $id) { edges { node { id } } } }",
+        lambda o: {"id": o["tenant"]},
+    ),
     "Mutation.updateBillingInfo": (
         """mutation($id: ID!) { updateBillingInfo(tenantId: $id, input: {companyName: "Pwned"}) {
              __typename ... on Error { code } } }""",
