@@ -20,13 +20,14 @@ from cross_web import HTTPException
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from gateway.auth import Authenticator
-from gateway.logging import request_id_var
+from gateway.logging import configure_logging, request_id_var
 from gateway.middleware import RequestContextMiddleware
 from gateway.schema import build_schema
 from gateway.settings import Settings
 from models.services.base import Deps
 from models.store import Store
 from resolvers.context import Context
+from resolvers.dataloaders import Loaders
 
 log = logging.getLogger("gateway.app")
 
@@ -49,8 +50,9 @@ class GatewayGraphQL(GraphQL[Context, None]):
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         request_id = request_id_var.get() or "-"
+        credentials = request.headers.get("authorization")
         try:
-            principal, problem = await self.auth.from_header(request.headers.get("authorization"))
+            principal, problem = await self.auth.from_header(credentials)
         except Exception:
             # The key store does not answer: an outage, not the caller's fault.
             log.exception("authentication failed: the key store does not answer")
@@ -64,7 +66,13 @@ class GatewayGraphQL(GraphQL[Context, None]):
             request_id=request_id,
             request=request,
             response=response,
+            credentials=credentials,
+            refresh=self._refresh_socket if isinstance(request, WebSocket) else None,
         )
+
+    async def _refresh_socket(self, context: Context) -> None:
+        context.loaders = Loaders(self.deps)
+        context.principal, context.auth_problem = await self.auth.from_header(context.credentials)
 
     async def on_ws_connect(self, context: Context) -> None:
         """A key in connection_init (`{"Authorization": "Bearer ..."}`) authenticates
@@ -76,7 +84,15 @@ class GatewayGraphQL(GraphQL[Context, None]):
         principal, problem = await self.auth.from_header(str(header))
         if principal is None:
             raise ConnectionRejectionError({"message": problem})
-        context.principal = principal
+        context.principal, context.credentials = principal, str(header)
+
+
+def serve_app() -> Starlette:
+    """The factory `billing-gateway serve` hands uvicorn. It runs in every worker
+    process, so each one sets up the same structured, scrubbed logging."""
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_format)
+    return create_app(settings)
 
 
 def create_app(settings: Settings | None = None, *, deps: Deps | None = None) -> Starlette:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pydantic import ValidationError
+from sqlalchemy.engine import make_url
 
 from gateway.logging import configure_logging
 from gateway.settings import Settings
@@ -48,17 +50,16 @@ async def _migrated_only(_: Deps) -> None:
 
 async def _seed_and_key(deps: Deps) -> tuple[int, str]:
     created = await demo.seed_demo(deps)
-    _, secret = await api_keys.create_api_key(
-        deps, api_keys.operator(), {"role": "ADMIN", "name": "demo admin"}
-    )
-    return len(created), secret
+    return len(created), await demo.rotate_demo_admin_key(deps)
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
     import uvicorn
 
+    if args.log_level:  # workers read their settings from the environment
+        os.environ["GATEWAY_LOG_LEVEL"] = args.log_level
     settings = _settings()
-    configure_logging(args.log_level or settings.log_level, settings.log_format)
+    configure_logging(settings.log_level, settings.log_format)
     if settings.provider != "local":
         raise SystemExit(
             f"billing-gateway: GATEWAY_PROVIDER={settings.provider} is not available in this "
@@ -68,16 +69,17 @@ def cmd_serve(args: argparse.Namespace) -> None:
         created, secret = _with_store(settings, _seed_and_key)
         url = f"http://{args.host}:{args.port}/graphql"
         print(
-            f"\n  Billing gateway demo: {created} demo tenants added ({settings.database_url})\n"
+            f"\n  Billing gateway demo: {created} demo tenants added "
+            f"({make_url(settings.database_url).render_as_string(hide_password=True)})\n"
             f"  GraphiQL:      {url}\n"
-            f"  Admin API key: {secret}   (shown once)\n"
+            f"  Admin API key: {secret}   (shown once; earlier demo keys are revoked)\n"
             f'  In GraphiQL, open Headers and paste: {{"Authorization": "Bearer {secret}"}}\n',
             flush=True,
         )
     else:
         _with_store(settings, _migrated_only)
     uvicorn.run(
-        "gateway.app:create_app",
+        "gateway.app:serve_app",
         factory=True,
         host=args.host,
         port=args.port,

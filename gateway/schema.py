@@ -4,18 +4,22 @@ refuses anonymous callers, the query limits, and masking of unexpected errors.""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import strawberry
 from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql import (
+    ArgumentNode,
     FieldNode,
     FragmentSpreadNode,
     GraphQLError,
     InlineFragmentNode,
     OperationDefinitionNode,
     SelectionSetNode,
+    StringValueNode,
+    Visitor,
+    visit,
 )
 from strawberry.extensions import (
     MaskErrors,
@@ -63,9 +67,11 @@ class RequireApiKey(SchemaExtension):
     """Without a valid key, only `__typename` and introspection answer; every other
     root field fails the whole operation with UNAUTHENTICATED."""
 
-    def on_execute(self) -> Iterator[None]:
+    async def on_execute(self) -> AsyncIterator[None]:
         ctx = self.execution_context
         context = ctx.context
+        if context.refresh is not None:  # a websocket: check the key again, fresh loaders
+            await context.refresh(context)
         document = ctx.graphql_document
         if context.principal is None and document is not None:
             fragments = {d.name.value: d for d in document.definitions if hasattr(d, "name") and d.name and not isinstance(d, OperationDefinitionNode)}
@@ -85,6 +91,64 @@ class RequireApiKey(SchemaExtension):
                         GraphQLError(
                             context.auth_problem,
                             extensions={"code": ErrorCode.UNAUTHENTICATED.value},
+                        )
+                    ],
+                )
+        yield
+
+
+def _nul_in_value(value: Any, path: str) -> str | None:
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        items: Any = value.items()
+    elif isinstance(value, list):
+        items = ((f"[{i}]", v) for i, v in enumerate(value))
+    else:
+        return None
+    for key, item in items:
+        found = _nul_in_value(item, f"{path}{key}" if str(key).startswith("[") else f"{path}.{key}")
+        if found:
+            return found
+    return None
+
+
+class _StringLiterals(Visitor):
+    """Finds the argument whose literal holds a NUL (escaped as \\u0000 in the text)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.argument: str | None = None
+        self.found: str | None = None
+
+    def enter_argument(self, node: ArgumentNode, *_: Any) -> None:
+        self.argument = node.name.value
+
+    def enter_string_value(self, node: StringValueNode, *_: Any) -> None:
+        if self.found is None and "\x00" in node.value:
+            self.found = self.argument or "query"
+
+
+class RefuseNulCharacters(SchemaExtension):
+    """PostgreSQL text cannot hold U+0000 and SQLite can: refuse it at the edge so
+    both backends answer the same VALIDATION_FAILED instead of an internal error."""
+
+    def on_execute(self) -> Iterator[None]:
+        ctx = self.execution_context
+        if ctx.result is None:
+            where = _nul_in_value(ctx.variables or {}, "$")
+            if where is None and ctx.graphql_document is not None and "\\u" in (ctx.query or ""):
+                literals = _StringLiterals()
+                visit(ctx.graphql_document, literals)
+                where = literals.found
+            if where is not None:
+                field = where.replace("$.", "$", 1)
+                ctx.result = GraphQLExecutionResult(
+                    data=None,
+                    errors=[
+                        GraphQLError(
+                            f"{field}: must not contain the NUL character (U+0000)",
+                            extensions={"code": ErrorCode.VALIDATION_FAILED.value, "field": field},
                         )
                     ],
                 )
@@ -129,7 +193,9 @@ class GatewaySchema(strawberry.Schema):
 
 
 def build_schema(settings: Settings | None = None) -> GatewaySchema:
-    settings = settings or Settings()
+    """The schema; without settings, with the default limits (the SDL never depends
+    on settings, so `export-schema` reads no environment)."""
+    settings = settings or Settings.model_construct()
     query = merge_types("Query", QUERIES)
     mutation = merge_types("Mutation", MUTATIONS)
     return GatewaySchema(
@@ -137,6 +203,7 @@ def build_schema(settings: Settings | None = None) -> GatewaySchema:
         mutation=mutation,
         extensions=[
             RequireApiKey,
+            RefuseNulCharacters,
             lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
             lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
             lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),

@@ -77,7 +77,7 @@ def validation_failed(exc: ValidationError, path: str) -> ValidationFailed:
         loc = ".".join(
             to_camel(part) if isinstance(part, str) else f"[{part}]" for part in error["loc"]
         ).replace(".[", "[")
-        field = f"{path}.{loc}" if loc else path
+        field = ".".join(part for part in (path, loc) if part)
         message = error["msg"].removeprefix("Value error, ")
         problems.append((field, message))
     first_field, first_message = problems[0]

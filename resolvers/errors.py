@@ -9,7 +9,7 @@ it surfaces as a GraphQL error carrying ``extensions.code``. Anything that is no
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 import strawberry
 
@@ -22,11 +22,6 @@ ErrorCode = strawberry.enum(domain.ErrorCode, name="ErrorCode", description="Sta
 class Error:
     code: ErrorCode
     message: str
-
-
-@strawberry.type(description="The request carried no valid API key.")
-class UnauthenticatedError(Error):
-    pass
 
 
 @strawberry.type(description="The API key's role may never perform this operation.")
@@ -65,7 +60,6 @@ def _validation(exc: domain.ValidationFailed) -> ValidationError:
 
 # Domain exception -> (GraphQL error type, how to build it). The single mapping.
 ERROR_TYPES: dict[type[domain.DomainError], tuple[type, Any]] = {
-    domain.Unauthenticated: (UnauthenticatedError, lambda e: UnauthenticatedError(**_base(e))),
     domain.Forbidden: (ForbiddenError, lambda e: ForbiddenError(**_base(e))),
     domain.NotFound: (NotFoundError, lambda e: NotFoundError(**_base(e))),
     domain.ValidationFailed: (ValidationError, _validation),
@@ -73,25 +67,17 @@ ERROR_TYPES: dict[type[domain.DomainError], tuple[type, Any]] = {
 
 
 class _Handler(strawberry.ExceptionHandler):  # type: ignore[type-arg]
-    exception_type: ClassVar[type[Exception]]
-    error_type: ClassVar[type]
-    build: ClassVar[Any]
+    """Turns one domain exception into its error type under fields whose union has it."""
+
+    def __init__(self, exception_type: type[Exception], error_type: type, build: Any) -> None:
+        self.exception_type = exception_type
+        self.error_type = error_type
+        self.build = build
 
     def handle(self, exception: Exception, *, field: Any, info: Any) -> Any:
-        return type(self).build(exception)
+        return self.build(exception)
 
 
 def exception_handlers() -> list[strawberry.ExceptionHandler]:  # type: ignore[type-arg]
     """Handlers for ``strawberry.Schema(exception_handlers=...)``."""
-    return [
-        type(
-            f"{exc.__name__}Handler",
-            (_Handler,),
-            {"exception_type": exc, "error_type": error_type, "build": staticmethod(build)},
-        )()
-        for exc, (error_type, build) in ERROR_TYPES.items()
-    ]
-
-
-# Errors any operation that takes a tenant or object id can answer.
-ERROR_TYPE_CLASSES = tuple(error_type for error_type, _ in ERROR_TYPES.values())
+    return [_Handler(exc, error_type, build) for exc, (error_type, build) in ERROR_TYPES.items()]

@@ -9,6 +9,8 @@ are skipped locally; under CI=true a missing or unreachable server fails them.
 from __future__ import annotations
 
 import asyncio
+import io
+import logging
 import os
 import shutil
 import uuid
@@ -23,6 +25,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from gateway.app import create_app
+from gateway.logging import configure_logging
 from gateway.settings import Settings
 from models.clock import FixedClock
 from models.services import api_keys
@@ -175,3 +178,40 @@ class Api:
 @pytest.fixture
 def api(client: httpx.AsyncClient, admin_key: str) -> Api:
     return Api(client, admin_key)
+
+
+async def new_tenant(api: Api, name: str = "Team", test_clock_id: str | None = None) -> str:
+    data = await api(
+        """mutation($name: String!, $clock: ID) { createTenant(input: {name: $name,
+             email: "team@example.com", currency: "USD", testClockId: $clock}) {
+             ... on Tenant { id } ... on Error { code message } } }""",
+        {"name": name, "clock": test_clock_id},
+    )
+    return data["createTenant"]["id"]
+
+
+async def new_key(api: Api, role: str, tenant_id: str | None = None) -> dict[str, Any]:
+    """{secret, apiKey {id role name tenantId secretHint revokedAt}} or an error."""
+    spec: dict[str, Any] = {"role": role, "name": f"{role.lower()} key"}
+    if tenant_id:
+        spec["tenantId"] = tenant_id
+    data = await api(
+        """mutation($input: CreateApiKeyInput!) { createApiKey(input: $input) { __typename
+             ... on NewApiKey { secret apiKey { id role name tenantId secretHint revokedAt } }
+             ... on Error { code message } } }""",
+        {"input": spec},
+    )
+    return data["createApiKey"]
+
+
+@pytest.fixture
+def log_output() -> Iterator[io.StringIO]:
+    """What the gateway logs (JSON lines, DEBUG and up, SQL statements included)."""
+    stream = io.StringIO()
+    handler = configure_logging("DEBUG", "json", stream)
+    sql = logging.getLogger("sqlalchemy.engine")
+    sql.setLevel(logging.INFO)
+    yield stream
+    sql.setLevel(logging.WARNING)
+    logging.getLogger().removeHandler(handler)
+    logging.getLogger().setLevel(logging.WARNING)

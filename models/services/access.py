@@ -42,5 +42,10 @@ def require_admin(principal: Principal, operation: str) -> None:
 
 
 def require_tenant(principal: Principal, tenant_id: str) -> None:
-    if not principal.can_manage(tenant_id):
-        raise NotFound("Tenant", tenant_id)
+    require_visible(principal.can_manage(tenant_id), "Tenant", tenant_id)
+
+
+def require_visible(visible: bool, kind: str, object_id: str) -> None:
+    """Hide what the caller may not see behind the same NOT_FOUND a missing object gets."""
+    if not visible:
+        raise NotFound(kind, object_id)

@@ -8,10 +8,11 @@ from typing import Annotated, Any
 
 from pydantic import StringConstraints, model_validator
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.errors import NotFound, ValidationFailed
 from models.ids import new_id
-from models.services.access import Principal, require_admin, require_tenant
+from models.services.access import Principal, require_admin, require_tenant, require_visible
 from models.services.base import Deps
 from models.services.pagination import Page, paginate
 from models.tables import ApiKeyRow, Role, TenantRow
@@ -51,6 +52,16 @@ async def create_api_key(deps: Deps, actor: Principal, data: Any) -> tuple[ApiKe
         require_admin(actor, "Creating an ADMIN key")
     else:
         require_tenant(actor, spec.tenant_id)
+    async with deps.store.transaction() as session:
+        if spec.tenant_id is not None and await session.get(TenantRow, spec.tenant_id) is None:
+            raise NotFound("Tenant", spec.tenant_id)
+        return insert_api_key(session, deps, actor, spec)
+
+
+def insert_api_key(
+    session: AsyncSession, deps: Deps, actor: Principal, spec: ApiKeyCreate
+) -> tuple[ApiKeyRow, str]:
+    """The write of ``create_api_key``, inside the caller's transaction."""
     secret = new_secret()
     row = ApiKeyRow(
         id=new_id("key"),
@@ -62,10 +73,7 @@ async def create_api_key(deps: Deps, actor: Principal, data: Any) -> tuple[ApiKe
         created_by=actor.api_key_id,
         created_at=deps.clock.now(),
     )
-    async with deps.store.transaction() as session:
-        if spec.tenant_id is not None and await session.get(TenantRow, spec.tenant_id) is None:
-            raise NotFound("Tenant", spec.tenant_id)
-        session.add(row)
+    session.add(row)
     return row, secret
 
 
@@ -73,8 +81,8 @@ async def revoke_api_key(deps: Deps, actor: Principal, key_id: str) -> ApiKeyRow
     """Revoke a key; it stops working at once. Revoking twice keeps the first time."""
     async with deps.store.transaction() as session:
         row = await session.get(ApiKeyRow, key_id, with_for_update=True)
-        if row is None or not (actor.is_admin or (row.tenant_id and actor.can_manage(row.tenant_id))):
-            raise NotFound("ApiKey", key_id)
+        visible = row is not None and (actor.is_admin or actor.can_manage(row.tenant_id or ""))
+        require_visible(visible, "ApiKey", key_id)
         if row.revoked_at is None:
             row.revoked_at = deps.clock.now()
     return row

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text, update
 
-from models.services import tenants
+from models.services import api_keys, tenants
 from models.services.api_keys import operator
 from models.services.base import Deps
-from models.tables import TenantRow
+from models.tables import ApiKeyRow, TenantRow
 
 DEMO_TENANTS: list[dict[str, Any]] = [
     {
@@ -65,16 +65,36 @@ DEMO_TENANTS: list[dict[str, Any]] = [
 ]
 
 
+DEMO_KEY_NAME = "demo admin"
+
+
 async def seed_demo(deps: Deps) -> list[TenantRow]:
-    """Create the demo tenants that are not there yet (matched by email)."""
-    async with deps.store.read() as session:
+    """Create the demo tenants that are not there yet (matched by email), all at once."""
+    async with deps.store.transaction() as session:
+        if deps.store.dialect == "postgresql":  # two seeds at once must not both insert
+            await session.execute(text("LOCK TABLE tenants IN SHARE ROW EXCLUSIVE MODE"))
         existing = set(
             (await session.scalars(
                 select(TenantRow.email).where(TenantRow.email.in_([t["email"] for t in DEMO_TENANTS]))
             )).all()
         )
-    return [
-        await tenants.create_tenant(deps, operator(), spec)
-        for spec in DEMO_TENANTS
-        if spec["email"] not in existing
-    ]
+        return [
+            await tenants.insert_tenant(session, deps, tenants.TenantCreate.parse(spec))
+            for spec in DEMO_TENANTS
+            if spec["email"] not in existing
+        ]
+
+
+async def rotate_demo_admin_key(deps: Deps) -> str:
+    """A fresh ADMIN key for the demo; earlier demo keys are revoked in the same step,
+    so restarting the demo never piles up live admin secrets."""
+    async with deps.store.transaction() as session:
+        await session.execute(
+            update(ApiKeyRow)
+            .where(ApiKeyRow.name == DEMO_KEY_NAME, ApiKeyRow.revoked_at.is_(None))
+            .values(revoked_at=deps.clock.now())
+        )
+        _, secret = api_keys.insert_api_key(
+            session, deps, operator(), api_keys.ApiKeyCreate.parse({"role": "ADMIN", "name": DEMO_KEY_NAME})
+        )
+    return secret

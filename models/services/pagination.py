@@ -37,7 +37,7 @@ def decode_cursor(cursor: str) -> str:
         raw = base64.urlsafe_b64decode(cursor.encode()).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raw = ""
-    if not raw.startswith("id:") or len(raw) <= 3:
+    if not raw.startswith("id:") or len(raw) <= 3 or not raw.isprintable():
         raise ValidationFailed("after", "is not a cursor this API issued; pass a pageInfo.endCursor")
     return raw[3:]
 

@@ -6,13 +6,14 @@ from typing import Annotated, Any
 
 from pydantic import EmailStr, StringConstraints
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.errors import NotFound
 from models.ids import new_id
 from models.services.access import Principal, require_admin, require_tenant
 from models.services.base import Deps
 from models.services.pagination import Page, paginate
-from models.services.test_clocks import clock_for_tenant
+from models.services.test_clocks import clock_for_tenant, tenant_clock
 from models.tables import Role, SalesMode, TenantRow, TestClockRow
 from models.validation import CountryCode, CurrencyCode, Input, NonBlank, TimezoneName
 
@@ -60,23 +61,28 @@ async def create_tenant(deps: Deps, actor: Principal, data: Any) -> TenantRow:
     require_admin(actor, "createTenant")
     spec = TenantCreate.parse(data)
     async with deps.store.transaction() as session:
-        test_clock = None
-        if spec.test_clock_id is not None:
-            test_clock = await session.get(TestClockRow, spec.test_clock_id)
-            if test_clock is None:
-                raise NotFound("TestClock", spec.test_clock_id)
-        row = TenantRow(
-            id=new_id("ten"),
-            name=spec.name,
-            email=spec.email,
-            currency=spec.currency,
-            timezone=spec.timezone,
-            sales_mode=spec.sales_mode.value,
-            test_clock_id=spec.test_clock_id,
-        )
-        _apply_billing_info(row, spec.billing_info)
-        row.created_at = row.updated_at = clock_for_tenant(deps, row, test_clock).now()
-        session.add(row)
+        return await insert_tenant(session, deps, spec)
+
+
+async def insert_tenant(session: AsyncSession, deps: Deps, spec: TenantCreate) -> TenantRow:
+    """The write of ``create_tenant``, inside the caller's transaction."""
+    test_clock = None
+    if spec.test_clock_id is not None:
+        test_clock = await session.get(TestClockRow, spec.test_clock_id)
+        if test_clock is None:
+            raise NotFound("TestClock", spec.test_clock_id)
+    row = TenantRow(
+        id=new_id("ten"),
+        name=spec.name,
+        email=spec.email,
+        currency=spec.currency,
+        timezone=spec.timezone,
+        sales_mode=spec.sales_mode.value,
+        test_clock_id=spec.test_clock_id,
+    )
+    _apply_billing_info(row, spec.billing_info)
+    row.created_at = row.updated_at = clock_for_tenant(deps, row, test_clock).now()
+    session.add(row)
     return row
 
 
@@ -89,8 +95,7 @@ async def update_billing_info(deps: Deps, actor: Principal, tenant_id: str, data
         if row is None:
             raise NotFound("Tenant", tenant_id)
         _apply_billing_info(row, info)
-        test_clock = await session.get(TestClockRow, row.test_clock_id) if row.test_clock_id else None
-        row.updated_at = clock_for_tenant(deps, row, test_clock).now()
+        row.updated_at = (await tenant_clock(session, deps, row)).now()
     return row
 
 

@@ -4,16 +4,26 @@ advance it. Every time-dependent rule asks ``clock_for_tenant`` what "now" is.""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
+from pydantic import StringConstraints
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.clock import Clock, FixedClock, as_utc
 from models.errors import NotFound, ValidationFailed
 from models.ids import new_id
-from models.services.access import Principal, require_admin
+from models.services.access import Principal, require_admin, require_visible
 from models.services.base import Deps
-from models.tables import TenantRow, TestClockRow
+from models.tables import Role, TenantRow, TestClockRow
+from models.validation import Input
+
+
+class TestClockCreate(Input):
+    __test__ = False  # not a pytest class, despite the name
+
+    frozen_time: datetime
+    name: Annotated[str, StringConstraints(max_length=200)] | None = None
 
 
 def clock_for_tenant(deps: Deps, tenant: TenantRow, test_clock: TestClockRow | None) -> Clock:
@@ -25,28 +35,30 @@ def clock_for_tenant(deps: Deps, tenant: TenantRow, test_clock: TestClockRow | N
     return FixedClock(test_clock.frozen_time)
 
 
-async def tenant_now(session: AsyncSession, deps: Deps, tenant: TenantRow) -> datetime:
+async def tenant_clock(session: AsyncSession, deps: Deps, tenant: TenantRow) -> Clock:
+    """``clock_for_tenant``, loading the tenant's test clock in this session."""
     test_clock = (
         await session.get(TestClockRow, tenant.test_clock_id) if tenant.test_clock_id else None
     )
-    return clock_for_tenant(deps, tenant, test_clock).now()
+    return clock_for_tenant(deps, tenant, test_clock)
 
 
-def _aware(field: str, value: datetime) -> datetime:
+def _aware(value: datetime) -> datetime:
     try:
         return as_utc(value)
     except ValueError:
-        raise ValidationFailed(field, "needs a UTC offset, e.g. 2026-01-15T00:00:00Z") from None
+        raise ValidationFailed("frozenTime", "needs a UTC offset, e.g. 2026-01-15T00:00:00Z") from None
 
 
 async def create_test_clock(
     deps: Deps, actor: Principal, frozen_time: datetime, name: str | None = None
 ) -> TestClockRow:
     require_admin(actor, "createTestClock")
+    spec = TestClockCreate.parse({"frozen_time": frozen_time, "name": name}, path="")
     row = TestClockRow(
         id=new_id("clock"),
-        name=(name or "").strip() or None,
-        frozen_time=_aware("frozenTime", frozen_time),
+        name=(spec.name or "").strip() or None,
+        frozen_time=_aware(spec.frozen_time),
         created_at=deps.clock.now(),
     )
     async with deps.store.transaction() as session:
@@ -57,17 +69,15 @@ async def create_test_clock(
 async def advance_test_clock(
     deps: Deps, actor: Principal, clock_id: str, frozen_time: datetime
 ) -> TestClockRow:
-    """Move a test clock forward (test clocks belong to ADMIN keys; any other key
-    gets NOT_FOUND, as for every object it may not see)."""
-    if not actor.is_admin:
-        raise NotFound("TestClock", clock_id)
-    target = _aware("frozenTime", frozen_time)
+    """Move a test clock forward. Test clocks belong to ADMIN keys: any other key gets
+    NOT_FOUND, or FORBIDDEN if its tenant lives on the clock and so may see it."""
+    target = _aware(frozen_time)
     async with deps.store.transaction() as session:
         row = await session.scalar(
             select(TestClockRow).where(TestClockRow.id == clock_id).with_for_update()
         )
-        if row is None:
-            raise NotFound("TestClock", clock_id)
+        require_visible(row is not None and await _may_see(session, actor, row.id), "TestClock", clock_id)
+        require_admin(actor, "advanceTestClock")
         if target <= row.frozen_time:
             raise ValidationFailed(
                 "frozenTime",
@@ -79,10 +89,17 @@ async def advance_test_clock(
 
 
 async def get_test_clock(deps: Deps, actor: Principal, clock_id: str) -> TestClockRow:
-    if not actor.is_admin:
-        raise NotFound("TestClock", clock_id)
     async with deps.store.read() as session:
         row = await session.get(TestClockRow, clock_id)
-    if row is None:
-        raise NotFound("TestClock", clock_id)
+        require_visible(row is not None and await _may_see(session, actor, clock_id), "TestClock", clock_id)
     return row
+
+
+async def _may_see(session: AsyncSession, actor: Principal, clock_id: str) -> bool:
+    """ADMIN keys see every clock; a TENANT key the one its tenant lives on."""
+    if actor.is_admin:
+        return True
+    if actor.role is not Role.TENANT or actor.tenant_id is None:
+        return False
+    tenant = await session.get(TenantRow, actor.tenant_id)
+    return tenant is not None and tenant.test_clock_id == clock_id

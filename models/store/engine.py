@@ -75,6 +75,8 @@ class Store:
             write_engine = self.engine.execution_options(sqlite_begin="IMMEDIATE")
         else:
             write_engine = self.engine
+        # Writers: BEGIN IMMEDIATE on SQLite (see the module docstring).
+        self.write_engine: AsyncEngine = write_engine
         self._reader = async_sessionmaker(self.engine, expire_on_commit=False)
         self._writer = async_sessionmaker(write_engine, expire_on_commit=False)
 

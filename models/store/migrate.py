@@ -8,7 +8,12 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 
+from sqlalchemy import text
+
 from models.store.engine import Store
+
+# Any constant works; it names "the gateway's schema migration" among advisory locks.
+_MIGRATION_LOCK = 0x6761_7465_7761_79
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -34,5 +39,9 @@ async def _run(store: Store, alembic_command: Any, revision: str) -> None:
         cfg.attributes["connection"] = sync_conn
         alembic_command(cfg, revision)
 
-    async with store.engine.begin() as conn:
+    # Replicas starting together migrate one at a time: an advisory lock on
+    # PostgreSQL, the database write lock (BEGIN IMMEDIATE) on SQLite.
+    async with store.write_engine.begin() as conn:
+        if store.dialect == "postgresql":
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
         await conn.run_sync(run)

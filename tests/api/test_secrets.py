@@ -5,39 +5,20 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-from collections.abc import Iterator
 
-import pytest
 from sqlalchemy import select
 
-from gateway.logging import configure_logging
 from models.services import api_keys
 from models.services.base import Deps
 from models.tables import ApiKeyRow, metadata
-from tests.conftest import Api
-
-
-@pytest.fixture
-def log_output() -> Iterator[io.StringIO]:
-    """Everything the gateway logs, at DEBUG, SQL statements and parameters included."""
-    stream = io.StringIO()
-    handler = configure_logging("DEBUG", "json", stream)
-    sql = logging.getLogger("sqlalchemy.engine")
-    sql.setLevel(logging.INFO)
-    yield stream
-    sql.setLevel(logging.WARNING)
-    logging.getLogger().removeHandler(handler)
-    logging.getLogger().setLevel(logging.WARNING)
+from tests.conftest import Api, new_key, new_tenant
 
 
 async def test_secrets_never_reach_the_database_or_the_logs(
     api: Api, deps: Deps, log_output: io.StringIO
 ) -> None:
-    tenant = (await api('mutation { createTenant(input: {name: "T", email: "t@t.example", currency: "USD"}) { ... on Tenant { id } } }'))["createTenant"]["id"]
-    created = (await api(
-        "mutation($id: ID!) { createApiKey(input: {role: TENANT, tenantId: $id}) { ... on NewApiKey { secret apiKey { id } } } }",
-        {"id": tenant},
-    ))["createApiKey"]
+    tenant = await new_tenant(api)
+    created = await new_key(api, "TENANT", tenant)
     secret = created["secret"]
     _, cli_secret = await api_keys.create_api_key(deps, api_keys.operator(), {"role": "ADMIN"})
     as_tenant = api.as_key(secret)

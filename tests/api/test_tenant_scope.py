@@ -13,7 +13,7 @@ from typing import Any
 from graphql import GraphQLInputObjectType, GraphQLSchema, get_named_type
 
 from gateway.schema import build_schema
-from tests.conftest import Api
+from tests.conftest import Api, new_key, new_tenant
 
 # Root field -> (operation, variables from the victim's objects). Every case must
 # answer NOT_FOUND to the other tenant's TENANT key.
@@ -78,39 +78,31 @@ def test_every_field_that_takes_an_id_is_walked() -> None:
     assert fields_taking_ids(build_schema()._schema) == set(CASES) | set(ADMIN_ONLY)
 
 
-async def test_another_tenants_key_gets_not_found_everywhere(api: Api) -> None:
-    clock = (await api('mutation { createTestClock(frozenTime: "2026-03-01T00:00:00Z") { ... on TestClock { id } } }'))["createTestClock"]["id"]
-
-    async def tenant_with_key(name: str, test_clock: str | None = None) -> tuple[str, dict]:
-        tenant = (await api(
-            """mutation($name: String!, $clock: ID) { createTenant(input: {name: $name,
-                 email: "t@t.example", currency: "USD", testClockId: $clock}) { ... on Tenant { id } } }""",
-            {"name": name, "clock": test_clock},
-        ))["createTenant"]["id"]
-        key = (await api(
-            """mutation($id: ID!) { createApiKey(input: {role: TENANT, tenantId: $id}) {
-                 ... on NewApiKey { secret apiKey { id } } } }""",
-            {"id": tenant},
-        ))["createApiKey"]
-        return tenant, key
-
-    victim, victim_key = await tenant_with_key("Victim", clock)
-    _, intruder_key = await tenant_with_key("Intruder")
-    objects = {"tenant": victim, "key": victim_key["apiKey"]["id"], "clock": clock}
-    intruder = api.as_key(intruder_key["secret"])
-
+async def assert_not_found_everywhere(caller: Api, objects: Objects) -> None:
     for name, (operation, variables) in CASES.items():
-        body = await intruder.raw(operation, variables(objects))
-        field = name.split(".")[1]
-        result = (body.get("data") or {}).get(field)
+        body = await caller.raw(operation, variables(objects))
+        result = (body.get("data") or {}).get(name.split(".")[1])
         codes = [e["extensions"]["code"] for e in body.get("errors", [])]
         if result is not None:
             codes.append(result.get("code"))
         assert codes == ["NOT_FOUND"], (name, body)
 
+
+async def test_another_tenants_key_gets_not_found_everywhere(api: Api) -> None:
+    clock = (await api('mutation { createTestClock(frozenTime: "2026-03-01T00:00:00Z") { ... on TestClock { id } } }'))["createTestClock"]["id"]
+    victim = await new_tenant(api, "Victim", test_clock_id=clock)
+    victim_key = await new_key(api, "TENANT", victim)
+    intruder = api.as_key((await new_key(api, "TENANT", await new_tenant(api, "Intruder")))["secret"])
+    objects = {"tenant": victim, "key": victim_key["apiKey"]["id"], "clock": clock}
+
+    await assert_not_found_everywhere(intruder, objects)
     for name, operation in ADMIN_ONLY.items():
         result = (await intruder(operation))[name.split(".")[1]]
         assert result["code"] == "FORBIDDEN", (name, result)
+
+    # The victim's own PARTNER key ingests usage; the account is as invisible to it.
+    partner = api.as_key((await new_key(api, "PARTNER", victim))["secret"])
+    await assert_not_found_everywhere(partner, objects)
 
     # And nothing changed: the victim's key still works and its billing info is intact.
     victim_api = api.as_key(victim_key["secret"])
@@ -118,3 +110,14 @@ async def test_another_tenants_key_gets_not_found_everywhere(api: Api) -> None:
     assert tenant["billingInfo"] is None
     clock_now = (await api("query($id: ID!) { testClock(id: $id) { frozenTime } }", {"id": clock}))["testClock"]
     assert clock_now["frozenTime"] == "2026-03-01T00:00:00+00:00"
+
+
+async def test_a_tenant_sees_the_test_clock_it_lives_on_but_cannot_move_it(api: Api) -> None:
+    clock = (await api('mutation { createTestClock(frozenTime: "2026-03-01T00:00:00Z") { ... on TestClock { id } } }'))["createTestClock"]["id"]
+    tenant = await new_tenant(api, "On the clock", test_clock_id=clock)
+    as_tenant = api.as_key((await new_key(api, "TENANT", tenant))["secret"])
+    operation, variables = CASES["Query.testClock"]
+    assert (await as_tenant(operation, variables({"clock": clock})))["testClock"] == {"id": clock}
+    operation, variables = CASES["Mutation.advanceTestClock"]
+    result = (await as_tenant(operation, variables({"clock": clock})))["advanceTestClock"]
+    assert result == {"__typename": "ForbiddenError", "code": "FORBIDDEN"}

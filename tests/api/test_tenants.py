@@ -112,7 +112,7 @@ async def test_bad_values_name_the_field_and_what_is_allowed(
     assert result["code"] == "VALIDATION_FAILED"
     assert result["field"] == field
     assert hint in result["message"]
-    assert (await api(LIST))["tenants"]["edges"] == []  # nothing half-written
+    assert (await api(LIST))["tenants"]["edges"] == []
 
 
 async def test_every_problem_is_reported(api: Api) -> None:

@@ -15,7 +15,7 @@ import httpx
 import pytest
 import websockets
 
-from tests.api.test_hardening import abusive_requests
+from tests.api.test_hardening import abusive_requests, assert_refused_cleanly
 
 pytestmark = pytest.mark.serve
 
@@ -27,10 +27,10 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, db_url: str, cwd: Path, workers: int = 1) -> None:
+    def __init__(self, db_url: str, cwd: Path, workers: int = 1, log_level: str = "WARNING") -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "GATEWAY_DATABASE_URL": db_url, "GATEWAY_LOG_LEVEL": "WARNING"}
+        env = {**os.environ, "GATEWAY_DATABASE_URL": db_url, "GATEWAY_LOG_LEVEL": log_level}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gateway", "serve", "--demo", "--port", str(self.port), "--workers", str(workers)],
             cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -96,8 +96,7 @@ def test_hostile_requests_never_get_a_500_and_the_server_stays_healthy(server: S
     with httpx.Client(base_url=server.base, timeout=30) as http:
         for what, request in abusive_requests(server.admin_key):
             method = "GET" if "params" in request else "POST"
-            response = http.request(method, "/graphql", **request)
-            assert response.status_code < 500, (what, response.status_code, response.text[:200])
+            assert_refused_cleanly(what, http.request(method, "/graphql", **request))
         assert http.get("/healthz").json()["status"] == "ok"
     assert len(query(server, DEMO_NAMES)["data"]["tenants"]["edges"]) == 3
     assert server.process.poll() is None
@@ -129,10 +128,58 @@ async def test_graphql_transport_ws_authenticates_in_connection_init(server: Ser
         assert message["payload"]["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
 
-def test_serve_with_two_workers(db_url: str, tmp_path: Path) -> None:
-    server = Server(db_url, tmp_path, workers=2)
+def child_pids(pid: int) -> set[int]:
+    children = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            children.add(int(stat.parent.name))
+    return children
+
+
+def test_serve_with_two_workers_each_logging_structured_lines(db_url: str, tmp_path: Path) -> None:
+    server = Server(db_url, tmp_path, workers=2, log_level="INFO")
     try:
+        workers = child_pids(server.process.pid)
+        assert len(workers) >= 2, workers
         for _ in range(10):
             assert len(query(server, DEMO_NAMES)["data"]["tenants"]["edges"]) == 3
     finally:
-        server.stop()
+        stderr = server.stop()
+    access = [json.loads(line) for line in stderr.splitlines() if '"gateway.access"' in line]
+    assert len([a for a in access if a["msg"] == "POST /graphql 200"]) == 10
+    assert {a["pid"] for a in access} <= workers
+    assert all(a["request_id"] for a in access)
+    assert server.admin_key not in stderr
+
+
+async def test_a_websocket_checks_its_key_and_reloads_data_for_every_operation(server: Server) -> None:
+    admin = server.admin_key
+    made = query(server, '''mutation { createTestClock(frozenTime: "2026-03-01T00:00:00Z") { ... on TestClock { id } } }''')
+    clock = made["data"]["createTestClock"]["id"]
+    tenant = query(server, f'''mutation {{ createTenant(input: {{name: "WS", email: "ws@x.example",
+        currency: "USD", testClockId: "{clock}"}}) {{ ... on Tenant {{ id }} }} }}''')["data"]["createTenant"]["id"]
+    key = query(server, f'''mutation {{ createApiKey(input: {{role: TENANT, tenantId: "{tenant}"}}) {{
+        ... on NewApiKey {{ secret apiKey {{ id }} }} }} }}''')["data"]["createApiKey"]
+    now = f'{{ tenant(id: "{tenant}") {{ now }} }}'
+
+    async with websockets.connect(f"ws://127.0.0.1:{server.port}/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+        async def run(op_id: str, document: str) -> dict:
+            await ws.send(json.dumps({"id": op_id, "type": "subscribe", "payload": {"query": document}}))
+            message = json.loads(await ws.recv())
+            assert json.loads(await ws.recv())["type"] == "complete"
+            return message["payload"]
+
+        await ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {key['secret']}"}}))
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        assert (await run("1", now))["data"]["tenant"]["now"] == "2026-03-01T00:00:00+00:00"
+
+        query(server, f'''mutation {{ advanceTestClock(id: "{clock}", frozenTime: "2026-04-01T00:00:00Z") {{ __typename }} }}''', admin)
+        assert (await run("2", now))["data"]["tenant"]["now"] == "2026-04-01T00:00:00+00:00"
+
+        query(server, f'''mutation {{ revokeApiKey(id: "{key['apiKey']['id']}") {{ __typename }} }}''', admin)
+        refused = await run("3", now)
+        assert refused["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
