@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
@@ -16,19 +11,6 @@ from sqlalchemy import inspect
 from models.store import Store
 from models.store.migrate import downgrade, upgrade
 from models.tables import metadata
-from tests.conftest import _pg_admin, _pg_url
-
-
-@pytest.fixture
-def empty_db_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if backend == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path}/empty.db"
-        return
-    request.getfixturevalue("pg_template")  # skips or fails exactly like the other PostgreSQL tests
-    name = f"gw_e_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
-    yield _pg_url(name)
-    asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 async def _diff_and_tables(store: Store) -> tuple[list[Any], set[str]]:
