@@ -19,13 +19,17 @@ def _timezones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())
 
 
-def _currency(value: str) -> str:
-    code = value.strip().upper()
-    if len(code) != 3 or pycountry.currencies.get(alpha_3=code) is None:
-        raise ValueError(
-            f"{value!r} is not an ISO 4217 currency code; use a three-letter code such as USD, EUR or JPY"
-        )
-    return code
+def _iso_code(database: Any, key: str, what: str) -> Any:
+    """A validator that upper-cases a code and looks it up in a pycountry database."""
+    length = int(key[-1])
+
+    def check(value: str) -> str:
+        code = value.strip().upper()
+        if len(code) != length or database.get(**{key: code}) is None:
+            raise ValueError(f"{value!r} is not {what}")
+        return code
+
+    return check
 
 
 def _timezone(value: str) -> str:
@@ -36,15 +40,6 @@ def _timezone(value: str) -> str:
     return value
 
 
-def _country(value: str) -> str:
-    code = value.strip().upper()
-    if len(code) != 2 or pycountry.countries.get(alpha_2=code) is None:
-        raise ValueError(
-            f"{value!r} is not an ISO 3166-1 alpha-2 country code; use two letters such as US, JP or DE"
-        )
-    return code
-
-
 def _not_blank(value: str) -> str:
     stripped = value.strip()
     if not stripped:
@@ -52,6 +47,14 @@ def _not_blank(value: str) -> str:
     return stripped
 
 
+_currency = _iso_code(
+    pycountry.currencies, "alpha_3",
+    "an ISO 4217 currency code; use a three-letter code such as USD, EUR or JPY",
+)
+_country = _iso_code(
+    pycountry.countries, "alpha_2",
+    "an ISO 3166-1 alpha-2 country code; use two letters such as US, JP or DE",
+)
 CurrencyCode = Annotated[str, AfterValidator(_currency)]
 TimezoneName = Annotated[str, AfterValidator(_timezone)]
 CountryCode = Annotated[str, AfterValidator(_country)]

@@ -120,16 +120,21 @@ async def test_graphiql_is_served_to_browsers(client: httpx.AsyncClient) -> None
     assert (await client.get("/", follow_redirects=False)).headers["location"] == "/graphql"
 
 
+async def outage(api: Api, deps: Deps, table: str, request_id: str) -> httpx.Response:
+    """Lose one table, as an outage or a botched deploy would, then ask for tenants."""
+    async with deps.store.transaction() as session:
+        await session.execute(text(f"ALTER TABLE {table} RENAME TO {table}_gone"))
+    return await api.http.post(
+        "/graphql",
+        json={"query": "{ tenants { edges { cursor } } }"},
+        headers={"Authorization": f"Bearer {api.key}", "X-Request-ID": request_id},
+    )
+
+
 async def test_a_key_store_outage_is_a_503_with_the_request_id(
     api: Api, deps: Deps, log_output: io.StringIO
 ) -> None:
-    async with deps.store.transaction() as session:
-        await session.execute(text("ALTER TABLE api_keys RENAME TO api_keys_gone"))
-    response = await api.http.post(
-        "/graphql",
-        json={"query": "{ tenants { edges { cursor } } }"},
-        headers={"Authorization": f"Bearer {api.key}", "X-Request-ID": "req-outage-1"},
-    )
+    response = await outage(api, deps, "api_keys", "req-outage-1")
     assert response.status_code == 503
     assert response.headers["x-request-id"] == "req-outage-1"
     assert "req-outage-1" in response.text and "api_keys" not in response.text
@@ -140,13 +145,7 @@ async def test_a_key_store_outage_is_a_503_with_the_request_id(
 
 
 async def test_a_failing_resolver_is_masked(api: Api, deps: Deps, log_output: io.StringIO) -> None:
-    async with deps.store.transaction() as session:
-        await session.execute(text("ALTER TABLE tenants RENAME TO tenants_gone"))
-    response = await api.http.post(
-        "/graphql",
-        json={"query": "{ tenants { edges { cursor } } }"},
-        headers={"Authorization": f"Bearer {api.key}", "X-Request-ID": "req-abc-123"},
-    )
+    response = await outage(api, deps, "tenants", "req-abc-123")
     assert response.status_code == 200
     body = response.json()
     error = body["errors"][0]
