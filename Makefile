@@ -29,8 +29,9 @@ serve: $(VENV)/.installed-runtime
 test: $(VENV)/.installed-test  ## every test (PostgreSQL too when GATEWAY_TEST_POSTGRES_URL is set)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-lint: $(VENV)/.installed-test
+lint: $(VENV)/.installed-test  ## layering contracts and ruff
 	$(BIN)/lint-imports
+	$(BIN)/ruff check .
 
 schema: $(VENV)/.installed-runtime  ## regenerate schema.graphql after changing the API
 	$(BIN)/billing-gateway export-schema > schema.graphql

@@ -8,10 +8,11 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import strawberry
-from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql import (
     ArgumentNode,
+    DocumentNode,
     FieldNode,
+    FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
     InlineFragmentNode,
@@ -21,6 +22,7 @@ from graphql import (
     Visitor,
     visit,
 )
+from graphql import ExecutionResult as GraphQLExecutionResult
 from strawberry.extensions import (
     MaskErrors,
     MaxAliasesLimiter,
@@ -63,6 +65,26 @@ def _root_fields(selection_set: SelectionSetNode, fragments: dict[str, Any]) -> 
             yield from _root_fields(fragments[selection.name.value].selection_set, fragments)
 
 
+def _reads_data(document: DocumentNode, operation_name: str | None) -> bool:
+    """Whether the operation asks for anything beyond `__typename` and introspection."""
+    fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+    return any(
+        not name.startswith("__")
+        for op in document.definitions
+        if isinstance(op, OperationDefinitionNode)
+        and (operation_name is None or (op.name is not None and op.name.value == operation_name))
+        for name in _root_fields(op.selection_set, fragments)
+    )
+
+
+def _refuse(ctx: ExecutionContext, message: str, code: ErrorCode, **extensions: Any) -> None:
+    """End the operation before it runs, with one error."""
+    ctx.result = GraphQLExecutionResult(
+        data=None,
+        errors=[GraphQLError(message, extensions={"code": code.value, **extensions})],
+    )
+
+
 class RequireApiKey(SchemaExtension):
     """Without a valid key, only `__typename` and introspection answer; every other
     root field fails the whole operation with UNAUTHENTICATED."""
@@ -73,27 +95,8 @@ class RequireApiKey(SchemaExtension):
         if context.refresh is not None:  # a websocket: check the key again, fresh loaders
             await context.refresh(context)
         document = ctx.graphql_document
-        if context.principal is None and document is not None:
-            fragments = {d.name.value: d for d in document.definitions if hasattr(d, "name") and d.name and not isinstance(d, OperationDefinitionNode)}
-            operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-            wanted = [
-                op for op in operations
-                if ctx.operation_name is None or (op.name and op.name.value == ctx.operation_name)
-            ]
-            if any(
-                not name.startswith("__")
-                for op in wanted
-                for name in _root_fields(op.selection_set, fragments)
-            ):
-                ctx.result = GraphQLExecutionResult(
-                    data=None,
-                    errors=[
-                        GraphQLError(
-                            context.auth_problem,
-                            extensions={"code": ErrorCode.UNAUTHENTICATED.value},
-                        )
-                    ],
-                )
+        if context.principal is None and document is not None and _reads_data(document, ctx.operation_name):
+            _refuse(ctx, context.auth_problem, ErrorCode.UNAUTHENTICATED)
         yield
 
 
@@ -143,15 +146,8 @@ class RefuseNulCharacters(SchemaExtension):
                 where = literals.found
             if where is not None:
                 field = where.replace("$.", "$", 1)
-                ctx.result = GraphQLExecutionResult(
-                    data=None,
-                    errors=[
-                        GraphQLError(
-                            f"{field}: must not contain the NUL character (U+0000)",
-                            extensions={"code": ErrorCode.VALIDATION_FAILED.value, "field": field},
-                        )
-                    ],
-                )
+                message = f"{field}: must not contain the NUL character (U+0000)"
+                _refuse(ctx, message, ErrorCode.VALIDATION_FAILED, field=field)
         yield
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.clock import Clock, FixedClock, as_utc
-from models.errors import NotFound, ValidationFailed
+from models.errors import ValidationFailed
 from models.ids import new_id
 from models.services.access import Principal, require_admin, require_visible
 from models.services.base import Deps

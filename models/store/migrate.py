@@ -7,7 +7,6 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-
 from sqlalchemy import text
 
 from models.store.engine import Store
