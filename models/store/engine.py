@@ -9,6 +9,7 @@ read lock cannot be upgraded; on PostgreSQL services take row locks explicitly.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -39,16 +40,35 @@ def check_url(url: str) -> str:
     return driver
 
 
+def _ensure_wal(cursor: Any, attempts: int = 100) -> None:
+    """WAL persists in the file, so only a fresh file needs switching. The switch
+    wants the file to itself and SQLite does not wait for that, so processes opening
+    a fresh file together retry until one of them has switched it."""
+    for _ in range(attempts):
+        cursor.execute("PRAGMA journal_mode")
+        if cursor.fetchone()[0] == "wal":
+            return
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        except Exception as exc:  # sqlite3.OperationalError, wrapped by the adapter
+            if "locked" not in str(exc):
+                raise
+            time.sleep(0.02)  # once per fresh file, at start-up
+    cursor.execute("PRAGMA journal_mode=WAL")
+
+
 def _install_sqlite_pragmas(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy's "begin" event emit BEGIN itself (see below).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        # Wait for locks first: the other pragmas may need one (another process
+        # migrating a fresh file holds it).
+        cursor.execute("PRAGMA busy_timeout=30000")
+        _ensure_wal(cursor)
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
