@@ -43,10 +43,17 @@ class GatewayGraphQL(GraphQL[Context, None]):
         self.auth = Authenticator(deps, settings.admin_api_key)
 
     def decode_json(self, data: str | bytes) -> object:
+        """Bodies and GET `variables`: anything but a JSON object (or a batch's array)
+        is the client's mistake and gets a 400, never a crash further in."""
         try:
-            return json.loads(data)
+            decoded = json.loads(data)
         except UnicodeDecodeError:
             raise HTTPException(400, "Request body is not valid UTF-8") from None
+        except (ValueError, RecursionError):  # bad JSON, 4,300+ digit numbers, deep nesting
+            raise HTTPException(400, "Unable to parse request body as JSON") from None
+        if not isinstance(decoded, dict | list):
+            raise HTTPException(400, "Expected a JSON object") from None
+        return decoded
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         request_id = request_id_var.get() or "-"

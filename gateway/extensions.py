@@ -1,4 +1,4 @@
-"""Schema extensions: the gate that refuses anonymous callers, the NUL guard, a
+"""Schema extensions: the gate that refuses anonymous callers, the text guard, a
 parse/validation cache for small documents, and masking of unexpected errors."""
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from graphql import (
     GraphQLError,
     GraphQLSchema,
     InlineFragmentNode,
+    IntValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
     StringValueNode,
@@ -82,24 +83,37 @@ class RequireApiKey(SchemaExtension):
         yield
 
 
-def _nul_in_value(value: Any, path: str) -> str | None:
+def _unstorable(text: str) -> bool:
+    """U+0000 (PostgreSQL text cannot hold it) or a lone surrogate (not UTF-8)."""
+    if "\x00" in text:
+        return True
+    if text.isascii():
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _unstorable_in(value: Any, path: str) -> str | None:
     if isinstance(value, str):
-        return path if "\x00" in value else None
+        return path if _unstorable(value) else None
     if isinstance(value, dict):
-        items: Any = value.items()
+        items: Any = ((f"{path}.{k}", v) for k, v in value.items())
     elif isinstance(value, list):
-        items = ((f"[{i}]", v) for i, v in enumerate(value))
+        items = ((f"{path}[{i}]", v) for i, v in enumerate(value))
     else:
         return None
-    for key, item in items:
-        found = _nul_in_value(item, f"{path}{key}" if str(key).startswith("[") else f"{path}.{key}")
+    for item_path, item in items:
+        found = _unstorable_in(item, item_path)
         if found:
             return found
     return None
 
 
 class _StringLiterals(Visitor):
-    """Finds the argument whose literal holds a NUL (escaped as \\u0000 in the text)."""
+    """Finds the argument whose string literal holds text no database can store."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -110,33 +124,54 @@ class _StringLiterals(Visitor):
         self.argument = node.name.value
 
     def enter_string_value(self, node: StringValueNode, *_: Any) -> None:
-        if self.found is None and "\x00" in node.value:
+        if self.found is None and _unstorable(node.value):
             self.found = self.argument or "query"
 
 
-class RefuseNulCharacters(SchemaExtension):
-    """PostgreSQL text cannot hold U+0000 and SQLite can: refuse it at the edge so
-    both backends answer the same VALIDATION_FAILED instead of an internal error."""
+class RefuseUnstorableText(SchemaExtension):
+    """U+0000 and lone surrogates: PostgreSQL cannot hold the first and neither
+    driver can encode the second, while SQLite would keep some of them. Refuse them at
+    the edge so both backends answer VALIDATION_FAILED instead of an internal error."""
 
     def on_execute(self) -> Iterator[None]:
         ctx = self.execution_context
         if ctx.result is None:
-            where = _nul_in_value(ctx.variables or {}, "$")
+            where = _unstorable_in(ctx.variables or {}, "$")
             if where is None and ctx.graphql_document is not None and "\\u" in (ctx.query or ""):
                 literals = _StringLiterals()
                 visit(ctx.graphql_document, literals)
                 where = literals.found
             if where is not None:
                 field = where.replace("$.", "$", 1)
-                message = f"{field}: must not contain the NUL character (U+0000)"
+                message = f"{field}: must be UTF-8 text without the NUL character (U+0000)"
                 _refuse(ctx, message, ErrorCode.VALIDATION_FAILED, field=field)
         yield
 
 
-# Documents up to this size are parsed and validated once. Bigger ones (rare, and
-# up to ~8 MB of AST at the token limit) are not kept, so the caches stay small.
-CACHED_QUERY_CHARS = 16_384
-CACHE_ENTRIES = 512
+class _HugeInts(Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.errors: list[GraphQLError] = []
+
+    def enter_int_value(self, node: IntValueNode, *_: Any) -> None:
+        if len(node.value) > 11:  # Int is 32-bit: ten digits and a sign at most
+            self.errors.append(GraphQLError(f"Int literal {node.value[:11]}... is out of range.", node))
+
+
+def validate(schema: GraphQLSchema, document: DocumentNode, rules: tuple[Any, ...]) -> list[GraphQLError]:
+    """Strawberry's validation, after refusing Int literals of thousands of digits:
+    graphql-core's own rules would hand those to int(), whose ValueError would
+    surface as an internal error."""
+    huge = _HugeInts()
+    visit(document, huge)
+    return huge.errors or validate_document(schema, document, rules)
+
+
+# Small documents from authenticated callers are parsed and validated once. Anonymous
+# callers and bigger documents (a 2 KB one keeps ~0.5 MB of tokens) are not kept, so
+# nobody can fill memory through the cache: at most ~64 MB per worker.
+CACHED_QUERY_CHARS = 2048
+CACHE_ENTRIES = 128
 
 
 @functools.lru_cache(maxsize=CACHE_ENTRIES)
@@ -145,18 +180,27 @@ def _parse(query: str, max_tokens: int | None) -> DocumentNode:
 
 
 @functools.lru_cache(maxsize=CACHE_ENTRIES)
-def _validate(schema: GraphQLSchema, document: DocumentNode, rules: tuple[Any, ...]) -> list[GraphQLError]:
-    return validate_document(schema, document, rules)
+def _validate(
+    schema: GraphQLSchema, query: str, max_tokens: int | None, rules: tuple[Any, ...]
+) -> list[GraphQLError]:
+    # Keyed by the text, not the document: equal documents from different texts
+    # would otherwise share error locations.
+    return validate(schema, _parse(query, max_tokens), rules)
 
 
-class CacheSmallDocuments(SchemaExtension):
-    """Clients send the same few operations again and again: parse and validate each
-    once (validation was most of a small request's time). Validation rules must be
-    the same objects on every request for the cache to hit; see `build_schema`."""
+class ParseAndValidate(SchemaExtension):
+    """Runs validation (see `validate`) in place of Strawberry's. Clients send the same
+    few operations again and again, so small documents are parsed and validated once
+    (validation was most of a small request's time). Validation rules must be the
+    same objects on every request for the cache to hit; see `build_schema`."""
 
     def _cacheable(self) -> bool:
-        query = self.execution_context.query
-        return query is not None and len(query) <= CACHED_QUERY_CHARS
+        ctx = self.execution_context
+        return (
+            ctx.query is not None
+            and len(ctx.query) <= CACHED_QUERY_CHARS
+            and getattr(ctx.context, "principal", None) is not None
+        )
 
     def on_parse(self) -> Iterator[None]:
         ctx = self.execution_context
@@ -169,11 +213,41 @@ class CacheSmallDocuments(SchemaExtension):
 
     def on_validate(self) -> Iterator[None]:
         ctx = self.execution_context
-        if self._cacheable() and ctx.graphql_document is not None:
-            ctx.pre_execution_errors = _validate(
-                ctx.schema._schema, ctx.graphql_document, tuple(ctx.validation_rules)
-            )
+        rules = tuple(ctx.validation_rules)
+        if ctx.graphql_document is None:
+            pass
+        elif self._cacheable():
+            max_tokens = ctx.parse_options.get("max_tokens")
+            ctx.pre_execution_errors = list(_validate(ctx.schema._schema, ctx.query, max_tokens, rules))
+        else:
+            ctx.pre_execution_errors = validate(ctx.schema._schema, ctx.graphql_document, rules)
         yield
+
+
+class CodeEveryError(SchemaExtension):
+    """Give errors raised before execution a code too, so clients can branch on
+    `extensions.code` for every error: GRAPHQL_PARSE_FAILED for syntax (and the token
+    limit), GRAPHQL_VALIDATION_FAILED for the rest (unknown fields, limits, variables)."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if result is not None and result.errors:
+            result.errors = [_with_code(error) for error in result.errors]
+
+
+def _with_code(error: GraphQLError) -> GraphQLError:
+    if (error.extensions or {}).get("code") or is_unexpected(error):
+        return error
+    code = "GRAPHQL_PARSE_FAILED" if error.message.startswith("Syntax Error") else "GRAPHQL_VALIDATION_FAILED"
+    return GraphQLError(
+        error.message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        extensions={**(error.extensions or {}), "code": code},
+    )
 
 
 class MaskUnexpectedErrors(MaskErrors):

@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gateway.logging import request_id_var
 
 access_log = logging.getLogger("gateway.access")
+error_log = logging.getLogger("gateway.http")
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
 
 
@@ -46,6 +47,16 @@ class RequestContextMiddleware:
                 if receive is None:
                     return
             await self.app(scope, receive, send_with_id)
+        except Exception:
+            # Whatever escaped the app still answers with the request id, and the
+            # log line that holds the cause carries the same id.
+            error_log.exception("unhandled error in %s %s", scope.get("method"), scope.get("path"))
+            if scope["type"] != "http" or status["code"] is not None:
+                raise
+            await _send_json(send_with_id, 500, {"errors": [{
+                "message": f"Unexpected error. Quote request id {request_id} when reporting it.",
+                "extensions": {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
+            }]})
         finally:
             access_log.info(
                 "%s %s %s",
@@ -100,14 +111,14 @@ class RequestContextMiddleware:
 
 
 async def _too_large(send: Send, limit: int) -> None:
-    body = json.dumps(
-        {"errors": [{"message": f"Request body is larger than {limit} bytes.", "extensions": {"code": "PAYLOAD_TOO_LARGE"}}]}
-    ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-        }
-    )
+    await _send_json(send, 413, {"errors": [{
+        "message": f"Request body is larger than {limit} bytes.",
+        "extensions": {"code": "PAYLOAD_TOO_LARGE"},
+    }]})
+
+
+async def _send_json(send: Send, status: int, payload: Any) -> None:
+    body = json.dumps(payload).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

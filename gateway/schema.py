@@ -14,9 +14,10 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from gateway.extensions import (
-    CacheSmallDocuments,
+    CodeEveryError,
     MaskUnexpectedErrors,
-    RefuseNulCharacters,
+    ParseAndValidate,
+    RefuseUnstorableText,
     RequireApiKey,
     is_unexpected,
 )
@@ -69,11 +70,12 @@ def build_schema(settings: Settings | None = None) -> GatewaySchema:
         mutation=mutation,
         extensions=[
             RequireApiKey,
-            RefuseNulCharacters,
+            RefuseUnstorableText,
             lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
             lambda: AddValidationRules(list(limits)),
-            CacheSmallDocuments,
+            ParseAndValidate,
             MaskUnexpectedErrors,
+            CodeEveryError,
         ],
         exception_handlers=exception_handlers(),
     )

@@ -48,6 +48,8 @@ def _aware(value: datetime) -> datetime:
         return as_utc(value)
     except ValueError:
         raise ValidationFailed("frozenTime", "needs a UTC offset, e.g. 2026-01-15T00:00:00Z") from None
+    except OverflowError:
+        raise ValidationFailed("frozenTime", "is outside the years 1 to 9999 once in UTC") from None
 
 
 async def create_test_clock(

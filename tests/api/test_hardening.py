@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import uuid
 
 import httpx
 import pytest
@@ -66,6 +67,22 @@ def abusive_requests(key: str) -> list[tuple[str, dict]]:
             "overlong test clock name",
             {"json": {"query": 'mutation { createTestClock(frozenTime: "2026-01-01T00:00:00Z", name: "%s") { ... on Error { code } } }' % ("n" * 500)}, "headers": auth},
         ),
+        ("a JSON number as the body", {"content": b"5", "headers": json_headers}),
+        ("JSON null as the body", {"content": b"null", "headers": json_headers}),
+        ("a JSON string as the body", {"content": b'"x"', "headers": json_headers}),
+        ("a 5,000-digit number", {"content": b'{"query": "{ __typename }", "variables": {"n": ' + b"9" * 5000 + b"}}", "headers": json_headers}),
+        ("JSON nested 5,000 deep", {"content": b'{"query": "{ __typename }", "variables": {"n": ' + b"[" * 5000 + b"]" * 5000 + b"}}", "headers": json_headers}),
+        ("GET with variables that are not an object", {"params": {"query": "{ __typename }", "variables": "5"}, "headers": auth}),
+        ("GET with variables that are not JSON", {"params": {"query": "{ __typename }", "variables": "{nope"}, "headers": auth}),
+        (
+            "a lone surrogate",
+            {"content": b'{"query": "query($id: ID!) { tenant(id: $id) { id } }", "variables": {"id": "\\ud800"}}', "headers": json_headers},
+        ),
+        (
+            "a time past year 9999 in UTC",
+            {"json": {"query": 'mutation { createTestClock(frozenTime: "9999-12-31T23:00:00-05:00") { ... on Error { code } } }'}, "headers": auth},
+        ),
+        ("a 5,000-digit Int literal", {"json": {"query": "{ tenants(first: %s) { edges { cursor } } }" % ("9" * 5000)}, "headers": auth}),
         (
             "overlong id",
             {"json": {"query": "query($id: ID!) { tenant(id: $id) { id } }", "variables": {"id": "t" * 10_000}}, "headers": auth},
@@ -81,10 +98,12 @@ def assert_refused_cleanly(what: str, response: httpx.Response) -> None:
     assert response.status_code < 500, (what, response.status_code, response.text[:300])
     if response.status_code == 200:
         body = response.json()
-        refusals = [e.get("extensions", {}).get("code") for e in body.get("errors") or []]
-        refusals += [v["code"] for v in (body.get("data") or {}).values() if isinstance(v, dict) and "code" in v]
-        assert refusals, (what, body)
-        assert "INTERNAL_SERVER_ERROR" not in refusals, (what, body)
+        errors = body.get("errors") or []
+        codes = [e.get("extensions", {}).get("code") for e in errors]
+        assert None not in codes, (what, body)  # every GraphQL error carries a code
+        codes += [v["code"] for v in (body.get("data") or {}).values() if isinstance(v, dict) and "code" in v]
+        assert codes, (what, body)
+        assert "INTERNAL_SERVER_ERROR" not in codes, (what, body)
 
 
 @pytest.mark.parametrize("what", CASES)
@@ -169,8 +188,9 @@ async def test_healthz_reports_a_database_that_does_not_answer(tmp_path) -> None
     assert response.json()["database"] == "down"
 
 
-async def test_nul_characters_are_refused_the_same_on_every_database(api: Api) -> None:
-    """PostgreSQL text cannot hold U+0000: the edge refuses it, naming where it was."""
+async def test_unstorable_text_is_refused_the_same_on_every_database(api: Api) -> None:
+    """PostgreSQL text cannot hold U+0000, no driver encodes a lone surrogate: the
+    edge refuses both, naming where they were."""
     variable = await api.raw("query($id: ID!) { tenant(id: $id) { id } }", {"id": "ten_\x00"})
     assert variable["errors"][0]["extensions"] == {"code": "VALIDATION_FAILED", "field": "$id"}
     nested = await api.raw(
@@ -180,8 +200,54 @@ async def test_nul_characters_are_refused_the_same_on_every_database(api: Api) -
     assert nested["errors"][0]["extensions"]["field"] == "$i.address.line1"
     literal = await api.raw('{ tenant(id: "ten_\\u0000") { id } }')
     assert literal["errors"][0]["extensions"] == {"code": "VALIDATION_FAILED", "field": "id"}
+    surrogate = await api.http.post(
+        "/graphql",
+        content=b'{"query": "query($id: ID!) { tenant(id: $id) { id } }", "variables": {"id": "\\ud800"}}',
+        headers={"Authorization": f"Bearer {api.key}", "Content-Type": "application/json"},
+    )
+    assert surrogate.json()["errors"][0]["extensions"] == {"code": "VALIDATION_FAILED", "field": "$id"}
     cursor = await api.raw(
         "query($a: String) { tenants(after: $a) { edges { cursor } } }",
         {"a": base64.urlsafe_b64encode(b"id:\x00").decode()},
     )
     assert cursor["errors"][0]["extensions"] == {"code": "VALIDATION_FAILED", "field": "after"}
+
+
+async def test_errors_before_execution_carry_codes_and_their_own_locations(api: Api) -> None:
+    syntax = await api.raw("{ tenants { ")
+    assert syntax["errors"][0]["extensions"]["code"] == "GRAPHQL_PARSE_FAILED"
+    # Equal documents from different texts: each answer points into its own text.
+    first = await api.raw("{\n  nope }")
+    second = await api.raw("{   nope }")
+    assert first["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    assert first["errors"][0]["locations"] == [{"line": 2, "column": 3}]
+    assert second["errors"][0]["locations"] == [{"line": 1, "column": 5}]
+
+
+async def test_anonymous_documents_are_never_cached(api: Api) -> None:
+    from gateway import extensions
+
+    before = extensions._parse.cache_info().currsize
+    for i in range(20):
+        await api.as_key(None).raw("{ __typename x%d: __typename }" % i)
+    assert extensions._parse.cache_info().currsize == before
+    await api.raw("{ __typename cached_%s: __typename }" % uuid.uuid4().hex)
+    assert extensions._parse.cache_info().currsize == min(before + 1, extensions.CACHE_ENTRIES)
+
+
+async def test_an_exception_escaping_the_app_still_answers_with_the_request_id(
+    log_output: io.StringIO,
+) -> None:
+    from gateway.middleware import RequestContextMiddleware
+
+    async def broken(scope, receive, send):  # type: ignore[no-untyped-def]
+        raise RuntimeError("boom")
+
+    app = RequestContextMiddleware(broken, max_body_bytes=1024)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+        response = await http.get("/x", headers={"X-Request-ID": "req-42"})
+    assert response.status_code == 500
+    assert response.json()["errors"][0]["extensions"] == {"code": "INTERNAL_SERVER_ERROR", "requestId": "req-42"}
+    assert "boom" not in response.text
+    logged = [json.loads(line) for line in log_output.getvalue().splitlines()]
+    assert any(e["logger"] == "gateway.http" and "boom" in e.get("exc", "") and e["request_id"] == "req-42" for e in logged)

@@ -55,10 +55,13 @@ async def test_test_clocks_only_move_forward(api: Api) -> None:
     assert result["code"] == "NOT_FOUND"
 
 
-async def test_times_without_an_offset_are_refused(api: Api) -> None:
+async def test_times_without_an_offset_or_beyond_the_calendar_are_refused(api: Api) -> None:
     result = (await api(CREATE_CLOCK, {"t": "2026-03-01T00:00:00"}))["createTestClock"]
     assert (result["code"], result["field"]) == ("VALIDATION_FAILED", "frozenTime")
     assert "UTC offset" in result["message"]
+    result = (await api(CREATE_CLOCK, {"t": "9999-12-31T23:00:00-05:00"}))["createTestClock"]
+    assert (result["code"], result["field"]) == ("VALIDATION_FAILED", "frozenTime")
+    assert "years 1 to 9999" in result["message"]
 
 
 async def test_test_clocks_are_for_admin_keys(api: Api) -> None:
