@@ -22,7 +22,7 @@ _SECRET = re.compile(
     r"|(?i:bearer)\s+\S+)"
 )
 # LogRecord internals, and uvicorn's ANSI-coloured duplicate of the message.
-_SKIPPED = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime", "color_message"}
+_SKIPPED = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime", "color_message", "request"}
 
 
 def redact(text: str) -> str:
@@ -59,7 +59,12 @@ class JsonFormatter(logging.Formatter):
 
 class TextFormatter(logging.Formatter):
     def __init__(self) -> None:
-        super().__init__("%(asctime)s %(levelname)-7s %(name)s [%(request_id)s] %(message)s")
+        super().__init__("%(asctime)s %(levelname)-7s %(name)s%(request)s %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        request_id = getattr(record, "request_id", None)
+        record.request = f" [{request_id}]" if request_id else ""
+        return super().format(record)
 
 
 def configure_logging(level: str = "INFO", fmt: str = "json", stream: Any = None) -> logging.Handler:
