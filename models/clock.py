@@ -7,7 +7,7 @@ clock's frozen time instead (see ``services.test_clocks.clock_for_tenant``).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Protocol
 
 
@@ -31,9 +31,6 @@ class FixedClock:
 
     def set(self, at: datetime) -> None:
         self._at = as_utc(at)
-
-    def advance(self, delta: timedelta) -> None:
-        self._at += delta
 
 
 def as_utc(value: datetime) -> datetime:

@@ -19,21 +19,12 @@ class Principal:
     api_key_id: str | None = None  # None: the operator (CLI or GATEWAY_ADMIN_API_KEY)
 
     @property
-    def actor(self) -> str:
-        """How audit trails name this caller."""
-        return self.api_key_id or "operator"
-
-    @property
     def is_admin(self) -> bool:
         return self.role is Role.ADMIN
 
     def can_manage(self, tenant_id: str) -> bool:
         """Read and change the tenant's account (ADMIN, or its own TENANT key)."""
         return self.is_admin or (self.role is Role.TENANT and self.tenant_id == tenant_id)
-
-    def can_use_usage(self, tenant_id: str) -> bool:
-        """Record and read the tenant's usage (also its own PARTNER key)."""
-        return self.is_admin or self.tenant_id == tenant_id
 
 
 def require_admin(principal: Principal, operation: str) -> None:
