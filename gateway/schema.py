@@ -24,7 +24,13 @@ from gateway.extensions import (
 from gateway.settings import Settings
 from resolvers.api_keys.mutations import ApiKeyMutations
 from resolvers.api_keys.queries import ApiKeyQueries
+from resolvers.audit.queries import AuditQueries
+from resolvers.catalog.mutations import CatalogMutations
+from resolvers.catalog.queries import CatalogQueries
 from resolvers.errors import exception_handlers
+from resolvers.seats.mutations import SeatMutations
+from resolvers.subscriptions.mutations import SubscriptionMutations
+from resolvers.subscriptions.queries import SubscriptionQueries
 from resolvers.tenants.mutations import TenantMutations
 from resolvers.tenants.queries import TenantQueries
 from resolvers.test_clocks.mutations import TestClockMutations
@@ -32,8 +38,15 @@ from resolvers.test_clocks.queries import TestClockQueries
 
 log = logging.getLogger("gateway.graphql")
 
-QUERIES = (TenantQueries, ApiKeyQueries, TestClockQueries)
-MUTATIONS = (TestClockMutations, TenantMutations, ApiKeyMutations)
+QUERIES = (TenantQueries, ApiKeyQueries, TestClockQueries, CatalogQueries, SubscriptionQueries, AuditQueries)
+MUTATIONS = (
+    TestClockMutations,
+    TenantMutations,
+    ApiKeyMutations,
+    CatalogMutations,
+    SubscriptionMutations,
+    SeatMutations,
+)
 
 
 class GatewaySchema(strawberry.Schema):

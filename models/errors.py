@@ -26,6 +26,7 @@ class ErrorCode(enum.Enum):
     IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"
     SUBSCRIPTION_NOT_ACTIVE = "SUBSCRIPTION_NOT_ACTIVE"
     PROVIDER_ERROR = "PROVIDER_ERROR"
+    ALREADY_SUBSCRIBED = "ALREADY_SUBSCRIBED"
 
 
 class DomainError(Exception):
@@ -79,3 +80,56 @@ class ValidationFailed(DomainError):
     @property
     def extensions(self) -> dict[str, Any]:
         return {"code": self.code.value, "field": self.field}
+
+
+class CurrencyMismatch(DomainError):
+    code = ErrorCode.CURRENCY_MISMATCH
+
+
+class AddonArchived(DomainError):
+    code = ErrorCode.ADDON_ARCHIVED
+
+
+class AddonNotAttached(DomainError):
+    code = ErrorCode.ADDON_NOT_ATTACHED
+
+
+class BelowMinimumSeats(DomainError):
+    code = ErrorCode.BELOW_MINIMUM_SEATS
+
+
+class AboveMaximumSeats(DomainError):
+    code = ErrorCode.ABOVE_MAXIMUM_SEATS
+
+
+class NoSeatsAvailable(DomainError):
+    code = ErrorCode.NO_SEATS_AVAILABLE
+    MESSAGE = "No seats available. Please upgrade your plan."
+
+    def __init__(self, seat_type: str) -> None:
+        super().__init__(self.MESSAGE)
+        self.seat_type = seat_type
+
+
+class SeatsInUse(DomainError):
+    """Fewer seats than members holding them: ``members_to_remove`` of ``members``
+    must be removed first."""
+
+    code = ErrorCode.SEATS_IN_USE
+
+    def __init__(self, message: str, *, members_to_remove: int, members: list[Any]) -> None:
+        super().__init__(message)
+        self.members_to_remove = members_to_remove
+        self.members = members
+
+
+class SubscriptionNotActive(DomainError):
+    code = ErrorCode.SUBSCRIPTION_NOT_ACTIVE
+
+
+class AlreadySubscribed(DomainError):
+    code = ErrorCode.ALREADY_SUBSCRIBED
+
+
+class IdempotencyConflict(DomainError):
+    code = ErrorCode.IDEMPOTENCY_CONFLICT

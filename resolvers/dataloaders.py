@@ -7,28 +7,55 @@ scope themselves: never hand one an id that came straight from a caller.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
 from models.services.base import Deps
-from models.store.queries import rows_by_ids
-from models.tables import TestClockRow
+from models.store import queries
+from models.tables import AddonRow, PlanRow, TestClockRow
 
 Row = TypeVar("Row")
+Result = TypeVar("Result")
 
 
-def _by_id_loader(deps: Deps, table: type[Row]) -> DataLoader[str, Row | None]:
-    async def load(ids: Sequence[str]) -> list[Row | None]:
+def _loader(
+    deps: Deps, query: Callable[[AsyncSession, Sequence[str]], Awaitable[list[Result]]]
+) -> DataLoader[str, Result]:
+    async def load(keys: Sequence[str]) -> list[Result]:
         async with deps.store.read() as session:
-            return await rows_by_ids(session, table, ids)
+            return await query(session, keys)
 
     return DataLoader(load_fn=load)
+
+
+def _by_id(table: type[Row]) -> Callable[[AsyncSession, Sequence[str]], Awaitable[list[Row | None]]]:
+    async def query(session: AsyncSession, ids: Sequence[str]) -> list[Row | None]:
+        return await queries.rows_by_ids(session, table, ids)
+
+    return query
 
 
 class Loaders:
     """Built fresh for every request (and every websocket operation)."""
 
     def __init__(self, deps: Deps) -> None:
-        self.test_clock = _by_id_loader(deps, TestClockRow)
+        self.test_clock: DataLoader[str, TestClockRow | None] = _loader(deps, _by_id(TestClockRow))
+        self.plan: DataLoader[str, PlanRow | None] = _loader(deps, _by_id(PlanRow))
+        self.addon: DataLoader[str, AddonRow | None] = _loader(deps, _by_id(AddonRow))
+        # plan id -> its attached add-ons
+        self.plan_addons: DataLoader[str, Any] = _loader(deps, queries.addons_of_plans)
+        # tenant id -> its live subscription or None
+        self.live_subscription: DataLoader[str, Any] = _loader(deps, queries.live_subscriptions)
+        # subscription id -> [SubscriptionAddonRow]
+        self.subscription_addons: DataLoader[str, Any] = _loader(deps, queries.subscription_addons)
+        # tenant id -> {SeatType: active members}
+        self.seats_in_use: DataLoader[str, Any] = _loader(deps, queries.seats_in_use)
+        # tenant id -> active members
+        self.members: DataLoader[str, Any] = _loader(deps, queries.members_of_tenants)
+        # subscription id -> its newest invoice
+        self.latest_invoice: DataLoader[str, Any] = _loader(deps, queries.latest_invoices)
+        # invoice id -> its lines in order
+        self.invoice_lines: DataLoader[str, Any] = _loader(deps, queries.invoice_lines)

@@ -14,6 +14,7 @@ from typing import Any
 import strawberry
 
 from models import errors as domain
+from resolvers.seats.types import Member
 
 ErrorCode = strawberry.enum(domain.ErrorCode, name="ErrorCode", description="Stable, machine-readable error codes.")
 
@@ -46,6 +47,57 @@ class ValidationError(Error):
     problems: list[FieldProblem] = strawberry.field(description="Every problem found, not just the first.")
 
 
+@strawberry.type(description="The add-on's currency differs from the plan's or the tenant's.")
+class CurrencyMismatchError(Error):
+    pass
+
+
+@strawberry.type(description="The add-on is archived and can no longer be bought or offered.")
+class AddonArchivedError(Error):
+    pass
+
+
+@strawberry.type(description="The add-on is not offered with this plan; attach it first.")
+class AddonNotAttachedError(Error):
+    pass
+
+
+@strawberry.type(description="Fewer seats than the plan's minimum.")
+class BelowMinimumSeatsError(Error):
+    pass
+
+
+@strawberry.type(description="More seats than the plan's maximum.")
+class AboveMaximumSeatsError(Error):
+    pass
+
+
+@strawberry.type(description="Every seat of the member's type is taken.")
+class NoSeatsAvailableError(Error):
+    seat_type: str = strawberry.field(description="The seat type that is full.")
+
+
+@strawberry.type(description="Members hold more seats than the change would leave; remove some first.")
+class SeatsInUseError(Error):
+    members_to_remove: int
+    members: list[Member] = strawberry.field(description="The members holding seats of the types short.")
+
+
+@strawberry.type(description="The tenant has no active subscription.")
+class SubscriptionNotActiveError(Error):
+    pass
+
+
+@strawberry.type(description="The tenant already has a live subscription; change it instead.")
+class AlreadySubscribedError(Error):
+    pass
+
+
+@strawberry.type(description="This idempotency key was used for a different request.")
+class IdempotencyConflictError(Error):
+    pass
+
+
 def _base(exc: domain.DomainError) -> dict[str, Any]:
     return {"code": exc.code, "message": exc.message}
 
@@ -58,11 +110,33 @@ def _validation(exc: domain.ValidationFailed) -> ValidationError:
     )
 
 
+def _plain(error_type: type) -> tuple[type, Any]:
+    return error_type, lambda e: error_type(**_base(e))
+
+
 # Domain exception -> (GraphQL error type, how to build it). The single mapping.
 ERROR_TYPES: dict[type[domain.DomainError], tuple[type, Any]] = {
-    domain.Forbidden: (ForbiddenError, lambda e: ForbiddenError(**_base(e))),
-    domain.NotFound: (NotFoundError, lambda e: NotFoundError(**_base(e))),
+    domain.Forbidden: _plain(ForbiddenError),
+    domain.NotFound: _plain(NotFoundError),
     domain.ValidationFailed: (ValidationError, _validation),
+    domain.CurrencyMismatch: _plain(CurrencyMismatchError),
+    domain.AddonArchived: _plain(AddonArchivedError),
+    domain.AddonNotAttached: _plain(AddonNotAttachedError),
+    domain.BelowMinimumSeats: _plain(BelowMinimumSeatsError),
+    domain.AboveMaximumSeats: _plain(AboveMaximumSeatsError),
+    domain.NoSeatsAvailable: (
+        NoSeatsAvailableError,
+        lambda e: NoSeatsAvailableError(**_base(e), seat_type=e.seat_type),
+    ),
+    domain.SeatsInUse: (
+        SeatsInUseError,
+        lambda e: SeatsInUseError(
+            **_base(e), members_to_remove=e.members_to_remove, members=[Member.from_row(m) for m in e.members]
+        ),
+    ),
+    domain.SubscriptionNotActive: _plain(SubscriptionNotActiveError),
+    domain.AlreadySubscribed: _plain(AlreadySubscribedError),
+    domain.IdempotencyConflict: _plain(IdempotencyConflictError),
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from pydantic import EmailStr, StringConstraints
-from sqlalchemy import select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.errors import NotFound
@@ -73,6 +73,7 @@ async def insert_tenant(session: AsyncSession, deps: Deps, spec: TenantCreate) -
             raise NotFound("TestClock", spec.test_clock_id)
     row = TenantRow(
         id=new_id("ten"),
+        invoice_prefix=await _free_invoice_prefix(session, invoice_prefix_base(spec.name)),
         name=spec.name,
         email=spec.email,
         currency=spec.currency,
@@ -84,6 +85,32 @@ async def insert_tenant(session: AsyncSession, deps: Deps, spec: TenantCreate) -
     row.created_at = row.updated_at = clock_for_tenant(deps, row, test_clock).now()
     session.add(row)
     return row
+
+
+def invoice_prefix_base(name: str) -> str:
+    """``Acme Analytics`` -> ``ACME``: the first word's ASCII letters and digits."""
+    words = name.split()
+    base = "".join(c for c in words[0] if c.isascii() and c.isalnum()).upper()[:8] if words else ""
+    return base or "INV"
+
+
+async def _free_invoice_prefix(session: AsyncSession, base: str) -> str:
+    """``base``, or ``base2``, ``base3``...: every tenant's invoice numbers stay unique
+    across the operator's books, as tax authorities expect of one seller."""
+    if session.bind.dialect.name == "postgresql":  # two new "Acme"s must not both pick ACME
+        await session.execute(text("SELECT pg_advisory_xact_lock(hashtext('tenants.invoice_prefix'))"))
+    taken = set(
+        (await session.scalars(
+            select(TenantRow.invoice_prefix).where(
+                func.substr(TenantRow.invoice_prefix, 1, len(base)) == base
+            )
+        )).all()
+    )
+    prefix, n = base, 1
+    while prefix in taken:
+        n += 1
+        prefix = f"{base}{n}"
+    return prefix
 
 
 async def update_billing_info(deps: Deps, actor: Principal, tenant_id: str, data: Any) -> TenantRow:

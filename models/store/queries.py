@@ -1,12 +1,27 @@
-"""Queries shared by services and DataLoaders."""
+"""Queries shared by services and DataLoaders: each answers for many parents in
+one statement, lined up with the keys it was given."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.billing.seats import SeatType
+from models.tables import (
+    AddonRow,
+    InvoiceLineRow,
+    InvoiceRow,
+    MemberRow,
+    MemberStatus,
+    PlanAddonRow,
+    SubscriptionAddonRow,
+    SubscriptionRow,
+)
+from models.tables.subscriptions import SubscriptionStatus
 
 Row = TypeVar("Row")
 
@@ -17,3 +32,78 @@ async def rows_by_ids(session: AsyncSession, table: type[Row], ids: Sequence[str
     rows = (await session.scalars(select(table).where(id_column.in_(ids)))).all()
     found = {row.id: row for row in rows}  # type: ignore[attr-defined]
     return [found.get(i) for i in ids]
+
+
+async def _grouped(session: AsyncSession, query: Any, key: Any, keys: Sequence[str]) -> list[list[Any]]:
+    """Rows of ``query`` whose ``key`` is in ``keys``, as one list per key."""
+    groups: dict[str, list[Any]] = defaultdict(list)
+    for row in (await session.execute(query.where(key.in_(keys)).add_columns(key))).all():
+        groups[row[-1]].append(row[0])
+    return [groups.get(k, []) for k in keys]
+
+
+async def live_subscriptions(
+    session: AsyncSession, tenant_ids: Sequence[str], *, for_update: bool = False
+) -> list[SubscriptionRow | None]:
+    """Each tenant's subscription that is not cancelled (there is at most one)."""
+    query = select(SubscriptionRow).where(SubscriptionRow.status != SubscriptionStatus.CANCELLED.value)
+    if for_update:
+        query = query.with_for_update()
+    groups = await _grouped(session, query, SubscriptionRow.tenant_id, tenant_ids)
+    return [group[0] if group else None for group in groups]
+
+
+async def subscription_addons(
+    session: AsyncSession, subscription_ids: Sequence[str]
+) -> list[list[SubscriptionAddonRow]]:
+    query = select(SubscriptionAddonRow).order_by(SubscriptionAddonRow.addon_id)
+    return await _grouped(session, query, SubscriptionAddonRow.subscription_id, subscription_ids)
+
+
+async def addons_of_plans(session: AsyncSession, plan_ids: Sequence[str]) -> list[list[AddonRow]]:
+    query = (
+        select(AddonRow)
+        .join(PlanAddonRow, PlanAddonRow.addon_id == AddonRow.id)
+        .order_by(AddonRow.id)
+    )
+    return await _grouped(session, query, PlanAddonRow.plan_id, plan_ids)
+
+
+async def seats_in_use(session: AsyncSession, tenant_ids: Sequence[str]) -> list[dict[SeatType, int]]:
+    """Active members per seat type, per tenant."""
+    counts: dict[str, dict[SeatType, int]] = defaultdict(dict)
+    query = (
+        select(MemberRow.tenant_id, MemberRow.seat_type, func.count())
+        .where(MemberRow.tenant_id.in_(tenant_ids), MemberRow.status == MemberStatus.ACTIVE.value)
+        .group_by(MemberRow.tenant_id, MemberRow.seat_type)
+    )
+    for tenant_id, seat_type, count in (await session.execute(query)).all():
+        counts[tenant_id][SeatType(seat_type)] = count
+    return [counts.get(t, {}) for t in tenant_ids]
+
+
+async def members_of_tenants(
+    session: AsyncSession, tenant_ids: Sequence[str], *, include_removed: bool = False
+) -> list[list[MemberRow]]:
+    query = select(MemberRow).order_by(MemberRow.id)
+    if not include_removed:
+        query = query.where(MemberRow.status == MemberStatus.ACTIVE.value)
+    return await _grouped(session, query, MemberRow.tenant_id, tenant_ids)
+
+
+async def latest_invoices(
+    session: AsyncSession, subscription_ids: Sequence[str]
+) -> list[InvoiceRow | None]:
+    newest = (
+        select(func.max(InvoiceRow.id))
+        .where(InvoiceRow.subscription_id.in_(subscription_ids))
+        .group_by(InvoiceRow.subscription_id)
+    )
+    rows = (await session.scalars(select(InvoiceRow).where(InvoiceRow.id.in_(newest)))).all()
+    found = {row.subscription_id: row for row in rows}
+    return [found.get(s) for s in subscription_ids]
+
+
+async def invoice_lines(session: AsyncSession, invoice_ids: Sequence[str]) -> list[list[InvoiceLineRow]]:
+    query = select(InvoiceLineRow).order_by(InvoiceLineRow.position)
+    return await _grouped(session, query, InvoiceLineRow.invoice_id, invoice_ids)

@@ -1,14 +1,33 @@
 """SQLModel tables, one module per domain. Importing this package registers them all."""
 
 from models.tables.api_keys import ApiKeyRow, Role
+from models.tables.audit import AuditEntryRow
 from models.tables.base import UTCDateTime, metadata
+from models.tables.catalog import AddonRow, PlanAddonRow, PlanRow
+from models.tables.idempotency import IdempotencyKeyRow
+from models.tables.invoices import InvoiceLineRow, InvoiceRow, InvoiceStatus
+from models.tables.members import MemberRow, MemberStatus
+from models.tables.subscriptions import SubscriptionAddonRow, SubscriptionRow, SubscriptionStatus
 from models.tables.tenants import SalesMode, TenantRow
 from models.tables.test_clocks import TestClockRow
 
 __all__ = [
+    "AddonRow",
     "ApiKeyRow",
+    "AuditEntryRow",
+    "IdempotencyKeyRow",
+    "InvoiceLineRow",
+    "InvoiceRow",
+    "InvoiceStatus",
+    "MemberRow",
+    "MemberStatus",
+    "PlanAddonRow",
+    "PlanRow",
     "Role",
     "SalesMode",
+    "SubscriptionAddonRow",
+    "SubscriptionRow",
+    "SubscriptionStatus",
     "TenantRow",
     "TestClockRow",
     "UTCDateTime",

@@ -42,5 +42,8 @@ class TenantRow(SQLModel, table=True):
     test_clock_id: str | None = Field(
         default=None, foreign_key="test_clocks.id", index=True, max_length=40
     )
+    # Invoice numbers are ``{invoice_prefix}-{n:04d}``, n counting up without gaps.
+    invoice_prefix: str = Field(max_length=12, unique=True)
+    invoice_count: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)

@@ -8,6 +8,8 @@ from models.services.test_clocks import clock_for_tenant
 from models.tables import SalesMode as SalesModeValue
 from models.tables import TenantRow
 from resolvers.context import Info
+from resolvers.seats.types import Member, SeatSummary, seat_summary
+from resolvers.subscriptions.types import Subscription
 from resolvers.test_clocks.types import TestClock
 
 SalesMode = strawberry.enum(
@@ -95,3 +97,16 @@ class Tenant:
             else None
         )
         return clock_for_tenant(info.context.deps, self.row, test_clock).now()
+
+    @strawberry.field(description="The live (not cancelled) subscription, if any.")
+    async def subscription(self, info: Info) -> Subscription | None:
+        row = await info.context.loaders.live_subscription.load(self.row.id)
+        return Subscription.from_row(row) if row else None
+
+    @strawberry.field(description="Seats the live subscription gives, and how many members use.")
+    async def seats(self, info: Info) -> SeatSummary:
+        return await seat_summary(info, self.row.id, await info.context.loaders.live_subscription.load(self.row.id))
+
+    @strawberry.field(description="Active members, oldest first.")
+    async def members(self, info: Info) -> list[Member]:
+        return [Member.from_row(r) for r in await info.context.loaders.members.load(self.row.id)]

@@ -44,6 +44,25 @@ def test_api_md_operations_keep_their_names_and_types() -> None:
         ("Mutation", "revokeApiKey"): "revokeApiKey(id: ID!): RevokeApiKeyResult!",
         ("Query", "tenant"): "tenant(id: ID!): Tenant",
         ("Query", "tenants"): "tenants(first: Int, after: String): TenantConnection!",
+        ("Mutation", "createPlan"): "createPlan(input: CreatePlanInput!): CreatePlanResult!",
+        ("Mutation", "createAddon"): "createAddon(input: CreateAddonInput!): CreateAddonResult!",
+        ("Mutation", "attachAddon"): "attachAddon(planId: ID!, addonId: ID!): AttachAddonResult!",
+        ("Mutation", "archiveAddon"): "archiveAddon(addonId: ID!): ArchiveAddonResult!",
+        ("Mutation", "subscribe"): "subscribe(input: SubscribeInput!): SubscribeResult!",
+        ("Mutation", "inviteMember"): "inviteMember(input: InviteMemberInput!): InviteMemberResult!",
+        ("Mutation", "removeMember"): "removeMember(memberId: ID!): RemoveMemberResult!",
+        ("Query", "plans"): "plans: [Plan!]!",
+        ("Query", "subscription"): "subscription(id: ID!): Subscription",
+        ("Query", "auditLog"): "auditLog(tenantId: ID!, first: Int, after: String): AuditEntryConnection!",
+        ("Tenant", "seats"): "seats: SeatSummary!",
+        ("Tenant", "members"): "members: [Member!]!",
+        ("Subscription", "plan"): "plan: Plan!",
+        ("Subscription", "addons"): "addons: [SubscriptionAddon!]!",
+        ("Subscription", "seats"): "seats: SeatSummary!",
+        ("SeatSummary", "byType"): "byType: [SeatTypeSummary!]!",
+        ("SeatsInUseError", "membersToRemove"): "membersToRemove: Int!",
+        ("SeatsInUseError", "members"): "members: [Member!]!",
+        ("Money", "amount"): "amount: Int!",
     }
     for (type_name, field), sig in expected.items():
         assert signature(schema, type_name, field) == sig
@@ -57,6 +76,13 @@ def test_result_unions_lead_with_the_fixed_success_types() -> None:
         "UpdateBillingInfoResult": "Tenant",
         "CreateApiKeyResult": "NewApiKey",
         "RevokeApiKeyResult": "ApiKey",
+        "CreatePlanResult": "Plan",
+        "AttachAddonResult": "Plan",
+        "CreateAddonResult": "Addon",
+        "ArchiveAddonResult": "Addon",
+        "SubscribeResult": "Subscription",
+        "InviteMemberResult": "Member",
+        "RemoveMemberResult": "Member",
     }
     for union, member in success.items():
         members = [t.name for t in schema.get_type(union).types]  # type: ignore[union-attr]
@@ -71,7 +97,10 @@ def test_types_carry_the_fields_api_md_names() -> None:
         "TestClock": {"id", "frozenTime"},
         "NewApiKey": {"apiKey", "secret"},
         "ApiKey": {"id", "role", "name"},
-        "Tenant": {"id", "name", "currency", "timezone", "salesMode", "billingInfo", "providerCustomerId"},
+        "Tenant": {
+            "id", "name", "currency", "timezone", "salesMode", "billingInfo", "providerCustomerId",
+            "subscription", "seats", "members",
+        },
         "BillingInfo": {"companyName", "address"},
         "Address": {"line1", "line2", "city", "state", "postalCode", "country"},
         "TenantConnection": {"edges", "pageInfo"},
@@ -79,6 +108,29 @@ def test_types_carry_the_fields_api_md_names() -> None:
         "PageInfo": {"hasNextPage", "endCursor"},
         "CreateTenantInput": {"name", "email", "currency", "timezone", "salesMode", "billingInfo", "testClockId"},
         "CreateApiKeyInput": {"role", "tenantId", "name"},
+        "Money": {"amount", "currency", "formatted"},
+        "Plan": {"id", "code", "name", "currency", "interval", "basePrice", "includedSeats", "minSeats", "maxSeats"},
+        "Addon": {"id", "code", "name", "description", "currency", "price", "seatType", "seatsPerUnit", "taxCategory"},
+        "CreatePlanInput": {"code", "name", "currency", "interval", "basePrice", "includedSeats", "minSeats", "maxSeats"},
+        "CreateAddonInput": {
+            "code", "name", "description", "currency", "price", "seatType", "seatsPerUnit", "taxCategory",
+        },
+        "SubscribeInput": {"tenantId", "planId", "addons", "idempotencyKey"},
+        "AddonQuantityInput": {"addonId", "quantity"},
+        "InviteMemberInput": {"tenantId", "email", "seatType"},
+        "Subscription": {"id", "status", "plan", "addons", "currentPeriodStart", "currentPeriodEnd", "seats"},
+        "SubscriptionAddon": {"addon", "quantity"},
+        "SeatSummary": {"included", "purchased", "total", "used", "available", "byType"},
+        "SeatTypeSummary": {"seatType", "total", "used", "available"},
+        "Member": {"id", "email", "seatType", "status"},
+        "SeatsInUseError": {"code", "message", "membersToRemove", "members"},
+        "AuditEntryConnection": {"edges", "pageInfo"},
+        "AuditEntry": {"at", "actor", "action", "before", "after"},
+        "Invoice": {
+            "id", "number", "status", "currency", "periodStart", "periodEnd", "lines", "subtotal", "tax",
+            "creditsApplied", "total", "amountDue",
+        },
+        "InvoiceLine": {"kind", "description", "quantity", "unitAmount", "amount", "periodStart", "periodEnd"},
     }
     for type_name, names in fields.items():
         assert names <= set(schema.get_type(type_name).fields), print_type(schema.get_type(type_name))  # type: ignore[union-attr]
@@ -92,3 +144,6 @@ def test_types_carry_the_fields_api_md_names() -> None:
         "ADDON_ARCHIVED", "IDEMPOTENCY_CONFLICT", "SUBSCRIPTION_NOT_ACTIVE", "PROVIDER_ERROR",
     }
     assert api_md_codes <= set(schema.get_type("ErrorCode").values)  # type: ignore[union-attr]
+    assert set(schema.get_type("SeatType").values) == {"FULL", "VIEWER", "GUEST"}  # type: ignore[union-attr]
+    assert set(schema.get_type("Interval").values) == {"MONTH", "YEAR"}  # type: ignore[union-attr]
+

@@ -69,7 +69,8 @@ async def test_foreign_keys_are_enforced(deps: Deps) -> None:
     with pytest.raises(Exception, match="(?i)foreign key"):
         async with deps.store.transaction() as session:
             session.add(TenantRow(id="ten_x", name="x", email="x@x.example", currency="USD",
-                                  timezone="UTC", test_clock_id="clock_missing", created_at=now, updated_at=now))
+                                  timezone="UTC", test_clock_id="clock_missing", invoice_prefix="X",
+                                  created_at=now, updated_at=now))
 
 
 @pytest.mark.parametrize("url", ["mysql+aiomysql://root@localhost/db", "sqlite:///sync.db", "not a url"])

@@ -1,0 +1,1 @@
+"""Pure billing rules: money, periods, seat arithmetic, pricing. No I/O here."""

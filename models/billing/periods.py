@@ -1,0 +1,31 @@
+"""Billing periods: a month or a year from an anchor, taken in the tenant's timezone.
+
+A period that starts on the 31st ends on the last day of a shorter month and goes
+back to the 31st after it (Jan 31 -> Feb 28 -> Mar 31), as card networks and
+Stripe do; the wall-clock time of the anchor is kept across DST changes.
+"""
+
+from __future__ import annotations
+
+import calendar
+import enum
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+
+class Interval(enum.Enum):
+    MONTH = "MONTH"
+    YEAR = "YEAR"
+
+
+MONTHS = {Interval.MONTH: 1, Interval.YEAR: 12}
+
+
+def period_boundary(anchor: datetime, interval: Interval, periods: int, timezone: str) -> datetime:
+    """The instant ``periods`` whole intervals after ``anchor`` (UTC in, UTC out)."""
+    local = anchor.astimezone(ZoneInfo(timezone))
+    month_index = local.year * 12 + (local.month - 1) + periods * MONTHS[interval]
+    year, month = divmod(month_index, 12)
+    month += 1
+    day = min(local.day, calendar.monthrange(year, month)[1])
+    return local.replace(year=year, month=month, day=day).astimezone(UTC)

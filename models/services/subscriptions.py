@@ -1,0 +1,156 @@
+"""Subscribing a tenant to a plan with add-on quantities, and reading subscriptions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+from pydantic import Field, StringConstraints
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.billing.periods import Interval, period_boundary
+from models.billing.pricing import check_representable, recurring_lines
+from models.billing.seats import SeatType, check_bounds, overbooked, seat_totals
+from models.errors import AlreadySubscribed, CurrencyMismatch, NotFound, SeatsInUse, ValidationFailed
+from models.ids import new_id
+from models.services import audit, idempotency
+from models.services.access import Principal, require_tenant, require_visible
+from models.services.base import Deps
+from models.services.catalog import buyable_addons
+from models.services.invoices import issue_invoice
+from models.services.test_clocks import tenant_clock
+from models.store.queries import live_subscriptions, members_of_tenants, seats_in_use
+from models.tables import (
+    AddonRow,
+    PlanRow,
+    SubscriptionAddonRow,
+    SubscriptionRow,
+    TenantRow,
+)
+from models.validation import Input
+
+ObjectId = Annotated[str, StringConstraints(min_length=1, max_length=40)]
+IdempotencyKey = Annotated[str, StringConstraints(min_length=1, max_length=255)]
+
+
+class AddonQuantity(Input):
+    addon_id: ObjectId
+    quantity: Annotated[int, Field(ge=0, le=1_000_000)]
+
+
+class SubscribeSpec(Input):
+    tenant_id: ObjectId
+    plan_id: ObjectId
+    addons: Annotated[list[AddonQuantity], Field(max_length=100)] = []
+    idempotency_key: IdempotencyKey | None = None
+
+
+def distinct_addons(addons: Sequence[AddonQuantity], field: str) -> list[tuple[str, int]]:
+    seen: set[str] = set()
+    for index, item in enumerate(addons):
+        if item.addon_id in seen:
+            raise ValidationFailed(
+                f"{field}[{index}].addonId", "lists an add-on twice; give each add-on once with its total quantity"
+            )
+        seen.add(item.addon_id)
+    return [(item.addon_id, item.quantity) for item in addons]
+
+
+async def lock_tenant(session: AsyncSession, tenant_id: str) -> TenantRow:
+    tenant = await session.get(TenantRow, tenant_id, with_for_update=True)
+    if tenant is None:
+        raise NotFound("Tenant", tenant_id)
+    return tenant
+
+
+def seat_state(totals: dict[SeatType, int], used: dict[SeatType, int]) -> dict[str, Any]:
+    return {t.value: {"total": totals[t], "used": used.get(t, 0)} for t in SeatType}
+
+
+async def check_members_fit(session: AsyncSession, tenant_id: str, totals: dict[SeatType, int]) -> None:
+    """SEATS_IN_USE when members already hold more seats of a type than ``totals`` give."""
+    (used,) = await seats_in_use(session, [tenant_id])
+    over = overbooked(totals, used)
+    if not over:
+        return
+    (members,) = await members_of_tenants(session, [tenant_id])
+    holding = [m for m in members if SeatType(m.seat_type) in over]
+    excess = ", ".join(f"{n} {t.value}" for t, n in over.items())
+    raise SeatsInUse(
+        f"Members hold more seats than this would leave: remove {excess} member(s) first.",
+        members_to_remove=sum(over.values()),
+        members=holding,
+    )
+
+
+async def subscribe(deps: Deps, actor: Principal, data: Any) -> SubscriptionRow:
+    """Start the tenant's subscription now (on its clock) and issue its first invoice:
+    the base price and each add-on for the first period, in advance."""
+    spec: SubscribeSpec = SubscribeSpec.parse(data)
+    require_tenant(actor, spec.tenant_id)
+    wanted = distinct_addons(spec.addons, "input.addons")
+    async with deps.store.transaction() as session:
+        tenant = await lock_tenant(session, spec.tenant_id)  # serializes subscribes of a tenant
+        now = (await tenant_clock(session, deps, tenant)).now()
+        key = spec.idempotency_key
+        if key and (first := await idempotency.replayed(session, tenant.id, "subscribe", key, spec, deps.clock.now())):
+            return await session.get(SubscriptionRow, first)
+        (live,) = await live_subscriptions(session, [tenant.id])
+        if live is not None:
+            raise AlreadySubscribed(
+                f"Tenant {tenant.id!r} already has subscription {live.id!r}; use changePlan to change it."
+            )
+        plan = await session.get(PlanRow, spec.plan_id)
+        if plan is None:
+            raise NotFound("Plan", spec.plan_id)
+        if plan.currency != tenant.currency:
+            raise CurrencyMismatch(
+                f"Plan {plan.code!r} is priced in {plan.currency} but the tenant is billed in {tenant.currency}."
+            )
+        items = await buyable_addons(session, plan, wanted, "input.addons")
+        totals = seat_totals(plan, items)
+        check_bounds(plan, sum(totals.values()))
+        await check_members_fit(session, tenant.id, totals)
+        lines = recurring_lines(plan, items)
+        check_representable(lines)
+
+        end = period_boundary(now, Interval(plan.interval), 1, tenant.timezone)
+        subscription = SubscriptionRow(
+            id=new_id("sub"), tenant_id=tenant.id, plan_id=plan.id, billing_anchor=now,
+            current_period_start=now, current_period_end=end, created_at=now, updated_at=now,
+        )
+        session.add(subscription)
+        await session.flush()  # the add-on rows refer to it (no ORM relationship orders them)
+        session.add_all(
+            SubscriptionAddonRow(subscription_id=subscription.id, addon_id=a.id, quantity=q) for a, q in items
+        )
+        await issue_invoice(
+            session, tenant_id=tenant.id, subscription_id=subscription.id, currency=plan.currency,
+            lines=lines, period=(now, end), at=now,
+        )
+        (used,) = await seats_in_use(session, [tenant.id])
+        audit.record(
+            session, actor, tenant_id=tenant.id, action="subscription.created", subject_id=subscription.id,
+            before=None, after={"subscription": snapshot(subscription, plan, items), "seats": seat_state(totals, used)},
+            at=now,
+        )
+        if key:
+            idempotency.remember(session, tenant.id, "subscribe", key, spec, subscription.id, deps.clock.now())
+    return subscription
+
+
+def snapshot(subscription: SubscriptionRow, plan: PlanRow, items: Sequence[tuple[AddonRow, int]]) -> dict[str, Any]:
+    return {
+        "id": subscription.id,
+        "status": subscription.status,
+        "plan": plan.code,
+        "addons": [{"addon": a.code, "quantity": q} for a, q in items],
+    }
+
+
+async def get_subscription(deps: Deps, actor: Principal, subscription_id: str) -> SubscriptionRow:
+    async with deps.store.read() as session:
+        row = await session.get(SubscriptionRow, subscription_id)
+    require_visible(row is not None and actor.can_manage(row.tenant_id), "Subscription", subscription_id)
+    return row
+

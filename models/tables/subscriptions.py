@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, Index, text
+from sqlmodel import Field, SQLModel
+
+from models.tables.base import UTCDateTime
+
+
+class SubscriptionStatus(enum.Enum):
+    ACTIVE = "ACTIVE"
+    PAST_DUE = "PAST_DUE"
+    CANCELLED = "CANCELLED"
+
+
+LIVE = "status <> 'CANCELLED'"
+
+
+class SubscriptionRow(SQLModel, table=True):
+    """A tenant's plan for the current period. A tenant has at most one live
+    (not cancelled) subscription; the database holds that, not just the code."""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (
+        CheckConstraint("status IN ('ACTIVE', 'PAST_DUE', 'CANCELLED')", name="status"),
+        CheckConstraint("current_period_end > current_period_start", name="period"),
+        Index(
+            "uq_subscriptions_tenant_id_live", "tenant_id", unique=True,
+            sqlite_where=text(LIVE), postgresql_where=text(LIVE),
+        ),
+    )
+
+    id: str = Field(primary_key=True, max_length=40)
+    tenant_id: str = Field(foreign_key="tenants.id", index=True, max_length=40)
+    plan_id: str = Field(foreign_key="plans.id", index=True, max_length=40)
+    status: str = Field(default=SubscriptionStatus.ACTIVE.value, max_length=20)
+    billing_anchor: datetime = Field(sa_type=UTCDateTime)
+    current_period_start: datetime = Field(sa_type=UTCDateTime)
+    current_period_end: datetime = Field(sa_type=UTCDateTime)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class SubscriptionAddonRow(SQLModel, table=True):
+    """How many units of an add-on a subscription has (rows with quantity 0 are not kept)."""
+
+    __tablename__ = "subscription_addons"
+    __table_args__ = (CheckConstraint("quantity > 0", name="quantity"),)
+
+    subscription_id: str = Field(primary_key=True, foreign_key="subscriptions.id", max_length=40)
+    addon_id: str = Field(primary_key=True, foreign_key="addons.id", index=True, max_length=40)
+    quantity: int

@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+import strawberry
+
+from models.services import audit
+from resolvers.audit.types import AuditEntry
+from resolvers.context import Info
+from resolvers.pagination import Connection
+
+
+@strawberry.type
+class AuditQueries:
+    @strawberry.field(description="A tenant's seat-affecting changes, oldest first.")
+    async def audit_log(
+        self, info: Info, tenant_id: strawberry.ID, first: int | None = None, after: str | None = None
+    ) -> Connection[AuditEntry]:
+        ctx = info.context
+        page = await audit.audit_log(ctx.deps, ctx.actor, tenant_id, first, after)
+        return Connection[AuditEntry].from_page(page, AuditEntry.from_row)

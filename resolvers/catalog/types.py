@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from models.billing.periods import Interval as IntervalValue
+from models.billing.seats import SeatType as SeatTypeValue
+from models.tables import AddonRow, PlanRow
+from resolvers.context import Info
+from resolvers.money import Money
+
+Interval = strawberry.enum(IntervalValue, name="Interval", description="How often a plan bills.")
+SeatType = strawberry.enum(
+    SeatTypeValue,
+    name="SeatType",
+    description="FULL: every feature; VIEWER: read-only; GUEST: limited outside collaborators.",
+)
+
+
+@strawberry.type
+class Addon:
+    id: strawberry.ID
+    code: str
+    name: str
+    description: str | None
+    currency: str
+    price: Money = strawberry.field(description="Per unit and per interval of the plan it is bought with.")
+    seat_type: SeatType | None = strawberry.field(description="Null for an add-on that gives no seats.")
+    seats_per_unit: int = strawberry.field(description="Seats one unit gives: 1, or 5 for a 5-seat pack.")
+    tax_category: str
+    archived_at: datetime | None = strawberry.field(description="Archived add-ons can no longer be bought.")
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: AddonRow) -> Addon:
+        return cls(
+            id=strawberry.ID(row.id),
+            code=row.code,
+            name=row.name,
+            description=row.description,
+            currency=row.currency,
+            price=Money.of(row.price, row.currency),
+            seat_type=SeatTypeValue(row.seat_type) if row.seat_type else None,
+            seats_per_unit=row.seats_per_unit,
+            tax_category=row.tax_category,
+            archived_at=row.archived_at,
+            created_at=row.created_at,
+        )
+
+
+@strawberry.type
+class Plan:
+    id: strawberry.ID
+    code: str
+    name: str
+    currency: str
+    interval: Interval
+    base_price: Money = strawberry.field(description="Per interval, seats included.")
+    included_seats: int = strawberry.field(description="FULL seats that come with the base price.")
+    min_seats: int | None = strawberry.field(description="Fewest seats (all types together) allowed.")
+    max_seats: int | None = strawberry.field(description="Most seats (all types together) allowed.")
+    created_at: datetime
+    row: strawberry.Private[PlanRow]
+
+    @classmethod
+    def from_row(cls, row: PlanRow) -> Plan:
+        return cls(
+            id=strawberry.ID(row.id),
+            code=row.code,
+            name=row.name,
+            currency=row.currency,
+            interval=IntervalValue(row.interval),
+            base_price=Money.of(row.base_price, row.currency),
+            included_seats=row.included_seats,
+            min_seats=row.min_seats,
+            max_seats=row.max_seats,
+            created_at=row.created_at,
+            row=row,
+        )
+
+    @strawberry.field(description="Add-ons offered with this plan.")
+    async def addons(self, info: Info, include_archived: bool = False) -> list[Addon]:
+        rows = await info.context.loaders.plan_addons.load(self.row.id)
+        return [Addon.from_row(r) for r in rows if include_archived or r.archived_at is None]

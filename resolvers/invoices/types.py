@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from models.billing.pricing import LineKind as LineKindValue
+from models.tables import InvoiceLineRow, InvoiceRow
+from models.tables import InvoiceStatus as InvoiceStatusValue
+from resolvers.context import Info
+from resolvers.money import Money
+
+InvoiceStatus = strawberry.enum(InvoiceStatusValue, name="InvoiceStatus")
+LineKind = strawberry.enum(LineKindValue, name="LineKind")
+
+
+@strawberry.type
+class InvoiceLine:
+    kind: LineKind
+    description: str
+    quantity: int
+    unit_amount: Money
+    amount: Money
+    period_start: datetime
+    period_end: datetime
+
+    @classmethod
+    def from_row(cls, row: InvoiceLineRow, currency: str) -> InvoiceLine:
+        return cls(
+            kind=LineKindValue(row.kind),
+            description=row.description,
+            quantity=row.quantity,
+            unit_amount=Money.of(row.unit_amount, currency),
+            amount=Money.of(row.amount, currency),
+            period_start=row.period_start,
+            period_end=row.period_end,
+        )
+
+
+@strawberry.type
+class Invoice:
+    id: strawberry.ID
+    number: str = strawberry.field(description="Gap-free per tenant, e.g. `ACME-0001`.")
+    status: InvoiceStatus
+    currency: str
+    period_start: datetime
+    period_end: datetime
+    subtotal: Money
+    tax: Money
+    credits_applied: Money
+    total: Money
+    amount_due: Money
+    created_at: datetime
+    row: strawberry.Private[InvoiceRow]
+
+    @classmethod
+    def from_row(cls, row: InvoiceRow) -> Invoice:
+        def money(amount: int) -> Money:
+            return Money.of(amount, row.currency)
+
+        return cls(
+            id=strawberry.ID(row.id),
+            number=row.number,
+            status=InvoiceStatusValue(row.status),
+            currency=row.currency,
+            period_start=row.period_start,
+            period_end=row.period_end,
+            subtotal=money(row.subtotal),
+            tax=money(row.tax),
+            credits_applied=money(row.credits_applied),
+            total=money(row.total),
+            amount_due=money(row.amount_due),
+            created_at=row.created_at,
+            row=row,
+        )
+
+    @strawberry.field
+    async def lines(self, info: Info) -> list[InvoiceLine]:
+        rows = await info.context.loaders.invoice_lines.load(self.row.id)
+        return [InvoiceLine.from_row(r, self.row.currency) for r in rows]

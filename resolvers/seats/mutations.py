@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+
+from models.services import members
+from resolvers.context import Info
+from resolvers.errors import NoSeatsAvailableError, NotFoundError, SubscriptionNotActiveError, ValidationError
+from resolvers.seats.inputs import InviteMemberInput
+from resolvers.seats.types import Member
+
+InviteMemberResult = Annotated[
+    Member | NoSeatsAvailableError | SubscriptionNotActiveError | ValidationError | NotFoundError,
+    strawberry.union("InviteMemberResult"),
+]
+RemoveMemberResult = Annotated[Member | NotFoundError, strawberry.union("RemoveMemberResult")]
+
+
+@strawberry.type
+class SeatMutations:
+    @strawberry.mutation(
+        description="Add a member, taking a free seat of their type; NO_SEATS_AVAILABLE when there is none."
+    )
+    async def invite_member(self, info: Info, input: InviteMemberInput) -> InviteMemberResult:
+        ctx = info.context
+        return Member.from_row(await members.invite_member(ctx.deps, ctx.actor, strawberry.asdict(input)))
+
+    @strawberry.mutation(description="Remove a member and free their seat.")
+    async def remove_member(self, info: Info, member_id: strawberry.ID) -> RemoveMemberResult:
+        ctx = info.context
+        return Member.from_row(await members.remove_member(ctx.deps, ctx.actor, member_id))

@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+import strawberry
+
+
+@strawberry.input
+class AddonQuantityInput:
+    addon_id: strawberry.ID
+    quantity: int = strawberry.field(description="Units; a 5-seat pack bought twice is 2.")
+
+
+@strawberry.input
+class SubscribeInput:
+    tenant_id: strawberry.ID
+    plan_id: strawberry.ID
+    addons: list[AddonQuantityInput] = strawberry.field(default_factory=list)
+    idempotency_key: str | None = strawberry.field(
+        default=None, description="A retry with the same key returns the first result instead of subscribing twice."
+    )

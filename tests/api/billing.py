@@ -1,0 +1,97 @@
+"""Catalog, subscription and seat steps as a client performs them over GraphQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.conftest import Api
+
+SUBSCRIPTION = """id status currentPeriodStart currentPeriodEnd
+  plan { id code } addons { addon { id code } quantity }
+  seats { included purchased total used available byType { seatType total used available } }
+  latestInvoice { number status currency total { amount currency formatted } amountDue { amount }
+                  subtotal { amount } periodStart periodEnd
+                  lines { kind description quantity unitAmount { amount } amount { amount } } }"""
+
+
+async def create_plan(api: Api, code: str, base_price: int, **fields: Any) -> str:
+    spec = {"code": code, "name": fields.pop("name", code.replace("_", " ").title()), "currency": "USD",
+            "basePrice": base_price, **fields}
+    result = (await api(
+        """mutation($input: CreatePlanInput!) { createPlan(input: $input) {
+             __typename ... on Plan { id } ... on Error { code message } } }""",
+        {"input": spec},
+    ))["createPlan"]
+    assert result["__typename"] == "Plan", result
+    return result["id"]
+
+
+async def create_addon(api: Api, code: str, price: int, **fields: Any) -> str:
+    spec = {"code": code, "name": fields.pop("name", code.replace("_", " ").title()), "currency": "USD",
+            "price": price, **fields}
+    result = (await api(
+        """mutation($input: CreateAddonInput!) { createAddon(input: $input) {
+             __typename ... on Addon { id } ... on Error { code message } } }""",
+        {"input": spec},
+    ))["createAddon"]
+    assert result["__typename"] == "Addon", result
+    return result["id"]
+
+
+async def attach(api: Api, plan_id: str, addon_id: str) -> dict[str, Any]:
+    return (await api(
+        """mutation($plan: ID!, $addon: ID!) { attachAddon(planId: $plan, addonId: $addon) {
+             __typename ... on Plan { id addons { id } } ... on Error { code message } } }""",
+        {"plan": plan_id, "addon": addon_id},
+    ))["attachAddon"]
+
+
+async def plan_with_seat_addon(
+    api: Api, code: str, base_price: int, seat_price: int, **plan_fields: Any
+) -> tuple[str, str]:
+    """A plan and its per-seat FULL add-on, attached."""
+    plan = await create_plan(api, code, base_price, **plan_fields)
+    addon = await create_addon(api, f"{code}_seat", seat_price, seatType="FULL", name=f"{code} seat")
+    assert (await attach(api, plan, addon))["__typename"] == "Plan"
+    return plan, addon
+
+
+async def subscribe(
+    api: Api, tenant_id: str, plan_id: str, addons: dict[str, int] | None = None, key: str | None = None
+) -> dict[str, Any]:
+    """The SubscribeResult: a Subscription (with SUBSCRIPTION's fields) or an error."""
+    spec = {
+        "tenantId": tenant_id,
+        "planId": plan_id,
+        "addons": [{"addonId": a, "quantity": q} for a, q in (addons or {}).items()],
+        "idempotencyKey": key,
+    }
+    return (await api(
+        f"""mutation($input: SubscribeInput!) {{ subscribe(input: $input) {{ __typename
+             ... on Subscription {{ {SUBSCRIPTION} }}
+             ... on SeatsInUseError {{ membersToRemove members {{ email }} }}
+             ... on Error {{ code message }} }} }}""",
+        {"input": spec},
+    ))["subscribe"]
+
+
+async def invite(api: Api, tenant_id: str, email: str, seat_type: str = "FULL") -> dict[str, Any]:
+    return (await api(
+        """mutation($input: InviteMemberInput!) { inviteMember(input: $input) { __typename
+             ... on Member { id email seatType status }
+             ... on Error { code message } } }""",
+        {"input": {"tenantId": tenant_id, "email": email, "seatType": seat_type}},
+    ))["inviteMember"]
+
+
+async def seats(api: Api, tenant_id: str) -> dict[str, Any]:
+    return (await api(
+        """query($id: ID!) { tenant(id: $id) { seats { included purchased total used available
+             byType { seatType total used available } } } }""",
+        {"id": tenant_id},
+    ))["tenant"]["seats"]
+
+
+def by_type(summary: dict[str, Any]) -> dict[str, tuple[int, int]]:
+    """{seatType: (total, used)}"""
+    return {t["seatType"]: (t["total"], t["used"]) for t in summary["byType"]}
