@@ -1,0 +1,77 @@
+"""Nested lists cost a constant number of SQL statements: every relation goes
+through a per-request DataLoader, so 50 tenants cost what 5 do."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import event
+
+from models.services import catalog, members, subscriptions, tenants
+from models.services.api_keys import operator
+from models.services.base import Deps
+from models.store import Store
+from tests.conftest import Api
+
+FLEET = """query($n: Int!) { tenants(first: $n) { edges { node {
+  subscription { plan { name } addons { quantity } seats { total used } }
+  members { email } } } } }"""
+
+
+@contextmanager
+def counting_statements(store: Store) -> Iterator[list[str]]:
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(store.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(store.engine.sync_engine, "before_cursor_execute", record)
+
+
+async def seed_fleet(deps: Deps, size: int) -> None:
+    """``size`` teams, each subscribed with an add-on and holding two members."""
+    admin = operator()
+    plan = await catalog.create_plan(deps, admin, {"code": "team", "name": "Team", "currency": "USD",
+                                                   "base_price": 99_00, "included_seats": 2})
+    seat = await catalog.create_addon(deps, admin, {"code": "seat", "name": "Seat", "currency": "USD",
+                                                    "price": 15_00, "seat_type": "FULL"})
+    await catalog.attach_addon(deps, admin, plan.id, seat.id)
+    for i in range(size):
+        tenant = await tenants.create_tenant(deps, admin, {"name": f"Team {i}", "email": f"t{i}@example.com",
+                                                           "currency": "USD"})
+        await subscriptions.subscribe(deps, admin, {"tenant_id": tenant.id, "plan_id": plan.id,
+                                                    "addons": [{"addon_id": seat.id, "quantity": i % 3 + 1}]})
+        for j in range(2):
+            await members.invite_member(deps, admin, {"tenant_id": tenant.id, "email": f"m{j}@t{i}.example"})
+
+
+async def test_fleet_query_costs_as_many_statements_for_50_tenants_as_for_5(
+    api: Api, deps: Deps, store: Store
+) -> None:
+    await seed_fleet(deps, 50)
+    await api(FLEET, {"n": 1})  # warm up: the key lookup and query caches
+
+    counts, selects = {}, {}
+    for n in (5, 50):
+        with counting_statements(store) as statements:
+            data = await api(FLEET, {"n": n})
+        counts[n] = len(statements)  # SQLite adds a BEGIN per session; PostgreSQL's go through asyncpg
+        selects[n] = sum(1 for s in statements if s.lstrip().upper().startswith("SELECT"))
+        edges = data["tenants"]["edges"]
+        assert len(edges) == n
+        for i, edge in enumerate(edges):
+            node = edge["node"]
+            assert node["subscription"]["plan"]["name"] == "Team"
+            assert node["subscription"]["addons"] == [{"quantity": i % 3 + 1}]
+            assert node["subscription"]["seats"] == {"total": 2 + i % 3 + 1, "used": 2}
+            assert [m["email"] for m in node["members"]] == [f"m0@t{i}.example", f"m1@t{i}.example"]
+
+    assert counts[5] == counts[50], counts
+    # key lookup, tenants, subscriptions, plans, subscription add-ons, add-ons, seats in use, members
+    assert selects[5] == selects[50] == 8, selects
