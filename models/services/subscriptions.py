@@ -75,6 +75,8 @@ async def check_members_fit(session: AsyncSession, tenant_id: str, totals: dict[
         return
     (members,) = await members_of_tenants(session, [tenant_id])
     holding = [m for m in members if SeatType(m.seat_type) in over]
+    for member in holding:  # keep them readable after the rollback this error causes
+        session.expunge(member)
     excess = ", ".join(f"{n} {t.value}" for t, n in over.items())
     raise SeatsInUse(
         f"Members hold more seats than this would leave: remove {excess} member(s) first.",
