@@ -6,6 +6,7 @@ Writes need an ADMIN key; every key may read the catalog (frontends show prices)
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints, model_validator
@@ -75,20 +76,26 @@ async def _insert_coded(session: AsyncSession, row: PlanRow | AddonRow) -> None:
         ) from None
 
 
+def new_plan(spec: PlanCreate, now: datetime) -> PlanRow:
+    return PlanRow(id=new_id("plan"), created_at=now, **spec.model_dump(mode="json"))
+
+
+def new_addon(spec: AddonCreate, now: datetime) -> AddonRow:
+    return AddonRow(id=new_id("addon"), created_at=now, **spec.model_dump(mode="json"))
+
+
 async def create_plan(deps: Deps, actor: Principal, data: Any) -> PlanRow:
     require_admin(actor, "createPlan")
-    spec = PlanCreate.parse(data)
+    row = new_plan(PlanCreate.parse(data), deps.clock.now())
     async with deps.store.transaction() as session:
-        row = PlanRow(id=new_id("plan"), created_at=deps.clock.now(), **spec.model_dump(mode="json"))
         await _insert_coded(session, row)
     return row
 
 
 async def create_addon(deps: Deps, actor: Principal, data: Any) -> AddonRow:
     require_admin(actor, "createAddon")
-    spec = AddonCreate.parse(data)
+    row = new_addon(AddonCreate.parse(data), deps.clock.now())
     async with deps.store.transaction() as session:
-        row = AddonRow(id=new_id("addon"), created_at=deps.clock.now(), **spec.model_dump(mode="json"))
         await _insert_coded(session, row)
     return row
 

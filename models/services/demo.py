@@ -6,10 +6,11 @@ from typing import Any
 
 from sqlalchemy import select, text, update
 
-from models.services import api_keys, tenants
+from models.errors import AlreadySubscribed, NoSeatsAvailable, ValidationFailed
+from models.services import api_keys, catalog, members, subscriptions, tenants
 from models.services.api_keys import operator
 from models.services.base import Deps
-from models.tables import ApiKeyRow, TenantRow
+from models.tables import AddonRow, ApiKeyRow, PlanAddonRow, PlanRow, TenantRow
 
 DEMO_TENANTS: list[dict[str, Any]] = [
     {
@@ -65,11 +66,125 @@ DEMO_TENANTS: list[dict[str, Any]] = [
 ]
 
 
+# The seat-billing guide's catalog (prices in minor units), plus one plan each in JPY and EUR.
+DEMO_PLANS: list[dict[str, Any]] = [
+    {"code": "starter", "name": "Starter", "currency": "USD", "base_price": 49_00, "included_seats": 3,
+     "min_seats": 1, "addons": ["starter_seat"]},
+    {"code": "team_pro", "name": "Team Pro", "currency": "USD", "base_price": 99_00, "included_seats": 5,
+     "min_seats": 5, "addons": ["team_seat", "viewer_seat", "guest_seat", "pack_5", "pack_10", "pack_25"]},
+    {"code": "team_pro_annual", "name": "Team Pro (annual)", "currency": "USD", "interval": "YEAR",
+     "base_price": 950_40, "included_seats": 5, "min_seats": 5, "addons": ["team_seat_annual"]},
+    {"code": "per_user", "name": "Per User", "currency": "USD", "base_price": 0, "addons": ["user_seat"]},
+    {"code": "professional", "name": "Professional", "currency": "USD", "base_price": 99_00,
+     "addons": ["professional_seat"]},
+    {"code": "enterprise", "name": "Enterprise", "currency": "USD", "base_price": 499_00, "min_seats": 25,
+     "addons": ["enterprise_seat", "viewer_seat", "guest_seat"]},
+    {"code": "team_jp", "name": "チーム", "currency": "JPY", "base_price": 9_800, "included_seats": 3,
+     "addons": ["seat_jp"]},
+    {"code": "team_eu", "name": "Team (EUR)", "currency": "EUR", "base_price": 89_00, "included_seats": 5,
+     "addons": ["seat_eu"]},
+]
+DEMO_ADDONS: list[dict[str, Any]] = [
+    {"code": "starter_seat", "name": "Additional seat", "currency": "USD", "price": 10_00, "seat_type": "FULL"},
+    {"code": "team_seat", "name": "Additional team seat", "currency": "USD", "price": 15_00, "seat_type": "FULL"},
+    {"code": "team_seat_annual", "name": "Additional team seat (annual)", "currency": "USD",
+     "price": 144_00, "seat_type": "FULL"},
+    {"code": "viewer_seat", "name": "View-only seat", "currency": "USD", "price": 5_00, "seat_type": "VIEWER"},
+    {"code": "guest_seat", "name": "Guest seat", "currency": "USD", "price": 0, "seat_type": "GUEST"},
+    {"code": "pack_5", "name": "5-seat pack", "currency": "USD", "price": 50_00, "seat_type": "FULL",
+     "seats_per_unit": 5},
+    {"code": "pack_10", "name": "10-seat pack", "currency": "USD", "price": 80_00, "seat_type": "FULL",
+     "seats_per_unit": 10},
+    {"code": "pack_25", "name": "25-seat pack", "currency": "USD", "price": 175_00, "seat_type": "FULL",
+     "seats_per_unit": 25},
+    {"code": "user_seat", "name": "User", "currency": "USD", "price": 12_00, "seat_type": "FULL"},
+    {"code": "professional_seat", "name": "Professional seat", "currency": "USD", "price": 10_00,
+     "seat_type": "FULL"},
+    {"code": "enterprise_seat", "name": "Enterprise seat", "currency": "USD", "price": 7_00, "seat_type": "FULL"},
+    {"code": "seat_jp", "name": "追加シート", "currency": "JPY", "price": 1_200, "seat_type": "FULL"},
+    {"code": "seat_eu", "name": "Additional seat", "currency": "EUR", "price": 13_00, "seat_type": "FULL"},
+]
+# Demo tenant (by email) -> plan, add-on quantities, members. Acme is full, to show enforcement.
+DEMO_TEAMS: dict[str, dict[str, Any]] = {
+    "billing@acme.example": {
+        "plan": "team_pro", "addons": {"team_seat": 2, "viewer_seat": 2},
+        "members": [(f"{name}@acme.example", "FULL") for name in ("ana", "ben", "chloe", "dev", "eli", "fay", "gus")]
+        + [("viewer@acme.example", "VIEWER")],
+    },
+    "keiri@sakura.example": {
+        "plan": "team_jp", "addons": {"seat_jp": 2},
+        "members": [("haruto@sakura.example", "FULL"), ("yui@sakura.example", "FULL"), ("sota@sakura.example", "FULL")],
+    },
+    "finance@nordwind.example": {
+        "plan": "team_eu", "addons": {"seat_eu": 20},
+        "members": [(f"{name}@nordwind.example", "FULL") for name in ("lena", "jonas", "mia", "paul")],
+    },
+}
+
 DEMO_KEY_NAME = "demo admin"
 
 
 async def seed_demo(deps: Deps) -> list[TenantRow]:
-    """Create the demo tenants that are not there yet (matched by email), all at once."""
+    """Create what of the demo is not there yet: the catalog (matched by code), the
+    tenants (by email), their subscriptions and members. Returns the new tenants."""
+    created = await _seed_tenants(deps)
+    await _seed_catalog(deps)
+    await _seed_teams(deps)
+    return created
+
+
+async def _seed_catalog(deps: Deps) -> None:
+    async with deps.store.transaction() as session:
+        if deps.store.dialect == "postgresql":
+            await session.execute(text("LOCK TABLE plans, addons IN SHARE ROW EXCLUSIVE MODE"))
+        now = deps.clock.now()
+        addons = {a.code: a for a in (await session.scalars(select(AddonRow))).all()}
+        for spec in DEMO_ADDONS:
+            if spec["code"] not in addons:
+                addons[spec["code"]] = catalog.new_addon(catalog.AddonCreate.parse(spec), now)
+                session.add(addons[spec["code"]])
+        plans = {p.code: p for p in (await session.scalars(select(PlanRow))).all()}
+        for spec in DEMO_PLANS:
+            if spec["code"] not in plans:
+                fields = {k: v for k, v in spec.items() if k != "addons"}
+                plans[spec["code"]] = catalog.new_plan(catalog.PlanCreate.parse(fields), now)
+                session.add(plans[spec["code"]])
+        await session.flush()
+        attached = set((await session.execute(select(PlanAddonRow.plan_id, PlanAddonRow.addon_id))).tuples().all())
+        for spec in DEMO_PLANS:
+            for code in spec["addons"]:
+                pair = (plans[spec["code"]].id, addons[code].id)
+                if pair not in attached:
+                    session.add(PlanAddonRow(plan_id=pair[0], addon_id=pair[1], attached_at=now))
+
+
+async def _seed_teams(deps: Deps) -> None:
+    """Subscribe each demo tenant and invite its members, skipping what is there."""
+    admin = operator()
+    async with deps.store.read() as session:
+        tenant_ids = dict((await session.execute(
+            select(TenantRow.email, TenantRow.id).where(TenantRow.email.in_(list(DEMO_TEAMS)))
+        )).tuples().all())
+        plans = dict((await session.execute(select(PlanRow.code, PlanRow.id))).tuples().all())
+        addons = dict((await session.execute(select(AddonRow.code, AddonRow.id))).tuples().all())
+    for email, team in DEMO_TEAMS.items():
+        tenant_id = tenant_ids[email]
+        wanted = [{"addon_id": addons[code], "quantity": q} for code, q in team["addons"].items()]
+        try:
+            await subscriptions.subscribe(
+                deps, admin, {"tenant_id": tenant_id, "plan_id": plans[team["plan"]], "addons": wanted}
+            )
+        except AlreadySubscribed:
+            pass
+        for member, seat_type in team["members"]:
+            try:
+                await members.invite_member(deps, admin, {"tenant_id": tenant_id, "email": member,
+                                                          "seat_type": seat_type})
+            except (ValidationFailed, NoSeatsAvailable):  # already a member, or the team changed since
+                pass
+
+
+async def _seed_tenants(deps: Deps) -> list[TenantRow]:
     async with deps.store.transaction() as session:
         if deps.store.dialect == "postgresql":  # two seeds at once must not both insert
             await session.execute(text("LOCK TABLE tenants IN SHARE ROW EXCLUSIVE MODE"))

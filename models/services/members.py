@@ -58,11 +58,6 @@ async def invite_member(deps: Deps, actor: Principal, data: Any) -> MemberRow:
             raise SubscriptionNotActive(
                 f"Tenant {tenant.id!r} has no active subscription, so it has no seats; subscribe first."
             )
-        total = (await seat_totals_of(session, subscription))[spec.seat_type]
-        (used_by_type,) = await seats_in_use(session, [tenant.id])
-        used = used_by_type.get(spec.seat_type, 0)
-        if used >= total:
-            raise NoSeatsAvailable(spec.seat_type.value)
         taken = await session.scalar(
             select(MemberRow.id).where(
                 MemberRow.tenant_id == tenant.id,
@@ -72,6 +67,11 @@ async def invite_member(deps: Deps, actor: Principal, data: Any) -> MemberRow:
         )
         if taken is not None:
             raise ValidationFailed("input.email", f"{email} is already a member of this team ({taken})")
+        total = (await seat_totals_of(session, subscription))[spec.seat_type]
+        (used_by_type,) = await seats_in_use(session, [tenant.id])
+        used = used_by_type.get(spec.seat_type, 0)
+        if used >= total:
+            raise NoSeatsAvailable(spec.seat_type.value)
         now = (await tenant_clock(session, deps, tenant)).now()
         member = MemberRow(
             id=new_id("mem"), tenant_id=tenant.id, email=email, seat_type=spec.seat_type.value,

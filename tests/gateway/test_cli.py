@@ -10,9 +10,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from models.services.api_keys import authenticate
+from models.billing.seats import SeatType
+from models.services.api_keys import authenticate, operator
 from models.services.base import Deps
-from models.tables import Role, TenantRow
+from models.services.demo import DEMO_ADDONS, DEMO_PLANS, DEMO_TEAMS
+from models.services.members import seat_totals_of
+from models.services.tenants import list_tenants
+from models.store.queries import live_subscriptions, seats_in_use
+from models.tables import AddonRow, InvoiceRow, MemberRow, PlanRow, Role, SubscriptionRow, TenantRow
 
 
 def run(db_url: str, cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -33,12 +38,24 @@ async def test_create_api_key_prints_a_working_secret_once(db_url: str, tmp_path
     assert principal is not None and principal.role is Role.ADMIN
 
 
-async def test_seed_demo_twice_adds_the_demo_tenants_once(db_url: str, tmp_path: Path, deps: Deps) -> None:
+async def test_seed_demo_twice_adds_the_demo_once(db_url: str, tmp_path: Path, deps: Deps) -> None:
     for expected in ("3 demo tenants added", "0 demo tenants added"):
         seeded = run(db_url, tmp_path, "seed-demo")
         assert seeded.returncode == 0 and expected in seeded.stderr, seeded.stderr
+        async with deps.store.read() as session:
+            counts = [await session.scalar(select(func.count()).select_from(t))
+                      for t in (TenantRow, PlanRow, AddonRow, SubscriptionRow, MemberRow, InvoiceRow)]
+            members = sum(len(team["members"]) for team in DEMO_TEAMS.values())
+            assert counts == [3, len(DEMO_PLANS), len(DEMO_ADDONS), 3, members, 3], counts
+    # The guide's catalog, and a team at capacity to show enforcement on.
+    tenants = await list_tenants(deps, operator())
+    acme = next(t for t in tenants.items if t.name == "Acme Analytics")
     async with deps.store.read() as session:
-        assert await session.scalar(select(func.count()).select_from(TenantRow)) == 3
+        (subscription,) = await live_subscriptions(session, [acme.id])
+        (used,) = await seats_in_use(session, [acme.id])
+        totals = await seat_totals_of(session, subscription)
+    assert totals[SeatType.FULL] == used[SeatType.FULL] == 7
+    assert {p["code"] for p in DEMO_PLANS} >= {"starter", "team_pro", "per_user", "professional", "enterprise"}
 
 
 async def test_tenant_keys_from_the_cli(db_url: str, tmp_path: Path, deps: Deps) -> None:
