@@ -43,7 +43,7 @@ class PlanCreate(Input):
     @model_validator(mode="after")
     def _bounds(self) -> PlanCreate:
         if self.min_seats is not None and self.max_seats is not None and self.max_seats < self.min_seats:
-            raise ValueError("maxSeats must be at least minSeats")
+            raise ValidationFailed("input.maxSeats", f"must be at least minSeats ({self.min_seats})")
         return self
 
 
@@ -60,7 +60,7 @@ class AddonCreate(Input):
     @model_validator(mode="after")
     def _packs_are_seats(self) -> AddonCreate:
         if self.seat_type is None and self.seats_per_unit != 1:
-            raise ValueError("seatsPerUnit needs a seatType: only seat add-ons come in packs")
+            raise ValidationFailed("input.seatsPerUnit", "needs a seatType: only seat add-ons come in packs")
         return self
 
 

@@ -150,7 +150,7 @@ async def _seed_catalog(deps: Deps) -> None:
                 plans[spec["code"]] = catalog.new_plan(catalog.PlanCreate.parse(fields), now)
                 session.add(plans[spec["code"]])
         await session.flush()
-        attached = set((await session.execute(select(PlanAddonRow.plan_id, PlanAddonRow.addon_id))).tuples().all())
+        attached = set((await session.execute(select(PlanAddonRow.plan_id, PlanAddonRow.addon_id))).all())
         for spec in DEMO_PLANS:
             for code in spec["addons"]:
                 pair = (plans[spec["code"]].id, addons[code].id)
@@ -164,9 +164,9 @@ async def _seed_teams(deps: Deps) -> None:
     async with deps.store.read() as session:
         tenant_ids = dict((await session.execute(
             select(TenantRow.email, TenantRow.id).where(TenantRow.email.in_(list(DEMO_TEAMS)))
-        )).tuples().all())
-        plans = dict((await session.execute(select(PlanRow.code, PlanRow.id))).tuples().all())
-        addons = dict((await session.execute(select(AddonRow.code, AddonRow.id))).tuples().all())
+        )).all())
+        plans = dict((await session.execute(select(PlanRow.code, PlanRow.id))).all())
+        addons = dict((await session.execute(select(AddonRow.code, AddonRow.id))).all())
     for email, team in DEMO_TEAMS.items():
         tenant_id = tenant_ids[email]
         wanted = [{"addon_id": addons[code], "quantity": q} for code, q in team["addons"].items()]
