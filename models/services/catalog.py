@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from pydantic import Field, StringConstraints, model_validator
 from sqlalchemy import select
@@ -27,6 +27,7 @@ Code = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
 Name = Annotated[NonBlank, StringConstraints(max_length=200)]
 # Prices are GraphQL Ints (32-bit), so 21,474,836.47 USD is the most one unit can cost.
 Price = Annotated[int, Field(ge=0, le=2**31 - 1)]
+Coded = TypeVar("Coded", PlanRow, AddonRow)
 SeatCount = Annotated[int, Field(ge=0, le=1_000_000)]
 
 
@@ -64,16 +65,17 @@ class AddonCreate(Input):
         return self
 
 
-async def _insert_coded(session: AsyncSession, row: PlanRow | AddonRow) -> None:
+async def _insert_coded(deps: Deps, row: Coded) -> Coded:
     """Insert a catalog row whose code must be unique; a taken code (even one taken
     a moment ago by a concurrent request) is a VALIDATION_FAILED naming the field."""
     try:
-        async with session.begin_nested():
+        async with deps.store.transaction() as session, session.begin_nested():
             session.add(row)
     except IntegrityError:
         raise ValidationFailed(
             "input.code", f"{row.code!r} is already used; codes are unique, pick another"
         ) from None
+    return row
 
 
 def new_plan(spec: PlanCreate, now: datetime) -> PlanRow:
@@ -86,18 +88,12 @@ def new_addon(spec: AddonCreate, now: datetime) -> AddonRow:
 
 async def create_plan(deps: Deps, actor: Principal, data: Any) -> PlanRow:
     require_admin(actor, "createPlan")
-    row = new_plan(PlanCreate.parse(data), deps.clock.now())
-    async with deps.store.transaction() as session:
-        await _insert_coded(session, row)
-    return row
+    return await _insert_coded(deps, new_plan(PlanCreate.parse(data), deps.clock.now()))
 
 
 async def create_addon(deps: Deps, actor: Principal, data: Any) -> AddonRow:
     require_admin(actor, "createAddon")
-    row = new_addon(AddonCreate.parse(data), deps.clock.now())
-    async with deps.store.transaction() as session:
-        await _insert_coded(session, row)
-    return row
+    return await _insert_coded(deps, new_addon(AddonCreate.parse(data), deps.clock.now()))
 
 
 async def attach_addon(deps: Deps, actor: Principal, plan_id: str, addon_id: str) -> PlanRow:

@@ -14,28 +14,24 @@ SUBSCRIPTION = """id status currentPeriodStart currentPeriodEnd
                   lines { kind description quantity unitAmount { amount } amount { amount } } }"""
 
 
-async def create_plan(api: Api, code: str, base_price: int, **fields: Any) -> str:
-    spec = {"code": code, "name": fields.pop("name", code.replace("_", " ").title()), "currency": "USD",
-            "basePrice": base_price, **fields}
+async def _create(api: Api, kind: str, spec: dict[str, Any]) -> str:
+    """createPlan / createAddon with USD and a name from the code unless given."""
+    spec = {"name": spec["code"].replace("_", " ").title(), "currency": "USD", **spec}
     result = (await api(
-        """mutation($input: CreatePlanInput!) { createPlan(input: $input) {
-             __typename ... on Plan { id } ... on Error { code message } } }""",
+        f"""mutation($input: Create{kind}Input!) {{ create{kind}(input: $input) {{
+             __typename ... on {kind} {{ id }} ... on Error {{ code message }} }} }}""",
         {"input": spec},
-    ))["createPlan"]
-    assert result["__typename"] == "Plan", result
+    ))[f"create{kind}"]
+    assert result["__typename"] == kind, result
     return result["id"]
+
+
+async def create_plan(api: Api, code: str, base_price: int, **fields: Any) -> str:
+    return await _create(api, "Plan", {"code": code, "basePrice": base_price, **fields})
 
 
 async def create_addon(api: Api, code: str, price: int, **fields: Any) -> str:
-    spec = {"code": code, "name": fields.pop("name", code.replace("_", " ").title()), "currency": "USD",
-            "price": price, **fields}
-    result = (await api(
-        """mutation($input: CreateAddonInput!) { createAddon(input: $input) {
-             __typename ... on Addon { id } ... on Error { code message } } }""",
-        {"input": spec},
-    ))["createAddon"]
-    assert result["__typename"] == "Addon", result
-    return result["id"]
+    return await _create(api, "Addon", {"code": code, "price": price, **fields})
 
 
 async def attach(api: Api, plan_id: str, addon_id: str) -> dict[str, Any]:
