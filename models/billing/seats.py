@@ -14,7 +14,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from models.errors import AboveMaximumSeats, BelowMinimumSeats
+from models.errors import AboveMaximumSeats, BelowMinimumSeats, ValidationFailed
+
+# Seat counts travel as GraphQL Ints (32-bit).
+MAX_SEATS = 2**31 - 1
 
 
 class SeatType(enum.Enum):
@@ -93,7 +96,12 @@ def summarize(
 
 
 def check_bounds(plan: SeatPlan, total: int) -> None:
-    """The plan's minimum and maximum, over the seats of every type."""
+    """The plan's minimum and maximum, over the seats of every type; and never more
+    seats than the API can count."""
+    if total > MAX_SEATS:
+        raise ValidationFailed(
+            "input.addons", f"would give {total} seats, more than the {MAX_SEATS} the API can count; lower the quantities"
+        )
     if plan.min_seats is not None and total < plan.min_seats:
         raise BelowMinimumSeats(
             f"{plan.name} needs at least {plan.min_seats} seats; this would give {total}. "

@@ -43,8 +43,13 @@ class PlanCreate(Input):
 
     @model_validator(mode="after")
     def _bounds(self) -> PlanCreate:
-        if self.min_seats is not None and self.max_seats is not None and self.max_seats < self.min_seats:
-            raise ValidationFailed("input.maxSeats", f"must be at least minSeats ({self.min_seats})")
+        if self.max_seats is not None:
+            if self.min_seats is not None and self.max_seats < self.min_seats:
+                raise ValidationFailed("input.maxSeats", f"must be at least minSeats ({self.min_seats})")
+            if self.max_seats < self.included_seats:
+                raise ValidationFailed(
+                    "input.maxSeats", f"must be at least includedSeats ({self.included_seats}), or no one could subscribe"
+                )
         return self
 
 
@@ -100,10 +105,11 @@ async def attach_addon(deps: Deps, actor: Principal, plan_id: str, addon_id: str
     """Offer an add-on with a plan. Attaching one that is already attached changes nothing."""
     require_admin(actor, "attachAddon")
     async with deps.store.transaction() as session:
-        plan = await session.get(PlanRow, plan_id)
+        # Locked: concurrent attaches of one pair queue; an archive in flight finishes first.
+        plan = await session.get(PlanRow, plan_id, with_for_update=True)
         if plan is None:
             raise NotFound("Plan", plan_id)
-        addon = await _addon(session, addon_id)
+        addon = await _addon(session, addon_id, for_update=True)
         if addon.archived_at is not None:
             raise AddonArchived(f"Add-on {addon.code!r} is archived and can no longer be offered.")
         _same_currency(plan, addon)
@@ -156,7 +162,9 @@ async def buyable_addons(
     """The add-ons and quantities a subscription to ``plan`` may have, in the order
     asked; every add-on must exist, be attached to the plan and not be archived."""
     ids = [addon_id for addon_id, _ in wanted]
-    found = {a.id: a for a in (await session.scalars(select(AddonRow).where(AddonRow.id.in_(ids)))).all()}
+    # FOR SHARE: an add-on being archived right now is read once the archive commits.
+    query = select(AddonRow).where(AddonRow.id.in_(ids)).with_for_update(read=True)
+    found = {a.id: a for a in (await session.scalars(query)).all()}
     attached = set(
         (await session.scalars(
             select(PlanAddonRow.addon_id).where(PlanAddonRow.plan_id == plan.id, PlanAddonRow.addon_id.in_(ids))

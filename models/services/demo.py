@@ -152,9 +152,13 @@ async def _seed_catalog(deps: Deps) -> None:
         await session.flush()
         attached = set((await session.execute(select(PlanAddonRow.plan_id, PlanAddonRow.addon_id))).all())
         for spec in DEMO_PLANS:
+            plan = plans[spec["code"]]
             for code in spec["addons"]:
-                pair = (plans[spec["code"]].id, addons[code].id)
-                if pair not in attached:
+                addon = addons[code]
+                pair = (plan.id, addon.id)
+                # An operator's own plan or add-on may hold a demo code: never pair it wrongly.
+                offerable = addon.currency == plan.currency and addon.archived_at is None
+                if offerable and pair not in attached:
                     session.add(PlanAddonRow(plan_id=pair[0], addon_id=pair[1], attached_at=now))
 
 

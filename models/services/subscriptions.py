@@ -116,7 +116,12 @@ async def subscribe(deps: Deps, actor: Principal, data: Any) -> SubscriptionRow:
         lines = recurring_lines(plan, items)
         check_representable(lines)
 
-        end = period_boundary(now, Interval(plan.interval), 1, tenant.timezone)
+        try:
+            end = period_boundary(now, Interval(plan.interval), 1, tenant.timezone)
+        except (ValueError, OverflowError):
+            raise ValidationFailed(
+                "input.tenantId", f"the tenant's clock ({now.isoformat()}) leaves no room for a period before year 10000"
+            ) from None
         subscription = SubscriptionRow(
             id=new_id("sub"), tenant_id=tenant.id, plan_id=plan.id, billing_anchor=now,
             current_period_start=now, current_period_end=end, created_at=now, updated_at=now,

@@ -18,7 +18,8 @@ class PlanRow(SQLModel, table=True):
         CheckConstraint("included_seats >= 0", name="included_seats"),
         CheckConstraint("min_seats IS NULL OR min_seats >= 0", name="min_seats"),
         CheckConstraint(
-            "max_seats IS NULL OR (max_seats >= 1 AND max_seats >= COALESCE(min_seats, 0))",
+            "max_seats IS NULL OR (max_seats >= 1 AND max_seats >= COALESCE(min_seats, 0) "
+            "AND max_seats >= included_seats)",
             name="max_seats",
         ),
     )

@@ -3,6 +3,7 @@ validation errors a client gets back, attaching and archiving add-ons, and who m
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -318,3 +319,17 @@ async def test_a_tenant_key_reads_the_catalog_but_cannot_change_it(api: Api) -> 
     # Nothing changed behind the refusals.
     assert sorted(await listed_addons(api, include_archived=False)) == sorted([seat, storage])
     assert await offered_with(api, plan, include_archived=True) == [seat]
+
+
+async def test_a_maximum_below_the_included_seats_is_refused(api: Api) -> None:
+    result = await new_plan(api, includedSeats=10, maxSeats=5)
+    assert_invalid(result, "input.maxSeats")
+    assert "includedSeats (10)" in result["message"]
+
+
+async def test_concurrent_attaches_of_one_pair_all_succeed_once(api: Api) -> None:
+    plan = await create_plan(api, "team", 99_00)
+    addon = await create_addon(api, "seat", 15_00, seatType="FULL")
+    results = await asyncio.gather(*(attach(api, plan, addon) for _ in range(8)))
+    assert [r["__typename"] for r in results] == ["Plan"] * 8
+    assert await offered_with(api, plan, include_archived=True) == [addon]

@@ -141,3 +141,22 @@ async def test_a_tenant_key_subscribes_its_own_tenant_and_reads_the_subscription
     # A partner key of the same tenant ingests usage; it may not buy anything.
     partner = api.as_key((await new_key(api, "PARTNER", tenant))["secret"])
     assert (await invite(partner, tenant, "ann@example.com"))["code"] == "NOT_FOUND"
+
+
+async def test_more_seats_than_the_api_can_count_are_refused_before_anything_is_written(api: Api) -> None:
+    plan = await create_plan(api, "guests", 0)
+    pack = await create_addon(api, "guest_pack", 0, seatType="GUEST", seatsPerUnit=10_000)
+    await attach(api, plan, pack)
+    tenant = await new_tenant(api)
+    result = await subscribe(api, tenant, plan, {pack: 1_000_000})
+    assert result["code"] == "VALIDATION_FAILED" and "seats" in result["message"], result
+    state = await api("query($id: ID!) { tenant(id: $id) { subscription { id } seats { total } } }", {"id": tenant})
+    assert state["tenant"] == {"subscription": None, "seats": {"total": 0}}
+
+
+async def test_a_clock_at_the_end_of_time_is_a_clear_error(api: Api) -> None:
+    clock = await new_clock(api, "9999-12-20T00:00:00Z")
+    tenant = await tenant_on(api, "Late", clock)
+    plan = await create_plan(api, "team", 99_00, includedSeats=5)
+    result = await subscribe(api, tenant, plan)
+    assert result["code"] == "VALIDATION_FAILED" and "year 10000" in result["message"], result

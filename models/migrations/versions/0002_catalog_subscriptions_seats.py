@@ -49,7 +49,7 @@ def upgrade() -> None:
     sa.CheckConstraint("interval IN ('MONTH', 'YEAR')", name=op.f('ck_plans_interval')),
     sa.CheckConstraint('base_price >= 0', name=op.f('ck_plans_base_price')),
     sa.CheckConstraint('included_seats >= 0', name=op.f('ck_plans_included_seats')),
-    sa.CheckConstraint('max_seats IS NULL OR (max_seats >= 1 AND max_seats >= COALESCE(min_seats, 0))', name=op.f('ck_plans_max_seats')),
+    sa.CheckConstraint('max_seats IS NULL OR (max_seats >= 1 AND max_seats >= COALESCE(min_seats, 0) AND max_seats >= included_seats)', name=op.f('ck_plans_max_seats')),
     sa.CheckConstraint('min_seats IS NULL OR min_seats >= 0', name=op.f('ck_plans_min_seats')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_plans')),
     sa.UniqueConstraint('code', name=op.f('uq_plans_code'))
