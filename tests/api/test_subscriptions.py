@@ -160,3 +160,10 @@ async def test_a_clock_at_the_end_of_time_is_a_clear_error(api: Api) -> None:
     plan = await create_plan(api, "team", 99_00, includedSeats=5)
     result = await subscribe(api, tenant, plan)
     assert result["code"] == "VALIDATION_FAILED" and "year 10000" in result["message"], result
+
+
+async def test_invoice_numbers_never_collide_across_tenants_of_one_name(api: Api) -> None:
+    plan = await create_plan(api, "team", 99_00, includedSeats=5)
+    numbers = [(await subscribe(api, await new_tenant(api, "Team"), plan))["latestInvoice"]["number"]
+               for _ in range(3)]
+    assert numbers == ["TEAM-0001", "TEAM2-0001", "TEAM3-0001"]
