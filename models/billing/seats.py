@@ -70,9 +70,6 @@ class SeatSummary:
     def available(self) -> int:
         return sum(c.available for c in self.by_type)
 
-    def of(self, seat_type: SeatType) -> SeatTypeCount:
-        return next(c for c in self.by_type if c.seat_type is seat_type)
-
 
 def seat_totals(plan: SeatPlan | None, items: Iterable[tuple[SeatAddon, int]]) -> dict[SeatType, int]:
     """Seats of each type bought by a plan (None: no subscription) and add-on quantities."""

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from pydantic import EmailStr, StringConstraints
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.billing.seats import SeatType, seat_totals
 from models.errors import NoSeatsAvailable, NotFound, SubscriptionNotActive, ValidationFailed
@@ -28,7 +29,7 @@ class InviteSpec(Input):
     seat_type: SeatType = SeatType.FULL
 
 
-async def seat_totals_of(session: Any, subscription: SubscriptionRow | None) -> dict[SeatType, int]:
+async def seat_totals_of(session: AsyncSession, subscription: SubscriptionRow | None) -> dict[SeatType, int]:
     if subscription is None:
         return seat_totals(None, [])
     plan = await session.get(PlanRow, subscription.plan_id)

@@ -67,12 +67,14 @@ def seat_state(totals: dict[SeatType, int], used: dict[SeatType, int]) -> dict[s
     return {t.value: {"total": totals[t], "used": used.get(t, 0)} for t in SeatType}
 
 
-async def check_members_fit(session: AsyncSession, tenant_id: str, totals: dict[SeatType, int]) -> None:
-    """SEATS_IN_USE when members already hold more seats of a type than ``totals`` give."""
+async def check_members_fit(
+    session: AsyncSession, tenant_id: str, totals: dict[SeatType, int]
+) -> dict[SeatType, int]:
+    """The seats members hold by type; SEATS_IN_USE when that is more than ``totals`` give."""
     (used,) = await seats_in_use(session, [tenant_id])
     over = overbooked(totals, used)
     if not over:
-        return
+        return used
     (members,) = await members_of_tenants(session, [tenant_id])
     holding = [m for m in members if SeatType(m.seat_type) in over]
     for member in holding:  # keep them readable after the rollback this error causes
@@ -112,7 +114,7 @@ async def subscribe(deps: Deps, actor: Principal, data: Any) -> SubscriptionRow:
         items = await buyable_addons(session, plan, wanted, "input.addons")
         totals = seat_totals(plan, items)
         check_bounds(plan, sum(totals.values()))
-        await check_members_fit(session, tenant.id, totals)
+        used = await check_members_fit(session, tenant.id, totals)
         lines = recurring_lines(plan, items)
         check_representable(lines)
 
@@ -135,7 +137,6 @@ async def subscribe(deps: Deps, actor: Principal, data: Any) -> SubscriptionRow:
             session, tenant_id=tenant.id, subscription_id=subscription.id, currency=plan.currency,
             lines=lines, period=(now, end), at=now,
         )
-        (used,) = await seats_in_use(session, [tenant.id])
         audit.record(
             session, actor, tenant_id=tenant.id, action="subscription.created", subject_id=subscription.id,
             before=None, after={"subscription": snapshot(subscription, plan, items), "seats": seat_state(totals, used)},

@@ -3,6 +3,10 @@ a base line and a line per add-on, and retries with an idempotency key are safe.
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
+from models.services.base import Deps
+from models.tables import InvoiceRow
 from tests.api.billing import (
     attach,
     create_addon,
@@ -73,7 +77,7 @@ async def test_a_jpy_plan_is_billed_in_whole_yen(api: Api) -> None:
     assert invoice["number"] == "SAKURA-0001"
 
 
-async def test_an_idempotency_key_replays_the_first_result(api: Api) -> None:
+async def test_an_idempotency_key_replays_the_first_result(api: Api, deps: Deps) -> None:
     plan, seat = await plan_with_seat_addon(api, "team", 99_00, 15_00, includedSeats=5)
     tenant = await new_tenant(api)
     first = await subscribe(api, tenant, plan, {seat: 1}, key="checkout-42")
@@ -86,8 +90,11 @@ async def test_an_idempotency_key_replays_the_first_result(api: Api) -> None:
     assert no_key["code"] == "ALREADY_SUBSCRIBED" and "changePlan" in no_key["message"]
 
     # One subscription, one invoice: nothing was charged twice.
-    invoices = await api("query($id: ID!) { auditLog(tenantId: $id) { edges { node { action } } } }", {"id": tenant})
-    assert [e["node"]["action"] for e in invoices["auditLog"]["edges"]] == ["subscription.created"]
+    log = await api("query($id: ID!) { auditLog(tenantId: $id) { edges { node { action } } } }", {"id": tenant})
+    assert [e["node"]["action"] for e in log["auditLog"]["edges"]] == ["subscription.created"]
+    async with deps.store.read() as session:
+        invoices = (await session.scalars(select(InvoiceRow.number).where(InvoiceRow.tenant_id == tenant))).all()
+    assert invoices == [first["latestInvoice"]["number"]]
 
 
 async def test_the_tenants_currency_must_match_the_plan(api: Api) -> None:

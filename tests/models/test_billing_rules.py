@@ -14,7 +14,15 @@ from hypothesis import strategies as st
 from models.billing.money import Money
 from models.billing.periods import Interval, period_boundary
 from models.billing.pricing import MAX_AMOUNT, Line, LineKind, check_representable, recurring_lines
-from models.billing.seats import SeatType, check_bounds, overbooked, seat_totals, summarize
+from models.billing.seats import (
+    SeatSummary,
+    SeatType,
+    SeatTypeCount,
+    check_bounds,
+    overbooked,
+    seat_totals,
+    summarize,
+)
 from models.errors import AboveMaximumSeats, BelowMinimumSeats, ValidationFailed
 
 FULL, VIEWER, GUEST = SeatType.FULL, SeatType.VIEWER, SeatType.GUEST
@@ -59,6 +67,10 @@ def utc(*args: int) -> datetime:
 )
 def test_money_is_formatted_in_the_currencys_minor_unit(amount: int, currency: str, shown: str) -> None:
     assert Money(amount, currency).formatted == shown
+
+
+def of(summary: SeatSummary, seat_type: SeatType) -> SeatTypeCount:
+    return next(c for c in summary.by_type if c.seat_type is seat_type)
 
 
 def test_kuwaiti_dinar_has_three_minor_digits() -> None:
@@ -186,17 +198,17 @@ def test_summary_counts_included_purchased_used_and_available() -> None:
     assert summary.total == 19
     assert summary.used == 13
     assert summary.available == 6
-    assert (summary.of(FULL).total, summary.of(FULL).used, summary.of(FULL).available) == (15, 12, 3)
-    assert (summary.of(VIEWER).total, summary.of(VIEWER).used, summary.of(VIEWER).available) == (4, 1, 3)
-    assert (summary.of(GUEST).total, summary.of(GUEST).used, summary.of(GUEST).available) == (0, 0, 0)
+    assert (of(summary, FULL).total, of(summary, FULL).used, of(summary, FULL).available) == (15, 12, 3)
+    assert (of(summary, VIEWER).total, of(summary, VIEWER).used, of(summary, VIEWER).available) == (4, 1, 3)
+    assert (of(summary, GUEST).total, of(summary, GUEST).used, of(summary, GUEST).available) == (0, 0, 0)
     assert [c.seat_type for c in summary.by_type] == [FULL, VIEWER, GUEST]
 
 
 def test_an_overbooked_type_shows_zero_available_and_takes_nothing_from_the_others() -> None:
     # After a downgrade applied without removing members: 4 FULL members on 2 FULL seats.
     summary = summarize(Plan(included_seats=2), [(Addon(seat_type="VIEWER"), 3)], {FULL: 4})
-    assert summary.of(FULL).available == 0
-    assert summary.of(VIEWER).available == 3
+    assert of(summary, FULL).available == 0
+    assert of(summary, VIEWER).available == 3
     assert summary.available == 3
     assert summary.used == 4 and summary.total == 5
 
