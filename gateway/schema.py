@@ -28,6 +28,8 @@ from resolvers.audit.queries import AuditQueries
 from resolvers.catalog.mutations import CatalogMutations
 from resolvers.catalog.queries import CatalogQueries
 from resolvers.errors import exception_handlers
+from resolvers.invoices.queries import InvoiceQueries
+from resolvers.plan_changes.mutations import PlanChangeMutations
 from resolvers.seats.mutations import SeatMutations
 from resolvers.subscriptions.mutations import SubscriptionMutations
 from resolvers.subscriptions.queries import SubscriptionQueries
@@ -38,13 +40,22 @@ from resolvers.test_clocks.queries import TestClockQueries
 
 log = logging.getLogger("gateway.graphql")
 
-QUERIES = (TenantQueries, ApiKeyQueries, TestClockQueries, CatalogQueries, SubscriptionQueries, AuditQueries)
+QUERIES = (
+    TenantQueries,
+    ApiKeyQueries,
+    TestClockQueries,
+    CatalogQueries,
+    SubscriptionQueries,
+    InvoiceQueries,
+    AuditQueries,
+)
 MUTATIONS = (
     TestClockMutations,
     TenantMutations,
     ApiKeyMutations,
     CatalogMutations,
     SubscriptionMutations,
+    PlanChangeMutations,
     SeatMutations,
 )
 

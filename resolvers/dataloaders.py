@@ -57,5 +57,7 @@ class Loaders:
         self.members: DataLoader[str, Any] = _loader(deps, queries.members_of_tenants)
         # subscription id -> its newest invoice
         self.latest_invoice: DataLoader[str, Any] = _loader(deps, queries.latest_invoices)
+        # tenant id -> its credit balance
+        self.credit_balance: DataLoader[str, int] = _loader(deps, queries.credit_balances)
         # invoice id -> its lines in order
         self.invoice_lines: DataLoader[str, Any] = _loader(deps, queries.invoice_lines)

@@ -29,3 +29,17 @@ def period_boundary(anchor: datetime, interval: Interval, periods: int, timezone
     month += 1
     day = min(local.day, calendar.monthrange(year, month)[1])
     return local.replace(year=year, month=month, day=day).astimezone(UTC)
+
+
+def next_boundary(anchor: datetime, after: datetime, interval: Interval, timezone: str) -> datetime:
+    """The first period boundary counted from ``anchor`` that is later than ``after``:
+    where the period that starts at ``after`` ends."""
+    zone = ZoneInfo(timezone)
+    first, last = anchor.astimezone(zone), after.astimezone(zone)
+    months = (last.year - first.year) * 12 + last.month - first.month
+    periods = max(months // MONTHS[interval], 0)
+    boundary = period_boundary(anchor, interval, periods, timezone)
+    while boundary <= after:
+        periods += 1
+        boundary = period_boundary(anchor, interval, periods, timezone)
+    return boundary

@@ -5,6 +5,8 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
+from fractions import Fraction
 from typing import Protocol
 
 from models.errors import ValidationFailed
@@ -43,24 +45,57 @@ class Line:
     unit_amount: int
     amount: int
     addon_id: str | None = None
+    # Set on prorated lines: the share of the period billed (remaining days / days).
+    factor: Fraction | None = None
+    # The time the line pays for, when it is not the invoice's whole period.
+    period: tuple[datetime, datetime] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One recurring thing a subscription pays for each period: its plan or an add-on."""
+
+    key: str  # the plan's or the add-on's id; one item per key
+    kind: LineKind  # BASE or ADDON
+    label: str
+    quantity: int
+    unit_amount: int
+    seats_per_unit: int = 0  # >1 for a seat pack, shown on its line
+    addon_id: str | None = None
+
+    def describe(self, quantity: int) -> str:
+        if self.seats_per_unit > 1:
+            return f"{self.label} ({_seats(quantity * self.seats_per_unit)})"
+        return self.label
+
+    def line(self) -> Line:
+        return Line(
+            self.kind, self.describe(self.quantity), self.quantity, self.unit_amount,
+            self.unit_amount * self.quantity, self.addon_id,
+        )
 
 
 def _seats(count: int) -> str:
     return f"{count} seat{'s' if count != 1 else ''}"
 
 
-def recurring_lines(plan: PricedPlan, items: Iterable[tuple[PricedAddon, int]]) -> list[Line]:
-    """One period of the plan and its add-ons, billed in advance."""
+class KeyedPlan(PricedPlan, Protocol):
+    id: str
+
+
+def recurring_items(plan: KeyedPlan, items: Iterable[tuple[PricedAddon, int]]) -> list[Item]:
+    """What the plan and its add-ons cost per period: the base first, then each add-on."""
     base = plan.name + (f" ({_seats(plan.included_seats)} included)" if plan.included_seats else "")
-    lines = [Line(LineKind.BASE, base, 1, plan.base_price, plan.base_price)]
+    result = [Item(plan.id, LineKind.BASE, base, 1, plan.base_price)]
     for addon, quantity in items:
-        description = addon.name
-        if addon.seat_type is not None and addon.seats_per_unit > 1:
-            description += f" ({_seats(quantity * addon.seats_per_unit)})"
-        lines.append(
-            Line(LineKind.ADDON, description, quantity, addon.price, addon.price * quantity, addon.id)
-        )
-    return lines
+        pack = addon.seats_per_unit if addon.seat_type is not None else 0
+        result.append(Item(addon.id, LineKind.ADDON, addon.name, quantity, addon.price, pack, addon.id))
+    return result
+
+
+def recurring_lines(plan: KeyedPlan, items: Iterable[tuple[PricedAddon, int]]) -> list[Line]:
+    """One period of the plan and its add-ons, billed in advance."""
+    return [item.line() for item in recurring_items(plan, items)]
 
 
 def check_representable(lines: Iterable[Line]) -> None:

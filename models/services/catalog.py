@@ -5,7 +5,7 @@ Writes need an ADMIN key; every key may read the catalog (frontends show prices)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
@@ -157,10 +157,12 @@ def _same_currency(plan: PlanRow, addon: AddonRow) -> None:
 
 
 async def buyable_addons(
-    session: AsyncSession, plan: PlanRow, wanted: Sequence[tuple[str, int]], field: str
+    session: AsyncSession, plan: PlanRow, wanted: Sequence[tuple[str, int]], field: str,
+    held: Mapping[str, int] | None = None,
 ) -> list[tuple[AddonRow, int]]:
     """The add-ons and quantities a subscription to ``plan`` may have, in the order
-    asked; every add-on must exist, be attached to the plan and not be archived."""
+    asked; every add-on must exist and be attached to the plan. An archived one can
+    no longer be bought: a subscription may keep (or lower) what it ``held``."""
     ids = [addon_id for addon_id, _ in wanted]
     # FOR SHARE: an add-on being archived right now is read once the archive commits.
     query = select(AddonRow).where(AddonRow.id.in_(ids)).with_for_update(read=True)
@@ -176,7 +178,7 @@ async def buyable_addons(
         if addon is None:
             raise NotFound("Addon", addon_id)
         _same_currency(plan, addon)
-        if addon.archived_at is not None:
+        if addon.archived_at is not None and quantity > (held or {}).get(addon_id, 0):
             raise AddonArchived(f"Add-on {addon.code!r} ({field}[{index}]) is archived and can no longer be bought.")
         if addon_id not in attached:
             raise AddonNotAttached(

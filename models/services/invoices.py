@@ -1,16 +1,22 @@
-"""Issuing invoices: numbered gap-free per tenant, lines kept as computed."""
+"""Issuing invoices (numbered gap-free per tenant, lines kept as computed) and the
+credit ledger they consume from and grant to."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.billing.pricing import Line
+from models.billing.proration import Totals, settle
 from models.ids import new_id
-from models.tables import InvoiceLineRow, InvoiceRow, InvoiceStatus, TenantRow
+from models.services.access import Principal, require_tenant, require_visible
+from models.services.base import Deps
+from models.services.pagination import Page, paginate
+from models.store.queries import credit_balances
+from models.tables import CreditEntryRow, InvoiceLineRow, InvoiceReason, InvoiceRow, InvoiceStatus, TenantRow
 
 
 async def next_invoice_number(session: AsyncSession, tenant_id: str) -> str:
@@ -28,35 +34,49 @@ async def next_invoice_number(session: AsyncSession, tenant_id: str) -> str:
     return f"{prefix}-{count:04d}"
 
 
+async def invoice_totals(session: AsyncSession, tenant: TenantRow, lines: Sequence[Line]) -> Totals:
+    """What ``lines`` come to for this tenant now: its tax rate, and its credit
+    balance paying what it can. Call it with the tenant row locked."""
+    (balance,) = await credit_balances(session, [tenant.id])
+    return settle(lines, tenant.tax_rate_ppm, balance)
+
+
 async def issue_invoice(
     session: AsyncSession,
     *,
-    tenant_id: str,
+    tenant: TenantRow,
     subscription_id: str | None,
+    reason: InvoiceReason,
     currency: str,
     lines: Sequence[Line],
+    totals: Totals,
     period: tuple[datetime, datetime],
     at: datetime,
 ) -> InvoiceRow:
-    subtotal = sum(line.amount for line in lines)
+    """Write the invoice, its lines and its credit-ledger entries. ``totals`` come
+    from ``invoice_totals`` in the same transaction, so they are what the caller
+    showed (a preview computes them the same way)."""
+    if sum(line.amount for line in lines) != totals.subtotal:
+        raise ValueError("totals were computed for other lines")
     invoice = InvoiceRow(
         id=new_id("inv"),
-        tenant_id=tenant_id,
+        tenant_id=tenant.id,
         subscription_id=subscription_id,
-        number=await next_invoice_number(session, tenant_id),
-        status=InvoiceStatus.OPEN.value,
+        number=await next_invoice_number(session, tenant.id),
+        status=(InvoiceStatus.PAID if totals.amount_due == 0 else InvoiceStatus.OPEN).value,
+        reason=reason.value,
         currency=currency,
         period_start=period[0],
         period_end=period[1],
-        subtotal=subtotal,
-        tax=0,
-        credits_applied=0,
-        total=subtotal,
-        amount_due=subtotal,
+        subtotal=totals.subtotal,
+        tax=totals.tax,
+        credits_applied=totals.credits_applied,
+        total=totals.total,
+        amount_due=totals.amount_due,
         created_at=at,
     )
     session.add(invoice)
-    await session.flush()  # its lines refer to it
+    await session.flush()  # its lines and ledger entries refer to it
     session.add_all(
         InvoiceLineRow(
             id=new_id("il"),
@@ -68,9 +88,35 @@ async def issue_invoice(
             unit_amount=line.unit_amount,
             amount=line.amount,
             addon_id=line.addon_id,
-            period_start=period[0],
-            period_end=period[1],
+            period_start=(line.period or period)[0],
+            period_end=(line.period or period)[1],
         )
         for position, line in enumerate(lines)
     )
+    for amount, kind, text in (
+        (-totals.credits_applied, "APPLIED", f"Applied to invoice {invoice.number}"),
+        (totals.credit_granted, "GRANTED", f"Credit from invoice {invoice.number}"),
+    ):
+        if amount:
+            session.add(CreditEntryRow(
+                id=new_id("cred"), tenant_id=tenant.id, currency=currency, amount=amount, reason=kind,
+                invoice_id=invoice.id, description=text, at=at,
+            ))
     return invoice
+
+
+async def get_invoice(deps: Deps, actor: Principal, invoice_id: str) -> InvoiceRow:
+    async with deps.store.read() as session:
+        row = await session.get(InvoiceRow, invoice_id)
+    require_visible(row is not None and actor.can_manage(row.tenant_id), "Invoice", invoice_id)
+    return row
+
+
+async def list_invoices(
+    deps: Deps, actor: Principal, tenant_id: str, first: int | None, after: str | None
+) -> Page[InvoiceRow]:
+    """A tenant's invoices, newest first."""
+    require_tenant(actor, tenant_id)
+    query = select(InvoiceRow).where(InvoiceRow.tenant_id == tenant_id)
+    async with deps.store.read() as session:
+        return await paginate(session, query, InvoiceRow.id, first, after, newest_first=True)

@@ -43,12 +43,15 @@ def decode_cursor(cursor: str) -> str:
 
 
 async def paginate(
-    session: AsyncSession, query: Select[Any], id_column: Any, first: int | None, after: str | None
+    session: AsyncSession, query: Select[Any], id_column: Any, first: int | None, after: str | None,
+    *, newest_first: bool = False,
 ) -> Page[Any]:
     size = DEFAULT_PAGE_SIZE if first is None else first
     if not 1 <= size <= MAX_PAGE_SIZE:
         raise ValidationFailed("first", f"must be between 1 and {MAX_PAGE_SIZE}; got {size}")
     if after is not None:
-        query = query.where(id_column > decode_cursor(after))
-    rows = list((await session.scalars(query.order_by(id_column).limit(size + 1))).all())
+        cursor = decode_cursor(after)
+        query = query.where(id_column < cursor if newest_first else id_column > cursor)
+    order = id_column.desc() if newest_first else id_column
+    rows = list((await session.scalars(query.order_by(order).limit(size + 1))).all())
     return Page(items=rows[:size], has_next_page=len(rows) > size)

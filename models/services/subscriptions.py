@@ -17,11 +17,18 @@ from models.services import audit, idempotency
 from models.services.access import Principal, require_tenant, require_visible
 from models.services.base import Deps
 from models.services.catalog import buyable_addons
-from models.services.invoices import issue_invoice
+from models.services.invoices import invoice_totals, issue_invoice
 from models.services.test_clocks import tenant_clock
-from models.store.queries import live_subscriptions, members_of_tenants, seats_in_use
+from models.store.queries import (
+    live_subscriptions,
+    members_of_tenants,
+    rows_by_ids,
+    seats_in_use,
+    subscription_addons,
+)
 from models.tables import (
     AddonRow,
+    InvoiceReason,
     PlanRow,
     SubscriptionAddonRow,
     SubscriptionRow,
@@ -134,8 +141,9 @@ async def subscribe(deps: Deps, actor: Principal, data: Any) -> SubscriptionRow:
             SubscriptionAddonRow(subscription_id=subscription.id, addon_id=a.id, quantity=q) for a, q in items
         )
         await issue_invoice(
-            session, tenant_id=tenant.id, subscription_id=subscription.id, currency=plan.currency,
-            lines=lines, period=(now, end), at=now,
+            session, tenant=tenant, subscription_id=subscription.id, reason=InvoiceReason.SUBSCRIBE,
+            currency=plan.currency, lines=lines, totals=await invoice_totals(session, tenant, lines),
+            period=(now, end), at=now,
         )
         audit.record(
             session, actor, tenant_id=tenant.id, action="subscription.created", subject_id=subscription.id,
@@ -161,4 +169,40 @@ async def get_subscription(deps: Deps, actor: Principal, subscription_id: str) -
         row = await session.get(SubscriptionRow, subscription_id)
     require_visible(row is not None and actor.can_manage(row.tenant_id), "Subscription", subscription_id)
     return row
+
+
+
+async def held_items(session: AsyncSession, subscription_id: str) -> list[tuple[AddonRow, int]]:
+    """The add-ons a subscription has, with their quantities."""
+    (held,) = await subscription_addons(session, [subscription_id])
+    addons = await rows_by_ids(session, AddonRow, [h.addon_id for h in held])
+    return [(addon, h.quantity) for addon, h in zip(addons, held, strict=True) if addon is not None]
+
+
+async def replace_addons(session: AsyncSession, subscription_id: str, items: Sequence[tuple[AddonRow, int]]) -> None:
+    """Make the subscription's add-on rows the given totals (quantity 0 rows are not kept)."""
+    (held,) = await subscription_addons(session, [subscription_id])
+    rows = {row.addon_id: row for row in held}
+    for addon, quantity in items:
+        row = rows.pop(addon.id, None)
+        if row is None:
+            session.add(SubscriptionAddonRow(subscription_id=subscription_id, addon_id=addon.id, quantity=quantity))
+        else:
+            row.quantity = quantity
+    for row in rows.values():
+        await session.delete(row)
+
+
+async def locked_subscription(
+    session: AsyncSession, actor: Principal, subscription_id: str, *, lock: bool = True
+) -> tuple[TenantRow, SubscriptionRow]:
+    """The subscription (NOT_FOUND unless the key may manage its tenant) and its
+    tenant, both row-locked in that order: tenant first, as every writer does."""
+    found = await session.get(SubscriptionRow, subscription_id)
+    require_visible(found is not None and actor.can_manage(found.tenant_id), "Subscription", subscription_id)
+    if not lock:
+        return await session.get(TenantRow, found.tenant_id), found
+    tenant = await lock_tenant(session, found.tenant_id)
+    subscription = await session.get(SubscriptionRow, subscription_id, with_for_update=True, populate_existing=True)
+    return tenant, subscription
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import EmailStr, StringConstraints
+from pydantic import EmailStr, Field, StringConstraints
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,6 +37,18 @@ class BillingInfoInput(Input):
     address: AddressInput | None = None
 
 
+# Percent, e.g. 10 or 8.875; kept as parts per million (10 % = 100000).
+TaxRate = Annotated[Decimal, Field(ge=0, le=100, decimal_places=4, allow_inf_nan=False)]
+
+
+def tax_rate_ppm(percent: Decimal) -> int:
+    return int(percent * 10_000)
+
+
+class TaxRateSpec(Input):
+    tax_rate: TaxRate
+
+
 class TenantCreate(Input):
     name: Name
     email: EmailStr
@@ -44,6 +57,7 @@ class TenantCreate(Input):
     sales_mode: SalesMode = SalesMode.SELF_SERVE
     billing_info: BillingInfoInput | None = None
     test_clock_id: str | None = None
+    tax_rate: TaxRate = Decimal(0)
 
 
 def _apply_billing_info(row: TenantRow, info: BillingInfoInput | None) -> None:
@@ -80,6 +94,7 @@ async def insert_tenant(session: AsyncSession, deps: Deps, spec: TenantCreate) -
         timezone=spec.timezone,
         sales_mode=spec.sales_mode.value,
         test_clock_id=spec.test_clock_id,
+        tax_rate_ppm=tax_rate_ppm(spec.tax_rate),
     )
     _apply_billing_info(row, spec.billing_info)
     row.created_at = row.updated_at = clock_for_tenant(deps, row, test_clock).now()
@@ -122,6 +137,20 @@ async def update_billing_info(deps: Deps, actor: Principal, tenant_id: str, data
         if row is None:
             raise NotFound("Tenant", tenant_id)
         _apply_billing_info(row, info)
+        row.updated_at = (await tenant_clock(session, deps, row)).now()
+    return row
+
+
+async def set_tax_rate(deps: Deps, actor: Principal, tenant_id: str, tax_rate: Any) -> TenantRow:
+    """The exclusive tax rate (percent) of the tenant's next invoices (ADMIN: tax
+    is the operator's books, not the tenant's to choose)."""
+    require_admin(actor, "setTaxRate")
+    spec = TaxRateSpec.parse({"tax_rate": tax_rate}, path="")
+    async with deps.store.transaction() as session:
+        row = await session.get(TenantRow, tenant_id, with_for_update=True)
+        if row is None:
+            raise NotFound("Tenant", tenant_id)
+        row.tax_rate_ppm = tax_rate_ppm(spec.tax_rate)
         row.updated_at = (await tenant_clock(session, deps, row)).now()
     return row
 

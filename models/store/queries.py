@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models.billing.seats import SeatType
 from models.tables import (
     AddonRow,
+    CreditEntryRow,
     InvoiceLineRow,
     InvoiceRow,
     MemberRow,
@@ -107,3 +108,14 @@ async def latest_invoices(
 async def invoice_lines(session: AsyncSession, invoice_ids: Sequence[str]) -> list[list[InvoiceLineRow]]:
     query = select(InvoiceLineRow).order_by(InvoiceLineRow.position)
     return await _grouped(session, query, InvoiceLineRow.invoice_id, invoice_ids)
+
+
+async def credit_balances(session: AsyncSession, tenant_ids: Sequence[str]) -> list[int]:
+    """Each tenant's credit balance: the sum of its ledger entries."""
+    query = (
+        select(CreditEntryRow.tenant_id, func.sum(CreditEntryRow.amount))
+        .where(CreditEntryRow.tenant_id.in_(tenant_ids))
+        .group_by(CreditEntryRow.tenant_id)
+    )
+    sums = {tenant_id: int(total) for tenant_id, total in (await session.execute(query)).all()}
+    return [sums.get(t, 0) for t in tenant_ids]

@@ -5,7 +5,7 @@ from models.tables.audit import AuditEntryRow
 from models.tables.base import UTCDateTime, metadata
 from models.tables.catalog import AddonRow, PlanAddonRow, PlanRow
 from models.tables.idempotency import IdempotencyKeyRow
-from models.tables.invoices import InvoiceLineRow, InvoiceRow, InvoiceStatus
+from models.tables.invoices import CreditEntryRow, InvoiceLineRow, InvoiceReason, InvoiceRow, InvoiceStatus
 from models.tables.members import MemberRow, MemberStatus
 from models.tables.subscriptions import SubscriptionAddonRow, SubscriptionRow, SubscriptionStatus
 from models.tables.tenants import SalesMode, TenantRow
@@ -15,8 +15,10 @@ __all__ = [
     "AddonRow",
     "ApiKeyRow",
     "AuditEntryRow",
+    "CreditEntryRow",
     "IdempotencyKeyRow",
     "InvoiceLineRow",
+    "InvoiceReason",
     "InvoiceRow",
     "InvoiceStatus",
     "MemberRow",

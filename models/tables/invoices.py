@@ -3,7 +3,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from models.tables.base import UTCDateTime
@@ -17,8 +17,21 @@ class InvoiceStatus(enum.Enum):
     UNCOLLECTIBLE = "UNCOLLECTIBLE"
 
 
+class InvoiceReason(enum.Enum):
+    SUBSCRIBE = "SUBSCRIBE"  # the first period, billed in advance
+    CHANGE = "CHANGE"  # a plan change billed now
+    RENEWAL = "RENEWAL"  # the next period, billed in advance at period end
+
+
+RENEWAL = "reason = 'RENEWAL'"
+
+
 class InvoiceRow(SQLModel, table=True):
-    """What a tenant owes, as the gateway computed it. Numbers run gap-free per tenant."""
+    """What a tenant owes, as the gateway computed it. Numbers run gap-free per tenant.
+
+    ``total`` is negative when a change credits more than it charges: nothing is due
+    and the difference goes to the tenant's credit balance (as Stripe does).
+    """
 
     __tablename__ = "invoices"
     __table_args__ = (
@@ -27,7 +40,17 @@ class InvoiceRow(SQLModel, table=True):
             "status IN ('DRAFT', 'OPEN', 'PAID', 'VOID', 'UNCOLLECTIBLE')", name="status"
         ),
         CheckConstraint("total = subtotal + tax", name="total"),
-        CheckConstraint("amount_due = total - credits_applied AND amount_due >= 0", name="amount_due"),
+        CheckConstraint(
+            "credits_applied >= 0 AND amount_due >= 0 AND "
+            "amount_due = (CASE WHEN total > 0 THEN total ELSE 0 END) - credits_applied",
+            name="amount_due",
+        ),
+        CheckConstraint("reason IN ('SUBSCRIBE', 'CHANGE', 'RENEWAL')", name="reason"),
+        # A period is renewed once, however many billing runs race for it.
+        Index(
+            "uq_invoices_subscription_id_renewal", "subscription_id", "period_start", unique=True,
+            sqlite_where=text(RENEWAL), postgresql_where=text(RENEWAL),
+        ),
     )
 
     id: str = Field(primary_key=True, max_length=40)
@@ -37,6 +60,7 @@ class InvoiceRow(SQLModel, table=True):
     )
     number: str = Field(max_length=40)
     status: str = Field(max_length=20)
+    reason: str = Field(default=InvoiceReason.SUBSCRIBE.value, max_length=20)
     currency: str = Field(max_length=3)
     period_start: datetime = Field(sa_type=UTCDateTime)
     period_end: datetime = Field(sa_type=UTCDateTime)
@@ -65,3 +89,23 @@ class InvoiceLineRow(SQLModel, table=True):
     addon_id: str | None = Field(default=None, max_length=40)
     period_start: datetime = Field(sa_type=UTCDateTime)
     period_end: datetime = Field(sa_type=UTCDateTime)
+
+
+class CreditEntryRow(SQLModel, table=True):
+    """The credit ledger: a grant (positive) or a consumption (negative) of a
+    tenant's credit balance, which is the sum of its entries and never negative."""
+
+    __tablename__ = "credit_entries"
+    __table_args__ = (
+        CheckConstraint("amount <> 0", name="amount"),
+        CheckConstraint("reason IN ('GRANTED', 'APPLIED')", name="reason"),
+    )
+
+    id: str = Field(primary_key=True, max_length=40)
+    tenant_id: str = Field(foreign_key="tenants.id", index=True, max_length=40)
+    currency: str = Field(max_length=3)
+    amount: int = Field(sa_type=BigInteger)
+    reason: str = Field(max_length=20)
+    invoice_id: str | None = Field(default=None, foreign_key="invoices.id", max_length=40)
+    description: str = Field(max_length=500)
+    at: datetime = Field(sa_type=UTCDateTime)

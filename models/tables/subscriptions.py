@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import CheckConstraint, Index, text
+from sqlalchemy import JSON, CheckConstraint, Index, text
 from sqlmodel import Field, SQLModel
 
 from models.tables.base import UTCDateTime
@@ -39,6 +40,12 @@ class SubscriptionRow(SQLModel, table=True):
     billing_anchor: datetime = Field(sa_type=UTCDateTime)
     current_period_start: datetime = Field(sa_type=UTCDateTime)
     current_period_end: datetime = Field(sa_type=UTCDateTime)
+    # Set by cancelSubscription(atPeriodEnd: true): the renewal cancels instead.
+    cancel_at_period_end: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})
+    cancelled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # A change with effectiveAt NEXT_BILLING_DATE, applied by the renewal:
+    # {"plan_id", "addons": [{"addon_id", "quantity"}], "requested_at"}.
+    scheduled_change: dict[str, Any] | None = Field(default=None, sa_type=JSON)
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
 

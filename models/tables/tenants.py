@@ -23,6 +23,7 @@ class TenantRow(SQLModel, table=True):
     __tablename__ = "tenants"
     __table_args__ = (
         CheckConstraint("sales_mode IN ('SELF_SERVE', 'SALES_LED')", name="sales_mode"),
+        CheckConstraint("tax_rate_ppm >= 0 AND tax_rate_ppm <= 1000000", name="tax_rate_ppm"),
     )
 
     id: str = Field(primary_key=True, max_length=40)
@@ -45,5 +46,7 @@ class TenantRow(SQLModel, table=True):
     # Invoice numbers are ``{invoice_prefix}-{n:04d}``, n counting up without gaps.
     invoice_prefix: str = Field(max_length=12, unique=True)
     invoice_count: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # Exclusive tax on every invoice, in parts per million (10 % = 100000).
+    tax_rate_ppm: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)

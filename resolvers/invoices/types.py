@@ -6,12 +6,17 @@ import strawberry
 
 from models.billing.pricing import LineKind as LineKindValue
 from models.tables import InvoiceLineRow, InvoiceRow
+from models.tables import InvoiceReason as InvoiceReasonValue
 from models.tables import InvoiceStatus as InvoiceStatusValue
 from resolvers.context import Info
 from resolvers.money import Money
 
 InvoiceStatus = strawberry.enum(InvoiceStatusValue, name="InvoiceStatus")
 LineKind = strawberry.enum(LineKindValue, name="LineKind")
+InvoiceReason = strawberry.enum(
+    InvoiceReasonValue, name="InvoiceReason",
+    description="SUBSCRIBE: the first period; CHANGE: a plan change billed now; RENEWAL: the next period.",
+)
 
 
 @strawberry.type
@@ -42,14 +47,15 @@ class Invoice:
     id: strawberry.ID
     number: str = strawberry.field(description="Gap-free per tenant, e.g. `ACME-0001`.")
     status: InvoiceStatus
+    reason: InvoiceReason
     currency: str
     period_start: datetime
     period_end: datetime
     subtotal: Money
     tax: Money
     credits_applied: Money
-    total: Money
-    amount_due: Money
+    total: Money = strawberry.field(description="Subtotal plus tax; negative when a change credits more than it charges.")
+    amount_due: Money = strawberry.field(description="The positive total less the credit balance applied.")
     created_at: datetime
     row: strawberry.Private[InvoiceRow]
 
@@ -62,6 +68,7 @@ class Invoice:
             id=strawberry.ID(row.id),
             number=row.number,
             status=InvoiceStatusValue(row.status),
+            reason=InvoiceReasonValue(row.reason),
             currency=row.currency,
             period_start=row.period_start,
             period_end=row.period_end,

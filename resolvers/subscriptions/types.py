@@ -20,6 +20,26 @@ class SubscriptionAddon:
     quantity: int
 
 
+@strawberry.type(description="A change scheduled for the renewal (effectiveAt NEXT_BILLING_DATE).")
+class ScheduledChange:
+    effective_at: datetime
+    plan_id: strawberry.Private[str]
+    quantities: strawberry.Private[list[tuple[str, int]]]
+
+    @strawberry.field
+    async def plan(self, info: Info) -> Plan:
+        return Plan.from_row(await info.context.loaders.plan.load(self.plan_id))
+
+    @strawberry.field(description="The add-on totals the renewal will bill.")
+    async def addons(self, info: Info) -> list[SubscriptionAddon]:
+        addons = await info.context.loaders.addon.load_many([addon_id for addon_id, _ in self.quantities])
+        return [
+            SubscriptionAddon(addon=Addon.from_row(a), quantity=q)
+            for a, (_, q) in zip(addons, self.quantities, strict=True)
+            if a is not None
+        ]
+
+
 @strawberry.type
 class Subscription:
     id: strawberry.ID
@@ -27,6 +47,8 @@ class Subscription:
     status: SubscriptionStatus
     current_period_start: datetime
     current_period_end: datetime
+    cancel_at_period_end: bool = strawberry.field(description="The renewal will cancel instead of renewing.")
+    cancelled_at: datetime | None
     created_at: datetime
     row: strawberry.Private[SubscriptionRow]
 
@@ -38,6 +60,8 @@ class Subscription:
             status=SubscriptionStatusValue(row.status),
             current_period_start=row.current_period_start,
             current_period_end=row.current_period_end,
+            cancel_at_period_end=row.cancel_at_period_end,
+            cancelled_at=row.cancelled_at,
             created_at=row.created_at,
             row=row,
         )
@@ -61,3 +85,14 @@ class Subscription:
     async def latest_invoice(self, info: Info) -> Invoice | None:
         row = await info.context.loaders.latest_invoice.load(self.row.id)
         return Invoice.from_row(row) if row else None
+
+    @strawberry.field(description="A change waiting for the renewal, if any.")
+    def scheduled_change(self) -> ScheduledChange | None:
+        change = self.row.scheduled_change
+        if not change or self.row.status == SubscriptionStatusValue.CANCELLED.value:
+            return None
+        return ScheduledChange(
+            effective_at=self.row.current_period_end,
+            plan_id=change["plan_id"],
+            quantities=[(a["addon_id"], a["quantity"]) for a in change["addons"]],
+        )

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from decimal import Decimal
+
 import strawberry
 
 from resolvers.tenants.types import SalesMode
@@ -31,4 +33,7 @@ class CreateTenantInput:
     billing_info: BillingInfoInput | None = None
     test_clock_id: strawberry.ID | None = strawberry.field(
         default=None, description="Attach the tenant to a test clock for its whole life."
+    )
+    tax_rate: Decimal = strawberry.field(
+        default=Decimal(0), description="Exclusive tax on its invoices, in percent (e.g. 10 or 8.875)."
     )

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated
 
 import strawberry
@@ -12,6 +13,9 @@ from resolvers.tenants.types import Tenant
 
 CreateTenantResult = Annotated[
     Tenant | ValidationError | ForbiddenError | NotFoundError, strawberry.union("CreateTenantResult")
+]
+SetTaxRateResult = Annotated[
+    Tenant | ValidationError | ForbiddenError | NotFoundError, strawberry.union("SetTaxRateResult")
 ]
 UpdateBillingInfoResult = Annotated[
     Tenant | ValidationError | NotFoundError, strawberry.union("UpdateBillingInfoResult")
@@ -35,3 +39,8 @@ class TenantMutations:
             ctx.deps, ctx.actor, tenant_id, strawberry.asdict(input)
         )
         return Tenant.from_row(row)
+
+    @strawberry.mutation(description="Set the exclusive tax rate (percent) of the tenant's next invoices (ADMIN).")
+    async def set_tax_rate(self, info: Info, tenant_id: strawberry.ID, tax_rate: Decimal) -> SetTaxRateResult:
+        ctx = info.context
+        return Tenant.from_row(await tenants.set_tax_rate(ctx.deps, ctx.actor, tenant_id, tax_rate))

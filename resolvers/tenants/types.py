@@ -1,13 +1,18 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 import strawberry
 
+from models.services import invoices
 from models.services.test_clocks import clock_for_tenant
 from models.tables import SalesMode as SalesModeValue
 from models.tables import TenantRow
 from resolvers.context import Info
+from resolvers.invoices.types import Invoice
+from resolvers.money import Money
+from resolvers.pagination import Connection
 from resolvers.seats.types import Member, SeatSummary, seat_summary
 from resolvers.subscriptions.types import Subscription
 from resolvers.test_clocks.types import TestClock
@@ -110,3 +115,17 @@ class Tenant:
     @strawberry.field(description="Active members, oldest first.")
     async def members(self, info: Info) -> list[Member]:
         return [Member.from_row(r) for r in await info.context.loaders.members.load(self.row.id)]
+
+    @strawberry.field(description="Exclusive tax on the tenant's invoices, in percent (e.g. 10 or 8.875).")
+    def tax_rate(self) -> Decimal:
+        return (Decimal(self.row.tax_rate_ppm) / 10_000).normalize()
+
+    @strawberry.field(description="Credit from downgrades and credits, consumed by later invoices; never negative.")
+    async def credit_balance(self, info: Info) -> Money:
+        return Money.of(await info.context.loaders.credit_balance.load(self.row.id), self.row.currency)
+
+    @strawberry.field(description="The tenant's invoices, newest first.")
+    async def invoices(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[Invoice]:
+        ctx = info.context
+        page = await invoices.list_invoices(ctx.deps, ctx.actor, self.row.id, first, after)
+        return Connection[Invoice].from_page(page, Invoice.from_row)

@@ -5,7 +5,7 @@ from typing import Annotated
 
 import strawberry
 
-from models.services import test_clocks
+from models.services import renewals, test_clocks
 from resolvers.context import Info
 from resolvers.errors import ForbiddenError, NotFoundError, ValidationError
 from resolvers.test_clocks.types import TestClock
@@ -27,11 +27,14 @@ class TestClockMutations:
         return TestClock.from_row(row)
 
     @strawberry.mutation(
-        description="Move a test clock forward to `frozenTime` (ADMIN); it never moves back."
+        description=(
+            "Move a test clock forward to `frozenTime` (ADMIN); it never moves back. What falls due on the way "
+            "runs: each period that ends renews (or cancels), in order."
+        )
     )
     async def advance_test_clock(
         self, info: Info, id: strawberry.ID, frozen_time: datetime
     ) -> TestClockResult:
         ctx = info.context
-        row = await test_clocks.advance_test_clock(ctx.deps, ctx.actor, id, frozen_time)
+        row = await renewals.advance_test_clock(ctx.deps, ctx.actor, id, frozen_time)
         return TestClock.from_row(row)

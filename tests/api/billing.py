@@ -9,7 +9,7 @@ from tests.conftest import Api
 SUBSCRIPTION = """id status currentPeriodStart currentPeriodEnd
   plan { id code } addons { addon { id code } quantity }
   seats { included purchased total used available byType { seatType total used available } }
-  latestInvoice { number status currency total { amount currency formatted } amountDue { amount }
+  latestInvoice { id number status currency total { amount currency formatted } amountDue { amount }
                   subtotal { amount } periodStart periodEnd
                   lines { kind description quantity unitAmount { amount } amount { amount } } }"""
 
@@ -91,3 +91,78 @@ async def seats(api: Api, tenant_id: str) -> dict[str, Any]:
 def by_type(summary: dict[str, Any]) -> dict[str, tuple[int, int]]:
     """{seatType: (total, used)}"""
     return {t["seatType"]: (t["total"], t["used"]) for t in summary["byType"]}
+
+
+INVOICE = """id number status reason currency periodStart periodEnd
+  subtotal { amount } tax { amount } creditsApplied { amount } total { amount formatted } amountDue { amount }
+  lines { kind description quantity unitAmount { amount } amount { amount } periodStart periodEnd }"""
+PREVIEW = """effectiveAt
+  immediateCharge {
+    lineItems { kind description quantity unitAmount { amount } prorationFactor amount { amount }
+                periodStart periodEnd }
+    summary { currency subtotal { amount } tax { amount } customerCredits { amount } totalAmount { amount }
+              amountDue { amount formatted } creditToBalance { amount } text } }
+  newSubscription { plan { id code } addons { addon { id code } quantity } seats { total used available }
+                    currentPeriodStart currentPeriodEnd }"""
+CHANGE = f"""subscription {{ {SUBSCRIPTION} scheduledChange {{ effectiveAt plan {{ code }}
+  addons {{ addon {{ code }} quantity }} }} }} invoice {{ {INVOICE} }}"""
+
+
+def change_input(
+    subscription_id: str, plan_id: str, addons: dict[str, int] | None = None, mode: str = "PRORATED_IMMEDIATELY",
+    effective_at: str = "IMMEDIATELY", key: str | None = None,
+) -> dict[str, Any]:
+    """A ChangePlanInput; ``addons`` None keeps the current add-ons, {} removes them."""
+    spec: dict[str, Any] = {
+        "subscriptionId": subscription_id, "planId": plan_id, "prorationBillingMode": mode,
+        "effectiveAt": effective_at, "idempotencyKey": key,
+    }
+    if addons is not None:
+        spec["addons"] = [{"addonId": a, "quantity": q} for a, q in addons.items()]
+    return spec
+
+
+async def preview_change(api: Api, spec: dict[str, Any]) -> dict[str, Any]:
+    """The PreviewChangePlanResult: a PlanChangePreview (PREVIEW's fields) or an error."""
+    return (await api(
+        f"""mutation($input: ChangePlanInput!) {{ previewChangePlan(input: $input) {{ __typename
+             ... on PlanChangePreview {{ {PREVIEW} }}
+             ... on SeatsInUseError {{ membersToRemove members {{ email }} }}
+             ... on Error {{ code message }} }} }}""",
+        {"input": spec},
+    ))["previewChangePlan"]
+
+
+async def change_plan(api: Api, spec: dict[str, Any]) -> dict[str, Any]:
+    """The ChangePlanResult: a PlanChange (CHANGE's fields) or an error."""
+    return (await api(
+        f"""mutation($input: ChangePlanInput!) {{ changePlan(input: $input) {{ __typename
+             ... on PlanChange {{ {CHANGE} }}
+             ... on SeatsInUseError {{ membersToRemove members {{ email }} }}
+             ... on Error {{ code message }} }} }}""",
+        {"input": spec},
+    ))["changePlan"]
+
+
+async def advance(api: Api, clock_id: str, to: str) -> None:
+    result = (await api(
+        """mutation($id: ID!, $t: DateTime!) { advanceTestClock(id: $id, frozenTime: $t) {
+             __typename ... on Error { code message } } }""",
+        {"id": clock_id, "t": to},
+    ))["advanceTestClock"]
+    assert result["__typename"] == "TestClock", result
+
+
+async def invoices(api: Api, tenant_id: str, first: int = 50) -> list[dict[str, Any]]:
+    """The tenant's invoices, newest first."""
+    data = (await api(
+        f"""query($id: ID!, $first: Int) {{ tenant(id: $id) {{
+             invoices(first: $first) {{ edges {{ node {{ {INVOICE} }} }} }} }} }}""",
+        {"id": tenant_id, "first": first},
+    ))["tenant"]
+    return [edge["node"] for edge in data["invoices"]["edges"]]
+
+
+async def credit_balance(api: Api, tenant_id: str) -> int:
+    data = await api("query($id: ID!) { tenant(id: $id) { creditBalance { amount } } }", {"id": tenant_id})
+    return data["tenant"]["creditBalance"]["amount"]

@@ -65,6 +65,25 @@ CASES: dict[str, tuple[str, Callable[[Objects], dict[str, Any]]]] = {
         "mutation($id: ID!) { removeMember(memberId: $id) { __typename ... on Error { code } } }",
         lambda o: {"id": o["member"]},
     ),
+    "Query.invoice": (
+        "query($id: ID!) { invoice(id: $id) { id } }",
+        lambda o: {"id": o["invoice"]},
+    ),
+    "Mutation.previewChangePlan": (
+        """mutation($id: ID!, $plan: ID!) { previewChangePlan(input: {subscriptionId: $id, planId: $plan}) {
+             __typename ... on Error { code } } }""",
+        lambda o: {"id": o["subscription"], "plan": o["plan"]},
+    ),
+    "Mutation.changePlan": (
+        """mutation($id: ID!, $plan: ID!) { changePlan(input: {subscriptionId: $id, planId: $plan, addons: []}) {
+             __typename ... on Error { code } } }""",
+        lambda o: {"id": o["subscription"], "plan": o["plan"]},
+    ),
+    "Mutation.cancelSubscription": (
+        """mutation($id: ID!) { cancelSubscription(subscriptionId: $id, atPeriodEnd: false) {
+             __typename ... on Error { code } } }""",
+        lambda o: {"id": o["subscription"]},
+    ),
     "Mutation.advanceTestClock": (
         """mutation($id: ID!) { advanceTestClock(id: $id, frozenTime: "2030-01-01T00:00:00Z") {
              __typename ... on Error { code } } }""",
@@ -81,6 +100,8 @@ ADMIN_ONLY: dict[str, str] = {
         basePrice: 0}) { __typename ... on Error { code } } }""",
     "Mutation.createAddon": """mutation { createAddon(input: {code: "x", name: "X", currency: "USD",
         price: 0}) { __typename ... on Error { code } } }""",
+    "Mutation.setTaxRate": """mutation { setTaxRate(tenantId: "ten_x", taxRate: "10") {
+        __typename ... on Error { code } } }""",
     "Mutation.createTenant": """mutation { createTenant(input: {name: "X", email: "x@y.example",
         currency: "USD", testClockId: "clock_x"}) { __typename ... on Error { code } } }""",
 }
@@ -125,11 +146,12 @@ async def test_another_tenants_key_gets_not_found_everywhere(api: Api) -> None:
     victim_key = await new_key(api, "TENANT", victim)
     intruder = api.as_key((await new_key(api, "TENANT", await new_tenant(api, "Intruder")))["secret"])
     plan, seat = await plan_with_seat_addon(api, "team", 99_00, 15_00, includedSeats=5)
-    subscription = (await subscribe(api, victim, plan, {seat: 1}))["id"]
+    subscribed = await subscribe(api, victim, plan, {seat: 1})
+    subscription, invoice = subscribed["id"], subscribed["latestInvoice"]["id"]
     member = (await invite(api, victim, "ann@victim.example"))["id"]
     objects = {
         "tenant": victim, "key": victim_key["apiKey"]["id"], "clock": clock,
-        "plan": plan, "subscription": subscription, "member": member,
+        "plan": plan, "subscription": subscription, "member": member, "invoice": invoice,
     }
 
     await assert_not_found_everywhere(intruder, objects)
@@ -144,11 +166,13 @@ async def test_another_tenants_key_gets_not_found_everywhere(api: Api) -> None:
     # And nothing changed: the victim's key still works and its billing info is intact.
     victim_api = api.as_key(victim_key["secret"])
     tenant = (await victim_api(
-        "query($id: ID!) { tenant(id: $id) { billingInfo { companyName } subscription { id } members { email } } }",
+        """query($id: ID!) { tenant(id: $id) { billingInfo { companyName } members { email }
+             subscription { id status addons { quantity } } invoices { edges { node { id } } } } }""",
         {"id": victim},
     ))["tenant"]
-    assert tenant == {"billingInfo": None, "subscription": {"id": subscription},
-                      "members": [{"email": "ann@victim.example"}]}
+    assert tenant == {"billingInfo": None, "subscription": {"id": subscription, "status": "ACTIVE",
+                                                            "addons": [{"quantity": 1}]},
+                      "members": [{"email": "ann@victim.example"}], "invoices": {"edges": [{"node": {"id": invoice}}]}}
     clock_now = (await api("query($id: ID!) { testClock(id: $id) { frozenTime } }", {"id": clock}))["testClock"]
     assert clock_now["frozenTime"] == "2026-03-01T00:00:00+00:00"
 

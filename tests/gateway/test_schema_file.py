@@ -63,6 +63,23 @@ def test_api_md_operations_keep_their_names_and_types() -> None:
         ("SeatsInUseError", "membersToRemove"): "membersToRemove: Int!",
         ("SeatsInUseError", "members"): "members: [Member!]!",
         ("Money", "amount"): "amount: Int!",
+        ("Mutation", "previewChangePlan"): "previewChangePlan(input: ChangePlanInput!): PreviewChangePlanResult!",
+        ("Mutation", "changePlan"): "changePlan(input: ChangePlanInput!): ChangePlanResult!",
+        ("Mutation", "cancelSubscription"):
+            "cancelSubscription(subscriptionId: ID!, atPeriodEnd: Boolean!): CancelSubscriptionResult!",
+        ("Query", "invoice"): "invoice(id: ID!): Invoice",
+        ("Tenant", "creditBalance"): "creditBalance: Money!",
+        ("Tenant", "invoices"): "invoices(first: Int, after: String): InvoiceConnection!",
+        ("Subscription", "scheduledChange"): "scheduledChange: ScheduledChange",
+        ("PlanChangePreview", "effectiveAt"): "effectiveAt: DateTime!",
+        ("ImmediateCharge", "lineItems"): "lineItems: [ChargeLineItem!]!",
+        ("ChargeLineItem", "prorationFactor"): "prorationFactor: Float!",
+        ("ChargeSummary", "customerCredits"): "customerCredits: Money!",
+        ("ChargeSummary", "totalAmount"): "totalAmount: Money!",
+        ("ChargeSummary", "text"): "text: String!",
+        ("PlanChange", "invoice"): "invoice: Invoice",
+        ("Invoice", "creditsApplied"): "creditsApplied: Money!",
+        ("InvoiceLine", "periodStart"): "periodStart: DateTime!",
     }
     for (type_name, field), sig in expected.items():
         assert signature(schema, type_name, field) == sig
@@ -83,6 +100,9 @@ def test_result_unions_lead_with_the_fixed_success_types() -> None:
         "SubscribeResult": "Subscription",
         "InviteMemberResult": "Member",
         "RemoveMemberResult": "Member",
+        "PreviewChangePlanResult": "PlanChangePreview",
+        "ChangePlanResult": "PlanChange",
+        "CancelSubscriptionResult": "Subscription",
     }
     for union, member in success.items():
         members = [t.name for t in schema.get_type(union).types]  # type: ignore[union-attr]
@@ -99,7 +119,7 @@ def test_types_carry_the_fields_api_md_names() -> None:
         "ApiKey": {"id", "role", "name"},
         "Tenant": {
             "id", "name", "currency", "timezone", "salesMode", "billingInfo", "providerCustomerId",
-            "subscription", "seats", "members",
+            "subscription", "seats", "members", "creditBalance", "invoices",
         },
         "BillingInfo": {"companyName", "address"},
         "Address": {"line1", "line2", "city", "state", "postalCode", "country"},
@@ -118,7 +138,9 @@ def test_types_carry_the_fields_api_md_names() -> None:
         "SubscribeInput": {"tenantId", "planId", "addons", "idempotencyKey"},
         "AddonQuantityInput": {"addonId", "quantity"},
         "InviteMemberInput": {"tenantId", "email", "seatType"},
-        "Subscription": {"id", "status", "plan", "addons", "currentPeriodStart", "currentPeriodEnd", "seats"},
+        "Subscription": {
+            "id", "status", "plan", "addons", "currentPeriodStart", "currentPeriodEnd", "seats", "scheduledChange",
+        },
         "SubscriptionAddon": {"addon", "quantity"},
         "SeatSummary": {"included", "purchased", "total", "used", "available", "byType"},
         "SeatTypeSummary": {"seatType", "total", "used", "available"},
@@ -131,6 +153,15 @@ def test_types_carry_the_fields_api_md_names() -> None:
             "creditsApplied", "total", "amountDue",
         },
         "InvoiceLine": {"kind", "description", "quantity", "unitAmount", "amount", "periodStart", "periodEnd"},
+        "ChangePlanInput": {
+            "subscriptionId", "planId", "prorationBillingMode", "addons", "effectiveAt", "idempotencyKey",
+        },
+        "PlanChangePreview": {"effectiveAt", "immediateCharge", "newSubscription"},
+        "ImmediateCharge": {"lineItems", "summary"},
+        "ChargeLineItem": {"kind", "description", "quantity", "unitAmount", "prorationFactor", "amount"},
+        "ChargeSummary": {"currency", "subtotal", "tax", "customerCredits", "totalAmount", "amountDue", "text"},
+        "SubscriptionPreview": {"plan", "addons", "seats", "currentPeriodStart", "currentPeriodEnd"},
+        "PlanChange": {"subscription", "invoice"},
     }
     for type_name, names in fields.items():
         assert names <= set(schema.get_type(type_name).fields), print_type(schema.get_type(type_name))  # type: ignore[union-attr]
@@ -146,4 +177,14 @@ def test_types_carry_the_fields_api_md_names() -> None:
     assert api_md_codes <= set(schema.get_type("ErrorCode").values)  # type: ignore[union-attr]
     assert set(schema.get_type("SeatType").values) == {"FULL", "VIEWER", "GUEST"}  # type: ignore[union-attr]
     assert set(schema.get_type("Interval").values) == {"MONTH", "YEAR"}  # type: ignore[union-attr]
+    assert set(schema.get_type("ProrationBillingMode").values) == {  # type: ignore[union-attr]
+        "PRORATED_IMMEDIATELY", "DIFFERENCE_IMMEDIATELY", "FULL_IMMEDIATELY", "DO_NOT_BILL",
+    }
+    assert set(schema.get_type("EffectiveAt").values) == {"IMMEDIATELY", "NEXT_BILLING_DATE"}  # type: ignore[union-attr]
+    assert set(schema.get_type("InvoiceStatus").values) == {  # type: ignore[union-attr]
+        "DRAFT", "OPEN", "PAID", "VOID", "UNCOLLECTIBLE",
+    }
+    assert set(schema.get_type("LineKind").values) == {  # type: ignore[union-attr]
+        "BASE", "ADDON", "USAGE", "PRORATION", "CREDIT",
+    }
 

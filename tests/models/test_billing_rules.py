@@ -30,6 +30,7 @@ FULL, VIEWER, GUEST = SeatType.FULL, SeatType.VIEWER, SeatType.GUEST
 
 @dataclass
 class Plan:
+    id: str = "plan_1"
     name: str = "Team"
     base_price: int = 99_00
     included_seats: int = 0

@@ -1,0 +1,296 @@
+"""Changing a live subscription: ``previewChangePlan`` and ``changePlan`` (one
+pricing path, so the preview is what the change charges) and cancellation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from pydantic import Field
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.billing.periods import Interval, next_boundary, period_boundary
+from models.billing.pricing import MAX_AMOUNT, Line, check_representable, recurring_items, recurring_lines
+from models.billing.proration import (
+    EffectiveAt,
+    ProrationMode,
+    Totals,
+    Window,
+    change_lines,
+    days_left,
+    describe,
+)
+from models.billing.seats import SeatSummary, check_bounds, seat_totals, summarize
+from models.errors import CurrencyMismatch, NotFound, SubscriptionNotActive, ValidationFailed
+from models.services import audit, idempotency
+from models.services.access import Principal
+from models.services.base import Deps
+from models.services.catalog import buyable_addons
+from models.services.invoices import invoice_totals, issue_invoice
+from models.services.renewals import is_due, renew, renew_due
+from models.services.subscriptions import (
+    AddonQuantity,
+    IdempotencyKey,
+    ObjectId,
+    check_members_fit,
+    distinct_addons,
+    held_items,
+    locked_subscription,
+    replace_addons,
+    seat_state,
+    snapshot,
+)
+from models.services.test_clocks import tenant_clock
+from models.tables import (
+    AddonRow,
+    InvoiceReason,
+    InvoiceRow,
+    PlanRow,
+    SubscriptionRow,
+    SubscriptionStatus,
+    TenantRow,
+)
+from models.validation import Input
+
+
+class ChangePlanSpec(Input):
+    subscription_id: ObjectId
+    plan_id: ObjectId
+    proration_billing_mode: ProrationMode = ProrationMode.PRORATED_IMMEDIATELY
+    # The new totals; [] removes every add-on, None keeps the current ones.
+    addons: Annotated[list[AddonQuantity], Field(max_length=100)] | None = None
+    effective_at: EffectiveAt = EffectiveAt.IMMEDIATELY
+    idempotency_key: IdempotencyKey | None = None
+
+
+@dataclass
+class PlannedChange:
+    """What a change does: the preview shows it, ``change_plan`` applies it."""
+
+    tenant: TenantRow
+    subscription: SubscriptionRow
+    plan: PlanRow
+    items: list[tuple[AddonRow, int]]
+    mode: ProrationMode
+    effective_at: datetime
+    scheduled: bool
+    lines: list[Line]
+    totals: Totals
+    period: tuple[datetime, datetime]  # the subscription's period once the change applies
+    seats: SeatSummary
+    text: str
+
+    @property
+    def currency(self) -> str:
+        return self.plan.currency
+
+
+async def _plan(
+    session: AsyncSession, tenant: TenantRow, subscription: SubscriptionRow, spec: ChangePlanSpec, now: datetime
+) -> PlannedChange:
+    if subscription.status == SubscriptionStatus.CANCELLED.value:
+        raise SubscriptionNotActive(
+            f"Subscription {subscription.id!r} is cancelled; subscribe the tenant again instead."
+        )
+    current_plan = await session.get(PlanRow, subscription.plan_id)
+    current = await held_items(session, subscription.id)
+    plan = await session.get(PlanRow, spec.plan_id)
+    if plan is None:
+        raise NotFound("Plan", spec.plan_id)
+    if plan.currency != tenant.currency:
+        raise CurrencyMismatch(
+            f"Plan {plan.code!r} is priced in {plan.currency} but the tenant is billed in {tenant.currency}."
+        )
+    wanted = (
+        distinct_addons(spec.addons, "input.addons") if spec.addons is not None
+        else [(addon.id, quantity) for addon, quantity in current]
+    )
+    items = await buyable_addons(
+        session, plan, wanted, "input.addons", held={addon.id: quantity for addon, quantity in current}
+    )
+    totals_by_type = seat_totals(plan, items)
+    check_bounds(plan, sum(totals_by_type.values()))
+    used = await check_members_fit(session, tenant.id, totals_by_type)
+    mode = spec.proration_billing_mode
+    scheduled = spec.effective_at is EffectiveAt.NEXT_BILLING_DATE
+    interval = Interval(plan.interval)
+    new_interval = plan.interval != current_plan.interval
+    if new_interval and not scheduled and mode in (
+        ProrationMode.PRORATED_IMMEDIATELY, ProrationMode.DIFFERENCE_IMMEDIATELY
+    ):
+        raise ValidationFailed(
+            "input.prorationBillingMode",
+            f"{current_plan.name} is billed per {current_plan.interval.lower()} and {plan.name} per "
+            f"{plan.interval.lower()}, so the billing period cannot stay: use FULL_IMMEDIATELY (a new period "
+            "starts now) or effectiveAt NEXT_BILLING_DATE",
+        )
+
+    window = None
+    lines: list[Line] = []
+    end = subscription.current_period_end
+    if scheduled:
+        effective_at = end
+        anchor = end if new_interval else subscription.billing_anchor
+        period = (end, next_boundary(anchor, end, interval, tenant.timezone))
+    else:
+        effective_at = now
+        remaining, days = days_left(subscription.current_period_start, end, now, tenant.timezone)
+        window = Window(remaining, days, now, end)
+        lines = change_lines(recurring_items(current_plan, current), recurring_items(plan, items), mode, window)
+        if mode is ProrationMode.FULL_IMMEDIATELY:
+            try:
+                period = (now, period_boundary(now, interval, 1, tenant.timezone))
+            except (ValueError, OverflowError):
+                raise ValidationFailed(
+                    "input.prorationBillingMode", "the tenant's clock leaves no room for a new period before year 10000"
+                ) from None
+        else:
+            period = (subscription.current_period_start, end)
+    check_representable(lines)
+    totals = await invoice_totals(session, tenant, lines)
+    if abs(totals.total) > MAX_AMOUNT:
+        check_representable([*lines, *lines])  # raises the same error, naming the field
+    seat_delta = sum(totals_by_type.values()) - sum(seat_totals(current_plan, current).values())
+    text = describe(
+        currency=plan.currency,
+        plan_changed=plan.name if plan.id != current_plan.id else None,
+        seat_delta=seat_delta,
+        mode=mode,
+        totals=totals,
+        window=window,
+        takes_effect=effective_at.astimezone(_zone(tenant)).date().isoformat() if scheduled else None,
+        renewal_total=sum(line.amount for line in recurring_lines(plan, items)),
+    )
+    return PlannedChange(
+        tenant=tenant, subscription=subscription, plan=plan, items=items, mode=mode, effective_at=effective_at,
+        scheduled=scheduled, lines=lines, totals=totals, period=period, seats=summarize(plan, items, used), text=text,
+    )
+
+
+def _zone(tenant: TenantRow) -> ZoneInfo:
+    return ZoneInfo(tenant.timezone)
+
+
+async def preview_change(deps: Deps, actor: Principal, data: Any) -> PlannedChange:
+    """What ``change_plan`` with the same input would do now. Writes nothing (a
+    period that has already ended is renewed first, as the worker would)."""
+    spec: ChangePlanSpec = ChangePlanSpec.parse(data)
+    for _ in range(2):
+        async with deps.store.read() as session:
+            tenant, subscription = await locked_subscription(session, actor, spec.subscription_id, lock=False)
+            now = (await tenant_clock(session, deps, tenant)).now()
+            if not is_due(subscription, now):
+                return await _plan(session, tenant, subscription, spec, now)
+        await renew_due(deps, subscription_id=subscription.id)
+    raise RuntimeError(f"subscription {spec.subscription_id} stays due after renewing it")
+
+
+@dataclass
+class AppliedChange:
+    subscription: SubscriptionRow
+    invoice: InvoiceRow | None
+
+
+async def change_plan(deps: Deps, actor: Principal, data: Any) -> AppliedChange:
+    """Apply a change now (billing it by its mode) or schedule it for the renewal."""
+    spec: ChangePlanSpec = ChangePlanSpec.parse(data)
+    async with deps.store.transaction() as session:
+        tenant, subscription = await locked_subscription(session, actor, spec.subscription_id)
+        key = spec.idempotency_key
+        if key and (first := await idempotency.replayed(session, tenant.id, "changePlan", key, spec, deps.clock.now())):
+            return await _replay(session, first)
+        now = (await tenant_clock(session, deps, tenant)).now()
+        await renew(session, actor, tenant, subscription, now)  # a period that ended renews first
+        change = await _plan(session, tenant, subscription, spec, now)
+        invoice = await _apply(session, actor, change, now)
+        if key:
+            result = invoice.id if invoice else subscription.id
+            idempotency.remember(session, tenant.id, "changePlan", key, spec, result, deps.clock.now())
+    return AppliedChange(subscription, invoice)
+
+
+async def _replay(session: AsyncSession, result_id: str) -> AppliedChange:
+    invoice = await session.get(InvoiceRow, result_id) if result_id.startswith("inv_") else None
+    subscription = await session.get(SubscriptionRow, invoice.subscription_id if invoice else result_id)
+    return AppliedChange(subscription, invoice)
+
+
+async def _apply(session: AsyncSession, actor: Principal, change: PlannedChange, now: datetime) -> InvoiceRow | None:
+    subscription, tenant, plan = change.subscription, change.tenant, change.plan
+    before_plan = await session.get(PlanRow, subscription.plan_id)
+    before = snapshot(subscription, before_plan, await held_items(session, subscription.id))
+    if change.scheduled:
+        subscription.scheduled_change = {
+            "plan_id": plan.id,
+            "addons": [{"addon_id": a.id, "quantity": q} for a, q in change.items],
+            "requested_at": now.isoformat(),
+        }
+        subscription.updated_at = now
+        audit.record(
+            session, actor, tenant_id=tenant.id, action="subscription.change_scheduled", subject_id=subscription.id,
+            before={"subscription": before},
+            after={"scheduledChange": {"plan": plan.code, "addons": [{"addon": a.code, "quantity": q}
+                                                                     for a, q in change.items],
+                                       "effectiveAt": change.effective_at.isoformat()}},
+            at=now,
+        )
+        return None
+    if plan.interval != before_plan.interval and change.mode is ProrationMode.DO_NOT_BILL:
+        subscription.billing_anchor = subscription.current_period_end  # the new interval counts from the renewal
+    if change.mode is ProrationMode.FULL_IMMEDIATELY:
+        subscription.billing_anchor = now
+    subscription.plan_id = plan.id
+    subscription.current_period_start, subscription.current_period_end = change.period
+    subscription.scheduled_change = None  # an immediate change replaces a scheduled one
+    subscription.updated_at = now
+    await replace_addons(session, subscription.id, change.items)
+    invoice = None
+    if change.lines:
+        invoice = await issue_invoice(
+            session, tenant=tenant, subscription_id=subscription.id, reason=InvoiceReason.CHANGE,
+            currency=change.currency, lines=change.lines, totals=change.totals, period=change.period, at=now,
+        )
+    audit.record(
+        session, actor, tenant_id=tenant.id, action="subscription.plan_changed", subject_id=subscription.id,
+        before={"subscription": before},
+        after={
+            "subscription": snapshot(subscription, plan, change.items),
+            "mode": change.mode.value,
+            "invoice": invoice.number if invoice else None,
+            "seats": seat_state(seat_totals(plan, change.items), {c.seat_type: c.used for c in change.seats.by_type}),
+        },
+        at=now,
+    )
+    return invoice
+
+
+async def cancel_subscription(deps: Deps, actor: Principal, subscription_id: str, at_period_end: bool) -> SubscriptionRow:
+    """Cancel now, or at the end of the current period. A cancelled subscription
+    gives no seats, so members can no longer be invited. Nothing is refunded for
+    the rest of a period cancelled now. Cancelling a cancelled one changes nothing."""
+    async with deps.store.transaction() as session:
+        tenant, subscription = await locked_subscription(session, actor, subscription_id)
+        if subscription.status == SubscriptionStatus.CANCELLED.value:
+            return subscription
+        now = (await tenant_clock(session, deps, tenant)).now()
+        await renew(session, actor, tenant, subscription, now)  # a period that ended renews first
+        if subscription.status == SubscriptionStatus.CANCELLED.value:
+            return subscription
+        before = {"status": subscription.status, "cancelAtPeriodEnd": subscription.cancel_at_period_end}
+        if at_period_end:
+            subscription.cancel_at_period_end = True
+            action = "subscription.cancel_scheduled"
+        else:
+            subscription.status = SubscriptionStatus.CANCELLED.value
+            subscription.cancelled_at = now
+            subscription.scheduled_change = None
+            action = "subscription.cancelled"
+        subscription.updated_at = now
+        audit.record(
+            session, actor, tenant_id=tenant.id, action=action, subject_id=subscription.id, before=before,
+            after={"status": subscription.status, "cancelAtPeriodEnd": subscription.cancel_at_period_end},
+            at=now,
+        )
+    return subscription

@@ -1,0 +1,192 @@
+"""Renewals: at period end a subscription applies its scheduled change, gets its
+renewal invoice (base and add-ons for the next period, in advance, credits
+consumed) and rolls its period; or, when set to cancel at period end, cancels.
+
+Each subscription renews in one transaction, so a crash leaves it either renewed
+or untouched; the period only moves forward and the database refuses a second
+renewal invoice for a period, so running the billing twice issues nothing twice.
+The ``bill`` command, ``advanceTestClock`` and the worker in ``serve`` all call
+``renew_due``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import func, literal, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.billing.periods import Interval, next_boundary
+from models.billing.pricing import recurring_lines
+from models.billing.seats import overbooked, seat_totals
+from models.services import audit, test_clocks
+from models.services.access import Principal
+from models.services.api_keys import operator
+from models.services.base import Deps
+from models.services.invoices import invoice_totals, issue_invoice
+from models.services.subscriptions import held_items, lock_tenant, replace_addons, snapshot
+from models.services.test_clocks import tenant_clock
+from models.store.queries import rows_by_ids, seats_in_use
+from models.tables import (
+    AddonRow,
+    InvoiceReason,
+    InvoiceRow,
+    PlanRow,
+    SubscriptionRow,
+    SubscriptionStatus,
+    TenantRow,
+    TestClockRow,
+    UTCDateTime,
+)
+
+log = logging.getLogger("gateway.renewals")
+
+
+def is_due(subscription: SubscriptionRow, now: datetime) -> bool:
+    return subscription.status != SubscriptionStatus.CANCELLED.value and subscription.current_period_end <= now
+
+
+async def renew(
+    session: AsyncSession, actor: Principal, tenant: TenantRow, subscription: SubscriptionRow, now: datetime
+) -> list[InvoiceRow]:
+    """Renew every period of ``subscription`` that has ended by ``now``, oldest
+    first, in the caller's transaction (tenant and subscription rows locked)."""
+    issued: list[InvoiceRow] = []
+    while is_due(subscription, now):
+        end = subscription.current_period_end
+        if subscription.cancel_at_period_end:
+            before = subscription.status
+            subscription.status = SubscriptionStatus.CANCELLED.value
+            subscription.cancelled_at = subscription.updated_at = end
+            subscription.scheduled_change = None
+            audit.record(
+                session, actor, tenant_id=tenant.id, action="subscription.cancelled", subject_id=subscription.id,
+                before={"status": before}, after={"status": subscription.status, "atPeriodEnd": True}, at=end,
+            )
+            break
+        plan, items = await _apply_scheduled_change(session, actor, tenant, subscription, end)
+        period_end = next_boundary(subscription.billing_anchor, end, Interval(plan.interval), tenant.timezone)
+        lines = recurring_lines(plan, items)
+        totals = await invoice_totals(session, tenant, lines)
+        invoice = await issue_invoice(
+            session, tenant=tenant, subscription_id=subscription.id, reason=InvoiceReason.RENEWAL,
+            currency=plan.currency, lines=lines, totals=totals, period=(end, period_end), at=end,
+        )
+        before = {"periodStart": subscription.current_period_start.isoformat(), "periodEnd": end.isoformat()}
+        subscription.current_period_start, subscription.current_period_end = end, period_end
+        subscription.updated_at = end
+        audit.record(
+            session, actor, tenant_id=tenant.id, action="subscription.renewed", subject_id=subscription.id,
+            before=before,
+            after={"periodStart": end.isoformat(), "periodEnd": period_end.isoformat(), "invoice": invoice.number},
+            at=end,
+        )
+        issued.append(invoice)
+    return issued
+
+
+async def _apply_scheduled_change(
+    session: AsyncSession, actor: Principal, tenant: TenantRow, subscription: SubscriptionRow, at: datetime
+) -> tuple[PlanRow, list[tuple[AddonRow, int]]]:
+    """The plan and add-ons the next period bills: the scheduled change's, if it
+    still fits the members the team has now; else what the subscription has."""
+    current_plan = await session.get(PlanRow, subscription.plan_id)
+    current = await held_items(session, subscription.id)
+    change = subscription.scheduled_change
+    if not change:
+        return current_plan, current
+    subscription.scheduled_change = None
+    plan = await session.get(PlanRow, change["plan_id"])
+    wanted = [(a["addon_id"], a["quantity"]) for a in change["addons"]]
+    addons = await rows_by_ids(session, AddonRow, [addon_id for addon_id, _ in wanted])
+    items = [(addon, quantity) for addon, (_, quantity) in zip(addons, wanted, strict=True) if addon and quantity]
+    (used,) = await seats_in_use(session, [tenant.id])
+    over = overbooked(seat_totals(plan, items), used) if plan else {}
+    before = snapshot(subscription, current_plan, current)
+    if plan is None or over:
+        reason = "the plan no longer exists" if plan is None else (
+            "members hold more seats than it gives: " + ", ".join(f"{n} {t.value}" for t, n in over.items())
+        )
+        audit.record(
+            session, actor, tenant_id=tenant.id, action="subscription.scheduled_change_dropped",
+            subject_id=subscription.id, before={"subscription": before, "scheduledChange": change},
+            after={"reason": reason}, at=at,
+        )
+        return current_plan, current
+    if plan.interval != current_plan.interval:
+        subscription.billing_anchor = at  # a new interval counts its periods from here
+    subscription.plan_id = plan.id
+    await replace_addons(session, subscription.id, items)
+    audit.record(
+        session, actor, tenant_id=tenant.id, action="subscription.plan_changed", subject_id=subscription.id,
+        before={"subscription": before},
+        after={"subscription": snapshot(subscription, plan, items), "scheduled": True}, at=at,
+    )
+    return plan, items
+
+
+@dataclass
+class BillingRun:
+    renewed: int = 0
+    invoices: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+
+async def renew_due(
+    deps: Deps, *, test_clock_id: str | None = None, subscription_id: str | None = None
+) -> BillingRun:
+    """Renew every subscription whose period has ended on its tenant's clock (the
+    test clock's frozen time, else now), each in its own transaction. One that
+    fails is logged and left for the next run; the others go on."""
+    now = deps.clock.now()
+    query = (
+        select(SubscriptionRow.id, SubscriptionRow.tenant_id)
+        .join(TenantRow, TenantRow.id == SubscriptionRow.tenant_id)
+        .outerjoin(TestClockRow, TestClockRow.id == TenantRow.test_clock_id)
+        .where(
+            SubscriptionRow.status != SubscriptionStatus.CANCELLED.value,
+            SubscriptionRow.current_period_end <= func.coalesce(TestClockRow.frozen_time, literal(now, UTCDateTime())),
+        )
+        .order_by(SubscriptionRow.current_period_end)
+    )
+    if test_clock_id is not None:
+        query = query.where(TenantRow.test_clock_id == test_clock_id)
+    if subscription_id is not None:
+        query = query.where(SubscriptionRow.id == subscription_id)
+    async with deps.store.read() as session:
+        due = (await session.execute(query)).all()
+    run = BillingRun()
+    for sub_id, tenant_id in due:
+        try:
+            issued = await _renew_one(deps, sub_id, tenant_id)
+        except Exception:
+            log.exception("renewal failed; the next billing run retries it", extra={"subscription_id": sub_id})
+            run.failed.append(sub_id)
+            continue
+        if issued is not None:
+            run.renewed += 1
+            run.invoices.extend(invoice.number for invoice in issued)
+    return run
+
+
+async def _renew_one(deps: Deps, subscription_id: str, tenant_id: str) -> list[InvoiceRow] | None:
+    async with deps.store.transaction() as session:
+        tenant = await lock_tenant(session, tenant_id)
+        subscription = await session.get(
+            SubscriptionRow, subscription_id, with_for_update=True, populate_existing=True
+        )
+        now = (await tenant_clock(session, deps, tenant)).now()
+        if subscription is None or not is_due(subscription, now):
+            return None  # another run got here first
+        return await renew(session, operator(), tenant, subscription, now)
+
+
+async def advance_test_clock(deps: Deps, actor: Principal, clock_id: str, frozen_time: datetime) -> TestClockRow:
+    """Move a test clock forward, then run what fell due for its tenants: each
+    period that ended on the way renews, in order (three months ahead: three
+    renewal invoices)."""
+    row = await test_clocks.advance_test_clock(deps, actor, clock_id, frozen_time)
+    await renew_due(deps, test_clock_id=row.id)
+    return row

@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+import strawberry
+
+from models.services import invoices
+from resolvers.context import Info
+from resolvers.invoices.types import Invoice
+
+
+@strawberry.type
+class InvoiceQueries:
+    @strawberry.field(description="An invoice; NOT_FOUND when this key may not see it.")
+    async def invoice(self, info: Info, id: strawberry.ID) -> Invoice | None:
+        ctx = info.context
+        return Invoice.from_row(await invoices.get_invoice(ctx.deps, ctx.actor, id))

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+
+from models.services import plan_changes
+from resolvers.context import Info
+from resolvers.errors import (
+    AboveMaximumSeatsError,
+    AddonArchivedError,
+    AddonNotAttachedError,
+    BelowMinimumSeatsError,
+    CurrencyMismatchError,
+    IdempotencyConflictError,
+    NotFoundError,
+    SeatsInUseError,
+    SubscriptionNotActiveError,
+    ValidationError,
+)
+from resolvers.plan_changes.inputs import ChangePlanInput
+from resolvers.plan_changes.types import PlanChange, PlanChangePreview
+from resolvers.subscriptions.types import Subscription
+
+_CHANGE_ERRORS = (
+    ValidationError
+    | NotFoundError
+    | CurrencyMismatchError
+    | AddonNotAttachedError
+    | AddonArchivedError
+    | BelowMinimumSeatsError
+    | AboveMaximumSeatsError
+    | SeatsInUseError
+    | SubscriptionNotActiveError
+)
+PreviewChangePlanResult = Annotated[
+    PlanChangePreview | _CHANGE_ERRORS, strawberry.union("PreviewChangePlanResult")
+]
+ChangePlanResult = Annotated[
+    PlanChange | _CHANGE_ERRORS | IdempotencyConflictError, strawberry.union("ChangePlanResult")
+]
+CancelSubscriptionResult = Annotated[
+    Subscription | NotFoundError, strawberry.union("CancelSubscriptionResult")
+]
+
+
+@strawberry.type
+class PlanChangeMutations:
+    @strawberry.mutation(description="What changePlan with this input would charge now and leave; changes nothing.")
+    async def preview_change_plan(self, info: Info, input: ChangePlanInput) -> PreviewChangePlanResult:
+        ctx = info.context
+        change = await plan_changes.preview_change(ctx.deps, ctx.actor, strawberry.asdict(input))
+        return PlanChangePreview.of(change)
+
+    @strawberry.mutation(
+        description="Change the plan and add-on totals now (billed by prorationBillingMode) or at the renewal."
+    )
+    async def change_plan(self, info: Info, input: ChangePlanInput) -> ChangePlanResult:
+        ctx = info.context
+        return PlanChange.of(await plan_changes.change_plan(ctx.deps, ctx.actor, strawberry.asdict(input)))
+
+    @strawberry.mutation(
+        description="Cancel now (nothing refunded) or at the end of the period; a cancelled subscription gives no seats."
+    )
+    async def cancel_subscription(
+        self, info: Info, subscription_id: strawberry.ID, at_period_end: bool
+    ) -> CancelSubscriptionResult:
+        ctx = info.context
+        row = await plan_changes.cancel_subscription(ctx.deps, ctx.actor, subscription_id, at_period_end)
+        return Subscription.from_row(row)
