@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -25,6 +27,7 @@ from gateway.middleware import RequestContextMiddleware
 from gateway.schema import build_schema
 from gateway.settings import Settings
 from models.services.base import Deps
+from models.services.renewals import renew_due
 from models.store import Store
 from resolvers.context import Context
 from resolvers.dataloaders import Loaders
@@ -94,6 +97,21 @@ class GatewayGraphQL(GraphQL[Context, None]):
         context.principal, context.credentials = principal, str(header)
 
 
+async def billing_worker(deps: Deps, interval: float) -> None:
+    """Renew what falls due, every ``interval`` seconds, for as long as the app runs.
+    Every worker process runs one; renewals lock their rows and re-check, so two
+    workers never renew a period twice."""
+    while True:
+        try:
+            run = await renew_due(deps)
+            if run.renewed or run.failed:
+                log.info("billing run: %d renewed, %d invoices, %d failed", run.renewed, len(run.invoices),
+                         len(run.failed))
+        except Exception:
+            log.exception("billing run failed; retrying in %s s", interval)
+        await asyncio.sleep(interval)
+
+
 def serve_app() -> Starlette:
     """The factory `billing-gateway serve` hands uvicorn. It runs in every worker
     process, so each one sets up the same structured, scrubbed logging."""
@@ -122,9 +140,18 @@ def create_app(settings: Settings | None = None, *, deps: Deps | None = None) ->
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        yield
-        if owns_store:
-            await deps.store.dispose()
+        worker = None
+        if settings.billing_interval_seconds > 0:
+            worker = asyncio.create_task(billing_worker(deps, settings.billing_interval_seconds))
+        try:
+            yield
+        finally:
+            if worker is not None:
+                worker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker
+            if owns_store:
+                await deps.store.dispose()
 
     app = Starlette(
         routes=[

@@ -1,4 +1,4 @@
-"""`billing-gateway`: serve, migrate, export-schema, create-api-key, seed-demo."""
+"""`billing-gateway`: serve, migrate, bill, export-schema, create-api-key, seed-demo."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 from gateway.logging import configure_logging
 from gateway.settings import Settings
 from models.errors import DomainError
-from models.services import api_keys, demo
+from models.services import api_keys, demo, renewals
 from models.services.base import Deps
 from models.store import Store
 from models.store.migrate import upgrade
@@ -130,6 +130,21 @@ def cmd_seed_demo(_: argparse.Namespace) -> None:
     print(f"{len(created)} demo tenants added", file=sys.stderr)
 
 
+def cmd_bill(_: argparse.Namespace) -> None:
+    """Renew every subscription whose period has ended; safe to run as often as you like."""
+    settings = _settings()
+    configure_logging(settings.log_level, settings.log_format)
+    run = _with_store(settings, renewals.renew_due)
+    print(
+        f"renewed {run.renewed} subscription(s); issued {len(run.invoices)} invoice(s)"
+        + (f": {', '.join(run.invoices)}" if run.invoices else ""),
+        file=sys.stderr,
+    )
+    if run.failed:
+        raise SystemExit(f"billing-gateway: {len(run.failed)} renewal(s) failed and will be retried: "
+                         f"{', '.join(run.failed)} (see the log)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="billing-gateway",
@@ -148,6 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
     sub.add_parser("export-schema", help="print the GraphQL SDL").set_defaults(func=cmd_export_schema)
     sub.add_parser("seed-demo", help="add the demo tenants").set_defaults(func=cmd_seed_demo)
+    sub.add_parser(
+        "bill", help="renew every subscription whose period has ended (serve also does this every minute)"
+    ).set_defaults(func=cmd_bill)
 
     key = sub.add_parser("create-api-key", help="create an API key and print its secret once")
     key.add_argument("--admin", action="store_true", help="an ADMIN key (bootstrap)")

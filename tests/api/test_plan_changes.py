@@ -3,6 +3,8 @@ and each proration mode, with the invoices and credits they leave."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.api.billing import (
     advance,
     attach,
@@ -64,4 +66,54 @@ async def test_the_seed_example_adding_5_seats_with_15_of_30_days_left(api: Api)
         ("BASE", 1, 0), ("ADDON", 10, 100_00)]
     assert (renewal["periodStart"], renewal["periodEnd"]) == ("2026-12-01T00:00:00+00:00", "2027-01-01T00:00:00+00:00")
     assert charged["id"] == invoice["id"] and first["reason"] == "SUBSCRIBE"
+    assert await credit_balance(api, tenant) == 0
+
+
+# The README's table: what each mode bills for the worked example, the period after
+# the change, and what the next renewal bills (when on Dec 1; FULL restarts on Nov 16).
+README_TABLE = {
+    "PRORATED_IMMEDIATELY": (25_00, ("2026-11-01", "2026-12-01"), 100_00),
+    "DIFFERENCE_IMMEDIATELY": (50_00, ("2026-11-01", "2026-12-01"), 100_00),
+    "FULL_IMMEDIATELY": (100_00, ("2026-11-16", "2026-12-16"), None),
+    "DO_NOT_BILL": (None, ("2026-11-01", "2026-12-01"), 100_00),
+}
+
+
+@pytest.mark.parametrize("mode", list(README_TABLE))
+async def test_the_readme_table_of_modes(api: Api, mode: str) -> None:
+    billed, period, renewal = README_TABLE[mode]
+    clock, tenant, plan, seat, subscription = await seat_team(api)
+    await advance(api, clock, "2026-11-16T00:00:00Z")
+    spec = change_input(subscription, plan, {seat: 10}, mode=mode)
+    preview = (await preview_change(api, spec))["immediateCharge"]["summary"]
+    change = await change_plan(api, spec)
+
+    if billed is None:
+        assert change["invoice"] is None and preview["amountDue"]["amount"] == 0
+    else:
+        assert change["invoice"]["amountDue"]["amount"] == preview["amountDue"]["amount"] == billed
+    changed = change["subscription"]
+    assert (changed["currentPeriodStart"][:10], changed["currentPeriodEnd"][:10]) == period
+    await advance(api, clock, "2026-12-01T00:00:00Z")
+    newest = (await invoices(api, tenant))[0]
+    if renewal is None:
+        assert newest["reason"] != "RENEWAL"
+    else:
+        assert (newest["reason"], newest["total"]["amount"]) == ("RENEWAL", renewal)
+
+
+async def test_going_down_credits_the_balance_and_the_renewal_consumes_it(api: Api) -> None:
+    clock, tenant, plan, seat, subscription = await seat_team(api, seats=10)
+    await advance(api, clock, "2026-11-16T00:00:00Z")
+    change = await change_plan(api, change_input(subscription, plan, {seat: 5}))
+    invoice = change["invoice"]
+    assert [(li["kind"], li["quantity"], li["amount"]["amount"]) for li in invoice["lines"]] == [
+        ("CREDIT", -5, -25_00)]
+    assert (invoice["total"]["amount"], invoice["amountDue"]["amount"], invoice["status"]) == (-25_00, 0, "PAID")
+    assert await credit_balance(api, tenant) == 25_00
+
+    await advance(api, clock, "2026-12-01T00:00:00Z")
+    renewal = (await invoices(api, tenant))[0]
+    assert (renewal["total"]["amount"], renewal["creditsApplied"]["amount"], renewal["amountDue"]["amount"]) == (
+        50_00, 25_00, 25_00)
     assert await credit_balance(api, tenant) == 0
