@@ -15,6 +15,7 @@ from models.ids import new_id
 from models.services.access import Principal, require_admin, require_tenant, require_visible
 from models.services.base import Deps
 from models.services.pagination import Page, paginate
+from models.store import ROW_LOCK
 from models.tables import ApiKeyRow, Role, TenantRow
 from models.validation import Input, NonBlank
 
@@ -80,7 +81,7 @@ def insert_api_key(
 async def revoke_api_key(deps: Deps, actor: Principal, key_id: str) -> ApiKeyRow:
     """Revoke a key; it stops working at once. Revoking twice keeps the first time."""
     async with deps.store.transaction() as session:
-        row = await session.get(ApiKeyRow, key_id, with_for_update=True)
+        row = await session.get(ApiKeyRow, key_id, with_for_update=ROW_LOCK)
         visible = row is not None and (actor.is_admin or actor.can_manage(row.tenant_id or ""))
         require_visible(visible, "ApiKey", key_id)
         if row.revoked_at is None:

@@ -20,6 +20,7 @@ from models.errors import AddonArchived, AddonNotAttached, CurrencyMismatch, Not
 from models.ids import new_id
 from models.services.access import Principal, require_admin
 from models.services.base import Deps
+from models.store import ROW_LOCK
 from models.tables import AddonRow, PlanAddonRow, PlanRow
 from models.validation import CurrencyCode, Input, NonBlank
 
@@ -106,7 +107,7 @@ async def attach_addon(deps: Deps, actor: Principal, plan_id: str, addon_id: str
     require_admin(actor, "attachAddon")
     async with deps.store.transaction() as session:
         # Locked: concurrent attaches of one pair queue; an archive in flight finishes first.
-        plan = await session.get(PlanRow, plan_id, with_for_update=True)
+        plan = await session.get(PlanRow, plan_id, with_for_update=ROW_LOCK)
         if plan is None:
             raise NotFound("Plan", plan_id)
         addon = await _addon(session, addon_id, for_update=True)
@@ -142,7 +143,7 @@ async def list_addons(deps: Deps, include_archived: bool) -> list[AddonRow]:
 
 
 async def _addon(session: AsyncSession, addon_id: str, *, for_update: bool = False) -> AddonRow:
-    addon = await session.get(AddonRow, addon_id, with_for_update=for_update)
+    addon = await session.get(AddonRow, addon_id, with_for_update=ROW_LOCK if for_update else None)
     if addon is None:
         raise NotFound("Addon", addon_id)
     return addon

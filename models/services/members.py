@@ -18,6 +18,7 @@ from models.services import audit
 from models.services.access import Principal, require_tenant, require_visible
 from models.services.base import Deps
 from models.services.test_clocks import tenant_clock
+from models.store import ROW_LOCK
 from models.store.queries import live_subscriptions, rows_by_ids, seats_in_use, subscription_addons
 from models.tables import AddonRow, MemberRow, MemberStatus, PlanRow, SubscriptionRow, TenantRow
 from models.validation import Input
@@ -95,7 +96,7 @@ async def remove_member(deps: Deps, actor: Principal, member_id: str) -> MemberR
         require_visible(found is not None and actor.can_manage(found.tenant_id), "Member", member_id)
         # The same lock order as invites: the subscription, then the member.
         (subscription,) = await live_subscriptions(session, [found.tenant_id], for_update=True)
-        member = await session.get(MemberRow, member_id, with_for_update=True, populate_existing=True)
+        member = await session.get(MemberRow, member_id, with_for_update=ROW_LOCK, populate_existing=True)
         if member.status == MemberStatus.REMOVED.value:
             return member
         seat_type = SeatType(member.seat_type)

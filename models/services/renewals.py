@@ -28,6 +28,7 @@ from models.services.base import Deps
 from models.services.invoices import invoice_totals, issue_invoice
 from models.services.subscriptions import held_items, lock_tenant, replace_addons, snapshot
 from models.services.test_clocks import tenant_clock
+from models.store import ROW_LOCK
 from models.store.queries import rows_by_ids, seats_in_use
 from models.tables import (
     AddonRow,
@@ -175,7 +176,7 @@ async def _renew_one(deps: Deps, subscription_id: str, tenant_id: str) -> list[I
     async with deps.store.transaction() as session:
         tenant = await lock_tenant(session, tenant_id)
         subscription = await session.get(
-            SubscriptionRow, subscription_id, with_for_update=True, populate_existing=True
+            SubscriptionRow, subscription_id, with_for_update=ROW_LOCK, populate_existing=True
         )
         now = (await tenant_clock(session, deps, tenant)).now()
         if subscription is None or not is_due(subscription, now):

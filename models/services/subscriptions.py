@@ -19,6 +19,7 @@ from models.services.base import Deps
 from models.services.catalog import buyable_addons
 from models.services.invoices import invoice_totals, issue_invoice
 from models.services.test_clocks import tenant_clock
+from models.store import ROW_LOCK
 from models.store.queries import (
     live_subscriptions,
     members_of_tenants,
@@ -64,7 +65,7 @@ def distinct_addons(addons: Sequence[AddonQuantity], field: str) -> list[tuple[s
 
 
 async def lock_tenant(session: AsyncSession, tenant_id: str) -> TenantRow:
-    tenant = await session.get(TenantRow, tenant_id, with_for_update=True)
+    tenant = await session.get(TenantRow, tenant_id, with_for_update=ROW_LOCK)
     if tenant is None:
         raise NotFound("Tenant", tenant_id)
     return tenant
@@ -203,6 +204,6 @@ async def locked_subscription(
     if not lock:
         return await session.get(TenantRow, found.tenant_id), found
     tenant = await lock_tenant(session, found.tenant_id)
-    subscription = await session.get(SubscriptionRow, subscription_id, with_for_update=True, populate_existing=True)
+    subscription = await session.get(SubscriptionRow, subscription_id, with_for_update=ROW_LOCK, populate_existing=True)
     return tenant, subscription
 

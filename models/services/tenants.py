@@ -15,6 +15,7 @@ from models.services.access import Principal, require_admin, require_tenant
 from models.services.base import Deps
 from models.services.pagination import Page, paginate
 from models.services.test_clocks import clock_for_tenant, tenant_clock
+from models.store import ROW_LOCK
 from models.tables import Role, SalesMode, TenantRow, TestClockRow
 from models.validation import CountryCode, CurrencyCode, Input, NonBlank, TimezoneName
 
@@ -133,7 +134,7 @@ async def update_billing_info(deps: Deps, actor: Principal, tenant_id: str, data
     require_tenant(actor, tenant_id)
     info = BillingInfoInput.parse(data)
     async with deps.store.transaction() as session:
-        row = await session.get(TenantRow, tenant_id, with_for_update=True)
+        row = await session.get(TenantRow, tenant_id, with_for_update=ROW_LOCK)
         if row is None:
             raise NotFound("Tenant", tenant_id)
         _apply_billing_info(row, info)
@@ -147,7 +148,7 @@ async def set_tax_rate(deps: Deps, actor: Principal, tenant_id: str, tax_rate: A
     require_admin(actor, "setTaxRate")
     spec = TaxRateSpec.parse({"tax_rate": tax_rate}, path="")
     async with deps.store.transaction() as session:
-        row = await session.get(TenantRow, tenant_id, with_for_update=True)
+        row = await session.get(TenantRow, tenant_id, with_for_update=ROW_LOCK)
         if row is None:
             raise NotFound("Tenant", tenant_id)
         row.tax_rate_ppm = tax_rate_ppm(spec.tax_rate)

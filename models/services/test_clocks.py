@@ -15,6 +15,7 @@ from models.errors import ValidationFailed
 from models.ids import new_id
 from models.services.access import Principal, require_admin, require_visible
 from models.services.base import Deps
+from models.store import ROW_LOCK
 from models.tables import Role, TenantRow, TestClockRow
 from models.validation import Input
 
@@ -76,7 +77,7 @@ async def advance_test_clock(
     target = _aware(frozen_time)
     async with deps.store.transaction() as session:
         row = await session.scalar(
-            select(TestClockRow).where(TestClockRow.id == clock_id).with_for_update()
+            select(TestClockRow).where(TestClockRow.id == clock_id).with_for_update(**ROW_LOCK)
         )
         require_visible(row is not None and await _may_see(session, actor, row.id), "TestClock", clock_id)
         require_admin(actor, "advanceTestClock")

@@ -20,6 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
 
+# How services row-lock on PostgreSQL: FOR NO KEY UPDATE. It queues other writers of
+# the row (and FOR SHARE readers) but not inserts whose foreign keys point at it, so
+# one transaction holding a tenant while another, holding a subscription, inserts a
+# member of that tenant cannot deadlock. (SQLite serializes writers anyway.)
+ROW_LOCK: dict[str, Any] = {"key_share": True}
+
 
 class UnsupportedDatabaseUrl(ValueError):
     pass

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.billing.seats import SeatType
+from models.store.engine import ROW_LOCK
 from models.tables import (
     AddonRow,
     CreditEntryRow,
@@ -49,7 +50,7 @@ async def live_subscriptions(
     """Each tenant's subscription that is not cancelled (there is at most one)."""
     query = select(SubscriptionRow).where(SubscriptionRow.status != SubscriptionStatus.CANCELLED.value)
     if for_update:
-        query = query.with_for_update()
+        query = query.with_for_update(**ROW_LOCK)
     groups = await _grouped(session, query, SubscriptionRow.tenant_id, tenant_ids)
     return [group[0] if group else None for group in groups]
 

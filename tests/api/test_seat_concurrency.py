@@ -7,7 +7,16 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
-from tests.api.billing import create_plan, invite, seats, subscribe
+from tests.api.billing import (
+    change_input,
+    change_plan,
+    create_plan,
+    invite,
+    invoices,
+    plan_with_seat_addon,
+    seats,
+    subscribe,
+)
 from tests.conftest import Api, new_tenant
 
 
@@ -64,3 +73,39 @@ async def test_concurrent_subscribes_create_one_subscription(api: Api) -> None:
 
     other_keys = await asyncio.gather(*(subscribe(api, tenant, plan, key=f"other-{i}") for i in range(10)))
     assert {r["code"] for r in other_keys} == {"ALREADY_SUBSCRIBED"}
+
+
+async def test_a_seat_reduction_racing_invites_never_leaves_more_members_than_seats(api: Api) -> None:
+    plan, seat = await plan_with_seat_addon(api, "team", 0, 10_00)
+    tenant = await new_tenant(api)
+    subscription = (await subscribe(api, tenant, plan, {seat: 6}))["id"]
+    await invite(api, tenant, "first@team.example")
+
+    down = change_plan(api, change_input(subscription, plan, {seat: 3}))
+    results = await asyncio.gather(down, *(invite(api, tenant, f"user{i}@team.example") for i in range(8)))
+
+    summary = await seats(api, tenant)
+    assert summary["used"] <= summary["total"]
+    change, invites = results[0], results[1:]
+    admitted = sum(1 for r in invites if r["__typename"] == "Member")
+    if change["__typename"] == "PlanChange":  # it went first, or while at most 3 seats were taken
+        assert summary["total"] == 3
+    else:  # invites filled more than 3 seats first
+        assert (change["code"], summary["total"]) == ("SEATS_IN_USE", 6)
+        # Counted when the change ran; invites may have been admitted after it.
+        assert 1 <= change["membersToRemove"] <= 1 + admitted - 3
+    assert summary["used"] == 1 + admitted
+
+
+async def test_concurrent_changes_with_one_idempotency_key_bill_once(api: Api) -> None:
+    plan, seat = await plan_with_seat_addon(api, "team", 0, 10_00)
+    tenant = await new_tenant(api)
+    subscription = (await subscribe(api, tenant, plan, {seat: 5}))["id"]
+    spec = change_input(subscription, plan, {seat: 10}, mode="DIFFERENCE_IMMEDIATELY", key="upgrade-1")
+
+    results = await asyncio.gather(*(change_plan(api, spec) for _ in range(8)))
+
+    assert {r["__typename"] for r in results} == {"PlanChange"}
+    assert {r["invoice"]["number"] for r in results} == {"TEAM-0002"}
+    assert [i["number"] for i in await invoices(api, tenant)] == ["TEAM-0002", "TEAM-0001"]
+    assert results[0]["subscription"]["seats"]["total"] == 10
