@@ -118,7 +118,8 @@ class Tenant:
 
     @strawberry.field(description="Exclusive tax on the tenant's invoices, in percent (e.g. 10 or 8.875).")
     def tax_rate(self) -> Decimal:
-        return (Decimal(self.row.tax_rate_ppm) / 10_000).normalize()
+        rate = Decimal(self.row.tax_rate_ppm) / 10_000
+        return rate.quantize(Decimal(1)) if rate == rate.to_integral_value() else rate.normalize()
 
     @strawberry.field(description="Credit from downgrades and credits, consumed by later invoices; never negative.")
     async def credit_balance(self, info: Info) -> Money:
