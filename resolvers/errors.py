@@ -98,6 +98,19 @@ class IdempotencyConflictError(Error):
     pass
 
 
+# What buying a plan with add-on quantities can fail with (subscribe, changePlan).
+PurchaseErrors = (
+    ValidationError
+    | NotFoundError
+    | CurrencyMismatchError
+    | AddonNotAttachedError
+    | AddonArchivedError
+    | BelowMinimumSeatsError
+    | AboveMaximumSeatsError
+    | SeatsInUseError
+)
+
+
 def _base(exc: domain.DomainError) -> dict[str, Any]:
     return {"code": exc.code, "message": exc.message}
 

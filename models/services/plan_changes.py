@@ -23,7 +23,7 @@ from models.billing.proration import (
     describe,
 )
 from models.billing.seats import SeatSummary, check_bounds, seat_totals, summarize
-from models.errors import CurrencyMismatch, NotFound, SubscriptionNotActive, ValidationFailed
+from models.errors import SubscriptionNotActive, ValidationFailed
 from models.services import audit, idempotency
 from models.services.access import Principal
 from models.services.api_keys import operator
@@ -39,6 +39,7 @@ from models.services.subscriptions import (
     distinct_addons,
     held_items,
     locked_subscription,
+    plan_for,
     replace_addons,
     seat_state,
     snapshot,
@@ -97,13 +98,7 @@ async def _plan(
         )
     current_plan = await session.get(PlanRow, subscription.plan_id)
     current = await held_items(session, subscription.id)
-    plan = await session.get(PlanRow, spec.plan_id)
-    if plan is None:
-        raise NotFound("Plan", spec.plan_id)
-    if plan.currency != tenant.currency:
-        raise CurrencyMismatch(
-            f"Plan {plan.code!r} is priced in {plan.currency} but the tenant is billed in {tenant.currency}."
-        )
+    plan = await plan_for(session, tenant, spec.plan_id)
     wanted = (
         distinct_addons(spec.addons, "input.addons") if spec.addons is not None
         else [(addon.id, quantity) for addon, quantity in current]

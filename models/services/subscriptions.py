@@ -71,6 +71,18 @@ async def lock_tenant(session: AsyncSession, tenant_id: str) -> TenantRow:
     return tenant
 
 
+async def plan_for(session: AsyncSession, tenant: TenantRow, plan_id: str) -> PlanRow:
+    """A plan the tenant can be billed on: it exists and is priced in the tenant's currency."""
+    plan = await session.get(PlanRow, plan_id)
+    if plan is None:
+        raise NotFound("Plan", plan_id)
+    if plan.currency != tenant.currency:
+        raise CurrencyMismatch(
+            f"Plan {plan.code!r} is priced in {plan.currency} but the tenant is billed in {tenant.currency}."
+        )
+    return plan
+
+
 def seat_state(totals: dict[SeatType, int], used: dict[SeatType, int]) -> dict[str, Any]:
     return {t.value: {"total": totals[t], "used": used.get(t, 0)} for t in SeatType}
 
@@ -112,13 +124,7 @@ async def subscribe(deps: Deps, actor: Principal, data: Any) -> SubscriptionRow:
             raise AlreadySubscribed(
                 f"Tenant {tenant.id!r} already has subscription {live.id!r}; use changePlan to change it."
             )
-        plan = await session.get(PlanRow, spec.plan_id)
-        if plan is None:
-            raise NotFound("Plan", spec.plan_id)
-        if plan.currency != tenant.currency:
-            raise CurrencyMismatch(
-                f"Plan {plan.code!r} is priced in {plan.currency} but the tenant is billed in {tenant.currency}."
-            )
+        plan = await plan_for(session, tenant, spec.plan_id)
         items = await buyable_addons(session, plan, wanted, "input.addons")
         totals = seat_totals(plan, items)
         check_bounds(plan, sum(totals.values()))

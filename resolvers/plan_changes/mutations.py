@@ -7,32 +7,16 @@ import strawberry
 from models.services import plan_changes
 from resolvers.context import Info
 from resolvers.errors import (
-    AboveMaximumSeatsError,
-    AddonArchivedError,
-    AddonNotAttachedError,
-    BelowMinimumSeatsError,
-    CurrencyMismatchError,
     IdempotencyConflictError,
     NotFoundError,
-    SeatsInUseError,
+    PurchaseErrors,
     SubscriptionNotActiveError,
-    ValidationError,
 )
 from resolvers.plan_changes.inputs import ChangePlanInput
 from resolvers.plan_changes.types import PlanChange, PlanChangePreview
 from resolvers.subscriptions.types import Subscription
 
-_CHANGE_ERRORS = (
-    ValidationError
-    | NotFoundError
-    | CurrencyMismatchError
-    | AddonNotAttachedError
-    | AddonArchivedError
-    | BelowMinimumSeatsError
-    | AboveMaximumSeatsError
-    | SeatsInUseError
-    | SubscriptionNotActiveError
-)
+_CHANGE_ERRORS = PurchaseErrors | SubscriptionNotActiveError
 PreviewChangePlanResult = Annotated[
     PlanChangePreview | _CHANGE_ERRORS, strawberry.union("PreviewChangePlanResult")
 ]

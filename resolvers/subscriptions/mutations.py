@@ -7,32 +7,15 @@ import strawberry
 from models.services import subscriptions
 from resolvers.context import Info
 from resolvers.errors import (
-    AboveMaximumSeatsError,
-    AddonArchivedError,
-    AddonNotAttachedError,
     AlreadySubscribedError,
-    BelowMinimumSeatsError,
-    CurrencyMismatchError,
     IdempotencyConflictError,
-    NotFoundError,
-    SeatsInUseError,
-    ValidationError,
+    PurchaseErrors,
 )
 from resolvers.subscriptions.inputs import SubscribeInput
 from resolvers.subscriptions.types import Subscription
 
 SubscribeResult = Annotated[
-    Subscription
-    | ValidationError
-    | NotFoundError
-    | CurrencyMismatchError
-    | AddonNotAttachedError
-    | AddonArchivedError
-    | BelowMinimumSeatsError
-    | AboveMaximumSeatsError
-    | SeatsInUseError
-    | AlreadySubscribedError
-    | IdempotencyConflictError,
+    Subscription | PurchaseErrors | AlreadySubscribedError | IdempotencyConflictError,
     strawberry.union("SubscribeResult"),
 ]
 
