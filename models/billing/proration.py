@@ -103,17 +103,18 @@ def change_lines(
                  factor=factor, period=(window.start, window.end))
         )
 
+    dropped, taken = ("Unused time on {}", "Remaining time on {}") if prorated else ("{} removed", "{} added")
     for key, old in before.items():
         replacement = after.get(key)
         if replacement is None:
-            add(old, -old.quantity, f"Unused time on {old.describe(old.quantity)}")
+            add(old, -old.quantity, dropped.format(old.describe(old.quantity)))
             continue
         delta = replacement.quantity - old.quantity
         verb = "Adding" if delta > 0 else "Removing"
         add(replacement, delta, f"{verb} {abs(delta)} × {replacement.describe(1)}")
     for key, item in after.items():
         if key not in before:
-            add(item, item.quantity, f"Remaining time on {item.describe(item.quantity)}")
+            add(item, item.quantity, taken.format(item.describe(item.quantity)))
     return lines
 
 
