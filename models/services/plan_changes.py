@@ -270,7 +270,9 @@ async def cancel_subscription(deps: Deps, actor: Principal, subscription_id: str
             return subscription
         now = (await tenant_clock(session, deps, tenant)).now()
         await renew(session, operator(), tenant, subscription, now)  # a period that ended renews first
-        if subscription.status == SubscriptionStatus.CANCELLED.value:
+        if subscription.status == SubscriptionStatus.CANCELLED.value or (
+            at_period_end and subscription.cancel_at_period_end
+        ):
             return subscription
         before = {"status": subscription.status, "cancelAtPeriodEnd": subscription.cancel_at_period_end}
         if at_period_end:

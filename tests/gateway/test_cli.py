@@ -5,17 +5,21 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
 from models.billing.seats import SeatType
+from models.services import test_clocks
 from models.services.api_keys import authenticate, operator
 from models.services.base import Deps
+from models.services.catalog import create_plan
 from models.services.demo import DEMO_ADDONS, DEMO_PLANS, DEMO_TEAMS
 from models.services.members import seat_totals_of
-from models.services.tenants import list_tenants
+from models.services.subscriptions import subscribe
+from models.services.tenants import create_tenant, list_tenants
 from models.store.queries import live_subscriptions, seats_in_use
 from models.tables import AddonRow, InvoiceRow, MemberRow, PlanRow, Role, SubscriptionRow, TenantRow
 
@@ -87,3 +91,31 @@ def test_migrate_creates_the_sqlite_default_in_the_working_directory(tmp_path: P
                             text=True, cwd=tmp_path, env=env, timeout=60)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "gateway.db").exists()
+
+
+async def test_bill_renews_what_is_due_once(db_url: str, tmp_path: Path, deps: Deps) -> None:
+    # A tenant whose test clock stands past its period end: due, not yet renewed.
+    clock = await test_clocks.create_test_clock(deps, operator(), datetime(2026, 1, 15, 12, 0, tzinfo=UTC))
+    tenant = await create_tenant(
+        deps, operator(), {"name": "Acme Analytics", "email": "billing@example.com", "currency": "USD",
+                           "test_clock_id": clock.id},
+    )
+    plan = await create_plan(deps, operator(), {"code": "team", "name": "Team", "currency": "USD", "base_price": 99_00})
+    subscription = await subscribe(deps, operator(), {"tenant_id": tenant.id, "plan_id": plan.id})
+    await test_clocks.advance_test_clock(deps, operator(), clock.id, datetime(2026, 2, 20, tzinfo=UTC))
+
+    billed = run(db_url, tmp_path, "bill")
+    assert billed.returncode == 0, billed.stderr
+    assert "renewed 1 subscription(s); issued 1 invoice(s): ACME-0002" in billed.stderr
+    again = run(db_url, tmp_path, "bill")
+    assert again.returncode == 0, again.stderr
+    assert "renewed 0 subscription(s); issued 0 invoice(s)\n" in again.stderr
+
+    async with deps.store.read() as session:
+        issued = (await session.execute(
+            select(InvoiceRow.number, InvoiceRow.reason, InvoiceRow.period_start).order_by(InvoiceRow.number)
+        )).all()
+        renewed = await session.get(SubscriptionRow, subscription.id)
+    assert issued == [("ACME-0001", "SUBSCRIBE", datetime(2026, 1, 15, 12, 0, tzinfo=UTC)),
+                      ("ACME-0002", "RENEWAL", datetime(2026, 2, 15, 12, 0, tzinfo=UTC))]
+    assert renewed.current_period_end == datetime(2026, 3, 15, 12, 0, tzinfo=UTC)
