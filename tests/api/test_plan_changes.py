@@ -117,3 +117,23 @@ async def test_going_down_credits_the_balance_and_the_renewal_consumes_it(api: A
     assert (renewal["total"]["amount"], renewal["creditsApplied"]["amount"], renewal["amountDue"]["amount"]) == (
         50_00, 25_00, 25_00)
     assert await credit_balance(api, tenant) == 0
+
+
+async def test_invoices_page_newest_first_and_each_reads_by_id(api: Api) -> None:
+    clock, tenant, plan, seat, subscription = await seat_team(api)
+    await advance(api, clock, "2026-11-16T00:00:00Z")
+    await change_plan(api, change_input(subscription, plan, {seat: 10}))
+    await advance(api, clock, "2027-01-01T00:00:00Z")  # two renewals: Dec 1 and Jan 1
+    page = """query($id: ID!, $after: String) { tenant(id: $id) { invoices(first: 2, after: $after) {
+        edges { node { id number } } pageInfo { hasNextPage endCursor } } } }"""
+
+    seen, after = [], None
+    while True:
+        connection = (await api(page, {"id": tenant, "after": after}))["tenant"]["invoices"]
+        seen += [edge["node"] for edge in connection["edges"]]
+        if not connection["pageInfo"]["hasNextPage"]:
+            break
+        after = connection["pageInfo"]["endCursor"]
+    assert [n["number"] for n in seen] == ["ACME-0004", "ACME-0003", "ACME-0002", "ACME-0001"]
+    one = await api("query($id: ID!) { invoice(id: $id) { number reason total { formatted } } }", {"id": seen[0]["id"]})
+    assert one["invoice"] == {"number": "ACME-0004", "reason": "RENEWAL", "total": {"formatted": "$100.00"}}

@@ -16,8 +16,9 @@ from models.store import Store
 from tests.conftest import Api
 
 FLEET = """query($n: Int!) { tenants(first: $n) { edges { node {
-  subscription { plan { name } addons { quantity } seats { total used } }
-  members { email } } } } }"""
+  subscription { plan { name } addons { quantity } seats { total used }
+                 latestInvoice { number lines { amount { amount } } } }
+  members { email } creditBalance { amount } } } } }"""
 
 
 @contextmanager
@@ -71,7 +72,11 @@ async def test_fleet_query_costs_as_many_statements_for_50_tenants_as_for_5(
             assert node["subscription"]["addons"] == [{"quantity": i % 3 + 1}]
             assert node["subscription"]["seats"] == {"total": 2 + i % 3 + 1, "used": 2}
             assert [m["email"] for m in node["members"]] == [f"m0@t{i}.example", f"m1@t{i}.example"]
+            invoice = node["subscription"]["latestInvoice"]
+            assert [line["amount"]["amount"] for line in invoice["lines"]] == [99_00, (i % 3 + 1) * 15_00]
+            assert node["creditBalance"] == {"amount": 0}
 
     assert counts[5] == counts[50], counts
-    # key lookup, tenants, subscriptions, plans, subscription add-ons, add-ons, seats in use, members
-    assert selects[5] == selects[50] == 8, selects
+    # key lookup, tenants, subscriptions, plans, subscription add-ons, add-ons, seats in use, members,
+    # latest invoices, their lines, credit balances
+    assert selects[5] == selects[50] == 11, selects
