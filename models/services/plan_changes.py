@@ -145,7 +145,8 @@ async def _plan(
         else:
             period = (subscription.current_period_start, end)
     totals = await invoice_totals(session, tenant, lines)
-    check_representable(lines, totals.total, sum(line.amount for line in recurring_lines(plan, items)))
+    renewal_total = sum(line.amount for line in recurring_lines(plan, items))
+    check_representable(lines, totals.total, renewal_total)
     seat_delta = sum(totals_by_type.values()) - sum(seat_totals(current_plan, current).values())
     text = describe(
         currency=plan.currency,
@@ -154,17 +155,13 @@ async def _plan(
         mode=mode,
         totals=totals,
         window=window,
-        takes_effect=effective_at.astimezone(_zone(tenant)).date().isoformat() if scheduled else None,
-        renewal_total=sum(line.amount for line in recurring_lines(plan, items)),
+        takes_effect=effective_at.astimezone(ZoneInfo(tenant.timezone)).date().isoformat() if scheduled else None,
+        renewal_total=renewal_total,
     )
     return PlannedChange(
         tenant=tenant, subscription=subscription, plan=plan, items=items, mode=mode, effective_at=effective_at,
         scheduled=scheduled, lines=lines, totals=totals, period=period, seats=summarize(plan, items, used), text=text,
     )
-
-
-def _zone(tenant: TenantRow) -> ZoneInfo:
-    return ZoneInfo(tenant.timezone)
 
 
 async def preview_change(deps: Deps, actor: Principal, data: Any) -> PlannedChange:
