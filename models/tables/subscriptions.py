@@ -39,7 +39,7 @@ class SubscriptionRow(SQLModel, table=True):
     status: str = Field(default=SubscriptionStatus.ACTIVE.value, max_length=20)
     billing_anchor: datetime = Field(sa_type=UTCDateTime)
     current_period_start: datetime = Field(sa_type=UTCDateTime)
-    current_period_end: datetime = Field(sa_type=UTCDateTime)
+    current_period_end: datetime = Field(sa_type=UTCDateTime, index=True)  # what billing runs look for
     # Set by cancelSubscription(atPeriodEnd: true): the renewal cancels instead.
     cancel_at_period_end: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})
     cancelled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

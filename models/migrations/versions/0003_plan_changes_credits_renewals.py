@@ -61,6 +61,7 @@ def upgrade() -> None:
                                       nullable=False))
         batch_op.add_column(sa.Column('cancelled_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('scheduled_change', sa.JSON(), nullable=True))
+    op.create_index(op.f('ix_subscriptions_current_period_end'), 'subscriptions', ['current_period_end'])
 
     with op.batch_alter_table('tenants', schema=None) as batch_op:
         batch_op.add_column(sa.Column('tax_rate_ppm', sa.Integer(), server_default='0', nullable=False))
@@ -72,6 +73,7 @@ def downgrade() -> None:
         batch_op.drop_constraint(op.f('ck_tenants_tax_rate_ppm'), type_='check')
         batch_op.drop_column('tax_rate_ppm')
 
+    op.drop_index(op.f('ix_subscriptions_current_period_end'), table_name='subscriptions')
     with op.batch_alter_table('subscriptions', schema=None) as batch_op:
         batch_op.drop_column('scheduled_change')
         batch_op.drop_column('cancelled_at')
