@@ -5,6 +5,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 PIP_FLAGS := --quiet --disable-pip-version-check
+# One test process per core (worksteal evens out the two 1,000-example property runs).
+PYTEST_ARGS ?= -n auto --dist worksteal
 
 .PHONY: demo serve test lint schema bench clean
 

@@ -40,7 +40,7 @@ from models.billing.proration import EffectiveAt, ProrationMode
 from models.services import api_keys, catalog, plan_changes, renewals, subscriptions, tenants, test_clocks
 from models.services.base import Deps
 from models.store.queries import credit_balances, invoice_lines
-from models.tables import CreditEntryRow, InvoiceLineRow, InvoiceRow, SubscriptionRow
+from models.tables import CreditEntryRow, InvoiceLineRow, InvoiceRow, PlanAddonRow, PlanRow, SubscriptionRow
 
 ACTOR = api_keys.operator()
 _serial = itertools.count()
@@ -200,23 +200,31 @@ async def test_plan_changes_bill_what_the_preview_showed_and_conserve_money(deps
         "timezone": s.timezone, "test_clock_id": clock.id, "tax_rate": Decimal(s.tax_percent),
     })
 
-    async def plan_row(draw: PlanDraw):
-        return await catalog.create_plan(deps, ACTOR, {
+    # The catalog in one transaction, through the same row builders and input
+    # validation as createPlan/createAddon/attachAddon (one call each costs a
+    # transaction; this example needs up to eight).
+    def plan_row(draw: PlanDraw) -> PlanRow:
+        return catalog.new_plan(catalog.PlanCreate.parse({
             "code": unique("plan"), "name": "Plan", "currency": s.currency, "interval": "MONTH",
             "base_price": draw.base_price, "included_seats": draw.included_seats,
-        })
+        }), start)
 
-    old_plan = await plan_row(s.old_plan)
-    new_plan = await plan_row(s.new_plan) if s.new_plan is not None else old_plan
-    addon_rows = []
-    for draw in s.addons:
-        addon = await catalog.create_addon(deps, ACTOR, {
+    old_plan = plan_row(s.old_plan)
+    new_plan = plan_row(s.new_plan) if s.new_plan is not None else old_plan
+    addon_rows = [
+        catalog.new_addon(catalog.AddonCreate.parse({
             "code": unique("addon"), "name": "Extra", "currency": s.currency, "price": draw.price,
             "seat_type": draw.seat_type, "seats_per_unit": draw.seats_per_unit,
-        })
-        for plan_id in dict.fromkeys([old_plan.id, new_plan.id]):
-            await catalog.attach_addon(deps, ACTOR, plan_id, addon.id)
-        addon_rows.append(addon)
+        }), start)
+        for draw in s.addons
+    ]
+    async with deps.store.transaction() as session:
+        session.add_all([old_plan, *([new_plan] if new_plan is not old_plan else []), *addon_rows])
+        await session.flush()
+        session.add_all(
+            PlanAddonRow(plan_id=plan_id, addon_id=addon.id, attached_at=start)
+            for addon in addon_rows for plan_id in dict.fromkeys([old_plan.id, new_plan.id])
+        )
 
     subscription = await subscriptions.subscribe(deps, ACTOR, {
         "tenant_id": tenant.id, "plan_id": old_plan.id,
