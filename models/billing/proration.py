@@ -49,7 +49,8 @@ def days_left(start: datetime, end: datetime, at: datetime, timezone: str) -> tu
     zone = ZoneInfo(timezone)
     first, last, today = (moment.astimezone(zone).date() for moment in (start, end, at))
     days = max((last - first).days, 1)
-    return min(max((last - today).days, 0), days), days
+    # A period that ends later on the day of the change still has that day left.
+    return min(max((last - today).days, 1 if at < end else 0), days), days
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +131,7 @@ class Totals:
     credits_applied: int
     amount_due: int
     credit_granted: int
+    balance_after: int  # the tenant's credit balance once this invoice is issued
 
 
 def settle(lines: Sequence[Line], tax_rate_ppm: int, credit_balance: int) -> Totals:
@@ -142,6 +144,7 @@ def settle(lines: Sequence[Line], tax_rate_ppm: int, credit_balance: int) -> Tot
     return Totals(
         subtotal=subtotal, tax=tax, total=total, credits_applied=applied,
         amount_due=max(total, 0) - applied, credit_granted=max(-total, 0),
+        balance_after=credit_balance - applied + max(-total, 0),
     )
 
 

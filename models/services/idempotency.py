@@ -19,6 +19,8 @@ RETENTION = timedelta(hours=24)
 def fingerprint(spec: Input) -> str:
     """What makes two requests the same: every field but the key itself."""
     body = spec.model_dump(mode="json", exclude={"idempotency_key"})
+    if isinstance(body.get("addons"), list):  # the same totals in another order are the same request
+        body["addons"] = sorted(body["addons"], key=lambda item: json.dumps(item, sort_keys=True))
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 

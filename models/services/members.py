@@ -17,6 +17,7 @@ from models.ids import new_id
 from models.services import audit
 from models.services.access import Principal, require_tenant, require_visible
 from models.services.base import Deps
+from models.services.renewals import is_due, renew_subscription
 from models.services.test_clocks import tenant_clock
 from models.store import ROW_LOCK
 from models.store.queries import live_subscriptions, rows_by_ids, seats_in_use, subscription_addons
@@ -47,9 +48,26 @@ def _seats(seat_type: SeatType, total: int, used: int) -> dict[str, Any]:
     return {"seatType": seat_type.value, "total": total, "used": used}
 
 
+class _Overdue(Exception):
+    """The subscription's period ended and the billing run has not renewed it yet."""
+
+    def __init__(self, tenant_id: str, subscription_id: str) -> None:
+        self.tenant_id, self.subscription_id = tenant_id, subscription_id
+
+
 async def invite_member(deps: Deps, actor: Principal, data: Any) -> MemberRow:
     spec: InviteSpec = InviteSpec.parse(data)
     require_tenant(actor, spec.tenant_id)
+    while True:
+        try:
+            return await _invite(deps, actor, spec)
+        except _Overdue as due:
+            # Bill what fell due first (it may cancel, or apply a scheduled change
+            # that takes seats away), as the worker would have.
+            await renew_subscription(deps, due.tenant_id, due.subscription_id)
+
+
+async def _invite(deps: Deps, actor: Principal, spec: InviteSpec) -> MemberRow:
     email = spec.email.lower()
     async with deps.store.transaction() as session:
         tenant = await session.get(TenantRow, spec.tenant_id)
@@ -60,6 +78,9 @@ async def invite_member(deps: Deps, actor: Principal, data: Any) -> MemberRow:
             raise SubscriptionNotActive(
                 f"Tenant {tenant.id!r} has no active subscription, so it has no seats; subscribe first."
             )
+        now = (await tenant_clock(session, deps, tenant)).now()
+        if is_due(subscription, now):
+            raise _Overdue(tenant.id, subscription.id)
         taken = await session.scalar(
             select(MemberRow.id).where(
                 MemberRow.tenant_id == tenant.id,
@@ -74,7 +95,6 @@ async def invite_member(deps: Deps, actor: Principal, data: Any) -> MemberRow:
         used = used_by_type.get(spec.seat_type, 0)
         if used >= total:
             raise NoSeatsAvailable(spec.seat_type.value)
-        now = (await tenant_clock(session, deps, tenant)).now()
         member = MemberRow(
             id=new_id("mem"), tenant_id=tenant.id, email=email, seat_type=spec.seat_type.value,
             invited_by=actor.api_key_id, created_at=now,

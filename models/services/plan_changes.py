@@ -21,16 +21,17 @@ from models.billing.proration import (
     change_lines,
     days_left,
     describe,
+    settle,
 )
 from models.billing.seats import SeatSummary, check_bounds, seat_totals, summarize
-from models.errors import SubscriptionNotActive, ValidationFailed
+from models.errors import AddonNotAttached, Forbidden, SubscriptionNotActive, ValidationFailed
 from models.services import audit, idempotency
 from models.services.access import Principal
 from models.services.api_keys import operator
 from models.services.base import Deps
 from models.services.catalog import buyable_addons
 from models.services.invoices import invoice_totals, issue_invoice
-from models.services.renewals import is_due, renew, renew_due
+from models.services.renewals import is_due, renew, renew_subscription
 from models.services.subscriptions import (
     AddonQuantity,
     IdempotencyKey,
@@ -103,9 +104,17 @@ async def _plan(
         distinct_addons(spec.addons, "input.addons") if spec.addons is not None
         else [(addon.id, quantity) for addon, quantity in current]
     )
-    items = await buyable_addons(
-        session, plan, wanted, "input.addons", held={addon.id: quantity for addon, quantity in current}
-    )
+    try:
+        items = await buyable_addons(
+            session, plan, wanted, "input.addons", held={addon.id: quantity for addon, quantity in current}
+        )
+    except AddonNotAttached as exc:
+        if spec.addons is not None:
+            raise
+        raise AddonNotAttached(
+            f"{exc.message.split(' (')[0]}, which the subscription has, is not offered with plan {plan.code!r}; "
+            "pass `addons` with the totals to have on the new plan (`[]` drops every add-on)."
+        ) from None
     totals_by_type = seat_totals(plan, items)
     check_bounds(plan, sum(totals_by_type.values()))
     used = await check_members_fit(session, tenant.id, totals_by_type)
@@ -113,9 +122,7 @@ async def _plan(
     scheduled = spec.effective_at is EffectiveAt.NEXT_BILLING_DATE
     interval = Interval(plan.interval)
     new_interval = plan.interval != current_plan.interval
-    if new_interval and not scheduled and mode in (
-        ProrationMode.PRORATED_IMMEDIATELY, ProrationMode.DIFFERENCE_IMMEDIATELY
-    ):
+    if new_interval and not scheduled and mode is not ProrationMode.FULL_IMMEDIATELY:
         raise ValidationFailed(
             "input.prorationBillingMode",
             f"{current_plan.name} is billed per {current_plan.interval.lower()} and {plan.name} per "
@@ -127,9 +134,20 @@ async def _plan(
     lines: list[Line] = []
     end = subscription.current_period_end
     if scheduled:
+        if subscription.cancel_at_period_end:
+            raise ValidationFailed(
+                "input.effectiveAt",
+                f"subscription {subscription.id!r} cancels at the end of this period, so it has no next billing "
+                "date; change it now (IMMEDIATELY) instead",
+            )
         effective_at = end
         anchor = end if new_interval else subscription.billing_anchor
-        period = (end, next_boundary(anchor, end, interval, tenant.timezone))
+        try:
+            period = (end, next_boundary(anchor, end, interval, tenant.timezone))
+        except (ValueError, OverflowError):
+            raise ValidationFailed(
+                "input.effectiveAt", "the next billing period would end after the year 9999; change it now instead"
+            ) from None
     else:
         effective_at = now
         remaining, days = days_left(subscription.current_period_start, end, now, tenant.timezone)
@@ -145,8 +163,8 @@ async def _plan(
         else:
             period = (subscription.current_period_start, end)
     totals = await invoice_totals(session, tenant, lines)
-    renewal_total = sum(line.amount for line in recurring_lines(plan, items))
-    check_representable(lines, totals.total, renewal_total)
+    renewal_total = settle(recurring_lines(plan, items), tenant.tax_rate_ppm, 0).total
+    check_representable(lines, totals.total, renewal_total, totals.balance_after)
     seat_delta = sum(totals_by_type.values()) - sum(seat_totals(current_plan, current).values())
     text = describe(
         currency=plan.currency,
@@ -168,14 +186,29 @@ async def preview_change(deps: Deps, actor: Principal, data: Any) -> PlannedChan
     """What ``change_plan`` with the same input would do now. Writes nothing (a
     period that has already ended is renewed first, as the worker would)."""
     spec: ChangePlanSpec = ChangePlanSpec.parse(data)
-    for _ in range(2):
-        async with deps.store.read() as session:
+    while True:
+        # One snapshot, so the preview never mixes the states before and after a
+        # change that commits while it reads.
+        async with deps.store.snapshot() as session:
             tenant, subscription = await locked_subscription(session, actor, spec.subscription_id, lock=False)
+            _check_mode(actor, spec)
             now = (await tenant_clock(session, deps, tenant)).now()
             if not is_due(subscription, now):
                 return await _plan(session, tenant, subscription, spec, now)
-        await renew_due(deps, subscription_id=subscription.id)
-    raise RuntimeError(f"subscription {spec.subscription_id} stays due after renewing it")
+        await renew_subscription(deps, tenant.id, subscription.id)  # as the worker would; raises if it cannot
+
+
+def _check_mode(actor: Principal, spec: ChangePlanSpec) -> None:
+    """DO_NOT_BILL and DIFFERENCE_IMMEDIATELY are the operator's to grant: a tenant
+    could otherwise take a dearer plan for free, or prorate up and get the whole
+    difference back on the way down."""
+    if spec.effective_at is EffectiveAt.IMMEDIATELY and spec.proration_billing_mode in (
+        ProrationMode.DO_NOT_BILL, ProrationMode.DIFFERENCE_IMMEDIATELY
+    ) and not actor.is_admin:
+        raise Forbidden(
+            f"prorationBillingMode {spec.proration_billing_mode.value} needs an ADMIN API key; "
+            "use PRORATED_IMMEDIATELY or FULL_IMMEDIATELY, or effectiveAt NEXT_BILLING_DATE."
+        )
 
 
 @dataclass
@@ -189,6 +222,7 @@ async def change_plan(deps: Deps, actor: Principal, data: Any) -> AppliedChange:
     spec: ChangePlanSpec = ChangePlanSpec.parse(data)
     async with deps.store.transaction() as session:
         tenant, subscription = await locked_subscription(session, actor, spec.subscription_id)
+        _check_mode(actor, spec)
         key = spec.idempotency_key
         if key and (first := await idempotency.replayed(session, tenant.id, "changePlan", key, spec, deps.clock.now())):
             return await _replay(session, first)
@@ -228,8 +262,6 @@ async def _apply(session: AsyncSession, actor: Principal, change: PlannedChange,
             at=now,
         )
         return None
-    if plan.interval != before_plan.interval and change.mode is ProrationMode.DO_NOT_BILL:
-        subscription.billing_anchor = subscription.current_period_end  # the new interval counts from the renewal
     if change.mode is ProrationMode.FULL_IMMEDIATELY:
         subscription.billing_anchor = now
     subscription.plan_id = plan.id

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models.billing.periods import Interval, next_boundary
 from models.billing.pricing import recurring_lines
 from models.billing.seats import overbooked, seat_totals
+from models.errors import ValidationFailed
 from models.services import audit, test_clocks
 from models.services.access import Principal
 from models.services.api_keys import operator
@@ -68,7 +69,13 @@ async def renew(
             )
             break
         plan, items = await _apply_scheduled_change(session, actor, tenant, subscription, end)
-        period_end = next_boundary(subscription.billing_anchor, end, Interval(plan.interval), tenant.timezone)
+        try:
+            period_end = next_boundary(subscription.billing_anchor, end, Interval(plan.interval), tenant.timezone)
+        except (ValueError, OverflowError):
+            raise ValidationFailed(
+                "currentPeriodEnd", f"subscription {subscription.id!r} cannot renew: its next period would end after "
+                "the year 9999"
+            ) from None
         lines = recurring_lines(plan, items)
         totals = await invoice_totals(session, tenant, lines)
         invoice = await issue_invoice(
@@ -105,11 +112,17 @@ async def _apply_scheduled_change(
     items = [(addon, quantity) for addon, (_, quantity) in zip(addons, wanted, strict=True) if addon and quantity]
     (used,) = await seats_in_use(session, [tenant.id])
     over = overbooked(seat_totals(plan, items), used) if plan else {}
+    held = {addon.id: quantity for addon, quantity in current}
+    # Archived while the change waited: it may keep what it had, not buy more.
+    archived = [a.code for a, q in items if a.archived_at is not None and q > held.get(a.id, 0)]
     before = snapshot(subscription, current_plan, current)
-    if plan is None or over:
-        reason = "the plan no longer exists" if plan is None else (
-            "members hold more seats than it gives: " + ", ".join(f"{n} {t.value}" for t, n in over.items())
-        )
+    if plan is None or over or archived:
+        if plan is None:
+            reason = "the plan no longer exists"
+        elif over:
+            reason = "members hold more seats than it gives: " + ", ".join(f"{n} {t.value}" for t, n in over.items())
+        else:
+            reason = "add-ons were archived before it applied: " + ", ".join(archived)
         audit.record(
             session, actor, tenant_id=tenant.id, action="subscription.scheduled_change_dropped",
             subject_id=subscription.id, before={"subscription": before, "scheduledChange": change},
@@ -161,7 +174,7 @@ async def renew_due(
     run = BillingRun()
     for sub_id, tenant_id in due:
         try:
-            issued = await _renew_one(deps, sub_id, tenant_id)
+            issued = await renew_subscription(deps, tenant_id, sub_id)
         except Exception:
             log.exception("renewal failed; the next billing run retries it", extra={"subscription_id": sub_id})
             run.failed.append(sub_id)
@@ -172,7 +185,9 @@ async def renew_due(
     return run
 
 
-async def _renew_one(deps: Deps, subscription_id: str, tenant_id: str) -> list[InvoiceRow] | None:
+async def renew_subscription(deps: Deps, tenant_id: str, subscription_id: str) -> list[InvoiceRow] | None:
+    """Renew one subscription if it is due (None if another run got there first);
+    its errors propagate."""
     async with deps.store.transaction() as session:
         tenant = await lock_tenant(session, tenant_id)
         subscription = await session.get(

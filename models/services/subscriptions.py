@@ -130,7 +130,8 @@ async def subscribe(deps: Deps, actor: Principal, data: Any) -> SubscriptionRow:
         check_bounds(plan, sum(totals.values()))
         used = await check_members_fit(session, tenant.id, totals)
         lines = recurring_lines(plan, items)
-        check_representable(lines)
+        due = await invoice_totals(session, tenant, lines)
+        check_representable(lines, due.total, due.balance_after)
 
         try:
             end = period_boundary(now, Interval(plan.interval), 1, tenant.timezone)
@@ -149,7 +150,7 @@ async def subscribe(deps: Deps, actor: Principal, data: Any) -> SubscriptionRow:
         )
         await issue_invoice(
             session, tenant=tenant, subscription_id=subscription.id, reason=InvoiceReason.SUBSCRIBE,
-            currency=plan.currency, lines=lines, totals=await invoice_totals(session, tenant, lines),
+            currency=plan.currency, lines=lines, totals=due,
             period=(now, end), at=now,
         )
         audit.record(

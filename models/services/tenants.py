@@ -9,14 +9,18 @@ from pydantic import EmailStr, Field, StringConstraints
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models.errors import NotFound
+from models.billing.pricing import MAX_AMOUNT, recurring_lines
+from models.billing.proration import settle
+from models.errors import NotFound, ValidationFailed
 from models.ids import new_id
 from models.services.access import Principal, require_admin, require_tenant
 from models.services.base import Deps
 from models.services.pagination import Page, paginate
+from models.services.subscriptions import held_items
 from models.services.test_clocks import clock_for_tenant, tenant_clock
 from models.store import ROW_LOCK
-from models.tables import Role, SalesMode, TenantRow, TestClockRow
+from models.store.queries import live_subscriptions
+from models.tables import PlanRow, Role, SalesMode, TenantRow, TestClockRow
 from models.validation import CountryCode, CurrencyCode, Input, NonBlank, TimezoneName
 
 Name = Annotated[NonBlank, StringConstraints(max_length=200)]
@@ -151,9 +155,25 @@ async def set_tax_rate(deps: Deps, actor: Principal, tenant_id: str, tax_rate: A
         row = await session.get(TenantRow, tenant_id, with_for_update=ROW_LOCK)
         if row is None:
             raise NotFound("Tenant", tenant_id)
-        row.tax_rate_ppm = tax_rate_ppm(spec.tax_rate)
+        rate = tax_rate_ppm(spec.tax_rate)
+        await _check_renewals_fit(session, row, rate)
+        row.tax_rate_ppm = rate
         row.updated_at = (await tenant_clock(session, deps, row)).now()
     return row
+
+
+async def _check_renewals_fit(session: AsyncSession, tenant: TenantRow, rate: int) -> None:
+    """The live subscription's renewal, taxed at ``rate``, must stay an amount the API can show."""
+    (subscription,) = await live_subscriptions(session, [tenant.id])
+    if subscription is None:
+        return
+    plan = await session.get(PlanRow, subscription.plan_id)
+    total = settle(recurring_lines(plan, await held_items(session, subscription.id)), rate, 0).total
+    if abs(total) > MAX_AMOUNT:
+        raise ValidationFailed(
+            "taxRate", f"the renewal of subscription {subscription.id!r} would come to {total} minor units with this "
+            f"tax, more than the {MAX_AMOUNT} the API can carry"
+        )
 
 
 async def get_tenant(deps: Deps, actor: Principal, tenant_id: str) -> TenantRow:

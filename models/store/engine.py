@@ -116,6 +116,15 @@ class Store:
         async with self._reader() as session:
             yield session
 
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[AsyncSession]:
+        """A read-only session whose reads all see one committed state: REPEATABLE READ
+        on PostgreSQL; on SQLite a read transaction already sees one WAL snapshot."""
+        async with self._reader() as session:
+            if self.dialect == "postgresql":
+                await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+            yield session
+
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))

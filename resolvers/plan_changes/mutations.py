@@ -7,6 +7,7 @@ import strawberry
 from models.services import plan_changes
 from resolvers.context import Info
 from resolvers.errors import (
+    ForbiddenError,
     IdempotencyConflictError,
     NotFoundError,
     PurchaseErrors,
@@ -16,7 +17,7 @@ from resolvers.plan_changes.inputs import ChangePlanInput
 from resolvers.plan_changes.types import PlanChange, PlanChangePreview
 from resolvers.subscriptions.types import Subscription
 
-_CHANGE_ERRORS = PurchaseErrors | SubscriptionNotActiveError
+_CHANGE_ERRORS = PurchaseErrors | SubscriptionNotActiveError | ForbiddenError
 PreviewChangePlanResult = Annotated[
     PlanChangePreview | _CHANGE_ERRORS, strawberry.union("PreviewChangePlanResult")
 ]

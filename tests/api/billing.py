@@ -42,6 +42,14 @@ async def attach(api: Api, plan_id: str, addon_id: str) -> dict[str, Any]:
     ))["attachAddon"]
 
 
+async def archive(api: Api, addon_id: str) -> None:
+    result = (await api(
+        "mutation($id: ID!) { archiveAddon(addonId: $id) { __typename ... on Error { code message } } }",
+        {"id": addon_id},
+    ))["archiveAddon"]
+    assert result["__typename"] == "Addon", result
+
+
 async def plan_with_seat_addon(
     api: Api, code: str, base_price: int, seat_price: int, **plan_fields: Any
 ) -> tuple[str, str]:
@@ -128,7 +136,7 @@ async def preview_change(api: Api, spec: dict[str, Any]) -> dict[str, Any]:
         f"""mutation($input: ChangePlanInput!) {{ previewChangePlan(input: $input) {{ __typename
              ... on PlanChangePreview {{ {PREVIEW} }}
              ... on SeatsInUseError {{ membersToRemove members {{ email }} }}
-             ... on Error {{ code message }} }} }}""",
+             ... on ValidationError {{ field }} ... on Error {{ code message }} }} }}""",
         {"input": spec},
     ))["previewChangePlan"]
 
@@ -139,7 +147,7 @@ async def change_plan(api: Api, spec: dict[str, Any]) -> dict[str, Any]:
         f"""mutation($input: ChangePlanInput!) {{ changePlan(input: $input) {{ __typename
              ... on PlanChange {{ {CHANGE} }}
              ... on SeatsInUseError {{ membersToRemove members {{ email }} }}
-             ... on Error {{ code message }} }} }}""",
+             ... on ValidationError {{ field }} ... on Error {{ code message }} }} }}""",
         {"input": spec},
     ))["changePlan"]
 

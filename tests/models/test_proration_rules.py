@@ -47,6 +47,9 @@ def test_the_change_day_counts_as_a_day_left() -> None:
     assert days_left(NOV_1, DEC_1, at(16, 9), "UTC") == (15, 30)
     assert days_left(NOV_1, DEC_1, at(1), "UTC") == (30, 30)
     assert days_left(NOV_1, DEC_1, at(30, 23), "UTC") == (1, 30)
+    # A period ending at 09:00 on Dec 16: a change at 08:00 that day still has a day left.
+    start, end = datetime(2026, 11, 16, 9, tzinfo=UTC), datetime(2026, 12, 16, 9, tzinfo=UTC)
+    assert days_left(start, end, datetime(2026, 12, 16, 8, tzinfo=UTC), "UTC") == (1, 30)
 
 
 def test_days_are_counted_in_the_tenants_timezone() -> None:
@@ -102,11 +105,11 @@ def test_each_line_is_rounded_once_in_yen() -> None:
 
 def test_settle_applies_tax_then_credit_and_grants_a_negative_total() -> None:
     charge = [Line(LineKind.PRORATION, "x", 5, 10_00, 25_00)]
-    assert settle(charge, 100_000, 0) == Totals(25_00, 2_50, 27_50, 0, 27_50, 0)
-    assert settle(charge, 100_000, 10_00) == Totals(25_00, 2_50, 27_50, 10_00, 17_50, 0)
-    assert settle(charge, 0, 99_00) == Totals(25_00, 0, 25_00, 25_00, 0, 0)
+    assert settle(charge, 100_000, 0) == Totals(25_00, 2_50, 27_50, 0, 27_50, 0, 0)
+    assert settle(charge, 100_000, 10_00) == Totals(25_00, 2_50, 27_50, 10_00, 17_50, 0, 0)
+    assert settle(charge, 0, 99_00) == Totals(25_00, 0, 25_00, 25_00, 0, 0, 74_00)
     credit = [Line(LineKind.CREDIT, "x", -5, 10_00, -25_00)]
-    assert settle(credit, 100_000, 5_00) == Totals(-25_00, -2_50, -27_50, 0, 0, 27_50)
+    assert settle(credit, 100_000, 5_00) == Totals(-25_00, -2_50, -27_50, 0, 0, 27_50, 32_50)
     with pytest.raises(ValueError):
         settle(charge, 0, -1)
 
@@ -124,6 +127,7 @@ def test_settled_money_adds_up(amounts: list[int], rate: int, balance: int) -> N
     assert totals.amount_due >= 0 and totals.credit_granted >= 0
     # What is due plus the credit used, less the credit granted, is exactly the total.
     assert totals.amount_due + totals.credits_applied - totals.credit_granted == totals.total
+    assert totals.balance_after == balance - totals.credits_applied + totals.credit_granted >= 0
 
 
 def test_the_next_period_ends_on_the_anchors_day_clamped_to_the_month() -> None:
