@@ -148,3 +148,17 @@ async def test_the_same_totals_in_another_order_replay(api: Api) -> None:
     first = await change_plan(api, change_input(subscription, plan, {seat: 6, extra: 1}, key="k-1"))
     again = await change_plan(api, change_input(subscription, plan, {extra: 1, seat: 6}, key="k-1"))
     assert again["invoice"]["number"] == first["invoice"]["number"]
+
+
+async def test_a_scheduled_change_quotes_the_renewal_with_tax(api: Api) -> None:
+    clock = await new_clock(api, "2026-11-01T00:00:00Z")
+    tenant = (await api(
+        """mutation($clock: ID!) { createTenant(input: {name: "Taxed", email: "t@t.example", currency: "USD",
+             taxRate: "10", testClockId: $clock}) { ... on Tenant { id } } }""", {"clock": clock}))["createTenant"]["id"]
+    plan = await create_plan(api, "team", 20_00)
+    bigger = await create_plan(api, "bigger", 40_00, name="Bigger")
+    subscription = (await subscribe(api, tenant, plan))["id"]
+    preview = await preview_change(api, change_input(subscription, bigger, effective_at="NEXT_BILLING_DATE"))
+    assert preview["immediateCharge"]["summary"]["text"] == (
+        "Switching to Bigger takes effect on 2026-12-01; nothing is charged today, and the renewal invoice "
+        "will be $44.00.")
