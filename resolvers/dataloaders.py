@@ -22,9 +22,9 @@ Result = TypeVar("Result")
 
 
 def _loader(
-    deps: Deps, query: Callable[[AsyncSession, Sequence[str]], Awaitable[list[Result]]]
-) -> DataLoader[str, Result]:
-    async def load(keys: Sequence[str]) -> list[Result]:
+    deps: Deps, query: Callable[[AsyncSession, Sequence[Any]], Awaitable[list[Result]]]
+) -> DataLoader[Any, Result]:
+    async def load(keys: Sequence[Any]) -> list[Result]:
         async with deps.store.read() as session:
             return await query(session, keys)
 
@@ -57,6 +57,8 @@ class Loaders:
         self.members: DataLoader[str, Any] = _loader(deps, queries.members_of_tenants)
         # subscription id -> its newest invoice
         self.latest_invoice: DataLoader[str, Any] = _loader(deps, queries.latest_invoices)
+        # (tenant id, n) -> its n newest invoices: the first page of Tenant.invoices
+        self.newest_invoices: DataLoader[tuple[str, int], Any] = _loader(deps, queries.newest_invoices)
         # tenant id -> its credit balance
         self.credit_balance: DataLoader[str, int] = _loader(deps, queries.credit_balances)
         # invoice id -> its lines in order

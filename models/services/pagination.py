@@ -23,6 +23,11 @@ class Page(Generic[T]):
     items: list[T]
     has_next_page: bool
 
+    @classmethod
+    def of(cls, rows: list[T], size: int) -> Page[T]:
+        """A page from up to ``size + 1`` rows: the extra one only says there is more."""
+        return cls(items=rows[:size], has_next_page=len(rows) > size)
+
     @property
     def end_cursor(self) -> str | None:
         return encode_cursor(self.items[-1].id) if self.items else None  # type: ignore[attr-defined]
@@ -42,16 +47,21 @@ def decode_cursor(cursor: str) -> str:
     return raw[3:]
 
 
+def page_size(first: int | None) -> int:
+    size = DEFAULT_PAGE_SIZE if first is None else first
+    if not 1 <= size <= MAX_PAGE_SIZE:
+        raise ValidationFailed("first", f"must be between 1 and {MAX_PAGE_SIZE}; got {size}")
+    return size
+
+
 async def paginate(
     session: AsyncSession, query: Select[Any], id_column: Any, first: int | None, after: str | None,
     *, newest_first: bool = False,
 ) -> Page[Any]:
-    size = DEFAULT_PAGE_SIZE if first is None else first
-    if not 1 <= size <= MAX_PAGE_SIZE:
-        raise ValidationFailed("first", f"must be between 1 and {MAX_PAGE_SIZE}; got {size}")
+    size = page_size(first)
     if after is not None:
         cursor = decode_cursor(after)
         query = query.where(id_column < cursor if newest_first else id_column > cursor)
     order = id_column.desc() if newest_first else id_column
     rows = list((await session.scalars(query.order_by(order).limit(size + 1))).all())
-    return Page(items=rows[:size], has_next_page=len(rows) > size)
+    return Page.of(rows, size)

@@ -111,6 +111,31 @@ async def invoice_lines(session: AsyncSession, invoice_ids: Sequence[str]) -> li
     return await _grouped(session, query, InvoiceLineRow.invoice_id, invoice_ids)
 
 
+async def newest_invoices(
+    session: AsyncSession, keys: Sequence[tuple[str, int]]
+) -> list[list[InvoiceRow]]:
+    """For each (tenant id, n): the tenant's n newest invoices, newest first, in one
+    statement per distinct n (a window over the tenants)."""
+    found: dict[tuple[str, int], list[InvoiceRow]] = {}
+    for n in {n for _, n in keys}:
+        tenant_ids = [t for t, size in keys if size == n]
+        rank = (
+            func.row_number()
+            .over(partition_by=InvoiceRow.tenant_id, order_by=InvoiceRow.id.desc())
+            .label("rank")
+        )
+        ranked = select(InvoiceRow.id, rank).where(InvoiceRow.tenant_id.in_(tenant_ids)).subquery()
+        query = (
+            select(InvoiceRow)
+            .join(ranked, ranked.c.id == InvoiceRow.id)
+            .where(ranked.c.rank <= n)
+            .order_by(InvoiceRow.id.desc())
+        )
+        for row in (await session.scalars(query)).all():
+            found.setdefault((row.tenant_id, n), []).append(row)
+    return [found.get(key, []) for key in keys]
+
+
 async def credit_balances(session: AsyncSession, tenant_ids: Sequence[str]) -> list[int]:
     """Each tenant's credit balance: the sum of its ledger entries."""
     query = (

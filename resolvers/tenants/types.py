@@ -6,6 +6,7 @@ from decimal import Decimal
 import strawberry
 
 from models.services import invoices
+from models.services.pagination import Page, page_size
 from models.services.test_clocks import clock_for_tenant
 from models.tables import SalesMode as SalesModeValue
 from models.tables import TenantRow
@@ -128,5 +129,9 @@ class Tenant:
     @strawberry.field(description="The tenant's invoices, newest first.")
     async def invoices(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[Invoice]:
         ctx = info.context
-        page = await invoices.list_invoices(ctx.deps, ctx.actor, self.row.id, first, after)
+        if after is None:  # the first page: batched over every tenant in the response
+            size = page_size(first)
+            page = Page.of(await ctx.loaders.newest_invoices.load((self.row.id, size + 1)), size)
+        else:
+            page = await invoices.list_invoices(ctx.deps, ctx.actor, self.row.id, first, after)
         return Connection[Invoice].from_page(page, Invoice.from_row)

@@ -18,7 +18,8 @@ from tests.conftest import Api
 FLEET = """query($n: Int!) { tenants(first: $n) { edges { node {
   subscription { plan { name } addons { quantity } seats { total used }
                  latestInvoice { number lines { amount { amount } } } }
-  members { email } creditBalance { amount } } } } }"""
+  members { email } creditBalance { amount } invoices(first: 2) { edges { node { number } }
+  pageInfo { hasNextPage } } } } } }"""
 
 
 @contextmanager
@@ -75,8 +76,10 @@ async def test_fleet_query_costs_as_many_statements_for_50_tenants_as_for_5(
             invoice = node["subscription"]["latestInvoice"]
             assert [line["amount"]["amount"] for line in invoice["lines"]] == [99_00, (i % 3 + 1) * 15_00]
             assert node["creditBalance"] == {"amount": 0}
+            assert node["invoices"]["edges"] == [{"node": {"number": invoice["number"]}}]
+            assert node["invoices"]["pageInfo"] == {"hasNextPage": False}
 
     assert counts[5] == counts[50], counts
     # key lookup, tenants, subscriptions, plans, subscription add-ons, add-ons, seats in use, members,
-    # latest invoices, their lines, credit balances
-    assert selects[5] == selects[50] == 11, selects
+    # latest invoices, their lines, credit balances, the first page of invoices
+    assert selects[5] == selects[50] == 12, selects
