@@ -26,6 +26,10 @@ class Principal:
         """Read and change the tenant's account (ADMIN, or its own TENANT key)."""
         return self.is_admin or (self.role is Role.TENANT and self.tenant_id == tenant_id)
 
+    def can_meter(self, tenant_id: str) -> bool:
+        """Record and read the tenant's usage (also its own PARTNER key)."""
+        return self.is_admin or (self.role in (Role.TENANT, Role.PARTNER) and self.tenant_id == tenant_id)
+
 
 def require_admin(principal: Principal, operation: str) -> None:
     if not principal.is_admin:

@@ -7,11 +7,23 @@ from models.tables.catalog import AddonRow, PlanAddonRow, PlanRow
 from models.tables.idempotency import IdempotencyKeyRow
 from models.tables.invoices import CreditEntryRow, InvoiceLineRow, InvoiceReason, InvoiceRow, InvoiceStatus
 from models.tables.members import MemberRow, MemberStatus
+from models.tables.metering import (
+    MeterRow,
+    UsageChargeRow,
+    UsageDayRow,
+    UsageKeyRow,
+    UsagePointRow,
+)
 from models.tables.subscriptions import SubscriptionAddonRow, SubscriptionRow, SubscriptionStatus
 from models.tables.tenants import SalesMode, TenantRow
 from models.tables.test_clocks import TestClockRow
 
 __all__ = [
+    "MeterRow",
+    "UsageChargeRow",
+    "UsageDayRow",
+    "UsageKeyRow",
+    "UsagePointRow",
     "AddonRow",
     "ApiKeyRow",
     "AuditEntryRow",

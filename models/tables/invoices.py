@@ -21,6 +21,7 @@ class InvoiceReason(enum.Enum):
     SUBSCRIBE = "SUBSCRIBE"  # the first period, billed in advance
     CHANGE = "CHANGE"  # a plan change billed now
     RENEWAL = "RENEWAL"  # the next period, billed in advance at period end
+    FINAL = "FINAL"  # the usage of a subscription's last period, billed when it ends
 
 
 RENEWAL = "reason = 'RENEWAL'"
@@ -45,7 +46,7 @@ class InvoiceRow(SQLModel, table=True):
             "amount_due = (CASE WHEN total > 0 THEN total ELSE 0 END) - credits_applied",
             name="amount_due",
         ),
-        CheckConstraint("reason IN ('SUBSCRIBE', 'CHANGE', 'RENEWAL')", name="reason"),
+        CheckConstraint("reason IN ('SUBSCRIBE', 'CHANGE', 'RENEWAL', 'FINAL')", name="reason"),
         # A period is renewed once, however many billing runs race for it.
         Index(
             "uq_invoices_subscription_id_renewal", "subscription_id", "period_start", unique=True,

@@ -1,0 +1,634 @@
+"""Usage: recording points and reading counts.
+
+A batch is one transaction: its valid events are all committed together or, if the
+process dies, none is; each invalid one is reported by index and skipped. Per
+tenant, ingestion is serialized on the tenant's row, so the read-modify-write of
+points and days is exact under any concurrency.
+
+Each batch touches the database a fixed number of times, however many events it
+holds: it loads the points and days it touches, folds the events in memory in order,
+then writes points, days and idempotency keys with one executemany each. A day's
+maximum or latest point is read back from that day's points only when the point it
+named fell or went; sums and point counts always move by deltas.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, bindparam, delete, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.billing.usage import (
+    MAX_DAY_MICROS,
+    Aggregation,
+    DayStats,
+    UsageCharge,
+    UsageMethod,
+    charge,
+    count_of,
+    day_bounds,
+    fold_days,
+    local_day,
+    month_days,
+    period_days,
+    to_micros,
+)
+from models.errors import DomainError, IdempotencyConflict, NotFound, ValidationFailed
+from models.services.access import Principal, require_visible
+from models.services.base import Deps
+from models.services.meters import usage_price
+from models.services.test_clocks import clock_for_tenant
+from models.store import ROW_LOCK
+from models.tables import (
+    MeterRow,
+    TenantRow,
+    TestClockRow,
+    UsageChargeRow,
+    UsageDayRow,
+    UsageKeyRow,
+    UsagePointRow,
+)
+
+BATCH_LIMIT = 10_000
+FUTURE_SLACK = timedelta(minutes=5)
+KEY_RETENTION = timedelta(days=35)
+MAX_PERIOD_DAYS = 366
+# Rows per IN (...) list: well under SQLite's and asyncpg's bind-parameter limits.
+CHUNK = 2_000
+
+POINTS = UsagePointRow.__table__  # type: ignore[attr-defined]
+DAYS = UsageDayRow.__table__  # type: ignore[attr-defined]
+KEYS = UsageKeyRow.__table__  # type: ignore[attr-defined]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class _Tenant:
+    row: TenantRow
+    now: datetime
+    zone: ZoneInfo
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One validated usage event. ``method`` None deletes the point."""
+
+    index: int
+    tenant_id: str
+    meter: MeterRow
+    method: UsageMethod | None
+    value: int  # millionths, never negative
+    ts: int
+    ts_given: bool
+    key: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """What one event left: the point's value now (0 once deleted)."""
+
+    meter_name: str
+    timestamp: datetime
+    value: int
+    duplicate: bool
+    existed: bool = True  # for a delete: whether there was a point
+
+
+@dataclass(slots=True)
+class BatchOutcome:
+    accepted: int = 0
+    duplicates: int = 0
+    errors: list[tuple[int, DomainError]] = field(default_factory=list)
+    recorded: dict[int, Recorded] = field(default_factory=dict)
+
+
+def _chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+async def _lock_tenants(session: AsyncSession, deps: Deps, actor: Principal, ids: Iterable[Any]) -> dict[str, _Tenant]:
+    """The tenants the actor may meter, row-locked in id order (no deadlocks between
+    batches naming several tenants), each with its clock's now and timezone."""
+    visible = sorted(i for i in set(ids) if isinstance(i, str) and actor.can_meter(i))
+    if not visible:
+        return {}
+    rows = (await session.scalars(
+        select(TenantRow).where(TenantRow.id.in_(visible)).order_by(TenantRow.id).with_for_update(**ROW_LOCK)
+    )).all()
+    return await _with_clocks(session, deps, rows)
+
+
+async def _with_clocks(session: AsyncSession, deps: Deps, rows: Sequence[TenantRow]) -> dict[str, _Tenant]:
+    clock_ids = {r.test_clock_id for r in rows if r.test_clock_id}
+    clocks = {c.id: c for c in (await session.scalars(select(TestClockRow).where(TestClockRow.id.in_(clock_ids)))).all()} if clock_ids else {}
+    return {
+        r.id: _Tenant(r, clock_for_tenant(deps, r, clocks.get(r.test_clock_id or "")).now(), ZoneInfo(r.timezone))
+        for r in rows
+    }
+
+
+def _parse(
+    index: int, item: Mapping[str, Any], prefix: str, tenants: Mapping[str, _Tenant], meters: Mapping[str, MeterRow],
+    delete_point: bool = False,
+) -> Event:
+    tenant_id = item.get("tenantId")
+    tenant = tenants.get(tenant_id)  # type: ignore[arg-type]
+    if tenant is None:
+        raise NotFound("Tenant", str(tenant_id))
+    meter = meters.get(item.get("meterName"))  # type: ignore[arg-type]
+    if meter is None:
+        raise NotFound("Meter", str(item.get("meterName")))
+    if delete_point:
+        method, value = None, 0
+    else:
+        method = item.get("method") or UsageMethod.ADD
+        if not isinstance(method, UsageMethod):
+            try:
+                method = UsageMethod(method)
+            except ValueError:
+                raise ValidationFailed(f"{prefix}.method", "must be ADD, SUB or DIRECT") from None
+        raw = item.get("value")
+        if not isinstance(raw, (int, float)) or isinstance(raw, bool):
+            raise ValidationFailed(f"{prefix}.value", "must be a number")
+        try:
+            value = to_micros(raw)
+        except ValueError as exc:
+            raise ValidationFailed(f"{prefix}.value", str(exc)) from None
+        if value < 0:
+            raise ValidationFailed(f"{prefix}.value", "must not be negative; use method SUB to take usage away")
+    at = item.get("timestamp")
+    if at is None:
+        at, given = tenant.now, False
+    else:
+        given = True
+        if not isinstance(at, datetime) or at.tzinfo is None or at.utcoffset() is None:
+            raise ValidationFailed(f"{prefix}.timestamp", "needs a UTC offset, e.g. 2026-11-21T09:30:00Z")
+        if at > tenant.now + FUTURE_SLACK:
+            raise ValidationFailed(
+                f"{prefix}.timestamp",
+                f"is more than 5 minutes after the tenant's clock ({tenant.now.isoformat()}); "
+                "record usage when it happens",
+            )
+    ts = math.floor(at.timestamp())
+    if ts < 0:
+        raise ValidationFailed(f"{prefix}.timestamp", "must not be before 1970-01-01T00:00:00Z")
+    key = item.get("idempotencyKey")
+    if key is not None:
+        key = key.strip() if isinstance(key, str) else key
+        if not isinstance(key, str) or not key or len(key) > 255:
+            raise ValidationFailed(f"{prefix}.idempotencyKey", "must be 1 to 255 characters when given")
+    return Event(index, tenant.row.id, meter, method, value, ts, given, key)
+
+
+def _same_event(prior: Any, event: Event) -> bool:
+    return (
+        prior.meter_id == event.meter.id and prior.method == (event.method.value if event.method else "DELETE")
+        and prior.value == event.value and prior.ts_given == event.ts_given
+        and (not event.ts_given or prior.ts == event.ts)
+    )
+
+
+async def _load_keys(session: AsyncSession, events: Sequence[Event]) -> dict[tuple[str, str], Any]:
+    by_tenant: dict[str, list[str]] = defaultdict(list)
+    for e in events:
+        if e.key is not None:
+            by_tenant[e.tenant_id].append(e.key)
+    found: dict[tuple[str, str], Any] = {}
+    for tenant_id, keys in by_tenant.items():
+        for chunk in _chunks(sorted(set(keys))):
+            rows = await session.execute(
+                select(KEYS.c.key, KEYS.c.meter_id, KEYS.c.method, KEYS.c.value, KEYS.c.ts, KEYS.c.ts_given)
+                .where(KEYS.c.tenant_id == tenant_id, KEYS.c.key.in_(chunk))
+            )
+            for row in rows:
+                found[(tenant_id, row.key)] = row
+    return found
+
+
+async def _load_points(
+    session: AsyncSession, touched: Mapping[tuple[str, str], set[int]]
+) -> dict[tuple[str, str, int], int]:
+    found: dict[tuple[str, str, int], int] = {}
+    for (tenant_id, meter_id), stamps in touched.items():
+        for chunk in _chunks(sorted(stamps)):
+            rows = await session.execute(
+                select(POINTS.c.ts, POINTS.c.value).where(
+                    POINTS.c.tenant_id == tenant_id, POINTS.c.meter_id == meter_id, POINTS.c.ts.in_(chunk)
+                )
+            )
+            for ts, value in rows:
+                found[(tenant_id, meter_id, ts)] = value
+    return found
+
+
+def _stats(row: Any) -> DayStats:
+    return DayStats(row.total, row.points, row.max_value, row.latest_ts, row.latest_value)
+
+
+async def _load_days(
+    session: AsyncSession, touched: Mapping[tuple[str, str], set[date]]
+) -> dict[tuple[str, str, date], DayStats]:
+    found: dict[tuple[str, str, date], DayStats] = {}
+    for (tenant_id, meter_id), days in touched.items():
+        for chunk in _chunks(sorted(days)):
+            rows = await session.execute(
+                select(DAYS).where(DAYS.c.tenant_id == tenant_id, DAYS.c.meter_id == meter_id, DAYS.c.day.in_(chunk))
+            )
+            for row in rows:
+                found[(tenant_id, meter_id, row.day)] = _stats(row)
+    return found
+
+
+class _Fold:
+    """The batch's events applied in order to the points they touch, in memory."""
+
+    def __init__(self, points: dict[tuple[str, str, int], int], days: dict[tuple[str, str, date], DayStats]) -> None:
+        self.initial = points
+        self.current: dict[tuple[str, str, int], int | None] = dict(points)
+        self.day_stats = days
+        self.day_totals: dict[tuple[str, str, date], int] = {k: v.total for k, v in days.items()}
+
+    def apply(self, event: Event, day: date, prefix: str) -> tuple[int | None, int | None]:
+        point = (event.tenant_id, event.meter.id, event.ts)
+        old = self.current.get(point)
+        if event.method is None:
+            new = None
+        elif event.method is UsageMethod.ADD:
+            new = (old or 0) + event.value
+        elif event.method is UsageMethod.SUB:
+            new = (old or 0) - event.value
+        else:
+            new = event.value
+        day_key = (event.tenant_id, event.meter.id, day)
+        total = self.day_totals.get(day_key, 0) + (new or 0) - (old or 0)
+        if abs(new or 0) > MAX_DAY_MICROS or abs(total) > MAX_DAY_MICROS:
+            raise ValidationFailed(
+                f"{prefix}.value", f"would take the day's usage of {event.meter.name!r} past {MAX_DAY_MICROS // 10**6:,} "
+                "units, the most one day can hold",
+            )
+        self.current[point] = new
+        self.day_totals[day_key] = total
+        return old, new
+
+
+async def _write(
+    session: AsyncSession, fold: _Fold, days_of: Mapping[tuple[str, str, int], date], zones: Mapping[str, ZoneInfo]
+) -> None:
+    inserts, updates, deletes = [], [], []
+    changed: dict[tuple[str, str, date], list[tuple[int, int | None, int | None]]] = defaultdict(list)
+    for point, new in fold.current.items():
+        old = fold.initial.get(point)
+        if old == new:
+            continue
+        tenant_id, meter_id, ts = point
+        params = {"t": tenant_id, "m": meter_id, "s": ts}
+        if new is None:
+            deletes.append(params)
+        elif old is None:
+            inserts.append({"tenant_id": tenant_id, "meter_id": meter_id, "ts": ts, "value": new})
+        else:
+            updates.append({**params, "v": new})
+        changed[(tenant_id, meter_id, days_of[point])].append((ts, old, new))
+    point_key = and_(POINTS.c.tenant_id == bindparam("t"), POINTS.c.meter_id == bindparam("m"), POINTS.c.ts == bindparam("s"))
+    if inserts:
+        await session.execute(insert(POINTS), inserts)
+    if updates:
+        await session.execute(update(POINTS).where(point_key).values(value=bindparam("v")), updates)
+    if deletes:
+        await session.execute(delete(POINTS).where(point_key), deletes)
+    await _write_days(session, fold, changed, zones)
+
+
+def _next_day(stats: DayStats | None, changes: list[tuple[int, int | None, int | None]]) -> tuple[DayStats | None, bool]:
+    """The day after its points changed, and whether its maximum or latest point must
+    be read back from the points (the one they named fell or was deleted)."""
+    total = (stats.total if stats else 0) + sum((new or 0) - (old or 0) for _, old, new in changes)
+    points = (stats.points if stats else 0) + sum((new is not None) - (old is not None) for _, old, new in changes)
+    if points == 0:
+        return None, False
+    present = [(ts, new) for ts, _, new in changes if new is not None]
+    recompute = False
+    maximum = stats.max_value if stats else None
+    named_ts = stats.latest_ts if stats else None
+    latest_ts, latest_value = (stats.latest_ts, stats.latest_value) if stats else (None, None)
+    for ts, old, new in changes:
+        if stats and old is not None and old == stats.max_value and (new is None or new < old):
+            recompute = True  # the maximum fell: another point may now be the largest
+        if ts == named_ts:
+            if new is None:
+                latest_ts = latest_value = None  # the latest point went
+            else:
+                latest_value = new
+    if present:
+        maximum = max([v for _, v in present] + ([maximum] if maximum is not None else []))
+    # Points not touched are all older than the one the day named, so only a touched
+    # point later than it can take its place.
+    newer = [(ts, v) for ts, v in present if named_ts is None or ts > named_ts]
+    if newer:
+        latest_ts, latest_value = max(newer)
+    if latest_ts is None:
+        recompute = True
+    return DayStats(total, points, maximum or 0, latest_ts or 0, latest_value or 0), recompute
+
+
+async def _write_days(
+    session: AsyncSession, fold: _Fold, changed: Mapping[tuple[str, str, date], list[tuple[int, int | None, int | None]]],
+    zones: Mapping[str, ZoneInfo],
+) -> None:
+    inserts, updates, deletes, recompute = [], [], [], []
+    for day_key, changes in changed.items():
+        before = fold.day_stats.get(day_key)
+        after, stale = _next_day(before, changes)
+        tenant_id, meter_id, day = day_key
+        params = {"t": tenant_id, "m": meter_id, "d": day}
+        if after is None:
+            deletes.append(params)
+            continue
+        if stale:
+            recompute.append(day_key)
+        values = {
+            "total": after.total, "points": after.points, "max_value": after.max_value,
+            "latest_ts": after.latest_ts, "latest_value": after.latest_value,
+        }
+        if before is None:
+            inserts.append({"tenant_id": tenant_id, "meter_id": meter_id, "day": day, **values})
+        else:
+            updates.append({**params, **{f"n_{k}": v for k, v in values.items()}})
+    day_key_clause = and_(DAYS.c.tenant_id == bindparam("t"), DAYS.c.meter_id == bindparam("m"), DAYS.c.day == bindparam("d"))
+    if inserts:
+        await session.execute(insert(DAYS), inserts)
+    if updates:
+        columns = ("total", "points", "max_value", "latest_ts", "latest_value")
+        await session.execute(
+            update(DAYS).where(day_key_clause).values({c: bindparam(f"n_{c}") for c in columns}), updates
+        )
+    if deletes:
+        await session.execute(delete(DAYS).where(day_key_clause), deletes)
+    for tenant_id, meter_id, day in recompute:
+        await _recompute(session, tenant_id, meter_id, day, zones[tenant_id])
+
+
+async def _recompute(session: AsyncSession, tenant_id: str, meter_id: str, day: date, zone: ZoneInfo) -> None:
+    """Read a day's maximum and latest point back from that day's points only."""
+    first, stop = day_bounds(day, zone)
+    in_day = and_(POINTS.c.tenant_id == tenant_id, POINTS.c.meter_id == meter_id, POINTS.c.ts >= first, POINTS.c.ts < stop)
+    maximum = (await session.execute(select(func.max(POINTS.c.value)).where(in_day))).scalar_one()
+    latest = (await session.execute(
+        select(POINTS.c.ts, POINTS.c.value).where(in_day).order_by(POINTS.c.ts.desc()).limit(1)
+    )).one()
+    await session.execute(
+        update(DAYS).where(DAYS.c.tenant_id == tenant_id, DAYS.c.meter_id == meter_id, DAYS.c.day == day)
+        .values(max_value=maximum, latest_ts=latest.ts, latest_value=latest.value)
+    )
+
+
+async def record_batch(
+    deps: Deps, actor: Principal, raw: Sequence[Mapping[str, Any]], *, path: str = "events",
+    single: bool = False, delete_point: bool = False,
+) -> BatchOutcome:
+    """Record usage events (camelCase mappings, as the API names their fields) in one
+    transaction. Errors are per event: ``outcome.errors`` holds (index, error)."""
+    if len(raw) > BATCH_LIMIT:
+        raise ValidationFailed(
+            path, f"holds {len(raw):,} events; at most {BATCH_LIMIT:,} fit in one call, so split it into smaller batches"
+        )
+    outcome = BatchOutcome()
+    if not raw:
+        return outcome
+    now = deps.clock.now()
+    async with deps.store.transaction() as session:
+        tenants = await _lock_tenants(session, deps, actor, (item.get("tenantId") for item in raw))
+        names = {item.get("meterName") for item in raw}
+        meters = {
+            m.name: m for m in (await session.scalars(
+                select(MeterRow).where(MeterRow.name.in_([n for n in names if isinstance(n, str)]))
+            )).all()
+        }
+        events: list[Event] = []
+        for index, item in enumerate(raw):
+            try:
+                events.append(_parse(index, item, path if single else f"{path}[{index}]", tenants, meters, delete_point))
+            except DomainError as exc:
+                outcome.errors.append((index, exc))
+        zones = {tenant_id: t.zone for tenant_id, t in tenants.items()}
+        days_of: dict[tuple[str, str, int], date] = {}
+        touched_points: dict[tuple[str, str], set[int]] = defaultdict(set)
+        touched_days: dict[tuple[str, str], set[date]] = defaultdict(set)
+        for e in events:
+            point = (e.tenant_id, e.meter.id, e.ts)
+            if point not in days_of:
+                days_of[point] = day = local_day(e.ts, zones[e.tenant_id])
+                touched_points[(e.tenant_id, e.meter.id)].add(e.ts)
+                touched_days[(e.tenant_id, e.meter.id)].add(day)
+        known_keys = await _load_keys(session, events)
+        fold = _Fold(await _load_points(session, touched_points), await _load_days(session, touched_days))
+        new_keys: dict[tuple[str, str], Any] = {}
+        for e in events:
+            prefix = path if single else f"{path}[{e.index}]"
+            if e.key is not None:
+                prior = known_keys.get((e.tenant_id, e.key)) or new_keys.get((e.tenant_id, e.key))
+                if prior is not None:
+                    if not _same_event(prior, e):
+                        outcome.errors.append((e.index, IdempotencyConflict(
+                            f"Idempotency key {e.key!r} ({prefix}.idempotencyKey) was first used for a different "
+                            "usage event; use a new key for a new event."
+                        )))
+                        continue
+                    outcome.duplicates += 1
+                    if single:
+                        value = fold.current.get((e.tenant_id, e.meter.id, prior.ts))
+                        outcome.recorded[e.index] = Recorded(
+                            e.meter.name, datetime.fromtimestamp(prior.ts, UTC), value or 0, True, value is not None
+                        )
+                    continue
+            try:
+                old, new = fold.apply(e, days_of[(e.tenant_id, e.meter.id, e.ts)], prefix)
+            except DomainError as exc:
+                outcome.errors.append((e.index, exc))
+                continue
+            outcome.accepted += 1
+            if e.key is not None:
+                new_keys[(e.tenant_id, e.key)] = _KeyRow(e.meter.id, e.method.value if e.method else "DELETE", e.value, e.ts, e.ts_given)
+            if single:
+                outcome.recorded[e.index] = Recorded(
+                    e.meter.name, datetime.fromtimestamp(e.ts, UTC), new or 0, False, old is not None
+                )
+        await _write(session, fold, days_of, zones)
+        if new_keys:
+            await session.execute(insert(KEYS), [
+                {"tenant_id": t, "key": k, "meter_id": r.meter_id, "method": r.method, "value": r.value,
+                 "ts": r.ts, "ts_given": r.ts_given, "created_at": now}
+                for (t, k), r in new_keys.items()
+            ])
+    outcome.errors.sort(key=lambda pair: pair[0])
+    return outcome
+
+
+@dataclass(frozen=True, slots=True)
+class _KeyRow:
+    meter_id: str
+    method: str
+    value: int
+    ts: int
+    ts_given: bool
+
+
+async def record_usage(deps: Deps, actor: Principal, item: Mapping[str, Any]) -> Recorded:
+    outcome = await record_batch(deps, actor, [item], path="input", single=True)
+    if outcome.errors:
+        raise outcome.errors[0][1]
+    return outcome.recorded[0]
+
+
+async def delete_usage(deps: Deps, actor: Principal, tenant_id: str, meter_name: str, timestamp: datetime) -> Recorded:
+    """Remove the point at ``timestamp`` (as SaaSus's DeleteMeteringUnitTimestampCount)."""
+    item = {"tenantId": tenant_id, "meterName": meter_name, "timestamp": timestamp}
+    outcome = await record_batch(deps, actor, [item], path="input", single=True, delete_point=True)
+    if outcome.errors:
+        error = outcome.errors[0][1]
+        if isinstance(error, ValidationFailed):
+            error.field = error.field.replace("input.", "", 1)
+            error.problems = [(f.replace("input.", "", 1), m) for f, m in error.problems]
+        raise error
+    return outcome.recorded[0]
+
+
+async def purge_expired_keys(deps: Deps) -> int:
+    """Forget usage idempotency keys older than 35 days (the worker and `bill` run it)."""
+    async with deps.store.transaction() as session:
+        result = await session.execute(delete(KEYS).where(KEYS.c.created_at < deps.clock.now() - KEY_RETENTION))
+    return result.rowcount or 0
+
+
+# -- counts --------------------------------------------------------------------
+
+
+async def read_days(
+    session: AsyncSession, tenant_id: str, meter_ids: Sequence[str], first: date, stop: date
+) -> dict[str, list[tuple[date, DayStats]]]:
+    """Each meter's stored days in [first, stop), oldest first: one indexed range read."""
+    rows = await session.execute(
+        select(DAYS).where(
+            DAYS.c.tenant_id == tenant_id, DAYS.c.meter_id.in_(meter_ids), DAYS.c.day >= first, DAYS.c.day < stop
+        ).order_by(DAYS.c.meter_id, DAYS.c.day)
+    )
+    result: dict[str, list[tuple[date, DayStats]]] = defaultdict(list)
+    for row in rows:
+        result[row.meter_id].append((row.day, _stats(row)))
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class Count:
+    meter: MeterRow
+    value: int  # millionths
+
+    @property
+    def aggregation(self) -> Aggregation:
+        return Aggregation(self.meter.aggregation)
+
+
+@dataclass(frozen=True, slots=True)
+class DayCount:
+    day: date
+    value: int
+
+
+async def _tenant(session: AsyncSession, deps: Deps, actor: Principal, tenant_id: str) -> _Tenant:
+    require_visible(actor.can_meter(tenant_id), "Tenant", tenant_id)
+    row = await session.get(TenantRow, tenant_id)
+    if row is None:
+        raise NotFound("Tenant", tenant_id)
+    return (await _with_clocks(session, deps, [row]))[row.id]
+
+
+async def _meters(session: AsyncSession, meter_name: str | None) -> list[MeterRow]:
+    query = select(MeterRow).order_by(MeterRow.created_at, MeterRow.id)
+    if meter_name is not None:
+        query = query.where(MeterRow.name == meter_name)
+    meters = list((await session.scalars(query)).all())
+    if meter_name is not None and not meters:
+        raise NotFound("Meter", meter_name)
+    return meters
+
+
+async def counts(
+    deps: Deps, actor: Principal, tenant_id: str, meter_name: str | None, span: Span
+) -> list[Count]:
+    """One count per meter (or for the one named) over a day or a month."""
+    async with deps.store.read() as session:
+        tenant = await _tenant(session, deps, actor, tenant_id)
+        meters = await _meters(session, meter_name)
+        first, stop = span.days(tenant)
+        stored = await read_days(session, tenant_id, [m.id for m in meters], first, stop)
+    return [
+        Count(m, count_of(fold_days(s for _, s in stored.get(m.id, [])), Aggregation(m.aggregation)))
+        for m in meters
+    ]
+
+
+async def period_counts(
+    deps: Deps, actor: Principal, tenant_id: str, meter_name: str, first: date, last: date
+) -> tuple[MeterRow, list[DayCount]]:
+    """One count per day from ``first`` to ``last`` (both included), zeros too: for charts."""
+    if last < first:
+        raise ValidationFailed("to", f"must not be before from ({first.isoformat()})")
+    if (last - first).days + 1 > MAX_PERIOD_DAYS:
+        raise ValidationFailed("to", f"spans more than {MAX_PERIOD_DAYS} days; ask for a year at most")
+    async with deps.store.read() as session:
+        await _tenant(session, deps, actor, tenant_id)
+        (meter,) = await _meters(session, meter_name)
+        stored = dict((await read_days(session, tenant_id, [meter.id], first, last + timedelta(days=1))).get(meter.id, []))
+    aggregation = Aggregation(meter.aggregation)
+    days = (first + timedelta(days=n) for n in range((last - first).days + 1))
+    return meter, [DayCount(day, count_of(stored.get(day), aggregation)) for day in days]
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A day or a month, given or (None) the one the tenant's clock is in."""
+
+    month: bool
+    day: date | None = None
+
+    def days(self, tenant: _Tenant) -> tuple[date, date]:
+        anchor = self.day or tenant.now.astimezone(tenant.zone).date()
+        if self.month:
+            return month_days(anchor)
+        return anchor, anchor + timedelta(days=1)
+
+
+# -- billing -------------------------------------------------------------------
+
+
+async def usage_charges(
+    session: AsyncSession, tenant: TenantRow, plan_id: str, start: datetime, end: datetime, currency: str
+) -> list[UsageCharge]:
+    """What the plan's usage charges come to for the tenant's usage in the period
+    [start, end), by whole local days (see ``period_days``), one per meter by name."""
+    rows = (await session.execute(
+        select(UsageChargeRow, MeterRow).join(MeterRow, MeterRow.id == UsageChargeRow.meter_id)
+        .where(UsageChargeRow.plan_id == plan_id).order_by(MeterRow.name)
+    )).all()
+    if not rows:
+        return []
+    first, stop = period_days(start, end, tenant.timezone)
+    stored = await read_days(session, tenant.id, [meter.id for _, meter in rows], first, stop)
+    result = []
+    for usage_charge, meter in rows:
+        aggregation = Aggregation(meter.aggregation)
+        units = count_of(fold_days(s for _, s in stored.get(meter.id, [])), aggregation)
+        result.append(charge(
+            usage_price(usage_charge), meter_name=meter.name, display_name=meter.display_name,
+            aggregation=aggregation, units=units, currency=currency, period=(start, end),
+        ))
+    return result

@@ -1,0 +1,106 @@
+"""Meters, usage points, their daily rollups, usage idempotency keys, and the usage
+charges plans carry.
+
+Usage values are kept exactly, as integers of millionths of a unit (``MICRO``);
+timestamps of points are whole seconds since the epoch (UTC). A rollup row holds every
+statistic of one tenant's meter on one day of the tenant's timezone, whatever the
+meter's aggregation, so changing the aggregation changes every count at once.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, CheckConstraint, Date, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from models.tables.base import UTCDateTime
+
+
+class MeterRow(SQLModel, table=True):
+    """A metering unit: what is counted, and how a day's or month's points combine."""
+
+    __tablename__ = "meters"
+    __table_args__ = (CheckConstraint("aggregation IN ('SUM', 'MAX', 'COUNT', 'LATEST')", name="aggregation"),)
+
+    id: str = Field(primary_key=True, max_length=40)
+    name: str = Field(max_length=64, unique=True)
+    display_name: str = Field(max_length=200)
+    description: str | None = Field(default=None, max_length=1000)
+    aggregation: str = Field(default="SUM", max_length=10)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class UsagePointRow(SQLModel, table=True):
+    """The value of a tenant's meter at one second: ADD and SUB change it, DIRECT sets it."""
+
+    __tablename__ = "usage_points"
+
+    tenant_id: str = Field(primary_key=True, foreign_key="tenants.id", max_length=40)
+    meter_id: str = Field(primary_key=True, foreign_key="meters.id", max_length=40)
+    ts: int = Field(primary_key=True, sa_type=BigInteger)  # seconds since the epoch, UTC
+    value: int = Field(sa_type=BigInteger)  # millionths of a unit
+
+
+class UsageDayRow(SQLModel, table=True):
+    """Every statistic of a tenant's meter on one local day, maintained as points
+    change: the sum and the number of points by deltas, the maximum and the latest
+    point recomputed from that day's points only when the one they named falls or goes."""
+
+    __tablename__ = "usage_days"
+    __table_args__ = (CheckConstraint("points > 0", name="points"),)
+
+    tenant_id: str = Field(primary_key=True, foreign_key="tenants.id", max_length=40)
+    meter_id: str = Field(primary_key=True, foreign_key="meters.id", max_length=40)
+    day: date = Field(primary_key=True, sa_type=Date)
+    total: int = Field(sa_type=BigInteger)
+    points: int = Field(sa_type=BigInteger)
+    max_value: int = Field(sa_type=BigInteger)
+    latest_ts: int = Field(sa_type=BigInteger)
+    latest_value: int = Field(sa_type=BigInteger)
+
+
+class UsageKeyRow(SQLModel, table=True):
+    """A usage event recorded with an idempotency key, kept at least 35 days so a retry
+    counts nothing; the event is kept to tell a retry from another event with that key."""
+
+    __tablename__ = "usage_keys"
+    __table_args__ = (Index("ix_usage_keys_created_at", "created_at"),)
+
+    tenant_id: str = Field(primary_key=True, foreign_key="tenants.id", max_length=40)
+    key: str = Field(primary_key=True, max_length=255)
+    meter_id: str = Field(foreign_key="meters.id", max_length=40)
+    method: str = Field(max_length=10)
+    value: int = Field(sa_type=BigInteger)
+    ts: int = Field(sa_type=BigInteger)
+    ts_given: bool  # False: the timestamp defaulted to the tenant's clock
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class UsageChargeRow(SQLModel, table=True):
+    """What a plan charges for a meter's usage in a period, billed in arrears.
+
+    Amounts are minor units: ``unit_amount`` per unit (PER_UNIT) or per package of
+    ``package_size`` units (PACKAGE); ``tiers`` (GRADUATED, VOLUME) is a list of
+    ``{"up_to": units | None, "unit_amount": int, "flat_amount": int}``. The first
+    ``free_units`` of each period cost nothing.
+    """
+
+    __tablename__ = "usage_charges"
+    __table_args__ = (
+        UniqueConstraint("plan_id", "meter_id"),
+        CheckConstraint("model IN ('PER_UNIT', 'PACKAGE', 'GRADUATED', 'VOLUME')", name="model"),
+        CheckConstraint("unit_amount >= 0 AND free_units >= 0 AND package_size >= 1", name="amounts"),
+    )
+
+    id: str = Field(primary_key=True, max_length=40)
+    plan_id: str = Field(foreign_key="plans.id", index=True, max_length=40)
+    meter_id: str = Field(foreign_key="meters.id", index=True, max_length=40)
+    model: str = Field(max_length=20)
+    unit_amount: int = Field(default=0, sa_type=BigInteger)
+    package_size: int = Field(default=1, sa_type=BigInteger)
+    free_units: int = Field(default=0, sa_type=BigInteger)
+    tiers: list[dict[str, Any]] | None = Field(default=None, sa_type=JSON)
+    created_at: datetime = Field(sa_type=UTCDateTime)

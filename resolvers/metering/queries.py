@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Annotated
+
+import strawberry
+
+from models.errors import ValidationFailed
+from models.services import meters, usage
+from resolvers.context import Info
+from resolvers.metering.types import Meter, MeterUnitCount, MeterUnitDayCount
+
+MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+
+def _month(value: str) -> date:
+    match = MONTH.match(value)
+    if not match or match.group(1) == "0000":
+        raise ValidationFailed("month", f"{value!r} is not a month; write it as YYYY-MM, e.g. 2026-11")
+    return date(int(match.group(1)), int(match.group(2)), 1)
+
+
+async def _count(info: Info, tenant_id: str, meter_name: str, span: usage.Span) -> MeterUnitCount:
+    ctx = info.context
+    (count,) = await usage.counts(ctx.deps, ctx.actor, tenant_id, meter_name, span)
+    return MeterUnitCount.of(count)
+
+
+async def _counts(info: Info, tenant_id: str, span: usage.Span) -> list[MeterUnitCount]:
+    ctx = info.context
+    return [MeterUnitCount.of(c) for c in await usage.counts(ctx.deps, ctx.actor, tenant_id, None, span)]
+
+
+@strawberry.type
+class MeteringQueries:
+    @strawberry.field(description="Every meter, oldest first.")
+    async def meters(self, info: Info) -> list[Meter]:
+        return [Meter.from_row(r) for r in await meters.list_meters(info.context.deps)]
+
+    @strawberry.field(description="A meter's count on a day of the tenant's timezone.")
+    async def meter_unit_date_count(
+        self, info: Info, tenant_id: strawberry.ID, meter_name: str, date: date
+    ) -> MeterUnitCount:
+        return await _count(info, tenant_id, meter_name, usage.Span(month=False, day=date))
+
+    @strawberry.field(description="A meter's count today, on the tenant's clock and in its timezone.")
+    async def meter_unit_today_count(self, info: Info, tenant_id: strawberry.ID, meter_name: str) -> MeterUnitCount:
+        return await _count(info, tenant_id, meter_name, usage.Span(month=False))
+
+    @strawberry.field(description="A meter's count in a month (`YYYY-MM`) of the tenant's timezone.")
+    async def meter_unit_month_count(
+        self, info: Info, tenant_id: strawberry.ID, meter_name: str, month: str
+    ) -> MeterUnitCount:
+        return await _count(info, tenant_id, meter_name, usage.Span(month=True, day=_month(month)))
+
+    @strawberry.field(description="A meter's count this month, on the tenant's clock and in its timezone.")
+    async def meter_unit_this_month_count(
+        self, info: Info, tenant_id: strawberry.ID, meter_name: str
+    ) -> MeterUnitCount:
+        return await _count(info, tenant_id, meter_name, usage.Span(month=True))
+
+    @strawberry.field(description="Every meter's count on a day of the tenant's timezone.")
+    async def meter_unit_date_counts(self, info: Info, tenant_id: strawberry.ID, date: date) -> list[MeterUnitCount]:
+        return await _counts(info, tenant_id, usage.Span(month=False, day=date))
+
+    @strawberry.field(description="Every meter's count in a month (`YYYY-MM`) of the tenant's timezone.")
+    async def meter_unit_month_counts(self, info: Info, tenant_id: strawberry.ID, month: str) -> list[MeterUnitCount]:
+        return await _counts(info, tenant_id, usage.Span(month=True, day=_month(month)))
+
+    @strawberry.field(description="A meter's count on each day from `from` to `to` (both included; a year at most).")
+    async def meter_unit_period_counts(
+        self, info: Info, tenant_id: strawberry.ID, meter_name: str,
+        from_: Annotated[date, strawberry.argument(name="from")], to: date,
+    ) -> list[MeterUnitDayCount]:
+        ctx = info.context
+        _, days = await usage.period_counts(ctx.deps, ctx.actor, tenant_id, meter_name, from_, to)
+        return [MeterUnitDayCount.of(d) for d in days]
