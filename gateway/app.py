@@ -28,6 +28,7 @@ from gateway.schema import build_schema
 from gateway.settings import Settings
 from models.services.base import Deps
 from models.services.renewals import renew_due
+from models.services.usage import purge_expired_keys
 from models.store import Store
 from resolvers.context import Context
 from resolvers.dataloaders import Loaders
@@ -98,15 +99,16 @@ class GatewayGraphQL(GraphQL[Context, None]):
 
 
 async def billing_worker(deps: Deps, interval: float) -> None:
-    """Renew what falls due, every ``interval`` seconds, for as long as the app runs.
-    Every worker process runs one; renewals lock their rows and re-check, so two
-    workers never renew a period twice."""
+    """Renew what falls due, every ``interval`` seconds, for as long as the app runs,
+    and forget usage idempotency keys past their 35 days. Every worker process runs
+    one; renewals lock their rows and re-check, so two workers never renew a period twice."""
     while True:
         try:
             run = await renew_due(deps)
             if run.renewed or run.failed:
                 log.info("billing run: %d renewed, %d invoices, %d failed", run.renewed, len(run.invoices),
                          len(run.failed))
+            await purge_expired_keys(deps)
         except Exception:
             log.exception("billing run failed; retrying in %s s", interval)
         await asyncio.sleep(interval)

@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 from gateway.logging import configure_logging
 from gateway.settings import Settings
 from models.errors import DomainError
-from models.services import api_keys, demo, renewals
+from models.services import api_keys, demo, renewals, usage
 from models.services.base import Deps
 from models.store import Store
 from models.store.migrate import upgrade
@@ -135,6 +135,7 @@ def cmd_bill(_: argparse.Namespace) -> None:
     settings = _settings()
     configure_logging(settings.log_level, settings.log_format)
     run = _with_store(settings, renewals.renew_due)
+    _with_store(settings, usage.purge_expired_keys)  # housekeeping for deployments without the worker
     print(
         f"renewed {run.renewed} subscription(s); issued {len(run.invoices)} invoice(s)"
         + (f": {', '.join(run.invoices)}" if run.invoices else ""),

@@ -61,5 +61,7 @@ class Loaders:
         self.newest_invoices: DataLoader[tuple[str, int], Any] = _loader(deps, queries.newest_invoices)
         # tenant id -> its credit balance
         self.credit_balance: DataLoader[str, int] = _loader(deps, queries.credit_balances)
+        # plan id -> [(UsageChargeRow, MeterRow)]
+        self.plan_usage_charges: DataLoader[str, Any] = _loader(deps, queries.usage_charges_of_plans)
         # invoice id -> its lines in order
         self.invoice_lines: DataLoader[str, Any] = _loader(deps, queries.invoice_lines)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select, text, update
 
 from models.errors import AlreadySubscribed, NoSeatsAvailable, ValidationFailed
-from models.services import api_keys, catalog, members, subscriptions, tenants
+from models.services import api_keys, catalog, members, meters, subscriptions, tenants, usage
 from models.services.api_keys import operator
 from models.services.base import Deps
 from models.tables import AddonRow, ApiKeyRow, PlanAddonRow, PlanRow, TenantRow
@@ -121,6 +123,25 @@ DEMO_TEAMS: dict[str, dict[str, Any]] = {
     },
 }
 
+# Meters, and what plans charge for them (the seed FAQ's sum and max aggregations).
+DEMO_METERS: list[dict[str, Any]] = [
+    {"name": "api_calls", "display_name": "API calls", "aggregation": "SUM",
+     "description": "Requests to the public API."},
+    {"name": "storage_gb", "display_name": "Storage (GB)", "aggregation": "MAX",
+     "description": "Peak storage used, sampled daily."},
+]
+DEMO_USAGE_CHARGES: list[dict[str, Any]] = [
+    # $1 per started 1,000 calls after 10,000 free ones each month.
+    {"plan": "team_pro", "meter_name": "api_calls", "model": "PACKAGE", "unit_amount": 1_00,
+     "package_size": 1_000, "free_units": 10_000},
+    {"plan": "team_pro", "meter_name": "storage_gb", "model": "GRADUATED", "tiers": [
+        {"up_to": 50, "unit_amount": 0}, {"up_to": 500, "unit_amount": 25}, {"up_to": None, "unit_amount": 10}]},
+    {"plan": "team_jp", "meter_name": "api_calls", "model": "VOLUME", "tiers": [
+        {"up_to": 10_000, "unit_amount": 0}, {"up_to": 100_000, "unit_amount": 1, "flat_amount": 500},
+        {"up_to": None, "unit_amount": 1, "flat_amount": 0}]},
+]
+DEMO_USAGE_DAYS = 20
+
 DEMO_KEY_NAME = "demo admin"
 
 
@@ -129,7 +150,9 @@ async def seed_demo(deps: Deps) -> list[TenantRow]:
     tenants (by email), their subscriptions and members. Returns the new tenants."""
     created = await _seed_tenants(deps)
     await _seed_catalog(deps)
+    await _seed_meters(deps)
     await _seed_teams(deps)
+    await _seed_usage(deps)
     return created
 
 
@@ -160,6 +183,43 @@ async def _seed_catalog(deps: Deps) -> None:
                 offerable = addon.currency == plan.currency and addon.archived_at is None
                 if offerable and pair not in attached:
                     session.add(PlanAddonRow(plan_id=pair[0], addon_id=pair[1], attached_at=now))
+
+
+async def _seed_meters(deps: Deps) -> None:
+    """The demo meters and usage charges, where the names are free."""
+    admin = operator()
+    for spec in DEMO_METERS:
+        with contextlib.suppress(ValidationFailed):  # the name is taken: an earlier seed, or the operator's own
+            await meters.create_meter(deps, admin, spec)
+    async with deps.store.read() as session:
+        plans = dict((await session.execute(select(PlanRow.code, PlanRow.id))).all())
+    for spec in DEMO_USAGE_CHARGES:
+        fields = {k: v for k, v in spec.items() if k != "plan"}
+        with contextlib.suppress(ValidationFailed):  # already charged for
+            await meters.add_usage_charge(deps, admin, {"plan_id": plans[spec["plan"]], **fields})
+
+
+async def _seed_usage(deps: Deps) -> None:
+    """Hourly API calls and a daily storage peak for the last days, keyed by hour, so
+    seeding again counts nothing twice and only adds the hours since."""
+    async with deps.store.read() as session:
+        tenant_ids = list((await session.scalars(
+            select(TenantRow.id).where(TenantRow.email.in_(list(DEMO_TEAMS))).order_by(TenantRow.email)
+        )).all())
+    now = deps.clock.now().replace(minute=0, second=0, microsecond=0)
+    events: list[dict[str, Any]] = []
+    for n, tenant_id in enumerate(tenant_ids):
+        for hour in range(DEMO_USAGE_DAYS * 24, 0, -1):
+            at = now - timedelta(hours=hour)
+            calls = 40 + (at.hour * 37 + at.day * 11 + n * 5) % 90 * (3 if 9 <= at.hour <= 18 else 1)
+            events.append({"tenantId": tenant_id, "meterName": "api_calls", "value": calls, "timestamp": at,
+                           "idempotencyKey": f"demo-api_calls-{at.isoformat()}"})
+            if at.hour == 12:
+                gigabytes = 20 + n * 30 + (DEMO_USAGE_DAYS * 24 - hour) / 24 * 1.5
+                events.append({"tenantId": tenant_id, "meterName": "storage_gb", "value": round(gigabytes, 2),
+                               "method": "DIRECT", "timestamp": at,
+                               "idempotencyKey": f"demo-storage_gb-{at.date().isoformat()}"})
+    await usage.record_batch(deps, operator(), events)
 
 
 async def _seed_teams(deps: Deps) -> None:

@@ -24,6 +24,7 @@ from models.billing.proration import (
     settle,
 )
 from models.billing.seats import SeatSummary, check_bounds, seat_totals, summarize
+from models.billing.usage import UsageCharge
 from models.errors import AddonNotAttached, Forbidden, SubscriptionNotActive, ValidationFailed
 from models.services import audit, idempotency
 from models.services.access import Principal
@@ -31,7 +32,7 @@ from models.services.api_keys import operator
 from models.services.base import Deps
 from models.services.catalog import buyable_addons
 from models.services.invoices import invoice_totals, issue_invoice
-from models.services.renewals import is_due, renew, renew_subscription
+from models.services.renewals import bill_final_usage, is_due, renew, renew_subscription
 from models.services.subscriptions import (
     AddonQuantity,
     IdempotencyKey,
@@ -46,6 +47,7 @@ from models.services.subscriptions import (
     snapshot,
 )
 from models.services.test_clocks import tenant_clock
+from models.services.usage import usage_charges
 from models.tables import (
     AddonRow,
     InvoiceReason,
@@ -84,6 +86,10 @@ class PlannedChange:
     period: tuple[datetime, datetime]  # the subscription's period once the change applies
     seats: SeatSummary
     text: str
+    # The current period's usage so far, priced by the current plan: billed now by a
+    # FULL_IMMEDIATELY change (the days before today; today starts the new period),
+    # else at the renewal.
+    usage: list[UsageCharge]
 
     @property
     def currency(self) -> str:
@@ -132,6 +138,7 @@ async def _plan(
 
     window = None
     lines: list[Line] = []
+    usage: list[UsageCharge] | None = None
     end = subscription.current_period_end
     if scheduled:
         if subscription.cancel_at_period_end:
@@ -154,6 +161,11 @@ async def _plan(
         window = Window(remaining, days, now, end)
         lines = change_lines(recurring_items(current_plan, current), recurring_items(plan, items), mode, window)
         if mode is ProrationMode.FULL_IMMEDIATELY:
+            # The period restarts, so the usage of the one that ends is billed now.
+            usage = await usage_charges(
+                session, tenant, current_plan.id, (subscription.current_period_start, now), tenant.currency
+            )
+            lines += [u.line() for u in usage]
             try:
                 period = (now, period_boundary(now, interval, 1, tenant.timezone))
             except (ValueError, OverflowError):
@@ -162,6 +174,11 @@ async def _plan(
                 ) from None
         else:
             period = (subscription.current_period_start, end)
+    if usage is None:
+        usage = await usage_charges(
+            session, tenant, current_plan.id, (subscription.current_period_start, now), tenant.currency,
+            through_today=True,
+        )
     totals = await invoice_totals(session, tenant, lines)
     renewal_total = settle(recurring_lines(plan, items), tenant.tax_rate_ppm, 0).total
     check_representable(lines, totals.total, renewal_total, totals.balance_after)
@@ -179,6 +196,7 @@ async def _plan(
     return PlannedChange(
         tenant=tenant, subscription=subscription, plan=plan, items=items, mode=mode, effective_at=effective_at,
         scheduled=scheduled, lines=lines, totals=totals, period=period, seats=summarize(plan, items, used), text=text,
+        usage=usage,
     )
 
 
@@ -308,6 +326,10 @@ async def cancel_subscription(deps: Deps, actor: Principal, subscription_id: str
             subscription.cancel_at_period_end = True
             action = "subscription.cancel_scheduled"
         else:
+            # The period's usage so far, today's included, is billed as it ends.
+            await bill_final_usage(
+                session, tenant, subscription, (subscription.current_period_start, now), now, through_today=True
+            )
             subscription.status = SubscriptionStatus.CANCELLED.value
             subscription.cancelled_at = now
             subscription.scheduled_change = None

@@ -29,6 +29,7 @@ from models.services.base import Deps
 from models.services.invoices import invoice_totals, issue_invoice
 from models.services.subscriptions import held_items, lock_tenant, replace_addons, snapshot
 from models.services.test_clocks import tenant_clock
+from models.services.usage import usage_charges
 from models.store import ROW_LOCK
 from models.store.queries import rows_by_ids, seats_in_use
 from models.tables import (
@@ -58,7 +59,10 @@ async def renew(
     issued: list[InvoiceRow] = []
     while is_due(subscription, now):
         end = subscription.current_period_end
+        closing = (subscription.current_period_start, end)
         if subscription.cancel_at_period_end:
+            final = await bill_final_usage(session, tenant, subscription, closing, end)
+            issued.extend([final] if final else [])
             before = subscription.status
             subscription.status = SubscriptionStatus.CANCELLED.value
             subscription.cancelled_at = subscription.updated_at = end
@@ -68,6 +72,8 @@ async def renew(
                 before={"status": before}, after={"status": subscription.status, "atPeriodEnd": True}, at=end,
             )
             break
+        # Usage is billed in arrears, by the plan the closing period had.
+        usage = await usage_charges(session, tenant, subscription.plan_id, closing, tenant.currency)
         plan, items = await _apply_scheduled_change(session, actor, tenant, subscription, end)
         try:
             period_end = next_boundary(subscription.billing_anchor, end, Interval(plan.interval), tenant.timezone)
@@ -76,7 +82,7 @@ async def renew(
                 "currentPeriodEnd", f"subscription {subscription.id!r} cannot renew: its next period would end after "
                 "the year 9999"
             ) from None
-        lines = recurring_lines(plan, items)
+        lines = recurring_lines(plan, items) + [u.line() for u in usage]
         totals = await invoice_totals(session, tenant, lines)
         invoice = await issue_invoice(
             session, tenant=tenant, subscription_id=subscription.id, reason=InvoiceReason.RENEWAL,
@@ -93,6 +99,25 @@ async def renew(
         )
         issued.append(invoice)
     return issued
+
+
+async def bill_final_usage(
+    session: AsyncSession, tenant: TenantRow, subscription: SubscriptionRow, period: tuple[datetime, datetime],
+    at: datetime, *, through_today: bool = False,
+) -> InvoiceRow | None:
+    """The FINAL invoice of a subscription that ends: its last period's usage, in
+    arrears. None when its plan charges for no usage or nothing was used."""
+    usage = await usage_charges(
+        session, tenant, subscription.plan_id, period, tenant.currency, through_today=through_today
+    )
+    if not any(u.amount for u in usage):
+        return None
+    lines = [u.line() for u in usage]
+    return await issue_invoice(
+        session, tenant=tenant, subscription_id=subscription.id, reason=InvoiceReason.FINAL,
+        currency=tenant.currency, lines=lines, totals=await invoice_totals(session, tenant, lines), period=period,
+        at=at,
+    )
 
 
 async def _apply_scheduled_change(

@@ -611,10 +611,13 @@ class Span:
 
 
 async def usage_charges(
-    session: AsyncSession, tenant: TenantRow, plan_id: str, start: datetime, end: datetime, currency: str
+    session: AsyncSession, tenant: TenantRow, plan_id: str, period: tuple[datetime, datetime], currency: str,
+    *, through_today: bool = False,
 ) -> list[UsageCharge]:
-    """What the plan's usage charges come to for the tenant's usage in the period
-    [start, end), by whole local days (see ``period_days``), one per meter by name."""
+    """What the plan's usage charges come to for the tenant's usage in ``period``, by
+    whole local days (see ``period_days``), one per meter in name order. With
+    ``through_today``, the local day ``period`` ends on counts too (usage so far)."""
+    start, end = period
     rows = (await session.execute(
         select(UsageChargeRow, MeterRow).join(MeterRow, MeterRow.id == UsageChargeRow.meter_id)
         .where(UsageChargeRow.plan_id == plan_id).order_by(MeterRow.name)
@@ -622,6 +625,8 @@ async def usage_charges(
     if not rows:
         return []
     first, stop = period_days(start, end, tenant.timezone)
+    if through_today:
+        stop += timedelta(days=1)
     stored = await read_days(session, tenant.id, [meter.id for _, meter in rows], first, stop)
     result = []
     for usage_charge, meter in rows:

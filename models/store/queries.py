@@ -19,9 +19,11 @@ from models.tables import (
     InvoiceRow,
     MemberRow,
     MemberStatus,
+    MeterRow,
     PlanAddonRow,
     SubscriptionAddonRow,
     SubscriptionRow,
+    UsageChargeRow,
 )
 from models.tables.subscriptions import SubscriptionStatus
 
@@ -69,6 +71,20 @@ async def addons_of_plans(session: AsyncSession, plan_ids: Sequence[str]) -> lis
         .order_by(AddonRow.id)
     )
     return await _grouped(session, query, PlanAddonRow.plan_id, plan_ids)
+
+
+async def usage_charges_of_plans(
+    session: AsyncSession, plan_ids: Sequence[str]
+) -> list[list[tuple[UsageChargeRow, MeterRow]]]:
+    """Each plan's usage charges with their meters, by meter name."""
+    groups: dict[str, list[tuple[UsageChargeRow, MeterRow]]] = defaultdict(list)
+    rows = await session.execute(
+        select(UsageChargeRow, MeterRow).join(MeterRow, MeterRow.id == UsageChargeRow.meter_id)
+        .where(UsageChargeRow.plan_id.in_(plan_ids)).order_by(MeterRow.name)
+    )
+    for charge, meter in rows.all():
+        groups[charge.plan_id].append((charge, meter))
+    return [groups.get(plan_id, []) for plan_id in plan_ids]
 
 
 async def seats_in_use(session: AsyncSession, tenant_ids: Sequence[str]) -> list[dict[SeatType, int]]:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -9,6 +10,9 @@ from models.billing.seats import SeatType as SeatTypeValue
 from models.tables import AddonRow, PlanRow
 from resolvers.context import Info
 from resolvers.money import Money
+
+if TYPE_CHECKING:
+    from resolvers.metering.types import UsageCharge
 
 Interval = strawberry.enum(IntervalValue, name="Interval", description="How often a plan bills.")
 SeatType = strawberry.enum(
@@ -78,6 +82,15 @@ class Plan:
             created_at=row.created_at,
             row=row,
         )
+
+    @strawberry.field(description="What the plan charges for usage each period, in arrears, by meter name.")
+    async def usage_charges(
+        self, info: Info
+    ) -> list[Annotated[UsageCharge, strawberry.lazy("resolvers.metering.types")]]:
+        from resolvers.metering.types import UsageCharge
+
+        rows = await info.context.loaders.plan_usage_charges.load(self.row.id)
+        return [UsageCharge.from_row(charge, meter, self.row.currency) for charge, meter in rows]
 
     @strawberry.field(description="Add-ons offered with this plan.")
     async def addons(self, info: Info, include_archived: bool = False) -> list[Addon]:

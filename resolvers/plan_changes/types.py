@@ -8,6 +8,7 @@ from models.billing.pricing import LineKind as LineKindValue
 from models.services.plan_changes import AppliedChange, PlannedChange
 from resolvers.catalog.types import Addon, Plan
 from resolvers.invoices.types import Invoice, LineKind
+from resolvers.metering.types import UsageLineItem
 from resolvers.money import Money
 from resolvers.seats.types import SeatSummary
 from resolvers.subscriptions.types import Subscription, SubscriptionAddon
@@ -56,6 +57,11 @@ class SubscriptionPreview:
 class PlanChangePreview:
     effective_at: datetime
     immediate_charge: ImmediateCharge
+    usage: list[UsageLineItem] = strawberry.field(
+        description="The current period's usage so far, priced by the current plan's usage charges. It is billed "
+        "at the renewal, in arrears; a FULL_IMMEDIATELY change bills it now (the days before today, which are "
+        "then also among the immediate charge's USAGE lines; today's usage counts toward the new period)."
+    )
     new_subscription: SubscriptionPreview
 
     @classmethod
@@ -91,6 +97,7 @@ class PlanChangePreview:
                     text=change.text,
                 ),
             ),
+            usage=[UsageLineItem.of(u) for u in change.usage],
             new_subscription=SubscriptionPreview(
                 plan=Plan.from_row(change.plan),
                 addons=[SubscriptionAddon(addon=Addon.from_row(a), quantity=q) for a, q in change.items],

@@ -1,0 +1,245 @@
+"""Usage pricing end to end on a test clock: a plan's usage charges, the USAGE lines a
+renewal bills in arrears, usage so far in previewChangePlan, and the usage billed
+when a FULL_IMMEDIATELY change restarts the period or the subscription is cancelled."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.api.billing import (
+    INVOICE,
+    PREVIEW,
+    advance,
+    change_input,
+    create_plan,
+    invoices,
+    subscribe,
+)
+from tests.api.test_subscriptions import new_clock, tenant_on
+from tests.conftest import Api
+
+USAGE = """usage { meterName description aggregation units freeUnits chargeableUnits unitAmount { amount }
+                 amount { amount } periodStart periodEnd }"""
+
+
+async def meter(api: Api, name: str, aggregation: str = "SUM") -> None:
+    result = (await api(
+        """mutation($input: CreateMeterInput!) { createMeter(input: $input) { __typename
+             ... on Error { code message } } }""",
+        {"input": {"name": name, "displayName": name.replace("_", " ").title(), "aggregation": aggregation}},
+    ))["createMeter"]
+    assert result["__typename"] == "Meter", result
+
+
+async def charge(api: Api, plan: str, meter_name: str, **fields: Any) -> dict[str, Any]:
+    return (await api(
+        """mutation($input: AddUsageChargeInput!) { addUsageCharge(input: $input) { __typename
+             ... on Plan { usageCharges { meterName model unitAmount { amount } packageSize freeUnits
+                                          tiers { upTo unitAmount { amount } flatAmount { amount } } } }
+             ... on ValidationError { field } ... on Error { code message } } }""",
+        {"input": {"planId": plan, "meterName": meter_name, **fields}},
+    ))["addUsageCharge"]
+
+
+async def record(api: Api, tenant: str, meter_name: str, value: float, at: str, method: str = "ADD") -> None:
+    result = (await api(
+        """mutation($input: RecordUsageInput!) { recordUsage(input: $input) { __typename
+             ... on Error { code message } } }""",
+        {"input": {"tenantId": tenant, "meterName": meter_name, "value": value, "timestamp": at, "method": method}},
+    ))["recordUsage"]
+    assert result["__typename"] == "UsageRecorded", result
+
+
+async def metered_team(api: Api, timezone: str = "UTC") -> tuple[str, str, str, str]:
+    """(clock, tenant, plan, subscription): a $10 plan with API calls at 2 cents after
+    100 free each month, subscribed on 2026-11-01 in ``timezone``."""
+    clock = await new_clock(api, "2026-11-01T00:00:00Z")
+    tenant = await tenant_on(api, "Metered", clock, timezone=timezone)
+    plan = await create_plan(api, "metered", 10_00)
+    await meter(api, "api_calls")
+    assert (await charge(api, plan, "api_calls", unitAmount=2, freeUnits=100))["__typename"] == "Plan"
+    subscription = (await subscribe(api, tenant, plan))["id"]
+    return clock, tenant, plan, subscription
+
+
+async def test_a_plan_lists_its_usage_charges_and_bad_ones_name_the_field(api: Api) -> None:
+    plan = await create_plan(api, "tiered", 0)
+    await meter(api, "api_calls")
+    await meter(api, "seats_peak", "MAX")
+    tiers = [{"upTo": 1000, "unitAmount": 0}, {"upTo": 5000, "unitAmount": 3, "flatAmount": 500},
+             {"unitAmount": 1}]
+    added = await charge(api, plan, "api_calls", model="GRADUATED", tiers=tiers)
+    assert added["usageCharges"] == [{
+        "meterName": "api_calls", "model": "GRADUATED", "unitAmount": {"amount": 0}, "packageSize": 1,
+        "freeUnits": 0, "tiers": [
+            {"upTo": 1000, "unitAmount": {"amount": 0}, "flatAmount": {"amount": 0}},
+            {"upTo": 5000, "unitAmount": {"amount": 3}, "flatAmount": {"amount": 500}},
+            {"upTo": None, "unitAmount": {"amount": 1}, "flatAmount": {"amount": 0}},
+        ],
+    }]
+
+    again = await charge(api, plan, "api_calls", unitAmount=1)
+    assert (again["code"], again["field"]) == ("VALIDATION_FAILED", "input.meterName")
+    bounded = await charge(api, plan, "seats_peak", model="VOLUME", tiers=[{"upTo": 10, "unitAmount": 1}])
+    assert (bounded["code"], bounded["field"]) == ("VALIDATION_FAILED", "input.tiers")
+    falling = await charge(api, plan, "seats_peak", model="VOLUME",
+                           tiers=[{"upTo": 10, "unitAmount": 1}, {"upTo": 5, "unitAmount": 1}, {"unitAmount": 1}])
+    assert falling["field"] == "input.tiers"
+    not_tiered = await charge(api, plan, "seats_peak", unitAmount=1, tiers=[{"unitAmount": 1}])
+    assert not_tiered["field"] == "input.tiers"
+    package = await charge(api, plan, "seats_peak", unitAmount=1, packageSize=10)
+    assert package["field"] == "input.packageSize"
+    unknown = await charge(api, plan, "no_such_meter", unitAmount=1)
+    assert unknown["code"] == "NOT_FOUND"
+    plans = (await api("{ plans { code usageCharges { meterName } } }"))["plans"]
+    assert plans == [{"code": "tiered", "usageCharges": [{"meterName": "api_calls"}]}]
+
+
+async def test_the_renewal_bills_the_closing_periods_usage_in_arrears(api: Api) -> None:
+    clock, tenant, _, _ = await metered_team(api, timezone="Asia/Tokyo")
+    # The period runs from 2026-11-01 09:00 Tokyo; its usage is Nov 1 to Nov 30, Tokyo days.
+    await record(api, tenant, "api_calls", 700, "2026-11-01T00:00:00Z")
+    await advance(api, clock, "2026-11-25T00:00:00Z")  # usage can only be recorded once it happened
+    await record(api, tenant, "api_calls", 500, "2026-11-20T03:00:00Z")
+    await record(api, tenant, "api_calls", 50.5, "2026-11-20T03:00:00Z")
+    await advance(api, clock, "2026-12-01T00:00:00Z")  # Dec 1 09:00 Tokyo: the next period starts
+    await record(api, tenant, "api_calls", 9999, "2026-11-30T16:00:00Z")  # Dec 1 01:00 Tokyo: December's
+
+    renewal = (await invoices(api, tenant))[0]
+    assert renewal["reason"] == "RENEWAL"
+    base, usage = renewal["lines"]
+    assert (base["kind"], base["amount"]["amount"]) == ("BASE", 10_00)
+    # 1,250.5 used, 100 free, 1,150.5 billed at 2 cents = 2,301 cents.
+    assert usage == {
+        "kind": "USAGE", "description": "Api Calls: 1,250.5 used, 100 free, 1,150.5 billed",
+        "quantity": 1151, "unitAmount": {"amount": 2}, "amount": {"amount": 23_01},
+        "periodStart": "2026-11-01T00:00:00+00:00", "periodEnd": "2026-12-01T00:00:00+00:00",
+    }
+    assert renewal["total"]["amount"] == 10_00 + 23_01
+
+    await advance(api, clock, "2027-01-01T00:00:00Z")
+    january = (await invoices(api, tenant))[0]
+    # December's 9,999 calls (the Dec 1 01:00 Tokyo one) bill in January's renewal.
+    assert january["lines"][1]["amount"]["amount"] == (9999 - 100) * 2
+
+
+async def test_a_max_meter_bills_the_periods_peak_with_graduated_tiers(api: Api) -> None:
+    clock = await new_clock(api, "2026-11-01T00:00:00Z")
+    tenant = await tenant_on(api, "Storage", clock)
+    plan = await create_plan(api, "storage", 0)
+    await meter(api, "storage_gb", "MAX")
+    tiers = [{"upTo": 50, "unitAmount": 0}, {"upTo": 500, "unitAmount": 25, "flatAmount": 1_00},
+             {"unitAmount": 10}]
+    await charge(api, plan, "storage_gb", model="GRADUATED", tiers=tiers)
+    await subscribe(api, tenant, plan)
+    await advance(api, clock, "2026-11-30T00:00:00Z")
+    for day, gigabytes in ((2, 40), (10, 620), (25, 300)):
+        await record(api, tenant, "storage_gb", gigabytes, f"2026-11-{day:02d}T12:00:00Z", method="DIRECT")
+    await advance(api, clock, "2026-12-01T00:00:00Z")
+
+    (usage,) = [line for line in (await invoices(api, tenant))[0]["lines"] if line["kind"] == "USAGE"]
+    # Peak 620 GB: 50 free, 450 at 25 cents plus the $1 tier fee, 120 at 10 cents.
+    assert usage["amount"]["amount"] == 450 * 25 + 1_00 + 120 * 10
+    assert (usage["quantity"], usage["unitAmount"]["amount"]) == (620, 10)
+
+
+async def test_the_preview_shows_usage_so_far_and_a_prorated_change_leaves_it_to_the_renewal(api: Api) -> None:
+    clock, tenant, _, subscription = await metered_team(api)
+    await advance(api, clock, "2026-11-16T09:00:00Z")
+    await record(api, tenant, "api_calls", 300, "2026-11-03T10:00:00Z")
+    await record(api, tenant, "api_calls", 40, "2026-11-16T08:00:00Z")  # today, before the change
+    bigger = await create_plan(api, "metered_plus", 20_00)
+    await charge(api, bigger, "api_calls", unitAmount=1)
+
+    preview = (await api(
+        f"""mutation($input: ChangePlanInput!) {{ previewChangePlan(input: $input) {{ __typename
+             ... on PlanChangePreview {{ {PREVIEW} {USAGE} }} ... on Error {{ code message }} }} }}""",
+        {"input": change_input(subscription, bigger)},
+    ))["previewChangePlan"]
+    assert preview["usage"] == [{
+        "meterName": "api_calls", "description": "Api Calls: 340 used, 100 free, 240 billed",
+        "aggregation": "SUM", "units": 340.0, "freeUnits": 100.0, "chargeableUnits": 240.0,
+        "unitAmount": {"amount": 2}, "amount": {"amount": 4_80},
+        "periodStart": "2026-11-01T00:00:00+00:00", "periodEnd": "2026-11-16T09:00:00+00:00",
+    }]
+    assert [line["kind"] for line in preview["immediateCharge"]["lineItems"]] == ["CREDIT", "PRORATION"]
+
+    changed = (await api(
+        f"""mutation($input: ChangePlanInput!) {{ changePlan(input: $input) {{ __typename
+             ... on PlanChange {{ invoice {{ {INVOICE} }} }} ... on Error {{ code message }} }} }}""",
+        {"input": change_input(subscription, bigger)},
+    ))["changePlan"]
+    assert [line["kind"] for line in changed["invoice"]["lines"]] == ["CREDIT", "PRORATION"]
+
+    await advance(api, clock, "2026-12-01T00:00:00Z")
+    renewal = (await invoices(api, tenant))[0]
+    # The whole period's usage bills at the renewal, at the plan it ended on: 1 cent, none free.
+    assert renewal["lines"][-1]["amount"]["amount"] == 340 * 1
+
+
+async def test_a_full_change_bills_the_usage_of_the_period_it_ends_exactly_as_previewed(api: Api) -> None:
+    clock, tenant, _, subscription = await metered_team(api)
+    await advance(api, clock, "2026-11-16T09:00:00Z")
+    await record(api, tenant, "api_calls", 600, "2026-11-05T10:00:00Z")
+    await record(api, tenant, "api_calls", 70, "2026-11-16T08:00:00Z")  # today: the new period's
+    bigger = await create_plan(api, "metered_plus", 20_00)
+    spec = change_input(subscription, bigger, mode="FULL_IMMEDIATELY")
+
+    preview = (await api(
+        f"""mutation($input: ChangePlanInput!) {{ previewChangePlan(input: $input) {{ __typename
+             ... on PlanChangePreview {{ {PREVIEW} {USAGE} }} ... on Error {{ code message }} }} }}""",
+        {"input": spec},
+    ))["previewChangePlan"]
+    lines = preview["immediateCharge"]["lineItems"]
+    assert [line["kind"] for line in lines] == ["BASE", "USAGE"]
+    assert lines[1]["amount"]["amount"] == (600 - 100) * 2 == preview["usage"][0]["amount"]["amount"]
+    assert preview["usage"][0]["units"] == 600.0
+
+    changed = (await api(
+        f"""mutation($input: ChangePlanInput!) {{ changePlan(input: $input) {{ __typename
+             ... on PlanChange {{ invoice {{ {INVOICE} }} }} ... on Error {{ code message }} }} }}""",
+        {"input": spec},
+    ))["changePlan"]
+    invoice = changed["invoice"]
+    assert [(line["kind"], line["amount"]["amount"]) for line in invoice["lines"]] == [
+        (line["kind"], line["amount"]["amount"]) for line in lines
+    ]
+    assert invoice["total"]["amount"] == preview["immediateCharge"]["summary"]["totalAmount"]["amount"]
+
+    # The new plan charges nothing for usage, so the 70 calls of the change day bill nowhere twice.
+    await advance(api, clock, "2026-12-16T09:00:00Z")
+    renewal = (await invoices(api, tenant))[0]
+    assert [line["kind"] for line in renewal["lines"]] == ["BASE"]
+
+
+async def test_cancelling_bills_the_usage_so_far_on_a_final_invoice(api: Api) -> None:
+    clock, tenant, _, subscription = await metered_team(api)
+    await advance(api, clock, "2026-11-10T12:00:00Z")
+    await record(api, tenant, "api_calls", 350, "2026-11-04T10:00:00Z")
+    await record(api, tenant, "api_calls", 50, "2026-11-10T11:00:00Z")
+    cancelled = (await api(
+        """mutation($id: ID!) { cancelSubscription(subscriptionId: $id, atPeriodEnd: false) {
+             __typename ... on Error { code message } } }""",
+        {"id": subscription},
+    ))["cancelSubscription"]
+    assert cancelled["__typename"] == "Subscription"
+    final = (await invoices(api, tenant))[0]
+    assert final["reason"] == "FINAL"
+    assert [(line["kind"], line["amount"]["amount"]) for line in final["lines"]] == [("USAGE", (400 - 100) * 2)]
+    assert final["periodEnd"] == "2026-11-10T12:00:00+00:00"
+
+
+async def test_a_subscription_ending_at_period_end_gets_its_last_usage_billed(api: Api) -> None:
+    clock, tenant, _, subscription = await metered_team(api)
+    await api(
+        """mutation($id: ID!) { cancelSubscription(subscriptionId: $id, atPeriodEnd: true) { __typename } }""",
+        {"id": subscription},
+    )
+    await advance(api, clock, "2026-11-21T00:00:00Z")
+    await record(api, tenant, "api_calls", 1100, "2026-11-20T10:00:00Z")
+    await advance(api, clock, "2026-12-05T00:00:00Z")
+    final = (await invoices(api, tenant))[0]
+    assert (final["reason"], final["total"]["amount"]) == ("FINAL", 1000 * 2)
+    assert (final["periodStart"], final["periodEnd"]) == ("2026-11-01T00:00:00+00:00", "2026-12-01T00:00:00+00:00")
+    status = (await api("query($id: ID!) { subscription(id: $id) { status } }", {"id": subscription}))
+    assert status["subscription"]["status"] == "CANCELLED"
