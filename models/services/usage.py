@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.billing.usage import (
@@ -203,28 +203,53 @@ async def _load_keys(session: AsyncSession, events: Sequence[Event]) -> dict[tup
         if e.key is not None:
             by_tenant[e.tenant_id].append(e.key)
     found: dict[tuple[str, str], Any] = {}
+    postgres = _is_postgres(session)
     for tenant_id, keys in by_tenant.items():
-        for chunk in _chunks(sorted(set(keys))):
-            rows = await session.execute(
-                select(KEYS.c.key, KEYS.c.meter_id, KEYS.c.method, KEYS.c.value, KEYS.c.ts, KEYS.c.ts_given)
-                .where(KEYS.c.tenant_id == tenant_id, KEYS.c.key.in_(chunk))
-            )
+        for chunk in [sorted(set(keys))] if postgres else _chunks(sorted(set(keys))):
+            if postgres:
+                rows = await session.execute(_PG_KEYS, {"t": tenant_id, "keys": chunk})
+            else:
+                rows = await session.execute(
+                    select(KEYS.c.key, KEYS.c.meter_id, KEYS.c.method, KEYS.c.value, KEYS.c.ts, KEYS.c.ts_given)
+                    .where(KEYS.c.tenant_id == tenant_id, KEYS.c.key.in_(chunk))
+                )
             for row in rows:
                 found[(tenant_id, row.key)] = row
     return found
+
+
+# On PostgreSQL, one lookup per value through the primary key, whatever the table's
+# statistics say: right after a bulk load the planner would otherwise scan every
+# point of the meter and filter (seconds per batch, growing with the table).
+_PG_POINTS = text(
+    "SELECT v.ts, p.value FROM unnest(CAST(:stamps AS BIGINT[])) AS v(ts) JOIN LATERAL "
+    "(SELECT value FROM usage_points WHERE tenant_id = :t AND meter_id = :m AND ts = v.ts) AS p ON true"
+)
+_PG_KEYS = text(
+    "SELECT k.key, k.meter_id, k.method, k.value, k.ts, k.ts_given FROM unnest(CAST(:keys AS VARCHAR[])) AS v(key) "
+    "JOIN LATERAL (SELECT * FROM usage_keys WHERE tenant_id = :t AND key = v.key) AS k ON true"
+)
+
+
+def _is_postgres(session: AsyncSession) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
 
 
 async def _load_points(
     session: AsyncSession, touched: Mapping[tuple[str, str], set[int]]
 ) -> dict[tuple[str, str, int], int]:
     found: dict[tuple[str, str, int], int] = {}
+    postgres = _is_postgres(session)
     for (tenant_id, meter_id), stamps in touched.items():
-        for chunk in _chunks(sorted(stamps)):
-            rows = await session.execute(
-                select(POINTS.c.ts, POINTS.c.value).where(
-                    POINTS.c.tenant_id == tenant_id, POINTS.c.meter_id == meter_id, POINTS.c.ts.in_(chunk)
+        for chunk in [sorted(stamps)] if postgres else _chunks(sorted(stamps)):
+            if postgres:
+                rows = await session.execute(_PG_POINTS, {"t": tenant_id, "m": meter_id, "stamps": chunk})
+            else:
+                rows = await session.execute(
+                    select(POINTS.c.ts, POINTS.c.value).where(
+                        POINTS.c.tenant_id == tenant_id, POINTS.c.meter_id == meter_id, POINTS.c.ts.in_(chunk)
+                    )
                 )
-            )
             for ts, value in rows:
                 found[(tenant_id, meter_id, ts)] = value
     return found
