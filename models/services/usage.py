@@ -520,9 +520,9 @@ async def delete_usage(deps: Deps, actor: Principal, tenant_id: str, meter_name:
     outcome = await record_batch(deps, actor, [item], path="input", single=True, delete_point=True)
     if outcome.errors:
         error = outcome.errors[0][1]
-        if isinstance(error, ValidationFailed):
-            error.field = error.field.replace("input.", "", 1)
-            error.problems = [(f.replace("input.", "", 1), m) for f, m in error.problems]
+        if isinstance(error, ValidationFailed):  # deleteUsage takes arguments, not an input object
+            problems = [(f.removeprefix("input."), m) for f, m in error.problems]
+            raise ValidationFailed(problems[0][0], problems[0][1], problems=problems) from None
         raise error
     return outcome.recorded[0]
 
