@@ -469,8 +469,14 @@ async def record_batch(
                         )))
                         continue
                     outcome.duplicates += 1
-                    if single:
-                        value = fold.current.get((e.tenant_id, e.meter.id, prior.ts))
+                    if single:  # the point the first event made, as it is now
+                        point = (e.tenant_id, e.meter.id, prior.ts)
+                        value = fold.current[point] if point in fold.current else await session.scalar(
+                            select(POINTS.c.value).where(
+                                POINTS.c.tenant_id == e.tenant_id, POINTS.c.meter_id == e.meter.id,
+                                POINTS.c.ts == prior.ts,
+                            )
+                        )
                         outcome.recorded[e.index] = Recorded(
                             e.meter.name, datetime.fromtimestamp(prior.ts, UTC), value or 0, True, value is not None
                         )

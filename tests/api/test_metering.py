@@ -217,7 +217,7 @@ async def test_a_retried_event_counts_once(api: Api) -> None:
     assert (await record(api, tenant, "api_calls", 1, key="evt-now"))["duplicate"] is False
     await advance(api, clock, "2026-03-10T12:01:00Z")
     retried = await record(api, tenant, "api_calls", 1, key="evt-now")
-    assert (retried["duplicate"], retried["timestamp"]) == (True, "2026-03-10T12:00:00+00:00")
+    assert (retried["duplicate"], retried["timestamp"], retried["value"]) == (True, "2026-03-10T12:00:00+00:00", 1)
     assert await today_count(api, tenant, "api_calls") == 4
 
     conflict = await record(api, tenant, "api_calls", 4, at, key="evt-1")
