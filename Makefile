@@ -35,6 +35,9 @@ lint: $(VENV)/.installed-test  ## layering contracts and ruff
 	$(BIN)/lint-imports
 	$(BIN)/ruff check .
 
+bench: $(VENV)/.installed-test  ## benchmarks on SQLite and PostgreSQL (BENCH_ARGS=--quick: under 2 minutes)
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
 schema: $(VENV)/.installed-runtime  ## regenerate schema.graphql after changing the API
 	$(BIN)/billing-gateway export-schema > schema.graphql
 

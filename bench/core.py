@@ -1,0 +1,206 @@
+"""Rows, targets, profiles and the workload registry.
+
+A workload is an async function of a ``Context`` (one database, the profile's sizes,
+the product's Store on that database and, on demand, a real server) that returns
+``Row``s. It measures the product's path and a hand-written baseline doing the same
+work with the bare driver, and puts the baseline's figure beside each of its own:
+``ratio`` is always value / baseline, so for a rate below 1 is slower than the
+baseline and for a time above 1 is.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.databases import Database
+from bench.server import Server
+from models.services import api_keys, meters, tenants
+from models.services.base import Deps
+from models.store import Store
+
+
+class BenchError(RuntimeError):
+    """The product did something other than the baseline did: the figures would lie."""
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One target: ``value`` (or ``ratio``) ``op`` ``threshold``."""
+
+    op: str  # ">=" or "<="
+    threshold: float
+    on: str = "value"  # "value" or "ratio"
+
+    def holds(self, value: float | None, ratio: float | None) -> bool | None:
+        figure = value if self.on == "value" else ratio
+        if figure is None:
+            return None
+        return figure >= self.threshold if self.op == ">=" else figure <= self.threshold
+
+    def text(self, unit: str) -> str:
+        if self.on == "ratio":
+            return f"ratio {self.op} {self.threshold:.2f}"
+        return f"{self.op} {fmt(self.threshold)} {unit}"
+
+
+@dataclass(slots=True)
+class Row:
+    workload: str
+    database: str
+    metric: str
+    value: float | None
+    unit: str
+    baseline: float | None = None
+    ratio: float | None = None
+    target: str | None = None
+    ok: bool | None = None
+    note: str = ""
+    headline: bool = False  # one of the ratios on the summary line
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def measure(
+    workload: str, database: str, metric: str, value: float | None, unit: str, *,
+    baseline: float | None = None, targets: Sequence[Check] = (), note: str = "", headline: bool = False,
+) -> Row:
+    """A row with its ratio to the baseline and its targets checked (all must hold)."""
+    ratio = value / baseline if value is not None and baseline else None
+    verdicts = [check.holds(value, ratio) for check in targets]
+    return Row(
+        workload, database, metric, value, unit, baseline, ratio,
+        target="; ".join(check.text(unit) for check in targets) or None,
+        ok=None if not targets or None in verdicts else all(verdicts),
+        note=note, headline=headline,
+    )
+
+
+def fmt(number: float | None) -> str:
+    if number is None or (isinstance(number, float) and math.isnan(number)):
+        return "-"
+    if abs(number) >= 1000:
+        return f"{number:,.0f}"
+    if abs(number) >= 100:
+        return f"{number:.0f}"
+    if abs(number) >= 10:
+        return f"{number:.1f}"
+    return f"{number:.2f}"
+
+
+def percentile(samples: Sequence[float], pct: float) -> float:
+    """Linear interpolation between the closest ranks (pct 50 is the median)."""
+    if not samples:
+        raise ValueError("no samples")
+    ordered = sorted(samples)
+    rank = (len(ordered) - 1) * pct / 100
+    low = math.floor(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def median(samples: Sequence[float]) -> float:
+    return statistics.median(samples)
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """How much work a run does. Sizes of later workloads go here too."""
+
+    name: str
+    batches: int  # ingestion batches per path
+    batch_size: int  # events per batch
+    point_sizes: tuple[int, ...]  # month counts: points of one meter, one meter per size
+    count_calls: int  # month counts: timed calls per path and size
+    warmup: int  # untimed calls first
+
+
+PROFILES = {
+    "smoke": Profile("smoke", batches=2, batch_size=200, point_sizes=(2_000,), count_calls=5, warmup=1),
+    "quick": Profile(
+        "quick", batches=5, batch_size=10_000, point_sizes=(1_000_000, 5_000_000), count_calls=50, warmup=5
+    ),
+    "full": Profile(
+        "full", batches=20, batch_size=10_000, point_sizes=(1_000_000, 5_000_000, 10_000_000),
+        count_calls=200, warmup=10,
+    ),
+}
+
+
+class Context:
+    """What a workload gets for one database: the product's Store (and Deps with the
+    system clock, as `serve` has), bare-driver connections, and a server started on
+    first use and kept for the rest of the database's workloads."""
+
+    def __init__(self, db: Database, profile: Profile, profile_dir: Path | None = None) -> None:
+        self.db = db
+        self.profile = profile
+        self.profile_dir = profile_dir  # cProfile the server: <dir>/serve-<database>.prof
+        self.store = Store(db.url)
+        self.deps = Deps(store=self.store)
+        self._server: Server | None = None
+
+    @property
+    def database(self) -> str:
+        return self.db.kind
+
+    async def server(self) -> Server:
+        if self._server is None:
+            self.log("starting billing-gateway serve")
+            to = self.profile_dir / f"serve-{self.db.kind}.prof" if self.profile_dir else None
+            server = Server(self.db.url, profile_to=to)
+            try:
+                await server.start()
+            except BaseException:
+                await server.stop()
+                raise
+            self._server = server
+        return self._server
+
+    async def new_tenant(self, name: str) -> str:
+        """A tenant made through the service, in UTC (its local days are UTC days)."""
+        spec = {"name": name, "email": "bench@example.com", "currency": "USD", "timezone": "UTC"}
+        row = await tenants.create_tenant(self.deps, api_keys.operator(), spec)
+        return row.id
+
+    async def new_meter(self, name: str) -> tuple[str, str]:
+        """(id, name) of a SUM meter made through the service."""
+        row = await meters.create_meter(self.deps, api_keys.operator(), {"name": name, "aggregation": "SUM"})
+        return row.id, row.name
+
+    def log(self, message: str) -> None:
+        print(f"[{self.db.kind}] {message}", file=sys.stderr, flush=True)
+
+    async def close(self) -> None:
+        if self._server is not None:
+            await self._server.stop()
+            self._server = None
+        await self.store.dispose()
+
+
+@dataclass(frozen=True, slots=True)
+class Workload:
+    name: str
+    title: str
+    run: Callable[[Context], Awaitable[list[Row]]] = field(repr=False)
+
+
+REGISTRY: dict[str, Workload] = {}
+
+
+def workload(name: str, title: str) -> Callable[[Callable[[Context], Awaitable[list[Row]]]], Any]:
+    """Register a workload; they run in the order their modules register them."""
+
+    def register(run: Callable[[Context], Awaitable[list[Row]]]) -> Callable[[Context], Awaitable[list[Row]]]:
+        if name in REGISTRY:
+            raise ValueError(f"workload {name!r} is registered twice")
+        REGISTRY[name] = Workload(name, title, run)
+        return run
+
+    return register
