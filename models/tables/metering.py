@@ -34,12 +34,17 @@ class MeterRow(SQLModel, table=True):
 
 
 class UsagePointRow(SQLModel, table=True):
-    """The value of a tenant's meter at one second: ADD and SUB change it, DIRECT sets it."""
+    """The value of a tenant's meter at one second: ADD and SUB change it, DIRECT sets it.
+
+    No foreign keys here or on ``usage_keys``, the two tables every event writes: on
+    PostgreSQL their row-by-row checks were 30 % of a 10,000-event batch. Ingestion
+    checks the tenant and the meter itself, under the tenant's row lock, and neither
+    can be deleted; the daily rollups keep their foreign keys."""
 
     __tablename__ = "usage_points"
 
-    tenant_id: str = Field(primary_key=True, foreign_key="tenants.id", max_length=40)
-    meter_id: str = Field(primary_key=True, foreign_key="meters.id", max_length=40)
+    tenant_id: str = Field(primary_key=True, max_length=40)
+    meter_id: str = Field(primary_key=True, max_length=40)
     ts: int = Field(primary_key=True, sa_type=BigInteger)  # seconds since the epoch, UTC
     value: int = Field(sa_type=BigInteger)  # millionths of a unit
 
@@ -69,9 +74,9 @@ class UsageKeyRow(SQLModel, table=True):
     __tablename__ = "usage_keys"
     __table_args__ = (Index("ix_usage_keys_created_at", "created_at"),)
 
-    tenant_id: str = Field(primary_key=True, foreign_key="tenants.id", max_length=40)
+    tenant_id: str = Field(primary_key=True, max_length=40)
     key: str = Field(primary_key=True, max_length=255)
-    meter_id: str = Field(foreign_key="meters.id", max_length=40)
+    meter_id: str = Field(max_length=40)
     method: str = Field(max_length=10)
     value: int = Field(sa_type=BigInteger)
     ts: int = Field(sa_type=BigInteger)

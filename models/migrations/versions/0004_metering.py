@@ -78,8 +78,6 @@ def upgrade() -> None:
     sa.Column('ts', sa.BigInteger(), nullable=False),
     sa.Column('ts_given', sa.Boolean(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['meter_id'], ['meters.id'], name=op.f('fk_usage_keys_meter_id_meters')),
-    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_usage_keys_tenant_id_tenants')),
     sa.PrimaryKeyConstraint('tenant_id', 'key', name=op.f('pk_usage_keys'))
     )
     with op.batch_alter_table('usage_keys', schema=None) as batch_op:
@@ -90,8 +88,6 @@ def upgrade() -> None:
     sa.Column('meter_id', sa.String(length=40), nullable=False),
     sa.Column('ts', sa.BigInteger(), nullable=False),
     sa.Column('value', sa.BigInteger(), nullable=False),
-    sa.ForeignKeyConstraint(['meter_id'], ['meters.id'], name=op.f('fk_usage_points_meter_id_meters')),
-    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_usage_points_tenant_id_tenants')),
     sa.PrimaryKeyConstraint('tenant_id', 'meter_id', 'ts', name=op.f('pk_usage_points'))
     )
     with op.batch_alter_table('invoices', schema=None) as batch_op:
