@@ -98,13 +98,17 @@ def recurring_lines(plan: KeyedPlan, items: Iterable[tuple[PricedAddon, int]]) -
     return [item.line() for item in recurring_items(plan, items)]
 
 
-def check_representable(lines: Iterable[Line], *totals: int, field: str = "input.addons") -> None:
+def check_representable(
+    lines: Iterable[Line], *totals: int, field: str = "input.addons", what: str | None = None
+) -> None:
     """Refuse a purchase whose amounts the API could not show (over 2,147,483,647
     minor units on a line, in their sum, or in any of ``totals``: an invoice total
     with tax, a renewal, a credit balance) instead of failing when it is read."""
     lines = list(lines)
     amounts = [line.amount for line in lines] + [sum(line.amount for line in lines), *totals]
     if any(abs(amount) > MAX_AMOUNT for amount in amounts):
+        if what:
+            raise ValidationFailed(field, f"{what} {MAX_AMOUNT} minor units, the most the API can carry")
         raise ValidationFailed(
             field, f"an amount (a line, an invoice total with tax, or the credit balance) would exceed {MAX_AMOUNT} "
             "minor units, the most the API can carry; choose a smaller plan or fewer add-ons"

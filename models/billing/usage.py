@@ -9,6 +9,7 @@ point), so a count in any aggregation is read from days without touching points.
 
 from __future__ import annotations
 
+import calendar
 import enum
 import math
 from collections.abc import Iterable, Sequence
@@ -149,10 +150,8 @@ def day_bounds(day: date, zone: ZoneInfo) -> tuple[int, int]:
 
 
 def month_days(month: date) -> tuple[date, date]:
-    """The first day of ``month`` and the first day of the month after it."""
-    first = month.replace(day=1)
-    following = (first + timedelta(days=32)).replace(day=1)
-    return first, following
+    """The first and the last day of ``month`` (December 9999 too)."""
+    return month.replace(day=1), month.replace(day=calendar.monthrange(month.year, month.month)[1])
 
 
 def period_days(start: datetime, end: datetime, timezone: str) -> tuple[date, date]:

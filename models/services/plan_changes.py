@@ -4,7 +4,7 @@ pricing path, so the preview is what the change charges) and cancellation."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -86,10 +86,11 @@ class PlannedChange:
     period: tuple[datetime, datetime]  # the subscription's period once the change applies
     seats: SeatSummary
     text: str
-    # The current period's usage so far, priced by the current plan: billed now by a
-    # FULL_IMMEDIATELY change (the days before today; today starts the new period),
-    # else at the renewal.
+    # The current period's usage not billed yet, priced by the current plan: billed
+    # now (the days before today) by a change that ends the period or the plan, else
+    # shown so far (today included) and billed at the renewal.
     usage: list[UsageCharge]
+    usage_billed_until: date | None = None  # set when the change bills usage now
 
     @property
     def currency(self) -> str:
@@ -139,6 +140,7 @@ async def _plan(
     window = None
     lines: list[Line] = []
     usage: list[UsageCharge] | None = None
+    usage_billed_until: date | None = None
     end = subscription.current_period_end
     if scheduled:
         if subscription.cancel_at_period_end:
@@ -160,12 +162,16 @@ async def _plan(
         remaining, days = days_left(subscription.current_period_start, end, now, tenant.timezone)
         window = Window(remaining, days, now, end)
         lines = change_lines(recurring_items(current_plan, current), recurring_items(plan, items), mode, window)
-        if mode is ProrationMode.FULL_IMMEDIATELY:
-            # The period restarts, so the usage of the one that ends is billed now.
-            usage = await usage_charges(
+        if mode is ProrationMode.FULL_IMMEDIATELY or plan.id != current_plan.id:
+            # The period or the plan pricing its usage ends: the usage so far (the days
+            # before today) is billed now, by the plan it was used under; today's usage
+            # belongs to what comes next.
+            bill = await usage_charges(
                 session, tenant, current_plan.id, (subscription.current_period_start, now), tenant.currency
             )
-            lines += [u.line() for u in usage]
+            usage, usage_billed_until = bill.charges, bill.until
+            lines += bill.lines()
+        if mode is ProrationMode.FULL_IMMEDIATELY:
             try:
                 period = (now, period_boundary(now, interval, 1, tenant.timezone))
             except (ValueError, OverflowError):
@@ -175,10 +181,10 @@ async def _plan(
         else:
             period = (subscription.current_period_start, end)
     if usage is None:
-        usage = await usage_charges(
+        usage = (await usage_charges(
             session, tenant, current_plan.id, (subscription.current_period_start, now), tenant.currency,
             through_today=True,
-        )
+        )).charges
     totals = await invoice_totals(session, tenant, lines)
     renewal_total = settle(recurring_lines(plan, items), tenant.tax_rate_ppm, 0).total
     check_representable(lines, totals.total, renewal_total, totals.balance_after)
@@ -196,7 +202,7 @@ async def _plan(
     return PlannedChange(
         tenant=tenant, subscription=subscription, plan=plan, items=items, mode=mode, effective_at=effective_at,
         scheduled=scheduled, lines=lines, totals=totals, period=period, seats=summarize(plan, items, used), text=text,
-        usage=usage,
+        usage=usage, usage_billed_until=usage_billed_until,
     )
 
 
@@ -280,6 +286,8 @@ async def _apply(session: AsyncSession, actor: Principal, change: PlannedChange,
             at=now,
         )
         return None
+    if change.usage_billed_until is not None:
+        tenant.usage_billed_until = max(change.usage_billed_until, tenant.usage_billed_until or change.usage_billed_until)
     if change.mode is ProrationMode.FULL_IMMEDIATELY:
         subscription.billing_anchor = now
     subscription.plan_id = plan.id

@@ -73,7 +73,7 @@ async def renew(
             )
             break
         # Usage is billed in arrears, by the plan the closing period had.
-        usage = await usage_charges(session, tenant, subscription.plan_id, closing, tenant.currency)
+        usage = (await usage_charges(session, tenant, subscription.plan_id, closing, tenant.currency)).bill(tenant)
         plan, items = await _apply_scheduled_change(session, actor, tenant, subscription, end)
         try:
             period_end = next_boundary(subscription.billing_anchor, end, Interval(plan.interval), tenant.timezone)
@@ -82,7 +82,7 @@ async def renew(
                 "currentPeriodEnd", f"subscription {subscription.id!r} cannot renew: its next period would end after "
                 "the year 9999"
             ) from None
-        lines = recurring_lines(plan, items) + [u.line() for u in usage]
+        lines = recurring_lines(plan, items) + usage
         totals = await invoice_totals(session, tenant, lines)
         invoice = await issue_invoice(
             session, tenant=tenant, subscription_id=subscription.id, reason=InvoiceReason.RENEWAL,
@@ -110,9 +110,9 @@ async def bill_final_usage(
     usage = await usage_charges(
         session, tenant, subscription.plan_id, period, tenant.currency, through_today=through_today
     )
-    if not any(u.amount for u in usage):
+    lines = usage.bill(tenant)
+    if not any(line.amount for line in lines):
         return None
-    lines = [u.line() for u in usage]
     return await issue_invoice(
         session, tenant=tenant, subscription_id=subscription.id, reason=InvoiceReason.FINAL,
         currency=tenant.currency, lines=lines, totals=await invoice_totals(session, tenant, lines), period=period,

@@ -18,13 +18,14 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, bindparam, delete, func, insert, select, text, update
+from sqlalchemy import and_, bindparam, delete, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from models.billing.pricing import Line, check_representable
 from models.billing.usage import (
     MAX_DAY_MICROS,
     Aggregation,
@@ -38,6 +39,7 @@ from models.billing.usage import (
     local_day,
     month_days,
     period_days,
+    stats_of_points,
     to_micros,
 )
 from models.errors import DomainError, IdempotencyConflict, NotFound, ValidationFailed
@@ -60,6 +62,8 @@ BATCH_LIMIT = 10_000
 FUTURE_SLACK = timedelta(minutes=5)
 KEY_RETENTION = timedelta(days=35)
 MAX_PERIOD_DAYS = 366
+# The last second whose day is a date in every timezone (UTC+14 included).
+LAST_TS = int(datetime(9999, 12, 30, tzinfo=UTC).timestamp()) - 1
 # Rows per IN (...) list: well under SQLite's and asyncpg's bind-parameter limits.
 CHUNK = 2_000
 
@@ -79,7 +83,7 @@ class _Tenant:
     @property
     def latest_ts(self) -> int:
         """The last second an event may carry: 5 minutes after the tenant's clock."""
-        return math.floor((self.now + FUTURE_SLACK).timestamp())
+        return min(math.floor(self.now.timestamp()) + int(FUTURE_SLACK.total_seconds()), LAST_TS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +197,8 @@ def _parse_event(
     if at is None:
         at, given = tenant.now, False
         ts = math.floor(at.timestamp())
+        if ts > LAST_TS:
+            raise _Invalid("timestamp", "the tenant's clock is at the end of the calendar; give a timestamp")
     else:
         given = True
         if not isinstance(at, datetime) or at.utcoffset() is None:
@@ -470,15 +476,20 @@ async def _write_days(
 
 async def _recompute(session: AsyncSession, tenant_id: str, meter_id: str, day: date, zone: ZoneInfo) -> None:
     """Read a day's maximum and latest point back from that day's points only."""
-    first, stop = day_bounds(day, zone)
-    in_day = and_(POINTS.c.tenant_id == tenant_id, POINTS.c.meter_id == meter_id, POINTS.c.ts >= first, POINTS.c.ts < stop)
-    maximum = (await session.execute(select(func.max(POINTS.c.value)).where(in_day))).scalar_one()
-    latest = (await session.execute(
-        select(POINTS.c.ts, POINTS.c.value).where(in_day).order_by(POINTS.c.ts.desc()).limit(1)
-    )).one()
+    # A day is not always one span of seconds (where a clock went back over midnight,
+    # an hour of the day before comes after it), so read around it and keep its points.
+    first, _ = day_bounds(day - timedelta(days=1), zone)
+    _, stop = day_bounds(day + timedelta(days=1), zone)
+    rows = (await session.execute(
+        select(POINTS.c.ts, POINTS.c.value).where(
+            POINTS.c.tenant_id == tenant_id, POINTS.c.meter_id == meter_id, POINTS.c.ts >= first, POINTS.c.ts < stop
+        )
+    )).all()
+    stats = stats_of_points((ts, value) for ts, value in rows if local_day(ts, zone) == day)
+    assert stats is not None, "a stored day has points"
     await session.execute(
         update(DAYS).where(DAYS.c.tenant_id == tenant_id, DAYS.c.meter_id == meter_id, DAYS.c.day == day)
-        .values(max_value=maximum, latest_ts=latest.ts, latest_value=latest.value)
+        .values(max_value=stats.max_value, latest_ts=stats.latest_ts, latest_value=stats.latest_value)
     )
 
 
@@ -612,12 +623,13 @@ async def purge_expired_keys(deps: Deps) -> int:
 
 
 async def read_days(
-    session: AsyncSession, tenant_id: str, meter_ids: Sequence[str], first: date, stop: date
+    session: AsyncSession, tenant_id: str, meter_ids: Sequence[str], first: date, last: date
 ) -> dict[str, list[tuple[date, DayStats]]]:
-    """Each meter's stored days in [first, stop), oldest first: one indexed range read."""
+    """Each meter's stored days from ``first`` to ``last`` (both included), oldest
+    first: one indexed range read."""
     rows = await session.execute(
         select(DAYS).where(
-            DAYS.c.tenant_id == tenant_id, DAYS.c.meter_id.in_(meter_ids), DAYS.c.day >= first, DAYS.c.day < stop
+            DAYS.c.tenant_id == tenant_id, DAYS.c.meter_id.in_(meter_ids), DAYS.c.day >= first, DAYS.c.day <= last
         ).order_by(DAYS.c.meter_id, DAYS.c.day)
     )
     result: dict[str, list[tuple[date, DayStats]]] = defaultdict(list)
@@ -686,7 +698,7 @@ async def period_counts(
     async with deps.store.read() as session:
         await _tenant(session, deps, actor, tenant_id)
         (meter,) = await _meters(session, meter_name)
-        stored = dict((await read_days(session, tenant_id, [meter.id], first, last + timedelta(days=1))).get(meter.id, []))
+        stored = dict((await read_days(session, tenant_id, [meter.id], first, last)).get(meter.id, []))
     aggregation = Aggregation(meter.aggregation)
     days = (first + timedelta(days=n) for n in range((last - first).days + 1))
     return meter, [DayCount(day, count_of(stored.get(day), aggregation)) for day in days]
@@ -700,39 +712,74 @@ class Span:
     day: date | None = None
 
     def days(self, tenant: _Tenant) -> tuple[date, date]:
-        anchor = self.day or tenant.now.astimezone(tenant.zone).date()
-        if self.month:
-            return month_days(anchor)
-        return anchor, anchor + timedelta(days=1)
+        """The first and the last day, both included."""
+        if self.day is not None:
+            anchor = self.day
+        else:
+            try:
+                anchor = tenant.now.astimezone(tenant.zone).date()
+            except OverflowError:
+                raise ValidationFailed(
+                    "tenantId", "the tenant's clock is past the end of the year 9999 in its timezone"
+                ) from None
+        return month_days(anchor) if self.month else (anchor, anchor)
 
 
 # -- billing -------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class UsageBill:
+    """A plan's usage charges over the days not billed yet of a period."""
+
+    charges: list[UsageCharge]
+    until: date  # the first day left unbilled once these are invoiced
+
+    def lines(self) -> list[Line]:
+        return [c.line() for c in self.charges]
+
+    def bill(self, tenant: TenantRow) -> list[Line]:
+        """The invoice lines; the tenant's unbilled usage now starts at ``until``."""
+        tenant.usage_billed_until = max(self.until, tenant.usage_billed_until or self.until)
+        return self.lines()
+
+
 async def usage_charges(
     session: AsyncSession, tenant: TenantRow, plan_id: str, period: tuple[datetime, datetime], currency: str,
     *, through_today: bool = False,
-) -> list[UsageCharge]:
+) -> UsageBill:
     """What the plan's usage charges come to for the tenant's usage in ``period``, by
-    whole local days (see ``period_days``), one per meter in name order. With
-    ``through_today``, the local day ``period`` ends on counts too (usage so far)."""
+    whole local days (see ``period_days``) and from the first day no invoice billed
+    yet, one charge per meter in name order. With ``through_today`` the local day
+    ``period`` ends on counts too (usage so far)."""
     start, end = period
+    zone = ZoneInfo(tenant.timezone)
+    first, stop = period_days(start, end, tenant.timezone)
+    if through_today and stop < date.max:
+        stop += timedelta(days=1)
+    if tenant.usage_billed_until and tenant.usage_billed_until > first:
+        first = tenant.usage_billed_until
+        start = max(start, datetime.combine(first, time(), zone).astimezone(UTC))
+    stop = max(stop, first)
+    last = stop - timedelta(days=1) if stop > first else None
     rows = (await session.execute(
         select(UsageChargeRow, MeterRow).join(MeterRow, MeterRow.id == UsageChargeRow.meter_id)
         .where(UsageChargeRow.plan_id == plan_id).order_by(MeterRow.name)
     )).all()
     if not rows:
-        return []
-    first, stop = period_days(start, end, tenant.timezone)
-    if through_today:
-        stop += timedelta(days=1)
-    stored = await read_days(session, tenant.id, [meter.id for _, meter in rows], first, stop)
+        return UsageBill([], stop)
+    stored = await read_days(session, tenant.id, [meter.id for _, meter in rows], first, last) if last else {}
     result = []
     for usage_charge, meter in rows:
         aggregation = Aggregation(meter.aggregation)
         units = count_of(fold_days(s for _, s in stored.get(meter.id, [])), aggregation)
         result.append(charge(
             usage_price(usage_charge), meter_name=meter.name, display_name=meter.display_name,
-            aggregation=aggregation, units=units, currency=currency, period=(start, end),
+            aggregation=aggregation, units=units, currency=currency, period=(min(start, end), end),
         ))
-    return result
+    check_representable(
+        [c.line() for c in result], *(c.quantity for c in result), field="usage",
+        what=f"the usage of tenant {tenant.id!r} from {first.isoformat()} (a line's units or amount, or their "
+        "total) would exceed",
+    )
+    return UsageBill(result, stop)

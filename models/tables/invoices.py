@@ -84,7 +84,7 @@ class InvoiceLineRow(SQLModel, table=True):
     position: int
     kind: str = Field(max_length=20)
     description: str = Field(max_length=500)
-    quantity: int
+    quantity: int = Field(sa_type=BigInteger)  # usage lines count units: billions are plausible
     unit_amount: int = Field(sa_type=BigInteger)
     amount: int = Field(sa_type=BigInteger)
     addon_id: str | None = Field(default=None, max_length=40)

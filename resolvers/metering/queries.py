@@ -11,11 +11,11 @@ from models.services import meters, usage
 from resolvers.context import Info
 from resolvers.metering.types import Meter, MeterUnitCount, MeterUnitDayCount
 
-MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+MONTH = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")
 
 
 def _month(value: str) -> date:
-    match = MONTH.match(value)
+    match = MONTH.fullmatch(value)
     if not match or match.group(1) == "0000":
         raise ValidationFailed("month", f"{value!r} is not a month; write it as YYYY-MM, e.g. 2026-11")
     return date(int(match.group(1)), int(match.group(2)), 1)

@@ -330,7 +330,8 @@ async def test_count_queries_refuse_bad_months_and_periods(api: Api) -> None:
     month = "query($t: ID!, $month: String!) { meterUnitMonthCount(tenantId: $t, meterName: \"api_calls\", " \
             "month: $month) { count } }"
     months = "query($t: ID!, $month: String!) { meterUnitMonthCounts(tenantId: $t, month: $month) { count } }"
-    for query, bad in ((month, "2026-13"), (month, "2026-3"), (months, "March"), (months, "2026-03-01")):
+    bad_months = ("2026-13", "2026-3", "March", "2026-03-01", "\u0662\u0660\u0662\u0666-03", "2026-03\n")
+    for query, bad in [(q, m) for m in bad_months for q in (month, months)]:
         body = await api.raw(query, {"t": tenant, "month": bad})
         assert error_codes(body) == [("VALIDATION_FAILED", "month")], (bad, body)
 
@@ -343,6 +344,36 @@ async def test_count_queries_refuse_bad_months_and_periods(api: Api) -> None:
     assert error_codes(body) == [("VALIDATION_FAILED", "to")], body
     year = await period_counts(api, tenant, "api_calls", "2025-01-01", "2026-01-01")  # 366 days
     assert (len(year), year[0], year[-1]) == (366, ("2025-01-01", 0), ("2026-01-01", 0))
+
+
+async def test_the_last_days_of_the_calendar_count_without_a_server_error(api: Api) -> None:
+    clock = await new_clock(api, NOW)
+    tenant = await tenant_on(api, "Far future", clock)
+    await new_meter(api, "api_calls")
+    assert await date_count(api, tenant, "api_calls", "9999-12-31") == 0
+    assert await month_count(api, tenant, "api_calls", "9999-12") == 0
+    assert [c["count"] for c in await date_counts(api, tenant, "9999-12-31")] == [0]
+    assert [c["count"] for c in await month_counts(api, tenant, "9999-12")] == [0]
+    days = await period_counts(api, tenant, "api_calls", "9999-12-30", "9999-12-31")
+    assert days == [("9999-12-30", 0), ("9999-12-31", 0)]
+
+
+async def test_a_day_a_clock_change_splits_keeps_its_maximum_and_latest_point(api: Api) -> None:
+    """St. John's fell back at 00:01 in 2009: an hour of Oct 31 came after Nov 1 began."""
+    clock = await new_clock(api, NOW)
+    tenant = await tenant_on(api, "Newfoundland", clock, timezone="America/St_Johns")
+    await new_meter(api, "gauge", "MAX")
+    await record_all(api, [
+        event(tenant, "gauge", 5, "2009-11-01T02:00:00Z"),  # Oct 31, 23:30 NDT
+        event(tenant, "gauge", 7, "2009-11-01T02:45:00Z"),  # Oct 31, 23:15 NST: after the fall-back
+        event(tenant, "gauge", 9, "2009-11-01T03:00:00Z"),  # Oct 31, 23:30 NST, the day's latest and largest
+    ])
+    assert await date_count(api, tenant, "gauge", "2009-10-31") == 9
+    assert (await delete_usage(api, tenant, "gauge", "2009-11-01T03:00:00Z"))["deleted"] is True
+    assert await date_count(api, tenant, "gauge", "2009-10-31") == 7
+    gauge = (await api("{ meters { id name } }"))["meters"][0]["id"]
+    assert (await update_meter(api, gauge, "LATEST"))["aggregation"] == "LATEST"
+    assert await date_count(api, tenant, "gauge", "2009-10-31") == 7  # 02:45Z is now the latest point
 
 
 async def test_unknown_meters_are_not_found(api: Api) -> None:

@@ -10,7 +10,9 @@ from tests.api.billing import (
     INVOICE,
     PREVIEW,
     advance,
+    attach,
     change_input,
+    create_addon,
     create_plan,
     invoices,
     subscribe,
@@ -143,38 +145,108 @@ async def test_a_max_meter_bills_the_periods_peak_with_graduated_tiers(api: Api)
     assert (usage["quantity"], usage["unitAmount"]["amount"]) == (620, 10)
 
 
-async def test_the_preview_shows_usage_so_far_and_a_prorated_change_leaves_it_to_the_renewal(api: Api) -> None:
-    clock, tenant, _, subscription = await metered_team(api)
+async def preview_with_usage(api: Api, spec: dict[str, Any]) -> dict[str, Any]:
+    return (await api(
+        f"""mutation($input: ChangePlanInput!) {{ previewChangePlan(input: $input) {{ __typename
+             ... on PlanChangePreview {{ {PREVIEW} {USAGE} }} ... on ValidationError {{ field }}
+             ... on Error {{ code message }} }} }}""",
+        {"input": spec},
+    ))["previewChangePlan"]
+
+
+async def change_with_invoice(api: Api, spec: dict[str, Any]) -> dict[str, Any]:
+    return (await api(
+        f"""mutation($input: ChangePlanInput!) {{ changePlan(input: $input) {{ __typename
+             ... on PlanChange {{ invoice {{ {INVOICE} }} }} ... on Error {{ code message }} }} }}""",
+        {"input": spec},
+    ))["changePlan"]
+
+
+async def test_the_preview_shows_usage_so_far_and_an_add_on_change_leaves_it_to_the_renewal(api: Api) -> None:
+    clock, tenant, plan, subscription = await metered_team(api)
+    seat = await create_addon(api, "seat", 5_00)
+    await attach(api, plan, seat)
     await advance(api, clock, "2026-11-16T09:00:00Z")
     await record(api, tenant, "api_calls", 300, "2026-11-03T10:00:00Z")
     await record(api, tenant, "api_calls", 40, "2026-11-16T08:00:00Z")  # today, before the change
-    bigger = await create_plan(api, "metered_plus", 20_00)
-    await charge(api, bigger, "api_calls", unitAmount=1)
+    spec = change_input(subscription, plan, {seat: 1})
 
-    preview = (await api(
-        f"""mutation($input: ChangePlanInput!) {{ previewChangePlan(input: $input) {{ __typename
-             ... on PlanChangePreview {{ {PREVIEW} {USAGE} }} ... on Error {{ code message }} }} }}""",
-        {"input": change_input(subscription, bigger)},
-    ))["previewChangePlan"]
+    preview = await preview_with_usage(api, spec)
+    # The plan stays, so its usage keeps accruing to the renewal; so far, today included:
     assert preview["usage"] == [{
         "meterName": "api_calls", "description": "Api Calls: 340 used, 100 free, 240 billed",
         "aggregation": "SUM", "units": 340.0, "freeUnits": 100.0, "chargeableUnits": 240.0,
         "unitAmount": {"amount": 2}, "amount": {"amount": 4_80},
         "periodStart": "2026-11-01T00:00:00+00:00", "periodEnd": "2026-11-16T09:00:00+00:00",
     }]
-    assert [line["kind"] for line in preview["immediateCharge"]["lineItems"]] == ["CREDIT", "PRORATION"]
-
-    changed = (await api(
-        f"""mutation($input: ChangePlanInput!) {{ changePlan(input: $input) {{ __typename
-             ... on PlanChange {{ invoice {{ {INVOICE} }} }} ... on Error {{ code message }} }} }}""",
-        {"input": change_input(subscription, bigger)},
-    ))["changePlan"]
-    assert [line["kind"] for line in changed["invoice"]["lines"]] == ["CREDIT", "PRORATION"]
+    assert [line["kind"] for line in preview["immediateCharge"]["lineItems"]] == ["PRORATION"]
+    changed = await change_with_invoice(api, spec)
+    assert [line["kind"] for line in changed["invoice"]["lines"]] == ["PRORATION"]
 
     await advance(api, clock, "2026-12-01T00:00:00Z")
+    usage = (await invoices(api, tenant))[0]["lines"][-1]
+    assert (usage["kind"], usage["amount"]["amount"]) == ("USAGE", (340 - 100) * 2)
+
+
+async def test_a_plan_change_bills_the_usage_so_far_at_the_old_plans_price(api: Api) -> None:
+    """Else a tenant could move to a plan without usage charges on the last day of a
+    period and back on the first of the next, and never pay for its usage."""
+    clock, tenant, _, subscription = await metered_team(api)
+    await advance(api, clock, "2026-11-30T09:00:00Z")
+    await record(api, tenant, "api_calls", 5_000, "2026-11-03T10:00:00Z")
+    await record(api, tenant, "api_calls", 40, "2026-11-30T08:00:00Z")  # today: the new plan's
+    unmetered = await create_plan(api, "unmetered", 10_00)
+    spec = change_input(subscription, unmetered)
+
+    preview = await preview_with_usage(api, spec)
+    lines = preview["immediateCharge"]["lineItems"]
+    assert [(line["kind"], line["amount"]["amount"]) for line in lines] == [
+        ("CREDIT", -33), ("PRORATION", 33), ("USAGE", (5_000 - 100) * 2)
+    ]
+    assert lines[2]["periodEnd"] == "2026-11-30T09:00:00+00:00"
+    assert preview["usage"][0]["units"] == 5_000.0  # the days before today
+    changed = await change_with_invoice(api, spec)
+    assert [(line["kind"], line["amount"]["amount"]) for line in changed["invoice"]["lines"]] == [
+        (line["kind"], line["amount"]["amount"]) for line in lines
+    ]
+
+    # Back to the metered plan the next day: today's 40 calls and the days before are billed once.
+    await advance(api, clock, "2026-12-01T09:00:00Z")
+    metered = (await api("{ plans { id code } }"))["plans"]
+    back = change_input(subscription, next(p["id"] for p in metered if p["code"] == "metered"))
+    back_invoice = (await change_with_invoice(api, back))["invoice"]
+    assert [line["kind"] for line in back_invoice["lines"]] == ["CREDIT", "PRORATION"]  # unmetered: no usage
+    await record(api, tenant, "api_calls", 150, "2026-12-01T08:30:00Z")
+    await advance(api, clock, "2027-01-01T00:00:00Z")
+    january = (await invoices(api, tenant))[0]
+    usage = [line for line in january["lines"] if line["kind"] == "USAGE"]
+    # From Dec 1 (the change day) on, at the metered plan: 150 calls, 100 free.
+    assert [(u["amount"]["amount"], u["periodStart"]) for u in usage] == [(50 * 2, "2026-12-01T00:00:00+00:00")]
+
+
+async def test_cancelling_and_subscribing_again_the_same_day_bills_that_day_once(api: Api) -> None:
+    clock, tenant, plan, subscription = await metered_team(api)
+    await advance(api, clock, "2026-11-10T12:00:00Z")
+    await record(api, tenant, "api_calls", 300, "2026-11-10T11:00:00Z")
+    await api(
+        """mutation($id: ID!) { cancelSubscription(subscriptionId: $id, atPeriodEnd: false) { __typename } }""",
+        {"id": subscription},
+    )
+    final = (await invoices(api, tenant))[0]
+    assert (final["reason"], final["total"]["amount"]) == ("FINAL", (300 - 100) * 2)
+    await subscribe(api, tenant, plan)
+    await advance(api, clock, "2026-12-10T12:00:00Z")
     renewal = (await invoices(api, tenant))[0]
-    # The whole period's usage bills at the renewal, at the plan it ended on: 1 cent, none free.
-    assert renewal["lines"][-1]["amount"]["amount"] == 340 * 1
+    usage = [line for line in renewal["lines"] if line["kind"] == "USAGE"]
+    assert [u["amount"]["amount"] for u in usage] == [0]  # Nov 10 was billed on the FINAL invoice
+
+
+async def test_usage_too_large_for_the_api_is_a_clear_error_not_a_broken_invoice(api: Api) -> None:
+    clock, tenant, _, subscription = await metered_team(api)
+    await advance(api, clock, "2026-11-20T00:00:00Z")
+    await record(api, tenant, "api_calls", 3e9, "2026-11-05T10:00:00Z")
+    preview = await preview_with_usage(api, change_input(subscription, await create_plan(api, "other", 0)))
+    assert (preview["code"], preview["field"]) == ("VALIDATION_FAILED", "usage")
 
 
 async def test_a_full_change_bills_the_usage_of_the_period_it_ends_exactly_as_previewed(api: Api) -> None:

@@ -93,9 +93,17 @@ def upgrade() -> None:
     with op.batch_alter_table('invoices', schema=None) as batch_op:
         batch_op.drop_constraint(op.f('ck_invoices_reason'), type_='check')
         batch_op.create_check_constraint('reason', REASONS + ", 'FINAL')")
+    with op.batch_alter_table('invoice_lines', schema=None) as batch_op:
+        batch_op.alter_column('quantity', type_=sa.BigInteger(), existing_type=sa.Integer(), existing_nullable=False)
+    with op.batch_alter_table('tenants', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('usage_billed_until', sa.Date(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('tenants', schema=None) as batch_op:
+        batch_op.drop_column('usage_billed_until')
+    with op.batch_alter_table('invoice_lines', schema=None) as batch_op:
+        batch_op.alter_column('quantity', type_=sa.Integer(), existing_type=sa.BigInteger(), existing_nullable=False)
     op.execute("DELETE FROM invoice_lines WHERE invoice_id IN (SELECT id FROM invoices WHERE reason = 'FINAL')")
     op.execute("DELETE FROM credit_entries WHERE invoice_id IN (SELECT id FROM invoices WHERE reason = 'FINAL')")
     op.execute("DELETE FROM invoices WHERE reason = 'FINAL'")
