@@ -11,7 +11,6 @@ from typing import Annotated, Any, TypeVar
 
 from pydantic import Field, StringConstraints, model_validator
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.billing.periods import Interval
@@ -19,7 +18,7 @@ from models.billing.seats import SeatType
 from models.errors import AddonArchived, AddonNotAttached, CurrencyMismatch, NotFound, ValidationFailed
 from models.ids import new_id
 from models.services.access import Principal, require_admin
-from models.services.base import Deps
+from models.services.base import Deps, insert_unique
 from models.store import ROW_LOCK
 from models.tables import AddonRow, PlanAddonRow, PlanRow
 from models.validation import CurrencyCode, Input, NonBlank
@@ -72,16 +71,8 @@ class AddonCreate(Input):
 
 
 async def _insert_coded(deps: Deps, row: Coded) -> Coded:
-    """Insert a catalog row whose code must be unique; a taken code (even one taken
-    a moment ago by a concurrent request) is a VALIDATION_FAILED naming the field."""
-    try:
-        async with deps.store.transaction() as session, session.begin_nested():
-            session.add(row)
-    except IntegrityError:
-        raise ValidationFailed(
-            "input.code", f"{row.code!r} is already used; codes are unique, pick another"
-        ) from None
-    return row
+    """Insert a catalog row whose code must be unique."""
+    return await insert_unique(deps, row, "input.code", f"{row.code!r} is already used; codes are unique, pick another")
 
 
 def new_plan(spec: PlanCreate, now: datetime) -> PlanRow:

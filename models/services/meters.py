@@ -15,7 +15,7 @@ from models.billing.usage import Aggregation, PricingModel, Tier, UsagePrice, ch
 from models.errors import NotFound, ValidationFailed
 from models.ids import new_id
 from models.services.access import Principal, require_admin
-from models.services.base import Deps
+from models.services.base import Deps, insert_unique
 from models.services.catalog import Name, Price
 from models.store import ROW_LOCK
 from models.tables import MeterRow, PlanRow, UsageChargeRow
@@ -40,14 +40,9 @@ async def create_meter(deps: Deps, actor: Principal, data: Any) -> MeterRow:
         id=new_id("meter"), name=spec.name, display_name=spec.display_name or spec.name,
         description=spec.description, aggregation=spec.aggregation.value, created_at=now, updated_at=now,
     )
-    try:
-        async with deps.store.transaction() as session, session.begin_nested():
-            session.add(row)
-    except IntegrityError:
-        raise ValidationFailed(
-            "input.name", f"{spec.name!r} is already a meter's name; names are unique, pick another"
-        ) from None
-    return row
+    return await insert_unique(
+        deps, row, "input.name", f"{spec.name!r} is already a meter's name; names are unique, pick another"
+    )
 
 
 async def update_meter(deps: Deps, actor: Principal, meter_id: str, aggregation: Aggregation) -> MeterRow:
