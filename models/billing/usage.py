@@ -142,7 +142,9 @@ def local_day(ts: int, zone: ZoneInfo) -> date:
 
 
 def day_bounds(day: date, zone: ZoneInfo) -> tuple[int, int]:
-    """The [first, last) epoch seconds of a local day (23 or 25 hours long across DST)."""
+    """The [first, stop) epoch seconds from one local midnight to the next (23 or 25
+    hours across DST). Where a clock went back over midnight, some seconds after
+    ``stop`` still fall on ``day``: match points to days with ``local_day``."""
     start = datetime(day.year, day.month, day.day, tzinfo=zone)
     end = start.date() + timedelta(days=1)
     stop = datetime(end.year, end.month, end.day, tzinfo=zone)
