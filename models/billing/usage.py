@@ -156,14 +156,6 @@ def month_days(month: date) -> tuple[date, date]:
     return month.replace(day=1), month.replace(day=calendar.monthrange(month.year, month.month)[1])
 
 
-def period_days(start: datetime, end: datetime, timezone: str) -> tuple[date, date]:
-    """The [first, last) local days whose usage a billing period pays for: from the
-    day it starts up to the day before the next period starts. Every day belongs to
-    exactly one period, so no usage is billed twice or missed."""
-    zone = ZoneInfo(timezone)
-    return start.astimezone(zone).date(), end.astimezone(zone).date()
-
-
 # -- pricing -------------------------------------------------------------------
 
 
@@ -245,14 +237,48 @@ def price(price: UsagePrice, units: int) -> tuple[int, int, int, int, int]:
     return free, chargeable, _round(chargeable), marginal, _round(micro_amount)
 
 
+_NOTHING = UsagePrice(PricingModel.PER_UNIT)  # a plan that does not charge for the meter
+
+
 def charge(
-    usage_price: UsagePrice, *, meter_name: str, display_name: str, aggregation: Aggregation, units: int,
-    currency: str, period: tuple[datetime, datetime],
+    segments: Sequence[tuple[UsagePrice | None, DayStats | None]], *, meter_name: str, display_name: str,
+    aggregation: Aggregation, currency: str, period: tuple[datetime, datetime],
 ) -> UsageCharge:
-    free, chargeable, quantity, unit_amount, amount = price(usage_price, units)
-    return UsageCharge(
-        meter_name, display_name, aggregation, units, free, chargeable, quantity, unit_amount, amount, currency, period
-    )
+    """A meter's usage in a period, priced across the plans the period had, in order:
+    one (price, usage statistics) per plan, None where a plan does not charge for it.
+
+    SUM and COUNT accumulate over the period, so free units and tiers count once: each
+    plan prices its share at its place in the period's running total (what its price
+    gives the total at the end of its share, less what it gives the total before).
+    MAX and LATEST do not add up: the period bills the dearest of its plans' priced
+    values (a constant peak under three plans is billed once, and moving to a plan
+    that does not charge for the meter before the period ends avoids nothing)."""
+    if aggregation in (Aggregation.SUM, Aggregation.COUNT):
+        total = free = chargeable = quantity = amount = 0
+        unit_amount = 0
+        for usage_price, stats in segments:
+            units = count_of(stats, aggregation)
+            rule = usage_price or _NOTHING
+            before, after = price(rule, total), price(rule, total + units)
+            free, chargeable = free + after[0] - before[0], chargeable + after[1] - before[1]
+            quantity += after[2] - before[2]
+            amount += after[4] - before[4]
+            if usage_price is not None:
+                unit_amount = after[3]
+            total += units
+        return UsageCharge(
+            meter_name, display_name, aggregation, total, free, chargeable, quantity, unit_amount, amount, currency,
+            period,
+        )
+    best: UsageCharge | None = None
+    for usage_price, stats in segments:
+        units = count_of(stats, aggregation)
+        priced = price(usage_price or _NOTHING, units)
+        candidate = UsageCharge(meter_name, display_name, aggregation, units, *priced, currency, period)
+        if best is None or (candidate.amount, candidate.units) > (best.amount, best.units):
+            best = candidate
+    assert best is not None, "a period has at least one plan"
+    return best
 
 
 def check_tiers(tiers: Sequence[Tier]) -> str | None:

@@ -4,7 +4,7 @@ pricing path, so the preview is what the change charges) and cancellation."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -47,7 +47,7 @@ from models.services.subscriptions import (
     snapshot,
 )
 from models.services.test_clocks import tenant_clock
-from models.services.usage import usage_charges
+from models.services.usage import usage_charges, usage_lines
 from models.tables import (
     AddonRow,
     InvoiceReason,
@@ -86,11 +86,9 @@ class PlannedChange:
     period: tuple[datetime, datetime]  # the subscription's period once the change applies
     seats: SeatSummary
     text: str
-    # The current period's usage not billed yet, priced by the current plan: billed
-    # now (the days before today) by a change that ends the period or the plan, else
-    # shown so far (today included) and billed at the renewal.
+    # The current period's usage so far, priced by the plans it had: billed now by a
+    # FULL_IMMEDIATELY change (it ends the period), else at the renewal.
     usage: list[UsageCharge]
-    usage_billed_until: date | None = None  # set when the change bills usage now
 
     @property
     def currency(self) -> str:
@@ -140,7 +138,6 @@ async def _plan(
     window = None
     lines: list[Line] = []
     usage: list[UsageCharge] | None = None
-    usage_billed_until: date | None = None
     end = subscription.current_period_end
     if scheduled:
         if subscription.cancel_at_period_end:
@@ -162,16 +159,10 @@ async def _plan(
         remaining, days = days_left(subscription.current_period_start, end, now, tenant.timezone)
         window = Window(remaining, days, now, end)
         lines = change_lines(recurring_items(current_plan, current), recurring_items(plan, items), mode, window)
-        if mode is ProrationMode.FULL_IMMEDIATELY or plan.id != current_plan.id:
-            # The period or the plan pricing its usage ends: the usage so far (the days
-            # before today) is billed now, by the plan it was used under; today's usage
-            # belongs to what comes next.
-            bill = await usage_charges(
-                session, tenant, current_plan.id, (subscription.current_period_start, now), tenant.currency
-            )
-            usage, usage_billed_until = bill.charges, bill.until
-            lines += bill.lines()
         if mode is ProrationMode.FULL_IMMEDIATELY:
+            # The period ends now, so its usage is billed now, by the plans it had.
+            usage = await usage_charges(session, tenant, subscription, now)
+            lines += usage_lines(usage)
             try:
                 period = (now, period_boundary(now, interval, 1, tenant.timezone))
             except (ValueError, OverflowError):
@@ -181,10 +172,7 @@ async def _plan(
         else:
             period = (subscription.current_period_start, end)
     if usage is None:
-        usage = (await usage_charges(
-            session, tenant, current_plan.id, (subscription.current_period_start, now), tenant.currency,
-            through_today=True,
-        )).charges
+        usage = await usage_charges(session, tenant, subscription, now)
     totals = await invoice_totals(session, tenant, lines)
     renewal_total = settle(recurring_lines(plan, items), tenant.tax_rate_ppm, 0).total
     check_representable(lines, totals.total, renewal_total, totals.balance_after)
@@ -202,7 +190,7 @@ async def _plan(
     return PlannedChange(
         tenant=tenant, subscription=subscription, plan=plan, items=items, mode=mode, effective_at=effective_at,
         scheduled=scheduled, lines=lines, totals=totals, period=period, seats=summarize(plan, items, used), text=text,
-        usage=usage, usage_billed_until=usage_billed_until,
+        usage=usage,
     )
 
 
@@ -286,10 +274,13 @@ async def _apply(session: AsyncSession, actor: Principal, change: PlannedChange,
             at=now,
         )
         return None
-    if change.usage_billed_until is not None:
-        tenant.usage_billed_until = max(change.usage_billed_until, tenant.usage_billed_until or change.usage_billed_until)
     if change.mode is ProrationMode.FULL_IMMEDIATELY:
         subscription.billing_anchor = now
+        subscription.usage_plans = None  # billed with the period that ended
+    elif plan.id != subscription.plan_id:
+        # The rest of the period's usage is priced by the new plan, its part so far by the old.
+        subscription.usage_plans = [*(subscription.usage_plans or []), {"plan_id": subscription.plan_id,
+                                                                         "until": now.isoformat()}]
     subscription.plan_id = plan.id
     subscription.current_period_start, subscription.current_period_end = change.period
     subscription.scheduled_change = None  # an immediate change replaces a scheduled one
@@ -334,10 +325,8 @@ async def cancel_subscription(deps: Deps, actor: Principal, subscription_id: str
             subscription.cancel_at_period_end = True
             action = "subscription.cancel_scheduled"
         else:
-            # The period's usage so far, today's included, is billed as it ends.
-            await bill_final_usage(
-                session, tenant, subscription, (subscription.current_period_start, now), now, through_today=True
-            )
+            # The period's usage up to now is billed as it ends.
+            await bill_final_usage(session, tenant, subscription, now)
             subscription.status = SubscriptionStatus.CANCELLED.value
             subscription.cancelled_at = now
             subscription.scheduled_change = None

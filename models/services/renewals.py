@@ -29,7 +29,7 @@ from models.services.base import Deps
 from models.services.invoices import invoice_totals, issue_invoice
 from models.services.subscriptions import held_items, lock_tenant, replace_addons, snapshot
 from models.services.test_clocks import tenant_clock
-from models.services.usage import usage_charges
+from models.services.usage import usage_charges, usage_lines
 from models.store import ROW_LOCK
 from models.store.queries import rows_by_ids, seats_in_use
 from models.tables import (
@@ -59,9 +59,8 @@ async def renew(
     issued: list[InvoiceRow] = []
     while is_due(subscription, now):
         end = subscription.current_period_end
-        closing = (subscription.current_period_start, end)
         if subscription.cancel_at_period_end:
-            final = await bill_final_usage(session, tenant, subscription, closing, end)
+            final = await bill_final_usage(session, tenant, subscription, end)
             issued.extend([final] if final else [])
             before = subscription.status
             subscription.status = SubscriptionStatus.CANCELLED.value
@@ -72,8 +71,9 @@ async def renew(
                 before={"status": before}, after={"status": subscription.status, "atPeriodEnd": True}, at=end,
             )
             break
-        # Usage is billed in arrears, by the plan the closing period had.
-        usage = (await usage_charges(session, tenant, subscription.plan_id, closing, tenant.currency)).bill(tenant)
+        # Usage is billed in arrears, by the plans the closing period had.
+        usage = usage_lines(await usage_charges(session, tenant, subscription, end))
+        subscription.usage_plans = None
         plan, items = await _apply_scheduled_change(session, actor, tenant, subscription, end)
         try:
             period_end = next_boundary(subscription.billing_anchor, end, Interval(plan.interval), tenant.timezone)
@@ -102,21 +102,18 @@ async def renew(
 
 
 async def bill_final_usage(
-    session: AsyncSession, tenant: TenantRow, subscription: SubscriptionRow, period: tuple[datetime, datetime],
-    at: datetime, *, through_today: bool = False,
+    session: AsyncSession, tenant: TenantRow, subscription: SubscriptionRow, at: datetime
 ) -> InvoiceRow | None:
-    """The FINAL invoice of a subscription that ends: its last period's usage, in
-    arrears. None when its plan charges for no usage or nothing was used."""
-    usage = await usage_charges(
-        session, tenant, subscription.plan_id, period, tenant.currency, through_today=through_today
-    )
-    lines = usage.bill(tenant)
+    """The FINAL invoice of a subscription that ends at ``at``: its last period's
+    usage up to then, in arrears. None when nothing of it costs anything."""
+    lines = usage_lines(await usage_charges(session, tenant, subscription, at))
+    subscription.usage_plans = None
     if not any(line.amount for line in lines):
         return None
     return await issue_invoice(
         session, tenant=tenant, subscription_id=subscription.id, reason=InvoiceReason.FINAL,
-        currency=tenant.currency, lines=lines, totals=await invoice_totals(session, tenant, lines), period=period,
-        at=at,
+        currency=tenant.currency, lines=lines, totals=await invoice_totals(session, tenant, lines),
+        period=(subscription.current_period_start, at), at=at,
     )
 
 

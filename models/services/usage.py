@@ -18,7 +18,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -38,7 +38,6 @@ from models.billing.usage import (
     fold_days,
     local_day,
     month_days,
-    period_days,
     stats_of_points,
     to_micros,
 )
@@ -50,6 +49,7 @@ from models.services.test_clocks import clock_for_tenant
 from models.store import ROW_LOCK
 from models.tables import (
     MeterRow,
+    SubscriptionRow,
     TenantRow,
     TestClockRow,
     UsageChargeRow,
@@ -291,6 +291,8 @@ async def _insert_many(session: AsyncSession, table: Any, columns: Sequence[str]
     connection = await session.connection()
     driver: Any = (await connection.get_raw_connection()).driver_connection
     if connection.dialect.name == "postgresql":
+        if not driver.is_in_transaction():  # SQLAlchemy begins on its first statement: make sure it has
+            await session.execute(text("SELECT 1"))
         await driver.copy_records_to_table(table.name, records=rows, columns=list(columns))
     else:
         marks = ", ".join("?" for _ in columns)
@@ -729,58 +731,98 @@ class Span:
 # -- billing -------------------------------------------------------------------
 
 
+async def usage_between(
+    session: AsyncSession, tenant: TenantRow, meter_ids: Sequence[str], start: datetime, stop: datetime
+) -> dict[str, DayStats | None]:
+    """Each meter's statistics over the seconds [start, stop): the whole local days in
+    between from their rollups, the two partial days at the ends from their points
+    (a primary-key range read each)."""
+    zone = ZoneInfo(tenant.timezone)
+    first_ts, stop_ts = math.ceil(start.timestamp()), math.ceil(stop.timestamp())
+    if stop_ts <= first_ts or not meter_ids:
+        return dict.fromkeys(meter_ids)
+    first_day, last_day = local_day(first_ts, zone), local_day(stop_ts - 1, zone)
+    middle: dict[str, list[tuple[date, DayStats]]] = {}
+    if (last_day - first_day).days > 1:
+        middle = await read_days(
+            session, tenant.id, meter_ids, first_day + timedelta(days=1), last_day - timedelta(days=1)
+        )
+    # The end days' points: up to the end of the first day, and from the start of the last.
+    _, first_stop = day_bounds(first_day, zone)
+    last_start, _ = day_bounds(last_day, zone)
+    spans = [(first_ts, stop_ts)] if first_day == last_day else [(first_ts, first_stop), (last_start, stop_ts)]
+    edges: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    for low, high in spans:
+        rows = await session.execute(
+            select(POINTS.c.meter_id, POINTS.c.ts, POINTS.c.value).where(
+                POINTS.c.tenant_id == tenant.id, POINTS.c.meter_id.in_(meter_ids),
+                POINTS.c.ts >= max(low, first_ts), POINTS.c.ts < min(high, stop_ts),
+            )
+        )
+        for meter_id, ts, value in rows:
+            if local_day(ts, zone) in (first_day, last_day):
+                edges[meter_id].append((ts, value))
+    result: dict[str, DayStats | None] = {}
+    for meter_id in meter_ids:
+        days = [stats for _, stats in middle.get(meter_id, [])]
+        edge = stats_of_points(sorted(set(edges.get(meter_id, []))))
+        result[meter_id] = fold_days([*days, edge] if edge else days)
+    return result
+
+
 @dataclass(frozen=True, slots=True)
-class UsageBill:
-    """A plan's usage charges over the days not billed yet of a period."""
+class PlanSpan:
+    """A plan the subscription had, until when (the last one: until the bill's end)."""
 
-    charges: list[UsageCharge]
-    until: date  # the first day left unbilled once these are invoiced
+    plan_id: str
+    until: datetime
 
-    def lines(self) -> list[Line]:
-        return [c.line() for c in self.charges]
 
-    def bill(self, tenant: TenantRow) -> list[Line]:
-        """The invoice lines; the tenant's unbilled usage now starts at ``until``."""
-        tenant.usage_billed_until = max(self.until, tenant.usage_billed_until or self.until)
-        return self.lines()
+def plan_spans(subscription: SubscriptionRow, cut: datetime) -> list[PlanSpan]:
+    """The plans of the current period in order: the ones it switched from, then the
+    one it has now, up to ``cut``."""
+    earlier = [PlanSpan(s["plan_id"], datetime.fromisoformat(s["until"])) for s in subscription.usage_plans or []]
+    return [*earlier, PlanSpan(subscription.plan_id, cut)]
 
 
 async def usage_charges(
-    session: AsyncSession, tenant: TenantRow, plan_id: str, period: tuple[datetime, datetime], currency: str,
-    *, through_today: bool = False,
-) -> UsageBill:
-    """What the plan's usage charges come to for the tenant's usage in ``period``, by
-    whole local days (see ``period_days``) and from the first day no invoice billed
-    yet, one charge per meter in name order. With ``through_today`` the local day
-    ``period`` ends on counts too (usage so far)."""
-    start, end = period
-    zone = ZoneInfo(tenant.timezone)
-    first, stop = period_days(start, end, tenant.timezone)
-    if through_today and stop < date.max:
-        stop += timedelta(days=1)
-    if tenant.usage_billed_until and tenant.usage_billed_until > first:
-        first = tenant.usage_billed_until
-        start = max(start, datetime.combine(first, time(), zone).astimezone(UTC))
-    stop = max(stop, first)
-    last = stop - timedelta(days=1) if stop > first else None
+    session: AsyncSession, tenant: TenantRow, subscription: SubscriptionRow, cut: datetime,
+) -> list[UsageCharge]:
+    """The usage of the subscription's current period up to ``cut``, to the second,
+    priced by the plans it had in that time (see ``charge``): one charge per meter any
+    of them charges for, in name order. Periods do not overlap and each bill ends where
+    the next period starts, so every second of usage is billed once."""
+    spans = plan_spans(subscription, cut)
+    plan_ids = list(dict.fromkeys(s.plan_id for s in spans))
     rows = (await session.execute(
         select(UsageChargeRow, MeterRow).join(MeterRow, MeterRow.id == UsageChargeRow.meter_id)
-        .where(UsageChargeRow.plan_id == plan_id).order_by(MeterRow.name)
+        .where(UsageChargeRow.plan_id.in_(plan_ids)).order_by(MeterRow.name)
     )).all()
     if not rows:
-        return UsageBill([], stop)
-    stored = await read_days(session, tenant.id, [meter.id for _, meter in rows], first, last) if last else {}
-    result = []
-    for usage_charge, meter in rows:
-        aggregation = Aggregation(meter.aggregation)
-        units = count_of(fold_days(s for _, s in stored.get(meter.id, [])), aggregation)
-        result.append(charge(
-            usage_price(usage_charge), meter_name=meter.name, display_name=meter.display_name,
-            aggregation=aggregation, units=units, currency=currency, period=(min(start, end), end),
-        ))
+        return []
+    prices = {(c.plan_id, m.id): usage_price(c) for c, m in rows}
+    meters = {m.id: m for _, m in rows}
+    start = subscription.current_period_start
+    stats_by_span = []
+    for span in spans:
+        stats_by_span.append(await usage_between(session, tenant, list(meters), start, min(span.until, cut)))
+        start = max(start, span.until)
+    result = [
+        charge(
+            [(prices.get((span.plan_id, meter.id)), stats[meter.id]) for span, stats in zip(spans, stats_by_span,
+                                                                                              strict=True)],
+            meter_name=meter.name, display_name=meter.display_name, aggregation=Aggregation(meter.aggregation),
+            currency=tenant.currency, period=(subscription.current_period_start, cut),
+        )
+        for meter in sorted(meters.values(), key=lambda m: m.name)
+    ]
     check_representable(
         [c.line() for c in result], *(c.quantity for c in result), field="usage",
-        what=f"the usage of tenant {tenant.id!r} from {first.isoformat()} (a line's units or amount, or their "
+        what=f"the usage of subscription {subscription.id!r} in this period (a line's units or amount, or their "
         "total) would exceed",
     )
-    return UsageBill(result, stop)
+    return result
+
+
+def usage_lines(charges: Sequence[UsageCharge]) -> list[Line]:
+    return [c.line() for c in charges]

@@ -46,6 +46,10 @@ class SubscriptionRow(SQLModel, table=True):
     # A change with effectiveAt NEXT_BILLING_DATE, applied by the renewal:
     # {"plan_id", "addons": [{"addon_id", "quantity"}], "requested_at"}.
     scheduled_change: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    # The plans this period switched away from, in order, each with when
+    # ([{"plan_id", "until": ISO instant}]): the period's usage is priced by each plan
+    # for its part of it. Emptied when a new period starts.
+    usage_plans: list[dict[str, Any]] | None = Field(default=None, sa_type=JSON)
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
 

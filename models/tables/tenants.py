@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 import enum
-from datetime import date, datetime
+from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Date
+from sqlalchemy import CheckConstraint
 from sqlmodel import Field, SQLModel
 
 from models.tables.base import UTCDateTime
@@ -48,9 +48,5 @@ class TenantRow(SQLModel, table=True):
     invoice_count: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     # Exclusive tax on every invoice, in parts per million (10 % = 100000).
     tax_rate_ppm: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
-    # The first local day whose usage no invoice has billed yet (None: none billed):
-    # every usage bill starts at it, so no day is billed twice, across renewals, plan
-    # changes, cancellations and a new subscription.
-    usage_billed_until: date | None = Field(default=None, sa_type=Date)
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)

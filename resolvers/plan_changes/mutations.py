@@ -12,6 +12,7 @@ from resolvers.errors import (
     NotFoundError,
     PurchaseErrors,
     SubscriptionNotActiveError,
+    ValidationError,
 )
 from resolvers.plan_changes.inputs import ChangePlanInput
 from resolvers.plan_changes.types import PlanChange, PlanChangePreview
@@ -25,7 +26,7 @@ ChangePlanResult = Annotated[
     PlanChange | _CHANGE_ERRORS | IdempotencyConflictError, strawberry.union("ChangePlanResult")
 ]
 CancelSubscriptionResult = Annotated[
-    Subscription | NotFoundError, strawberry.union("CancelSubscriptionResult")
+    Subscription | NotFoundError | ValidationError, strawberry.union("CancelSubscriptionResult")
 ]
 
 

@@ -58,9 +58,9 @@ class PlanChangePreview:
     effective_at: datetime
     immediate_charge: ImmediateCharge
     usage: list[UsageLineItem] = strawberry.field(
-        description="The current period's usage so far, priced by the current plan's usage charges. It is billed "
-        "at the renewal, in arrears; a FULL_IMMEDIATELY change bills it now (the days before today, which are "
-        "then also among the immediate charge's USAGE lines; today's usage counts toward the new period)."
+        description="The current period's usage so far, priced by the plans it had. It is billed at the renewal, "
+        "in arrears (after a plan change, each plan prices its part); a FULL_IMMEDIATELY change ends the period "
+        "and bills it now, among the immediate charge's USAGE lines."
     )
     new_subscription: SubscriptionPreview
 

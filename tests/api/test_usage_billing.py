@@ -99,29 +99,30 @@ async def test_a_plan_lists_its_usage_charges_and_bad_ones_name_the_field(api: A
 
 async def test_the_renewal_bills_the_closing_periods_usage_in_arrears(api: Api) -> None:
     clock, tenant, _, _ = await metered_team(api, timezone="Asia/Tokyo")
-    # The period runs from 2026-11-01 09:00 Tokyo; its usage is Nov 1 to Nov 30, Tokyo days.
+    # The period runs from 2026-11-01 09:00 Tokyo to 2026-12-01 09:00 Tokyo, to the second.
     await record(api, tenant, "api_calls", 700, "2026-11-01T00:00:00Z")
-    await advance(api, clock, "2026-11-25T00:00:00Z")  # usage can only be recorded once it happened
+    await advance(api, clock, "2026-11-30T23:59:59Z")  # usage can only be recorded once it happened
     await record(api, tenant, "api_calls", 500, "2026-11-20T03:00:00Z")
     await record(api, tenant, "api_calls", 50.5, "2026-11-20T03:00:00Z")
-    await advance(api, clock, "2026-12-01T00:00:00Z")  # Dec 1 09:00 Tokyo: the next period starts
-    await record(api, tenant, "api_calls", 9999, "2026-11-30T16:00:00Z")  # Dec 1 01:00 Tokyo: December's
+    await record(api, tenant, "api_calls", 1, "2026-11-30T23:59:59Z")  # Dec 1 08:59:59 Tokyo: still November's
+    await advance(api, clock, "2026-12-02T00:00:00Z")
+    await record(api, tenant, "api_calls", 9999, "2026-12-01T00:00:00Z")  # the next period's first second
 
     renewal = (await invoices(api, tenant))[0]
     assert renewal["reason"] == "RENEWAL"
     base, usage = renewal["lines"]
     assert (base["kind"], base["amount"]["amount"]) == ("BASE", 10_00)
-    # 1,250.5 used, 100 free, 1,150.5 billed at 2 cents = 2,301 cents.
+    # 1,251.5 used, 100 free, 1,151.5 billed at 2 cents = 2,303 cents.
     assert usage == {
-        "kind": "USAGE", "description": "Api Calls: 1,250.5 used, 100 free, 1,150.5 billed",
-        "quantity": 1151, "unitAmount": {"amount": 2}, "amount": {"amount": 23_01},
+        "kind": "USAGE", "description": "Api Calls: 1,251.5 used, 100 free, 1,151.5 billed",
+        "quantity": 1152, "unitAmount": {"amount": 2}, "amount": {"amount": 23_03},
         "periodStart": "2026-11-01T00:00:00+00:00", "periodEnd": "2026-12-01T00:00:00+00:00",
     }
-    assert renewal["total"]["amount"] == 10_00 + 23_01
+    assert renewal["total"]["amount"] == 10_00 + 23_03
 
     await advance(api, clock, "2027-01-01T00:00:00Z")
     january = (await invoices(api, tenant))[0]
-    # December's 9,999 calls (the Dec 1 01:00 Tokyo one) bill in January's renewal.
+    # December's 9,999 calls bill in January's renewal.
     assert january["lines"][1]["amount"]["amount"] == (9999 - 100) * 2
 
 
@@ -188,40 +189,58 @@ async def test_the_preview_shows_usage_so_far_and_an_add_on_change_leaves_it_to_
     assert (usage["kind"], usage["amount"]["amount"]) == ("USAGE", (340 - 100) * 2)
 
 
-async def test_a_plan_change_bills_the_usage_so_far_at_the_old_plans_price(api: Api) -> None:
-    """Else a tenant could move to a plan without usage charges on the last day of a
-    period and back on the first of the next, and never pay for its usage."""
+async def test_after_a_plan_change_each_plan_prices_its_part_of_the_period(api: Api) -> None:
+    """Else a tenant could move to a plan without usage charges for the renewal and
+    back after it, and never pay for its usage."""
     clock, tenant, _, subscription = await metered_team(api)
     await advance(api, clock, "2026-11-30T09:00:00Z")
     await record(api, tenant, "api_calls", 5_000, "2026-11-03T10:00:00Z")
-    await record(api, tenant, "api_calls", 40, "2026-11-30T08:00:00Z")  # today: the new plan's
+    await record(api, tenant, "api_calls", 40, "2026-11-30T08:00:00Z")  # before the change: the metered plan's
     unmetered = await create_plan(api, "unmetered", 10_00)
     spec = change_input(subscription, unmetered)
 
     preview = await preview_with_usage(api, spec)
-    lines = preview["immediateCharge"]["lineItems"]
-    assert [(line["kind"], line["amount"]["amount"]) for line in lines] == [
-        ("CREDIT", -33), ("PRORATION", 33), ("USAGE", (5_000 - 100) * 2)
-    ]
-    assert lines[2]["periodEnd"] == "2026-11-30T09:00:00+00:00"
-    assert preview["usage"][0]["units"] == 5_000.0  # the days before today
+    assert [line["kind"] for line in preview["immediateCharge"]["lineItems"]] == ["CREDIT", "PRORATION"]
+    assert [(u["units"], u["amount"]["amount"]) for u in preview["usage"]] == [(5_040.0, (5_040 - 100) * 2)]
     changed = await change_with_invoice(api, spec)
-    assert [(line["kind"], line["amount"]["amount"]) for line in changed["invoice"]["lines"]] == [
-        (line["kind"], line["amount"]["amount"]) for line in lines
-    ]
+    assert [line["kind"] for line in changed["invoice"]["lines"]] == ["CREDIT", "PRORATION"]
 
-    # Back to the metered plan the next day: today's 40 calls and the days before are billed once.
-    await advance(api, clock, "2026-12-01T09:00:00Z")
+    await advance(api, clock, "2026-11-30T23:00:00Z")
+    await record(api, tenant, "api_calls", 700, "2026-11-30T22:00:00Z")  # after it: the unmetered plan's, free
+    await advance(api, clock, "2026-12-01T00:00:30Z")
     metered = (await api("{ plans { id code } }"))["plans"]
     back = change_input(subscription, next(p["id"] for p in metered if p["code"] == "metered"))
-    back_invoice = (await change_with_invoice(api, back))["invoice"]
-    assert [line["kind"] for line in back_invoice["lines"]] == ["CREDIT", "PRORATION"]  # unmetered: no usage
-    await record(api, tenant, "api_calls", 150, "2026-12-01T08:30:00Z")
-    await advance(api, clock, "2027-01-01T00:00:00Z")
-    january = (await invoices(api, tenant))[0]
-    usage = [line for line in january["lines"] if line["kind"] == "USAGE"]
-    # From Dec 1 (the change day) on, at the metered plan: 150 calls, 100 free.
-    assert [(u["amount"]["amount"], u["periodStart"]) for u in usage] == [(50 * 2, "2026-12-01T00:00:00+00:00")]
+    assert (await change_with_invoice(api, back))["__typename"] == "PlanChange"
+
+    november = next(i for i in await invoices(api, tenant) if i["reason"] == "RENEWAL")
+    (usage,) = [line for line in november["lines"] if line["kind"] == "USAGE"]
+    # 5,740 calls in November: the metered plan's 5,040 (100 of them free) cost 2 cents each.
+    assert (usage["amount"]["amount"], usage["description"]) == (
+        (5_040 - 100) * 2, "Api Calls: 5,740 used, 100 free, 5,640 billed"
+    )
+
+
+async def test_free_units_and_peaks_count_once_a_period_across_plan_changes(api: Api) -> None:
+    clock, tenant, plan, subscription = await metered_team(api)
+    await meter(api, "storage_gb", "MAX")
+    await charge(api, plan, "storage_gb", unitAmount=10)
+    twin = await create_plan(api, "metered_twin", 10_00)
+    await charge(api, twin, "api_calls", unitAmount=2, freeUnits=100)
+    await charge(api, twin, "storage_gb", unitAmount=10)
+    await advance(api, clock, "2026-11-10T00:00:00Z")
+    await record(api, tenant, "api_calls", 80, "2026-11-05T00:00:00Z")
+    await record(api, tenant, "storage_gb", 500, "2026-11-05T00:00:00Z", method="DIRECT")
+    assert (await change_with_invoice(api, change_input(subscription, twin)))["__typename"] == "PlanChange"
+    await advance(api, clock, "2026-11-20T00:00:00Z")
+    await record(api, tenant, "api_calls", 80, "2026-11-15T00:00:00Z")
+    assert (await change_with_invoice(api, change_input(subscription, plan)))["__typename"] == "PlanChange"
+    await advance(api, clock, "2026-12-01T00:00:00Z")
+
+    renewal = next(i for i in await invoices(api, tenant) if i["reason"] == "RENEWAL")
+    usage = {line["description"].split(":")[0]: line["amount"]["amount"] for line in renewal["lines"]
+             if line["kind"] == "USAGE"}
+    # 160 calls, 100 free once for the period; a 500 GB peak billed once, not per plan.
+    assert usage == {"Api Calls": 60 * 2, "Storage Gb": 500 * 10}
 
 
 async def test_cancelling_and_subscribing_again_the_same_day_bills_that_day_once(api: Api) -> None:
@@ -253,7 +272,7 @@ async def test_a_full_change_bills_the_usage_of_the_period_it_ends_exactly_as_pr
     clock, tenant, _, subscription = await metered_team(api)
     await advance(api, clock, "2026-11-16T09:00:00Z")
     await record(api, tenant, "api_calls", 600, "2026-11-05T10:00:00Z")
-    await record(api, tenant, "api_calls", 70, "2026-11-16T08:00:00Z")  # today: the new period's
+    await record(api, tenant, "api_calls", 70, "2026-11-16T08:00:00Z")  # today, before the change
     bigger = await create_plan(api, "metered_plus", 20_00)
     spec = change_input(subscription, bigger, mode="FULL_IMMEDIATELY")
 
@@ -264,8 +283,9 @@ async def test_a_full_change_bills_the_usage_of_the_period_it_ends_exactly_as_pr
     ))["previewChangePlan"]
     lines = preview["immediateCharge"]["lineItems"]
     assert [line["kind"] for line in lines] == ["BASE", "USAGE"]
-    assert lines[1]["amount"]["amount"] == (600 - 100) * 2 == preview["usage"][0]["amount"]["amount"]
-    assert preview["usage"][0]["units"] == 600.0
+    # The period ends now: its usage up to the change, today's 70 included.
+    assert lines[1]["amount"]["amount"] == (670 - 100) * 2 == preview["usage"][0]["amount"]["amount"]
+    assert preview["usage"][0]["units"] == 670.0
 
     changed = (await api(
         f"""mutation($input: ChangePlanInput!) {{ changePlan(input: $input) {{ __typename
@@ -278,7 +298,7 @@ async def test_a_full_change_bills_the_usage_of_the_period_it_ends_exactly_as_pr
     ]
     assert invoice["total"]["amount"] == preview["immediateCharge"]["summary"]["totalAmount"]["amount"]
 
-    # The new plan charges nothing for usage, so the 70 calls of the change day bill nowhere twice.
+    # The new plan charges nothing for usage, and nothing of the old period is billed again.
     await advance(api, clock, "2026-12-16T09:00:00Z")
     renewal = (await invoices(api, tenant))[0]
     assert [line["kind"] for line in renewal["lines"]] == ["BASE"]

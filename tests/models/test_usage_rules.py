@@ -27,7 +27,6 @@ from models.billing.usage import (
     fold_days,
     format_units,
     local_day,
-    period_days,
     price,
     stats_of_points,
     to_micros,
@@ -146,23 +145,6 @@ def test_a_days_bounds_hold_exactly_the_seconds_of_that_local_date(zone_name: st
     assert local_day(stop - 1, zone) == day
     assert local_day(stop, zone) == day + timedelta(days=1)
     assert day_bounds(day + timedelta(days=1), zone)[0] == stop  # days tile time
-
-
-def test_a_period_pays_for_its_local_days_up_to_the_day_before_the_next_one() -> None:
-    tokyo = "Asia/Tokyo"
-    jan = datetime(2026, 1, 15, 0, tzinfo=UTC)  # 09:00 in Tokyo
-    feb = datetime(2026, 2, 15, 0, tzinfo=UTC)
-    mar = datetime(2026, 3, 15, 0, tzinfo=UTC)
-    assert period_days(jan, feb, tokyo) == (date(2026, 1, 15), date(2026, 2, 15))
-    assert period_days(feb, mar, tokyo) == (date(2026, 2, 15), date(2026, 3, 15))
-    # The same instants are the evening before in New York.
-    assert period_days(jan, feb, "America/New_York") == (date(2026, 1, 14), date(2026, 2, 14))
-    # Across the fall-back change: midnight to midnight, local.
-    oct_start = datetime(2026, 10, 1, tzinfo=NEW_YORK)
-    nov_start = datetime(2026, 11, 1, tzinfo=NEW_YORK)
-    dec_start = datetime(2026, 12, 1, tzinfo=NEW_YORK)
-    assert period_days(oct_start, nov_start, "America/New_York") == (date(2026, 10, 1), date(2026, 11, 1))
-    assert period_days(nov_start, dec_start, "America/New_York") == (date(2026, 11, 1), date(2026, 12, 1))
 
 
 # -- folding points into days and days into counts ----------------------------------

@@ -95,13 +95,13 @@ def upgrade() -> None:
         batch_op.create_check_constraint('reason', REASONS + ", 'FINAL')")
     with op.batch_alter_table('invoice_lines', schema=None) as batch_op:
         batch_op.alter_column('quantity', type_=sa.BigInteger(), existing_type=sa.Integer(), existing_nullable=False)
-    with op.batch_alter_table('tenants', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('usage_billed_until', sa.Date(), nullable=True))
+    with op.batch_alter_table('subscriptions', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('usage_plans', sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('tenants', schema=None) as batch_op:
-        batch_op.drop_column('usage_billed_until')
+    with op.batch_alter_table('subscriptions', schema=None) as batch_op:
+        batch_op.drop_column('usage_plans')
     with op.batch_alter_table('invoice_lines', schema=None) as batch_op:
         batch_op.alter_column('quantity', type_=sa.Integer(), existing_type=sa.BigInteger(), existing_nullable=False)
     op.execute("DELETE FROM invoice_lines WHERE invoice_id IN (SELECT id FROM invoices WHERE reason = 'FINAL')")
