@@ -21,6 +21,7 @@ from models.billing.usage import (
     PricingModel,
     Tier,
     UsagePrice,
+    charge,
     check_tiers,
     count_of,
     day_bounds,
@@ -333,3 +334,43 @@ def test_graduated_never_costs_more_than_every_unit_at_the_top_price_and_never_l
     ceiling_micro = chargeable * top + flat * MICRO
     assert amount <= (ceiling_micro + MICRO // 2) // MICRO  # the bound, rounded half up like the amount
     assert price(usage_price, low)[4] <= amount
+
+
+# -- a period priced across the plans it had ------------------------------------------
+
+TIERED = UsagePrice(PricingModel.GRADUATED, free_units=100, tiers=(
+    Tier(1_000, 3), Tier(5_000, 2, flat_amount=50), Tier(None, 1),
+))
+BILLED = (datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC))
+
+
+def usage_of(units: int, at: int = 0) -> DayStats:
+    return DayStats(units * MICRO, 1, units * MICRO, at, units * MICRO)
+
+
+def priced(segments: list[tuple[UsagePrice | None, DayStats | None]], aggregation: Aggregation) -> int:
+    return charge(segments, meter_name="m", display_name="M", aggregation=aggregation, currency="USD",
+                  period=BILLED).amount
+
+
+@given(st.lists(st.integers(0, 4_000), min_size=1, max_size=5))
+def test_one_plan_in_parts_costs_what_it_costs_for_the_whole_period(parts: list[int]) -> None:
+    split = priced([(TIERED, usage_of(p)) for p in parts], Aggregation.SUM)
+    assert split == price(TIERED, sum(parts) * MICRO)[4]
+
+
+def test_free_units_and_tiers_count_once_across_plans() -> None:
+    per_unit = UsagePrice(PricingModel.PER_UNIT, unit_amount=2, free_units=100)
+    # 80 then 80 units: 100 free over the period, then 60 at 2 cents, whichever plan.
+    assert priced([(per_unit, usage_of(80)), (per_unit, usage_of(80))], Aggregation.SUM) == 120
+    # A plan that does not charge for the meter prices its part at nothing, at its place.
+    assert priced([(per_unit, usage_of(150)), (None, usage_of(1_000))], Aggregation.SUM) == 100
+    assert priced([(None, usage_of(1_000)), (per_unit, usage_of(150))], Aggregation.SUM) == 300
+
+
+def test_a_peak_is_billed_once_at_the_dearest_plans_price() -> None:
+    cheap, dear = UsagePrice(PricingModel.PER_UNIT, unit_amount=1), UsagePrice(PricingModel.PER_UNIT, unit_amount=3)
+    same_peak = [(cheap, usage_of(500)), (dear, usage_of(500)), (cheap, usage_of(500))]
+    assert priced(same_peak, Aggregation.MAX) == 1_500
+    # Moving to a plan that charges nothing for the meter before the period ends avoids nothing.
+    assert priced([(dear, usage_of(400)), (None, usage_of(900))], Aggregation.MAX) == 1_200
