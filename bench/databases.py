@@ -26,8 +26,7 @@ import aiosqlite
 import asyncpg
 from sqlalchemy.engine import make_url
 
-from models.store import Store
-from models.store.migrate import upgrade
+from models.store.migrate import upgrade_url
 
 DEFAULT_POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 
@@ -194,20 +193,12 @@ class PostgresRaw(Raw):
         await self.conn.close()
 
 
-async def _migrate(url: str) -> None:
-    store = Store(url)
-    try:
-        await upgrade(store)
-    finally:
-        await store.dispose()
-
-
 @asynccontextmanager
 async def sqlite_database() -> AsyncIterator[Database]:
     folder = Path(tempfile.mkdtemp(prefix="bench_sqlite_"))
     try:
         db = Database("sqlite", f"sqlite+aiosqlite:///{folder / 'bench.db'}")
-        await _migrate(db.url)
+        await upgrade_url(db.url)
         yield db
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -243,7 +234,7 @@ async def postgres_database(url: str | None = None) -> AsyncIterator[Database]:
         raise Unavailable(f"PostgreSQL at {redacted(server)} is unreachable: {exc!r}") from exc
     try:
         db = Database("postgres", make_url(server).set(database=name).render_as_string(hide_password=False))
-        await _migrate(db.url)
+        await upgrade_url(db.url)
         yield db
     finally:
         await _admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

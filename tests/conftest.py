@@ -31,7 +31,7 @@ from models.clock import FixedClock
 from models.services import api_keys
 from models.services.base import Deps
 from models.store import Store
-from models.store.migrate import upgrade
+from models.store.migrate import upgrade_url
 
 PG_URL = os.environ.get("GATEWAY_TEST_POSTGRES_URL", "")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -58,18 +58,10 @@ async def _pg_admin(sql: str) -> None:
         await conn.close()
 
 
-async def _migrate(url: str) -> None:
-    store = Store(url)
-    try:
-        await upgrade(store)
-    finally:
-        await store.dispose()
-
-
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "template.db"
-    asyncio.run(_migrate(f"sqlite+aiosqlite:///{path}"))
+    asyncio.run(upgrade_url(f"sqlite+aiosqlite:///{path}"))
     return path
 
 
@@ -88,7 +80,7 @@ def pg_template() -> Iterator[str]:
         if IN_CI:
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
-    asyncio.run(_migrate(_pg_url(name)))
+    asyncio.run(upgrade_url(_pg_url(name)))
     yield name
     asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 

@@ -28,6 +28,15 @@ async def upgrade(store: Store, revision: str = "head") -> None:
     await _run(store, command.upgrade, revision)
 
 
+async def upgrade_url(url: str) -> None:
+    """``upgrade`` on a database of its own Store, disposed of after (tests, the bench)."""
+    store = Store(url)
+    try:
+        await upgrade(store)
+    finally:
+        await store.dispose()
+
+
 async def downgrade(store: Store, revision: str) -> None:
     await _run(store, command.downgrade, revision)
 
