@@ -133,3 +133,10 @@ class AlreadySubscribed(DomainError):
 
 class IdempotencyConflict(DomainError):
     code = ErrorCode.IDEMPOTENCY_CONFLICT
+
+
+class ProviderFailed(DomainError):
+    """The payment provider could not do it now (down, or it refused the request), or
+    no provider is configured (``GATEWAY_PROVIDER=local``)."""
+
+    code = ErrorCode.PROVIDER_ERROR

@@ -4,7 +4,7 @@ row whose name must be unique."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel
@@ -13,11 +13,25 @@ from models.clock import Clock, SystemClock
 from models.errors import ValidationFailed
 from models.store import Store
 
+if TYPE_CHECKING:
+    from models.providers import PaymentProvider
+    from models.services.events import EventBus
+
 
 @dataclass(frozen=True, slots=True)
 class Deps:
+    """``provider``: the payment rail (None: ``local``, nothing leaves the gateway).
+    ``bus``: hears of events once they commit (live subscriptions, the outbox worker)."""
+
     store: Store
     clock: Clock = field(default_factory=SystemClock)
+    provider: PaymentProvider | None = None
+    bus: EventBus | None = None
+
+    @property
+    def mirrors(self) -> bool:
+        """Whether tenants and invoices are mirrored to a payment provider."""
+        return self.provider is not None and self.provider.mirrors
 
 
 Row = TypeVar("Row", bound=SQLModel)

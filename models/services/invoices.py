@@ -12,11 +12,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models.billing.pricing import Line
 from models.billing.proration import Totals, settle
 from models.ids import new_id
+from models.services import events
 from models.services.access import Principal, require_tenant, require_visible
 from models.services.base import Deps
+from models.services.events import EventType
+from models.services.outbox import queue_provider_task
 from models.services.pagination import Page, paginate
 from models.store.queries import credit_balances
-from models.tables import CreditEntryRow, InvoiceLineRow, InvoiceReason, InvoiceRow, InvoiceStatus, TenantRow
+from models.tables import (
+    CreditEntryRow,
+    InvoiceLineRow,
+    InvoiceReason,
+    InvoiceRow,
+    InvoiceStatus,
+    ProviderTaskKind,
+    SalesMode,
+    TenantRow,
+)
 
 
 async def next_invoice_number(session: AsyncSession, tenant_id: str) -> str:
@@ -43,6 +55,7 @@ async def invoice_totals(session: AsyncSession, tenant: TenantRow, lines: Sequen
 
 async def issue_invoice(
     session: AsyncSession,
+    deps: Deps,
     *,
     tenant: TenantRow,
     subscription_id: str | None,
@@ -55,7 +68,9 @@ async def issue_invoice(
 ) -> InvoiceRow:
     """Write the invoice, its lines and its credit-ledger entries. ``totals`` come
     from ``invoice_totals`` in the same transaction, so they are what the caller
-    showed (a preview computes them the same way)."""
+    showed (a preview computes them the same way). Emits ``invoice.created``; with a
+    payment provider, a SELF_SERVE tenant's invoice with something due is queued for
+    collection (SALES_LED tenants are billed by people in the provider)."""
     if sum(line.amount for line in lines) != totals.subtotal:
         raise ValueError("totals were computed for other lines")
     invoice = InvoiceRow(
@@ -74,6 +89,7 @@ async def issue_invoice(
         total=totals.total,
         amount_due=totals.amount_due,
         created_at=at,
+        paid_at=at if totals.amount_due == 0 else None,
     )
     session.add(invoice)
     await session.flush()  # its lines and ledger entries refer to it
@@ -102,6 +118,14 @@ async def issue_invoice(
                 id=new_id("cred"), tenant_id=tenant.id, currency=currency, amount=amount, reason=kind,
                 invoice_id=invoice.id, description=text, at=at,
             ))
+    events.emit(session, deps.bus, EventType.INVOICE_CREATED, tenant.id, events.invoice_data(invoice), at)
+    if invoice.status == InvoiceStatus.PAID.value:  # nothing was due: paid as it was made
+        events.emit(session, deps.bus, EventType.INVOICE_PAID, tenant.id, events.invoice_data(invoice), at)
+    if invoice.amount_due > 0 and tenant.sales_mode == SalesMode.SELF_SERVE.value:
+        queue_provider_task(
+            session, deps, tenant_id=tenant.id, kind=ProviderTaskKind.COLLECT_INVOICE, subject_id=invoice.id,
+            now=deps.clock.now(),
+        )
     return invoice
 
 

@@ -5,6 +5,7 @@ invites queue and N of them for k free seats admit exactly k."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import EmailStr, StringConstraints
@@ -14,9 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models.billing.seats import SeatType, seat_totals
 from models.errors import NoSeatsAvailable, NotFound, SubscriptionNotActive, ValidationFailed
 from models.ids import new_id
-from models.services import audit
+from models.services import audit, events
 from models.services.access import Principal, require_tenant, require_visible
 from models.services.base import Deps
+from models.services.events import EventType
 from models.services.renewals import is_due, renew_subscription
 from models.services.test_clocks import tenant_clock
 from models.store import ROW_LOCK
@@ -90,7 +92,8 @@ async def _invite(deps: Deps, actor: Principal, spec: InviteSpec) -> MemberRow:
         )
         if taken is not None:
             raise ValidationFailed("input.email", f"{email} is already a member of this team ({taken})")
-        total = (await seat_totals_of(session, subscription))[spec.seat_type]
+        totals = await seat_totals_of(session, subscription)
+        total = totals[spec.seat_type]
         (used_by_type,) = await seats_in_use(session, [tenant.id])
         used = used_by_type.get(spec.seat_type, 0)
         if used >= total:
@@ -106,6 +109,7 @@ async def _invite(deps: Deps, actor: Principal, spec: InviteSpec) -> MemberRow:
             after={"member": _member_state(member), "seats": _seats(spec.seat_type, total, used + 1)},
             at=now,
         )
+        _seats_changed(session, deps, "member.invited", member, totals, {**used_by_type, spec.seat_type: used + 1}, now)
     return member
 
 
@@ -120,7 +124,8 @@ async def remove_member(deps: Deps, actor: Principal, member_id: str) -> MemberR
         if member.status == MemberStatus.REMOVED.value:
             return member
         seat_type = SeatType(member.seat_type)
-        total = (await seat_totals_of(session, subscription))[seat_type]
+        totals = await seat_totals_of(session, subscription)
+        total = totals[seat_type]
         (used_by_type,) = await seats_in_use(session, [member.tenant_id])
         used = used_by_type.get(seat_type, 0)
         before = _member_state(member)
@@ -134,4 +139,13 @@ async def remove_member(deps: Deps, actor: Principal, member_id: str) -> MemberR
             after={"member": _member_state(member), "seats": _seats(seat_type, total, used - 1)},
             at=now,
         )
+        _seats_changed(session, deps, "member.removed", member, totals, {**used_by_type, seat_type: used - 1}, now)
     return member
+
+
+def _seats_changed(
+    session: AsyncSession, deps: Deps, reason: str, member: MemberRow, totals: dict[SeatType, int],
+    used: dict[SeatType, int], at: datetime,
+) -> None:
+    events.emit(session, deps.bus, EventType.SEATS_CHANGED, member.tenant_id,
+                events.seats_data(member.tenant_id, reason, member.id, totals, used), at)

@@ -26,13 +26,21 @@ from models.billing.proration import (
 from models.billing.seats import SeatSummary, check_bounds, seat_totals, summarize
 from models.billing.usage import UsageCharge
 from models.errors import AddonNotAttached, Forbidden, SubscriptionNotActive, ValidationFailed
-from models.services import audit, idempotency
+from models.services import audit, events, idempotency
 from models.services.access import Principal
 from models.services.api_keys import operator
 from models.services.base import Deps
 from models.services.catalog import buyable_addons
+from models.services.events import EventType
 from models.services.invoices import invoice_totals, issue_invoice
-from models.services.renewals import bill_final_usage, is_due, renew, renew_subscription
+from models.services.renewals import (
+    bill_final_usage,
+    emit_cancelled,
+    emit_seats_changed,
+    is_due,
+    renew,
+    renew_subscription,
+)
 from models.services.subscriptions import (
     AddonQuantity,
     IdempotencyKey,
@@ -239,9 +247,9 @@ async def change_plan(deps: Deps, actor: Principal, data: Any) -> AppliedChange:
         if key and (first := await idempotency.replayed(session, tenant.id, "changePlan", key, spec, deps.clock.now())):
             return await _replay(session, first)
         now = (await tenant_clock(session, deps, tenant)).now()
-        await renew(session, operator(), tenant, subscription, now)  # a period that ended renews first
+        await renew(session, deps, operator(), tenant, subscription, now)  # a period that ended renews first
         change = await _plan(session, tenant, subscription, spec, now)
-        invoice = await _apply(session, actor, change, now)
+        invoice = await _apply(session, deps, actor, change, now)
         if key:
             result = invoice.id if invoice else subscription.id
             idempotency.remember(session, tenant.id, "changePlan", key, spec, result, deps.clock.now())
@@ -254,10 +262,13 @@ async def _replay(session: AsyncSession, result_id: str) -> AppliedChange:
     return AppliedChange(subscription, invoice)
 
 
-async def _apply(session: AsyncSession, actor: Principal, change: PlannedChange, now: datetime) -> InvoiceRow | None:
+async def _apply(
+    session: AsyncSession, deps: Deps, actor: Principal, change: PlannedChange, now: datetime
+) -> InvoiceRow | None:
     subscription, tenant, plan = change.subscription, change.tenant, change.plan
     before_plan = await session.get(PlanRow, subscription.plan_id)
-    before = snapshot(subscription, before_plan, await held_items(session, subscription.id))
+    before_items = await held_items(session, subscription.id)
+    before = snapshot(subscription, before_plan, before_items)
     if change.scheduled:
         subscription.scheduled_change = {
             "plan_id": plan.id,
@@ -289,7 +300,7 @@ async def _apply(session: AsyncSession, actor: Principal, change: PlannedChange,
     invoice = None
     if change.lines:
         invoice = await issue_invoice(
-            session, tenant=tenant, subscription_id=subscription.id, reason=InvoiceReason.CHANGE,
+            session, deps, tenant=tenant, subscription_id=subscription.id, reason=InvoiceReason.CHANGE,
             currency=change.currency, lines=change.lines, totals=change.totals, period=change.period, at=now,
         )
     audit.record(
@@ -303,6 +314,12 @@ async def _apply(session: AsyncSession, actor: Principal, change: PlannedChange,
         },
         at=now,
     )
+    events.emit(session, deps.bus, EventType.SUBSCRIPTION_PLAN_CHANGED, tenant.id, events.subscription_data(
+        subscription, plan, previousPlanId=before_plan.id, prorationBillingMode=change.mode.value,
+        invoiceId=invoice.id if invoice else None,
+    ), now)
+    if seat_totals(plan, change.items) != seat_totals(before_plan, before_items):
+        await emit_seats_changed(session, deps, tenant.id, subscription, "subscription.changed", now)
     return invoice
 
 
@@ -315,7 +332,7 @@ async def cancel_subscription(deps: Deps, actor: Principal, subscription_id: str
         if subscription.status == SubscriptionStatus.CANCELLED.value:
             return subscription
         now = (await tenant_clock(session, deps, tenant)).now()
-        await renew(session, operator(), tenant, subscription, now)  # a period that ended renews first
+        await renew(session, deps, operator(), tenant, subscription, now)  # a period that ended renews first
         if subscription.status == SubscriptionStatus.CANCELLED.value or (
             at_period_end and subscription.cancel_at_period_end
         ):
@@ -326,7 +343,7 @@ async def cancel_subscription(deps: Deps, actor: Principal, subscription_id: str
             action = "subscription.cancel_scheduled"
         else:
             # The period's usage up to now is billed as it ends.
-            await bill_final_usage(session, tenant, subscription, now)
+            await bill_final_usage(session, deps, tenant, subscription, now)
             subscription.status = SubscriptionStatus.CANCELLED.value
             subscription.cancelled_at = now
             subscription.scheduled_change = None
@@ -337,4 +354,6 @@ async def cancel_subscription(deps: Deps, actor: Principal, subscription_id: str
             after={"status": subscription.status, "cancelAtPeriodEnd": subscription.cancel_at_period_end},
             at=now,
         )
+        if not at_period_end:
+            await emit_cancelled(session, deps, subscription, now, at_period_end=False)
     return subscription

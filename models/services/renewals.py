@@ -22,10 +22,11 @@ from models.billing.periods import Interval, next_boundary
 from models.billing.pricing import recurring_lines
 from models.billing.seats import overbooked, seat_totals
 from models.errors import ValidationFailed
-from models.services import audit, test_clocks
+from models.services import audit, events, test_clocks
 from models.services.access import Principal
 from models.services.api_keys import operator
 from models.services.base import Deps
+from models.services.events import EventType
 from models.services.invoices import invoice_totals, issue_invoice
 from models.services.subscriptions import held_items, lock_tenant, replace_addons, snapshot
 from models.services.test_clocks import tenant_clock
@@ -52,7 +53,8 @@ def is_due(subscription: SubscriptionRow, now: datetime) -> bool:
 
 
 async def renew(
-    session: AsyncSession, actor: Principal, tenant: TenantRow, subscription: SubscriptionRow, now: datetime
+    session: AsyncSession, deps: Deps, actor: Principal, tenant: TenantRow, subscription: SubscriptionRow,
+    now: datetime,
 ) -> list[InvoiceRow]:
     """Renew every period of ``subscription`` that has ended by ``now``, oldest
     first, in the caller's transaction (tenant and subscription rows locked)."""
@@ -60,7 +62,7 @@ async def renew(
     while is_due(subscription, now):
         end = subscription.current_period_end
         if subscription.cancel_at_period_end:
-            final = await bill_final_usage(session, tenant, subscription, end)
+            final = await bill_final_usage(session, deps, tenant, subscription, end)
             issued.extend([final] if final else [])
             before = subscription.status
             subscription.status = SubscriptionStatus.CANCELLED.value
@@ -70,11 +72,15 @@ async def renew(
                 session, actor, tenant_id=tenant.id, action="subscription.cancelled", subject_id=subscription.id,
                 before={"status": before}, after={"status": subscription.status, "atPeriodEnd": True}, at=end,
             )
+            await emit_cancelled(session, deps, subscription, end, at_period_end=True)
             break
         # Usage is billed in arrears, by the plans the closing period had.
         usage = usage_lines(await usage_charges(session, tenant, subscription, end))
         subscription.usage_plans = None
-        plan, items = await _apply_scheduled_change(session, actor, tenant, subscription, end)
+        previous_plan = subscription.plan_id
+        plan, items, scheduled_change_applied = await _apply_scheduled_change(
+            session, deps, actor, tenant, subscription, end
+        )
         try:
             period_end = next_boundary(subscription.billing_anchor, end, Interval(plan.interval), tenant.timezone)
         except (ValueError, OverflowError):
@@ -85,7 +91,7 @@ async def renew(
         lines = recurring_lines(plan, items) + usage
         totals = await invoice_totals(session, tenant, lines)
         invoice = await issue_invoice(
-            session, tenant=tenant, subscription_id=subscription.id, reason=InvoiceReason.RENEWAL,
+            session, deps, tenant=tenant, subscription_id=subscription.id, reason=InvoiceReason.RENEWAL,
             currency=plan.currency, lines=lines, totals=totals, period=(end, period_end), at=end,
         )
         before = {"periodStart": subscription.current_period_start.isoformat(), "periodEnd": end.isoformat()}
@@ -97,12 +103,18 @@ async def renew(
             after={"periodStart": end.isoformat(), "periodEnd": period_end.isoformat(), "invoice": invoice.number},
             at=end,
         )
+        if scheduled_change_applied:  # told once the period it starts is the subscription's
+            events.emit(session, deps.bus, EventType.SUBSCRIPTION_PLAN_CHANGED, tenant.id, events.subscription_data(
+                subscription, plan, previousPlanId=previous_plan, scheduled=True), end)
+            await emit_seats_changed(session, deps, tenant.id, subscription, "subscription.changed", end)
+        events.emit(session, deps.bus, EventType.SUBSCRIPTION_RENEWED, tenant.id,
+                    events.subscription_data(subscription, plan, invoiceId=invoice.id), end)
         issued.append(invoice)
     return issued
 
 
 async def bill_final_usage(
-    session: AsyncSession, tenant: TenantRow, subscription: SubscriptionRow, at: datetime
+    session: AsyncSession, deps: Deps, tenant: TenantRow, subscription: SubscriptionRow, at: datetime
 ) -> InvoiceRow | None:
     """The FINAL invoice of a subscription that ends at ``at``: its last period's
     usage up to then, in arrears. None when nothing of it costs anything."""
@@ -111,22 +123,23 @@ async def bill_final_usage(
     if not any(line.amount for line in lines):
         return None
     return await issue_invoice(
-        session, tenant=tenant, subscription_id=subscription.id, reason=InvoiceReason.FINAL,
+        session, deps, tenant=tenant, subscription_id=subscription.id, reason=InvoiceReason.FINAL,
         currency=tenant.currency, lines=lines, totals=await invoice_totals(session, tenant, lines),
         period=(subscription.current_period_start, at), at=at,
     )
 
 
 async def _apply_scheduled_change(
-    session: AsyncSession, actor: Principal, tenant: TenantRow, subscription: SubscriptionRow, at: datetime
-) -> tuple[PlanRow, list[tuple[AddonRow, int]]]:
+    session: AsyncSession, deps: Deps, actor: Principal, tenant: TenantRow, subscription: SubscriptionRow,
+    at: datetime,
+) -> tuple[PlanRow, list[tuple[AddonRow, int]], bool]:
     """The plan and add-ons the next period bills: the scheduled change's, if it
-    still fits the members the team has now; else what the subscription has."""
+    still fits the members the team has now (then True); else what the subscription has."""
     current_plan = await session.get(PlanRow, subscription.plan_id)
     current = await held_items(session, subscription.id)
     change = subscription.scheduled_change
     if not change:
-        return current_plan, current
+        return current_plan, current, False
     subscription.scheduled_change = None
     plan = await session.get(PlanRow, change["plan_id"])
     wanted = [(a["addon_id"], a["quantity"]) for a in change["addons"]]
@@ -150,7 +163,7 @@ async def _apply_scheduled_change(
             subject_id=subscription.id, before={"subscription": before, "scheduledChange": change},
             after={"reason": reason}, at=at,
         )
-        return current_plan, current
+        return current_plan, current, False
     if plan.interval != current_plan.interval:
         subscription.billing_anchor = at  # a new interval counts its periods from here
     subscription.plan_id = plan.id
@@ -160,7 +173,31 @@ async def _apply_scheduled_change(
         before={"subscription": before},
         after={"subscription": snapshot(subscription, plan, items), "scheduled": True}, at=at,
     )
-    return plan, items
+    return plan, items, True
+
+
+async def emit_cancelled(
+    session: AsyncSession, deps: Deps, subscription: SubscriptionRow, at: datetime, *, at_period_end: bool
+) -> None:
+    plan = await session.get(PlanRow, subscription.plan_id)
+    events.emit(session, deps.bus, EventType.SUBSCRIPTION_CANCELLED, subscription.tenant_id,
+                events.subscription_data(subscription, plan, atPeriodEnd=at_period_end), at)
+    await emit_seats_changed(session, deps, subscription.tenant_id, None, "subscription.cancelled", at)
+
+
+async def emit_seats_changed(
+    session: AsyncSession, deps: Deps, tenant_id: str, subscription: SubscriptionRow | None, reason: str,
+    at: datetime, member_id: str | None = None,
+) -> None:
+    """``seats.changed`` with the seats the tenant has now (none without a live subscription)."""
+    if subscription is None:
+        totals = seat_totals(None, [])
+    else:
+        plan = await session.get(PlanRow, subscription.plan_id)
+        totals = seat_totals(plan, await held_items(session, subscription.id))
+    (used,) = await seats_in_use(session, [tenant_id])
+    events.emit(session, deps.bus, EventType.SEATS_CHANGED, tenant_id,
+                events.seats_data(tenant_id, reason, member_id, totals, used), at)
 
 
 @dataclass
@@ -218,7 +255,7 @@ async def renew_subscription(deps: Deps, tenant_id: str, subscription_id: str) -
         now = (await tenant_clock(session, deps, tenant)).now()
         if subscription is None or not is_due(subscription, now):
             return None  # another run got here first
-        return await renew(session, operator(), tenant, subscription, now)
+        return await renew(session, deps, operator(), tenant, subscription, now)
 
 
 async def advance_test_clock(deps: Deps, actor: Principal, clock_id: str, frozen_time: datetime) -> TestClockRow:

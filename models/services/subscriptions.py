@@ -13,10 +13,11 @@ from models.billing.pricing import check_representable, recurring_lines
 from models.billing.seats import SeatType, check_bounds, overbooked, seat_totals
 from models.errors import AlreadySubscribed, CurrencyMismatch, NotFound, SeatsInUse, ValidationFailed
 from models.ids import new_id
-from models.services import audit, idempotency
+from models.services import audit, events, idempotency
 from models.services.access import Principal, require_tenant, require_visible
 from models.services.base import Deps
 from models.services.catalog import buyable_addons
+from models.services.events import EventType
 from models.services.invoices import invoice_totals, issue_invoice
 from models.services.test_clocks import tenant_clock
 from models.store import ROW_LOCK
@@ -149,7 +150,7 @@ async def subscribe(deps: Deps, actor: Principal, data: Any) -> SubscriptionRow:
             SubscriptionAddonRow(subscription_id=subscription.id, addon_id=a.id, quantity=q) for a, q in items
         )
         await issue_invoice(
-            session, tenant=tenant, subscription_id=subscription.id, reason=InvoiceReason.SUBSCRIBE,
+            session, deps, tenant=tenant, subscription_id=subscription.id, reason=InvoiceReason.SUBSCRIBE,
             currency=plan.currency, lines=lines, totals=due,
             period=(now, end), at=now,
         )
@@ -158,6 +159,10 @@ async def subscribe(deps: Deps, actor: Principal, data: Any) -> SubscriptionRow:
             before=None, after={"subscription": snapshot(subscription, plan, items), "seats": seat_state(totals, used)},
             at=now,
         )
+        events.emit(session, deps.bus, EventType.SUBSCRIPTION_ACTIVE, tenant.id,
+                    events.subscription_data(subscription, plan), now)
+        events.emit(session, deps.bus, EventType.SEATS_CHANGED, tenant.id,
+                    events.seats_data(tenant.id, "subscription.changed", None, totals, used), now)
         if key:
             idempotency.remember(session, tenant.id, "subscribe", key, spec, subscription.id, deps.clock.now())
     return subscription

@@ -15,12 +15,13 @@ from models.errors import NotFound, ValidationFailed
 from models.ids import new_id
 from models.services.access import Principal, require_admin, require_tenant
 from models.services.base import Deps
+from models.services.outbox import queue_provider_task
 from models.services.pagination import Page, paginate
 from models.services.subscriptions import held_items
 from models.services.test_clocks import clock_for_tenant, tenant_clock
 from models.store import ROW_LOCK
 from models.store.queries import live_subscriptions
-from models.tables import PlanRow, Role, SalesMode, TenantRow, TestClockRow
+from models.tables import PlanRow, ProviderTaskKind, Role, SalesMode, TenantRow, TestClockRow
 from models.validation import CountryCode, CurrencyCode, Input, NonBlank, TimezoneName
 
 Name = Annotated[NonBlank, StringConstraints(max_length=200)]
@@ -104,7 +105,19 @@ async def insert_tenant(session: AsyncSession, deps: Deps, spec: TenantCreate) -
     _apply_billing_info(row, spec.billing_info)
     row.created_at = row.updated_at = clock_for_tenant(deps, row, test_clock).now()
     session.add(row)
+    if deps.mirrors:
+        await session.flush()  # the task refers to the tenant
+    _mirror(session, deps, row)
     return row
+
+
+def _mirror(session: AsyncSession, deps: Deps, tenant: TenantRow) -> None:
+    """With a payment provider, (re)create the tenant's customer there once this
+    commits: every tenant, SALES_LED ones included, is linked to a customer."""
+    queue_provider_task(
+        session, deps, tenant_id=tenant.id, kind=ProviderTaskKind.SYNC_CUSTOMER, subject_id=tenant.id,
+        now=deps.clock.now(),
+    )
 
 
 def invoice_prefix_base(name: str) -> str:
@@ -143,6 +156,7 @@ async def update_billing_info(deps: Deps, actor: Principal, tenant_id: str, data
             raise NotFound("Tenant", tenant_id)
         _apply_billing_info(row, info)
         row.updated_at = (await tenant_clock(session, deps, row)).now()
+        _mirror(session, deps, row)
     return row
 
 

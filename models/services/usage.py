@@ -15,7 +15,7 @@ named fell or went; sums and point counts always move by deltas.
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -44,6 +44,7 @@ from models.billing.usage import (
 from models.errors import DomainError, IdempotencyConflict, NotFound, ValidationFailed
 from models.services.access import Principal, require_visible
 from models.services.base import Deps
+from models.services.events import EventType, emit
 from models.services.meters import usage_price
 from models.services.test_clocks import clock_for_tenant
 from models.store import ROW_LOCK
@@ -539,6 +540,7 @@ async def record_batch(
         known_keys = await _load_keys(session, events)
         fold = _Fold(await _load_points(session, touched_points), await _load_days(session, touched_days))
         new_keys: dict[tuple[str, str], Any] = {}
+        accepted_by: dict[str, Counter[str]] = defaultdict(Counter)
         for e in events:
             prefix = path if single else f"{path}[{e.index}]"
             if e.key is not None:
@@ -569,6 +571,7 @@ async def record_batch(
                 outcome.errors.append((e.index, exc))
                 continue
             outcome.accepted += 1
+            accepted_by[e.tenant_id][e.meter.name] += 1
             if e.key is not None:
                 new_keys[(e.tenant_id, e.key)] = _KeyRow(e.meter.id, e.method.value if e.method else "DELETE", e.value, e.ts, e.ts_given)
             if single:
@@ -582,6 +585,10 @@ async def record_batch(
             await _insert_many(session, KEYS, columns, [
                 (t, k, r.meter_id, r.method, r.value, r.ts, r.ts_given, at) for (t, k), r in new_keys.items()
             ])
+        for tenant_id, meters_accepted in accepted_by.items():
+            emit(session, deps.bus, EventType.USAGE_RECORDED, tenant_id, {
+                "tenantId": tenant_id, "accepted": meters_accepted.total(), "meters": dict(meters_accepted),
+            }, now)
     outcome.errors.sort(key=lambda pair: pair[0])
     return outcome
 

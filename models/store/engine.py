@@ -9,8 +9,9 @@ read lock cannot be upgraded; on PostgreSQL services take row locks explicitly.
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -25,6 +26,21 @@ SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
 # one transaction holding a tenant while another, holding a subscription, inserts a
 # member of that tenant cannot deadlock. (SQLite serializes writers anyway.)
 ROW_LOCK: dict[str, Any] = {"key_share": True}
+
+
+log = logging.getLogger("models.store")
+
+
+def before_commit(session: AsyncSession, hook: Callable[[], Awaitable[None]]) -> None:
+    """Run ``hook`` as the last statement(s) of the session's transaction
+    (``Store.transaction`` only)."""
+    session.info.setdefault("before_commit", []).append(hook)
+
+
+def after_commit(session: AsyncSession, hook: Callable[[], None]) -> None:
+    """Call ``hook`` once the session's transaction has committed; never if it rolls
+    back (``Store.transaction`` only)."""
+    session.info.setdefault("after_commit", []).append(hook)
 
 
 class UnsupportedDatabaseUrl(ValueError):
@@ -108,8 +124,16 @@ class Store:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        async with self._writer() as session, session.begin():
-            yield session
+        async with self._writer() as session:
+            async with session.begin():
+                yield session
+                for before in session.info.pop("before_commit", ()):
+                    await before()
+            for after in session.info.pop("after_commit", ()):
+                try:
+                    after()
+                except Exception:  # the commit stands; a listener's failure is only logged
+                    log.exception("after-commit hook failed")
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:

@@ -14,11 +14,22 @@ from models.tables.metering import (
     UsageKeyRow,
     UsagePointRow,
 )
+from models.tables.outbox import EventRow, ProviderEventRow, ProviderTaskKind, ProviderTaskRow, TaskStatus
 from models.tables.subscriptions import SubscriptionAddonRow, SubscriptionRow, SubscriptionStatus
 from models.tables.tenants import SalesMode, TenantRow
 from models.tables.test_clocks import TestClockRow
+from models.tables.webhooks import DeliveryStatus, WebhookAttemptRow, WebhookDeliveryRow, WebhookEndpointRow
 
 __all__ = [
+    "DeliveryStatus",
+    "EventRow",
+    "ProviderEventRow",
+    "ProviderTaskKind",
+    "ProviderTaskRow",
+    "TaskStatus",
+    "WebhookAttemptRow",
+    "WebhookDeliveryRow",
+    "WebhookEndpointRow",
     "MeterRow",
     "UsageChargeRow",
     "UsageDayRow",

@@ -22,6 +22,7 @@ class InvoiceReason(enum.Enum):
     CHANGE = "CHANGE"  # a plan change billed now
     RENEWAL = "RENEWAL"  # the next period, billed in advance at period end
     FINAL = "FINAL"  # the usage of a subscription's last period, billed when it ends
+    EXTERNAL = "EXTERNAL"  # made by people in the provider (SALES_LED), mirrored from its webhooks
 
 
 RENEWAL = "reason = 'RENEWAL'"
@@ -46,7 +47,7 @@ class InvoiceRow(SQLModel, table=True):
             "amount_due = (CASE WHEN total > 0 THEN total ELSE 0 END) - credits_applied",
             name="amount_due",
         ),
-        CheckConstraint("reason IN ('SUBSCRIBE', 'CHANGE', 'RENEWAL', 'FINAL')", name="reason"),
+        CheckConstraint("reason IN ('SUBSCRIBE', 'CHANGE', 'RENEWAL', 'FINAL', 'EXTERNAL')", name="reason"),
         # A period is renewed once, however many billing runs race for it.
         Index(
             "uq_invoices_subscription_id_renewal", "subscription_id", "period_start", unique=True,
@@ -71,6 +72,13 @@ class InvoiceRow(SQLModel, table=True):
     total: int = Field(sa_type=BigInteger)
     amount_due: int = Field(sa_type=BigInteger)
     created_at: datetime = Field(sa_type=UTCDateTime)
+    # The provider's copy (Stripe's in_...), the page where the customer pays it and
+    # passes 3-D Secure, and what the provider last reported about its payment.
+    provider_invoice_id: str | None = Field(default=None, max_length=255, unique=True)
+    hosted_invoice_url: str | None = Field(default=None, max_length=2000)
+    paid_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    payment_failed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    payment_error: str | None = Field(default=None, max_length=500)
 
 
 class InvoiceLineRow(SQLModel, table=True):
