@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
+import dataclasses
 import gc
 import json
 import logging
@@ -23,13 +22,15 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from gateway.auth import Authenticator
+from gateway.live import Hub
 from gateway.logging import configure_logging, request_id_var
 from gateway.middleware import RequestContextMiddleware
+from gateway.providers import build_provider
 from gateway.schema import build_schema
 from gateway.settings import Settings
+from gateway.webhooks.stripe import stripe_webhook_endpoint
+from gateway.workers import start_workers, stop_workers
 from models.services.base import Deps
-from models.services.renewals import renew_due
-from models.services.usage import purge_expired_keys
 from models.store import Store
 from resolvers.context import Context
 from resolvers.dataloaders import Loaders
@@ -99,22 +100,6 @@ class GatewayGraphQL(GraphQL[Context, None]):
         context.principal, context.credentials = principal, str(header)
 
 
-async def billing_worker(deps: Deps, interval: float) -> None:
-    """Renew what falls due, every ``interval`` seconds, for as long as the app runs,
-    and forget usage idempotency keys past their 35 days. Every worker process runs
-    one; renewals lock their rows and re-check, so two workers never renew a period twice."""
-    while True:
-        try:
-            run = await renew_due(deps)
-            if run.renewed or run.failed:
-                log.info("billing run: %d renewed, %d invoices, %d failed", run.renewed, len(run.invoices),
-                         len(run.failed))
-            await purge_expired_keys(deps)
-        except Exception:
-            log.exception("billing run failed; retrying in %s s", interval)
-        await asyncio.sleep(interval)
-
-
 def serve_app() -> Starlette:
     """The factory `billing-gateway serve` hands uvicorn. It runs in every worker
     process, so each one sets up the same structured, scrubbed logging."""
@@ -127,7 +112,13 @@ def create_app(settings: Settings | None = None, *, deps: Deps | None = None) ->
     """Build the app. Tests pass their own `deps`; `serve` lets it own a Store."""
     settings = settings or Settings()
     owns_store = deps is None
-    deps = deps or Deps(store=Store(settings.database_url))
+    if deps is None:
+        store = Store(settings.database_url)
+        deps = Deps(store=store, provider=build_provider(settings), bus=Hub(store.dialect))
+    elif deps.bus is None:
+        deps = dataclasses.replace(deps, bus=Hub(deps.store.dialect))
+    hub = deps.bus
+    assert isinstance(hub, Hub)
     graphql = GatewayGraphQL(settings, deps)
 
     async def healthz(_: Request) -> Response:
@@ -148,23 +139,23 @@ def create_app(settings: Settings | None = None, *, deps: Deps | None = None) ->
             # process: keep it out of the collector's full passes, which otherwise
             # walked it all (75 ms, in most 10,000-event usage batches; 5 ms after).
             gc.freeze()
-        worker = None
-        if settings.billing_interval_seconds > 0:
-            worker = asyncio.create_task(billing_worker(deps, settings.billing_interval_seconds))
+        await hub.start(deps.store)
+        workers = start_workers(deps, hub, settings.billing_interval_seconds)
         try:
             yield
         finally:
-            if worker is not None:
-                worker.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await worker
+            await stop_workers(workers)
+            await hub.stop()
             if owns_store:
+                if deps.provider is not None:
+                    await deps.provider.aclose()
                 await deps.store.dispose()
 
     app = Starlette(
         routes=[
             Route("/", root),
             Route("/healthz", healthz),
+            Route("/webhooks/stripe", stripe_webhook_endpoint(settings, deps), methods=["POST"]),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
         ],

@@ -13,9 +13,10 @@ from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 
 from gateway.logging import configure_logging
+from gateway.providers import ProviderNotConfigured, build_provider
 from gateway.settings import Settings
 from models.errors import DomainError
-from models.services import api_keys, demo, renewals, usage
+from models.services import api_keys, demo, outbox, renewals, usage
 from models.services.base import Deps
 from models.store import Store
 from models.store.migrate import upgrade
@@ -36,9 +37,16 @@ def _with_store(settings: Settings, work: Callable[[Deps], Awaitable[Any]]) -> A
     async def run() -> Any:
         store = Store(settings.database_url)
         try:
+            provider = build_provider(settings)
+        except ProviderNotConfigured as exc:
+            raise SystemExit(f"billing-gateway: {exc}") from None
+        try:
             await upgrade(store)
-            return await work(Deps(store=store))
+            # With the settings' provider, so what `bill` or `seed-demo` issues is queued
+            # for collection; `serve`'s workers then collect it.
+            return await work(Deps(store=store, provider=provider))
         finally:
+            await provider.aclose()
             await store.dispose()
 
     return asyncio.run(run())
@@ -60,11 +68,10 @@ def cmd_serve(args: argparse.Namespace) -> None:
         os.environ["GATEWAY_LOG_LEVEL"] = args.log_level
     settings = _settings()
     configure_logging(settings.log_level, settings.log_format)
-    if settings.provider != "local":
-        raise SystemExit(
-            f"billing-gateway: GATEWAY_PROVIDER={settings.provider} is not available in this "
-            "version yet; use GATEWAY_PROVIDER=local"
-        )
+    try:  # refuse a provider that cannot start before serving anything
+        build_provider(settings)
+    except ProviderNotConfigured as exc:
+        raise SystemExit(f"billing-gateway: {exc}") from None
     if args.demo:
         created, secret = _with_store(settings, _seed_and_key)
         url = f"http://{args.host}:{args.port}/graphql"
@@ -136,6 +143,7 @@ def cmd_bill(_: argparse.Namespace) -> None:
     configure_logging(settings.log_level, settings.log_format)
     run = _with_store(settings, renewals.renew_due)
     _with_store(settings, usage.purge_expired_keys)  # housekeeping for deployments without the worker
+    _with_store(settings, outbox.purge_finished)
     print(
         f"renewed {run.renewed} subscription(s); issued {len(run.invoices)} invoice(s)"
         + (f": {', '.join(run.invoices)}" if run.invoices else ""),

@@ -86,4 +86,7 @@ def configure_logging(level: str = "INFO", fmt: str = "json", stream: Any = None
     access = logging.getLogger("uvicorn.access")
     access.handlers.clear()
     access.propagate = False
+    # httpx logs every request's full URL at INFO: partner webhook URLs often carry a
+    # token in their path or query, and gateway.webhooks already logs each delivery.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     return handler

@@ -33,8 +33,10 @@ from resolvers.catalog.mutations import CatalogMutations
 from resolvers.catalog.queries import CatalogQueries
 from resolvers.errors import exception_handlers
 from resolvers.invoices.queries import InvoiceQueries
+from resolvers.live.subscriptions import LiveSubscriptions
 from resolvers.metering.mutations import MeteringMutations, record_usage_batch
 from resolvers.metering.queries import MeteringQueries
+from resolvers.payments.mutations import PaymentMutations
 from resolvers.plan_changes.mutations import PlanChangeMutations
 from resolvers.seats.mutations import SeatMutations
 from resolvers.subscriptions.mutations import SubscriptionMutations
@@ -43,6 +45,8 @@ from resolvers.tenants.mutations import TenantMutations
 from resolvers.tenants.queries import TenantQueries
 from resolvers.test_clocks.mutations import TestClockMutations
 from resolvers.test_clocks.queries import TestClockQueries
+from resolvers.webhooks.mutations import WebhookMutations
+from resolvers.webhooks.queries import WebhookQueries
 
 log = logging.getLogger("gateway.graphql")
 
@@ -55,6 +59,7 @@ QUERIES = (
     InvoiceQueries,
     MeteringQueries,
     AuditQueries,
+    WebhookQueries,
 )
 MUTATIONS = (
     TestClockMutations,
@@ -65,7 +70,11 @@ MUTATIONS = (
     PlanChangeMutations,
     SeatMutations,
     MeteringMutations,
+    PaymentMutations,
+    WebhookMutations,
 )
+# The root of GraphQL subscriptions is `Live`: `Subscription` is the billing object.
+SUBSCRIPTIONS = (LiveSubscriptions,)
 
 
 class GatewaySchema(strawberry.Schema):
@@ -91,6 +100,7 @@ def build_schema(settings: Settings | None = None) -> GatewaySchema:
     settings = settings or Settings.model_construct()
     query = merge_types("Query", QUERIES)
     mutation = merge_types("Mutation", MUTATIONS)
+    live = merge_types("Live", SUBSCRIPTIONS)
     # Built once, so every request carries the same rule objects and the
     # validation cache can hit (Strawberry's limiter extensions build new ones).
     limits = (
@@ -100,6 +110,7 @@ def build_schema(settings: Settings | None = None) -> GatewaySchema:
     schema = GatewaySchema(
         query=query,
         mutation=mutation,
+        subscription=live,
         extensions=[
             RequireApiKey,
             RefuseUnstorableText,

@@ -65,3 +65,5 @@ class Loaders:
         self.plan_usage_charges: DataLoader[str, Any] = _loader(deps, queries.usage_charges_of_plans)
         # invoice id -> its lines in order
         self.invoice_lines: DataLoader[str, Any] = _loader(deps, queries.invoice_lines)
+        # tenant id -> why the payment provider refused a call owed for it, or None
+        self.provider_failure: DataLoader[str, str | None] = _loader(deps, queries.provider_failures)

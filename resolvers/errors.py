@@ -98,6 +98,13 @@ class IdempotencyConflictError(Error):
     pass
 
 
+@strawberry.type(
+    description="The payment provider could not do it now (retry later), refused it, or none is configured."
+)
+class ProviderError(Error):
+    pass
+
+
 # What buying a plan with add-on quantities can fail with (subscribe, changePlan).
 PurchaseErrors = (
     ValidationError
@@ -150,6 +157,7 @@ ERROR_TYPES: dict[type[domain.DomainError], tuple[type, Any]] = {
     domain.SubscriptionNotActive: _plain(SubscriptionNotActiveError),
     domain.AlreadySubscribed: _plain(AlreadySubscribedError),
     domain.IdempotencyConflict: _plain(IdempotencyConflictError),
+    domain.ProviderFailed: _plain(ProviderError),
 }
 
 

@@ -25,6 +25,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from gateway.app import create_app
+from gateway.live import Hub
 from gateway.logging import configure_logging
 from gateway.settings import Settings
 from models.clock import FixedClock
@@ -133,7 +134,7 @@ async def store(db_url: str) -> AsyncIterator[Store]:
 
 @pytest.fixture
 def deps(store: Store, clock: FixedClock) -> Deps:
-    return Deps(store=store, clock=clock)
+    return Deps(store=store, clock=clock, bus=Hub(store.dialect))
 
 
 @pytest.fixture

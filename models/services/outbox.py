@@ -18,6 +18,8 @@ from sqlalchemy import delete, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from models.errors import NotFound
+from models.services.access import Principal, require_admin
 from models.services.base import Deps
 from models.store import after_commit
 from models.tables import (
@@ -27,6 +29,7 @@ from models.tables import (
     ProviderTaskKind,
     ProviderTaskRow,
     TaskStatus,
+    TenantRow,
     WebhookAttemptRow,
     WebhookDeliveryRow,
 )
@@ -176,3 +179,23 @@ async def purge_finished(deps: Deps) -> int:
         ):
             removed += (await session.execute(statement)).rowcount or 0
     return removed
+
+
+async def retry_failed_tasks(deps: Deps, actor: Principal, tenant_id: str) -> int:
+    """Queue again, due now, every provider task of the tenant the provider refused
+    for good (after the cause was fixed: a key, a customer, an amount); how many."""
+    require_admin(actor, "retryProviderTasks")
+    now = deps.clock.now()
+    async with deps.store.transaction() as session:
+        if await session.get(TenantRow, tenant_id) is None:
+            raise NotFound("Tenant", tenant_id)
+        result = await session.execute(
+            update(ProviderTaskRow)
+            .where(ProviderTaskRow.tenant_id == tenant_id, ProviderTaskRow.status == TaskStatus.FAILED.value)
+            .values(status=TaskStatus.PENDING.value, next_attempt_at=now, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        retried = result.rowcount or 0
+        if retried:
+            work_queued(session, deps)
+    return retried

@@ -21,8 +21,10 @@ from models.tables import (
     MemberStatus,
     MeterRow,
     PlanAddonRow,
+    ProviderTaskRow,
     SubscriptionAddonRow,
     SubscriptionRow,
+    TaskStatus,
     UsageChargeRow,
 )
 from models.tables.subscriptions import SubscriptionStatus
@@ -161,3 +163,18 @@ async def credit_balances(session: AsyncSession, tenant_ids: Sequence[str]) -> l
     )
     sums = {tenant_id: int(total) for tenant_id, total in (await session.execute(query)).all()}
     return [sums.get(t, 0) for t in tenant_ids]
+
+
+async def provider_failures(session: AsyncSession, tenant_ids: Sequence[str]) -> list[str | None]:
+    """Each tenant's oldest provider task the provider refused for good, as a sentence
+    (None: nothing failed)."""
+    query = (
+        select(ProviderTaskRow)
+        .where(ProviderTaskRow.tenant_id.in_(tenant_ids), ProviderTaskRow.status == TaskStatus.FAILED.value)
+        .order_by(ProviderTaskRow.id)
+    )
+    found: dict[str, str] = {}
+    for task in (await session.scalars(query)).all():
+        what = "syncing the customer" if task.kind == "SYNC_CUSTOMER" else f"collecting invoice {task.subject_id}"
+        found.setdefault(task.tenant_id, f"{what} failed after {task.attempts} attempt(s): {task.last_error}")
+    return [found.get(t) for t in tenant_ids]

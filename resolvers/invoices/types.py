@@ -15,7 +15,8 @@ InvoiceStatus = strawberry.enum(InvoiceStatusValue, name="InvoiceStatus")
 LineKind = strawberry.enum(LineKindValue, name="LineKind")
 InvoiceReason = strawberry.enum(
     InvoiceReasonValue, name="InvoiceReason",
-    description="SUBSCRIBE: the first period; CHANGE: a plan change billed now; RENEWAL: the next period.",
+    description="SUBSCRIBE: the first period; CHANGE: a plan change billed now; RENEWAL: the next period; "
+    "FINAL: a cancelled subscription's last usage; EXTERNAL: made by people in the payment provider (SALES_LED).",
 )
 
 
@@ -57,6 +58,18 @@ class Invoice:
     total: Money = strawberry.field(description="Subtotal plus tax; negative when a change credits more than it charges.")
     amount_due: Money = strawberry.field(description="The positive total less the credit balance applied.")
     created_at: datetime
+    hosted_invoice_url: str | None = strawberry.field(
+        description="The provider's page where the customer pays this invoice (and passes 3-D Secure); "
+        "null until the provider has the invoice."
+    )
+    provider_invoice_id: str | None = strawberry.field(description="The provider's id for it, e.g. Stripe's `in_...`.")
+    paid_at: datetime | None = strawberry.field(
+        description="When it was paid: when the provider reported it, or when it was issued with nothing due."
+    )
+    payment_failed_at: datetime | None = strawberry.field(
+        description="When the provider last reported a failed payment; null once it is paid."
+    )
+    payment_error: str | None = strawberry.field(description="The provider's reason for that failure, when it gave one.")
     row: strawberry.Private[InvoiceRow]
 
     @classmethod
@@ -78,6 +91,11 @@ class Invoice:
             total=money(row.total),
             amount_due=money(row.amount_due),
             created_at=row.created_at,
+            hosted_invoice_url=row.hosted_invoice_url,
+            provider_invoice_id=row.provider_invoice_id,
+            paid_at=row.paid_at,
+            payment_failed_at=row.payment_failed_at,
+            payment_error=row.payment_error,
             row=row,
         )
 

@@ -88,6 +88,13 @@ class Tenant:
             row=row,
         )
 
+    @strawberry.field(
+        description="Why the payment provider refused, for good, a call owed for this tenant (its customer's sync "
+        "or an invoice's collection); null when nothing failed. Fix the cause, then `retryProviderTasks`."
+    )
+    async def provider_error(self, info: Info) -> str | None:
+        return await info.context.loaders.provider_failure.load(self.row.id)
+
     @strawberry.field(description="The test clock this tenant lives on, if any.")
     async def test_clock(self, info: Info) -> TestClock | None:
         if self.row.test_clock_id is None:

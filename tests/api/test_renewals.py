@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from gateway.app import billing_worker
+from gateway.workers import billing_worker
 from models.clock import FixedClock
 from models.services import renewals
 from models.services.base import Deps

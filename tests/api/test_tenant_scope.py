@@ -13,6 +13,8 @@ from typing import Any
 from graphql import GraphQLInputObjectType, GraphQLSchema, get_named_type
 
 from gateway.schema import build_schema
+from models.services import webhooks
+from models.services.base import Deps
 from tests.api.billing import invite, plan_with_seat_addon, subscribe
 from tests.conftest import Api, new_key, new_tenant
 
@@ -74,6 +76,11 @@ CASES: dict[str, tuple[str, Callable[[Objects], dict[str, Any]]]] = {
              __typename ... on Error { code } } }""",
         lambda o: {"id": o["subscription"], "plan": o["plan"]},
     ),
+    "Mutation.createPaymentSetupSession": (
+        """mutation($id: ID!) { createPaymentSetupSession(tenantId: $id, returnUrl: "https://evil.example/") {
+             __typename ... on Error { code } } }""",
+        lambda o: {"id": o["tenant"]},
+    ),
     "Mutation.changePlan": (
         """mutation($id: ID!, $plan: ID!) { changePlan(input: {subscriptionId: $id, planId: $plan, addons: []}) {
              __typename ... on Error { code } } }""",
@@ -130,6 +137,32 @@ CASES: dict[str, tuple[str, Callable[[Objects], dict[str, Any]]]] = {
              to: "2026-01-15") { count } }""",
         lambda o: {"id": o["tenant"]},
     ),
+    "Query.webhookEndpoints": (
+        "query($id: ID!) { webhookEndpoints(tenantId: $id) { id } }",
+        lambda o: {"id": o["tenant"]},
+    ),
+    "Query.webhookDeliveries": (
+        "query($id: ID!) { webhookDeliveries(endpointId: $id) { edges { node { id } } } }",
+        lambda o: {"id": o["webhook"]},
+    ),
+    "Mutation.createWebhookEndpoint": (
+        """mutation($id: ID!) { createWebhookEndpoint(input: {url: "https://evil.example/in",
+             events: ["seats.changed"], tenantId: $id}) { __typename ... on Error { code } } }""",
+        lambda o: {"id": o["tenant"]},
+    ),
+    "Mutation.updateWebhookEndpoint": (
+        """mutation($id: ID!) { updateWebhookEndpoint(id: $id, input: {url: "https://evil.example/in"}) {
+             __typename ... on Error { code } } }""",
+        lambda o: {"id": o["webhook"]},
+    ),
+    "Mutation.deleteWebhookEndpoint": (
+        "mutation($id: ID!) { deleteWebhookEndpoint(id: $id) { __typename ... on Error { code } } }",
+        lambda o: {"id": o["webhook"]},
+    ),
+    "Mutation.redeliverWebhook": (
+        "mutation($id: ID!) { redeliverWebhook(deliveryId: $id) { __typename ... on Error { code } } }",
+        lambda o: {"id": o["delivery"]},
+    ),
     "Mutation.advanceTestClock": (
         """mutation($id: ID!) { advanceTestClock(id: $id, frozenTime: "2030-01-01T00:00:00Z") {
              __typename ... on Error { code } } }""",
@@ -154,6 +187,8 @@ ADMIN_ONLY: dict[str, str] = {
         __typename ... on Error { code } } }""",
     "Mutation.createTenant": """mutation { createTenant(input: {name: "X", email: "x@y.example",
         currency: "USD", testClockId: "clock_x"}) { __typename ... on Error { code } } }""",
+    "Mutation.retryProviderTasks": """mutation { retryProviderTasks(tenantId: "ten_x") {
+        __typename ... on Error { code } } }""",
 }
 
 
@@ -176,8 +211,13 @@ def fields_taking_ids(schema: GraphQLSchema) -> set[str]:
     return found
 
 
+# GraphQL subscriptions run over the websocket only; tests/gateway/test_live.py walks
+# each with another tenant's key (NOT_FOUND, and no event).
+LIVE = {"Live.seatsChanged", "Live.usageRecorded", "Live.invoiceEvents"}
+
+
 def test_every_field_that_takes_an_id_is_walked() -> None:
-    assert fields_taking_ids(build_schema()._schema) <= set(CASES) | set(ADMIN_ONLY)
+    assert fields_taking_ids(build_schema()._schema) <= set(CASES) | set(ADMIN_ONLY) | LIVE
 
 
 # Usage ingestion and reads: a tenant's own PARTNER key may run these.
@@ -199,7 +239,7 @@ async def assert_not_found_everywhere(caller: Api, objects: Objects, skip: set[s
         assert codes == ["NOT_FOUND"], (name, body)
 
 
-async def test_another_tenants_key_gets_not_found_everywhere(api: Api) -> None:
+async def test_another_tenants_key_gets_not_found_everywhere(api: Api, deps: Deps) -> None:
     clock = (await api('mutation { createTestClock(frozenTime: "2026-03-01T00:00:00Z") { ... on TestClock { id } } }'))["createTestClock"]["id"]
     victim = await new_tenant(api, "Victim", test_clock_id=clock)
     victim_key = await new_key(api, "TENANT", victim)
@@ -207,11 +247,20 @@ async def test_another_tenants_key_gets_not_found_everywhere(api: Api) -> None:
     plan, seat = await plan_with_seat_addon(api, "team", 99_00, 15_00, includedSeats=5)
     subscribed = await subscribe(api, victim, plan, {seat: 1})
     subscription, invoice = subscribed["id"], subscribed["latestInvoice"]["id"]
+    webhook = (await api(
+        """mutation($id: ID!) { createWebhookEndpoint(input: {url: "https://hooks.victim.example/in",
+             events: ["seats.changed"], tenantId: $id}) { ... on NewWebhookEndpoint { endpoint { id } } } }""",
+        {"id": victim},
+    ))["createWebhookEndpoint"]["endpoint"]["id"]
     member = (await invite(api, victim, "ann@victim.example"))["id"]
+    await webhooks.dispatch_events(deps)  # the seats.changed events, owed to the victim's endpoint
+    deliveries = "query($id: ID!) { webhookDeliveries(endpointId: $id) { edges { node { id } } } }"
+    delivery = (await api(deliveries, {"id": webhook}))["webhookDeliveries"]["edges"][0]["node"]["id"]
     await api('mutation { createMeter(input: {name: "api_calls"}) { ... on Meter { id } } }')
     objects = {
         "tenant": victim, "key": victim_key["apiKey"]["id"], "clock": clock,
         "plan": plan, "subscription": subscription, "member": member, "invoice": invoice,
+        "webhook": webhook, "delivery": delivery,
     }
 
     await assert_not_found_everywhere(intruder, objects)
@@ -235,6 +284,8 @@ async def test_another_tenants_key_gets_not_found_everywhere(api: Api) -> None:
     assert tenant == {"billingInfo": None, "subscription": {"id": subscription, "status": "ACTIVE",
                                                             "addons": [{"quantity": 1}]},
                       "members": [{"email": "ann@victim.example"}], "invoices": {"edges": [{"node": {"id": invoice}}]}}
+    endpoints = (await api("query($id: ID) { webhookEndpoints(tenantId: $id) { id url } }", {"id": None}))
+    assert endpoints["webhookEndpoints"] == [{"id": webhook, "url": "https://hooks.victim.example/in"}]
     clock_now = (await api("query($id: ID!) { testClock(id: $id) { frozenTime } }", {"id": clock}))["testClock"]
     assert clock_now["frozenTime"] == "2026-03-01T00:00:00+00:00"
 

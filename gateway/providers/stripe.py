@@ -1,0 +1,450 @@
+"""The Stripe adapter: ``models.providers.PaymentProvider`` on the official SDK.
+
+One ``StripeClient`` per process with its own HTTP client and only its async methods
+(no global ``stripe.api_key``), no SDK retries (the outbox retries, with backoff and
+the same keys), and an idempotency key derived from gateway ids on every POST.
+
+Keys are not the only guard against a lost answer: before creating anything the
+adapter looks for what an earlier attempt made (customers by email and the
+``tenant_id`` in their metadata; the invoice by the id the gateway recorded, else by
+``gateway_invoice_id`` in its metadata; items by the draft's own lines), so a retry
+after Stripe's 24 h key window, or against a Stripe-compatible server that ignores
+keys, still makes nothing twice.
+
+Only what the gateway computed is charged: the invoice starts as an empty draft (the
+customer's other pending items are never swept in), the items are created on it by
+id, and it is paid only when Stripe's total and amount due equal the gateway's amount
+due. Amounts are converted to Stripe's scale on the way out (``to_stripe_amount``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable
+from typing import Any
+
+import stripe
+
+from models.billing.money import Money
+from models.providers import (
+    Customer,
+    InvoiceToCollect,
+    PaymentOutcome,
+    ProviderError,
+    ProviderInvoice,
+)
+
+log = logging.getLogger("gateway.providers.stripe")
+
+# Most objects a customer can have that one list call sees; the gateway's own make
+# a handful per customer, so more than this is someone else's doing.
+PAGE = 100
+# Stripe answers "no card" with a 400 whose message says so (no dedicated code).
+_NO_PAYMENT_METHOD = ("no attached payment source", "no payment method", "no default payment method")
+
+
+class StripeProvider:
+    name = "stripe"
+    mirrors = True
+
+    def __init__(self, api_key: str, api_base: str | None = None, *, timeout: float = 30.0) -> None:
+        self._http = stripe.HTTPXClient(timeout=timeout)
+        self._client = stripe.StripeClient(
+            api_key,
+            base_addresses={"api": api_base} if api_base else None,
+            http_client=self._http,
+            max_network_retries=0,
+        )
+
+    async def aclose(self) -> None:
+        await self._http.close_async()
+
+    # Customers
+
+    async def upsert_customer(self, customer: Customer, customer_id: str | None, *, idempotency_key: str) -> str:
+        customers = self._client.v1.customers
+        if customer_id is None:
+            customer_id = await self._find_customer(customer)
+            if customer_id is None:
+                created = await _call("create the customer", customers.create_async(
+                    _customer_params(customer, creating=True), {"idempotency_key": idempotency_key}
+                ))
+                log.info("created Stripe customer %s for tenant %s", created["id"], customer.tenant_id)
+                return created["id"]
+            # Made by an attempt whose answer was lost: bring it up to date, under a
+            # key of its own (Stripe refuses a key reused for another request).
+            idempotency_key = f"{idempotency_key}-found"
+        await _call("update the customer", customers.update_async(
+            customer_id, _customer_params(customer, creating=False), {"idempotency_key": idempotency_key}
+        ))
+        return customer_id
+
+    async def _find_customer(self, customer: Customer) -> str | None:
+        """The customer an earlier attempt created, if its answer was lost."""
+        found = await _call("list customers", self._client.v1.customers.list_async(
+            {"email": customer.email, "limit": PAGE}
+        ))
+        for candidate in found["data"]:
+            if (candidate.get("metadata") or {}).get("tenant_id") == customer.tenant_id:
+                return candidate["id"]
+        return None
+
+    # Invoices
+
+    async def find_or_create_invoice(
+        self, invoice: InvoiceToCollect, provider_invoice_id: str | None, *, idempotency_key: str
+    ) -> ProviderInvoice:
+        """An empty draft (``{key}-create``): ``pending_invoice_items_behavior=exclude``,
+        so pending items someone else left on the customer are neither charged nor in
+        the way. The items go on it by id (``add_missing_items``)."""
+        _stripe_amounts(invoice)  # what Stripe cannot represent is refused before anything is made
+        if provider_invoice_id is not None:
+            return _provider_invoice(await self._recorded_invoice(invoice, provider_invoice_id))
+        found = await self._find_invoice(invoice)
+        if found is not None:
+            return _provider_invoice(found)
+        created = await _call("create the invoice", self._client.v1.invoices.create_async(
+            {
+                "customer": invoice.customer_id,
+                "currency": invoice.currency.lower(),
+                "description": invoice.number,
+                "metadata": {
+                    "gateway_invoice_id": invoice.invoice_id,
+                    "gateway_invoice_number": invoice.number,
+                    "tenant_id": invoice.tenant_id,
+                },
+                "pending_invoice_items_behavior": "exclude",
+            },
+            {"idempotency_key": f"{idempotency_key}-create"},
+        ))
+        log.info("created Stripe draft invoice %s for gateway invoice %s", created["id"], invoice.invoice_id)
+        return _provider_invoice(created)
+
+    async def _recorded_invoice(self, invoice: InvoiceToCollect, provider_invoice_id: str) -> dict[str, Any]:
+        """The invoice an earlier attempt recorded; it must still exist and be ours."""
+        try:
+            found = (await self._client.v1.invoices.retrieve_async(provider_invoice_id)).to_dict()
+        except stripe.InvalidRequestError as exc:
+            if exc.http_status != 404:
+                raise _provider_error("retrieve the invoice", exc) from None
+            found = None
+        except stripe.StripeError as exc:
+            raise _provider_error("retrieve the invoice", exc) from None
+        if found is None or (found.get("metadata") or {}).get("gateway_invoice_id") != invoice.invoice_id:
+            raise ProviderError(
+                f"Stripe invoice {provider_invoice_id}, recorded for gateway invoice {invoice.invoice_id}, "
+                f"{'no longer exists' if found is None else 'belongs to another gateway invoice'} "
+                "(deleted or edited in the Stripe dashboard?); not collected. Collect this invoice another way.",
+                retryable=False,
+            )
+        return found
+
+    async def _find_invoice(self, invoice: InvoiceToCollect) -> dict[str, Any] | None:
+        """The invoice an earlier attempt created whose answer was lost, by the
+        ``gateway_invoice_id`` in its metadata, through every page of the customer's."""
+        params: dict[str, Any] = {"customer": invoice.customer_id, "limit": PAGE}
+        matches: list[dict[str, Any]] = []
+        while True:
+            page = await _call("list invoices", self._client.v1.invoices.list_async(params))
+            matches += [c for c in page["data"]
+                        if (c.get("metadata") or {}).get("gateway_invoice_id") == invoice.invoice_id]
+            if not page.get("has_more") or not page["data"]:
+                break
+            params = {**params, "starting_after": page["data"][-1]["id"]}
+        live = [c for c in matches if c.get("status") != "void"]
+        return (live or matches or [None])[0]
+
+    async def add_missing_items(
+        self, invoice: InvoiceToCollect, provider_invoice_id: str, *, idempotency_key: str
+    ) -> None:
+        """What is missing is read from the draft's own lines (their metadata names the
+        gateway item), never from the customer's pending items: only what this draft
+        holds is ever charged. Each item is created ON the draft (``invoice``)."""
+        amounts = _stripe_amounts(invoice)
+        made = set()
+        for line in await self._lines(provider_invoice_id):
+            metadata = line.get("metadata") or {}
+            if metadata.get("gateway_invoice_id") == invoice.invoice_id:
+                made.add(metadata.get("gateway_item"))
+        for item in invoice.items:
+            if item.key in made:
+                continue
+            await _call("create an invoice item", self._client.v1.invoice_items.create_async(
+                {
+                    "customer": invoice.customer_id,
+                    "invoice": provider_invoice_id,
+                    "amount": amounts[item.key],
+                    "currency": invoice.currency.lower(),
+                    "description": item.description,
+                    "metadata": {"gateway_invoice_id": invoice.invoice_id, "gateway_item": item.key},
+                },
+                {"idempotency_key": f"{idempotency_key}-item-{item.key}"},
+            ))
+
+    async def _lines(self, provider_invoice_id: str) -> list[dict[str, Any]]:
+        lines, params = [], {"limit": PAGE}
+        while True:
+            page = await _call("list the invoice's lines",
+                               self._client.v1.invoices.line_items.list_async(provider_invoice_id, params))
+            lines += page["data"]
+            if not page.get("has_more") or not page["data"]:
+                return lines
+            params = {"limit": PAGE, "starting_after": page["data"][-1]["id"]}
+
+    async def pay_invoice(
+        self, invoice: InvoiceToCollect, provider_invoice_id: str, *, idempotency_key: str
+    ) -> PaymentOutcome:
+        """Check what Stripe would charge (its total and amount due include what Stripe
+        adds itself: default tax rates, the customer's balance, lines added by hand),
+        then charge the customer's default card (Stripe finalizes a draft first). A
+        decline, a card that needs 3-D Secure, or no card at all is an outcome, not an
+        error: the customer pays on the hosted invoice page, and webhooks tell us."""
+        current = await _call("retrieve the invoice",
+                              self._client.v1.invoices.retrieve_async(provider_invoice_id))
+        await self._require_exact(invoice, current)
+        status = current.get("status")
+        if status == "paid":
+            return PaymentOutcome(_provider_invoice(current))
+        if status not in ("draft", "open"):
+            raise ProviderError(
+                f"Stripe invoice {provider_invoice_id} for gateway invoice {invoice.invoice_id} is {status}; "
+                "not charged. Collect this invoice another way.", retryable=False,
+            )
+        try:
+            paid = (await self._client.v1.invoices.pay_async(
+                provider_invoice_id, {}, {"idempotency_key": idempotency_key}
+            )).to_dict()
+        except stripe.CardError as exc:
+            return await self._as_it_stands(provider_invoice_id, _message(exc))
+        except stripe.InvalidRequestError as exc:
+            message = _message(exc)
+            if exc.code == "invoice_already_paid" or "already paid" in message.lower():
+                return await self._as_it_stands(provider_invoice_id, None)
+            if exc.code == "invoice_payment_intent_requires_action":
+                return await self._as_it_stands(provider_invoice_id, message)
+            if any(phrase in message.lower() for phrase in _NO_PAYMENT_METHOD):
+                return await self._as_it_stands(provider_invoice_id, "no payment method")
+            raise _provider_error("pay the invoice", exc) from None
+        except stripe.StripeError as exc:
+            raise _provider_error("pay the invoice", exc) from None
+        paid_now = paid.get("status") == "paid"
+        return PaymentOutcome(_provider_invoice(paid), declined=None if paid_now else "the payment did not complete")
+
+    async def _as_it_stands(self, provider_invoice_id: str, reason: str | None) -> PaymentOutcome:
+        """The invoice as it stands after a pay request that was not a plain success."""
+        invoice = await _call("retrieve the invoice", self._client.v1.invoices.retrieve_async(provider_invoice_id))
+        if reason is not None:
+            log.info("Stripe invoice %s not paid: %s", provider_invoice_id, reason)
+        return PaymentOutcome(_provider_invoice(invoice), declined=reason)
+
+    async def _require_exact(self, invoice: InvoiceToCollect, current: dict[str, Any]) -> None:
+        """Refuse, for good, an invoice that would charge anything but the gateway's
+        amount due; discard it (delete a draft, void a final one) so nothing charges it."""
+        due = _stripe_amounts(invoice)[None]
+        currency = str(current.get("currency") or "").upper()
+        total, amount_due, customer = current.get("total"), current.get("amount_due"), current.get("customer")
+        if (currency, total, amount_due, customer) == (invoice.currency.upper(), due, due, invoice.customer_id):
+            return
+        provider_id, status = current["id"], current.get("status")
+        what = (f"Stripe invoice {provider_id} comes to {_shown(total, currency)} (amount due "
+                f"{_shown(amount_due, currency)}), but gateway invoice {invoice.number} ({invoice.invoice_id}) "
+                f"is due {Money(invoice.amount_due, invoice.currency.upper()).formatted}")
+        if customer != invoice.customer_id:
+            what += f"; it is customer {customer}'s, not {invoice.customer_id}'s"
+        try:
+            if status == "draft":
+                await self._client.v1.invoices.delete_async(provider_id)
+                done = "the Stripe draft was deleted and nothing was charged"
+            elif status == "open":
+                await self._client.v1.invoices.void_invoice_async(
+                    provider_id, {}, {"idempotency_key": f"{invoice.invoice_id}-void"}
+                )
+                done = "the Stripe invoice was voided and nothing was charged"
+            elif status == "paid":
+                done = "Stripe has charged it already: refund the difference in the Stripe dashboard"
+            else:
+                done = f"it is {status} in Stripe and was not charged"
+        except stripe.StripeError as exc:
+            done = f"it was NOT charged, but discarding it failed ({_message(exc)}): delete or void it in Stripe"
+        log.error("%s; %s", what, done)
+        raise ProviderError(
+            f"{what}; {done}. Look for what was added in Stripe (invoice items, the customer's balance, default "
+            "tax rates); the gateway will not collect this invoice again.", retryable=False,
+        )
+
+    # Cards
+
+    async def create_setup_session(
+        self, customer_id: str, currency: str, return_url: str, *, idempotency_key: str
+    ) -> str:
+        """A Checkout Session in setup mode: the card is typed on Stripe's page."""
+        session = await _call("create a Checkout session", self._client.v1.checkout.sessions.create_async(
+            {
+                "mode": "setup",
+                "customer": customer_id,
+                "currency": currency.lower(),
+                "payment_method_types": ["card"],
+                "success_url": return_url,
+                "cancel_url": return_url,
+            },
+            {"idempotency_key": idempotency_key},
+        ))
+        if not session.get("url"):
+            raise ProviderError(f"Stripe returned Checkout session {session['id']} without a URL", retryable=False)
+        return session["url"]
+
+    async def use_card_from_setup_session(self, session_id: str, *, idempotency_key: str) -> str | None:
+        """After a setup-mode Checkout completes (``checkout.session.completed``):
+        make its card the customer's default for invoices. Checkout only attaches the
+        card; without this step ``pay_invoice`` finds no payment method. Returns the
+        payment method id, or None when the session saved no card."""
+        session = await _call("retrieve the Checkout session", self._client.v1.checkout.sessions.retrieve_async(
+            session_id, {"expand": ["setup_intent"]}
+        ))
+        setup_intent = session.get("setup_intent")
+        if isinstance(setup_intent, str):
+            setup_intent = await _call("retrieve the SetupIntent",
+                                       self._client.v1.setup_intents.retrieve_async(setup_intent))
+        payment_method = setup_intent.get("payment_method") if setup_intent else None
+        if isinstance(payment_method, dict):
+            payment_method = payment_method.get("id")
+        customer = session.get("customer")
+        if not payment_method or not customer:
+            return None
+        await _call("set the default card", self._client.v1.customers.update_async(
+            customer, {"invoice_settings": {"default_payment_method": payment_method}},
+            {"idempotency_key": idempotency_key},
+        ))
+        return payment_method
+
+
+def _customer_params(customer: Customer, *, creating: bool) -> dict[str, Any]:
+    """Name on invoices: the company name when there is one, else the tenant's name.
+    An update sends every address field ("" clears one), so a removed line goes."""
+    params: dict[str, Any] = {
+        "name": customer.company_name or customer.name,
+        "email": customer.email,
+        "description": customer.name,
+        "metadata": {"tenant_id": customer.tenant_id},
+    }
+    address = customer.address
+    if address is not None:
+        fields = {
+            "line1": address.line1, "line2": address.line2, "city": address.city,
+            "state": address.state, "postal_code": address.postal_code, "country": address.country,
+        }
+        params["address"] = (
+            {k: v for k, v in fields.items() if v} if creating else {k: v or "" for k, v in fields.items()}
+        )
+    elif not creating:
+        params["address"] = ""
+    return params
+
+
+def _provider_invoice(invoice: dict[str, Any]) -> ProviderInvoice:
+    currency = invoice.get("currency")
+    return ProviderInvoice(
+        provider_invoice_id=invoice["id"],
+        status=invoice.get("status") or "draft",
+        hosted_invoice_url=invoice.get("hosted_invoice_url"),
+        currency=currency,
+        customer_id=invoice.get("customer") if isinstance(invoice.get("customer"), str) else None,
+        total=_gateway_amount(invoice.get("total"), currency),
+        amount_due=_gateway_amount(invoice.get("amount_due"), currency),
+        amount_paid=_gateway_amount(invoice.get("amount_paid"), currency),
+    )
+
+
+# Amounts: the gateway counts in CLDR minor units, Stripe's API in its own, which
+# differ for a few currencies (https://docs.stripe.com/currencies#special-cases).
+# ISK and UGX have no minor unit in CLDR, but Stripe's API counts them in hundredths
+# (100 = 1 króna) and takes whole units only.
+HUNDREDTHS_OF_WHOLE_UNITS = frozenset({"ISK", "UGX"})
+# Three decimals in both, but Stripe takes only amounts whose last digit is 0.
+THREE_DECIMALS_ENDING_IN_0 = frozenset({"BHD", "JOD", "KWD", "OMR", "TND"})
+
+
+def to_stripe_amount(amount: int, currency: str) -> int:
+    """An amount in the gateway's minor units as Stripe's API takes it; ValueError
+    (naming the amount and the rule) when Stripe cannot represent it."""
+    code = currency.upper()
+    if code in HUNDREDTHS_OF_WHOLE_UNITS:
+        return amount * 100
+    if code in THREE_DECIMALS_ENDING_IN_0 and amount % 10:
+        raise ValueError(
+            f"Stripe takes {code} amounts only in steps of 0.010 (the last of the three decimals 0); "
+            f"{Money(amount, code).formatted} is not one"
+        )
+    return amount
+
+
+def from_stripe_amount(amount: int, currency: str) -> int:
+    """An amount Stripe reports, in the gateway's minor units: the reverse of
+    ``to_stripe_amount``. Inbound invoices (webhooks, mirrored SALES_LED invoices)
+    need it too. ValueError for an ISK or UGX amount that is not whole units."""
+    code = currency.upper()
+    if code in HUNDREDTHS_OF_WHOLE_UNITS:
+        if amount % 100:
+            raise ValueError(f"Stripe's {code} amount {amount} (hundredths) is not a whole number of units")
+        return amount // 100
+    return amount
+
+
+def _stripe_amounts(invoice: InvoiceToCollect) -> dict[str | None, int]:
+    """Each item's amount (by key; None: the amount due) in Stripe's scale, or a
+    ProviderError (not retryable) naming what Stripe cannot represent."""
+    amounts: dict[str | None, int] = {}
+    try:
+        for item in invoice.items:
+            amounts[item.key] = to_stripe_amount(item.amount, invoice.currency)
+        amounts[None] = to_stripe_amount(invoice.amount_due, invoice.currency)
+    except ValueError as exc:
+        raise ProviderError(
+            f"gateway invoice {invoice.number} ({invoice.invoice_id}) cannot be collected in Stripe: {exc}. "
+            "Nothing was created in Stripe; collect this invoice another way.", retryable=False,
+        ) from None
+    return amounts
+
+
+def _gateway_amount(amount: Any, currency: str | None) -> int | None:
+    if not isinstance(amount, int) or not currency:
+        return None
+    try:
+        return from_stripe_amount(amount, currency)
+    except ValueError:
+        return None
+
+
+def _shown(amount: Any, currency: str) -> str:
+    """A Stripe amount for a person: ``$749.00``, or the raw number when it has no money form."""
+    gateway = _gateway_amount(amount, currency)
+    if gateway is None or not currency:
+        return f"{amount} ({currency or 'no currency'}, Stripe's units)"
+    return Money(gateway, currency).formatted
+
+
+async def _call(doing: str, request: Awaitable[Any]) -> dict[str, Any]:
+    """The answer as plain data (the SDK's objects are not dicts), or a ProviderError."""
+    try:
+        return (await request).to_dict()
+    except stripe.StripeError as exc:
+        raise _provider_error(doing, exc) from None
+
+
+def _message(exc: stripe.StripeError) -> str:
+    return " ".join((exc.user_message or type(exc).__name__).split())
+
+
+def _provider_error(doing: str, exc: stripe.StripeError) -> ProviderError:
+    """Network failures, timeouts, 5xx, 409 (a request with this key in flight) and
+    429 are retried. So are 401/403: a wrong or revoked API key is fixed by the
+    operator, and the work owed should go out then, not be dropped. Any other 4xx is
+    Stripe refusing the request itself: repeating it cannot help."""
+    status = exc.http_status
+    retryable = status is None or status >= 500 or status in (401, 403, 409, 429)
+    message = f"Stripe could not {doing}: {_message(exc)}"
+    if status is not None:
+        message += f" (HTTP {status}{f', {exc.code}' if exc.code else ''}"
+        message += f", request {exc.request_id})" if exc.request_id else ")"
+    log.info("%s%s", message, " (retryable)" if retryable else "")
+    return ProviderError(message, retryable=retryable)

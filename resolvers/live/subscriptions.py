@@ -1,0 +1,143 @@
+"""Live GraphQL subscriptions (`graphql-transport-ws` on /graphql): the tenant's
+events as they commit, in whichever worker process they happen.
+
+Access is checked twice. At subscribe time a key that may not see the tenant gets
+NOT_FOUND (an `error` message, as a query would) and nothing else. Then, before each
+event is yielded, the socket's key is authenticated again (``Context.refresh``, which
+also gives the event fresh DataLoaders, so `seats` and `invoice` are read anew, never
+from an earlier event's cache): a key revoked while subscribed ends the subscription
+with UNAUTHENTICATED at the next event and receives nothing more. That costs one
+indexed key lookup per event, no more than the event's own reads.
+
+A client that falls a thousand events behind is dropped rather than slowing the
+publisher: its stream completes after the events already queued; subscribe again
+and refetch. Events begin when the server has joined the hub (graphql-transport-ws
+has no subscribe acknowledgement); what commits from then on is delivered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
+
+import strawberry
+
+from models.errors import Unauthenticated
+from models.services import invoices, tenants
+from models.services.access import Principal, require_visible
+from models.services.events import Event, EventType
+from resolvers.context import Info
+from resolvers.dataloaders import Loaders
+from resolvers.invoices.types import Invoice
+from resolvers.live.types import InvoiceEvent, SeatsChanged, UsageRecordedEvent
+
+T = TypeVar("T")
+Access = Callable[[Principal, str], bool]
+
+SEATS = frozenset({EventType.SEATS_CHANGED.value})
+USAGE = frozenset({EventType.USAGE_RECORDED.value})
+INVOICES = frozenset(
+    t.value for t in (EventType.INVOICE_CREATED, EventType.INVOICE_PAID, EventType.INVOICE_PAYMENT_FAILED)
+)
+
+
+def _manages(principal: Principal, tenant_id: str) -> bool:
+    return principal.can_manage(tenant_id)
+
+
+def _meters(principal: Principal, tenant_id: str) -> bool:
+    return principal.can_meter(tenant_id)
+
+
+@strawberry.type
+class LiveSubscriptions:
+    @strawberry.subscription(description="The tenant's seats, each time they change. ADMIN or the tenant's key.")
+    async def seats_changed(self, info: Info, tenant_id: strawberry.ID) -> AsyncIterator[SeatsChanged]:
+        events = await _open(info, str(tenant_id), SEATS, _manages)
+        return _LiveStream(info, str(tenant_id), events, _manages, _sync(SeatsChanged.of))
+
+    @strawberry.subscription(
+        description="Usage accepted for the tenant, per call. ADMIN, the tenant's key or its PARTNER key."
+    )
+    async def usage_recorded(self, info: Info, tenant_id: strawberry.ID) -> AsyncIterator[UsageRecordedEvent]:
+        events = await _open(info, str(tenant_id), USAGE, _meters)
+        return _LiveStream(info, str(tenant_id), events, _meters, _sync(UsageRecordedEvent.of))
+
+    @strawberry.subscription(
+        description="The tenant's invoices as they are created, paid or fail to be paid. ADMIN or the tenant's key."
+    )
+    async def invoice_events(self, info: Info, tenant_id: strawberry.ID) -> AsyncIterator[InvoiceEvent]:
+        events = await _open(info, str(tenant_id), INVOICES, _manages)
+
+        async def build(event: Event) -> InvoiceEvent:
+            ctx = info.context
+            row = await invoices.get_invoice(ctx.deps, ctx.actor, str(event.data["invoiceId"]))
+            return InvoiceEvent(id=strawberry.ID(event.id), type=event.type, at=event.at, invoice=Invoice.from_row(row))
+
+        return _LiveStream(info, str(tenant_id), events, _manages, build)
+
+
+async def _open(info: Info, tenant_id: str, types: frozenset[str], may_see: Access) -> AsyncIterator[Event]:
+    """Join the bus first, then check access: an event committed while we check is
+    still queued for us, and a refusal leaves nothing subscribed."""
+    ctx = info.context
+    if ctx.deps.bus is None:
+        raise RuntimeError("live subscriptions need the app's event hub (Deps.bus)")
+    events = ctx.deps.bus.subscribe(tenant_id, types)
+    try:
+        actor = ctx.actor
+        require_visible(may_see(actor, tenant_id), "Tenant", tenant_id)
+        if actor.can_manage(tenant_id):  # a PARTNER key's own tenant exists: it holds the key
+            await tenants.get_tenant(ctx.deps, actor, tenant_id)
+    except BaseException:
+        await _close(events)
+        raise
+    return events
+
+
+class _LiveStream(AsyncIterator[T]):
+    """Each event, re-checked and built; closing it (the client's `complete`, a closed
+    socket) leaves the bus at once, even before the first event (a generator would not)."""
+
+    def __init__(
+        self, info: Info, tenant_id: str, events: AsyncIterator[Event], may_see: Access,
+        build: Callable[[Event], Awaitable[T]],
+    ) -> None:
+        self.info, self.tenant_id, self.events, self.may_see, self.build = info, tenant_id, events, may_see, build
+
+    async def __anext__(self) -> T:
+        try:
+            event = await self.events.__anext__()
+            await _recheck(self.info, self.tenant_id, self.may_see)
+            return await self.build(event)
+        except BaseException:
+            await self.aclose()
+            raise
+
+    async def aclose(self) -> None:
+        await _close(self.events)
+
+
+async def _recheck(info: Info, tenant_id: str, may_see: Access) -> None:
+    """Authenticate the socket's key again and start the event's DataLoaders empty."""
+    ctx = info.context
+    if ctx.refresh is not None:
+        await ctx.refresh(ctx)
+    else:
+        ctx.loaders = Loaders(ctx.deps)
+    if ctx.principal is None:
+        raise Unauthenticated(ctx.auth_problem)
+    require_visible(may_see(ctx.principal, tenant_id), "Tenant", tenant_id)
+
+
+def _sync(of: Callable[[Event], T]) -> Callable[[Event], Awaitable[T]]:
+    async def build(event: Event) -> T:
+        return of(event)
+
+    return build
+
+
+async def _close(events: Any) -> None:
+    close = getattr(events, "aclose", None)
+    if close is not None:
+        await close()

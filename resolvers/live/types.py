@@ -1,0 +1,74 @@
+"""What the live subscriptions yield: one object per committed event."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from models.services.events import Event
+from resolvers.context import Info
+from resolvers.invoices.types import Invoice
+from resolvers.seats.types import SeatSummary, seat_summary
+
+
+@strawberry.type(description="The tenant's seats changed: a member was invited or removed, or its subscription "
+                             "started, changed or was cancelled.")
+class SeatsChanged:
+    id: strawberry.ID = strawberry.field(description="The event's id, the same as its webhook delivery's.")
+    tenant_id: strawberry.ID
+    at: datetime
+    reason: str = strawberry.field(
+        description="member.invited, member.removed, subscription.changed or subscription.cancelled."
+    )
+    member_id: strawberry.ID | None = strawberry.field(description="The member invited or removed, if any.")
+
+    @classmethod
+    def of(cls, event: Event) -> SeatsChanged:
+        member_id = event.data.get("memberId")
+        return cls(
+            id=strawberry.ID(event.id),
+            tenant_id=strawberry.ID(str(event.tenant_id)),
+            at=event.at,
+            reason=str(event.data.get("reason", "")),
+            member_id=strawberry.ID(member_id) if member_id else None,
+        )
+
+    @strawberry.field(description="The tenant's seats now, read when the event is delivered (as Tenant.seats).")
+    async def seats(self, info: Info) -> SeatSummary:
+        loaders = info.context.loaders
+        return await seat_summary(info, self.tenant_id, await loaders.live_subscription.load(self.tenant_id))
+
+
+@strawberry.type
+class MeterEvents:
+    meter_name: str
+    events: int = strawberry.field(description="Usage events accepted for this meter.")
+
+
+@strawberry.type(description="Usage was recorded for the tenant (one recordUsage or recordUsageBatch call).")
+class UsageRecordedEvent:
+    id: strawberry.ID
+    tenant_id: strawberry.ID
+    at: datetime
+    accepted: int = strawberry.field(description="Usage events accepted, every meter (duplicates not counted).")
+    meters: list[MeterEvents]
+
+    @classmethod
+    def of(cls, event: Event) -> UsageRecordedEvent:
+        meters = event.data.get("meters") or {}
+        return cls(
+            id=strawberry.ID(event.id),
+            tenant_id=strawberry.ID(str(event.tenant_id)),
+            at=event.at,
+            accepted=int(event.data.get("accepted", 0)),
+            meters=[MeterEvents(meter_name=name, events=int(count)) for name, count in sorted(meters.items())],
+        )
+
+
+@strawberry.type(description="An invoice of the tenant was created, paid, or its payment failed.")
+class InvoiceEvent:
+    id: strawberry.ID
+    type: str = strawberry.field(description="invoice.created, invoice.paid or invoice.payment_failed.")
+    at: datetime
+    invoice: Invoice = strawberry.field(description="The invoice as it is when the event is delivered.")

@@ -1,0 +1,318 @@
+"""Live GraphQL subscriptions over `graphql-transport-ws`, against a real uvicorn
+server on 127.0.0.1 and a real websocket client, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+import websockets
+
+from gateway.app import create_app
+from gateway.live import QUEUE_SIZE, Hub
+from gateway.settings import Settings
+from models.services.base import Deps
+from models.services.events import Event
+from tests.api.billing import invite, plan_with_seat_addon, subscribe
+from tests.api.metering import event as usage
+from tests.api.metering import new_meter, record_all
+from tests.conftest import START, Api, new_key, new_tenant
+
+SEATS = """subscription($t: ID!) { seatsChanged(tenantId: $t) { id tenantId at reason memberId
+  seats { included purchased total used available byType { seatType total used available } } } }"""
+USAGE = """subscription($t: ID!) { usageRecorded(tenantId: $t) { tenantId accepted
+  meters { meterName events } } }"""
+INVOICES = """subscription($t: ID!) { invoiceEvents(tenantId: $t) { type at
+  invoice { id number status total { amount currency } amountDue { amount } lines { kind amount { amount } } } } }"""
+REVOKE = "mutation($id: ID!) { revokeApiKey(id: $id) { __typename } }"
+QUIET = 0.5  # how long "receives nothing" waits, once the event has reached everyone it would
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@asynccontextmanager
+async def serve(settings: Settings, deps: Deps) -> AsyncIterator[str]:
+    """The gateway under uvicorn on a free loopback port, lifespan (hub, workers) included."""
+    port = free_port()
+    config = uvicorn.Config(create_app(settings, deps=deps), host="127.0.0.1", port=port, log_level="warning",
+                            timeout_graceful_shutdown=2)
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    for _ in range(500):
+        if server.started or task.done():
+            break
+        await asyncio.sleep(0.01)
+    if task.done():
+        task.result()
+    assert server.started, "the server did not start"
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+@asynccontextmanager
+async def http_api(address: str, key: str) -> AsyncIterator[Api]:
+    async with httpx.AsyncClient(base_url=f"http://{address}", timeout=10) as http:
+        yield Api(http, key)
+
+
+class LiveClient:
+    """A graphql-transport-ws client: connection_init with the key, then subscribe."""
+
+    def __init__(self, ws: Any) -> None:
+        self.ws = ws
+        self.ids = 0
+
+    async def subscribe(self, query: str, variables: dict[str, Any]) -> str:
+        self.ids += 1
+        op = str(self.ids)
+        await self.ws.send(json.dumps({"id": op, "type": "subscribe",
+                                       "payload": {"query": query, "variables": variables}}))
+        return op
+
+    async def receive(self, timeout: float = 5) -> dict[str, Any]:
+        return json.loads(await asyncio.wait_for(self.ws.recv(), timeout))
+
+    async def assert_silent(self, seconds: float = QUIET) -> None:
+        try:
+            message = await asyncio.wait_for(self.ws.recv(), seconds)
+        except TimeoutError:
+            return
+        raise AssertionError(f"expected nothing, received {message}")
+
+
+@asynccontextmanager
+async def live(address: str, key: str | None) -> AsyncIterator[LiveClient]:
+    payload = {"Authorization": f"Bearer {key}"} if key else {}
+    async with websockets.connect(f"ws://{address}/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+        await ws.send(json.dumps({"type": "connection_init", "payload": payload}))
+        ack = json.loads(await asyncio.wait_for(ws.recv(), 5))
+        assert ack["type"] == "connection_ack", ack
+        yield LiveClient(ws)
+
+
+async def subscribed(hub: Any, count: int) -> None:
+    """Wait until the server's hub holds `count` subscribers: the protocol has no
+    acknowledgement of a subscribe, and events committed before it are not streamed."""
+    for _ in range(500):
+        if hub.subscriber_count == count:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{hub.subscriber_count} subscribers, expected {count}")
+
+
+async def seated_tenant(api: Api, name: str, included: int = 3) -> str:
+    """A tenant on a plan with `included` FULL seats."""
+    tenant = await new_tenant(api, name)
+    code = name.lower().replace(" ", "_")
+    plan, _ = await plan_with_seat_addon(api, code, 49_00, 10_00, includedSeats=included)
+    assert (await subscribe(api, tenant, plan))["__typename"] == "Subscription"
+    return tenant
+
+
+def next_data(message: dict[str, Any], op: str, field: str) -> dict[str, Any]:
+    assert message["type"] == "next" and message["id"] == op, message
+    assert not message["payload"].get("errors"), message
+    return message["payload"]["data"][field]
+
+
+async def test_a_tenant_key_sees_its_invites_live_and_another_tenants_key_sees_nothing(
+    settings: Settings, deps: Deps, admin_key: str
+) -> None:
+    async with serve(settings, deps) as address, http_api(address, admin_key) as api:
+        acme = await seated_tenant(api, "Acme")
+        globex = await seated_tenant(api, "Globex")
+        acme_key = (await new_key(api, "TENANT", acme))["secret"]
+        globex_key = (await new_key(api, "TENANT", globex))["secret"]
+
+        async with live(address, acme_key) as acme_live, live(address, admin_key) as admin_live, \
+                live(address, globex_key) as globex_live:
+            acme_op = await acme_live.subscribe(SEATS, {"t": acme})
+            admin_op = await admin_live.subscribe(SEATS, {"t": acme})
+            globex_op = await globex_live.subscribe(SEATS, {"t": globex})
+            await subscribed(deps.bus, 3)
+            # Globex's key asking for Acme's seats: NOT_FOUND, as if Acme did not exist.
+            spy_op = await globex_live.subscribe(SEATS, {"t": acme})
+            refused = await globex_live.receive()
+            assert refused["type"] == "error" and refused["id"] == spy_op, refused
+            assert [e["extensions"]["code"] for e in refused["payload"]] == ["NOT_FOUND"]
+            assert deps.bus.subscriber_count == 3  # the refused one left nothing behind
+
+            member = await invite(api, acme, "ada@acme.example.com")
+            assert member["__typename"] == "Member"
+
+            for client, op in ((acme_live, acme_op), (admin_live, admin_op)):
+                event = next_data(await client.receive(), op, "seatsChanged")
+                assert event["tenantId"] == acme
+                assert event["reason"] == "member.invited"
+                assert event["memberId"] == member["id"]
+                assert event["seats"]["used"] == 1 and event["seats"]["available"] == 2
+                assert {t["seatType"]: (t["total"], t["used"]) for t in event["seats"]["byType"]}["FULL"] == (3, 1)
+            # Acme's event reached every subscriber of Acme: Globex's socket heard nothing.
+            await globex_live.assert_silent()
+
+            # Each event reads the seats afresh, not from the previous event's loaders.
+            await invite(api, acme, "grace@acme.example.com")
+            event = next_data(await acme_live.receive(), acme_op, "seatsChanged")
+            assert (event["seats"]["used"], event["seats"]["available"]) == (2, 1)
+
+            # Globex's own invite does reach Globex's subscription (it was live all along).
+            await invite(api, globex, "hal@globex.example.com")
+            event = next_data(await globex_live.receive(), globex_op, "seatsChanged")
+            assert event["tenantId"] == globex and event["seats"]["used"] == 1
+
+            # The client's complete ends the subscription on the server.
+            await acme_live.ws.send(json.dumps({"id": acme_op, "type": "complete"}))
+            await subscribed(deps.bus, 2)
+
+
+async def test_a_key_revoked_while_subscribed_stops_receiving(
+    settings: Settings, deps: Deps, admin_key: str
+) -> None:
+    async with serve(settings, deps) as address, http_api(address, admin_key) as api:
+        tenant = await seated_tenant(api, "Initech")
+        key = await new_key(api, "TENANT", tenant)
+        async with live(address, key["secret"]) as client:
+            op = await client.subscribe(SEATS, {"t": tenant})
+            await subscribed(deps.bus, 1)
+            await invite(api, tenant, "peter@initech.example.com")
+            assert next_data(await client.receive(), op, "seatsChanged")["seats"]["used"] == 1
+
+            assert (await api(REVOKE, {"id": key["apiKey"]["id"]}))["revokeApiKey"]["__typename"] == "ApiKey"
+            await invite(api, tenant, "milton@initech.example.com")
+            ended = await client.receive()
+            assert ended["type"] == "next" and ended["payload"]["data"] is None, ended
+            assert [e["extensions"]["code"] for e in ended["payload"]["errors"]] == ["UNAUTHENTICATED"]
+            assert (await client.receive())["type"] == "complete"
+            await subscribed(deps.bus, 0)
+            await invite(api, tenant, "bob@initech.example.com")
+            await client.assert_silent()
+
+
+async def test_who_may_subscribe_to_what(settings: Settings, deps: Deps, admin_key: str) -> None:
+    async with serve(settings, deps) as address, http_api(address, admin_key) as api:
+        tenant = await new_tenant(api, "Umbrella")
+        partner = (await new_key(api, "PARTNER", tenant))["secret"]
+        async with live(address, partner) as client:
+            # A partner reads usage, never seats or invoices.
+            for query in (SEATS, INVOICES):
+                op = await client.subscribe(query, {"t": tenant})
+                message = await client.receive()
+                assert message["type"] == "error" and message["id"] == op, message
+                assert message["payload"][0]["extensions"]["code"] == "NOT_FOUND"
+            await client.subscribe(USAGE, {"t": tenant})
+            await subscribed(deps.bus, 1)
+            await client.assert_silent()
+        async with live(address, admin_key) as client:
+            op = await client.subscribe(SEATS, {"t": "ten_missing"})
+            message = await client.receive()
+            assert message["type"] == "error" and message["payload"][0]["extensions"]["code"] == "NOT_FOUND"
+        # connection_init without a key: acknowledged (introspection stays open), subscriptions refused.
+        async with live(address, None) as client:
+            op = await client.subscribe(SEATS, {"t": tenant})
+            message = await client.receive()
+            assert message["id"] == op and message["type"] == "error", message
+            assert message["payload"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+            assert "Authorization: Bearer" in message["payload"][0]["message"]
+        await subscribed(deps.bus, 0)
+
+
+async def test_another_tenants_keys_get_not_found_on_every_live_field(
+    settings: Settings, deps: Deps, admin_key: str
+) -> None:
+    async with serve(settings, deps) as address, http_api(address, admin_key) as api:
+        victim = await new_tenant(api, "Victim")
+        intruder = await new_tenant(api, "Intruder")
+        keys = [(await new_key(api, role, intruder))["secret"] for role in ("TENANT", "PARTNER")]
+        for key in keys:
+            async with live(address, key) as client:
+                for query in (SEATS, USAGE, INVOICES):
+                    op = await client.subscribe(query, {"t": victim})
+                    message = await client.receive()
+                    assert message["type"] == "error" and message["id"] == op, message
+                    assert [e["extensions"]["code"] for e in message["payload"]] == ["NOT_FOUND"]
+                    assert victim in message["payload"][0]["message"]
+        assert deps.bus.subscriber_count == 0
+
+
+async def test_a_bad_key_in_connection_init_closes_the_socket_with_4403(
+    settings: Settings, deps: Deps, admin_key: str
+) -> None:
+    async with serve(settings, deps) as address:
+        async with websockets.connect(f"ws://{address}/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+            await ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": "Bearer gw_nope"}}))
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await asyncio.wait_for(ws.recv(), 5)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
+
+
+async def test_usage_recorded_streams_to_the_tenants_partner(
+    settings: Settings, deps: Deps, admin_key: str
+) -> None:
+    async with serve(settings, deps) as address, http_api(address, admin_key) as api:
+        tenant = await new_tenant(api, "Hooli")
+        other = await new_tenant(api, "Pied Piper")
+        await new_meter(api, "api_calls")
+        await new_meter(api, "storage_gb", "MAX")
+        partner = (await new_key(api, "PARTNER", tenant))["secret"]
+        async with live(address, partner) as client:
+            op = await client.subscribe(USAGE, {"t": tenant})
+            await subscribed(deps.bus, 1)
+            await record_all(api, [usage(tenant, "api_calls", 1), usage(other, "api_calls", 7),
+                                   usage(tenant, "api_calls", 2), usage(tenant, "storage_gb", 40)])
+            event = next_data(await client.receive(), op, "usageRecorded")
+            assert event == {"tenantId": tenant, "accepted": 3,
+                             "meters": [{"meterName": "api_calls", "events": 2},
+                                        {"meterName": "storage_gb", "events": 1}]}
+            await client.assert_silent()  # Pied Piper's usage is not Hooli's
+
+            # The partner's own recordUsage streams too.
+            async with http_api(address, partner) as as_partner:
+                await record_all(as_partner, [usage(tenant, "api_calls", 5)])
+            event = next_data(await client.receive(), op, "usageRecorded")
+            assert (event["accepted"], event["meters"]) == (1, [{"meterName": "api_calls", "events": 1}])
+
+
+async def test_invoice_events_carry_the_invoice(settings: Settings, deps: Deps, admin_key: str) -> None:
+    async with serve(settings, deps) as address, http_api(address, admin_key) as api:
+        tenant = await new_tenant(api, "Vandelay")
+        key = (await new_key(api, "TENANT", tenant))["secret"]
+        plan, seat = await plan_with_seat_addon(api, "vandelay", 99_00, 15_00, includedSeats=5)
+        async with live(address, key) as client:
+            op = await client.subscribe(INVOICES, {"t": tenant})
+            await subscribed(deps.bus, 1)
+            subscription = await subscribe(api, tenant, plan, {seat: 10})
+            event = next_data(await client.receive(), op, "invoiceEvents")
+            invoice = subscription["latestInvoice"]
+            assert event["type"] == "invoice.created"
+            assert event["invoice"]["id"] == invoice["id"] and event["invoice"]["number"] == invoice["number"]
+            assert event["invoice"]["total"] == {"amount": 249_00, "currency": "USD"}
+            assert [line["amount"]["amount"] for line in event["invoice"]["lines"]] == [99_00, 150_00]
+
+
+async def test_the_hub_drops_a_slow_subscriber_without_blocking_the_publisher() -> None:
+    hub = Hub("sqlite")
+    slow = hub.subscribe("ten_a", frozenset({"seats.changed"}))
+    other = hub.subscribe("ten_b", frozenset({"seats.changed"}))
+    burst = [Event(f"evt_{i}", "seats.changed", "ten_a", {}, START) for i in range(QUEUE_SIZE + 5)]
+    hub.published(burst)  # returns at once: nothing awaits the subscriber
+    assert hub.subscriber_count == 1  # the slow one is out; the other stays
+    received = [event.id async for event in slow]
+    assert received == [f"evt_{i}" for i in range(QUEUE_SIZE)]
+    hub.published([Event("evt_b", "seats.changed", "ten_b", {}, START)])
+    assert (await anext(other)).id == "evt_b"
+    await other.aclose()
+    assert hub.subscriber_count == 0
