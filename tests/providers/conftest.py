@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -77,14 +78,19 @@ async def localstripe(localstripe_process: LocalStripe) -> AsyncIterator[LocalSt
     yield localstripe_process
 
 
+@asynccontextmanager
+async def running_proxy(proxy: RecordingProxy) -> AsyncIterator[RecordingProxy]:
+    await proxy.start()
+    try:
+        yield proxy
+    finally:
+        await proxy.stop()
+
+
 @pytest.fixture
 async def proxy(localstripe: LocalStripe) -> AsyncIterator[RecordingProxy]:
-    running = RecordingProxy(localstripe.url)
-    await running.start()
-    try:
+    async with running_proxy(RecordingProxy(localstripe.url)) as running:
         yield running
-    finally:
-        await running.stop()
 
 
 @dataclass
@@ -149,6 +155,14 @@ class StripeWorld:
     async def customer_id(self, tenant_id: str) -> str | None:
         data = await self.api("query($id: ID!) { tenant(id: $id) { providerCustomerId } }", {"id": tenant_id})
         return data["tenant"]["providerCustomerId"]
+
+    async def card_holder(self, name: str, currency: str = "USD") -> tuple[str, str]:
+        """(tenant id, customer id): a tenant whose customer exists and has a card."""
+        tenant = await self.tenant(name, currency=currency)
+        await self.run_tasks()
+        customer_id = await self.customer_id(tenant)
+        await self.attach_card(customer_id)
+        return tenant, customer_id
 
     async def attach_card(self, customer_id: str, number: str = "4242424242424242") -> str:
         """What Checkout does with the card typed on its page (localstripe has no

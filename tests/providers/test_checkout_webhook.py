@@ -31,7 +31,7 @@ from sqlalchemy import select
 
 from models.tables import ProviderEventRow
 from tests.api.billing import plan_with_seat_addon, subscribe
-from tests.providers.conftest import WEBHOOK_SECRET, StripeWorld
+from tests.providers.conftest import WEBHOOK_SECRET, StripeWorld, running_proxy
 from tests.providers.harness import LocalStripe, Recorded, RecordingProxy
 from tests.providers.test_payment_setup import setup_session
 
@@ -59,12 +59,8 @@ class ExpandingProxy(RecordingProxy):
 
 @pytest.fixture
 async def proxy(localstripe: LocalStripe) -> AsyncIterator[RecordingProxy]:
-    running = ExpandingProxy(localstripe.url)
-    await running.start()
-    try:
+    async with running_proxy(ExpandingProxy(localstripe.url)) as running:
         yield running
-    finally:
-        await running.stop()
 
 
 def signed(payload: str, at: int | None = None) -> dict[str, str]:

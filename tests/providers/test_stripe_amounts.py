@@ -36,10 +36,7 @@ def test_isk_from_stripe_in_fractions_of_a_krona_has_no_gateway_form(amount: int
 
 
 async def test_an_isk_invoice_is_charged_in_stripes_hundredths_and_recorded_in_kronur(world: StripeWorld) -> None:
-    tenant = await world.tenant("Reykjavik", currency="ISK")
-    await world.run_tasks()
-    customer_id = await world.customer_id(tenant)
-    await world.attach_card(customer_id)
+    tenant, customer_id = await world.card_holder("Reykjavik", currency="ISK")
     plan = await create_plan(world.api, "team_isk", 14_900, currency="ISK")
     invoice = (await subscribe(world.api, tenant, plan))["latestInvoice"]
     assert (invoice["currency"], invoice["amountDue"]["amount"]) == ("ISK", 14_900)
@@ -55,10 +52,7 @@ async def test_an_isk_invoice_is_charged_in_stripes_hundredths_and_recorded_in_k
 
 
 async def test_a_kwd_amount_stripe_cannot_take_fails_for_good_before_anything_is_made(world: StripeWorld) -> None:
-    tenant = await world.tenant("Kuwait", currency="KWD")
-    await world.run_tasks()
-    customer_id = await world.customer_id(tenant)
-    await world.attach_card(customer_id)
+    tenant, customer_id = await world.card_holder("Kuwait", currency="KWD")
     plan = await create_plan(world.api, "team_kwd", 29_995, currency="KWD")  # 29.995 KWD
     invoice = (await subscribe(world.api, tenant, plan))["latestInvoice"]
 

@@ -60,10 +60,7 @@ async def test_a_tenant_becomes_a_customer_with_its_address_and_billing_changes_
 async def test_the_seat_guides_249_first_invoice_is_charged_in_stripe_and_paid_with_its_webhook_agreeing(
     world: StripeWorld,
 ) -> None:
-    tenant = await world.tenant("Acme")
-    await world.run_tasks()
-    customer_id = await world.customer_id(tenant)
-    await world.attach_card(customer_id)
+    tenant, customer_id = await world.card_holder("Acme")
 
     plan, seat = await plan_with_seat_addon(world.api, "team_pro", 99_00, 15_00, includedSeats=5)
     subscription = await subscribe(world.api, tenant, plan, {seat: 10})
@@ -160,10 +157,7 @@ async def test_pending_items_someone_else_left_on_the_customer_are_not_charged_a
 ) -> None:
     """The gateway's invoice starts empty and holds only its own items: a pending item
     made by hand is not charged with it, and is still there for whoever made it."""
-    tenant = await world.tenant("Cluttered")
-    await world.run_tasks()
-    customer_id = await world.customer_id(tenant)
-    await world.attach_card(customer_id)
+    tenant, customer_id = await world.card_holder("Cluttered")
     stray = await world.stripe.v1.invoice_items.create_async(
         {"customer": customer_id, "amount": 5_00, "currency": "usd", "description": "added by hand"}
     )

@@ -27,10 +27,7 @@ from tests.providers.conftest import StripeWorld
 async def test_stripe_stopped_mid_collection_leaves_exactly_one_stripe_invoice(
     world: StripeWorld, lost: str
 ) -> None:
-    tenant = await world.tenant("Outage")
-    await world.run_tasks()
-    customer_id = await world.customer_id(tenant)
-    await world.attach_card(customer_id)
+    tenant, customer_id = await world.card_holder("Outage")
     plan, seat = await plan_with_seat_addon(world.api, "team_pro", 99_00, 15_00, includedSeats=5)
     invoice = (await subscribe(world.api, tenant, plan, {seat: 10}))["latestInvoice"]
 
@@ -80,10 +77,7 @@ async def test_stripe_stopped_mid_collection_leaves_exactly_one_stripe_invoice(
 
 async def _collectable(world: StripeWorld, name: str) -> tuple[str, dict[str, Any]]:
     """A tenant with a card and its $249 first invoice, not collected yet."""
-    tenant = await world.tenant(name)
-    await world.run_tasks()
-    customer_id = await world.customer_id(tenant)
-    await world.attach_card(customer_id)
+    tenant, customer_id = await world.card_holder(name)
     plan, seat = await plan_with_seat_addon(world.api, "team_pro", 99_00, 15_00, includedSeats=5)
     return customer_id, (await subscribe(world.api, tenant, plan, {seat: 10}))["latestInvoice"]
 
