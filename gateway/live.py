@@ -19,12 +19,24 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
-from sqlalchemy.engine import make_url
 
 from models.services.events import CHANNEL, Event
+from models.store import Store
 from models.tables import EventRow
 
 log = logging.getLogger("gateway.live")
+
+# Options of the URL that SQLAlchemy's asyncpg dialect consumes itself; asyncpg would
+# send them to the server as settings, which it refuses.
+_DIALECT_ONLY = ("prepared_statement_cache_size", "prepared_statement_name_func", "async_creator_fn")
+
+
+def connect_params(store: Store) -> dict[str, Any]:
+    """asyncpg.connect's arguments for the store's own URL, translated as SQLAlchemy
+    translates them (``?ssl=require``, several hosts...), so the listening connection
+    goes where, and how, the engine's connections go."""
+    _, params = store.engine.dialect.create_connect_args(store.engine.url)
+    return {key: value for key, value in params.items() if key not in _DIALECT_ONLY}
 
 # Events a slow subscriber may fall behind by before it is dropped.
 QUEUE_SIZE = 1000
@@ -91,15 +103,14 @@ class Hub:
         # Set while the LISTEN connection is up (tests and `start` wait on it).
         self.listening = asyncio.Event()
 
-    async def start(self, store: Any) -> None:
+    async def start(self, store: Store) -> None:
         """On PostgreSQL, LISTEN for every process's events on a dedicated connection,
         reconnecting with backoff when it drops. Waits up to START_WAIT_SECONDS for the
         first LISTEN; if the database is down the app starts anyway and keeps trying."""
         if store.dialect != "postgresql" or self._tasks:
             return
         self._store = store
-        dsn = make_url(store.url).set(drivername="postgresql").render_as_string(hide_password=False)
-        self._tasks = [asyncio.create_task(self._listen(dsn)), asyncio.create_task(self._deliver())]
+        self._tasks = [asyncio.create_task(self._listen(connect_params(store))), asyncio.create_task(self._deliver())]
         try:
             await asyncio.wait_for(self.listening.wait(), START_WAIT_SECONDS)
         except TimeoutError:
@@ -145,12 +156,12 @@ class Hub:
         return wakeup
 
     # PostgreSQL LISTEN
-    async def _listen(self, dsn: str) -> None:
+    async def _listen(self, params: dict[str, Any]) -> None:
         delay = BACKOFF_MIN
         connected_before = False
         while True:
             try:
-                connection = await asyncpg.connect(dsn, timeout=10)
+                connection = await asyncpg.connect(**params, timeout=10)
             except Exception as exc:  # any failure: log, back off, try again; never end the app
                 log.warning("live events: cannot connect to PostgreSQL (%s); retrying in %.1f s",
                             type(exc).__name__, delay)

@@ -122,3 +122,22 @@ async def test_an_unreachable_database_delays_nothing_and_crashes_nothing(
     await store.dispose()
     assert "cannot connect to PostgreSQL" in caplog.text
     assert "secret-pw" not in caplog.text
+
+
+async def test_a_url_with_driver_options_still_listens(db_url: str, deps: Deps) -> None:
+    """Options SQLAlchemy's dialect consumes (or asyncpg takes as arguments, like ssl)
+    must not reach the server as settings, or no process would ever hear an event."""
+    url = f"{db_url}?ssl=disable&prepared_statement_cache_size=0"
+    store = Store(url)
+    hub = Hub(store.dialect)
+    try:
+        await hub.start(store)
+        assert hub.listening.is_set()
+        received = hub.subscribe("ten_opts", frozenset({EventType.SEATS_CHANGED.value}))
+        async with deps.store.transaction() as session:
+            sent = events.emit(session, deps.bus, EventType.SEATS_CHANGED, "ten_opts", {"n": 1}, deps.clock.now())
+        got = await asyncio.wait_for(anext(aiter(received)), 10)
+        assert got.id == sent.id
+    finally:
+        await hub.stop()
+        await store.dispose()
