@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable
@@ -20,6 +21,8 @@ from models.services import api_keys, demo, outbox, renewals, usage
 from models.services.base import Deps
 from models.store import Store
 from models.store.migrate import upgrade
+
+log = logging.getLogger("gateway.cli")
 
 
 def _settings() -> Settings:
@@ -72,6 +75,12 @@ def cmd_serve(args: argparse.Namespace) -> None:
         build_provider(settings)
     except ProviderNotConfigured as exc:
         raise SystemExit(f"billing-gateway: {exc}") from None
+    if args.workers > 1 and settings.database_url.startswith("sqlite"):
+        log.warning(
+            "%d workers on SQLite: a live subscription hears only of what commits in its own worker "
+            "process (PostgreSQL's LISTEN/NOTIFY carries events across workers); use one worker, or PostgreSQL",
+            args.workers,
+        )
     if args.demo:
         created, secret = _with_store(settings, _seed_and_key)
         url = f"http://{args.host}:{args.port}/graphql"

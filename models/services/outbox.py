@@ -102,9 +102,11 @@ async def claim_rows(
     return sorted(result.all(), key=lambda row: row.id)
 
 
-async def claim_provider_tasks(deps: Deps, limit: int = 20) -> list[ProviderTaskRow]:
+async def claim_provider_tasks(deps: Deps, limit: int = 5) -> list[ProviderTaskRow]:
     """Due provider tasks, at most one per tenant: the oldest pending one, so a
-    tenant's calls happen one at a time and in order."""
+    tenant's calls happen one at a time and in order. Few at a time: they run one
+    after another under one lease, which must outlast them all (an invoice's few
+    calls, 30 s each at worst)."""
     now = deps.clock.now()
     older = aliased(ProviderTaskRow)
     pending = ProviderTaskRow.status == TaskStatus.PENDING.value
