@@ -38,7 +38,7 @@ class LocalProvider:
         raise ProviderError(NOT_CONFIGURED, retryable=False)
 
     async def create_setup_session(
-        self, customer_id: str, currency: str, return_url: str, *, idempotency_key: str
+        self, customer_id: str, currency: str, return_url: str, *, tenant_id: str, idempotency_key: str
     ) -> str:
         raise ProviderError(NOT_CONFIGURED, retryable=False)
 

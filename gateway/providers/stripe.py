@@ -25,7 +25,7 @@ from typing import Any
 
 import stripe
 
-from models.billing.money import Money
+from models.billing.money import Money, minor_digits
 from models.providers import (
     Customer,
     InvoiceToCollect,
@@ -40,6 +40,10 @@ log = logging.getLogger("gateway.providers.stripe")
 # a handful per customer, so more than this is someone else's doing.
 PAGE = 100
 # Stripe answers "no card" with a 400 whose message says so (no dedicated code).
+# Metadata on the Checkout sessions the gateway opens: whose card page it is.
+TENANT_METADATA = "gateway_tenant_id"
+# Metadata set on an invoice the adapter voids because it did not match the gateway's.
+DISCARDED = "gateway_discarded"
 _NO_PAYMENT_METHOD = ("no attached payment source", "no payment method", "no default payment method")
 
 
@@ -256,6 +260,11 @@ class StripeProvider:
                 await self._client.v1.invoices.delete_async(provider_id)
                 done = "the Stripe draft was deleted and nothing was charged"
             elif status == "open":
+                # Marked first: its invoice.voided webhook must not void the gateway's invoice, still owed.
+                await self._client.v1.invoices.update_async(
+                    provider_id, {"metadata": {DISCARDED: invoice.invoice_id}},
+                    {"idempotency_key": f"{invoice.invoice_id}-discard"},
+                )
                 await self._client.v1.invoices.void_invoice_async(
                     provider_id, {}, {"idempotency_key": f"{invoice.invoice_id}-void"}
                 )
@@ -275,7 +284,7 @@ class StripeProvider:
     # Cards
 
     async def create_setup_session(
-        self, customer_id: str, currency: str, return_url: str, *, idempotency_key: str
+        self, customer_id: str, currency: str, return_url: str, *, tenant_id: str, idempotency_key: str
     ) -> str:
         """A Checkout Session in setup mode: the card is typed on Stripe's page."""
         session = await _call("create a Checkout session", self._client.v1.checkout.sessions.create_async(
@@ -286,6 +295,7 @@ class StripeProvider:
                 "payment_method_types": ["card"],
                 "success_url": return_url,
                 "cancel_url": return_url,
+                "metadata": {TENANT_METADATA: tenant_id},
             },
             {"idempotency_key": idempotency_key},
         ))
@@ -355,39 +365,67 @@ def _provider_invoice(invoice: dict[str, Any]) -> ProviderInvoice:
     )
 
 
-# Amounts: the gateway counts in CLDR minor units, Stripe's API in its own, which
-# differ for a few currencies (https://docs.stripe.com/currencies#special-cases).
-# ISK and UGX have no minor unit in CLDR, but Stripe's API counts them in hundredths
-# (100 = 1 króna) and takes whole units only.
-HUNDREDTHS_OF_WHOLE_UNITS = frozenset({"ISK", "UGX"})
-# Three decimals in both, but Stripe takes only amounts whose last digit is 0.
-THREE_DECIMALS_ENDING_IN_0 = frozenset({"BHD", "JOD", "KWD", "OMR", "TND"})
+# Amounts: the gateway counts in CLDR minor units (``models.billing.money.minor_digits``),
+# Stripe's API in its own (https://docs.stripe.com/currencies#special-cases): 0 digits
+# for its zero-decimal currencies, 3 for five currencies (last digit 0), and 2 for every
+# other, including those CLDR gives none (ALL, ISK, LAK, UGX, ...: 100 = one unit).
+STRIPE_ZERO_DECIMAL = frozenset({
+    "BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "VND", "VUV", "XAF", "XOF", "XPF",
+})
+# Three decimals, but Stripe takes only amounts whose last digit is 0.
+STRIPE_THREE_DECIMAL = frozenset({"BHD", "JOD", "KWD", "OMR", "TND"})
+
+
+def stripe_digits(currency: str) -> int:
+    """How many decimals Stripe's API counts ``currency`` in."""
+    code = currency.upper()
+    return 0 if code in STRIPE_ZERO_DECIMAL else 3 if code in STRIPE_THREE_DECIMAL else 2
+
+
+def _shift(currency: str) -> int:
+    """Stripe's digits less the gateway's: positive, Stripe's unit is smaller."""
+    return stripe_digits(currency) - minor_digits(currency.upper())
 
 
 def to_stripe_amount(amount: int, currency: str) -> int:
     """An amount in the gateway's minor units as Stripe's API takes it; ValueError
     (naming the amount and the rule) when Stripe cannot represent it."""
     code = currency.upper()
-    if code in HUNDREDTHS_OF_WHOLE_UNITS:
-        return amount * 100
-    if code in THREE_DECIMALS_ENDING_IN_0 and amount % 10:
+    shift = _shift(code)
+    if shift >= 0:
+        stripe_amount = amount * 10**shift
+    else:
+        step = 10**-shift
+        if amount % step:
+            raise ValueError(
+                f"Stripe counts {code} in {stripe_digits(code)} decimals; {Money(amount, code).formatted} "
+                "has more"
+            )
+        stripe_amount = amount // step
+    if code in STRIPE_THREE_DECIMAL and stripe_amount % 10:
         raise ValueError(
             f"Stripe takes {code} amounts only in steps of 0.010 (the last of the three decimals 0); "
             f"{Money(amount, code).formatted} is not one"
         )
-    return amount
+    return stripe_amount
 
 
 def from_stripe_amount(amount: int, currency: str) -> int:
     """An amount Stripe reports, in the gateway's minor units: the reverse of
     ``to_stripe_amount``. Inbound invoices (webhooks, mirrored SALES_LED invoices)
-    need it too. ValueError for an ISK or UGX amount that is not whole units."""
+    need it too. ValueError for an amount finer than the gateway's unit (an ISK amount
+    that is not whole krónur)."""
     code = currency.upper()
-    if code in HUNDREDTHS_OF_WHOLE_UNITS:
-        if amount % 100:
-            raise ValueError(f"Stripe's {code} amount {amount} (hundredths) is not a whole number of units")
-        return amount // 100
-    return amount
+    shift = _shift(code)
+    if shift <= 0:
+        return amount * 10**-shift
+    step = 10**shift
+    if amount % step:
+        raise ValueError(
+            f"Stripe's {code} amount {amount} (in 1/{10 ** stripe_digits(code)} of a {code}) is not a whole "
+            f"number of units of the gateway's {code} ({minor_digits(code)} decimals)"
+        )
+    return amount // step
 
 
 def _stripe_amounts(invoice: InvoiceToCollect) -> dict[str | None, int]:

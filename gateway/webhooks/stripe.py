@@ -20,7 +20,7 @@ import stripe
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from gateway.providers.stripe import from_stripe_amount
+from gateway.providers.stripe import DISCARDED, TENANT_METADATA, from_stripe_amount
 from gateway.settings import Settings
 from models.services.base import Deps
 from models.services.provider_events import (
@@ -28,6 +28,7 @@ from models.services.provider_events import (
     ProviderEventKind,
     ProviderInvoiceLine,
     ProviderInvoiceSnapshot,
+    card_page_owner,
     process_provider_event,
     seen_provider_event,
 )
@@ -41,6 +42,8 @@ KINDS = {
     "invoice.paid": ProviderEventKind.INVOICE_PAID,
     "invoice.payment_failed": ProviderEventKind.INVOICE_PAYMENT_FAILED,
     "invoice.payment_action_required": ProviderEventKind.INVOICE_ACTION_REQUIRED,
+    "invoice.voided": ProviderEventKind.INVOICE_VOIDED,
+    "invoice.marked_uncollectible": ProviderEventKind.INVOICE_UNCOLLECTIBLE,
 }
 NO_SECRET = "GATEWAY_STRIPE_WEBHOOK_SECRET is not set: this gateway cannot verify Stripe webhooks."
 
@@ -95,9 +98,16 @@ async def _use_saved_card(deps: Deps, event: ProviderEvent, body: Mapping[str, A
     if deps.provider is None or not deps.provider.mirrors:
         return dataclasses.replace(event, kind=None)
     session = body["data"]["object"]
-    card = await deps.provider.use_card_from_setup_session(session["id"], idempotency_key=f"{event.id}-card")
     customer = session.get("customer")
-    return dataclasses.replace(event, customer_id=customer if card and isinstance(customer, str) else None)
+    customer = customer.get("id") if isinstance(customer, Mapping) else customer
+    tenant_id = (session.get("metadata") or {}).get(TENANT_METADATA)
+    tenant_id = tenant_id if isinstance(tenant_id, str) else None
+    customer = customer if isinstance(customer, str) else None
+    not_ours = await card_page_owner(deps, tenant_id, customer)
+    if not_ours is not None:  # someone else's Checkout on the same account: leave its cards alone
+        return dataclasses.replace(event, ignored=not_ours)
+    card = await deps.provider.use_card_from_setup_session(session["id"], idempotency_key=f"{event.id}-card")
+    return dataclasses.replace(event, customer_id=customer if card else None, tenant_id=tenant_id)
 
 
 def _error(status: int, message: str) -> Response:
@@ -111,7 +121,12 @@ def provider_event(event: Mapping[str, Any]) -> ProviderEvent:
     obj = (event.get("data") or {}).get("object")
     if type_ == "checkout.session.completed" and isinstance(obj, Mapping) and obj.get("mode") == "setup":
         kind = ProviderEventKind.PAYMENT_METHOD_SAVED
-    invoice = _invoice(obj) if kind is not None and isinstance(obj, Mapping) and obj.get("object") == "invoice" else None
+    invoice, ignored = None, None
+    if kind is not None and isinstance(obj, Mapping) and obj.get("object") == "invoice":
+        try:
+            invoice = _invoice(obj)
+        except Unmappable as exc:  # stored as ignored (200): a 400 would only make Stripe retry it for days
+            ignored = f"{type_} for invoice {obj.get('id')}: {exc}"
     return ProviderEvent(
         id=_text(event.get("id"), "id", max_length=255),
         provider="stripe",
@@ -120,6 +135,7 @@ def provider_event(event: Mapping[str, Any]) -> ProviderEvent:
         created=_time(event.get("created"), "created"),
         invoice=invoice,
         failure_message=_failure(obj) if invoice is not None else None,
+        ignored=ignored,
     )
 
 
@@ -141,12 +157,13 @@ def _invoice(obj: Mapping[str, Any]) -> ProviderInvoiceSnapshot:
         hosted_invoice_url=_optional_text(obj.get("hosted_invoice_url")),
         number=_optional_text(obj.get("number")),
         subtotal=_amount(obj["subtotal"], "subtotal", currency) if obj.get("subtotal") is not None else total,
-        tax=from_stripe_amount(_tax(obj, _int(obj.get("total"), "total")), currency),
+        tax=_amount(_tax(obj, _int(obj.get("total"), "total")), "tax", currency),
         total=total,
         amount_due=_amount(obj["amount_due"], "amount_due", currency) if obj.get("amount_due") is not None else total,
         amount_paid=_amount(obj.get("amount_paid", 0), "amount_paid", currency),
         lines=tuple(_line(line, currency) for line in lines_list.get("data") or ()),
         period=(_time(start, "period_start"), _time(end, "period_end")) if start and end else None,
+        discarded_by_gateway=bool(metadata.get(DISCARDED)),
     )
 
 
@@ -209,9 +226,20 @@ def _int(value: Any, name: str) -> int:
     return value
 
 
+class Unmappable(ValueError):
+    """A well-formed amount the gateway has no exact form for (ISK 1.50)."""
+
+
 def _amount(value: Any, name: str, currency: str) -> int:
-    """A Stripe amount in the gateway's minor units (ISK and UGX: Stripe counts hundredths)."""
-    return from_stripe_amount(_int(value, name), currency)
+    """A Stripe amount in the gateway's minor units (ISK, ALL, ...: Stripe counts hundredths)."""
+    try:
+        return from_stripe_amount(_int(value, name), currency)
+    except Unmappable:
+        raise
+    except ValueError as exc:
+        if isinstance(value, int) and not isinstance(value, bool):
+            raise Unmappable(f"{name}: {exc}") from None
+        raise
 
 
 def _time(value: Any, name: str) -> datetime:

@@ -130,9 +130,11 @@ class PaymentProvider(Protocol):
         ...
 
     async def create_setup_session(
-        self, customer_id: str, currency: str, return_url: str, *, idempotency_key: str
+        self, customer_id: str, currency: str, return_url: str, *, tenant_id: str, idempotency_key: str
     ) -> str:
-        """The URL of the provider's page where the customer enters a card."""
+        """The URL of the provider's page where the customer enters a card. The page
+        carries ``tenant_id`` (Stripe: metadata ``gateway_tenant_id``), so its completion
+        is acted on only for pages the gateway opened, for that tenant's customer."""
         ...
 
     async def use_card_from_setup_session(self, session_id: str, *, idempotency_key: str) -> str | None:

@@ -33,6 +33,7 @@ from models.services.access import Principal
 from models.services.base import Deps
 from models.services.events import EventType, emit, invoice_data, subscription_data
 from models.services.invoices import next_invoice_number
+from models.services.outbox import queue_provider_task
 from models.services.subscriptions import lock_tenant
 from models.services.test_clocks import tenant_clock
 from models.store import ROW_LOCK
@@ -44,6 +45,7 @@ from models.tables import (
     InvoiceStatus,
     PlanRow,
     ProviderEventRow,
+    ProviderTaskKind,
     Role,
     SalesMode,
     SubscriptionRow,
@@ -54,6 +56,7 @@ from models.tables import (
 log = logging.getLogger("gateway.provider_events")
 
 PAID, OPEN = InvoiceStatus.PAID.value, InvoiceStatus.OPEN.value
+VOID, UNCOLLECTIBLE = InvoiceStatus.VOID.value, InvoiceStatus.UNCOLLECTIBLE.value
 
 
 class ProviderEventKind(enum.Enum):
@@ -63,6 +66,9 @@ class ProviderEventKind(enum.Enum):
     INVOICE_PAID = "INVOICE_PAID"
     INVOICE_PAYMENT_FAILED = "INVOICE_PAYMENT_FAILED"
     INVOICE_ACTION_REQUIRED = "INVOICE_ACTION_REQUIRED"  # the customer must confirm (3-D Secure)
+    # Someone gave up on the invoice at the provider (the dashboard): it is no longer owed.
+    INVOICE_VOIDED = "INVOICE_VOIDED"
+    INVOICE_UNCOLLECTIBLE = "INVOICE_UNCOLLECTIBLE"
     # The customer saved a card on the provider's page (the edge made it their default).
     PAYMENT_METHOD_SAVED = "PAYMENT_METHOD_SAVED"
 
@@ -94,6 +100,9 @@ class ProviderInvoiceSnapshot:
     amount_paid: int = 0
     lines: tuple[ProviderInvoiceLine, ...] = ()
     period: tuple[datetime, datetime] | None = None
+    # The gateway's adapter voided it itself (it would have charged the wrong amount):
+    # our invoice is still owed, so its void changes nothing here.
+    discarded_by_gateway: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +118,8 @@ class ProviderEvent:
     invoice: ProviderInvoiceSnapshot | None = None
     failure_message: str | None = None
     customer_id: str | None = None  # PAYMENT_METHOD_SAVED: whose card
+    tenant_id: str | None = None  # PAYMENT_METHOD_SAVED: the tenant the gateway opened the page for
+    ignored: str | None = None  # why the edge could not read what the gateway would act on
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,13 +170,15 @@ async def _apply(session: AsyncSession, deps: Deps, event: ProviderEvent) -> str
     snap = event.invoice
     if event.kind is None:
         return f"ignored: {event.type} is not an event the gateway acts on"
+    if event.ignored is not None:
+        return f"ignored: {event.ignored}"
     if event.kind is ProviderEventKind.PAYMENT_METHOD_SAVED:
-        if event.customer_id is None:
-            return "ignored: the provider's page saved no card"
-        return f"the card saved on the provider's page is now customer {event.customer_id}'s default"
+        return await _card_saved(session, deps, event)
     if snap is None:
         return f"ignored: {event.type} carries no invoice"
     found, by_metadata = await _find_invoice(session, snap)
+    if found is None and event.kind in GIVES_UP:
+        return f"ignored: no invoice in this gateway is collected as {snap.provider_invoice_id}"
     if found is None:
         if snap.gateway_invoice_id:
             return f"ignored: no invoice {snap.gateway_invoice_id} in this gateway"
@@ -190,11 +203,56 @@ async def _apply(session: AsyncSession, deps: Deps, event: ProviderEvent) -> str
         return await _paid(session, deps, tenant, invoice, event, now)
     if kind is ProviderEventKind.INVOICE_PAYMENT_FAILED:
         return await _failed(session, deps, tenant, invoice, event, now)
+    if kind in GIVES_UP:
+        return await _given_up(session, deps, tenant, invoice, event, now)
     if kind is ProviderEventKind.INVOICE_ACTION_REQUIRED:
         _link(invoice, snap, replace_url=invoice.status != PAID)
         return f"invoice {invoice.id}: waiting for the customer to confirm the payment"
     _link(invoice, snap)
     return f"invoice {invoice.id}: finalized at the provider"
+
+
+async def card_page_owner(deps: Deps, tenant_id: str | None, customer_id: str | None) -> str | None:
+    """Why a completed card page is not one the gateway opened for ``tenant_id`` whose
+    provider customer is ``customer_id`` (None: it is). The edge asks before it touches
+    the customer's cards: a Checkout made by anything else on the account is not ours."""
+    if not tenant_id:
+        return "the card page was not opened by this gateway (no gateway_tenant_id in its metadata)"
+    async with deps.store.read() as session:
+        tenant = await session.get(TenantRow, tenant_id)
+    return _not_owner(tenant, tenant_id, customer_id)
+
+
+def _not_owner(tenant: TenantRow | None, tenant_id: str, customer_id: str | None) -> str | None:
+    if tenant is None:
+        return f"no tenant {tenant_id} in this gateway"
+    if not customer_id or customer_id != tenant.provider_customer_id:
+        return f"customer {customer_id} is not tenant {tenant_id}'s"
+    return None
+
+
+async def _card_saved(session: AsyncSession, deps: Deps, event: ProviderEvent) -> str:
+    """The new default card should pay what is still owed: one COLLECT_INVOICE task per
+    OPEN invoice with an amount due that the gateway collects (SELF_SERVE), each
+    charging under a key of its own (an earlier decline is not replayed)."""
+    if event.customer_id is None or event.tenant_id is None:
+        return "ignored: the provider's page saved no card"
+    tenant = await session.get(TenantRow, event.tenant_id, with_for_update=ROW_LOCK)
+    reason = _not_owner(tenant, event.tenant_id, event.customer_id)
+    if reason is not None:
+        return f"ignored: {reason}"
+    done = f"the card saved on the provider's page is now customer {event.customer_id}'s default"
+    if tenant.sales_mode != SalesMode.SELF_SERVE.value:
+        return done
+    owed = (await session.scalars(select(InvoiceRow.id).where(
+        InvoiceRow.tenant_id == tenant.id, InvoiceRow.status == OPEN, InvoiceRow.amount_due > 0,
+        InvoiceRow.reason != InvoiceReason.EXTERNAL.value,
+    ).order_by(InvoiceRow.created_at, InvoiceRow.id))).all()
+    now = deps.clock.now()
+    for invoice_id in owed:  # even with a task already queued: it may be past its charge (an extra one finds it paid)
+        queue_provider_task(session, deps, tenant_id=tenant.id, kind=ProviderTaskKind.COLLECT_INVOICE,
+                            subject_id=invoice_id, now=now)
+    return done + (f"; collecting {len(owed)} open invoice(s) with it" if owed else "")
 
 
 async def _by_provider_id(session: AsyncSession, provider_invoice_id: str, *, lock: bool = False) -> InvoiceRow | None:
@@ -216,6 +274,9 @@ async def _find_invoice(
     if snap.gateway_invoice_id:
         return await session.get(InvoiceRow, snap.gateway_invoice_id), True
     return None, False
+
+
+GIVES_UP = (ProviderEventKind.INVOICE_VOIDED, ProviderEventKind.INVOICE_UNCOLLECTIBLE)
 
 
 def _pays(event: ProviderEvent) -> bool:
@@ -342,28 +403,64 @@ async def _paid(
     invoice.payment_failed_at = invoice.payment_error = None
     audit.record(session, actor, tenant_id=tenant.id, action="invoice.paid", subject_id=invoice.id,
                  before=before, after=_state(invoice), at=now)
-    (live,) = await live_subscriptions(session, [tenant.id], for_update=True)
-    if live is not None and live.status == SubscriptionStatus.PAST_DUE.value:
-        failing = await session.scalar(select(InvoiceRow.id).where(
-            InvoiceRow.tenant_id == tenant.id, InvoiceRow.status == OPEN, InvoiceRow.payment_failed_at.is_not(None),
-            InvoiceRow.id != invoice.id,
-        ).limit(1))
-        if failing is None:
-            live.status, live.updated_at = SubscriptionStatus.ACTIVE.value, now
-            audit.record(session, actor, tenant_id=tenant.id, action="subscription.reactivated", subject_id=live.id,
-                         before={"status": SubscriptionStatus.PAST_DUE.value}, after={"status": live.status,
-                         "invoice": invoice.number}, at=now)
-            plan = await session.get(PlanRow, live.plan_id)
-            emit(session, deps.bus, EventType.SUBSCRIPTION_ACTIVE, tenant.id, subscription_data(live, plan), now)
+    await _reactivate(session, deps, tenant, invoice, actor, now)
     emit(session, deps.bus, EventType.INVOICE_PAID, tenant.id, invoice_data(invoice), now)
     return f"invoice {invoice.id}: paid"
+
+
+async def _reactivate(
+    session: AsyncSession, deps: Deps, tenant: TenantRow, invoice: InvoiceRow, actor: Principal, now: datetime
+) -> None:
+    """PAST_DUE -> ACTIVE once no OPEN invoice with a failed payment is left (``invoice``
+    has just been paid or given up on)."""
+    (live,) = await live_subscriptions(session, [tenant.id], for_update=True)
+    if live is None or live.status != SubscriptionStatus.PAST_DUE.value:
+        return
+    failing = await session.scalar(select(InvoiceRow.id).where(
+        InvoiceRow.tenant_id == tenant.id, InvoiceRow.status == OPEN, InvoiceRow.payment_failed_at.is_not(None),
+        InvoiceRow.id != invoice.id,
+    ).limit(1))
+    if failing is not None:
+        return
+    live.status, live.updated_at = SubscriptionStatus.ACTIVE.value, now
+    audit.record(session, actor, tenant_id=tenant.id, action="subscription.reactivated", subject_id=live.id,
+                 before={"status": SubscriptionStatus.PAST_DUE.value}, after={"status": live.status,
+                 "invoice": invoice.number}, at=now)
+    plan = await session.get(PlanRow, live.plan_id)
+    emit(session, deps.bus, EventType.SUBSCRIPTION_ACTIVE, tenant.id, subscription_data(live, plan), now)
+
+
+async def _given_up(
+    session: AsyncSession, deps: Deps, tenant: TenantRow, invoice: InvoiceRow, event: ProviderEvent, now: datetime
+) -> str:
+    """Voided or marked uncollectible at the provider: no longer owed, so it no longer
+    keeps the subscription PAST_DUE. Never undoes a payment; uncollectible may still be
+    voided (as at Stripe), not the other way round."""
+    target = VOID if event.kind is ProviderEventKind.INVOICE_VOIDED else UNCOLLECTIBLE
+    if event.invoice.discarded_by_gateway:
+        return (f"ignored: the gateway itself voided {event.invoice.provider_invoice_id} (it did not match invoice "
+                f"{invoice.id}, which is still owed)")
+    if invoice.status == target:
+        return f"ignored: invoice {invoice.id} is already {target.lower()}"
+    if invoice.status not in (OPEN, InvoiceStatus.DRAFT.value, UNCOLLECTIBLE) or (
+        invoice.status == UNCOLLECTIBLE and target != VOID
+    ):
+        return f"ignored: invoice {invoice.id} is {invoice.status.lower()}, not {target.lower()}"
+    actor = provider_actor(event.provider)
+    before = _state(invoice)
+    invoice.status = target
+    action = "invoice.voided" if target == VOID else "invoice.marked_uncollectible"
+    audit.record(session, actor, tenant_id=tenant.id, action=action, subject_id=invoice.id,
+                 before=before, after=_state(invoice), at=now)
+    await _reactivate(session, deps, tenant, invoice, actor, now)
+    return f"invoice {invoice.id}: {target.lower()}"
 
 
 async def _failed(
     session: AsyncSession, deps: Deps, tenant: TenantRow, invoice: InvoiceRow, event: ProviderEvent, now: datetime
 ) -> str:
     _link(invoice, event.invoice, replace_url=invoice.status != PAID)
-    if invoice.status in (PAID, InvoiceStatus.VOID.value):
+    if invoice.status in (PAID, VOID, UNCOLLECTIBLE):  # no longer owed: it cannot make anything PAST_DUE
         return f"ignored: invoice {invoice.id} is already {invoice.status.lower()}"
     if invoice.payment_failed_at is not None and event.created < invoice.payment_failed_at:
         return f"ignored: invoice {invoice.id} has a later failure already"

@@ -161,8 +161,10 @@ async def _collect_invoice(deps: Deps, task: ProviderTaskRow) -> None:
         await _record(deps, invoice.id, found.provider_invoice_id, found.hosted_invoice_url)
     if found.status == "draft":
         await provider.add_missing_items(collect, found.provider_invoice_id, idempotency_key=invoice.id)
-    # Checks the provider's total against the amount due before charging anything.
-    outcome = await provider.pay_invoice(collect, found.provider_invoice_id, idempotency_key=f"{invoice.id}-pay")
+    # Checks the provider's total against the amount due before charging anything. One key
+    # per task: its retries replay one charge, while a later task (a new card) is a new attempt
+    # that Stripe must not answer with the decline it stored for an earlier key.
+    outcome = await provider.pay_invoice(collect, found.provider_invoice_id, idempotency_key=f"{invoice.id}-pay-{task.id}")
     await _record(deps, invoice.id, found.provider_invoice_id, outcome.invoice.hosted_invoice_url)
     if outcome.invoice.status == "paid":
         await _paid_now(deps, invoice.id, outcome.invoice)
@@ -246,7 +248,7 @@ async def create_payment_setup_session(deps: Deps, actor: Principal, tenant_id: 
     try:
         customer_id = await ensure_customer(deps, tenant)
         return await deps.provider.create_setup_session(
-            customer_id, tenant.currency, return_url.strip(), idempotency_key=f"{tenant.id}-setup-{new_id('setup')}"
+            customer_id, tenant.currency, return_url.strip(), tenant_id=tenant.id, idempotency_key=f"{tenant.id}-setup-{new_id('setup')}"
         )
     except ProviderError as exc:
         advice = "try again in a moment" if exc.retryable else "check the provider's settings"

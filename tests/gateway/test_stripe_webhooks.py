@@ -342,7 +342,8 @@ async def test_without_a_webhook_secret_deliveries_are_refused_with_a_clear_mess
 
 def test_isk_amounts_come_back_in_the_gateways_units() -> None:
     """Stripe counts ISK in hundredths though the krona has no minor unit (the gateway's
-    ISK amounts are whole krónur); an amount that is not whole krónur is no event."""
+    ISK amounts are whole krónur); an amount that is not whole krónur maps to no invoice,
+    with the reason the event is stored as ignored."""
     line = {"description": "Seats", "amount": 1_490_000, "quantity": 1, "price": {"unit_amount": 1_490_000}}
     event = {"id": "evt_isk", "type": "invoice.paid", "created": 1_767_000_000, "data": {"object": {
         "object": "invoice", "id": "in_isk", "currency": "isk", "customer": "cus_isk", "total": 1_490_000,
@@ -352,5 +353,22 @@ def test_isk_amounts_come_back_in_the_gateways_units() -> None:
     assert (snap.total, snap.subtotal, snap.amount_due, snap.amount_paid, snap.lines[0].amount,
             snap.lines[0].unit_amount) == (14_900, 14_900, 14_900, 14_900, 14_900, 14_900)
     event["data"]["object"]["total"] = 1_490_050
-    with pytest.raises(ValueError, match="whole number"):
-        provider_event(event)
+    unmapped = provider_event(event)
+    assert unmapped.invoice is None
+    assert "invoice.paid for invoice in_isk: total: Stripe's ISK amount 1490050" in unmapped.ignored
+    assert "not a whole number of units" in unmapped.ignored
+
+
+async def test_an_isk_event_in_fractions_of_a_krona_is_stored_as_ignored_not_refused(
+    client: httpx.AsyncClient, deps: Deps
+) -> None:
+    """A 400 would make Stripe retry it for three days and then drop it: it is acknowledged."""
+    event = invoice_event("invoice.payment_failed", "evt_isk_frac", invoice_id=None, currency="isk", amount=150)
+    answer = await deliver(client, event)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["outcome"].startswith("ignored: invoice.payment_failed for invoice in_1Qgw: ")
+    assert "not a whole number of units" in answer.json()["outcome"]
+    async with deps.store.read() as session:
+        stored = await session.get(ProviderEventRow, "evt_isk_frac")
+    assert stored.outcome == answer.json()["outcome"]
+    assert (await deliver(client, event)).json()["duplicate"] is True

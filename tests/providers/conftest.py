@@ -35,7 +35,8 @@ WEBHOOK_SECRET = "whsec_localstripe_tests_0123456789abcdef"
 # What the README tells operators to send to /webhooks/stripe.
 EVENTS = [
     "invoice.payment_succeeded", "invoice.payment_failed", "invoice.payment_action_required",
-    "invoice.created", "invoice.finalized", "checkout.session.completed",
+    "invoice.created", "invoice.finalized", "checkout.session.completed", "invoice.voided",
+    "invoice.marked_uncollectible",
 ]
 ADDRESS = {"line1": "1-2-3 Marunouchi", "line2": "Floor 9", "city": "Chiyoda-ku", "state": "Tokyo",
            "postalCode": "100-0005", "country": "JP"}

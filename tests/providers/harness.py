@@ -231,6 +231,7 @@ class RecordingProxy:
             "customer": form.get("customer"), "currency": form.get("currency"),
             "success_url": form.get("success_url"), "cancel_url": form.get("cancel_url"),
             "setup_intent": None, "url": f"https://checkout.stripe.com/c/pay/{session_id}",
+            "metadata": {k[len("metadata["):-1]: v for k, v in form.items() if k.startswith("metadata[")},
         }
         return self.sessions[session_id]
 

@@ -37,6 +37,7 @@ async def test_it_returns_the_checkout_url_of_a_setup_mode_session_for_the_tenan
     assert sent.form == {
         "mode": "setup", "customer": customer_id, "currency": "usd", "payment_method_types[0]": "card",
         "success_url": RETURN_URL, "cancel_url": RETURN_URL,
+        "metadata[gateway_tenant_id]": tenant,  # its completion is acted on only for this tenant
     }
     assert sent.idempotency_key.startswith(f"{tenant}-setup-")
 

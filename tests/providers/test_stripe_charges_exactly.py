@@ -194,6 +194,9 @@ async def test_an_open_stripe_invoice_that_does_not_match_is_voided_not_paid(wor
     assert refused.value.retryable is False
     assert "comes to $749.00" in str(refused.value) and "is due $249.00" in str(refused.value)
     assert "voided and nothing was charged" in str(refused.value)
-    assert (await world.stripe.v1.invoices.retrieve_async(made.id)).status == "void"
+    voided = await world.stripe.v1.invoices.retrieve_async(made.id)
+    assert voided.status == "void"
+    # Marked first, so its invoice.voided webhook leaves the gateway's invoice owed.
+    assert voided.metadata.to_dict() == {"gateway_invoice_id": "inv_gateway", "gateway_discarded": "inv_gateway"}
     (void,) = world.proxy.posts(f"/v1/invoices/{made.id}/void")
     assert void.idempotency_key == "inv_gateway-void"
