@@ -143,6 +143,9 @@ class Hub:
     def subscriber_count(self) -> int:
         return len(self._subscribers)
 
+    def subscribers_of(self, tenant_id: str) -> int:
+        return sum(1 for subscriber in self._subscribers if subscriber.tenant_id == tenant_id)
+
     def fan_out(self, events: Sequence[Event]) -> None:
         for event in events:
             for subscriber in list(self._subscribers):

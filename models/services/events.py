@@ -71,6 +71,10 @@ class EventBus(Protocol):
         """Provider tasks or webhook deliveries are waiting: wake the outbox worker."""
         ...
 
+    def subscribers_of(self, tenant_id: str) -> int:
+        """How many live subscriptions of the tenant this process holds."""
+        ...
+
     def subscribe(self, tenant_id: str, types: frozenset[str]) -> AsyncIterator[Event]:
         """The tenant's events of these types, from now on, as they commit (in any
         worker process), until the consumer stops iterating."""

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 import strawberry
 
-from models.errors import Unauthenticated
+from models.errors import Unauthenticated, ValidationFailed
 from models.services import invoices, tenants
 from models.services.access import Principal, require_visible
 from models.services.events import Event, EventType
@@ -32,6 +32,9 @@ from resolvers.invoices.types import Invoice
 from resolvers.live.types import InvoiceEvent, SeatsChanged, UsageRecordedEvent
 
 T = TypeVar("T")
+# Each event costs every subscription a key check and the event's reads: a tenant's keys
+# may hold this many at once in one process (Strawberry also caps 100 per socket).
+MAX_PER_TENANT = 200
 Access = Callable[[Principal, str], bool]
 
 SEATS = frozenset({EventType.SEATS_CHANGED.value})
@@ -89,6 +92,12 @@ async def _open(info: Info, tenant_id: str, types: frozenset[str], may_see: Acce
         require_visible(may_see(actor, tenant_id), "Tenant", tenant_id)
         if actor.can_manage(tenant_id):  # a PARTNER key's own tenant exists: it holds the key
             await tenants.get_tenant(ctx.deps, actor, tenant_id)
+        if ctx.deps.bus.subscribers_of(tenant_id) > MAX_PER_TENANT:  # this one counts too
+            raise ValidationFailed(
+                "tenantId", f"this tenant already has {MAX_PER_TENANT} live subscriptions open on this server; "
+                "complete some before opening more (one per screen is plenty: each event is read once per "
+                "subscription)"
+            )
     except BaseException:
         await _close(events)
         raise

@@ -20,6 +20,7 @@ from gateway.live import QUEUE_SIZE, Hub
 from gateway.settings import Settings
 from models.services.base import Deps
 from models.services.events import Event
+from resolvers.live import subscriptions as live_subscriptions
 from tests.api.billing import invite, plan_with_seat_addon, subscribe
 from tests.api.metering import event as usage
 from tests.api.metering import new_meter, record_all
@@ -316,3 +317,23 @@ async def test_the_hub_drops_a_slow_subscriber_without_blocking_the_publisher() 
     assert (await anext(other)).id == "evt_b"
     await other.aclose()
     assert hub.subscriber_count == 0
+
+
+async def test_a_tenant_holds_at_most_the_cap_of_live_subscriptions(
+    settings: Settings, deps: Deps, admin_key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(live_subscriptions, "MAX_PER_TENANT", 2)
+    async with serve(settings, deps) as address, http_api(address, admin_key) as api:
+        acme, globex = await new_tenant(api, "Acme"), await new_tenant(api, "Globex")
+        async with live(address, admin_key) as client:
+            for _ in range(2):
+                await client.subscribe(SEATS, {"t": acme})
+            await subscribed(deps.bus, 2)
+            third = await client.subscribe(SEATS, {"t": acme})
+            refused = await client.receive()
+            assert (refused["id"], refused["type"]) == (third, "error"), refused
+            assert refused["payload"][0]["extensions"]["code"] == "VALIDATION_FAILED"
+            assert "2 live subscriptions" in refused["payload"][0]["message"]
+            assert deps.bus.subscriber_count == 2  # the refused one left nothing behind
+            await client.subscribe(SEATS, {"t": globex})  # another tenant's count is its own
+            await subscribed(deps.bus, 3)
