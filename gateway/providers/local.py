@@ -7,11 +7,13 @@ the setting that enables one.
 
 from __future__ import annotations
 
-from models.providers import Customer, InvoiceToCollect, PaymentOutcome, ProviderError, ProviderInvoice
-
-NOT_CONFIGURED = (
-    "No payment provider is configured: set GATEWAY_PROVIDER=stripe with GATEWAY_STRIPE_API_KEY "
-    "(and GATEWAY_STRIPE_WEBHOOK_SECRET) to collect invoices and take cards."
+from models.providers import (
+    NOT_CONFIGURED,
+    Customer,
+    InvoiceToCollect,
+    PaymentOutcome,
+    ProviderError,
+    ProviderInvoice,
 )
 
 

@@ -12,6 +12,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+# What every operation that needs a payment rail answers under GATEWAY_PROVIDER=local.
+NOT_CONFIGURED = (
+    "No payment provider is configured: set GATEWAY_PROVIDER=stripe with GATEWAY_STRIPE_API_KEY "
+    "(and GATEWAY_STRIPE_WEBHOOK_SECRET) to collect invoices and take cards."
+)
+
 
 class ProviderError(Exception):
     """The provider did not do what was asked. ``retryable``: a network failure, a

@@ -22,7 +22,15 @@ from sqlalchemy import select
 
 from models.errors import NotFound, ProviderFailed, ValidationFailed
 from models.ids import new_id
-from models.providers import Address, Customer, InvoiceItem, InvoiceToCollect, ProviderError, ProviderInvoice
+from models.providers import (
+    NOT_CONFIGURED,
+    Address,
+    Customer,
+    InvoiceItem,
+    InvoiceToCollect,
+    ProviderError,
+    ProviderInvoice,
+)
 from models.services.access import Principal, require_tenant
 from models.services.base import Deps
 from models.services.outbox import claim_provider_tasks, finish_provider_task
@@ -44,11 +52,6 @@ from models.tables import (
 )
 
 log = logging.getLogger("models.services.provider_tasks")
-
-NOT_CONFIGURED = (
-    "No payment provider is configured: set GATEWAY_PROVIDER=stripe with GATEWAY_STRIPE_API_KEY "
-    "to let tenants enter a card."
-)
 
 
 async def run_provider_tasks(deps: Deps) -> int:
@@ -72,15 +75,27 @@ async def _run(deps: Deps, task: ProviderTaskRow) -> None:
             raise ProviderError(f"unknown provider task kind {task.kind!r}", retryable=False)
     except ProviderError as exc:
         if exc.retryable:
-            log.warning("provider task %s (%s %s) failed, attempt %d; retrying later: %s",
-                        task.id, task.kind, task.subject_id, task.attempts, exc)
+            log.warning(
+                "provider task %s (%s %s) failed, attempt %d; retrying later: %s",
+                task.id,
+                task.kind,
+                task.subject_id,
+                task.attempts,
+                exc,
+            )
         else:
-            log.error("provider task %s (%s %s) FAILED for good: %s", task.id, task.kind, task.subject_id, exc)
+            log.error(
+                "provider task %s (%s %s) FAILED for good: %s", task.id, task.kind, task.subject_id, exc
+            )
         await finish_provider_task(deps, task, error=str(exc), retryable=exc.retryable)
         return
     except Exception as exc:  # our side (the database, a bug): keep the task, try again later
-        log.exception("provider task %s (%s %s) failed unexpectedly; retrying later",
-                      task.id, task.kind, task.subject_id)
+        log.exception(
+            "provider task %s (%s %s) failed unexpectedly; retrying later",
+            task.id,
+            task.kind,
+            task.subject_id,
+        )
         await finish_provider_task(deps, task, error=f"{type(exc).__name__}: {exc}", retryable=True)
         return
     await finish_provider_task(deps, task)
@@ -91,11 +106,18 @@ def _customer(tenant: TenantRow) -> Customer:
     address = None
     if tenant.address_line1 and tenant.address_city and tenant.address_country:
         address = Address(
-            line1=tenant.address_line1, line2=tenant.address_line2, city=tenant.address_city,
-            state=tenant.address_state, postal_code=tenant.address_postal_code, country=tenant.address_country,
+            line1=tenant.address_line1,
+            line2=tenant.address_line2,
+            city=tenant.address_city,
+            state=tenant.address_state,
+            postal_code=tenant.address_postal_code,
+            country=tenant.address_country,
         )
     return Customer(
-        tenant_id=tenant.id, name=tenant.name, email=tenant.email, company_name=tenant.company_name,
+        tenant_id=tenant.id,
+        name=tenant.name,
+        email=tenant.email,
+        company_name=tenant.company_name,
         address=address,
     )
 
@@ -141,22 +163,30 @@ async def _collect_invoice(deps: Deps, task: ProviderTaskRow) -> None:
     async with deps.store.read() as session:
         invoice = await session.get(InvoiceRow, task.subject_id)
         tenant = await session.get(TenantRow, invoice.tenant_id) if invoice else None
-        lines = (await session.scalars(
-            select(InvoiceLineRow).where(InvoiceLineRow.invoice_id == task.subject_id)
-            .order_by(InvoiceLineRow.position)
-        )).all()
+        lines = (
+            await session.scalars(
+                select(InvoiceLineRow)
+                .where(InvoiceLineRow.invoice_id == task.subject_id)
+                .order_by(InvoiceLineRow.position)
+            )
+        ).all()
     if invoice is None or tenant is None:
         return
     if tenant.sales_mode == SalesMode.SALES_LED.value:
-        log.info("invoice %s not collected: tenant %s is SALES_LED (billed by people in the provider)",
-                 invoice.id, tenant.id)
+        log.info(
+            "invoice %s not collected: tenant %s is SALES_LED (billed by people in the provider)",
+            invoice.id,
+            tenant.id,
+        )
         return
     if invoice.amount_due <= 0 or invoice.status != InvoiceStatus.OPEN.value:
         return
     customer_id = await ensure_customer(deps, tenant)
     collect = _to_collect(invoice, lines, customer_id)
     provider = deps.provider
-    found = await provider.find_or_create_invoice(collect, invoice.provider_invoice_id, idempotency_key=invoice.id)
+    found = await provider.find_or_create_invoice(
+        collect, invoice.provider_invoice_id, idempotency_key=invoice.id
+    )
     if found.provider_invoice_id != invoice.provider_invoice_id:
         await _record(deps, invoice.id, found.provider_invoice_id, found.hosted_invoice_url)
     if found.status == "draft":
@@ -164,57 +194,90 @@ async def _collect_invoice(deps: Deps, task: ProviderTaskRow) -> None:
     # Checks the provider's total against the amount due before charging anything. One key
     # per task: its retries replay one charge, while a later task (a new card) is a new attempt
     # that Stripe must not answer with the decline it stored for an earlier key.
-    outcome = await provider.pay_invoice(collect, found.provider_invoice_id, idempotency_key=f"{invoice.id}-pay-{task.id}")
+    outcome = await provider.pay_invoice(
+        collect, found.provider_invoice_id, idempotency_key=f"{invoice.id}-pay-{task.id}"
+    )
     await _record(deps, invoice.id, found.provider_invoice_id, outcome.invoice.hosted_invoice_url)
     if outcome.invoice.status == "paid":
         await _paid_now(deps, invoice.id, outcome.invoice)
     elif outcome.declined:
-        log.info("invoice %s (%s) not paid at once: %s; the customer can pay at the hosted invoice page",
-                 invoice.id, found.provider_invoice_id, outcome.declined)
+        log.info(
+            "invoice %s (%s) not paid at once: %s; the customer can pay at the hosted invoice page",
+            invoice.id,
+            found.provider_invoice_id,
+            outcome.declined,
+        )
 
 
 async def _paid_now(deps: Deps, invoice_id: str, paid: ProviderInvoice) -> None:
     """The provider said paid: apply it now, as its webhook would be applied (checked
     against the invoice, once by event id, so the webhook that follows is a no-op)."""
     if None in (paid.total, paid.amount_due, paid.amount_paid) or not paid.currency:
-        log.warning("invoice %s: the provider's answer for %s lacks its amounts; PAID waits for its webhook",
-                    invoice_id, paid.provider_invoice_id)
+        log.warning(
+            "invoice %s: the provider's answer for %s lacks its amounts; PAID waits for its webhook",
+            invoice_id,
+            paid.provider_invoice_id,
+        )
         return
-    result = await process_provider_event(deps, ProviderEvent(
-        id=f"collect-{invoice_id}-paid", provider=deps.provider.name, type="invoice.paid (collection answer)",
-        kind=ProviderEventKind.INVOICE_PAID, created=deps.clock.now(),
-        invoice=ProviderInvoiceSnapshot(
-            provider_invoice_id=paid.provider_invoice_id, currency=paid.currency, customer_id=paid.customer_id,
-            gateway_invoice_id=invoice_id, status="paid", hosted_invoice_url=paid.hosted_invoice_url,
-            total=paid.total, amount_due=paid.amount_due, amount_paid=paid.amount_paid,
+    result = await process_provider_event(
+        deps,
+        ProviderEvent(
+            id=f"collect-{invoice_id}-paid",
+            provider=deps.provider.name,
+            type="invoice.paid (collection answer)",
+            kind=ProviderEventKind.INVOICE_PAID,
+            created=deps.clock.now(),
+            invoice=ProviderInvoiceSnapshot(
+                provider_invoice_id=paid.provider_invoice_id,
+                currency=paid.currency,
+                customer_id=paid.customer_id,
+                gateway_invoice_id=invoice_id,
+                status="paid",
+                hosted_invoice_url=paid.hosted_invoice_url,
+                total=paid.total,
+                amount_due=paid.amount_due,
+                amount_paid=paid.amount_paid,
+            ),
         ),
-    ))
+    )
     refused = result.outcome.startswith("ignored") and "already paid" not in result.outcome
-    (log.warning if refused else log.info)("invoice %s paid at %s: %s", invoice_id, paid.provider_invoice_id,
-                                           result.outcome)
+    (log.warning if refused else log.info)(
+        "invoice %s paid at %s: %s", invoice_id, paid.provider_invoice_id, result.outcome
+    )
 
 
 def _to_collect(invoice: InvoiceRow, lines: list[InvoiceLineRow], customer_id: str) -> InvoiceToCollect:
     """One item per line, then tax, then the credits applied (negative): their sum is
     exactly the amount due, so the provider charges what the gateway computed."""
     items = [
-        InvoiceItem(key=line.id, description=line.description, amount=line.amount,
-                    period=(line.period_start, line.period_end))
+        InvoiceItem(
+            key=line.id,
+            description=line.description,
+            amount=line.amount,
+            period=(line.period_start, line.period_end),
+        )
         for line in lines
     ]
     if invoice.tax:
         items.append(InvoiceItem(key="tax", description="Tax", amount=invoice.tax))
     if invoice.credits_applied:
-        items.append(InvoiceItem(key="credits", description="Credit balance applied",
-                                 amount=-invoice.credits_applied))
+        items.append(
+            InvoiceItem(key="credits", description="Credit balance applied", amount=-invoice.credits_applied)
+        )
     if sum(item.amount for item in items) != invoice.amount_due:
         raise ProviderError(
             f"invoice {invoice.id}: its lines, tax and credits come to {sum(i.amount for i in items)}, "
-            f"not its amount due {invoice.amount_due}; not collected", retryable=False,
+            f"not its amount due {invoice.amount_due}; not collected",
+            retryable=False,
         )
     return InvoiceToCollect(
-        invoice_id=invoice.id, number=invoice.number, tenant_id=invoice.tenant_id, customer_id=customer_id,
-        currency=invoice.currency, amount_due=invoice.amount_due, items=tuple(items),
+        invoice_id=invoice.id,
+        number=invoice.number,
+        tenant_id=invoice.tenant_id,
+        customer_id=customer_id,
+        currency=invoice.currency,
+        amount_due=invoice.amount_due,
+        items=tuple(items),
     )
 
 
@@ -228,9 +291,15 @@ async def _record(deps: Deps, invoice_id: str, provider_invoice_id: str, hosted_
 
 def _check_return_url(url: str) -> None:
     parts = urlsplit(url.strip()) if len(url) <= 2000 else None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in url):
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or any(c.isspace() for c in url)
+    ):
         raise ValidationFailed(
-            "returnUrl", "must be an absolute http(s) URL of at most 2000 characters, where the provider sends "
+            "returnUrl",
+            "must be an absolute http(s) URL of at most 2000 characters, where the provider sends "
             "the customer back, e.g. https://app.example.com/billing",
         )
 
@@ -248,8 +317,14 @@ async def create_payment_setup_session(deps: Deps, actor: Principal, tenant_id: 
     try:
         customer_id = await ensure_customer(deps, tenant)
         return await deps.provider.create_setup_session(
-            customer_id, tenant.currency, return_url.strip(), tenant_id=tenant.id, idempotency_key=f"{tenant.id}-setup-{new_id('setup')}"
+            customer_id,
+            tenant.currency,
+            return_url.strip(),
+            tenant_id=tenant.id,
+            idempotency_key=f"{tenant.id}-setup-{new_id('setup')}",
         )
     except ProviderError as exc:
         advice = "try again in a moment" if exc.retryable else "check the provider's settings"
-        raise ProviderFailed(f"The payment provider could not open a card setup page ({advice}): {exc}") from None
+        raise ProviderFailed(
+            f"The payment provider could not open a card setup page ({advice}): {exc}"
+        ) from None
