@@ -32,6 +32,7 @@ from models.services.events import EVENT_TYPES, Event
 from models.services.outbox import claim_rows, webhook_retry_delay, work_queued
 from models.services.pagination import Page, paginate
 from models.store import ROW_LOCK
+from models.store.queries import rows_by_ids
 from models.tables import (
     DeliveryStatus,
     EventRow,
@@ -330,17 +331,12 @@ async def claim_due_deliveries(deps: Deps, limit: int = 50) -> list[DueDelivery]
         deliveries = await claim_rows(session, WebhookDeliveryRow, ids, now)
         if not deliveries:
             return []
-        endpoints = await _by_id(session, WebhookEndpointRow, {d.endpoint_id for d in deliveries})
-        events = await _by_id(session, EventRow, {d.event_id for d in deliveries})
+        endpoints = await rows_by_ids(session, WebhookEndpointRow, [d.endpoint_id for d in deliveries])
+        events = await rows_by_ids(session, EventRow, [d.event_id for d in deliveries])
     return [
-        DueDelivery(d, endpoints[d.endpoint_id].url, endpoints[d.endpoint_id].secret,
-                    Event.from_row(events[d.event_id]))
-        for d in deliveries
+        DueDelivery(d, endpoint.url, endpoint.secret, Event.from_row(event))
+        for d, endpoint, event in zip(deliveries, endpoints, events, strict=True)
     ]
-
-
-async def _by_id(session: AsyncSession, table: Any, ids: set[str]) -> dict[str, Any]:
-    return {row.id: row for row in (await session.scalars(select(table).where(table.id.in_(ids)))).all()}
 
 
 async def record_attempt(
