@@ -8,27 +8,32 @@ scope themselves: never hand one an id that came straight from a caller.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import date
 from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
+from models.services import usage
 from models.services.base import Deps
+from models.services.usage import Count
 from models.store import queries
-from models.tables import AddonRow, PlanRow, TestClockRow
+from models.tables import AddonRow, PlanRow, TenantRow, TestClockRow
 
 Row = TypeVar("Row")
 Result = TypeVar("Result")
 
 
 def _loader(
-    deps: Deps, query: Callable[[AsyncSession, Sequence[Any]], Awaitable[list[Result]]]
+    deps: Deps,
+    query: Callable[[AsyncSession, Sequence[Any]], Awaitable[list[Result]]],
+    cache_key: Callable[[Any], Any] | None = None,
 ) -> DataLoader[Any, Result]:
     async def load(keys: Sequence[Any]) -> list[Result]:
         async with deps.store.read() as session:
             return await query(session, keys)
 
-    return DataLoader(load_fn=load)
+    return DataLoader(load_fn=load, cache_key_fn=cache_key)
 
 
 def _by_id(table: type[Row]) -> Callable[[AsyncSession, Sequence[str]], Awaitable[list[Row | None]]]:
@@ -67,3 +72,8 @@ class Loaders:
         self.invoice_lines: DataLoader[str, Any] = _loader(deps, queries.invoice_lines)
         # tenant id -> why the payment provider refused a call owed for it, or None
         self.provider_failure: DataLoader[str, str | None] = _loader(deps, queries.provider_failures)
+        # (tenant row, a month's first day or None: this month) -> every meter's count in it
+        self.month_counts: DataLoader[tuple[TenantRow, date | None], list[Count]] = _loader(
+            deps, lambda session, keys: usage.month_counts_of(session, deps, keys),
+            cache_key=lambda key: (key[0].id, key[1]),
+        )

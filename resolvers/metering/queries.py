@@ -1,24 +1,13 @@
 from __future__ import annotations
 
-import re
 from datetime import date
 from typing import Annotated
 
 import strawberry
 
-from models.errors import ValidationFailed
 from models.services import meters, usage
 from resolvers.context import Info
-from resolvers.metering.types import Meter, MeterUnitCount, MeterUnitDayCount
-
-MONTH = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")
-
-
-def _month(value: str) -> date:
-    match = MONTH.fullmatch(value)
-    if not match or match.group(1) == "0000":
-        raise ValidationFailed("month", f"{value!r} is not a month; write it as YYYY-MM, e.g. 2026-11")
-    return date(int(match.group(1)), int(match.group(2)), 1)
+from resolvers.metering.types import Meter, MeterUnitCount, MeterUnitDayCount, parse_month
 
 
 async def _count(info: Info, tenant_id: str, meter_name: str, span: usage.Span) -> MeterUnitCount:
@@ -52,7 +41,7 @@ class MeteringQueries:
     async def meter_unit_month_count(
         self, info: Info, tenant_id: strawberry.ID, meter_name: str, month: str
     ) -> MeterUnitCount:
-        return await _count(info, tenant_id, meter_name, usage.Span(month=True, day=_month(month)))
+        return await _count(info, tenant_id, meter_name, usage.Span(month=True, day=parse_month(month)))
 
     @strawberry.field(description="A meter's count this month, on the tenant's clock and in its timezone.")
     async def meter_unit_this_month_count(
@@ -66,7 +55,7 @@ class MeteringQueries:
 
     @strawberry.field(description="Every meter's count in a month (`YYYY-MM`) of the tenant's timezone.")
     async def meter_unit_month_counts(self, info: Info, tenant_id: strawberry.ID, month: str) -> list[MeterUnitCount]:
-        return await _counts(info, tenant_id, usage.Span(month=True, day=_month(month)))
+        return await _counts(info, tenant_id, usage.Span(month=True, day=parse_month(month)))
 
     @strawberry.field(description="A meter's count on each day from `from` to `to` (both included; a year at most).")
     async def meter_unit_period_counts(

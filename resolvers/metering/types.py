@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 
 import strawberry
@@ -14,6 +15,17 @@ from models.services.usage import Count, DayCount, Recorded
 from models.tables import MeterRow, UsageChargeRow
 from resolvers.errors import ErrorCode
 from resolvers.money import Money
+
+MONTH = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")
+
+
+def parse_month(value: str) -> date:
+    """The first day of a `YYYY-MM` month argument."""
+    match = MONTH.fullmatch(value)
+    if not match or match.group(1) == "0000":
+        raise ValidationFailed("month", f"{value!r} is not a month; write it as YYYY-MM, e.g. 2026-11")
+    return date(int(match.group(1)), int(match.group(2)), 1)
+
 
 Aggregation = strawberry.enum(
     AggregationValue, name="Aggregation",

@@ -12,6 +12,7 @@ from models.tables import SalesMode as SalesModeValue
 from models.tables import TenantRow
 from resolvers.context import Info
 from resolvers.invoices.types import Invoice
+from resolvers.metering.types import MeterUnitCount, parse_month
 from resolvers.money import Money
 from resolvers.pagination import Connection
 from resolvers.seats.types import Member, SeatSummary, seat_summary
@@ -132,6 +133,14 @@ class Tenant:
     @strawberry.field(description="Credit from downgrades and credits, consumed by later invoices; never negative.")
     async def credit_balance(self, info: Info) -> Money:
         return Money.of(await info.context.loaders.credit_balance.load(self.row.id), self.row.currency)
+
+    @strawberry.field(
+        description="Every meter's count in a month (`YYYY-MM`) of the tenant's timezone, meters oldest first; "
+        "by default the month the tenant's clock is in now. Batched: a list of tenants costs what one does."
+    )
+    async def meter_unit_month_counts(self, info: Info, month: str | None = None) -> list[MeterUnitCount]:
+        first_day = parse_month(month) if month is not None else None
+        return [MeterUnitCount.of(c) for c in await info.context.loaders.month_counts.load((self.row, first_day))]
 
     @strawberry.field(description="The tenant's invoices, newest first.")
     async def invoices(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[Invoice]:

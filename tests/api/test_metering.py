@@ -15,6 +15,7 @@ from models.services.api_keys import operator
 from models.services.base import Deps
 from tests.api.billing import advance
 from tests.api.metering import (
+    COUNT,
     PERIOD,
     create_meter,
     date_count,
@@ -486,3 +487,44 @@ async def test_an_event_without_a_timestamp_lands_on_the_tenants_clock(api: Api)
     assert await date_count(api, tokyo, "api_calls", "2026-03-11") == 3.25
     assert await date_count(api, tokyo, "api_calls", "2026-03-10") == 0
     assert await today_count(api, tokyo, "api_calls") == 3.25
+
+
+TENANT_COUNTS = f"""query {{ tenants {{ edges {{ node {{ id
+  meterUnitMonthCounts {{ {COUNT} }} october: meterUnitMonthCounts(month: "2026-10") {{ {COUNT} }} }} }} }} }}"""
+
+
+async def test_each_tenant_in_a_list_counts_its_own_month_in_its_timezone_and_on_its_clock(api: Api) -> None:
+    """Tenant.meterUnitMonthCounts answers what the top-level query does, per tenant:
+    Tokyo's and London's November on a test clock, and January for a tenant on the
+    process clock; every aggregation."""
+    clock = await new_clock(api, "2026-11-05T00:00:00Z")
+    tokyo = await tenant_on(api, "Tokyo", clock, timezone="Asia/Tokyo")
+    london = await tenant_on(api, "London", clock, timezone="Europe/London")
+    here = await tenant_on(api, "Here", None)  # the process clock: 2026-01-15
+    for name, aggregation in (("api_calls", "SUM"), ("peak_users", "MAX"), ("logins", "COUNT"),
+                              ("storage_gb", "LATEST")):
+        await new_meter(api, name, aggregation)
+    for n, tenant in enumerate((tokyo, london)):
+        await record_all(api, [
+            event(tenant, meter, value + n, at)
+            for meter in ("api_calls", "peak_users", "logins", "storage_gb")
+            for value, at in ((1, "2026-10-31T16:00:00Z"), (10, "2026-10-31T14:59:59Z"), (4, "2026-11-02T09:00:00Z"),
+                              (7, "2026-10-03T00:00:00Z"))
+        ])
+    await record_all(api, [event(here, "api_calls", 3, "2026-01-02T00:00:00Z"),
+                           event(here, "api_calls", 5, "2026-01-14T00:00:00Z")])
+
+    nodes = {e["node"]["id"]: e["node"] for e in (await api(TENANT_COUNTS))["tenants"]["edges"]}
+    for tenant, this_month in ((tokyo, "2026-11"), (london, "2026-11"), (here, "2026-01")):
+        assert nodes[tenant]["meterUnitMonthCounts"] == await month_counts(api, tenant, this_month), tenant
+        assert nodes[tenant]["october"] == await month_counts(api, tenant, "2026-10"), tenant
+    # Tokyo's November starts at 2026-10-31T15:00Z, so it holds the 1 and the 4.
+    assert [c["count"] for c in nodes[tokyo]["meterUnitMonthCounts"]] == [5, 4, 2, 4]
+    assert [c["count"] for c in nodes[london]["meterUnitMonthCounts"]] == [5, 5, 1, 5]
+    assert [c["count"] for c in nodes[london]["october"]] == [8 + 11 + 2, 11, 3, 2]
+    assert [(c["meterName"], c["count"]) for c in nodes[here]["meterUnitMonthCounts"]] == [
+        ("api_calls", 8), ("peak_users", 0), ("logins", 0), ("storage_gb", 0),
+    ]
+
+    body = await api.raw('query { tenants { edges { node { meterUnitMonthCounts(month: "2026-13") { count } } } } }')
+    assert error_codes(body)[:1] == [("VALIDATION_FAILED", "month")] and body["data"] is None, body

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import event
 
-from models.services import catalog, members, subscriptions, tenants
+from models.services import catalog, members, meters, subscriptions, tenants, usage
 from models.services.api_keys import operator
 from models.services.base import Deps
 from models.store import Store
@@ -19,7 +19,7 @@ FLEET = """query($n: Int!) { tenants(first: $n) { edges { node {
   subscription { plan { name } addons { quantity } seats { total used }
                  latestInvoice { number lines { amount { amount } } } }
   members { email } creditBalance { amount } invoices(first: 2) { edges { node { number } }
-  pageInfo { hasNextPage } } } } } }"""
+  pageInfo { hasNextPage } } meterUnitMonthCounts { meterName count } } } } }"""
 
 
 @contextmanager
@@ -37,8 +37,11 @@ def counting_statements(store: Store) -> Iterator[list[str]]:
 
 
 async def seed_fleet(deps: Deps, size: int) -> None:
-    """``size`` teams, each subscribed with an add-on and holding two members."""
+    """``size`` teams, each subscribed with an add-on, holding two members, and with
+    usage this month on one of two meters."""
     admin = operator()
+    for name in ("api_calls", "storage_gb"):
+        await meters.create_meter(deps, admin, {"name": name, "aggregation": "SUM"})
     plan = await catalog.create_plan(deps, admin, {"code": "team", "name": "Team", "currency": "USD",
                                                    "base_price": 99_00, "included_seats": 2})
     seat = await catalog.create_addon(deps, admin, {"code": "seat", "name": "Seat", "currency": "USD",
@@ -51,6 +54,7 @@ async def seed_fleet(deps: Deps, size: int) -> None:
                                                     "addons": [{"addon_id": seat.id, "quantity": i % 3 + 1}]})
         for j in range(2):
             await members.invite_member(deps, admin, {"tenant_id": tenant.id, "email": f"m{j}@t{i}.example"})
+        await usage.record_usage(deps, admin, {"tenantId": tenant.id, "meterName": "api_calls", "value": i + 1})
 
 
 async def test_fleet_query_costs_as_many_statements_for_50_tenants_as_for_5(
@@ -78,8 +82,10 @@ async def test_fleet_query_costs_as_many_statements_for_50_tenants_as_for_5(
             assert node["creditBalance"] == {"amount": 0}
             assert node["invoices"]["edges"] == [{"node": {"number": invoice["number"]}}]
             assert node["invoices"]["pageInfo"] == {"hasNextPage": False}
+            assert node["meterUnitMonthCounts"] == [{"meterName": "api_calls", "count": i + 1},
+                                                    {"meterName": "storage_gb", "count": 0}]
 
     assert counts[5] == counts[50], counts
     # key lookup, tenants, subscriptions, plans, subscription add-ons, add-ons, seats in use, members,
-    # latest invoices, their lines, credit balances, the first page of invoices
-    assert selects[5] == selects[50] == 12, selects
+    # latest invoices, their lines, credit balances, the first page of invoices, meters, month counts
+    assert selects[5] == selects[50] == 14, selects
