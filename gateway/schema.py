@@ -31,6 +31,7 @@ from resolvers.api_keys.queries import ApiKeyQueries
 from resolvers.audit.queries import AuditQueries
 from resolvers.catalog.mutations import CatalogMutations
 from resolvers.catalog.queries import CatalogQueries
+from resolvers.dataloaders import SharedReads
 from resolvers.errors import exception_handlers
 from resolvers.invoices.queries import InvoiceQueries
 from resolvers.live.subscriptions import LiveSubscriptions
@@ -117,6 +118,7 @@ def build_schema(settings: Settings | None = None) -> GatewaySchema:
             lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
             lambda: AddValidationRules(list(limits)),
             ParseAndValidate,
+            SharedReads,
             MaskUnexpectedErrors,
             CodeEveryError,
         ],
