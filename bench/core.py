@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.databases import Database
-from bench.server import Server
+from bench.server import BaselineServer, Server
 from models.services import api_keys, meters, tenants
 from models.services.base import Deps
 from models.store import Store
@@ -33,7 +33,7 @@ class BenchError(RuntimeError):
 class Check:
     """One target: ``value`` (or ``ratio``) ``op`` ``threshold``."""
 
-    op: str  # ">=" or "<="
+    op: str  # ">=", "<=" or "==" (a count that must not change)
     threshold: float
     on: str = "value"  # "value" or "ratio"
 
@@ -41,6 +41,8 @@ class Check:
         figure = value if self.on == "value" else ratio
         if figure is None:
             return None
+        if self.op == "==":
+            return figure == self.threshold
         return figure >= self.threshold if self.op == ">=" else figure <= self.threshold
 
     def text(self, unit: str) -> str:
@@ -111,7 +113,7 @@ def median(samples: Sequence[float]) -> float:
 
 @dataclass(frozen=True, slots=True)
 class Profile:
-    """How much work a run does. Sizes of later workloads go here too."""
+    """How much work a run does, per workload."""
 
     name: str
     batches: int  # ingestion batches per path
@@ -119,24 +121,44 @@ class Profile:
     point_sizes: tuple[int, ...]  # month counts: points of one meter, one meter per size
     count_calls: int  # month counts: timed calls per path and size
     warmup: int  # untimed calls first
+    fleet_tenants: int  # dashboard and fleet: tenants besides the dashboard's
+    fleet_templates: int  # of those, made through the product; the others are copies of them
+    history_months: int  # renewals each product-made tenant went through (months + 1 invoices)
+    dashboard_points: int  # usage points per meter this month of the dashboard's tenant
+    load_seconds: float  # dashboard: timed seconds of load per path
+    clients: int  # dashboard: concurrent kept-alive clients
+    fleet_calls: int  # fleet: timed calls per path, at most
+    fleet_seconds: float  # fleet: fewer calls (2 at least) once a path has taken this long
+    invites: int  # seats: concurrent invites to one team
+    free_seats: int  # seats: its free seats
 
 
 PROFILES = {
-    "smoke": Profile("smoke", batches=2, batch_size=200, point_sizes=(2_000,), count_calls=5, warmup=1),
+    "smoke": Profile(
+        "smoke", batches=2, batch_size=200, point_sizes=(2_000,), count_calls=5, warmup=1,
+        fleet_tenants=12, fleet_templates=2, history_months=2, dashboard_points=20, load_seconds=0.3, clients=4,
+        fleet_calls=2, fleet_seconds=1.0, invites=20, free_seats=5,
+    ),
     "quick": Profile(
-        "quick", batches=5, batch_size=10_000, point_sizes=(1_000_000, 5_000_000), count_calls=50, warmup=5
+        "quick", batches=5, batch_size=10_000, point_sizes=(1_000_000, 5_000_000), count_calls=50, warmup=5,
+        fleet_tenants=200, fleet_templates=3, history_months=12, dashboard_points=300, load_seconds=2.0, clients=8,
+        fleet_calls=5, fleet_seconds=3.0, invites=200, free_seats=50,
     ),
     "full": Profile(
         "full", batches=20, batch_size=10_000, point_sizes=(1_000_000, 5_000_000, 10_000_000),
         count_calls=200, warmup=10,
+        fleet_tenants=200, fleet_templates=8, history_months=12, dashboard_points=300, load_seconds=10.0, clients=8,
+        fleet_calls=20, fleet_seconds=30.0, invites=200, free_seats=50,
     ),
 }
 
 
 class Context:
     """What a workload gets for one database: the product's Store (and Deps with the
-    system clock, as `serve` has), bare-driver connections, and a server started on
-    first use and kept for the rest of the database's workloads."""
+    system clock, as `serve` has), bare-driver connections, a server and a baseline
+    server each started on first use and kept for the rest of the database's
+    workloads, a stored ADMIN key, and ``shared``: what one workload seeded for the
+    next ones (the dashboard's tenants serve the fleet query too)."""
 
     def __init__(self, db: Database, profile: Profile, profile_dir: Path | None = None) -> None:
         self.db = db
@@ -144,7 +166,10 @@ class Context:
         self.profile_dir = profile_dir  # cProfile the server: <dir>/serve-<database>.prof
         self.store = Store(db.url)
         self.deps = Deps(store=self.store)
+        self.shared: dict[str, Any] = {}
         self._server: Server | None = None
+        self._baseline: BaselineServer | None = None
+        self._admin_secret: str | None = None
 
     @property
     def database(self) -> str:
@@ -163,6 +188,28 @@ class Context:
             self._server = server
         return self._server
 
+    async def baseline(self) -> BaselineServer:
+        if self._baseline is None:
+            self.log("starting the baseline server")
+            baseline = BaselineServer(self.db.url)
+            try:
+                await baseline.start()
+            except BaseException:
+                await baseline.stop()
+                raise
+            self._baseline = baseline
+        return self._baseline
+
+    async def admin_secret(self) -> str:
+        """A stored ADMIN key (made once per database): the product looks it up by its
+        hash on every request, as it does a partner's key, where the bootstrap key the
+        server's httpx client carries is a comparison in memory."""
+        if self._admin_secret is None:
+            _, self._admin_secret = await api_keys.create_api_key(
+                self.deps, api_keys.operator(), {"role": "ADMIN", "name": "bench"}
+            )
+        return self._admin_secret
+
     async def new_tenant(self, name: str) -> str:
         """A tenant made through the service, in UTC (its local days are UTC days)."""
         spec = {"name": name, "email": "bench@example.com", "currency": "USD", "timezone": "UTC"}
@@ -178,9 +225,10 @@ class Context:
         print(f"[{self.db.kind}] {message}", file=sys.stderr, flush=True)
 
     async def close(self) -> None:
-        if self._server is not None:
-            await self._server.stop()
-            self._server = None
+        for server in (self._server, self._baseline):
+            if server is not None:
+                await server.stop()
+        self._server = self._baseline = None
         await self.store.dispose()
 
 
@@ -204,3 +252,30 @@ def workload(name: str, title: str) -> Callable[[Callable[[Context], Awaitable[l
         return run
 
     return register
+
+
+def differences(product: Any, baseline: Any, path: str = "data", limit: int = 5) -> list[str]:
+    """Where two JSON values differ (the first ``limit`` places), for a BenchError that
+    says what the product answered and what the baseline did."""
+    found: list[str] = []
+
+    def walk(a: Any, b: Any, at: str) -> None:
+        if len(found) >= limit:
+            return
+        if isinstance(a, dict) and isinstance(b, dict):
+            for key in sorted(set(a) | set(b)):
+                if key not in a or key not in b:
+                    found.append(f"{at}.{key}: {'missing' if key not in a else repr(a[key])[:80]} vs "
+                                 f"{'missing' if key not in b else repr(b[key])[:80]}")
+                else:
+                    walk(a[key], b[key], f"{at}.{key}")
+        elif isinstance(a, list) and isinstance(b, list):
+            if len(a) != len(b):
+                found.append(f"{at}: {len(a)} items vs {len(b)}")
+            for i, (x, y) in enumerate(zip(a, b, strict=False)):
+                walk(x, y, f"{at}[{i}]")
+        elif a != b:
+            found.append(f"{at}: {a!r} vs {b!r}")
+
+    walk(product, baseline, path)
+    return found

@@ -15,7 +15,12 @@ import pytest
 pytestmark = pytest.mark.serve
 
 ROOT = Path(__file__).resolve().parents[2]
-WORKLOADS = {"ingest/http", "ingest/service", "month_count/setup", "month_count/service", "month_count/http"}
+WORKLOADS = {
+    "ingest/http", "ingest/service", "month_count/setup", "month_count/service", "month_count/http",
+    "dashboard/setup", "dashboard/http", "fleet/http", "fleet/sql", "seats/http",
+}
+HEADLINES = {"ingest/http", "ingest/service", "month_count/service", "month_count/http", "dashboard/http", "fleet/http",
+             "seats/http"}
 
 
 def test_the_smoke_run_measures_every_workload_on_each_database_and_writes_its_json(tmp_path: Path) -> None:
@@ -43,5 +48,8 @@ def test_the_smoke_run_measures_every_workload_on_each_database_and_writes_its_j
         assert row["ok"] in (True, False, None), row
     assert payload["errors"] == []
     assert payload["summary"].startswith("summary: ")
+    for database in databases:  # every headline ratio is on the summary line
+        for workload in HEADLINES:
+            assert f"{workload} {database} " in payload["summary"], (workload, database)
     for workload in WORKLOADS:
         assert workload in done.stdout  # the table shows them too
