@@ -17,6 +17,7 @@ from strawberry.schema.types.base_scalars import DateTimeDefinition, wrap_parser
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
+from gateway.execution import LeafFastPath
 from gateway.extensions import (
     CodeEveryError,
     MaskUnexpectedErrors,
@@ -123,6 +124,7 @@ def build_schema(settings: Settings | None = None) -> GatewaySchema:
             CodeEveryError,
         ],
         exception_handlers=exception_handlers(),
+        execution_context_class=LeafFastPath,
         scalar_overrides={datetime: FAST_DATETIME},
     )
     _take_batches_raw(schema)
