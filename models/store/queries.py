@@ -124,17 +124,26 @@ async def latest_invoices(
     return [found.get(s) for s in subscription_ids]
 
 
-async def invoice_lines(session: AsyncSession, invoice_ids: Sequence[str]) -> list[list[InvoiceLineRow]]:
-    query = select(InvoiceLineRow).order_by(InvoiceLineRow.position)
-    return await _grouped(session, query, InvoiceLineRow.invoice_id, invoice_ids)
+async def invoice_lines(session: AsyncSession, invoice_ids: Sequence[str]) -> list[list[Any]]:
+    """Each invoice's lines in order, as read-only rows (attributes named as the
+    model's): a page of invoices holds hundreds of lines, and building ORM objects
+    for them cost more than reading them."""
+    lines = InvoiceLineRow.__table__  # type: ignore[attr-defined]
+    groups: dict[str, list[Any]] = defaultdict(list)
+    query = select(lines).where(lines.c.invoice_id.in_(invoice_ids)).order_by(lines.c.position)
+    for row in await session.execute(query):
+        groups[row.invoice_id].append(row)
+    return [groups.get(i, []) for i in invoice_ids]
 
 
 async def newest_invoices(
     session: AsyncSession, keys: Sequence[tuple[str, int]]
-) -> list[list[InvoiceRow]]:
+) -> list[list[Any]]:
     """For each (tenant id, n): the tenant's n newest invoices, newest first, in one
-    statement per distinct n (a window over the tenants)."""
-    found: dict[tuple[str, int], list[InvoiceRow]] = {}
+    statement per distinct n (a window over the tenants), as read-only rows (see
+    ``invoice_lines``)."""
+    invoices = InvoiceRow.__table__  # type: ignore[attr-defined]
+    found: dict[tuple[str, int], list[Any]] = {}
     for n in {n for _, n in keys}:
         tenant_ids = [t for t, size in keys if size == n]
         rank = (
@@ -144,12 +153,12 @@ async def newest_invoices(
         )
         ranked = select(InvoiceRow.id, rank).where(InvoiceRow.tenant_id.in_(tenant_ids)).subquery()
         query = (
-            select(InvoiceRow)
-            .join(ranked, ranked.c.id == InvoiceRow.id)
+            select(invoices)
+            .join(ranked, ranked.c.id == invoices.c.id)
             .where(ranked.c.rank <= n)
-            .order_by(InvoiceRow.id.desc())
+            .order_by(invoices.c.id.desc())
         )
-        for row in (await session.scalars(query)).all():
+        for row in await session.execute(query):
             found.setdefault((row.tenant_id, n), []).append(row)
     return [found.get(key, []) for key in keys]
 
