@@ -90,14 +90,16 @@ async def _open(info: Info, tenant_id: str, types: frozenset[str], may_see: Acce
     try:
         actor = ctx.actor
         require_visible(may_see(actor, tenant_id), "Tenant", tenant_id)
-        if actor.can_manage(tenant_id):  # a PARTNER key's own tenant exists: it holds the key
-            await tenants.get_tenant(ctx.deps, actor, tenant_id)
-        if ctx.deps.bus.subscribers_of(tenant_id) > MAX_PER_TENANT:  # this one counts too
+        # Counted before anything awaits, so subscriptions opened together are counted
+        # in the order they joined (this one counts too).
+        if ctx.deps.bus.subscribers_of(tenant_id) > MAX_PER_TENANT:
             raise ValidationFailed(
                 "tenantId", f"this tenant already has {MAX_PER_TENANT} live subscriptions open on this server; "
                 "complete some before opening more (one per screen is plenty: each event is read once per "
                 "subscription)"
             )
+        if actor.can_manage(tenant_id):  # a PARTNER key's own tenant exists: it holds the key
+            await tenants.get_tenant(ctx.deps, actor, tenant_id)
     except BaseException:
         await _close(events)
         raise
