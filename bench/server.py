@@ -66,9 +66,17 @@ def _children() -> dict[int, list[int]]:
     return tree
 
 
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
 def serving_pids(root: int) -> list[int]:
     """The processes that serve: the root itself with one worker (uvicorn does not
-    fork), else its leaf descendants (the workers it spawned)."""
+    fork), else its leaf descendants (the workers it spawned), leaving out
+    multiprocessing's resource tracker, which is a leaf too."""
     tree = _children()
     leaves, stack = [], [root]
     while stack:
@@ -76,7 +84,7 @@ def serving_pids(root: int) -> list[int]:
         kids = tree.get(pid, [])
         if kids:
             stack.extend(kids)
-        else:
+        elif "resource_tracker" not in _cmdline(pid):
             leaves.append(pid)
     return leaves
 

@@ -98,7 +98,7 @@ class LiveServer:
         """The processes that serve requests: the root itself with one worker, else the
         workers (not multiprocessing's resource tracker, a leaf of the tree too)."""
         assert self.process is not None
-        return sorted(p for p in serving_pids(self.process.pid) if "resource_tracker" not in _cmdline(p))
+        return sorted(serving_pids(self.process.pid))
 
     def rss_kb(self) -> int:
         """Resident memory of the serving processes, summed (one worker: the server's own)."""
@@ -162,13 +162,6 @@ class LiveServer:
 @functools.cache
 def _tls() -> ssl.SSLContext:
     return ssl.create_default_context()
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""
 
 
 @asynccontextmanager
