@@ -51,7 +51,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--only", action="append", choices=sorted(REGISTRY), help="run only this workload (repeatable)")
     parser.add_argument(
         "--profile-server", type=Path, metavar="DIR",
-        help="run each server under cProfile; its stats go to DIR/serve-<database>.prof (figures get slower)",
+        help="run each gateway server under pyinstrument; its call tree goes to DIR/serve-<database>.txt "
+        "(figures get slower)",
     )
     parser.add_argument(
         "--require-postgres", action="store_true", help="fail when PostgreSQL is unreachable instead of skipping it"
@@ -118,7 +119,6 @@ async def run(args: argparse.Namespace) -> int:
 
     print(report.table(rows))
     line = report.summary(rows)
-    print(line)
     load_after = os.getloadavg()[0]
     print(
         f"profile {args.profile.name}, {wall:.0f} s on {os.cpu_count()} cores; load average {load_before:.1f} "
@@ -145,7 +145,8 @@ async def run(args: argparse.Namespace) -> int:
     path = report.write(args.out, started, payload)
     print(f"results: {path}")
     if args.profile_server:
-        print(f"server profiles: {args.profile_server}/serve-<database>.prof (python -m pstats)")
+        print(f"server profiles: {args.profile_server}/serve-<database>.txt (pyinstrument call trees)")
+    print(line)  # the last line: every headline ratio and the targets met
     if errors:
         print(f"bench: {len(errors)} workload(s) failed: {'; '.join(errors)}", file=sys.stderr)
         return 1

@@ -163,7 +163,7 @@ class Context:
     def __init__(self, db: Database, profile: Profile, profile_dir: Path | None = None) -> None:
         self.db = db
         self.profile = profile
-        self.profile_dir = profile_dir  # cProfile the server: <dir>/serve-<database>.prof
+        self.profile_dir = profile_dir  # pyinstrument the server: <dir>/serve-<database>.txt
         self.store = Store(db.url)
         self.deps = Deps(store=self.store)
         self.shared: dict[str, Any] = {}
@@ -178,7 +178,7 @@ class Context:
     async def server(self) -> Server:
         if self._server is None:
             self.log("starting billing-gateway serve")
-            to = self.profile_dir / f"serve-{self.db.kind}.prof" if self.profile_dir else None
+            to = self.profile_dir / f"serve-{self.db.kind}.txt" if self.profile_dir else None
             server = Server(self.db.url, profile_to=to)
             try:
                 await server.start()

@@ -153,7 +153,7 @@ class Process:
             await self.http.aclose()
         if self.process is not None and self.process.poll() is None:
             # Ctrl-C: uvicorn shuts down, then re-raises the signal; SIGINT's KeyboardInterrupt
-            # still lets cProfile write its stats, where SIGTERM's default action would not.
+            # still lets pyinstrument write its call tree, where SIGTERM's default action would not.
             self.process.send_signal(signal.SIGINT)
             try:
                 await asyncio.to_thread(self.process.wait, 15)
@@ -172,7 +172,7 @@ class Server(Process):
     def __init__(self, db_url: str, profile_to: Path | None = None) -> None:
         super().__init__()
         self.db_url = db_url
-        self.profile_to = profile_to  # run the server under cProfile, its stats written here at exit
+        self.profile_to = profile_to  # run the server under pyinstrument, its call tree written here at exit
         self.admin_key = secrets.token_hex(24)
 
     def env(self) -> dict[str, str]:
@@ -191,7 +191,7 @@ class Server(Process):
         command = [gateway_command(), "serve", "--host", "127.0.0.1", "--port", str(self.port)]
         if self.profile_to is not None:
             self.profile_to.parent.mkdir(parents=True, exist_ok=True)
-            command = [sys.executable, "-m", "cProfile", "-o", str(self.profile_to), *command]
+            command = [sys.executable, "-m", "pyinstrument", "-r", "text", "-o", str(self.profile_to), *command]
         return command
 
     async def post(self, body: bytes) -> httpx.Response:

@@ -48,6 +48,7 @@ def test_the_smoke_run_measures_every_workload_on_each_database_and_writes_its_j
         assert row["ok"] in (True, False, None), row
     assert payload["errors"] == []
     assert payload["summary"].startswith("summary: ")
+    assert done.stdout.splitlines()[-1] == payload["summary"]  # the last line sums up the ratios
     for database in databases:  # every headline ratio is on the summary line
         for workload in HEADLINES:
             assert f"{workload} {database} " in payload["summary"], (workload, database)
