@@ -25,9 +25,12 @@ from graphql import (
     visit,
 )
 from graphql import ExecutionResult as GraphQLExecutionResult
+from graphql.validation.rules import overlapping_fields_can_be_merged
+from starlette.websockets import WebSocket
 from strawberry.extensions import MaskErrors, SchemaExtension
 from strawberry.schema.schema import validate_document
 from strawberry.types import ExecutionContext
+from strawberry.types.graphql import OperationType
 
 from models.errors import DomainError, ErrorCode
 
@@ -98,13 +101,18 @@ def _unstorable(text: str) -> bool:
 
 def _any_unstorable(value: Any) -> bool:
     """Whether any text in ``value`` is unstorable: one pass that builds no paths (a
-    10,000-event usage batch has 60,000 values; naming each cost 14 ms)."""
-    if isinstance(value, str):
-        return _unstorable(value)
-    if isinstance(value, dict):
-        return any(_any_unstorable(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_any_unstorable(v) for v in value)
+    10,000-event usage batch has 60,000 values; naming each cost 14 ms). A loop, not
+    recursion: variables nested 900 deep (JSON allows it) raised RecursionError."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if _unstorable(item):
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
     return False
 
 
@@ -112,18 +120,16 @@ def _unstorable_in(value: Any, path: str) -> str | None:
     """The path of the first unstorable text in ``value``, or None."""
     if not _any_unstorable(value):
         return None
-    if isinstance(value, str):
-        return path if _unstorable(value) else None
-    if isinstance(value, dict):
-        items: Any = ((f"{path}.{k}", v) for k, v in value.items())
-    elif isinstance(value, list):
-        items = ((f"{path}[{i}]", v) for i, v in enumerate(value))
-    else:
-        return None
-    for item_path, item in items:
-        found = _unstorable_in(item, item_path)
-        if found:
-            return found
+    pending = [(path, value)]
+    while pending:
+        item_path, item = pending.pop()
+        if isinstance(item, str):
+            if _unstorable(item):
+                return item_path
+        elif isinstance(item, dict):
+            pending.extend(reversed([(f"{item_path}.{k}", v) for k, v in item.items()]))
+        elif isinstance(item, list):
+            pending.extend(reversed([(f"{item_path}[{i}]", v) for i, v in enumerate(item)]))
     return None
 
 
@@ -173,13 +179,94 @@ class _HugeInts(Visitor):
             self.errors.append(GraphQLError(f"Int literal {node.value[:11]}... is out of range.", node))
 
 
-def validate(schema: GraphQLSchema, document: DocumentNode, rules: tuple[Any, ...]) -> list[GraphQLError]:
-    """Strawberry's validation, after refusing Int literals of thousands of digits:
-    graphql-core's own rules would hand those to int(), whose ValueError would
-    surface as an internal error."""
+def _shape(selection_set: SelectionSetNode) -> tuple[int, dict[str, int]]:
+    """The fields under a selection set, at any depth, and how often it spreads each
+    fragment (not followed)."""
+    fields = 0
+    spreads: dict[str, int] = {}
+    pending = [selection_set]
+    while pending:
+        for selection in pending.pop().selections:
+            if isinstance(selection, FragmentSpreadNode):
+                spreads[selection.name.value] = spreads.get(selection.name.value, 0) + 1
+                continue
+            fields += isinstance(selection, FieldNode)
+            if isinstance(selection, FieldNode | InlineFragmentNode) and selection.selection_set is not None:
+                pending.append(selection.selection_set)
+    return fields, spreads
+
+
+def expanded_fields(document: DocumentNode, limit: int) -> int:
+    """How many fields the operations select once every fragment spread is replaced by
+    its fragment (at most ``limit + 1``: counting stops mattering there). Each
+    fragment's size is worked out once, so a "billion laughs" of fragments (each
+    spreading the previous one twice) costs as little to count as to parse; a spread
+    back into a fragment being expanded counts nothing (NoFragmentCycles reports it)."""
+    fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+    shapes = {name: _shape(fragment.selection_set) for name, fragment in fragments.items()}
+    sizes: dict[str, int] = {}
+    for root in fragments:
+        stack, expanding = [root], set()
+        while stack:  # depth-first without recursion: a chain of 2,000 fragments fits in the token limit
+            name = stack[-1]
+            if name in sizes or name not in shapes:
+                stack.pop()
+                continue
+            expanding.add(name)
+            fields, spreads = shapes[name]
+            waiting = [n for n in spreads if n not in sizes and n not in expanding and n in shapes]
+            if waiting:
+                stack.extend(waiting)
+                continue
+            sizes[name] = min(limit + 1, fields + sum(count * sizes.get(n, 0) for n, count in spreads.items()))
+            expanding.discard(name)
+            stack.pop()
+    total = 0
+    for operation in document.definitions:
+        if isinstance(operation, OperationDefinitionNode):
+            fields, spreads = _shape(operation.selection_set)
+            total += fields + sum(count * sizes.get(n, 0) for n, count in spreads.items())
+    return min(total, limit + 1)
+
+
+# graphql-core meters the work of OverlappingFieldsCanBeMerged and aborts validation
+# past a budget. At its default (500,000) one 30 KB document selecting the same field
+# 300 times took 2 s of CPU, while the worker answered nobody else; 50,000 caps that
+# near 0.3 s. A field selected 100 times in one place costs 40,000; introspection, 0.
+overlapping_fields_can_be_merged.MAX_COMPLEXITY_BUDGET = 50_000
+DEFAULT_MAX_FIELDS = 20_000  # Settings.max_tokens' default, for a schema built without MaxTokensLimiter
+TOO_COMPLEX = (
+    "Validation aborted: the operation is too complex to check (a field selected many times "
+    "in one selection set, or fragments spread through hundreds of others). Simplify it."
+)
+
+
+def validate(
+    schema: GraphQLSchema, document: DocumentNode, rules: tuple[Any, ...], max_fields: int | None
+) -> list[GraphQLError]:
+    """Strawberry's validation, after two checks that keep it from going wrong:
+    - Int literals of thousands of digits: graphql-core's own rules would hand those
+      to int(), whose ValueError would surface as an internal error;
+    - more than ``max_fields`` (the token limit) fields once fragments are expanded:
+      Strawberry's depth and alias rules expand every spread, so a few hundred bytes
+      of fragments spreading each other twice kept a worker busy for hours. A document
+      without fragments holds fewer fields than tokens, so this limit only ever bites
+      fragments that multiply."""
     huge = _HugeInts()
     visit(document, huge)
-    return huge.errors or validate_document(schema, document, rules)
+    if huge.errors:
+        return huge.errors
+    limit = max_fields or DEFAULT_MAX_FIELDS
+    if expanded_fields(document, limit) > limit:
+        return [GraphQLError(
+            f"The operation selects more than {limit} fields once its fragments are expanded; "
+            "spread fragments fewer times."
+        )]
+    try:
+        errors = validate_document(schema, document, rules)
+    except RecursionError:  # Strawberry's depth rule follows a chain of 1,000 fragments by recursion
+        return [GraphQLError(TOO_COMPLEX)]
+    return [GraphQLError(TOO_COMPLEX) if e.message == "Validation aborted." else e for e in errors]
 
 
 # Small documents from authenticated callers are parsed and validated once. Anonymous
@@ -200,14 +287,19 @@ def _validate(
 ) -> list[GraphQLError]:
     # Keyed by the text, not the document: equal documents from different texts
     # would otherwise share error locations.
-    return validate(schema, _parse(query, max_tokens), rules)
+    return validate(schema, _parse(query, max_tokens), rules, max_tokens)
 
 
 class ParseAndValidate(SchemaExtension):
     """Runs validation (see `validate`) in place of Strawberry's. Clients send the same
     few operations again and again, so small documents are parsed and validated once
     (validation was most of a small request's time). Validation rules must be the
-    same objects on every request for the cache to hit; see `build_schema`."""
+    same objects on every request for the cache to hit; see `build_schema`.
+
+    Subscriptions are served on the websocket only: over HTTP, Strawberry allows them
+    for streaming transports this gateway does not offer, and otherwise ran them as
+    queries, whose async-generator fields then failed as internal errors. Taking them
+    out of the allowed operations makes it the 400 a mutation over GET gets."""
 
     def _cacheable(self) -> bool:
         ctx = self.execution_context
@@ -219,6 +311,8 @@ class ParseAndValidate(SchemaExtension):
 
     def on_parse(self) -> Iterator[None]:
         ctx = self.execution_context
+        if not isinstance(getattr(ctx.context, "request", None), WebSocket):
+            ctx.allowed_operations = set(ctx.allowed_operations) - {OperationType.SUBSCRIPTION}
         if self._cacheable():
             try:
                 ctx.graphql_document = _parse(ctx.query, ctx.parse_options.get("max_tokens"))
@@ -235,7 +329,8 @@ class ParseAndValidate(SchemaExtension):
             max_tokens = ctx.parse_options.get("max_tokens")
             ctx.pre_execution_errors = list(_validate(ctx.schema._schema, ctx.query, max_tokens, rules))
         else:
-            ctx.pre_execution_errors = validate(ctx.schema._schema, ctx.graphql_document, rules)
+            max_tokens = ctx.parse_options.get("max_tokens")
+            ctx.pre_execution_errors = validate(ctx.schema._schema, ctx.graphql_document, rules, max_tokens)
         yield
 
 

@@ -73,10 +73,21 @@ class RequestContextMiddleware:
     async def _limit_body(
         self, scope: Scope, headers: dict[bytes, bytes], receive: Receive, send: Send
     ) -> Receive | None:
-        """Refuse bodies over the limit with 413 before anything parses them."""
+        """Refuse bodies over the limit with 413 before anything parses them; a
+        Content-Length that is not a number (400) and a compressed body (415), which
+        would otherwise reach the JSON parser and be reported as bad UTF-8."""
+        encoding = headers.get(b"content-encoding", b"identity").strip().lower()
+        if encoding not in (b"", b"identity") and scope.get("method") not in ("GET", "HEAD"):
+            await _refuse(send, 415, "UNSUPPORTED_MEDIA_TYPE",
+                          f"Content-Encoding {encoding.decode('latin-1')!r} is not supported; send the body uncompressed.")
+            return None
         declared = headers.get(b"content-length")
         if declared is not None:
-            if not declared.isdigit() or int(declared) > self.max_body_bytes:
+            if not declared.strip().isdigit():
+                await _refuse(send, 400, "BAD_REQUEST",
+                              f"Content-Length {declared.decode('latin-1')[:40]!r} is not a number of bytes.")
+                return None
+            if int(declared) > self.max_body_bytes:
                 await _too_large(send, self.max_body_bytes)
                 return None
             return receive
@@ -111,10 +122,11 @@ class RequestContextMiddleware:
 
 
 async def _too_large(send: Send, limit: int) -> None:
-    await _send_json(send, 413, {"errors": [{
-        "message": f"Request body is larger than {limit} bytes.",
-        "extensions": {"code": "PAYLOAD_TOO_LARGE"},
-    }]})
+    await _refuse(send, 413, "PAYLOAD_TOO_LARGE", f"Request body is larger than {limit} bytes.")
+
+
+async def _refuse(send: Send, status: int, code: str, message: str) -> None:
+    await _send_json(send, status, {"errors": [{"message": message, "extensions": {"code": code}}]})
 
 
 async def _send_json(send: Send, status: int, payload: Any) -> None:
