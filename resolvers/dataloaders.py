@@ -37,7 +37,8 @@ Result = TypeVar("Result")
 class _Reads:
     """Where a request's DataLoaders read: a session of their own for each load, or,
     once ``share`` is called, one session opened on first use and kept, one load at
-    a time, until ``close``. After ``close`` it is back to a session per load, so a
+    a time, until ``close`` (or a load fails in it). While the store's snapshots are
+    all taken (``Store.max_snapshots``), loads read in sessions of their own. After ``close`` it is back to a session per load, so a
     late load never leaves a session open."""
 
     def __init__(self, store: Store) -> None:
@@ -57,11 +58,23 @@ class _Reads:
                 yield session
             return
         async with self._lock:
-            if self._session is None:
+            if self._session is None and self._store.snapshots_open < self._store.max_snapshots:
                 stack = contextlib.AsyncExitStack()
                 self._session = await stack.enter_async_context(self._store.snapshot())
                 self._opened = stack
-            yield self._session
+            if self._session is None:  # every snapshot taken: this load reads on its own
+                async with self._store.read() as session:
+                    yield session
+                return
+            try:
+                yield self._session
+            except BaseException:
+                # On PostgreSQL a failed statement aborts the transaction: the loads
+                # after it start a session afresh instead of failing with it.
+                opened, self._opened, self._session = self._opened, None, None
+                if opened is not None:
+                    await opened.aclose()
+                raise
 
     async def close(self) -> None:
         self._sharing = False

@@ -120,6 +120,13 @@ class Store:
         # Writers: BEGIN IMMEDIATE on SQLite (see the module docstring).
         self.write_engine: AsyncEngine = write_engine
         self._reader = async_sessionmaker(self.engine, expire_on_commit=False)
+        # A query's snapshot (resolvers.dataloaders.SharedReads) keeps its connection for
+        # the whole operation while the operation's resolvers open sessions of their own:
+        # were every connection held so, each such request would wait for a second one
+        # until pool_timeout. At most ``pool_size`` snapshots are open at once (a half or
+        # a third of the pool), so the rest always serves those sessions.
+        self.max_snapshots = pool_size
+        self.snapshots_open = 0
         self._writer = async_sessionmaker(write_engine, expire_on_commit=False)
 
     @asynccontextmanager
@@ -144,10 +151,14 @@ class Store:
     async def snapshot(self) -> AsyncIterator[AsyncSession]:
         """A read-only session whose reads all see one committed state: REPEATABLE READ
         on PostgreSQL; on SQLite a read transaction already sees one WAL snapshot."""
-        async with self._reader() as session:
-            if self.dialect == "postgresql":
-                await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-            yield session
+        self.snapshots_open += 1
+        try:
+            async with self._reader() as session:
+                if self.dialect == "postgresql":
+                    await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+                yield session
+        finally:
+            self.snapshots_open -= 1
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
