@@ -757,19 +757,30 @@ async def folded_days(
 
 async def month_counts_of(
     session: AsyncSession, deps: Deps, keys: Sequence[tuple[TenantRow, date | None]]
-) -> list[list[Count]]:
+) -> list[list[Count] | ValidationFailed]:
     """For DataLoaders: for each (tenant, first day of a month or None for the month
     its clock is in), every meter's count in that month, meters oldest first. A
     constant number of statements for any number of tenants; it checks no scope, so
     the tenants must be ones the caller may see."""
     tenants = await _with_clocks(session, deps, [row for row, _ in keys])
     meters = await _meters(session, None)
-    months = [Span(month=True, day=month).days(tenants[row.id]) for row, month in keys]
+    # A tenant whose month cannot be named (its clock past 9999 in its timezone) fails
+    # alone: a DataLoader hands an exception in the list to that key only.
+    months: list[tuple[date, date] | ValidationFailed] = []
+    for row, month in keys:
+        try:
+            months.append(Span(month=True, day=month).days(tenants[row.id]))
+        except ValidationFailed as exc:
+            months.append(exc)
     spans: dict[tuple[date, date], list[str]] = defaultdict(list)
     for (row, _), days in zip(keys, months, strict=True):
-        spans[days].append(row.id)
+        if not isinstance(days, ValidationFailed):
+            spans[days].append(row.id)
     stats = await folded_days(session, spans, [m.id for m in meters])
-    return [_counts_of(meters, stats, days, row.id) for (row, _), days in zip(keys, months, strict=True)]
+    return [
+        days if isinstance(days, ValidationFailed) else _counts_of(meters, stats, days, row.id)
+        for (row, _), days in zip(keys, months, strict=True)
+    ]
 
 
 async def period_counts(

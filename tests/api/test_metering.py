@@ -36,7 +36,7 @@ from tests.api.metering import (
     update_meter,
 )
 from tests.api.test_subscriptions import new_clock, tenant_on
-from tests.conftest import START, Api, new_key
+from tests.conftest import START, Api, new_key, new_tenant
 
 NOW = "2026-03-10T12:00:00Z"
 
@@ -528,3 +528,16 @@ async def test_each_tenant_in_a_list_counts_its_own_month_in_its_timezone_and_on
 
     body = await api.raw('query { tenants { edges { node { meterUnitMonthCounts(month: "2026-13") { count } } } } }')
     assert error_codes(body)[:1] == [("VALIDATION_FAILED", "month")] and body["data"] is None, body
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_a_tenant_whose_month_cannot_be_named_fails_alone_in_a_list(api: Api) -> None:
+    await new_meter(api, "api_calls", "SUM")
+    await new_tenant(api, "Ordinary")
+    clock = await new_clock(api, "9999-12-31T20:00:00Z")
+    late = await tenant_on(api, "Kiritimati", clock, timezone="Pacific/Kiritimati")  # already year 10000 there
+    body = await api.raw("{ tenants { edges { node { id meterUnitMonthCounts { count } } } } }")
+    ids = [e["node"]["id"] for e in (await api("{ tenants { edges { node { id } } } }"))["tenants"]["edges"]]
+    assert [(e["path"], e["extensions"]["code"]) for e in body["errors"]] == [
+        (["tenants", "edges", ids.index(late), "node", "meterUnitMonthCounts"], "VALIDATION_FAILED"),
+    ], body
