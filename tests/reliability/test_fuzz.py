@@ -415,6 +415,7 @@ def fuzzer_for(db_url: str) -> Iterator[Fuzzer]:
             runner.run(stop(http, deps))
 
 
+@pytest.mark.slow
 def test_generated_operations_never_fail_unexpectedly(db_url: str, backend: str) -> None:
     started = time.perf_counter()
     with fuzzer_for(db_url) as fuzzer:
