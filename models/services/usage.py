@@ -697,13 +697,18 @@ async def _meters(session: AsyncSession, meter_name: str | None) -> list[MeterRo
 async def counts(
     deps: Deps, actor: Principal, tenant_id: str, meter_name: str | None, span: Span
 ) -> list[Count]:
-    """One count per meter (or for the one named) over a day or a month."""
+    """One count per meter (or for the one named) over a day or a month: its day
+    rollups (31 rows a meter at most) folded here, which measured faster for one
+    tenant than the database's fold that lists of tenants use (``folded_days``)."""
     async with deps.store.read() as session:
         tenant = await _tenant(session, deps, actor, tenant_id)
         meters = await _meters(session, meter_name)
-        days = span.days(tenant)
-        stats = await folded_days(session, {days: [tenant_id]}, [m.id for m in meters])
-    return _counts_of(meters, stats, days, tenant_id)
+        first, last = span.days(tenant)
+        stored = await read_days(session, tenant_id, [m.id for m in meters], first, last)
+    return [
+        Count(m, count_of(fold_days(s for _, s in stored.get(m.id, [])), Aggregation(m.aggregation)))
+        for m in meters
+    ]
 
 
 def _counts_of(
