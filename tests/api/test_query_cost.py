@@ -3,12 +3,7 @@ through a per-request DataLoader, so 50 tenants cost what 5 do."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
-
-from sqlalchemy import event
-
+from bench.workloads.dashboard import counting_statements
 from models.services import catalog, members, meters, subscriptions, tenants, usage
 from models.services.api_keys import operator
 from models.services.base import Deps
@@ -20,20 +15,6 @@ FLEET = """query($n: Int!) { tenants(first: $n) { edges { node {
                  latestInvoice { number lines { amount { amount } } } }
   members { email } creditBalance { amount } invoices(first: 2) { edges { node { number } }
   pageInfo { hasNextPage } } meterUnitMonthCounts { meterName count } } } } }"""
-
-
-@contextmanager
-def counting_statements(store: Store) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
-
-    event.listen(store.engine.sync_engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(store.engine.sync_engine, "before_cursor_execute", record)
 
 
 async def seed_fleet(deps: Deps, size: int) -> None:
