@@ -56,7 +56,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from models.ids import new_id
+from models.kernel.ids import new_id
 
 POOL_SIZE = 10
 MICRO = 1_000_000

@@ -20,9 +20,11 @@ from typing import Any
 
 from bench.databases import Database
 from bench.server import BaselineServer, Server
-from models.services import api_keys, meters, tenants
-from models.services.base import Deps
-from models.store import Store
+from models.api_keys import service as api_keys
+from models.metering import service as meters
+from models.platform.deps import Deps
+from models.platform.store import Store
+from models.tenants import service as tenants
 
 
 class BenchError(RuntimeError):

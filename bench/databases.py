@@ -26,7 +26,7 @@ import aiosqlite
 import asyncpg
 from sqlalchemy.engine import make_url
 
-from models.store.migrate import upgrade_url
+from models.platform.migrate import upgrade_url
 
 DEFAULT_POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 

@@ -30,8 +30,8 @@ from gateway.schema import build_schema
 from gateway.settings import Settings
 from gateway.webhooks.stripe import stripe_webhook_endpoint
 from gateway.workers import start_workers, stop_workers
-from models.services.base import Deps
-from models.store import Store
+from models.platform.deps import Deps
+from models.platform.store import Store
 from resolvers.context import Context
 from resolvers.dataloaders import Loaders
 

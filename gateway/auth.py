@@ -7,9 +7,9 @@ import hmac
 
 from pydantic import SecretStr
 
-from models.services import api_keys
-from models.services.access import Principal
-from models.services.base import Deps
+from models.api_keys import service as api_keys
+from models.platform.access import Principal
+from models.platform.deps import Deps
 
 MISSING = "Send an API key: Authorization: Bearer <key>."
 MALFORMED = "The Authorization header must read 'Bearer <key>'."

@@ -13,14 +13,18 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 
+from gateway import demo
 from gateway.logging import configure_logging
 from gateway.providers import ProviderNotConfigured, build_provider
 from gateway.settings import Settings
-from models.errors import DomainError
-from models.services import api_keys, demo, outbox, renewals, usage
-from models.services.base import Deps
-from models.store import Store
-from models.store.migrate import upgrade
+from models.api_keys import service as api_keys
+from models.kernel.errors import DomainError
+from models.metering import ingest as usage
+from models.platform import outbox
+from models.platform.deps import Deps
+from models.platform.migrate import upgrade
+from models.platform.store import Store
+from models.subscriptions import renewals
 
 log = logging.getLogger("gateway.cli")
 

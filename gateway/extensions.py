@@ -32,7 +32,7 @@ from strawberry.schema.schema import validate_document
 from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 
-from models.errors import DomainError, ErrorCode
+from models.kernel.errors import DomainError, ErrorCode
 
 
 def is_unexpected(error: GraphQLError) -> bool:

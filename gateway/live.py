@@ -2,7 +2,7 @@
 here of what committed.
 
 On SQLite (one process) the committing code hands its events straight to the hub.
-On PostgreSQL every committing transaction NOTIFYs them (``models.services.events``)
+On PostgreSQL every committing transaction NOTIFYs them (``models.platform.events``)
 and each worker process LISTENs on its own connection, so a subscriber connected to
 one worker hears of an invite made through another. The committing process hears
 its own NOTIFY too, so there ``published`` only wakes the outbox workers.
@@ -20,8 +20,8 @@ from typing import Any
 
 import asyncpg
 
-from models.services.events import CHANNEL, Event
-from models.store import Store
+from models.platform.events import CHANNEL, Event
+from models.platform.store import Store
 from models.tables import EventRow
 
 log = logging.getLogger("gateway.live")

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from models.store.engine import check_url
+from models.platform.store import check_url
 
 
 class Settings(BaseSettings):

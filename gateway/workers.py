@@ -11,11 +11,11 @@ from collections.abc import Awaitable, Callable
 
 from gateway.live import Hub
 from gateway.webhooks.outbound import run_deliveries
-from models.services.base import Deps
-from models.services.outbox import purge_finished
-from models.services.provider_tasks import run_provider_tasks
-from models.services.renewals import renew_due
-from models.services.usage import purge_expired_keys
+from models.metering.ingest import purge_expired_keys
+from models.payments.collection import run_provider_tasks
+from models.platform.deps import Deps
+from models.platform.outbox import purge_finished
+from models.subscriptions.renewals import renew_due
 
 log = logging.getLogger("gateway.workers")
 

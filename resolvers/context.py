@@ -8,9 +8,9 @@ from typing import Any
 
 import strawberry
 
-from models.errors import Unauthenticated
-from models.services.access import Principal
-from models.services.base import Deps
+from models.kernel.errors import Unauthenticated
+from models.platform.access import Principal
+from models.platform.deps import Deps
 from resolvers.dataloaders import Loaders
 
 

@@ -24,10 +24,17 @@ from strawberry.dataloader import DataLoader
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
-from models.services import usage
-from models.services.base import Deps
-from models.services.usage import Count
-from models.store import Store, queries
+from models.catalog import queries as catalog_queries
+from models.invoicing import queries as invoicing_queries
+from models.metering import ingest as usage
+from models.metering import queries as metering_queries
+from models.metering.ingest import Count
+from models.payments import queries as payments_queries
+from models.platform import reads
+from models.platform.deps import Deps
+from models.platform.store import Store
+from models.seats import queries as seats_queries
+from models.subscriptions import queries as subscriptions_queries
 from models.tables import AddonRow, PlanRow, TenantRow, TestClockRow
 
 Row = TypeVar("Row")
@@ -98,7 +105,7 @@ def _loader(
 
 def _by_id(table: type[Row]) -> Callable[[AsyncSession, Sequence[str]], Awaitable[list[Row | None]]]:
     async def query(session: AsyncSession, ids: Sequence[str]) -> list[Row | None]:
-        return await queries.rows_by_ids(session, table, ids)
+        return await reads.rows_by_ids(session, table, ids)
 
     return query
 
@@ -112,27 +119,27 @@ class Loaders:
         self.plan: DataLoader[str, PlanRow | None] = _loader(reads, _by_id(PlanRow))
         self.addon: DataLoader[str, AddonRow | None] = _loader(reads, _by_id(AddonRow))
         # plan id -> its attached add-ons
-        self.plan_addons: DataLoader[str, Any] = _loader(reads, queries.addons_of_plans)
+        self.plan_addons: DataLoader[str, Any] = _loader(reads, catalog_queries.addons_of_plans)
         # tenant id -> its live subscription or None
-        self.live_subscription: DataLoader[str, Any] = _loader(reads, queries.live_subscriptions)
+        self.live_subscription: DataLoader[str, Any] = _loader(reads, subscriptions_queries.live_subscriptions)
         # subscription id -> [SubscriptionAddonRow]
-        self.subscription_addons: DataLoader[str, Any] = _loader(reads, queries.subscription_addons)
+        self.subscription_addons: DataLoader[str, Any] = _loader(reads, subscriptions_queries.subscription_addons)
         # tenant id -> {SeatType: active members}
-        self.seats_in_use: DataLoader[str, Any] = _loader(reads, queries.seats_in_use)
+        self.seats_in_use: DataLoader[str, Any] = _loader(reads, seats_queries.seats_in_use)
         # tenant id -> active members
-        self.members: DataLoader[str, Any] = _loader(reads, queries.members_of_tenants)
+        self.members: DataLoader[str, Any] = _loader(reads, seats_queries.members_of_tenants)
         # subscription id -> its newest invoice
-        self.latest_invoice: DataLoader[str, Any] = _loader(reads, queries.latest_invoices)
+        self.latest_invoice: DataLoader[str, Any] = _loader(reads, invoicing_queries.latest_invoices)
         # (tenant id, n) -> its n newest invoices: the first page of Tenant.invoices
-        self.newest_invoices: DataLoader[tuple[str, int], Any] = _loader(reads, queries.newest_invoices)
+        self.newest_invoices: DataLoader[tuple[str, int], Any] = _loader(reads, invoicing_queries.newest_invoices)
         # tenant id -> its credit balance
-        self.credit_balance: DataLoader[str, int] = _loader(reads, queries.credit_balances)
+        self.credit_balance: DataLoader[str, int] = _loader(reads, invoicing_queries.credit_balances)
         # plan id -> [(UsageChargeRow, MeterRow)]
-        self.plan_usage_charges: DataLoader[str, Any] = _loader(reads, queries.usage_charges_of_plans)
+        self.plan_usage_charges: DataLoader[str, Any] = _loader(reads, metering_queries.usage_charges_of_plans)
         # invoice id -> its lines in order
-        self.invoice_lines: DataLoader[str, Any] = _loader(reads, queries.invoice_lines)
+        self.invoice_lines: DataLoader[str, Any] = _loader(reads, invoicing_queries.invoice_lines)
         # tenant id -> why the payment provider refused a call owed for it, or None
-        self.provider_failure: DataLoader[str, str | None] = _loader(reads, queries.provider_failures)
+        self.provider_failure: DataLoader[str, str | None] = _loader(reads, payments_queries.provider_failures)
         # (tenant row, a month's first day or None: this month) -> every meter's count in it
         self.month_counts: DataLoader[tuple[TenantRow, date | None], list[Count]] = _loader(
             reads, lambda session, keys: usage.month_counts_of(session, deps, keys),

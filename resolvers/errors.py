@@ -13,7 +13,7 @@ from typing import Any
 
 import strawberry
 
-from models import errors as domain
+from models.kernel import errors as domain
 from resolvers.seats.types import Member
 
 ErrorCode = strawberry.enum(domain.ErrorCode, name="ErrorCode", description="Stable, machine-readable error codes.")

@@ -4,7 +4,7 @@ import functools
 
 import strawberry
 
-from models.billing.money import Money as MoneyValue
+from models.kernel.money import Money as MoneyValue
 
 
 @functools.lru_cache(maxsize=4096)

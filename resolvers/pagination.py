@@ -7,7 +7,7 @@ from typing import Any, Generic, TypeVar
 
 import strawberry
 
-from models.services.pagination import Page, encode_cursor
+from models.platform.pagination import Page, encode_cursor
 
 Node = TypeVar("Node")
 

@@ -28,11 +28,11 @@ from gateway.app import create_app
 from gateway.live import Hub
 from gateway.logging import configure_logging
 from gateway.settings import Settings
-from models.clock import FixedClock
-from models.services import api_keys
-from models.services.base import Deps
-from models.store import Store
-from models.store.migrate import upgrade_url
+from models.api_keys import service as api_keys
+from models.kernel.clock import FixedClock
+from models.platform.deps import Deps
+from models.platform.migrate import upgrade_url
+from models.platform.store import Store
 
 PG_URL = os.environ.get("GATEWAY_TEST_POSTGRES_URL", "")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")

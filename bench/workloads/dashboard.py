@@ -52,10 +52,17 @@ from sqlmodel import SQLModel
 from bench.core import BenchError, Check, Context, Row, differences, measure, percentile, workload
 from bench.databases import Raw
 from bench.server import Process, Response, post_request, run_load
-from models.ids import new_id
-from models.services import catalog, members, meters, renewals, subscriptions, tenants, test_clocks, usage
-from models.services.api_keys import operator
-from models.store import Store
+from models.api_keys.service import operator
+from models.catalog import service as catalog
+from models.kernel.ids import new_id
+from models.metering import ingest as usage
+from models.metering import service as meters
+from models.platform.store import Store
+from models.seats import service as members
+from models.subscriptions import renewals
+from models.subscriptions import service as subscriptions
+from models.tenants import service as tenants
+from models.test_clocks import service as test_clocks
 
 TENANT = """fragment Dashboard on Tenant {
   id name currency
@@ -403,7 +410,7 @@ async def product_statements(ctx: Context, secret: str, sizes: tuple[int, ...]) 
 
     from gateway.app import create_app
     from gateway.settings import Settings
-    from models.services.base import Deps
+    from models.platform.deps import Deps
 
     store = Store(ctx.db.url)
     try:

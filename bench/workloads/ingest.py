@@ -28,8 +28,9 @@ from typing import Any
 
 from bench.core import BenchError, Check, Context, Row, measure, median, percentile, workload
 from bench.workloads.rollup import rollup_differences
-from models.billing.usage import to_micros
-from models.services import api_keys, usage
+from models.api_keys import service as api_keys
+from models.metering import ingest as usage
+from models.metering.rules import to_micros
 
 BATCH_MUTATION = """mutation Ingest($events: [RecordUsageInput!]!) {
   recordUsageBatch(events: $events) {

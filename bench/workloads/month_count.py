@@ -29,7 +29,8 @@ from bench.core import BenchError, Check, Context, Row, measure, percentile, wor
 from bench.databases import Raw
 from bench.server import Server
 from bench.workloads.rollup import rebuild_days
-from models.services import api_keys, usage
+from models.api_keys import service as api_keys
+from models.metering import ingest as usage
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
 SPAN_SECONDS = 365 * 86_400

@@ -30,8 +30,10 @@ from typing import Any
 from bench.core import BenchError, Context, Row, measure, workload
 from bench.server import Process, Response
 from bench.workloads.dashboard import baseline_request, graphql_request
-from models.services import catalog, subscriptions, tenants
-from models.services.api_keys import operator
+from models.api_keys.service import operator
+from models.catalog import service as catalog
+from models.subscriptions import service as subscriptions
+from models.tenants import service as tenants
 
 INVITE = """mutation Invite($input: InviteMemberInput!) { inviteMember(input: $input) {
   __typename

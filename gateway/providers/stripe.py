@@ -1,4 +1,4 @@
-"""The Stripe adapter: ``models.providers.PaymentProvider`` on the official SDK.
+"""The Stripe adapter: ``models.payments.provider.PaymentProvider`` on the official SDK.
 
 One ``StripeClient`` per process with its own HTTP client and only its async methods
 (no global ``stripe.api_key``), no SDK retries (the outbox retries, with backoff and
@@ -25,8 +25,8 @@ from typing import Any
 
 import stripe
 
-from models.billing.money import Money, minor_digits
-from models.providers import (
+from models.kernel.money import Money, minor_digits
+from models.payments.provider import (
     Customer,
     InvoiceToCollect,
     PaymentOutcome,
@@ -365,7 +365,7 @@ def _provider_invoice(invoice: dict[str, Any]) -> ProviderInvoice:
     )
 
 
-# Amounts: the gateway counts in CLDR minor units (``models.billing.money.minor_digits``),
+# Amounts: the gateway counts in CLDR minor units (``models.kernel.money.minor_digits``),
 # Stripe's API in its own (https://docs.stripe.com/currencies#special-cases): 0 digits
 # for its zero-decimal currencies, 3 for five currencies (last digit 0), and 2 for every
 # other, including those CLDR gives none (ALL, ISK, LAK, UGX, ...: 100 = one unit).

@@ -1,4 +1,4 @@
-"""Delivering outbound webhooks: the HTTP edge of ``models.services.webhooks``.
+"""Delivering outbound webhooks: the HTTP edge of ``models.webhooks``.
 
 Each pass dispatches committed events into deliveries, claims the due ones and POSTs
 them, a bounded number at a time, signed per Standard Webhooks: ``webhook-id`` is the
@@ -19,10 +19,10 @@ from datetime import UTC, datetime
 import httpx
 from standardwebhooks.webhooks import Webhook
 
-from models.services import webhooks
-from models.services.base import Deps
-from models.services.webhooks import DueDelivery
+from models.platform.deps import Deps
 from models.tables import DeliveryStatus
+from models.webhooks import service as webhooks
+from models.webhooks.service import DueDelivery
 
 log = logging.getLogger("gateway.webhooks")
 

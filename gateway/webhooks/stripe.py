@@ -1,6 +1,6 @@
 """POST /webhooks/stripe: Stripe's events, verified on the raw body with the official
 SDK, mapped into the provider-neutral ``ProviderEvent`` and processed once by id
-(``models.services.provider_events``).
+(``models.payments.provider_events``).
 
 Answers: 400 for a missing, forged or stale (over 300 s) signature or a body that is
 not an event; 503 while GATEWAY_STRIPE_WEBHOOK_SECRET is not set; 200 once the event
@@ -22,8 +22,7 @@ from starlette.responses import JSONResponse, Response
 
 from gateway.providers.stripe import DISCARDED, TENANT_METADATA, from_stripe_amount
 from gateway.settings import Settings
-from models.services.base import Deps
-from models.services.provider_events import (
+from models.payments.provider_events import (
     ProviderEvent,
     ProviderEventKind,
     ProviderInvoiceLine,
@@ -32,6 +31,7 @@ from models.services.provider_events import (
     process_provider_event,
     seen_provider_event,
 )
+from models.platform.deps import Deps
 
 log = logging.getLogger("gateway.webhooks.stripe")
 

@@ -4,7 +4,7 @@ from typing import Annotated
 
 import strawberry
 
-from models.services import api_keys
+from models.api_keys import service as api_keys
 from resolvers.api_keys.types import ApiKey, NewApiKey, Role
 from resolvers.context import Info
 from resolvers.errors import ForbiddenError, NotFoundError, ValidationError

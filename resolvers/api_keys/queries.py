@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import strawberry
 
-from models.services import api_keys
+from models.api_keys import service as api_keys
 from resolvers.api_keys.types import ApiKey
 from resolvers.context import Info
 from resolvers.pagination import Connection

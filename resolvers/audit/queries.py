@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import strawberry
 
-from models.services import audit
+from models.platform import audit
 from resolvers.audit.types import AuditEntry
 from resolvers.context import Info
 from resolvers.pagination import Connection

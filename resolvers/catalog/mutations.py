@@ -4,7 +4,7 @@ from typing import Annotated
 
 import strawberry
 
-from models.services import catalog
+from models.catalog import service as catalog
 from resolvers.catalog.inputs import CreateAddonInput, CreatePlanInput
 from resolvers.catalog.types import Addon, Plan
 from resolvers.context import Info

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import strawberry
 
-from models.services import catalog
+from models.catalog import service as catalog
 from resolvers.catalog.types import Addon, Plan
 from resolvers.context import Info
 

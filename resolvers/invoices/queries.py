@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import strawberry
 
-from models.services import invoices
+from models.invoicing import service as invoices
 from resolvers.context import Info
 from resolvers.invoices.types import Invoice
 

@@ -4,7 +4,7 @@ from datetime import datetime
 
 import strawberry
 
-from models.billing.pricing import LineKind as LineKindValue
+from models.invoicing.rules import LineKind as LineKindValue
 from models.tables import InvoiceLineRow, InvoiceRow
 from models.tables import InvoiceReason as InvoiceReasonValue
 from models.tables import InvoiceStatus as InvoiceStatusValue

@@ -22,10 +22,11 @@ from typing import Any, TypeVar
 
 import strawberry
 
-from models.errors import Unauthenticated, ValidationFailed
-from models.services import invoices, tenants
-from models.services.access import Principal, require_visible
-from models.services.events import Event, EventType
+from models.invoicing import service as invoices
+from models.kernel.errors import Unauthenticated, ValidationFailed
+from models.platform.access import Principal, require_visible
+from models.platform.events import Event, EventType
+from models.tenants import service as tenants
 from resolvers.context import Info
 from resolvers.dataloaders import Loaders
 from resolvers.invoices.types import Invoice

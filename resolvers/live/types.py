@@ -6,7 +6,7 @@ from datetime import datetime
 
 import strawberry
 
-from models.services.events import Event
+from models.platform.events import Event
 from resolvers.context import Info
 from resolvers.invoices.types import Invoice
 from resolvers.seats.types import SeatSummary, seat_summary

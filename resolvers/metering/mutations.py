@@ -6,8 +6,9 @@ from typing import Annotated, Any
 
 import strawberry
 
-from models.errors import DomainError
-from models.services import meters, usage
+from models.kernel.errors import DomainError
+from models.metering import ingest as usage
+from models.metering import service as meters
 from resolvers.catalog.types import Plan
 from resolvers.context import Info
 from resolvers.errors import (

@@ -5,7 +5,8 @@ from typing import Annotated
 
 import strawberry
 
-from models.services import meters, usage
+from models.metering import ingest as usage
+from models.metering import service as meters
 from resolvers.context import Info
 from resolvers.metering.types import Meter, MeterUnitCount, MeterUnitDayCount, parse_month
 

@@ -5,13 +5,13 @@ from datetime import date, datetime
 
 import strawberry
 
-from models.billing.usage import Aggregation as AggregationValue
-from models.billing.usage import PricingModel as PricingModelValue
-from models.billing.usage import UsageCharge as PricedUsage
-from models.billing.usage import UsageMethod as UsageMethodValue
-from models.billing.usage import from_micros
-from models.errors import DomainError, ValidationFailed
-from models.services.usage import Count, DayCount, Recorded
+from models.kernel.errors import DomainError, ValidationFailed
+from models.metering.ingest import Count, DayCount, Recorded
+from models.metering.rules import Aggregation as AggregationValue
+from models.metering.rules import PricingModel as PricingModelValue
+from models.metering.rules import UsageCharge as PricedUsage
+from models.metering.rules import UsageMethod as UsageMethodValue
+from models.metering.rules import from_micros
 from models.tables import MeterRow, UsageChargeRow
 from resolvers.errors import ErrorCode
 from resolvers.money import Money

@@ -6,7 +6,9 @@ from typing import Annotated
 
 import strawberry
 
-from models.services import outbox, provider_tasks, tenants
+from models.payments import collection as provider_tasks
+from models.platform import outbox
+from models.tenants import service as tenants
 from resolvers.context import Info
 from resolvers.errors import ForbiddenError, NotFoundError, ProviderError, ValidationError
 from resolvers.tenants.types import Tenant

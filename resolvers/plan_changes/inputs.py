@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import strawberry
 
-from models.billing.proration import EffectiveAt as EffectiveAtValue
-from models.billing.proration import ProrationMode as ProrationModeValue
+from models.plan_changes.rules import EffectiveAt as EffectiveAtValue
+from models.plan_changes.rules import ProrationMode as ProrationModeValue
 from resolvers.subscriptions.inputs import AddonQuantityInput
 
 ProrationBillingMode = strawberry.enum(

@@ -4,7 +4,7 @@ from typing import Annotated
 
 import strawberry
 
-from models.services import plan_changes
+from models.plan_changes import service as plan_changes
 from resolvers.context import Info
 from resolvers.errors import (
     ForbiddenError,

@@ -4,8 +4,8 @@ from datetime import datetime
 
 import strawberry
 
-from models.billing.pricing import LineKind as LineKindValue
-from models.services.plan_changes import AppliedChange, PlannedChange
+from models.invoicing.rules import LineKind as LineKindValue
+from models.plan_changes.service import AppliedChange, PlannedChange
 from resolvers.catalog.types import Addon, Plan
 from resolvers.invoices.types import Invoice, LineKind
 from resolvers.metering.types import UsageLineItem

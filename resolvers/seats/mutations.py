@@ -4,7 +4,7 @@ from typing import Annotated
 
 import strawberry
 
-from models.services import members
+from models.seats import service as members
 from resolvers.context import Info
 from resolvers.errors import NoSeatsAvailableError, NotFoundError, SubscriptionNotActiveError, ValidationError
 from resolvers.seats.inputs import InviteMemberInput

@@ -4,7 +4,7 @@ from datetime import datetime
 
 import strawberry
 
-from models.billing import seats
+from models.seats import rules as seats
 from models.tables import MemberRow, SubscriptionRow
 from models.tables import MemberStatus as MemberStatusValue
 from models.tables.subscriptions import SubscriptionStatus

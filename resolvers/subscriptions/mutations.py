@@ -4,7 +4,7 @@ from typing import Annotated
 
 import strawberry
 
-from models.services import subscriptions
+from models.subscriptions import service as subscriptions
 from resolvers.context import Info
 from resolvers.errors import (
     AlreadySubscribedError,

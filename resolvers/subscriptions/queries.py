@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import strawberry
 
-from models.services import subscriptions
+from models.subscriptions import service as subscriptions
 from resolvers.context import Info
 from resolvers.subscriptions.types import Subscription
 

@@ -5,7 +5,7 @@ from typing import Annotated
 
 import strawberry
 
-from models.services import tenants
+from models.tenants import service as tenants
 from resolvers.context import Info
 from resolvers.errors import ForbiddenError, NotFoundError, ValidationError
 from resolvers.tenants.inputs import BillingInfoInput, CreateTenantInput

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import strawberry
 
-from models.services import tenants
+from models.tenants import service as tenants
 from resolvers.context import Info
 from resolvers.pagination import Connection
 from resolvers.tenants.types import Tenant

@@ -5,11 +5,11 @@ from decimal import Decimal
 
 import strawberry
 
-from models.services import invoices
-from models.services.pagination import Page, page_size
-from models.services.test_clocks import clock_for_tenant
+from models.invoicing import service as invoices
+from models.platform.pagination import Page, page_size
 from models.tables import SalesMode as SalesModeValue
 from models.tables import TenantRow
+from models.test_clocks.service import clock_for_tenant
 from resolvers.context import Info
 from resolvers.invoices.types import Invoice
 from resolvers.metering.types import MeterUnitCount, parse_month

@@ -5,7 +5,8 @@ from typing import Annotated
 
 import strawberry
 
-from models.services import renewals, test_clocks
+from models.subscriptions import renewals
+from models.test_clocks import service as test_clocks
 from resolvers.context import Info
 from resolvers.errors import ForbiddenError, NotFoundError, ValidationError
 from resolvers.test_clocks.types import TestClock

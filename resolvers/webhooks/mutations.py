@@ -4,7 +4,7 @@ from typing import Annotated
 
 import strawberry
 
-from models.services import webhooks
+from models.webhooks import service as webhooks
 from resolvers.context import Info
 from resolvers.errors import ForbiddenError, NotFoundError, ValidationError
 from resolvers.webhooks.inputs import CreateWebhookEndpointInput, UpdateWebhookEndpointInput

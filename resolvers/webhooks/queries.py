@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import strawberry
 
-from models.services import webhooks
+from models.webhooks import service as webhooks
 from resolvers.context import Info
 from resolvers.pagination import Connection
 from resolvers.webhooks.types import WebhookDelivery, WebhookDeliveryStatus, WebhookEndpoint

@@ -4,9 +4,9 @@ from datetime import datetime
 
 import strawberry
 
-from models.services.webhooks import DeliveryLog
 from models.tables import DeliveryStatus as DeliveryStatusValue
 from models.tables import WebhookAttemptRow, WebhookEndpointRow
+from models.webhooks.service import DeliveryLog
 
 WebhookDeliveryStatus = strawberry.enum(
     DeliveryStatusValue,

@@ -7,7 +7,7 @@ import pytest
 
 from gateway.app import create_app
 from gateway.settings import Settings
-from models.services.base import Deps
+from models.platform.deps import Deps
 from tests.conftest import Api, new_key, new_tenant
 
 TENANT = """mutation($name: String!) { createTenant(input: {name: $name, email: "a@b.example", currency: "EUR"}) {

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from models.clock import FixedClock
+from models.kernel.clock import FixedClock
 from tests.api.billing import attach, create_addon, create_plan, plan_with_seat_addon, subscribe
 from tests.conftest import Api, new_key, new_tenant
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from models.services.base import Deps
+from models.platform.deps import Deps
 from models.tables import EventRow
 from tests.api.billing import advance, change_input, change_plan, invite, plan_with_seat_addon, subscribe
 from tests.api.test_subscriptions import new_clock, tenant_on

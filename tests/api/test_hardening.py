@@ -15,7 +15,7 @@ from sqlalchemy import text
 
 from gateway.app import create_app
 from gateway.settings import Settings
-from models.services.base import Deps
+from models.platform.deps import Deps
 from tests.conftest import Api
 
 

@@ -3,7 +3,7 @@ and every change lands in the tenant's audit trail."""
 
 from __future__ import annotations
 
-from models.services.base import Deps
+from models.platform.deps import Deps
 from models.tables import MemberRow
 from tests.api.billing import by_type, create_plan, invite, plan_with_seat_addon, seats, subscribe
 from tests.api.test_subscriptions import new_clock, tenant_on

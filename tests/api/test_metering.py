@@ -8,11 +8,11 @@ from datetime import timedelta
 
 import pytest
 
-from models.clock import FixedClock
-from models.errors import ValidationFailed
-from models.services import usage
-from models.services.api_keys import operator
-from models.services.base import Deps
+from models.api_keys.service import operator
+from models.kernel.clock import FixedClock
+from models.kernel.errors import ValidationFailed
+from models.metering import ingest as usage
+from models.platform.deps import Deps
 from tests.api.billing import advance
 from tests.api.metering import (
     COUNT,

@@ -4,7 +4,7 @@ and an invite that arrives before the billing run."""
 
 from __future__ import annotations
 
-from models.clock import FixedClock
+from models.kernel.clock import FixedClock
 from tests.api.billing import (
     advance,
     archive,

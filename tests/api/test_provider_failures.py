@@ -7,10 +7,11 @@ import dataclasses
 
 from sqlalchemy import select
 
-from models.services import outbox, tenants
-from models.services.api_keys import operator
-from models.services.base import Deps
+from models.api_keys.service import operator
+from models.platform import outbox
+from models.platform.deps import Deps
 from models.tables import ProviderTaskRow
+from models.tenants import service as tenants
 from tests.conftest import Api, new_key
 
 STATE = "query($id: ID!) { tenant(id: $id) { providerError } }"

@@ -4,10 +4,15 @@ through a per-request DataLoader, so 50 tenants cost what 5 do."""
 from __future__ import annotations
 
 from bench.workloads.dashboard import counting_statements
-from models.services import catalog, members, meters, subscriptions, tenants, usage
-from models.services.api_keys import operator
-from models.services.base import Deps
-from models.store import Store
+from models.api_keys.service import operator
+from models.catalog import service as catalog
+from models.metering import ingest as usage
+from models.metering import service as meters
+from models.platform.deps import Deps
+from models.platform.store import Store
+from models.seats import service as members
+from models.subscriptions import service as subscriptions
+from models.tenants import service as tenants
 from tests.conftest import Api
 
 FLEET = """query($n: Int!) { tenants(first: $n) { edges { node {

@@ -17,9 +17,9 @@ import pytest
 from sqlalchemy import func, select
 
 from gateway.workers import billing_worker
-from models.clock import FixedClock
-from models.services import renewals
-from models.services.base import Deps
+from models.kernel.clock import FixedClock
+from models.platform.deps import Deps
+from models.subscriptions import renewals
 from models.tables import AuditEntryRow, CreditEntryRow, InvoiceRow, SubscriptionRow, TenantRow
 from tests.api.billing import (
     INVOICE,

@@ -8,8 +8,8 @@ import logging
 
 from sqlalchemy import select
 
-from models.services import api_keys
-from models.services.base import Deps
+from models.api_keys import service as api_keys
+from models.platform.deps import Deps
 from models.tables import ApiKeyRow, metadata
 from tests.conftest import Api, new_key, new_tenant
 

@@ -11,12 +11,13 @@ import httpx
 
 from gateway.app import create_app
 from gateway.settings import Settings
-from models.clock import FixedClock
-from models.services import api_keys, tenants
-from models.services.api_keys import operator
-from models.services.base import Deps
-from models.services.pagination import encode_cursor
-from models.store import Store
+from models.api_keys import service as api_keys
+from models.api_keys.service import operator
+from models.kernel.clock import FixedClock
+from models.platform.deps import Deps
+from models.platform.pagination import encode_cursor
+from models.platform.store import Store
+from models.tenants import service as tenants
 
 QUERY = """query($after: String!, $id: ID!) {
   one: tenant(id: $id) { subscription { id } members { email } }

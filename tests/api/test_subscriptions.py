@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from models.services.base import Deps
+from models.platform.deps import Deps
 from models.tables import InvoiceRow
 from tests.api.billing import (
     attach,

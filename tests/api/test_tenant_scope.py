@@ -13,8 +13,8 @@ from typing import Any
 from graphql import GraphQLInputObjectType, GraphQLSchema, get_named_type
 
 from gateway.schema import build_schema
-from models.services import webhooks
-from models.services.base import Deps
+from models.platform.deps import Deps
+from models.webhooks import service as webhooks
 from tests.api.billing import invite, plan_with_seat_addon, subscribe
 from tests.conftest import Api, new_key, new_tenant
 

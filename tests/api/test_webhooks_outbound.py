@@ -23,11 +23,12 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from gateway.webhooks.outbound import run_deliveries
-from models.clock import FixedClock
-from models.services import events, webhooks
-from models.services.base import Deps
-from models.services.events import EventType
+from models.kernel.clock import FixedClock
+from models.platform import events
+from models.platform.deps import Deps
+from models.platform.events import EventType
 from models.tables import WebhookDeliveryRow
+from models.webhooks import service as webhooks
 from tests.api.billing import invite, plan_with_seat_addon, subscribe
 from tests.conftest import Api, new_tenant
 

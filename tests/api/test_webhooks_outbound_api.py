@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
-from models.services import events, webhooks
-from models.services.base import Deps
-from models.services.events import EVENT_TYPES, EventType
+from models.platform import events
+from models.platform.deps import Deps
+from models.platform.events import EVENT_TYPES, EventType
+from models.webhooks import service as webhooks
 from tests.api.test_webhooks_outbound import DELIVERIES, create_endpoint, new_endpoint
 from tests.conftest import Api, new_key, new_tenant
 

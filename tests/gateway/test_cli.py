@@ -11,17 +11,18 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from models.billing.seats import SeatType
-from models.services import test_clocks
-from models.services.api_keys import authenticate, operator
-from models.services.base import Deps
-from models.services.catalog import create_plan
-from models.services.demo import DEMO_ADDONS, DEMO_PLANS, DEMO_TEAMS
-from models.services.members import seat_totals_of
-from models.services.subscriptions import subscribe
-from models.services.tenants import create_tenant, list_tenants
-from models.store.queries import live_subscriptions, seats_in_use
+from gateway.demo import DEMO_ADDONS, DEMO_PLANS, DEMO_TEAMS
+from models.api_keys.service import authenticate, operator
+from models.catalog.service import create_plan
+from models.platform.deps import Deps
+from models.seats.queries import seats_in_use
+from models.seats.rules import SeatType
+from models.seats.service import seat_totals_of
+from models.subscriptions.queries import live_subscriptions
+from models.subscriptions.service import subscribe
 from models.tables import AddonRow, InvoiceRow, MemberRow, PlanRow, Role, SubscriptionRow, TenantRow
+from models.tenants.service import create_tenant, list_tenants
+from models.test_clocks import service as test_clocks
 
 
 def run(db_url: str, cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:

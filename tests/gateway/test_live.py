@@ -18,8 +18,8 @@ import websockets
 from gateway.app import create_app
 from gateway.live import QUEUE_SIZE, Hub
 from gateway.settings import Settings
-from models.services.base import Deps
-from models.services.events import Event
+from models.platform.deps import Deps
+from models.platform.events import Event
 from resolvers.live import subscriptions as live_subscriptions
 from tests.api.billing import invite, plan_with_seat_addon, subscribe
 from tests.api.metering import event as usage

@@ -14,11 +14,11 @@ from sqlalchemy import text
 import gateway.live
 from gateway.live import Hub
 from gateway.settings import Settings
-from models.clock import FixedClock
-from models.services import events
-from models.services.base import Deps
-from models.services.events import MAX_NOTIFY_BYTES, EventType
-from models.store import Store
+from models.kernel.clock import FixedClock
+from models.platform import events
+from models.platform.deps import Deps
+from models.platform.events import MAX_NOTIFY_BYTES, EventType
+from models.platform.store import Store
 from tests.api.billing import invite
 from tests.gateway.test_live import SEATS, http_api, live, next_data, seated_tenant, serve, subscribed
 

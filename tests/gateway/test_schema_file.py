@@ -8,7 +8,7 @@ from pathlib import Path
 
 from graphql import GraphQLSchema, build_schema, print_type
 
-from models.errors import ErrorCode
+from models.kernel.errors import ErrorCode
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -18,7 +18,7 @@ from sqlalchemy import func, select, update
 
 from gateway.settings import Settings
 from gateway.webhooks.stripe import provider_event
-from models.services.base import Deps
+from models.platform.deps import Deps
 from models.tables import EventRow, InvoiceRow, ProviderEventRow, TenantRow
 from tests.api.billing import plan_with_seat_addon, subscribe
 from tests.conftest import START, Api, new_tenant

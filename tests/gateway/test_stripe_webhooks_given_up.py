@@ -9,7 +9,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from models.services.base import Deps
+from models.platform.deps import Deps
 from models.tables import InvoiceRow
 from tests.api.billing import change_input, change_plan, create_plan
 from tests.conftest import START, Api

@@ -10,13 +10,13 @@ from __future__ import annotations
 import httpx
 from sqlalchemy import update
 
-from models.services.base import Deps
-from models.services.provider_events import (
+from models.payments.provider_events import (
     ProviderEvent,
     ProviderEventKind,
     ProviderInvoiceSnapshot,
     process_provider_event,
 )
+from models.platform.deps import Deps
 from models.tables import EventRow, InvoiceRow, ProviderEventRow
 from tests.conftest import START, Api
 from tests.gateway.test_stripe_webhooks import (  # noqa: F401 (settings: the fixture with the webhook secret)

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 from sqlalchemy import update
 
-from models.services.base import Deps
+from models.platform.deps import Deps
 from models.tables import EventRow, InvoiceRow, ProviderEventRow, TenantRow
 from tests.conftest import START, Api
 from tests.gateway.test_stripe_webhooks import (  # noqa: F401 (settings: the fixture with the webhook secret)

@@ -11,10 +11,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from models.billing.money import Money
-from models.billing.periods import Interval, period_boundary
-from models.billing.pricing import MAX_AMOUNT, Line, LineKind, check_representable, recurring_lines
-from models.billing.seats import (
+from models.invoicing.rules import MAX_AMOUNT, Line, LineKind, check_representable, recurring_lines
+from models.kernel.errors import AboveMaximumSeats, BelowMinimumSeats, ValidationFailed
+from models.kernel.money import Money
+from models.kernel.periods import Interval, period_boundary
+from models.seats.rules import (
     SeatSummary,
     SeatType,
     SeatTypeCount,
@@ -23,7 +24,6 @@ from models.billing.seats import (
     seat_totals,
     summarize,
 )
-from models.errors import AboveMaximumSeats, BelowMinimumSeats, ValidationFailed
 
 FULL, VIEWER, GUEST = SeatType.FULL, SeatType.VIEWER, SeatType.GUEST
 

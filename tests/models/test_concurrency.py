@@ -6,11 +6,12 @@ import asyncio
 import random
 from datetime import timedelta
 
-from models.services import demo, test_clocks
-from models.services.api_keys import authenticate, operator
-from models.services.base import Deps
-from models.store import Store
-from models.store.migrate import upgrade
+from gateway import demo
+from models.api_keys.service import authenticate, operator
+from models.platform.deps import Deps
+from models.platform.migrate import upgrade
+from models.platform.store import Store
+from models.test_clocks import service as test_clocks
 from tests.conftest import START
 
 

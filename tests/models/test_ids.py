@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import re
 
-from models.ids import new_id
+from models.kernel.ids import new_id
 
 
 def test_ids_sort_in_creation_order_even_within_one_millisecond() -> None:

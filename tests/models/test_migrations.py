@@ -9,8 +9,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 
-from models.store import Store
-from models.store.migrate import downgrade, upgrade
+from models.platform.migrate import downgrade, upgrade
+from models.platform.store import Store
 from models.tables import metadata
 
 

@@ -9,11 +9,11 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from models.clock import FixedClock
-from models.services import events, outbox, tenants
-from models.services.api_keys import operator
-from models.services.base import Deps
-from models.services.events import EventType
+from models.api_keys.service import operator
+from models.kernel.clock import FixedClock
+from models.platform import events, outbox
+from models.platform.deps import Deps
+from models.platform.events import EventType
 from models.tables import (
     DeliveryStatus,
     EventRow,
@@ -23,6 +23,7 @@ from models.tables import (
     WebhookDeliveryRow,
     WebhookEndpointRow,
 )
+from models.tenants import service as tenants
 
 
 class Mirroring:

@@ -36,11 +36,17 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from models.billing.proration import EffectiveAt, ProrationMode
-from models.services import api_keys, catalog, plan_changes, renewals, subscriptions, tenants, test_clocks
-from models.services.base import Deps
-from models.store.queries import credit_balances, invoice_lines
+from models.api_keys import service as api_keys
+from models.catalog import service as catalog
+from models.invoicing.queries import credit_balances, invoice_lines
+from models.plan_changes import service as plan_changes
+from models.plan_changes.rules import EffectiveAt, ProrationMode
+from models.platform.deps import Deps
+from models.subscriptions import renewals
+from models.subscriptions import service as subscriptions
 from models.tables import CreditEntryRow, InvoiceLineRow, InvoiceRow, PlanAddonRow, PlanRow, SubscriptionRow
+from models.tenants import service as tenants
+from models.test_clocks import service as test_clocks
 
 ACTOR = api_keys.operator()
 _serial = itertools.count()

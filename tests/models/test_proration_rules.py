@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from models.billing.periods import Interval, next_boundary
-from models.billing.pricing import Item, Line, LineKind
-from models.billing.proration import (
+from models.invoicing.rules import Item, Line, LineKind
+from models.kernel.periods import Interval, next_boundary
+from models.plan_changes.rules import (
     ProrationMode,
     Totals,
     Window,

@@ -7,12 +7,12 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import func, select, text
 
-from models.errors import NotFound
-from models.services import tenants
-from models.services.api_keys import operator
-from models.services.base import Deps
-from models.store import Store, UnsupportedDatabaseUrl
+from models.api_keys.service import operator
+from models.kernel.errors import NotFound
+from models.platform.deps import Deps
+from models.platform.store import Store, UnsupportedDatabaseUrl
 from models.tables import TenantRow, TestClockRow
+from models.tenants import service as tenants
 
 SPEC = {"name": "T", "email": "t@t.example", "currency": "USD"}
 

@@ -29,12 +29,15 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from models.billing.usage import Aggregation
-from models.clock import FixedClock
-from models.errors import IdempotencyConflict
-from models.services import api_keys, meters, tenants, usage
-from models.services.base import Deps
+from models.api_keys import service as api_keys
+from models.kernel.clock import FixedClock
+from models.kernel.errors import IdempotencyConflict
+from models.metering import ingest as usage
+from models.metering import service as meters
+from models.metering.rules import Aggregation
+from models.platform.deps import Deps
 from models.tables import UsagePointRow
+from models.tenants import service as tenants
 
 ACTOR = api_keys.operator()
 MICRO = 10**6

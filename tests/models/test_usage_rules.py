@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from models.billing.usage import (
+from models.metering.rules import (
     MICRO,
     Aggregation,
     DayStats,

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from models.errors import ValidationFailed
-from models.services.tenants import TenantCreate
+from models.kernel.errors import ValidationFailed
+from models.tenants.service import TenantCreate
 
 BASE = {"name": "T", "email": "t@t.example", "currency": "USD"}
 ISO_CURRENCIES = sorted(c.alpha_3 for c in pycountry.currencies)

@@ -22,11 +22,11 @@ from gateway.app import create_app
 from gateway.live import Hub
 from gateway.providers import build_provider
 from gateway.settings import Settings
-from models.clock import FixedClock
-from models.services import api_keys
-from models.services.base import Deps
-from models.services.provider_tasks import run_provider_tasks
-from models.store import Store
+from models.api_keys import service as api_keys
+from models.kernel.clock import FixedClock
+from models.payments.collection import run_provider_tasks
+from models.platform.deps import Deps
+from models.platform.store import Store
 from models.tables import ProviderEventRow, ProviderTaskRow
 from tests.conftest import Api
 from tests.providers.harness import LiveGateway, LocalStripe, RecordingProxy

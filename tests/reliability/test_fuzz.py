@@ -41,12 +41,12 @@ from gateway.app import create_app
 from gateway.live import Hub
 from gateway.schema import build_schema
 from gateway.settings import Settings
-from models.clock import FixedClock
-from models.errors import ErrorCode
-from models.services import webhooks
-from models.services.base import Deps
-from models.services.pagination import encode_cursor
-from models.store import Store
+from models.kernel.clock import FixedClock
+from models.kernel.errors import ErrorCode
+from models.platform.deps import Deps
+from models.platform.pagination import encode_cursor
+from models.platform.store import Store
+from models.webhooks import service as webhooks
 from tests.api.billing import attach, create_addon, plan_with_seat_addon, subscribe
 from tests.api.metering import new_meter, record
 from tests.conftest import START, Api, new_key, new_tenant

@@ -1,0 +1,128 @@
+"""API keys: the secret is shown once and only its SHA-256 is stored."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from typing import Annotated, Any
+
+from pydantic import StringConstraints, model_validator
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.kernel.errors import NotFound, ValidationFailed
+from models.kernel.ids import new_id
+from models.kernel.validation import Input, NonBlank
+from models.platform.access import Principal, require_admin, require_tenant, require_visible
+from models.platform.deps import Deps
+from models.platform.pagination import Page, paginate
+from models.platform.store import ROW_LOCK
+from models.tables import ApiKeyRow, Role, TenantRow
+
+SECRET_PREFIX = "gwk_"
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def new_secret() -> str:
+    return SECRET_PREFIX + secrets.token_urlsafe(30)
+
+
+class ApiKeyCreate(Input):
+    role: Role
+    tenant_id: str | None = None
+    name: Annotated[NonBlank, StringConstraints(max_length=200)] = "api key"
+
+    @model_validator(mode="after")
+    def _scope_matches_role(self) -> ApiKeyCreate:
+        if self.role is Role.ADMIN and self.tenant_id is not None:
+            raise ValidationFailed("input.tenantId", "ADMIN keys belong to no tenant; leave tenantId out")
+        if self.role is not Role.ADMIN and self.tenant_id is None:
+            raise ValidationFailed(
+                "input.tenantId", f"{self.role.value} keys belong to one tenant; pass its id"
+            )
+        return self
+
+
+async def create_api_key(deps: Deps, actor: Principal, data: Any) -> tuple[ApiKeyRow, str]:
+    """Returns the stored key and its secret; the secret cannot be read again."""
+    spec = ApiKeyCreate.parse(data)
+    if spec.tenant_id is None:
+        require_admin(actor, "Creating an ADMIN key")
+    else:
+        require_tenant(actor, spec.tenant_id)
+    async with deps.store.transaction() as session:
+        if spec.tenant_id is not None and await session.get(TenantRow, spec.tenant_id) is None:
+            raise NotFound("Tenant", spec.tenant_id)
+        return insert_api_key(session, deps, actor, spec)
+
+
+def insert_api_key(
+    session: AsyncSession, deps: Deps, actor: Principal, spec: ApiKeyCreate
+) -> tuple[ApiKeyRow, str]:
+    """The write of ``create_api_key``, inside the caller's transaction."""
+    secret = new_secret()
+    row = ApiKeyRow(
+        id=new_id("key"),
+        name=spec.name,
+        role=spec.role.value,
+        tenant_id=spec.tenant_id,
+        secret_hash=hash_secret(secret),
+        secret_hint=secret[: len(SECRET_PREFIX) + 4],
+        created_by=actor.api_key_id,
+        created_at=deps.clock.now(),
+    )
+    session.add(row)
+    return row, secret
+
+
+async def revoke_api_key(deps: Deps, actor: Principal, key_id: str) -> ApiKeyRow:
+    """Revoke a key; it stops working at once. Revoking twice keeps the first time."""
+    async with deps.store.transaction() as session:
+        row = await session.get(ApiKeyRow, key_id, with_for_update=ROW_LOCK)
+        visible = row is not None and (actor.is_admin or actor.can_manage(row.tenant_id or ""))
+        require_visible(visible, "ApiKey", key_id)
+        if row.revoked_at is None:
+            row.revoked_at = deps.clock.now()
+    return row
+
+
+async def list_api_keys(
+    deps: Deps,
+    actor: Principal,
+    tenant_id: str | None = None,
+    first: int | None = None,
+    after: str | None = None,
+) -> Page[ApiKeyRow]:
+    """Keys, oldest first, revoked ones included. ADMIN: all of them, or one tenant's;
+    a TENANT key: its own tenant's."""
+    if tenant_id is None and not actor.is_admin:
+        tenant_id = actor.tenant_id
+    query = select(ApiKeyRow)
+    if tenant_id is not None:
+        require_tenant(actor, tenant_id)
+        query = query.where(ApiKeyRow.tenant_id == tenant_id)
+    async with deps.store.read() as session:
+        return await paginate(session, query, ApiKeyRow.id, first, after)
+
+
+async def authenticate(deps: Deps, secret: str) -> Principal | None:
+    """The principal a secret stands for, or None if it is unknown or revoked."""
+    if not secret.startswith(SECRET_PREFIX):
+        return None
+    async with deps.store.read() as session:
+        row = await session.scalar(
+            select(ApiKeyRow).where(
+                ApiKeyRow.secret_hash == hash_secret(secret), ApiKeyRow.revoked_at.is_(None)
+            )
+        )
+    if row is None:
+        return None
+    return Principal(role=Role(row.role), tenant_id=row.tenant_id, api_key_id=row.id)
+
+
+def operator() -> Principal:
+    """The machine's operator (CLI, bootstrap secret): an admin with no stored key."""
+    return Principal(role=Role.ADMIN)

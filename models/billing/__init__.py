@@ -1,1 +1,0 @@
-"""Pure billing rules: money, periods, seat arithmetic, pricing. No I/O here."""

@@ -1,0 +1,115 @@
+"""What a subscription costs per period: a base line and one line per add-on."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from fractions import Fraction
+from typing import Protocol
+
+from models.kernel.errors import ValidationFailed
+
+# The API carries amounts as GraphQL Ints, which are 32-bit.
+MAX_AMOUNT = 2**31 - 1
+
+
+class LineKind(enum.Enum):
+    BASE = "BASE"
+    ADDON = "ADDON"
+    USAGE = "USAGE"
+    PRORATION = "PRORATION"
+    CREDIT = "CREDIT"
+
+
+class PricedPlan(Protocol):
+    name: str
+    base_price: int
+    included_seats: int
+
+
+class PricedAddon(Protocol):
+    id: str
+    name: str
+    price: int
+    seat_type: str | None
+    seats_per_unit: int
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    kind: LineKind
+    description: str
+    quantity: int
+    unit_amount: int
+    amount: int
+    addon_id: str | None = None
+    # Set on prorated lines: the share of the period billed (remaining days / days).
+    factor: Fraction | None = None
+    # The time the line pays for, when it is not the invoice's whole period.
+    period: tuple[datetime, datetime] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One recurring thing a subscription pays for each period: its plan or an add-on."""
+
+    key: str  # the plan's or the add-on's id; one item per key
+    kind: LineKind  # BASE or ADDON
+    label: str
+    quantity: int
+    unit_amount: int
+    seats_per_unit: int = 0  # >1 for a seat pack, shown on its line
+    addon_id: str | None = None
+
+    def describe(self, quantity: int) -> str:
+        if self.seats_per_unit > 1:
+            return f"{self.label} ({_seats(quantity * self.seats_per_unit)})"
+        return self.label
+
+    def line(self) -> Line:
+        return Line(
+            self.kind, self.describe(self.quantity), self.quantity, self.unit_amount,
+            self.unit_amount * self.quantity, self.addon_id,
+        )
+
+
+def _seats(count: int) -> str:
+    return f"{count} seat{'s' if count != 1 else ''}"
+
+
+class KeyedPlan(PricedPlan, Protocol):
+    id: str
+
+
+def recurring_items(plan: KeyedPlan, items: Iterable[tuple[PricedAddon, int]]) -> list[Item]:
+    """What the plan and its add-ons cost per period: the base first, then each add-on."""
+    base = plan.name + (f" ({_seats(plan.included_seats)} included)" if plan.included_seats else "")
+    result = [Item(plan.id, LineKind.BASE, base, 1, plan.base_price)]
+    for addon, quantity in items:
+        pack = addon.seats_per_unit if addon.seat_type is not None else 0
+        result.append(Item(addon.id, LineKind.ADDON, addon.name, quantity, addon.price, pack, addon.id))
+    return result
+
+
+def recurring_lines(plan: KeyedPlan, items: Iterable[tuple[PricedAddon, int]]) -> list[Line]:
+    """One period of the plan and its add-ons, billed in advance."""
+    return [item.line() for item in recurring_items(plan, items)]
+
+
+def check_representable(
+    lines: Iterable[Line], *totals: int, field: str = "input.addons", what: str | None = None
+) -> None:
+    """Refuse a purchase whose amounts the API could not show (over 2,147,483,647
+    minor units on a line, in their sum, or in any of ``totals``: an invoice total
+    with tax, a renewal, a credit balance) instead of failing when it is read."""
+    lines = list(lines)
+    amounts = [line.amount for line in lines] + [sum(line.amount for line in lines), *totals]
+    if any(abs(amount) > MAX_AMOUNT for amount in amounts):
+        if what:
+            raise ValidationFailed(field, f"{what} {MAX_AMOUNT} minor units, the most the API can carry")
+        raise ValidationFailed(
+            field, f"an amount (a line, an invoice total with tax, or the credit balance) would exceed {MAX_AMOUNT} "
+            "minor units, the most the API can carry; choose a smaller plan or fewer add-ons"
+        )

@@ -1,0 +1,146 @@
+"""Issuing invoices (numbered gap-free per tenant, lines kept as computed) and the
+credit ledger they consume from and grant to."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.invoicing.queries import credit_balances
+from models.invoicing.rules import Line
+from models.kernel.ids import new_id
+from models.plan_changes.rules import Totals, settle
+from models.platform import events
+from models.platform.access import Principal, require_tenant, require_visible
+from models.platform.deps import Deps
+from models.platform.events import EventType
+from models.platform.outbox import queue_provider_task
+from models.platform.pagination import Page, paginate
+from models.tables import (
+    CreditEntryRow,
+    InvoiceLineRow,
+    InvoiceReason,
+    InvoiceRow,
+    InvoiceStatus,
+    ProviderTaskKind,
+    SalesMode,
+    TenantRow,
+)
+
+
+async def next_invoice_number(session: AsyncSession, tenant_id: str) -> str:
+    """``ACME-0001``, ``ACME-0002``...: the counter moves in the invoice's own
+    transaction (and row-locks the tenant until it commits), so numbers never skip."""
+    count, prefix = (
+        await session.execute(
+            update(TenantRow)
+            .where(TenantRow.id == tenant_id)
+            .values(invoice_count=TenantRow.invoice_count + 1)
+            .returning(TenantRow.invoice_count, TenantRow.invoice_prefix)
+            .execution_options(synchronize_session=False)
+        )
+    ).one()
+    return f"{prefix}-{count:04d}"
+
+
+async def invoice_totals(session: AsyncSession, tenant: TenantRow, lines: Sequence[Line]) -> Totals:
+    """What ``lines`` come to for this tenant now: its tax rate, and its credit
+    balance paying what it can. Call it with the tenant row locked."""
+    (balance,) = await credit_balances(session, [tenant.id])
+    return settle(lines, tenant.tax_rate_ppm, balance)
+
+
+async def issue_invoice(
+    session: AsyncSession,
+    deps: Deps,
+    *,
+    tenant: TenantRow,
+    subscription_id: str | None,
+    reason: InvoiceReason,
+    currency: str,
+    lines: Sequence[Line],
+    totals: Totals,
+    period: tuple[datetime, datetime],
+    at: datetime,
+) -> InvoiceRow:
+    """Write the invoice, its lines and its credit-ledger entries. ``totals`` come
+    from ``invoice_totals`` in the same transaction, so they are what the caller
+    showed (a preview computes them the same way). Emits ``invoice.created``; with a
+    payment provider, a SELF_SERVE tenant's invoice with something due is queued for
+    collection (SALES_LED tenants are billed by people in the provider)."""
+    if sum(line.amount for line in lines) != totals.subtotal:
+        raise ValueError("totals were computed for other lines")
+    invoice = InvoiceRow(
+        id=new_id("inv"),
+        tenant_id=tenant.id,
+        subscription_id=subscription_id,
+        number=await next_invoice_number(session, tenant.id),
+        status=(InvoiceStatus.PAID if totals.amount_due == 0 else InvoiceStatus.OPEN).value,
+        reason=reason.value,
+        currency=currency,
+        period_start=period[0],
+        period_end=period[1],
+        subtotal=totals.subtotal,
+        tax=totals.tax,
+        credits_applied=totals.credits_applied,
+        total=totals.total,
+        amount_due=totals.amount_due,
+        created_at=at,
+        paid_at=at if totals.amount_due == 0 else None,
+    )
+    session.add(invoice)
+    await session.flush()  # its lines and ledger entries refer to it
+    session.add_all(
+        InvoiceLineRow(
+            id=new_id("il"),
+            invoice_id=invoice.id,
+            position=position,
+            kind=line.kind.value,
+            description=line.description,
+            quantity=line.quantity,
+            unit_amount=line.unit_amount,
+            amount=line.amount,
+            addon_id=line.addon_id,
+            period_start=(line.period or period)[0],
+            period_end=(line.period or period)[1],
+        )
+        for position, line in enumerate(lines)
+    )
+    for amount, kind, text in (
+        (-totals.credits_applied, "APPLIED", f"Applied to invoice {invoice.number}"),
+        (totals.credit_granted, "GRANTED", f"Credit from invoice {invoice.number}"),
+    ):
+        if amount:
+            session.add(CreditEntryRow(
+                id=new_id("cred"), tenant_id=tenant.id, currency=currency, amount=amount, reason=kind,
+                invoice_id=invoice.id, description=text, at=at,
+            ))
+    events.emit(session, deps.bus, EventType.INVOICE_CREATED, tenant.id, events.invoice_data(invoice), at)
+    if invoice.status == InvoiceStatus.PAID.value:  # nothing was due: paid as it was made
+        events.emit(session, deps.bus, EventType.INVOICE_PAID, tenant.id, events.invoice_data(invoice), at)
+    if invoice.amount_due > 0 and tenant.sales_mode == SalesMode.SELF_SERVE.value:
+        queue_provider_task(
+            session, deps, tenant_id=tenant.id, kind=ProviderTaskKind.COLLECT_INVOICE, subject_id=invoice.id,
+            now=deps.clock.now(),
+        )
+    return invoice
+
+
+async def get_invoice(deps: Deps, actor: Principal, invoice_id: str) -> InvoiceRow:
+    async with deps.store.read() as session:
+        row = await session.get(InvoiceRow, invoice_id)
+    require_visible(row is not None and actor.can_manage(row.tenant_id), "Invoice", invoice_id)
+    return row
+
+
+async def list_invoices(
+    deps: Deps, actor: Principal, tenant_id: str, first: int | None, after: str | None
+) -> Page[InvoiceRow]:
+    """A tenant's invoices, newest first."""
+    require_tenant(actor, tenant_id)
+    query = select(InvoiceRow).where(InvoiceRow.tenant_id == tenant_id)
+    async with deps.store.read() as session:
+        return await paginate(session, query, InvoiceRow.id, first, after, newest_first=True)

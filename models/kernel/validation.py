@@ -1,0 +1,87 @@
+"""Input types shared by the use cases, and the bridge from pydantic errors to
+``ValidationFailed`` messages that name the field (as the API spells it) and the fix."""
+
+from __future__ import annotations
+
+import functools
+import zoneinfo
+from typing import Annotated, Any
+
+import pycountry
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
+from pydantic.alias_generators import to_camel
+
+from models.kernel.errors import ValidationFailed
+
+
+@functools.cache
+def _timezones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def _iso_code(database: Any, key: str, what: str) -> Any:
+    """A validator that upper-cases a code and looks it up in a pycountry database."""
+    length = int(key[-1])
+
+    def check(value: str) -> str:
+        code = value.strip().upper()
+        if len(code) != length or database.get(**{key: code}) is None:
+            raise ValueError(f"{value!r} is not {what}")
+        return code
+
+    return check
+
+
+def _timezone(value: str) -> str:
+    if value not in _timezones():
+        raise ValueError(
+            f"{value!r} is not an IANA timezone; use a name such as UTC, Europe/Berlin or Asia/Tokyo"
+        )
+    return value
+
+
+def _not_blank(value: str) -> str:
+    stripped = value.strip()
+    if not stripped:
+        raise ValueError("must not be blank")
+    return stripped
+
+
+_currency = _iso_code(
+    pycountry.currencies, "alpha_3",
+    "an ISO 4217 currency code; use a three-letter code such as USD, EUR or JPY",
+)
+_country = _iso_code(
+    pycountry.countries, "alpha_2",
+    "an ISO 3166-1 alpha-2 country code; use two letters such as US, JP or DE",
+)
+CurrencyCode = Annotated[str, AfterValidator(_currency)]
+TimezoneName = Annotated[str, AfterValidator(_timezone)]
+CountryCode = Annotated[str, AfterValidator(_country)]
+NonBlank = Annotated[str, AfterValidator(_not_blank)]
+
+
+class Input(BaseModel):
+    """Base of every use-case input: strict about unknown fields, camelCase in errors."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+    @classmethod
+    def parse(cls, data: Any, *, path: str = "input") -> Any:
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise validation_failed(exc, path) from None
+
+
+def validation_failed(exc: ValidationError, path: str) -> ValidationFailed:
+    problems = []
+    for error in exc.errors(include_url=False):
+        loc = ".".join(
+            to_camel(part) if isinstance(part, str) else f"[{part}]" for part in error["loc"]
+        ).replace(".[", "[")
+        field = ".".join(part for part in (path, loc) if part)
+        message = error["msg"].removeprefix("Value error, ")
+        problems.append((field, message))
+    first_field, first_message = problems[0]
+    return ValidationFailed(first_field, first_message, problems=problems)

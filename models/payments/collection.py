@@ -1,0 +1,330 @@
+"""Running what is owed to the payment provider (the provider-task outbox), and the
+card setup page.
+
+Tasks run outside any transaction: a provider call can take seconds or fail, and a
+local change must never wait on it or be lost with it. Each result is written back in
+its own short transaction, so what the provider made is recorded the moment it is
+known: the provider invoice id right after the (empty) draft is made, before any item,
+so a retry goes straight back to it.
+
+When the answer to the charge says paid, the invoice is marked PAID at once through
+the same path as the provider's webhook (``process_provider_event``, under an event id
+of its own, with the same checks); the webhook, which also hears of payments made
+later on the hosted invoice page, then finds it done, and PAID never depends on it.
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+
+from models.kernel.errors import NotFound, ProviderFailed, ValidationFailed
+from models.kernel.ids import new_id
+from models.payments.provider import (
+    NOT_CONFIGURED,
+    Address,
+    Customer,
+    InvoiceItem,
+    InvoiceToCollect,
+    ProviderError,
+    ProviderInvoice,
+)
+from models.payments.provider_events import (
+    ProviderEvent,
+    ProviderEventKind,
+    ProviderInvoiceSnapshot,
+    process_provider_event,
+)
+from models.platform.access import Principal, require_tenant
+from models.platform.deps import Deps
+from models.platform.outbox import claim_provider_tasks, finish_provider_task
+from models.platform.store import ROW_LOCK
+from models.tables import (
+    InvoiceLineRow,
+    InvoiceRow,
+    InvoiceStatus,
+    ProviderTaskKind,
+    ProviderTaskRow,
+    SalesMode,
+    TenantRow,
+)
+
+log = logging.getLogger("models.payments.collection")
+
+
+async def run_provider_tasks(deps: Deps) -> int:
+    """Run the due provider tasks (at most one per tenant, oldest first); how many
+    were attempted. Call again until it returns 0 to drain a tenant's queue."""
+    if not deps.mirrors:
+        return 0
+    tasks = await claim_provider_tasks(deps)
+    for task in tasks:
+        await _run(deps, task)
+    return len(tasks)
+
+
+async def _run(deps: Deps, task: ProviderTaskRow) -> None:
+    try:
+        if task.kind == ProviderTaskKind.SYNC_CUSTOMER.value:
+            await _sync_customer(deps, task)
+        elif task.kind == ProviderTaskKind.COLLECT_INVOICE.value:
+            await _collect_invoice(deps, task)
+        else:
+            raise ProviderError(f"unknown provider task kind {task.kind!r}", retryable=False)
+    except ProviderError as exc:
+        if exc.retryable:
+            log.warning(
+                "provider task %s (%s %s) failed, attempt %d; retrying later: %s",
+                task.id,
+                task.kind,
+                task.subject_id,
+                task.attempts,
+                exc,
+            )
+        else:
+            log.error(
+                "provider task %s (%s %s) FAILED for good: %s", task.id, task.kind, task.subject_id, exc
+            )
+        await finish_provider_task(deps, task, error=str(exc), retryable=exc.retryable)
+        return
+    except Exception as exc:  # our side (the database, a bug): keep the task, try again later
+        log.exception(
+            "provider task %s (%s %s) failed unexpectedly; retrying later",
+            task.id,
+            task.kind,
+            task.subject_id,
+        )
+        await finish_provider_task(deps, task, error=f"{type(exc).__name__}: {exc}", retryable=True)
+        return
+    await finish_provider_task(deps, task)
+
+
+def _customer(tenant: TenantRow) -> Customer:
+    """The tenant as the provider should know it: its billing info, typed once here."""
+    address = None
+    if tenant.address_line1 and tenant.address_city and tenant.address_country:
+        address = Address(
+            line1=tenant.address_line1,
+            line2=tenant.address_line2,
+            city=tenant.address_city,
+            state=tenant.address_state,
+            postal_code=tenant.address_postal_code,
+            country=tenant.address_country,
+        )
+    return Customer(
+        tenant_id=tenant.id,
+        name=tenant.name,
+        email=tenant.email,
+        company_name=tenant.company_name,
+        address=address,
+    )
+
+
+async def _save_customer_id(deps: Deps, tenant_id: str, customer_id: str) -> str:
+    """Record the provider's id; a concurrent creation that saved first wins (both
+    used the same idempotency key, so they are the same customer)."""
+    async with deps.store.transaction() as session:
+        tenant = await session.get(TenantRow, tenant_id, with_for_update=ROW_LOCK)
+        if tenant.provider_customer_id is None:
+            tenant.provider_customer_id = customer_id
+        return tenant.provider_customer_id
+
+
+async def _load_tenant(deps: Deps, tenant_id: str) -> TenantRow | None:
+    async with deps.store.read() as session:
+        return await session.get(TenantRow, tenant_id)
+
+
+async def ensure_customer(deps: Deps, tenant: TenantRow) -> str:
+    """The tenant's provider customer id, creating the customer now if it has none."""
+    if tenant.provider_customer_id is not None:
+        return tenant.provider_customer_id
+    customer_id = await deps.provider.upsert_customer(
+        _customer(tenant), None, idempotency_key=f"{tenant.id}-customer"
+    )
+    return await _save_customer_id(deps, tenant.id, customer_id)
+
+
+async def _sync_customer(deps: Deps, task: ProviderTaskRow) -> None:
+    tenant = await _load_tenant(deps, task.subject_id)
+    if tenant is None:
+        return
+    if tenant.provider_customer_id is None:
+        await ensure_customer(deps, tenant)
+        return
+    await deps.provider.upsert_customer(
+        _customer(tenant), tenant.provider_customer_id, idempotency_key=f"task-{task.id}"
+    )
+
+
+async def _collect_invoice(deps: Deps, task: ProviderTaskRow) -> None:
+    async with deps.store.read() as session:
+        invoice = await session.get(InvoiceRow, task.subject_id)
+        tenant = await session.get(TenantRow, invoice.tenant_id) if invoice else None
+        lines = (
+            await session.scalars(
+                select(InvoiceLineRow)
+                .where(InvoiceLineRow.invoice_id == task.subject_id)
+                .order_by(InvoiceLineRow.position)
+            )
+        ).all()
+    if invoice is None or tenant is None:
+        return
+    if tenant.sales_mode == SalesMode.SALES_LED.value:
+        log.info(
+            "invoice %s not collected: tenant %s is SALES_LED (billed by people in the provider)",
+            invoice.id,
+            tenant.id,
+        )
+        return
+    if invoice.amount_due <= 0 or invoice.status != InvoiceStatus.OPEN.value:
+        return
+    customer_id = await ensure_customer(deps, tenant)
+    collect = _to_collect(invoice, lines, customer_id)
+    provider = deps.provider
+    found = await provider.find_or_create_invoice(
+        collect, invoice.provider_invoice_id, idempotency_key=invoice.id
+    )
+    if found.provider_invoice_id != invoice.provider_invoice_id:
+        await _record(deps, invoice.id, found.provider_invoice_id, found.hosted_invoice_url)
+    if found.status == "draft":
+        await provider.add_missing_items(collect, found.provider_invoice_id, idempotency_key=invoice.id)
+    # Checks the provider's total against the amount due before charging anything. One key
+    # per task: its retries replay one charge, while a later task (a new card) is a new attempt
+    # that Stripe must not answer with the decline it stored for an earlier key.
+    outcome = await provider.pay_invoice(
+        collect, found.provider_invoice_id, idempotency_key=f"{invoice.id}-pay-{task.id}"
+    )
+    await _record(deps, invoice.id, found.provider_invoice_id, outcome.invoice.hosted_invoice_url)
+    if outcome.invoice.status == "paid":
+        await _paid_now(deps, invoice.id, outcome.invoice)
+    elif outcome.declined:
+        log.info(
+            "invoice %s (%s) not paid at once: %s; the customer can pay at the hosted invoice page",
+            invoice.id,
+            found.provider_invoice_id,
+            outcome.declined,
+        )
+
+
+async def _paid_now(deps: Deps, invoice_id: str, paid: ProviderInvoice) -> None:
+    """The provider said paid: apply it now, as its webhook would be applied (checked
+    against the invoice, once by event id, so the webhook that follows is a no-op)."""
+    if None in (paid.total, paid.amount_due, paid.amount_paid) or not paid.currency:
+        log.warning(
+            "invoice %s: the provider's answer for %s lacks its amounts; PAID waits for its webhook",
+            invoice_id,
+            paid.provider_invoice_id,
+        )
+        return
+    result = await process_provider_event(
+        deps,
+        ProviderEvent(
+            id=f"collect-{invoice_id}-paid",
+            provider=deps.provider.name,
+            type="invoice.paid (collection answer)",
+            kind=ProviderEventKind.INVOICE_PAID,
+            created=deps.clock.now(),
+            invoice=ProviderInvoiceSnapshot(
+                provider_invoice_id=paid.provider_invoice_id,
+                currency=paid.currency,
+                customer_id=paid.customer_id,
+                gateway_invoice_id=invoice_id,
+                status="paid",
+                hosted_invoice_url=paid.hosted_invoice_url,
+                total=paid.total,
+                amount_due=paid.amount_due,
+                amount_paid=paid.amount_paid,
+            ),
+        ),
+    )
+    refused = result.outcome.startswith("ignored") and "already paid" not in result.outcome
+    (log.warning if refused else log.info)(
+        "invoice %s paid at %s: %s", invoice_id, paid.provider_invoice_id, result.outcome
+    )
+
+
+def _to_collect(invoice: InvoiceRow, lines: list[InvoiceLineRow], customer_id: str) -> InvoiceToCollect:
+    """One item per line, then tax, then the credits applied (negative): their sum is
+    exactly the amount due, so the provider charges what the gateway computed."""
+    items = [
+        InvoiceItem(
+            key=line.id,
+            description=line.description,
+            amount=line.amount,
+            period=(line.period_start, line.period_end),
+        )
+        for line in lines
+    ]
+    if invoice.tax:
+        items.append(InvoiceItem(key="tax", description="Tax", amount=invoice.tax))
+    if invoice.credits_applied:
+        items.append(
+            InvoiceItem(key="credits", description="Credit balance applied", amount=-invoice.credits_applied)
+        )
+    if sum(item.amount for item in items) != invoice.amount_due:
+        raise ProviderError(
+            f"invoice {invoice.id}: its lines, tax and credits come to {sum(i.amount for i in items)}, "
+            f"not its amount due {invoice.amount_due}; not collected",
+            retryable=False,
+        )
+    return InvoiceToCollect(
+        invoice_id=invoice.id,
+        number=invoice.number,
+        tenant_id=invoice.tenant_id,
+        customer_id=customer_id,
+        currency=invoice.currency,
+        amount_due=invoice.amount_due,
+        items=tuple(items),
+    )
+
+
+async def _record(deps: Deps, invoice_id: str, provider_invoice_id: str, hosted_url: str | None) -> None:
+    async with deps.store.transaction() as session:
+        invoice = await session.get(InvoiceRow, invoice_id, with_for_update=ROW_LOCK)
+        invoice.provider_invoice_id = provider_invoice_id
+        if hosted_url:
+            invoice.hosted_invoice_url = hosted_url
+
+
+def _check_return_url(url: str) -> None:
+    parts = urlsplit(url.strip()) if len(url) <= 2000 else None
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or any(c.isspace() for c in url)
+    ):
+        raise ValidationFailed(
+            "returnUrl",
+            "must be an absolute http(s) URL of at most 2000 characters, where the provider sends "
+            "the customer back, e.g. https://app.example.com/billing",
+        )
+
+
+async def create_payment_setup_session(deps: Deps, actor: Principal, tenant_id: str, return_url: str) -> str:
+    """The URL of the provider's page where the tenant enters a card (Stripe
+    Checkout in setup mode); nothing card-related passes through the gateway."""
+    require_tenant(actor, tenant_id)
+    tenant = await _load_tenant(deps, tenant_id)
+    if tenant is None:
+        raise NotFound("Tenant", tenant_id)
+    _check_return_url(return_url)
+    if not deps.mirrors:
+        raise ProviderFailed(NOT_CONFIGURED)
+    try:
+        customer_id = await ensure_customer(deps, tenant)
+        return await deps.provider.create_setup_session(
+            customer_id,
+            tenant.currency,
+            return_url.strip(),
+            tenant_id=tenant.id,
+            idempotency_key=f"{tenant.id}-setup-{new_id('setup')}",
+        )
+    except ProviderError as exc:
+        advice = "try again in a moment" if exc.retryable else "check the provider's settings"
+        raise ProviderFailed(
+            f"The payment provider could not open a card setup page ({advice}): {exc}"
+        ) from None

@@ -1,0 +1,29 @@
+"""Reads of what the payment provider owes or refused shared by services and DataLoaders: each answers for many
+parents in one statement, lined up with the keys it was given."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.tables import (
+    ProviderTaskRow,
+    TaskStatus,
+)
+
+
+async def provider_failures(session: AsyncSession, tenant_ids: Sequence[str]) -> list[str | None]:
+    """Each tenant's oldest provider task the provider refused for good, as a sentence
+    (None: nothing failed)."""
+    query = (
+        select(ProviderTaskRow)
+        .where(ProviderTaskRow.tenant_id.in_(tenant_ids), ProviderTaskRow.status == TaskStatus.FAILED.value)
+        .order_by(ProviderTaskRow.id)
+    )
+    found: dict[str, str] = {}
+    for task in (await session.scalars(query)).all():
+        what = "syncing the customer" if task.kind == "SYNC_CUSTOMER" else f"collecting invoice {task.subject_id}"
+        found.setdefault(task.tenant_id, f"{what} failed after {task.attempts} attempt(s): {task.last_error}")
+    return [found.get(t) for t in tenant_ids]

@@ -1,0 +1,49 @@
+"""What every use case is given: the store and the process clock; and inserting a
+row whose name must be unique."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TypeVar
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import SQLModel
+
+from models.kernel.clock import Clock, SystemClock
+from models.kernel.errors import ValidationFailed
+from models.platform.store import Store
+
+if TYPE_CHECKING:
+    from models.payments.provider import PaymentProvider
+    from models.platform.events import EventBus
+
+
+@dataclass(frozen=True, slots=True)
+class Deps:
+    """``provider``: the payment rail (None: ``local``, nothing leaves the gateway).
+    ``bus``: hears of events once they commit (live subscriptions, the outbox worker)."""
+
+    store: Store
+    clock: Clock = field(default_factory=SystemClock)
+    provider: PaymentProvider | None = None
+    bus: EventBus | None = None
+
+    @property
+    def mirrors(self) -> bool:
+        """Whether tenants and invoices are mirrored to a payment provider."""
+        return self.provider is not None and self.provider.mirrors
+
+
+Row = TypeVar("Row", bound=SQLModel)
+
+
+async def insert_unique(deps: Deps, row: Row, field: str, taken: str) -> Row:
+    """Insert ``row`` in its own transaction; when a unique column is taken (even a
+    moment ago, by a concurrent request) it is a VALIDATION_FAILED on ``field`` saying
+    ``taken``."""
+    try:
+        async with deps.store.transaction() as session, session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        raise ValidationFailed(field, taken) from None
+    return row

@@ -1,0 +1,140 @@
+"""Domain events: written in the transaction that made them happen, published once it
+commits. Outbound webhooks deliver them from the ``events`` table; live GraphQL
+subscriptions receive them through the process's ``EventBus`` (on PostgreSQL via
+LISTEN/NOTIFY, so every worker process sees every event)."""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.kernel.ids import new_id
+from models.platform.store import after_commit, before_commit
+from models.seats.rules import SeatType
+from models.tables import EventRow, InvoiceRow, PlanRow, SubscriptionRow
+
+CHANNEL = "gateway_events"
+# PostgreSQL refuses NOTIFY payloads of 8,000 bytes or more: bigger events go by id.
+MAX_NOTIFY_BYTES = 7000
+
+
+class EventType(enum.Enum):
+    SUBSCRIPTION_ACTIVE = "subscription.active"
+    SUBSCRIPTION_PLAN_CHANGED = "subscription.plan_changed"
+    SUBSCRIPTION_RENEWED = "subscription.renewed"
+    SUBSCRIPTION_CANCELLED = "subscription.cancelled"
+    SEATS_CHANGED = "seats.changed"
+    INVOICE_CREATED = "invoice.created"
+    INVOICE_PAID = "invoice.paid"
+    INVOICE_PAYMENT_FAILED = "invoice.payment_failed"
+    USAGE_RECORDED = "usage.recorded"
+
+
+EVENT_TYPES = tuple(t.value for t in EventType)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    id: str
+    type: str
+    tenant_id: str | None
+    data: dict[str, Any]
+    at: datetime
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"id": self.id, "type": self.type, "tenant_id": self.tenant_id, "data": self.data,
+             "at": self.at.isoformat()},
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_row(cls, row: EventRow) -> Event:
+        return cls(row.id, row.type, row.tenant_id, row.data, row.created_at)
+
+
+class EventBus(Protocol):
+    """The process's receiver of what committed (``gateway.live.Hub``)."""
+
+    def published(self, events: Sequence[Event]) -> None:
+        """Called in the committing process right after the commit."""
+        ...
+
+    def work_queued(self) -> None:
+        """Provider tasks or webhook deliveries are waiting: wake the outbox worker."""
+        ...
+
+    def subscribers_of(self, tenant_id: str) -> int:
+        """How many live subscriptions of the tenant this process holds."""
+        ...
+
+    def subscribe(self, tenant_id: str, types: frozenset[str]) -> AsyncIterator[Event]:
+        """The tenant's events of these types, from now on, as they commit (in any
+        worker process), until the consumer stops iterating."""
+        ...
+
+
+def emit(
+    session: AsyncSession, bus: EventBus | None, type: EventType, tenant_id: str | None,
+    data: dict[str, Any], at: datetime,
+) -> Event:
+    """Record an event in the caller's transaction; the bus hears of it after the
+    commit (and never if the transaction rolls back)."""
+    event = Event(new_id("evt"), type.value, tenant_id, data, at)
+    session.add(EventRow(id=event.id, type=event.type, tenant_id=tenant_id, data=data, created_at=at))
+    pending: list[Event] = session.info.setdefault("events", [])
+    if not pending:
+        before_commit(session, lambda: _notify(session, pending))
+        if bus is not None:
+            after_commit(session, lambda: bus.published(tuple(pending)))
+    pending.append(event)
+    return event
+
+
+async def _notify(session: AsyncSession, pending: list[Event]) -> None:
+    """On PostgreSQL, NOTIFY every listening process (every worker's live
+    subscriptions) of the transaction's events; PostgreSQL sends them at the commit."""
+    session.info.pop("events", None)
+    if session.bind.dialect.name != "postgresql":
+        return
+    for event in pending:
+        payload = event.to_json()
+        if len(payload.encode()) > MAX_NOTIFY_BYTES:
+            payload = json.dumps({"id": event.id, "type": event.type, "tenant_id": event.tenant_id})
+        await session.execute(text("SELECT pg_notify(:channel, :payload)"), {"channel": CHANNEL, "payload": payload})
+
+
+# The data of each event type (camelCase, as the GraphQL API names things).
+
+
+def invoice_data(invoice: InvoiceRow) -> dict[str, Any]:
+    return {
+        "invoiceId": invoice.id, "tenantId": invoice.tenant_id, "subscriptionId": invoice.subscription_id,
+        "number": invoice.number, "status": invoice.status, "reason": invoice.reason, "currency": invoice.currency,
+        "total": invoice.total, "amountDue": invoice.amount_due, "hostedInvoiceUrl": invoice.hosted_invoice_url,
+    }
+
+
+def subscription_data(subscription: SubscriptionRow, plan: PlanRow, **extra: Any) -> dict[str, Any]:
+    return {
+        "subscriptionId": subscription.id, "tenantId": subscription.tenant_id, "planId": plan.id,
+        "planCode": plan.code, "status": subscription.status,
+        "currentPeriodStart": subscription.current_period_start.isoformat(),
+        "currentPeriodEnd": subscription.current_period_end.isoformat(), **extra,
+    }
+
+
+def seats_data(
+    tenant_id: str, reason: str, member_id: str | None, totals: Mapping[SeatType, int], used: Mapping[SeatType, int]
+) -> dict[str, Any]:
+    return {
+        "tenantId": tenant_id, "reason": reason, "memberId": member_id,
+        "seats": {t.value: {"total": totals.get(t, 0), "used": used.get(t, 0)} for t in SeatType},
+    }

@@ -1,0 +1,269 @@
+"""Renewals: at period end a subscription applies its scheduled change, gets its
+renewal invoice (base and add-ons for the next period, in advance, credits
+consumed) and rolls its period; or, when set to cancel at period end, cancels.
+
+Each subscription renews in one transaction, so a crash leaves it either renewed
+or untouched; the period only moves forward and the database refuses a second
+renewal invoice for a period, so running the billing twice issues nothing twice.
+The ``bill`` command, ``advanceTestClock`` and the worker in ``serve`` all call
+``renew_due``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import func, literal, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.api_keys.service import operator
+from models.invoicing.rules import recurring_lines
+from models.invoicing.service import invoice_totals, issue_invoice
+from models.kernel.errors import ValidationFailed
+from models.kernel.periods import Interval, next_boundary
+from models.metering.ingest import usage_charges, usage_lines
+from models.platform import audit, events
+from models.platform.access import Principal
+from models.platform.deps import Deps
+from models.platform.events import EventType
+from models.platform.reads import rows_by_ids
+from models.platform.store import ROW_LOCK
+from models.seats.queries import seats_in_use
+from models.seats.rules import overbooked, seat_totals
+from models.subscriptions.service import held_items, lock_tenant, replace_addons, snapshot
+from models.tables import (
+    AddonRow,
+    InvoiceReason,
+    InvoiceRow,
+    PlanRow,
+    SubscriptionRow,
+    SubscriptionStatus,
+    TenantRow,
+    TestClockRow,
+    UTCDateTime,
+)
+from models.test_clocks import service as test_clocks
+from models.test_clocks.service import tenant_clock
+
+log = logging.getLogger("gateway.renewals")
+
+
+def is_due(subscription: SubscriptionRow, now: datetime) -> bool:
+    return subscription.status != SubscriptionStatus.CANCELLED.value and subscription.current_period_end <= now
+
+
+async def renew(
+    session: AsyncSession, deps: Deps, actor: Principal, tenant: TenantRow, subscription: SubscriptionRow,
+    now: datetime,
+) -> list[InvoiceRow]:
+    """Renew every period of ``subscription`` that has ended by ``now``, oldest
+    first, in the caller's transaction (tenant and subscription rows locked)."""
+    issued: list[InvoiceRow] = []
+    while is_due(subscription, now):
+        end = subscription.current_period_end
+        if subscription.cancel_at_period_end:
+            final = await bill_final_usage(session, deps, tenant, subscription, end)
+            issued.extend([final] if final else [])
+            before = subscription.status
+            subscription.status = SubscriptionStatus.CANCELLED.value
+            subscription.cancelled_at = subscription.updated_at = end
+            subscription.scheduled_change = None
+            audit.record(
+                session, actor, tenant_id=tenant.id, action="subscription.cancelled", subject_id=subscription.id,
+                before={"status": before}, after={"status": subscription.status, "atPeriodEnd": True}, at=end,
+            )
+            await emit_cancelled(session, deps, subscription, end, at_period_end=True)
+            break
+        # Usage is billed in arrears, by the plans the closing period had.
+        usage = usage_lines(await usage_charges(session, tenant, subscription, end))
+        subscription.usage_plans = None
+        previous_plan = subscription.plan_id
+        plan, items, scheduled_change_applied = await _apply_scheduled_change(
+            session, deps, actor, tenant, subscription, end
+        )
+        try:
+            period_end = next_boundary(subscription.billing_anchor, end, Interval(plan.interval), tenant.timezone)
+        except (ValueError, OverflowError):
+            raise ValidationFailed(
+                "currentPeriodEnd", f"subscription {subscription.id!r} cannot renew: its next period would end after "
+                "the year 9999"
+            ) from None
+        lines = recurring_lines(plan, items) + usage
+        totals = await invoice_totals(session, tenant, lines)
+        invoice = await issue_invoice(
+            session, deps, tenant=tenant, subscription_id=subscription.id, reason=InvoiceReason.RENEWAL,
+            currency=plan.currency, lines=lines, totals=totals, period=(end, period_end), at=end,
+        )
+        before = {"periodStart": subscription.current_period_start.isoformat(), "periodEnd": end.isoformat()}
+        subscription.current_period_start, subscription.current_period_end = end, period_end
+        subscription.updated_at = end
+        audit.record(
+            session, actor, tenant_id=tenant.id, action="subscription.renewed", subject_id=subscription.id,
+            before=before,
+            after={"periodStart": end.isoformat(), "periodEnd": period_end.isoformat(), "invoice": invoice.number},
+            at=end,
+        )
+        if scheduled_change_applied:  # told once the period it starts is the subscription's
+            events.emit(session, deps.bus, EventType.SUBSCRIPTION_PLAN_CHANGED, tenant.id, events.subscription_data(
+                subscription, plan, previousPlanId=previous_plan, scheduled=True), end)
+            await emit_seats_changed(session, deps, tenant.id, subscription, "subscription.changed", end)
+        events.emit(session, deps.bus, EventType.SUBSCRIPTION_RENEWED, tenant.id,
+                    events.subscription_data(subscription, plan, invoiceId=invoice.id), end)
+        issued.append(invoice)
+    return issued
+
+
+async def bill_final_usage(
+    session: AsyncSession, deps: Deps, tenant: TenantRow, subscription: SubscriptionRow, at: datetime
+) -> InvoiceRow | None:
+    """The FINAL invoice of a subscription that ends at ``at``: its last period's
+    usage up to then, in arrears. None when nothing of it costs anything."""
+    lines = usage_lines(await usage_charges(session, tenant, subscription, at))
+    subscription.usage_plans = None
+    if not any(line.amount for line in lines):
+        return None
+    return await issue_invoice(
+        session, deps, tenant=tenant, subscription_id=subscription.id, reason=InvoiceReason.FINAL,
+        currency=tenant.currency, lines=lines, totals=await invoice_totals(session, tenant, lines),
+        period=(subscription.current_period_start, at), at=at,
+    )
+
+
+async def _apply_scheduled_change(
+    session: AsyncSession, deps: Deps, actor: Principal, tenant: TenantRow, subscription: SubscriptionRow,
+    at: datetime,
+) -> tuple[PlanRow, list[tuple[AddonRow, int]], bool]:
+    """The plan and add-ons the next period bills: the scheduled change's, if it
+    still fits the members the team has now (then True); else what the subscription has."""
+    current_plan = await session.get(PlanRow, subscription.plan_id)
+    current = await held_items(session, subscription.id)
+    change = subscription.scheduled_change
+    if not change:
+        return current_plan, current, False
+    subscription.scheduled_change = None
+    plan = await session.get(PlanRow, change["plan_id"])
+    wanted = [(a["addon_id"], a["quantity"]) for a in change["addons"]]
+    addons = await rows_by_ids(session, AddonRow, [addon_id for addon_id, _ in wanted])
+    items = [(addon, quantity) for addon, (_, quantity) in zip(addons, wanted, strict=True) if addon and quantity]
+    (used,) = await seats_in_use(session, [tenant.id])
+    over = overbooked(seat_totals(plan, items), used) if plan else {}
+    held = {addon.id: quantity for addon, quantity in current}
+    # Archived while the change waited: it may keep what it had, not buy more.
+    archived = [a.code for a, q in items if a.archived_at is not None and q > held.get(a.id, 0)]
+    before = snapshot(subscription, current_plan, current)
+    if plan is None or over or archived:
+        if plan is None:
+            reason = "the plan no longer exists"
+        elif over:
+            reason = "members hold more seats than it gives: " + ", ".join(f"{n} {t.value}" for t, n in over.items())
+        else:
+            reason = "add-ons were archived before it applied: " + ", ".join(archived)
+        audit.record(
+            session, actor, tenant_id=tenant.id, action="subscription.scheduled_change_dropped",
+            subject_id=subscription.id, before={"subscription": before, "scheduledChange": change},
+            after={"reason": reason}, at=at,
+        )
+        return current_plan, current, False
+    if plan.interval != current_plan.interval:
+        subscription.billing_anchor = at  # a new interval counts its periods from here
+    subscription.plan_id = plan.id
+    await replace_addons(session, subscription.id, items)
+    audit.record(
+        session, actor, tenant_id=tenant.id, action="subscription.plan_changed", subject_id=subscription.id,
+        before={"subscription": before},
+        after={"subscription": snapshot(subscription, plan, items), "scheduled": True}, at=at,
+    )
+    return plan, items, True
+
+
+async def emit_cancelled(
+    session: AsyncSession, deps: Deps, subscription: SubscriptionRow, at: datetime, *, at_period_end: bool
+) -> None:
+    plan = await session.get(PlanRow, subscription.plan_id)
+    events.emit(session, deps.bus, EventType.SUBSCRIPTION_CANCELLED, subscription.tenant_id,
+                events.subscription_data(subscription, plan, atPeriodEnd=at_period_end), at)
+    await emit_seats_changed(session, deps, subscription.tenant_id, None, "subscription.cancelled", at)
+
+
+async def emit_seats_changed(
+    session: AsyncSession, deps: Deps, tenant_id: str, subscription: SubscriptionRow | None, reason: str,
+    at: datetime, member_id: str | None = None,
+) -> None:
+    """``seats.changed`` with the seats the tenant has now (none without a live subscription)."""
+    if subscription is None:
+        totals = seat_totals(None, [])
+    else:
+        plan = await session.get(PlanRow, subscription.plan_id)
+        totals = seat_totals(plan, await held_items(session, subscription.id))
+    (used,) = await seats_in_use(session, [tenant_id])
+    events.emit(session, deps.bus, EventType.SEATS_CHANGED, tenant_id,
+                events.seats_data(tenant_id, reason, member_id, totals, used), at)
+
+
+@dataclass
+class BillingRun:
+    renewed: int = 0
+    invoices: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+
+async def renew_due(
+    deps: Deps, *, test_clock_id: str | None = None, subscription_id: str | None = None
+) -> BillingRun:
+    """Renew every subscription whose period has ended on its tenant's clock (the
+    test clock's frozen time, else now), each in its own transaction. One that
+    fails is logged and left for the next run; the others go on."""
+    now = deps.clock.now()
+    query = (
+        select(SubscriptionRow.id, SubscriptionRow.tenant_id)
+        .join(TenantRow, TenantRow.id == SubscriptionRow.tenant_id)
+        .outerjoin(TestClockRow, TestClockRow.id == TenantRow.test_clock_id)
+        .where(
+            SubscriptionRow.status != SubscriptionStatus.CANCELLED.value,
+            SubscriptionRow.current_period_end <= func.coalesce(TestClockRow.frozen_time, literal(now, UTCDateTime())),
+        )
+        .order_by(SubscriptionRow.current_period_end)
+    )
+    if test_clock_id is not None:
+        query = query.where(TenantRow.test_clock_id == test_clock_id)
+    if subscription_id is not None:
+        query = query.where(SubscriptionRow.id == subscription_id)
+    async with deps.store.read() as session:
+        due = (await session.execute(query)).all()
+    run = BillingRun()
+    for sub_id, tenant_id in due:
+        try:
+            issued = await renew_subscription(deps, tenant_id, sub_id)
+        except Exception:
+            log.exception("renewal failed; the next billing run retries it", extra={"subscription_id": sub_id})
+            run.failed.append(sub_id)
+            continue
+        if issued is not None:
+            run.renewed += 1
+            run.invoices.extend(invoice.number for invoice in issued)
+    return run
+
+
+async def renew_subscription(deps: Deps, tenant_id: str, subscription_id: str) -> list[InvoiceRow] | None:
+    """Renew one subscription if it is due (None if another run got there first);
+    its errors propagate."""
+    async with deps.store.transaction() as session:
+        tenant = await lock_tenant(session, tenant_id)
+        subscription = await session.get(
+            SubscriptionRow, subscription_id, with_for_update=ROW_LOCK, populate_existing=True
+        )
+        now = (await tenant_clock(session, deps, tenant)).now()
+        if subscription is None or not is_due(subscription, now):
+            return None  # another run got here first
+        return await renew(session, deps, operator(), tenant, subscription, now)
+
+
+async def advance_test_clock(deps: Deps, actor: Principal, clock_id: str, frozen_time: datetime) -> TestClockRow:
+    """Move a test clock forward, then run what fell due for its tenants: each
+    period that ended on the way renews, in order (three months ahead: three
+    renewal invoices)."""
+    row = await test_clocks.advance_test_clock(deps, actor, clock_id, frozen_time)
+    await renew_due(deps, test_clock_id=row.id)
+    return row

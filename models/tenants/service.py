@@ -1,0 +1,211 @@
+"""Tenants: create, read, list, and keep their billing info."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import EmailStr, Field, StringConstraints
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.invoicing.rules import MAX_AMOUNT, recurring_lines
+from models.kernel.errors import NotFound, ValidationFailed
+from models.kernel.ids import new_id
+from models.kernel.validation import CountryCode, CurrencyCode, Input, NonBlank, TimezoneName
+from models.plan_changes.rules import settle
+from models.platform.access import Principal, require_admin, require_tenant
+from models.platform.deps import Deps
+from models.platform.outbox import queue_provider_task
+from models.platform.pagination import Page, paginate
+from models.platform.store import ROW_LOCK
+from models.subscriptions.queries import live_subscriptions
+from models.subscriptions.service import held_items
+from models.tables import PlanRow, ProviderTaskKind, Role, SalesMode, TenantRow, TestClockRow
+from models.test_clocks.service import clock_for_tenant, tenant_clock
+
+Name = Annotated[NonBlank, StringConstraints(max_length=200)]
+Line = Annotated[NonBlank, StringConstraints(max_length=200)]
+Optional200 = Annotated[str, StringConstraints(max_length=200)] | None
+
+
+class AddressInput(Input):
+    line1: Line
+    line2: Optional200 = None
+    city: Annotated[NonBlank, StringConstraints(max_length=120)]
+    state: Annotated[str, StringConstraints(max_length=120)] | None = None
+    postal_code: Annotated[str, StringConstraints(max_length=20)] | None = None
+    country: CountryCode
+
+
+class BillingInfoInput(Input):
+    company_name: Optional200 = None
+    address: AddressInput | None = None
+
+
+# Percent, e.g. 10 or 8.875; kept as parts per million (10 % = 100000).
+TaxRate = Annotated[Decimal, Field(ge=0, le=100, decimal_places=4, allow_inf_nan=False)]
+
+
+def tax_rate_ppm(percent: Decimal) -> int:
+    return int(percent * 10_000)
+
+
+class TaxRateSpec(Input):
+    tax_rate: TaxRate
+
+
+class TenantCreate(Input):
+    name: Name
+    email: EmailStr
+    currency: CurrencyCode
+    timezone: TimezoneName = "UTC"
+    sales_mode: SalesMode = SalesMode.SELF_SERVE
+    billing_info: BillingInfoInput | None = None
+    test_clock_id: str | None = None
+    tax_rate: TaxRate = Decimal(0)
+
+
+def _apply_billing_info(row: TenantRow, info: BillingInfoInput | None) -> None:
+    address = info.address if info else None
+    row.company_name = info.company_name if info else None
+    row.address_line1 = address.line1 if address else None
+    row.address_line2 = address.line2 if address else None
+    row.address_city = address.city if address else None
+    row.address_state = address.state if address else None
+    row.address_postal_code = address.postal_code if address else None
+    row.address_country = address.country if address else None
+
+
+async def create_tenant(deps: Deps, actor: Principal, data: Any) -> TenantRow:
+    require_admin(actor, "createTenant")
+    spec = TenantCreate.parse(data)
+    async with deps.store.transaction() as session:
+        return await insert_tenant(session, deps, spec)
+
+
+async def insert_tenant(session: AsyncSession, deps: Deps, spec: TenantCreate) -> TenantRow:
+    """The write of ``create_tenant``, inside the caller's transaction."""
+    test_clock = None
+    if spec.test_clock_id is not None:
+        test_clock = await session.get(TestClockRow, spec.test_clock_id)
+        if test_clock is None:
+            raise NotFound("TestClock", spec.test_clock_id)
+    row = TenantRow(
+        id=new_id("ten"),
+        invoice_prefix=await _free_invoice_prefix(session, invoice_prefix_base(spec.name)),
+        name=spec.name,
+        email=spec.email,
+        currency=spec.currency,
+        timezone=spec.timezone,
+        sales_mode=spec.sales_mode.value,
+        test_clock_id=spec.test_clock_id,
+        tax_rate_ppm=tax_rate_ppm(spec.tax_rate),
+    )
+    _apply_billing_info(row, spec.billing_info)
+    row.created_at = row.updated_at = clock_for_tenant(deps, row, test_clock).now()
+    session.add(row)
+    if deps.mirrors:
+        await session.flush()  # the task refers to the tenant
+    _mirror(session, deps, row)
+    return row
+
+
+def _mirror(session: AsyncSession, deps: Deps, tenant: TenantRow) -> None:
+    """With a payment provider, (re)create the tenant's customer there once this
+    commits: every tenant, SALES_LED ones included, is linked to a customer."""
+    queue_provider_task(
+        session, deps, tenant_id=tenant.id, kind=ProviderTaskKind.SYNC_CUSTOMER, subject_id=tenant.id,
+        now=deps.clock.now(),
+    )
+
+
+def invoice_prefix_base(name: str) -> str:
+    """``Acme Analytics`` -> ``ACME``: the first word's ASCII letters and digits."""
+    words = name.split()
+    base = "".join(c for c in words[0] if c.isascii() and c.isalnum()).upper()[:8] if words else ""
+    return base or "INV"
+
+
+async def _free_invoice_prefix(session: AsyncSession, base: str) -> str:
+    """``base``, or ``base2``, ``base3``...: every tenant's invoice numbers stay unique
+    across the operator's books, as tax authorities expect of one seller."""
+    if session.bind.dialect.name == "postgresql":  # two new "Acme"s must not both pick ACME
+        await session.execute(text("SELECT pg_advisory_xact_lock(hashtext('tenants.invoice_prefix'))"))
+    taken = set(
+        (await session.scalars(
+            select(TenantRow.invoice_prefix).where(
+                func.substr(TenantRow.invoice_prefix, 1, len(base)) == base
+            )
+        )).all()
+    )
+    prefix, n = base, 1
+    while prefix in taken:
+        n += 1
+        prefix = f"{base}{n}"
+    return prefix
+
+
+async def update_billing_info(deps: Deps, actor: Principal, tenant_id: str, data: Any) -> TenantRow:
+    """Replace the tenant's billing info (fields left out are cleared)."""
+    require_tenant(actor, tenant_id)
+    info = BillingInfoInput.parse(data)
+    async with deps.store.transaction() as session:
+        row = await session.get(TenantRow, tenant_id, with_for_update=ROW_LOCK)
+        if row is None:
+            raise NotFound("Tenant", tenant_id)
+        _apply_billing_info(row, info)
+        row.updated_at = (await tenant_clock(session, deps, row)).now()
+        _mirror(session, deps, row)
+    return row
+
+
+async def set_tax_rate(deps: Deps, actor: Principal, tenant_id: str, tax_rate: Any) -> TenantRow:
+    """The exclusive tax rate (percent) of the tenant's next invoices (ADMIN: tax
+    is the operator's books, not the tenant's to choose)."""
+    require_admin(actor, "setTaxRate")
+    spec = TaxRateSpec.parse({"tax_rate": tax_rate}, path="")
+    async with deps.store.transaction() as session:
+        row = await session.get(TenantRow, tenant_id, with_for_update=ROW_LOCK)
+        if row is None:
+            raise NotFound("Tenant", tenant_id)
+        rate = tax_rate_ppm(spec.tax_rate)
+        await _check_renewals_fit(session, row, rate)
+        row.tax_rate_ppm = rate
+        row.updated_at = (await tenant_clock(session, deps, row)).now()
+    return row
+
+
+async def _check_renewals_fit(session: AsyncSession, tenant: TenantRow, rate: int) -> None:
+    """The live subscription's renewal, taxed at ``rate``, must stay an amount the API can show."""
+    (subscription,) = await live_subscriptions(session, [tenant.id])
+    if subscription is None:
+        return
+    plan = await session.get(PlanRow, subscription.plan_id)
+    total = settle(recurring_lines(plan, await held_items(session, subscription.id)), rate, 0).total
+    if abs(total) > MAX_AMOUNT:
+        raise ValidationFailed(
+            "taxRate", f"the renewal of subscription {subscription.id!r} would come to {total} minor units with this "
+            f"tax, more than the {MAX_AMOUNT} the API can carry"
+        )
+
+
+async def get_tenant(deps: Deps, actor: Principal, tenant_id: str) -> TenantRow:
+    require_tenant(actor, tenant_id)
+    async with deps.store.read() as session:
+        row = await session.get(TenantRow, tenant_id)
+    if row is None:
+        raise NotFound("Tenant", tenant_id)
+    return row
+
+
+async def list_tenants(
+    deps: Deps, actor: Principal, first: int | None = None, after: str | None = None
+) -> Page[TenantRow]:
+    """Every tenant for ADMIN keys; a TENANT key sees its own; a PARTNER key none."""
+    query = select(TenantRow)
+    if not actor.is_admin:
+        visible = actor.tenant_id if actor.role is Role.TENANT else None
+        query = query.where(TenantRow.id == visible)
+    async with deps.store.read() as session:
+        return await paginate(session, query, TenantRow.id, first, after)

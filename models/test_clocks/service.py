@@ -1,0 +1,108 @@
+"""Test clocks (as in Stripe): freeze time for the tenants attached to one, then
+advance it. Every time-dependent rule asks ``clock_for_tenant`` what "now" is."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import StringConstraints
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.kernel.clock import Clock, FixedClock, as_utc
+from models.kernel.errors import ValidationFailed
+from models.kernel.ids import new_id
+from models.kernel.validation import Input
+from models.platform.access import Principal, require_admin, require_visible
+from models.platform.deps import Deps
+from models.platform.store import ROW_LOCK
+from models.tables import Role, TenantRow, TestClockRow
+
+
+class TestClockCreate(Input):
+    __test__ = False  # not a pytest class, despite the name
+
+    frozen_time: datetime
+    name: Annotated[str, StringConstraints(max_length=200)] | None = None
+
+
+def clock_for_tenant(deps: Deps, tenant: TenantRow, test_clock: TestClockRow | None) -> Clock:
+    """The clock a tenant lives on: its test clock's frozen time, else the process clock."""
+    if tenant.test_clock_id is None:
+        return deps.clock
+    if test_clock is None or test_clock.id != tenant.test_clock_id:
+        raise ValueError("pass the tenant's own test clock")
+    return FixedClock(test_clock.frozen_time)
+
+
+async def tenant_clock(session: AsyncSession, deps: Deps, tenant: TenantRow) -> Clock:
+    """``clock_for_tenant``, loading the tenant's test clock in this session."""
+    test_clock = (
+        await session.get(TestClockRow, tenant.test_clock_id) if tenant.test_clock_id else None
+    )
+    return clock_for_tenant(deps, tenant, test_clock)
+
+
+def _aware(value: datetime) -> datetime:
+    try:
+        return as_utc(value)
+    except ValueError:
+        raise ValidationFailed("frozenTime", "needs a UTC offset, e.g. 2026-01-15T00:00:00Z") from None
+    except OverflowError:
+        raise ValidationFailed("frozenTime", "is outside the years 1 to 9999 once in UTC") from None
+
+
+async def create_test_clock(
+    deps: Deps, actor: Principal, frozen_time: datetime, name: str | None = None
+) -> TestClockRow:
+    require_admin(actor, "createTestClock")
+    spec = TestClockCreate.parse({"frozen_time": frozen_time, "name": name}, path="")
+    row = TestClockRow(
+        id=new_id("clock"),
+        name=(spec.name or "").strip() or None,
+        frozen_time=_aware(spec.frozen_time),
+        created_at=deps.clock.now(),
+    )
+    async with deps.store.transaction() as session:
+        session.add(row)
+    return row
+
+
+async def advance_test_clock(
+    deps: Deps, actor: Principal, clock_id: str, frozen_time: datetime
+) -> TestClockRow:
+    """Move a test clock forward. Test clocks belong to ADMIN keys: any other key gets
+    NOT_FOUND, or FORBIDDEN if its tenant lives on the clock and so may see it."""
+    target = _aware(frozen_time)
+    async with deps.store.transaction() as session:
+        row = await session.scalar(
+            select(TestClockRow).where(TestClockRow.id == clock_id).with_for_update(**ROW_LOCK)
+        )
+        require_visible(row is not None and await _may_see(session, actor, row.id), "TestClock", clock_id)
+        require_admin(actor, "advanceTestClock")
+        if target <= row.frozen_time:
+            raise ValidationFailed(
+                "frozenTime",
+                f"must be later than the clock's current time {row.frozen_time.isoformat()}; "
+                "test clocks only move forward",
+            )
+        row.frozen_time = target
+    return row
+
+
+async def get_test_clock(deps: Deps, actor: Principal, clock_id: str) -> TestClockRow:
+    async with deps.store.read() as session:
+        row = await session.get(TestClockRow, clock_id)
+        require_visible(row is not None and await _may_see(session, actor, clock_id), "TestClock", clock_id)
+    return row
+
+
+async def _may_see(session: AsyncSession, actor: Principal, clock_id: str) -> bool:
+    """ADMIN keys see every clock; a TENANT key the one its tenant lives on."""
+    if actor.is_admin:
+        return True
+    if actor.role is not Role.TENANT or actor.tenant_id is None:
+        return False
+    tenant = await session.get(TenantRow, actor.tenant_id)
+    return tenant is not None and tenant.test_clock_id == clock_id
