@@ -26,9 +26,9 @@ from strawberry.types.graphql import OperationType
 
 from models.catalog import queries as catalog_queries
 from models.invoicing import queries as invoicing_queries
-from models.metering import ingest as usage
+from models.metering import counts as metering_counts
 from models.metering import queries as metering_queries
-from models.metering.ingest import Count
+from models.metering.counts import Count
 from models.payments import queries as payments_queries
 from models.platform import reads
 from models.platform.deps import Deps
@@ -142,7 +142,7 @@ class Loaders:
         self.provider_failure: DataLoader[str, str | None] = _loader(reads, payments_queries.provider_failures)
         # (tenant row, a month's first day or None: this month) -> every meter's count in it
         self.month_counts: DataLoader[tuple[TenantRow, date | None], list[Count]] = _loader(
-            reads, lambda session, keys: usage.month_counts_of(session, deps, keys),
+            reads, lambda session, keys: metering_counts.month_counts_of(session, deps, keys),
             cache_key=lambda key: (key[0].id, key[1]),
         )
 

@@ -10,7 +10,7 @@ table keeps the smaller sizes' points, so at 5M the meter has 5M points and
 ``usage_points`` 6M. Then, cycling over the year's full months, each path is timed
 call by call, back to back, after a round of untimed calls over every month:
 
-- service: ``usage.counts(deps, operator(), tenant, meter, Span(month=True, day=...))``;
+- service: ``metering_counts.counts(deps, operator(), tenant, meter, Span(month=True, day=...))``;
 - http: ``meterUnitMonthCount`` through a real `serve` process (one kept-alive connection);
 - sql (the baseline): ``SELECT SUM(total) FROM usage_days`` over the month's days,
   hand-written, through the same driver.
@@ -30,7 +30,7 @@ from bench.databases import Raw
 from bench.server import Server
 from bench.workloads.rollup import rebuild_days
 from models.api_keys import service as api_keys
-from models.metering import ingest as usage
+from models.metering import counts as metering_counts
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
 SPAN_SECONDS = 365 * 86_400
@@ -135,7 +135,7 @@ async def _measure_size(ctx: Context, raw: Raw, server: Server, tenant_id: str, 
         return int(await raw.fetchval(SQL_SUM, tenant_id, meter_id, month, _month_end(month)))
 
     async def service(month: date) -> int:
-        (count,) = await usage.counts(ctx.deps, api_keys.operator(), tenant_id, meter, usage.Span(month=True, day=month))
+        (count,) = await metering_counts.counts(ctx.deps, api_keys.operator(), tenant_id, meter, metering_counts.Span(month=True, day=month))
         return count.value
 
     async def http(month: date) -> int:
@@ -148,7 +148,7 @@ async def _measure_size(ctx: Context, raw: Raw, server: Server, tenant_id: str, 
     expected = {month: await sql(month) for month in months}
     baseline = await _timed(ctx, months, expected, sql, "the SQL baseline")
     timed = {
-        "service": await _timed(ctx, months, expected, service, "usage.counts"),
+        "service": await _timed(ctx, months, expected, service, "metering_counts.counts"),
         "http": await _timed(ctx, months, expected, http, "meterUnitMonthCount"),
     }
     at = f"@ {label(size)} points"

@@ -19,8 +19,8 @@ from datetime import UTC, datetime
 import httpx
 from standardwebhooks.webhooks import Webhook
 
+from models.kernel.enums import DeliveryStatus
 from models.platform.deps import Deps
-from models.tables import DeliveryStatus
 from models.webhooks import service as webhooks
 from models.webhooks.service import DueDelivery
 
@@ -107,13 +107,13 @@ async def deliver(deps: Deps, http: httpx.AsyncClient, item: DueDelivery) -> Non
         return
     row, (attempt,) = recorded.delivery, recorded.attempts
     outcome = f"answered {status_code}" if status_code is not None else f"failed ({error})"
-    if row.status == DeliveryStatus.SUCCEEDED.value:
+    if row.status == DeliveryStatus.SUCCEEDED:
         then, level = "delivered", logging.INFO
-    elif row.status == DeliveryStatus.FAILED.value:
+    elif row.status == DeliveryStatus.FAILED:
         then, level = "no attempts left: FAILED", logging.WARNING
     else:
         then, level = f"next attempt at {row.next_attempt_at.isoformat()}", logging.WARNING
-    next_at = row.next_attempt_at.isoformat() if row.status == DeliveryStatus.PENDING.value else None
+    next_at = row.next_attempt_at.isoformat() if row.status == DeliveryStatus.PENDING else None
     log.log(
         level, "webhook %s to endpoint %s: attempt %d %s; %s",
         row.id, row.endpoint_id, attempt.attempt, outcome, then,

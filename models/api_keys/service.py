@@ -10,6 +10,7 @@ from pydantic import StringConstraints, model_validator
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from models.kernel.enums import Role
 from models.kernel.errors import NotFound, ValidationFailed
 from models.kernel.ids import new_id
 from models.kernel.validation import Input, NonBlank
@@ -17,7 +18,7 @@ from models.platform.access import Principal, require_admin, require_tenant, req
 from models.platform.deps import Deps
 from models.platform.pagination import Page, paginate
 from models.platform.store import ROW_LOCK
-from models.tables import ApiKeyRow, Role, TenantRow
+from models.tables import ApiKeyRow, TenantRow
 
 SECRET_PREFIX = "gwk_"
 
@@ -67,7 +68,7 @@ def insert_api_key(
     row = ApiKeyRow(
         id=new_id("key"),
         name=spec.name,
-        role=spec.role.value,
+        role=spec.role,
         tenant_id=spec.tenant_id,
         secret_hash=hash_secret(secret),
         secret_hint=secret[: len(SECRET_PREFIX) + 4],
@@ -120,7 +121,7 @@ async def authenticate(deps: Deps, secret: str) -> Principal | None:
         )
     if row is None:
         return None
-    return Principal(role=Role(row.role), tenant_id=row.tenant_id, api_key_id=row.id)
+    return Principal(role=row.role, tenant_id=row.tenant_id, api_key_id=row.id)
 
 
 def operator() -> Principal:

@@ -13,14 +13,13 @@ from pydantic import Field, StringConstraints, model_validator
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from models.kernel.enums import Interval, SeatType
 from models.kernel.errors import AddonArchived, AddonNotAttached, CurrencyMismatch, NotFound, ValidationFailed
 from models.kernel.ids import new_id
-from models.kernel.periods import Interval
 from models.kernel.validation import CurrencyCode, Input, NonBlank
 from models.platform.access import Principal, require_admin
 from models.platform.deps import Deps, insert_unique
 from models.platform.store import ROW_LOCK
-from models.seats.rules import SeatType
 from models.tables import AddonRow, PlanAddonRow, PlanRow
 
 Code = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]

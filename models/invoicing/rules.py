@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-import enum
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
 from typing import Protocol
 
+from models.kernel.enums import LineKind
 from models.kernel.errors import ValidationFailed
+from models.kernel.money import half_up
 
 # The API carries amounts as GraphQL Ints, which are 32-bit.
 MAX_AMOUNT = 2**31 - 1
-
-
-class LineKind(enum.Enum):
-    BASE = "BASE"
-    ADDON = "ADDON"
-    USAGE = "USAGE"
-    PRORATION = "PRORATION"
-    CREDIT = "CREDIT"
 
 
 class PricedPlan(Protocol):
@@ -113,3 +106,36 @@ def check_representable(
             field, f"an amount (a line, an invoice total with tax, or the credit balance) would exceed {MAX_AMOUNT} "
             "minor units, the most the API can carry; choose a smaller plan or fewer add-ons"
         )
+
+
+# Tax rates are kept in parts per million of the taxed amount: 10 % is 100_000.
+PPM = 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    """An invoice's money. ``total`` may be negative (a change that credits more
+    than it charges); then nothing is due and ``credit_granted`` goes to the
+    tenant's credit balance. Otherwise the balance pays what it can of the total."""
+
+    subtotal: int
+    tax: int
+    total: int
+    credits_applied: int
+    amount_due: int
+    credit_granted: int
+    balance_after: int  # the tenant's credit balance once this invoice is issued
+
+
+def settle(lines: Sequence[Line], tax_rate_ppm: int, credit_balance: int) -> Totals:
+    if credit_balance < 0:
+        raise ValueError("a credit balance is never negative")
+    subtotal = sum(line.amount for line in lines)
+    tax = half_up(subtotal * tax_rate_ppm, PPM)  # exclusive; a credit returns its tax too
+    total = subtotal + tax
+    applied = min(credit_balance, max(total, 0))
+    return Totals(
+        subtotal=subtotal, tax=tax, total=total, credits_applied=applied,
+        amount_due=max(total, 0) - applied, credit_granted=max(-total, 0),
+        balance_after=credit_balance - applied + max(-total, 0),
+    )

@@ -10,25 +10,16 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.invoicing.queries import credit_balances
-from models.invoicing.rules import Line
+from models.invoicing.rules import Line, Totals, settle
+from models.kernel.enums import InvoiceReason, InvoiceStatus, ProviderTaskKind, SalesMode
 from models.kernel.ids import new_id
-from models.plan_changes.rules import Totals, settle
 from models.platform import events
 from models.platform.access import Principal, require_tenant, require_visible
 from models.platform.deps import Deps
 from models.platform.events import EventType
 from models.platform.outbox import queue_provider_task
 from models.platform.pagination import Page, paginate
-from models.tables import (
-    CreditEntryRow,
-    InvoiceLineRow,
-    InvoiceReason,
-    InvoiceRow,
-    InvoiceStatus,
-    ProviderTaskKind,
-    SalesMode,
-    TenantRow,
-)
+from models.tables import CreditEntryRow, InvoiceLineRow, InvoiceRow, TenantRow
 
 
 async def next_invoice_number(session: AsyncSession, tenant_id: str) -> str:
@@ -78,8 +69,8 @@ async def issue_invoice(
         tenant_id=tenant.id,
         subscription_id=subscription_id,
         number=await next_invoice_number(session, tenant.id),
-        status=(InvoiceStatus.PAID if totals.amount_due == 0 else InvoiceStatus.OPEN).value,
-        reason=reason.value,
+        status=InvoiceStatus.PAID if totals.amount_due == 0 else InvoiceStatus.OPEN,
+        reason=reason,
         currency=currency,
         period_start=period[0],
         period_end=period[1],
@@ -98,7 +89,7 @@ async def issue_invoice(
             id=new_id("il"),
             invoice_id=invoice.id,
             position=position,
-            kind=line.kind.value,
+            kind=line.kind,
             description=line.description,
             quantity=line.quantity,
             unit_amount=line.unit_amount,
@@ -119,9 +110,9 @@ async def issue_invoice(
                 invoice_id=invoice.id, description=text, at=at,
             ))
     events.emit(session, deps.bus, EventType.INVOICE_CREATED, tenant.id, events.invoice_data(invoice), at)
-    if invoice.status == InvoiceStatus.PAID.value:  # nothing was due: paid as it was made
+    if invoice.status == InvoiceStatus.PAID:  # nothing was due: paid as it was made
         events.emit(session, deps.bus, EventType.INVOICE_PAID, tenant.id, events.invoice_data(invoice), at)
-    if invoice.amount_due > 0 and tenant.sales_mode == SalesMode.SELF_SERVE.value:
+    if invoice.amount_due > 0 and tenant.sales_mode == SalesMode.SELF_SERVE:
         queue_provider_task(
             session, deps, tenant_id=tenant.id, kind=ProviderTaskKind.COLLECT_INVOICE, subject_id=invoice.id,
             now=deps.clock.now(),

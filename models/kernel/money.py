@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 
 from babel.numbers import format_currency, get_currency_precision
 
@@ -33,3 +33,10 @@ class Money:
         """``$99.00``, ``¥1,000``, ``€0.50``, ``-$25.00``."""
         major = Decimal(self.amount).scaleb(-minor_digits(self.currency))
         return format_currency(major, self.currency, locale="en_US", currency_digits=True)
+
+
+def half_up(numerator: int, denominator: int = 1) -> int:
+    """``numerator / denominator`` rounded to an integer, halves away from zero."""
+    with localcontext() as context:
+        context.prec = 60  # exact for any amount the API can carry
+        return int((Decimal(numerator) / Decimal(denominator)).quantize(Decimal(1), rounding=ROUND_HALF_UP))

@@ -8,15 +8,10 @@ Stripe do; the wall-clock time of the anchor is kept across DST changes.
 from __future__ import annotations
 
 import calendar
-import enum
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-
-class Interval(enum.Enum):
-    MONTH = "MONTH"
-    YEAR = "YEAR"
-
+from models.kernel.enums import Interval
 
 MONTHS = {Interval.MONTH: 1, Interval.YEAR: 12}
 

@@ -10,7 +10,6 @@ point), so a count in any aggregation is read from days without touching points.
 from __future__ import annotations
 
 import calendar
-import enum
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -18,33 +17,14 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
-from models.invoicing.rules import Line, LineKind
+from models.invoicing.rules import Line
+from models.kernel.enums import Aggregation, LineKind, PricingModel
 
 MICRO = 1_000_000
 # One event moves a point by at most 10^11 units, and a day's sum stays within
 # 10^17 millionths, so a month of days sums well inside a 64-bit integer.
 MAX_EVENT_UNITS = 10**11
 MAX_DAY_MICROS = 10**17
-
-
-class Aggregation(enum.Enum):
-    SUM = "SUM"
-    MAX = "MAX"
-    COUNT = "COUNT"
-    LATEST = "LATEST"
-
-
-class UsageMethod(enum.Enum):
-    ADD = "ADD"
-    SUB = "SUB"
-    DIRECT = "DIRECT"
-
-
-class PricingModel(enum.Enum):
-    PER_UNIT = "PER_UNIT"
-    PACKAGE = "PACKAGE"
-    GRADUATED = "GRADUATED"
-    VOLUME = "VOLUME"
 
 
 def to_micros(value: float) -> int:

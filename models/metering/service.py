@@ -12,14 +12,16 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from models.catalog.service import Name, Price
+from models.kernel.enums import Aggregation, PricingModel
 from models.kernel.errors import NotFound, ValidationFailed
 from models.kernel.ids import new_id
 from models.kernel.validation import Input
-from models.metering.rules import Aggregation, PricingModel, Tier, UsagePrice, check_tiers
+from models.metering.rules import Tier, UsagePrice, check_tiers
 from models.platform.access import Principal, require_admin
 from models.platform.deps import Deps, insert_unique
 from models.platform.store import ROW_LOCK
 from models.tables import MeterRow, PlanRow, UsageChargeRow
+from models.tables.metering import StoredTier
 
 MeterName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,64}$")]
 Units = Annotated[int, Field(ge=0, le=10**11)]
@@ -38,7 +40,7 @@ async def create_meter(deps: Deps, actor: Principal, data: Any) -> MeterRow:
     now = deps.clock.now()
     row = MeterRow(
         id=new_id("meter"), name=spec.name, display_name=spec.display_name or spec.name,
-        description=spec.description, aggregation=spec.aggregation.value, created_at=now, updated_at=now,
+        description=spec.description, aggregation=spec.aggregation, created_at=now, updated_at=now,
     )
     return await insert_unique(
         deps, row, "input.name", f"{spec.name!r} is already a meter's name; names are unique, pick another"
@@ -53,8 +55,8 @@ async def update_meter(deps: Deps, actor: Principal, meter_id: str, aggregation:
         meter = await session.get(MeterRow, meter_id, with_for_update=ROW_LOCK)
         if meter is None:
             raise NotFound("Meter", meter_id)
-        if meter.aggregation != aggregation.value:
-            meter.aggregation = aggregation.value
+        if meter.aggregation is not aggregation:
+            meter.aggregation = aggregation
             meter.updated_at = deps.clock.now()
     return meter
 
@@ -98,8 +100,8 @@ class UsageChargeSpec(Input):
 
 
 def usage_price(row: UsageChargeRow) -> UsagePrice:
-    tiers = tuple(Tier(t["up_to"], t["unit_amount"], t.get("flat_amount", 0)) for t in row.tiers or ())
-    return UsagePrice(PricingModel(row.model), row.unit_amount, row.package_size, row.free_units, tiers)
+    tiers = tuple(Tier(t.up_to, t.unit_amount, t.flat_amount) for t in row.tiers or ())
+    return UsagePrice(row.model, row.unit_amount, row.package_size, row.free_units, tiers)
 
 
 async def add_usage_charge(deps: Deps, actor: Principal, data: Any) -> PlanRow:
@@ -115,9 +117,9 @@ async def add_usage_charge(deps: Deps, actor: Principal, data: Any) -> PlanRow:
             meter = (await session.scalars(select(MeterRow).where(MeterRow.name == spec.meter_name))).first()
             if meter is None:
                 raise NotFound("Meter", spec.meter_name)
-            tiers = [t.model_dump() for t in spec.tiers] if spec.tiers else None
+            tiers = [StoredTier(**t.model_dump()) for t in spec.tiers] if spec.tiers else None
             session.add(UsageChargeRow(
-                id=new_id("uchg"), plan_id=plan.id, meter_id=meter.id, model=spec.model.value,
+                id=new_id("uchg"), plan_id=plan.id, meter_id=meter.id, model=spec.model,
                 unit_amount=spec.unit_amount, package_size=spec.package_size, free_units=spec.free_units,
                 tiers=tiers, created_at=deps.clock.now(),
             ))

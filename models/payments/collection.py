@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
+from models.kernel.enums import InvoiceStatus, ProviderTaskKind, SalesMode
 from models.kernel.errors import NotFound, ProviderFailed, ValidationFailed
 from models.kernel.ids import new_id
 from models.payments.provider import (
@@ -41,15 +42,7 @@ from models.platform.access import Principal, require_tenant
 from models.platform.deps import Deps
 from models.platform.outbox import claim_provider_tasks, finish_provider_task
 from models.platform.store import ROW_LOCK
-from models.tables import (
-    InvoiceLineRow,
-    InvoiceRow,
-    InvoiceStatus,
-    ProviderTaskKind,
-    ProviderTaskRow,
-    SalesMode,
-    TenantRow,
-)
+from models.tables import InvoiceLineRow, InvoiceRow, ProviderTaskRow, TenantRow
 
 log = logging.getLogger("models.payments.collection")
 
@@ -67,9 +60,9 @@ async def run_provider_tasks(deps: Deps) -> int:
 
 async def _run(deps: Deps, task: ProviderTaskRow) -> None:
     try:
-        if task.kind == ProviderTaskKind.SYNC_CUSTOMER.value:
+        if task.kind == ProviderTaskKind.SYNC_CUSTOMER:
             await _sync_customer(deps, task)
-        elif task.kind == ProviderTaskKind.COLLECT_INVOICE.value:
+        elif task.kind == ProviderTaskKind.COLLECT_INVOICE:
             await _collect_invoice(deps, task)
         else:
             raise ProviderError(f"unknown provider task kind {task.kind!r}", retryable=False)
@@ -172,14 +165,14 @@ async def _collect_invoice(deps: Deps, task: ProviderTaskRow) -> None:
         ).all()
     if invoice is None or tenant is None:
         return
-    if tenant.sales_mode == SalesMode.SALES_LED.value:
+    if tenant.sales_mode == SalesMode.SALES_LED:
         log.info(
             "invoice %s not collected: tenant %s is SALES_LED (billed by people in the provider)",
             invoice.id,
             tenant.id,
         )
         return
-    if invoice.amount_due <= 0 or invoice.status != InvoiceStatus.OPEN.value:
+    if invoice.amount_due <= 0 or invoice.status != InvoiceStatus.OPEN:
         return
     customer_id = await ensure_customer(deps, tenant)
     collect = _to_collect(invoice, lines, customer_id)

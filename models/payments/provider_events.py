@@ -26,37 +26,32 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models.invoicing.rules import LineKind
 from models.invoicing.service import next_invoice_number
+from models.kernel.enums import (
+    InvoiceReason,
+    InvoiceStatus,
+    LineKind,
+    ProviderTaskKind,
+    Role,
+    SalesMode,
+    SubscriptionStatus,
+)
 from models.kernel.ids import new_id
 from models.platform import audit
 from models.platform.access import Principal
+from models.platform.clocks import tenant_clock
 from models.platform.deps import Deps
 from models.platform.events import EventType, emit, invoice_data, subscription_data
 from models.platform.outbox import queue_provider_task
 from models.platform.store import ROW_LOCK
 from models.subscriptions.queries import live_subscriptions
 from models.subscriptions.service import lock_tenant
-from models.tables import (
-    InvoiceLineRow,
-    InvoiceReason,
-    InvoiceRow,
-    InvoiceStatus,
-    PlanRow,
-    ProviderEventRow,
-    ProviderTaskKind,
-    Role,
-    SalesMode,
-    SubscriptionRow,
-    SubscriptionStatus,
-    TenantRow,
-)
-from models.test_clocks.service import tenant_clock
+from models.tables import InvoiceLineRow, InvoiceRow, PlanRow, ProviderEventRow, SubscriptionRow, TenantRow
 
 log = logging.getLogger("gateway.provider_events")
 
-PAID, OPEN = InvoiceStatus.PAID.value, InvoiceStatus.OPEN.value
-VOID, UNCOLLECTIBLE = InvoiceStatus.VOID.value, InvoiceStatus.UNCOLLECTIBLE.value
+PAID, OPEN = InvoiceStatus.PAID, InvoiceStatus.OPEN
+VOID, UNCOLLECTIBLE = InvoiceStatus.VOID, InvoiceStatus.UNCOLLECTIBLE
 
 
 class ProviderEventKind(enum.Enum):
@@ -242,11 +237,11 @@ async def _card_saved(session: AsyncSession, deps: Deps, event: ProviderEvent) -
     if reason is not None:
         return f"ignored: {reason}"
     done = f"the card saved on the provider's page is now customer {event.customer_id}'s default"
-    if tenant.sales_mode != SalesMode.SELF_SERVE.value:
+    if tenant.sales_mode != SalesMode.SELF_SERVE:
         return done
     owed = (await session.scalars(select(InvoiceRow.id).where(
         InvoiceRow.tenant_id == tenant.id, InvoiceRow.status == OPEN, InvoiceRow.amount_due > 0,
-        InvoiceRow.reason != InvoiceReason.EXTERNAL.value,
+        InvoiceRow.reason != InvoiceReason.EXTERNAL,
     ).order_by(InvoiceRow.created_at, InvoiceRow.id))).all()
     now = deps.clock.now()
     for invoice_id in owed:  # even with a task already queued: it may be past its charge (an extra one finds it paid)
@@ -317,7 +312,7 @@ async def _external_tenant(session: AsyncSession, snap: ProviderInvoiceSnapshot)
     if len(tenants) != 1:
         many = "more than one tenant has" if tenants else "no tenant has"
         return f"ignored: {many} customer {snap.customer_id}"
-    if tenants[0].sales_mode != SalesMode.SALES_LED.value:
+    if tenants[0].sales_mode != SalesMode.SALES_LED:
         return f"ignored: tenant {tenants[0].id} is SELF_SERVE; the gateway makes its invoices"
     return tenants[0]
 
@@ -342,7 +337,7 @@ async def _mirror(
     )
     invoice = InvoiceRow(
         id=new_id("inv"), tenant_id=tenant.id, subscription_id=None,
-        number=await next_invoice_number(session, tenant.id), status=OPEN, reason=InvoiceReason.EXTERNAL.value,
+        number=await next_invoice_number(session, tenant.id), status=OPEN, reason=InvoiceReason.EXTERNAL,
         currency=snap.currency.upper(), period_start=period[0], period_end=period[1],
         subtotal=total - tax, tax=tax, credits_applied=charged - due, total=total, amount_due=due, created_at=now,
         provider_invoice_id=snap.provider_invoice_id, hosted_invoice_url=snap.hosted_invoice_url,
@@ -353,7 +348,7 @@ async def _mirror(
         quantity, unit = _quantity_and_unit(line)
         session.add(InvoiceLineRow(
             id=new_id("il"), invoice_id=invoice.id, position=position,
-            kind=(LineKind.CREDIT if line.amount < 0 else LineKind.BASE).value,
+            kind=LineKind.CREDIT if line.amount < 0 else LineKind.BASE,
             description=(line.description or "Invoice item")[:500], quantity=quantity, unit_amount=unit,
             amount=line.amount, period_start=(line.period or period)[0], period_end=(line.period or period)[1],
         ))
@@ -394,7 +389,7 @@ async def _paid(
     _link(invoice, event.invoice)
     if invoice.status == PAID:
         return f"ignored: invoice {invoice.id} is already paid"
-    if invoice.status == InvoiceStatus.VOID.value:
+    if invoice.status == InvoiceStatus.VOID:
         log.warning("provider reports payment of void invoice %s (%s)", invoice.id, invoice.provider_invoice_id)
         return f"ignored: invoice {invoice.id} is void"
     actor = provider_actor(event.provider)
@@ -414,7 +409,7 @@ async def _reactivate(
     """PAST_DUE -> ACTIVE once no OPEN invoice with a failed payment is left (``invoice``
     has just been paid or given up on)."""
     (live,) = await live_subscriptions(session, [tenant.id], for_update=True)
-    if live is None or live.status != SubscriptionStatus.PAST_DUE.value:
+    if live is None or live.status != SubscriptionStatus.PAST_DUE:
         return
     failing = await session.scalar(select(InvoiceRow.id).where(
         InvoiceRow.tenant_id == tenant.id, InvoiceRow.status == OPEN, InvoiceRow.payment_failed_at.is_not(None),
@@ -422,9 +417,9 @@ async def _reactivate(
     ).limit(1))
     if failing is not None:
         return
-    live.status, live.updated_at = SubscriptionStatus.ACTIVE.value, now
+    live.status, live.updated_at = SubscriptionStatus.ACTIVE, now
     audit.record(session, actor, tenant_id=tenant.id, action="subscription.reactivated", subject_id=live.id,
-                 before={"status": SubscriptionStatus.PAST_DUE.value}, after={"status": live.status,
+                 before={"status": SubscriptionStatus.PAST_DUE}, after={"status": live.status,
                  "invoice": invoice.number}, at=now)
     plan = await session.get(PlanRow, live.plan_id)
     emit(session, deps.bus, EventType.SUBSCRIPTION_ACTIVE, tenant.id, subscription_data(live, plan), now)
@@ -442,7 +437,7 @@ async def _given_up(
                 f"{invoice.id}, which is still owed)")
     if invoice.status == target:
         return f"ignored: invoice {invoice.id} is already {target.lower()}"
-    if invoice.status not in (OPEN, InvoiceStatus.DRAFT.value, UNCOLLECTIBLE) or (
+    if invoice.status not in (OPEN, InvoiceStatus.DRAFT, UNCOLLECTIBLE) or (
         invoice.status == UNCOLLECTIBLE and target != VOID
     ):
         return f"ignored: invoice {invoice.id} is {invoice.status.lower()}, not {target.lower()}"
@@ -475,12 +470,12 @@ async def _failed(
         subscription = await session.get(
             SubscriptionRow, invoice.subscription_id, with_for_update=ROW_LOCK, populate_existing=True
         )
-    if subscription is None or subscription.status == SubscriptionStatus.CANCELLED.value:
+    if subscription is None or subscription.status == SubscriptionStatus.CANCELLED:
         (subscription,) = await live_subscriptions(session, [tenant.id], for_update=True)
-    if subscription is not None and subscription.status == SubscriptionStatus.ACTIVE.value:
-        subscription.status, subscription.updated_at = SubscriptionStatus.PAST_DUE.value, now
+    if subscription is not None and subscription.status == SubscriptionStatus.ACTIVE:
+        subscription.status, subscription.updated_at = SubscriptionStatus.PAST_DUE, now
         audit.record(session, actor, tenant_id=tenant.id, action="subscription.past_due", subject_id=subscription.id,
-                     before={"status": SubscriptionStatus.ACTIVE.value},
+                     before={"status": SubscriptionStatus.ACTIVE},
                      after={"status": subscription.status, "invoice": invoice.number}, at=now)
     emit(session, deps.bus, EventType.INVOICE_PAYMENT_FAILED, tenant.id, invoice_data(invoice), now)
     return f"invoice {invoice.id}: payment failed"

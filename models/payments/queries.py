@@ -8,10 +8,8 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models.tables import (
-    ProviderTaskRow,
-    TaskStatus,
-)
+from models.kernel.enums import TaskStatus
+from models.tables import ProviderTaskRow
 
 
 async def provider_failures(session: AsyncSession, tenant_ids: Sequence[str]) -> list[str | None]:
@@ -19,7 +17,7 @@ async def provider_failures(session: AsyncSession, tenant_ids: Sequence[str]) ->
     (None: nothing failed)."""
     query = (
         select(ProviderTaskRow)
-        .where(ProviderTaskRow.tenant_id.in_(tenant_ids), ProviderTaskRow.status == TaskStatus.FAILED.value)
+        .where(ProviderTaskRow.tenant_id.in_(tenant_ids), ProviderTaskRow.status == TaskStatus.FAILED)
         .order_by(ProviderTaskRow.id)
     )
     found: dict[str, str] = {}

@@ -9,38 +9,15 @@ from zero) once, to the currency's minor unit.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal, localcontext
 from fractions import Fraction
 from zoneinfo import ZoneInfo
 
-from models.invoicing.rules import Item, Line, LineKind
-from models.kernel.money import Money
-
-# Tax rates are kept in parts per million of the taxed amount: 10 % is 100_000.
-PPM = 1_000_000
-
-
-class ProrationMode(enum.Enum):
-    PRORATED_IMMEDIATELY = "PRORATED_IMMEDIATELY"
-    DIFFERENCE_IMMEDIATELY = "DIFFERENCE_IMMEDIATELY"
-    FULL_IMMEDIATELY = "FULL_IMMEDIATELY"
-    DO_NOT_BILL = "DO_NOT_BILL"
-
-
-class EffectiveAt(enum.Enum):
-    IMMEDIATELY = "IMMEDIATELY"
-    NEXT_BILLING_DATE = "NEXT_BILLING_DATE"
-
-
-def half_up(numerator: int, denominator: int = 1) -> int:
-    """``numerator / denominator`` rounded to an integer, halves away from zero."""
-    with localcontext() as context:
-        context.prec = 60  # exact for any amount the API can carry
-        return int((Decimal(numerator) / Decimal(denominator)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+from models.invoicing.rules import Item, Line, Totals
+from models.kernel.enums import LineKind, ProrationMode
+from models.kernel.money import Money, half_up
 
 
 def days_left(start: datetime, end: datetime, at: datetime, timezone: str) -> tuple[int, int]:
@@ -117,35 +94,6 @@ def change_lines(
         if key not in before:
             add(item, item.quantity, taken.format(item.describe(item.quantity)))
     return lines
-
-
-@dataclass(frozen=True, slots=True)
-class Totals:
-    """An invoice's money. ``total`` may be negative (a change that credits more
-    than it charges); then nothing is due and ``credit_granted`` goes to the
-    tenant's credit balance. Otherwise the balance pays what it can of the total."""
-
-    subtotal: int
-    tax: int
-    total: int
-    credits_applied: int
-    amount_due: int
-    credit_granted: int
-    balance_after: int  # the tenant's credit balance once this invoice is issued
-
-
-def settle(lines: Sequence[Line], tax_rate_ppm: int, credit_balance: int) -> Totals:
-    if credit_balance < 0:
-        raise ValueError("a credit balance is never negative")
-    subtotal = sum(line.amount for line in lines)
-    tax = half_up(subtotal * tax_rate_ppm, PPM)  # exclusive; a credit returns its tax too
-    total = subtotal + tax
-    applied = min(credit_balance, max(total, 0))
-    return Totals(
-        subtotal=subtotal, tax=tax, total=total, credits_applied=applied,
-        amount_due=max(total, 0) - applied, credit_granted=max(-total, 0),
-        balance_after=credit_balance - applied + max(-total, 0),
-    )
 
 
 def describe(

@@ -13,25 +13,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.api_keys.service import operator
 from models.catalog.service import buyable_addons
-from models.invoicing.rules import Line, check_representable, recurring_items, recurring_lines
+from models.invoicing.rules import Line, Totals, check_representable, recurring_items, recurring_lines, settle
 from models.invoicing.service import invoice_totals, issue_invoice
+from models.kernel.enums import EffectiveAt, InvoiceReason, ProrationMode, SubscriptionStatus
 from models.kernel.errors import AddonNotAttached, Forbidden, SubscriptionNotActive, ValidationFailed
-from models.kernel.periods import Interval, next_boundary, period_boundary
+from models.kernel.periods import next_boundary, period_boundary
 from models.kernel.validation import Input
-from models.metering.ingest import usage_charges, usage_lines
+from models.metering.billing import usage_charges, usage_lines
 from models.metering.rules import UsageCharge
-from models.plan_changes.rules import (
-    EffectiveAt,
-    ProrationMode,
-    Totals,
-    Window,
-    change_lines,
-    days_left,
-    describe,
-    settle,
-)
+from models.plan_changes.rules import Window, change_lines, days_left, describe
 from models.platform import audit, events, idempotency
 from models.platform.access import Principal
+from models.platform.clocks import tenant_clock
 from models.platform.deps import Deps
 from models.platform.events import EventType
 from models.seats.rules import SeatSummary, check_bounds, seat_totals, summarize
@@ -56,16 +49,8 @@ from models.subscriptions.service import (
     seat_state,
     snapshot,
 )
-from models.tables import (
-    AddonRow,
-    InvoiceReason,
-    InvoiceRow,
-    PlanRow,
-    SubscriptionRow,
-    SubscriptionStatus,
-    TenantRow,
-)
-from models.test_clocks.service import tenant_clock
+from models.tables import AddonRow, InvoiceRow, PlanRow, SubscriptionRow, TenantRow
+from models.tables.subscriptions import ScheduledAddon, ScheduledChange, UsagePlan
 
 
 class ChangePlanSpec(Input):
@@ -106,7 +91,7 @@ class PlannedChange:
 async def _plan(
     session: AsyncSession, tenant: TenantRow, subscription: SubscriptionRow, spec: ChangePlanSpec, now: datetime
 ) -> PlannedChange:
-    if subscription.status == SubscriptionStatus.CANCELLED.value:
+    if subscription.status == SubscriptionStatus.CANCELLED:
         raise SubscriptionNotActive(
             f"Subscription {subscription.id!r} is cancelled; subscribe the tenant again instead."
         )
@@ -133,7 +118,7 @@ async def _plan(
     used = await check_members_fit(session, tenant.id, totals_by_type)
     mode = spec.proration_billing_mode
     scheduled = spec.effective_at is EffectiveAt.NEXT_BILLING_DATE
-    interval = Interval(plan.interval)
+    interval = plan.interval
     new_interval = plan.interval != current_plan.interval
     if new_interval and not scheduled and mode is not ProrationMode.FULL_IMMEDIATELY:
         raise ValidationFailed(
@@ -270,11 +255,11 @@ async def _apply(
     before_items = await held_items(session, subscription.id)
     before = snapshot(subscription, before_plan, before_items)
     if change.scheduled:
-        subscription.scheduled_change = {
-            "plan_id": plan.id,
-            "addons": [{"addon_id": a.id, "quantity": q} for a, q in change.items],
-            "requested_at": now.isoformat(),
-        }
+        subscription.scheduled_change = ScheduledChange(
+            plan_id=plan.id,
+            addons=tuple(ScheduledAddon(addon_id=a.id, quantity=q) for a, q in change.items),
+            requested_at=now,
+        )
         subscription.updated_at = now
         audit.record(
             session, actor, tenant_id=tenant.id, action="subscription.change_scheduled", subject_id=subscription.id,
@@ -290,8 +275,7 @@ async def _apply(
         subscription.usage_plans = None  # billed with the period that ended
     elif plan.id != subscription.plan_id:
         # The rest of the period's usage is priced by the new plan, its part so far by the old.
-        subscription.usage_plans = [*(subscription.usage_plans or []), {"plan_id": subscription.plan_id,
-                                                                         "until": now.isoformat()}]
+        subscription.usage_plans = [*(subscription.usage_plans or []), UsagePlan(plan_id=subscription.plan_id, until=now)]
     subscription.plan_id = plan.id
     subscription.current_period_start, subscription.current_period_end = change.period
     subscription.scheduled_change = None  # an immediate change replaces a scheduled one
@@ -329,11 +313,11 @@ async def cancel_subscription(deps: Deps, actor: Principal, subscription_id: str
     the rest of a period cancelled now. Cancelling a cancelled one changes nothing."""
     async with deps.store.transaction() as session:
         tenant, subscription = await locked_subscription(session, actor, subscription_id)
-        if subscription.status == SubscriptionStatus.CANCELLED.value:
+        if subscription.status == SubscriptionStatus.CANCELLED:
             return subscription
         now = (await tenant_clock(session, deps, tenant)).now()
         await renew(session, deps, operator(), tenant, subscription, now)  # a period that ended renews first
-        if subscription.status == SubscriptionStatus.CANCELLED.value or (
+        if subscription.status == SubscriptionStatus.CANCELLED or (
             at_period_end and subscription.cancel_at_period_end
         ):
             return subscription
@@ -344,7 +328,7 @@ async def cancel_subscription(deps: Deps, actor: Principal, subscription_id: str
         else:
             # The period's usage up to now is billed as it ends.
             await bill_final_usage(session, deps, tenant, subscription, now)
-            subscription.status = SubscriptionStatus.CANCELLED.value
+            subscription.status = SubscriptionStatus.CANCELLED
             subscription.cancelled_at = now
             subscription.scheduled_change = None
             action = "subscription.cancelled"

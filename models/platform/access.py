@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from models.kernel.enums import Role
 from models.kernel.errors import Forbidden, NotFound
-from models.tables import Role
 
 
 @dataclass(frozen=True, slots=True)

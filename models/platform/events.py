@@ -15,9 +15,9 @@ from typing import Any, Protocol
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from models.kernel.enums import SeatType
 from models.kernel.ids import new_id
 from models.platform.store import after_commit, before_commit
-from models.seats.rules import SeatType
 from models.tables import EventRow, InvoiceRow, PlanRow, SubscriptionRow
 
 CHANNEL = "gateway_events"

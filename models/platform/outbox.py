@@ -18,17 +18,15 @@ from sqlalchemy import delete, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from models.kernel.enums import DeliveryStatus, ProviderTaskKind, TaskStatus
 from models.kernel.errors import NotFound
 from models.platform.access import Principal, require_admin
 from models.platform.deps import Deps
 from models.platform.store import after_commit
 from models.tables import (
-    DeliveryStatus,
     EventRow,
     ProviderEventRow,
-    ProviderTaskKind,
     ProviderTaskRow,
-    TaskStatus,
     TenantRow,
     WebhookAttemptRow,
     WebhookDeliveryRow,
@@ -78,7 +76,7 @@ def queue_provider_task(
     if not deps.mirrors:
         return None
     task = ProviderTaskRow(
-        tenant_id=tenant_id, kind=kind.value, subject_id=subject_id, payload=payload,
+        tenant_id=tenant_id, kind=kind, subject_id=subject_id, payload=payload,
         next_attempt_at=now, created_at=now, updated_at=now,
     )
     session.add(task)
@@ -109,12 +107,12 @@ async def claim_provider_tasks(deps: Deps, limit: int = 5) -> list[ProviderTaskR
     calls, 30 s each at worst)."""
     now = deps.clock.now()
     older = aliased(ProviderTaskRow)
-    pending = ProviderTaskRow.status == TaskStatus.PENDING.value
+    pending = ProviderTaskRow.status == TaskStatus.PENDING
     query = (
         select(ProviderTaskRow.id)
         .where(pending, ProviderTaskRow.next_attempt_at <= now)
         .where(~exists().where(
-            older.tenant_id == ProviderTaskRow.tenant_id, older.status == TaskStatus.PENDING.value,
+            older.tenant_id == ProviderTaskRow.tenant_id, older.status == TaskStatus.PENDING,
             older.id < ProviderTaskRow.id,
         ))
         .order_by(ProviderTaskRow.id)
@@ -136,16 +134,16 @@ async def finish_provider_task(
     now = deps.clock.now()
     async with deps.store.transaction() as session:
         row = await session.get(ProviderTaskRow, task.id, with_for_update=True)
-        if row.status != TaskStatus.PENDING.value or row.attempts != task.attempts:
+        if row.status != TaskStatus.PENDING or row.attempts != task.attempts:
             log.warning("provider task %s: attempt %d finished after its lease; kept the newer claim's state",
                         task.id, task.attempts)
             return row
         if error is None:
-            row.status, row.last_error = TaskStatus.DONE.value, None
+            row.status, row.last_error = TaskStatus.DONE, None
         elif retryable:
             row.next_attempt_at, row.last_error = now + provider_retry_delay(row.attempts), error[:1000]
         else:
-            row.status, row.last_error = TaskStatus.FAILED.value, error[:1000]
+            row.status, row.last_error = TaskStatus.FAILED, error[:1000]
         row.updated_at = now
     return row
 
@@ -161,7 +159,7 @@ async def purge_finished(deps: Deps) -> int:
     it): events no delivery still waits on, with their deliveries and attempts; DONE
     provider tasks; inbound provider event ids. FAILED tasks stay until someone looks."""
     cutoff = deps.clock.now() - RETENTION
-    waiting = select(WebhookDeliveryRow.event_id).where(WebhookDeliveryRow.status == DeliveryStatus.PENDING.value)
+    waiting = select(WebhookDeliveryRow.event_id).where(WebhookDeliveryRow.status == DeliveryStatus.PENDING)
     old = (
         select(EventRow.id)
         .where(EventRow.created_at < cutoff, EventRow.dispatched.is_(True), EventRow.id.not_in(waiting))
@@ -175,7 +173,7 @@ async def purge_finished(deps: Deps) -> int:
             delete(WebhookDeliveryRow).where(WebhookDeliveryRow.event_id.in_(old)),
             delete(EventRow).where(EventRow.id.in_(old)),
             delete(ProviderTaskRow).where(
-                ProviderTaskRow.status == TaskStatus.DONE.value, ProviderTaskRow.updated_at < cutoff
+                ProviderTaskRow.status == TaskStatus.DONE, ProviderTaskRow.updated_at < cutoff
             ),
             delete(ProviderEventRow).where(ProviderEventRow.received_at < cutoff),
         ):
@@ -193,8 +191,8 @@ async def retry_failed_tasks(deps: Deps, actor: Principal, tenant_id: str) -> in
             raise NotFound("Tenant", tenant_id)
         result = await session.execute(
             update(ProviderTaskRow)
-            .where(ProviderTaskRow.tenant_id == tenant_id, ProviderTaskRow.status == TaskStatus.FAILED.value)
-            .values(status=TaskStatus.PENDING.value, next_attempt_at=now, updated_at=now)
+            .where(ProviderTaskRow.tenant_id == tenant_id, ProviderTaskRow.status == TaskStatus.FAILED)
+            .values(status=TaskStatus.PENDING, next_attempt_at=now, updated_at=now)
             .execution_options(synchronize_session=False)
         )
         retried = result.rowcount or 0

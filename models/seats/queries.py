@@ -9,12 +9,9 @@ from collections.abc import Sequence
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from models.kernel.enums import MemberStatus, SeatType
 from models.platform.reads import grouped
-from models.seats.rules import SeatType
-from models.tables import (
-    MemberRow,
-    MemberStatus,
-)
+from models.tables import MemberRow
 
 
 async def seats_in_use(session: AsyncSession, tenant_ids: Sequence[str]) -> list[dict[SeatType, int]]:
@@ -22,11 +19,11 @@ async def seats_in_use(session: AsyncSession, tenant_ids: Sequence[str]) -> list
     counts: dict[str, dict[SeatType, int]] = defaultdict(dict)
     query = (
         select(MemberRow.tenant_id, MemberRow.seat_type, func.count())
-        .where(MemberRow.tenant_id.in_(tenant_ids), MemberRow.status == MemberStatus.ACTIVE.value)
+        .where(MemberRow.tenant_id.in_(tenant_ids), MemberRow.status == MemberStatus.ACTIVE)
         .group_by(MemberRow.tenant_id, MemberRow.seat_type)
     )
     for tenant_id, seat_type, count in (await session.execute(query)).all():
-        counts[tenant_id][SeatType(seat_type)] = count
+        counts[tenant_id][seat_type] = count
     return [counts.get(t, {}) for t in tenant_ids]
 
 
@@ -36,5 +33,5 @@ async def members_of_tenants(
 ) -> list[list[MemberRow]]:
     query = select(MemberRow).order_by(MemberRow.id)
     if not include_removed:
-        query = query.where(MemberRow.status == MemberStatus.ACTIVE.value)
+        query = query.where(MemberRow.status == MemberStatus.ACTIVE)
     return await grouped(session, query, MemberRow.tenant_id, tenant_ids)

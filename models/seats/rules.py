@@ -9,21 +9,15 @@ customer sees as ``SeatSummary.total``.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from models.kernel.enums import SeatType
 from models.kernel.errors import AboveMaximumSeats, BelowMinimumSeats, ValidationFailed
 
 # Seat counts travel as GraphQL Ints (32-bit).
 MAX_SEATS = 2**31 - 1
-
-
-class SeatType(enum.Enum):
-    FULL = "FULL"
-    VIEWER = "VIEWER"
-    GUEST = "GUEST"
 
 
 class SeatPlan(Protocol):

@@ -12,21 +12,22 @@ from pydantic import EmailStr, StringConstraints
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from models.kernel.enums import MemberStatus, SeatType
 from models.kernel.errors import NoSeatsAvailable, NotFound, SubscriptionNotActive, ValidationFailed
 from models.kernel.ids import new_id
 from models.kernel.validation import Input
 from models.platform import audit, events
 from models.platform.access import Principal, require_tenant, require_visible
+from models.platform.clocks import tenant_clock
 from models.platform.deps import Deps
 from models.platform.events import EventType
 from models.platform.reads import rows_by_ids
 from models.platform.store import ROW_LOCK
 from models.seats.queries import seats_in_use
-from models.seats.rules import SeatType, seat_totals
+from models.seats.rules import seat_totals
 from models.subscriptions.queries import live_subscriptions, subscription_addons
 from models.subscriptions.renewals import is_due, renew_subscription
-from models.tables import AddonRow, MemberRow, MemberStatus, PlanRow, SubscriptionRow, TenantRow
-from models.test_clocks.service import tenant_clock
+from models.tables import AddonRow, MemberRow, PlanRow, SubscriptionRow, TenantRow
 
 
 class InviteSpec(Input):
@@ -89,7 +90,7 @@ async def _invite(deps: Deps, actor: Principal, spec: InviteSpec) -> MemberRow:
             select(MemberRow.id).where(
                 MemberRow.tenant_id == tenant.id,
                 MemberRow.email == email,
-                MemberRow.status == MemberStatus.ACTIVE.value,
+                MemberRow.status == MemberStatus.ACTIVE,
             )
         )
         if taken is not None:
@@ -101,7 +102,7 @@ async def _invite(deps: Deps, actor: Principal, spec: InviteSpec) -> MemberRow:
         if used >= total:
             raise NoSeatsAvailable(spec.seat_type.value)
         member = MemberRow(
-            id=new_id("mem"), tenant_id=tenant.id, email=email, seat_type=spec.seat_type.value,
+            id=new_id("mem"), tenant_id=tenant.id, email=email, seat_type=spec.seat_type,
             invited_by=actor.api_key_id, created_at=now,
         )
         session.add(member)
@@ -123,9 +124,9 @@ async def remove_member(deps: Deps, actor: Principal, member_id: str) -> MemberR
         # The same lock order as invites: the subscription, then the member.
         (subscription,) = await live_subscriptions(session, [found.tenant_id], for_update=True)
         member = await session.get(MemberRow, member_id, with_for_update=ROW_LOCK, populate_existing=True)
-        if member.status == MemberStatus.REMOVED.value:
+        if member.status == MemberStatus.REMOVED:
             return member
-        seat_type = SeatType(member.seat_type)
+        seat_type = member.seat_type
         totals = await seat_totals_of(session, subscription)
         total = totals[seat_type]
         (used_by_type,) = await seats_in_use(session, [member.tenant_id])
@@ -133,7 +134,7 @@ async def remove_member(deps: Deps, actor: Principal, member_id: str) -> MemberR
         before = _member_state(member)
         tenant = await session.get(TenantRow, member.tenant_id)
         now = (await tenant_clock(session, deps, tenant)).now()
-        member.status = MemberStatus.REMOVED.value
+        member.status = MemberStatus.REMOVED
         member.removed_at = now
         audit.record(
             session, actor, tenant_id=member.tenant_id, action="member.removed", subject_id=member.id,

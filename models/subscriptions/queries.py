@@ -8,20 +8,20 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from models.kernel.enums import SubscriptionStatus
 from models.platform.reads import grouped
 from models.platform.store import ROW_LOCK
 from models.tables import (
     SubscriptionAddonRow,
     SubscriptionRow,
 )
-from models.tables.subscriptions import SubscriptionStatus
 
 
 async def live_subscriptions(
     session: AsyncSession, tenant_ids: Sequence[str], *, for_update: bool = False
 ) -> list[SubscriptionRow | None]:
     """Each tenant's subscription that is not cancelled (there is at most one)."""
-    query = select(SubscriptionRow).where(SubscriptionRow.status != SubscriptionStatus.CANCELLED.value)
+    query = select(SubscriptionRow).where(SubscriptionRow.status != SubscriptionStatus.CANCELLED)
     if for_update:
         query = query.with_for_update(**ROW_LOCK)
     groups = await grouped(session, query, SubscriptionRow.tenant_id, tenant_ids)

@@ -21,11 +21,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models.api_keys.service import operator
 from models.invoicing.rules import recurring_lines
 from models.invoicing.service import invoice_totals, issue_invoice
+from models.kernel.enums import InvoiceReason, SubscriptionStatus
 from models.kernel.errors import ValidationFailed
-from models.kernel.periods import Interval, next_boundary
-from models.metering.ingest import usage_charges, usage_lines
+from models.kernel.periods import next_boundary
+from models.metering.billing import usage_charges, usage_lines
 from models.platform import audit, events
 from models.platform.access import Principal
+from models.platform.clocks import tenant_clock
 from models.platform.deps import Deps
 from models.platform.events import EventType
 from models.platform.reads import rows_by_ids
@@ -33,25 +35,14 @@ from models.platform.store import ROW_LOCK
 from models.seats.queries import seats_in_use
 from models.seats.rules import overbooked, seat_totals
 from models.subscriptions.service import held_items, lock_tenant, replace_addons, snapshot
-from models.tables import (
-    AddonRow,
-    InvoiceReason,
-    InvoiceRow,
-    PlanRow,
-    SubscriptionRow,
-    SubscriptionStatus,
-    TenantRow,
-    TestClockRow,
-    UTCDateTime,
-)
+from models.tables import AddonRow, InvoiceRow, PlanRow, SubscriptionRow, TenantRow, TestClockRow, UTCDateTime
 from models.test_clocks import service as test_clocks
-from models.test_clocks.service import tenant_clock
 
 log = logging.getLogger("gateway.renewals")
 
 
 def is_due(subscription: SubscriptionRow, now: datetime) -> bool:
-    return subscription.status != SubscriptionStatus.CANCELLED.value and subscription.current_period_end <= now
+    return subscription.status != SubscriptionStatus.CANCELLED and subscription.current_period_end <= now
 
 
 async def renew(
@@ -67,7 +58,7 @@ async def renew(
             final = await bill_final_usage(session, deps, tenant, subscription, end)
             issued.extend([final] if final else [])
             before = subscription.status
-            subscription.status = SubscriptionStatus.CANCELLED.value
+            subscription.status = SubscriptionStatus.CANCELLED
             subscription.cancelled_at = subscription.updated_at = end
             subscription.scheduled_change = None
             audit.record(
@@ -84,7 +75,7 @@ async def renew(
             session, deps, actor, tenant, subscription, end
         )
         try:
-            period_end = next_boundary(subscription.billing_anchor, end, Interval(plan.interval), tenant.timezone)
+            period_end = next_boundary(subscription.billing_anchor, end, plan.interval, tenant.timezone)
         except (ValueError, OverflowError):
             raise ValidationFailed(
                 "currentPeriodEnd", f"subscription {subscription.id!r} cannot renew: its next period would end after "
@@ -143,8 +134,8 @@ async def _apply_scheduled_change(
     if not change:
         return current_plan, current, False
     subscription.scheduled_change = None
-    plan = await session.get(PlanRow, change["plan_id"])
-    wanted = [(a["addon_id"], a["quantity"]) for a in change["addons"]]
+    plan = await session.get(PlanRow, change.plan_id)
+    wanted = [(a.addon_id, a.quantity) for a in change.addons]
     addons = await rows_by_ids(session, AddonRow, [addon_id for addon_id, _ in wanted])
     items = [(addon, quantity) for addon, (_, quantity) in zip(addons, wanted, strict=True) if addon and quantity]
     (used,) = await seats_in_use(session, [tenant.id])
@@ -162,7 +153,7 @@ async def _apply_scheduled_change(
             reason = "add-ons were archived before it applied: " + ", ".join(archived)
         audit.record(
             session, actor, tenant_id=tenant.id, action="subscription.scheduled_change_dropped",
-            subject_id=subscription.id, before={"subscription": before, "scheduledChange": change},
+            subject_id=subscription.id, before={"subscription": before, "scheduledChange": change.model_dump(mode="json")},
             after={"reason": reason}, at=at,
         )
         return current_plan, current, False
@@ -221,7 +212,7 @@ async def renew_due(
         .join(TenantRow, TenantRow.id == SubscriptionRow.tenant_id)
         .outerjoin(TestClockRow, TestClockRow.id == TenantRow.test_clock_id)
         .where(
-            SubscriptionRow.status != SubscriptionStatus.CANCELLED.value,
+            SubscriptionRow.status != SubscriptionStatus.CANCELLED,
             SubscriptionRow.current_period_end <= func.coalesce(TestClockRow.frozen_time, literal(now, UTCDateTime())),
         )
         .order_by(SubscriptionRow.current_period_end)

@@ -11,28 +11,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models.catalog.service import buyable_addons
 from models.invoicing.rules import check_representable, recurring_lines
 from models.invoicing.service import invoice_totals, issue_invoice
+from models.kernel.enums import InvoiceReason, SeatType
 from models.kernel.errors import AlreadySubscribed, CurrencyMismatch, NotFound, SeatsInUse, ValidationFailed
 from models.kernel.ids import new_id
-from models.kernel.periods import Interval, period_boundary
+from models.kernel.periods import period_boundary
 from models.kernel.validation import Input
 from models.platform import audit, events, idempotency
 from models.platform.access import Principal, require_tenant, require_visible
+from models.platform.clocks import tenant_clock
 from models.platform.deps import Deps
 from models.platform.events import EventType
 from models.platform.reads import rows_by_ids
 from models.platform.store import ROW_LOCK
 from models.seats.queries import members_of_tenants, seats_in_use
-from models.seats.rules import SeatType, check_bounds, overbooked, seat_totals
+from models.seats.rules import check_bounds, overbooked, seat_totals
 from models.subscriptions.queries import live_subscriptions, subscription_addons
-from models.tables import (
-    AddonRow,
-    InvoiceReason,
-    PlanRow,
-    SubscriptionAddonRow,
-    SubscriptionRow,
-    TenantRow,
-)
-from models.test_clocks.service import tenant_clock
+from models.tables import AddonRow, PlanRow, SubscriptionAddonRow, SubscriptionRow, TenantRow
 
 ObjectId = Annotated[str, StringConstraints(min_length=1, max_length=40)]
 IdempotencyKey = Annotated[str, StringConstraints(min_length=1, max_length=255)]
@@ -93,7 +87,7 @@ async def check_members_fit(
     if not over:
         return used
     (members,) = await members_of_tenants(session, [tenant_id])
-    holding = [m for m in members if SeatType(m.seat_type) in over]
+    holding = [m for m in members if m.seat_type in over]
     for member in holding:  # keep them readable after the rollback this error causes
         session.expunge(member)
     excess = ", ".join(f"{n} {t.value}" for t, n in over.items())
@@ -131,7 +125,7 @@ async def subscribe(deps: Deps, actor: Principal, data: Any) -> SubscriptionRow:
         check_representable(lines, due.total, due.balance_after)
 
         try:
-            end = period_boundary(now, Interval(plan.interval), 1, tenant.timezone)
+            end = period_boundary(now, plan.interval, 1, tenant.timezone)
         except (ValueError, OverflowError):
             raise ValidationFailed(
                 "input.tenantId", f"the tenant's clock ({now.isoformat()}) leaves no room for a period before year 10000"

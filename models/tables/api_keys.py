@@ -1,18 +1,12 @@
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 
 from sqlalchemy import CheckConstraint
 from sqlmodel import Field, SQLModel
 
-from models.tables.base import UTCDateTime
-
-
-class Role(enum.Enum):
-    ADMIN = "ADMIN"
-    TENANT = "TENANT"
-    PARTNER = "PARTNER"
+from models.kernel.enums import Role
+from models.tables.base import EnumText, UTCDateTime
 
 
 class ApiKeyRow(SQLModel, table=True):
@@ -33,7 +27,7 @@ class ApiKeyRow(SQLModel, table=True):
 
     id: str = Field(primary_key=True, max_length=40)
     name: str = Field(max_length=200)
-    role: str = Field(max_length=20)
+    role: Role = Field(sa_type=EnumText(Role, 20))
     tenant_id: str | None = Field(
         default=None, foreign_key="tenants.id", index=True, max_length=40
     )

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import enum
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import DateTime, MetaData
+from pydantic import BaseModel, TypeAdapter
+from sqlalchemy import JSON, DateTime, MetaData, String
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
@@ -43,3 +45,48 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+E = TypeVar("E", bound=enum.StrEnum)
+
+
+class EnumText(TypeDecorator[E]):
+    """A status or kind column: the enum's value stored as text (a CHECK constraint
+    lists the values), the enum member read back. Text rather than a native ENUM, so
+    adding a value is a CHECK change, not a type migration on PostgreSQL."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, enum_type: type[E], length: int) -> None:
+        super().__init__(length)
+        self.enum_type, self.length = enum_type, length
+
+    def process_bind_param(self, value: E | str | None, dialect: Dialect) -> str | None:
+        return None if value is None else self.enum_type(value).value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> E | None:
+        return None if value is None else self.enum_type(value)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class ModelJSON(TypeDecorator[M]):
+    """A JSON column holding one pydantic model (``many``: a list of them), validated
+    on the way out, so code reads typed values, never raw dicts."""
+
+    impl = JSON
+    cache_ok = True
+
+    def __init__(self, model: type[M], *, many: bool = False) -> None:
+        super().__init__()
+        self.model = model
+        self.many = many
+        self._adapter: TypeAdapter[Any] = TypeAdapter(list[model] if many else model)  # type: ignore[valid-type]
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        return None if value is None else self._adapter.dump_python(value, mode="json")
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        return None if value is None else self._adapter.validate_python(value)

@@ -5,7 +5,8 @@ from datetime import datetime
 from sqlalchemy import BigInteger, CheckConstraint
 from sqlmodel import Field, SQLModel
 
-from models.tables.base import UTCDateTime
+from models.kernel.enums import Interval, SeatType
+from models.tables.base import EnumText, UTCDateTime
 
 
 class PlanRow(SQLModel, table=True):
@@ -28,7 +29,7 @@ class PlanRow(SQLModel, table=True):
     code: str = Field(max_length=64, unique=True)
     name: str = Field(max_length=200)
     currency: str = Field(max_length=3)
-    interval: str = Field(max_length=10)
+    interval: Interval = Field(sa_type=EnumText(Interval, 10))
     base_price: int = Field(sa_type=BigInteger)
     included_seats: int = Field(default=0)
     min_seats: int | None = Field(default=None)
@@ -53,7 +54,7 @@ class AddonRow(SQLModel, table=True):
     description: str | None = Field(default=None, max_length=1000)
     currency: str = Field(max_length=3)
     price: int = Field(sa_type=BigInteger)
-    seat_type: str | None = Field(default=None, max_length=10)
+    seat_type: SeatType | None = Field(default=None, sa_type=EnumText(SeatType, 10))
     seats_per_unit: int = Field(default=1)
     tax_category: str = Field(max_length=64)
     archived_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -1,29 +1,12 @@
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 
 from sqlalchemy import BigInteger, CheckConstraint, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
-from models.tables.base import UTCDateTime
-
-
-class InvoiceStatus(enum.Enum):
-    DRAFT = "DRAFT"
-    OPEN = "OPEN"
-    PAID = "PAID"
-    VOID = "VOID"
-    UNCOLLECTIBLE = "UNCOLLECTIBLE"
-
-
-class InvoiceReason(enum.Enum):
-    SUBSCRIBE = "SUBSCRIBE"  # the first period, billed in advance
-    CHANGE = "CHANGE"  # a plan change billed now
-    RENEWAL = "RENEWAL"  # the next period, billed in advance at period end
-    FINAL = "FINAL"  # the usage of a subscription's last period, billed when it ends
-    EXTERNAL = "EXTERNAL"  # made by people in the provider (SALES_LED), mirrored from its webhooks
-
+from models.kernel.enums import CreditReason, InvoiceReason, InvoiceStatus, LineKind
+from models.tables.base import EnumText, UTCDateTime
 
 RENEWAL = "reason = 'RENEWAL'"
 
@@ -61,8 +44,8 @@ class InvoiceRow(SQLModel, table=True):
         default=None, foreign_key="subscriptions.id", index=True, max_length=40
     )
     number: str = Field(max_length=40)
-    status: str = Field(max_length=20)
-    reason: str = Field(default=InvoiceReason.SUBSCRIBE.value, max_length=20)
+    status: InvoiceStatus = Field(sa_type=EnumText(InvoiceStatus, 20))
+    reason: InvoiceReason = Field(default=InvoiceReason.SUBSCRIBE, sa_type=EnumText(InvoiceReason, 20))
     currency: str = Field(max_length=3)
     period_start: datetime = Field(sa_type=UTCDateTime)
     period_end: datetime = Field(sa_type=UTCDateTime)
@@ -90,7 +73,7 @@ class InvoiceLineRow(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=40)
     invoice_id: str = Field(foreign_key="invoices.id", index=True, max_length=40)
     position: int
-    kind: str = Field(max_length=20)
+    kind: LineKind = Field(sa_type=EnumText(LineKind, 20))
     description: str = Field(max_length=500)
     quantity: int = Field(sa_type=BigInteger)  # usage lines count units: billions are plausible
     unit_amount: int = Field(sa_type=BigInteger)
@@ -114,7 +97,7 @@ class CreditEntryRow(SQLModel, table=True):
     tenant_id: str = Field(foreign_key="tenants.id", index=True, max_length=40)
     currency: str = Field(max_length=3)
     amount: int = Field(sa_type=BigInteger)
-    reason: str = Field(max_length=20)
+    reason: CreditReason = Field(sa_type=EnumText(CreditReason, 20))
     invoice_id: str | None = Field(default=None, foreign_key="invoices.id", max_length=40)
     description: str = Field(max_length=500)
     at: datetime = Field(sa_type=UTCDateTime)

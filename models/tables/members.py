@@ -1,18 +1,12 @@
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 
 from sqlalchemy import CheckConstraint, Index, text
 from sqlmodel import Field, SQLModel
 
-from models.tables.base import UTCDateTime
-
-
-class MemberStatus(enum.Enum):
-    ACTIVE = "ACTIVE"
-    REMOVED = "REMOVED"
-
+from models.kernel.enums import MemberStatus, SeatType
+from models.tables.base import EnumText, UTCDateTime
 
 HOLDS_SEAT = "status = 'ACTIVE'"
 
@@ -35,8 +29,8 @@ class MemberRow(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=40)
     tenant_id: str = Field(foreign_key="tenants.id", max_length=40)
     email: str = Field(max_length=320)
-    seat_type: str = Field(max_length=10)
-    status: str = Field(default=MemberStatus.ACTIVE.value, max_length=10)
+    seat_type: SeatType = Field(sa_type=EnumText(SeatType, 10))
+    status: MemberStatus = Field(default=MemberStatus.ACTIVE, sa_type=EnumText(MemberStatus, 10))
     invited_by: str | None = Field(default=None, max_length=40)
     created_at: datetime = Field(sa_type=UTCDateTime)
     removed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -10,12 +10,13 @@ meter's aggregation, so changing the aggregation changes every count at once.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
 
-from sqlalchemy import JSON, BigInteger, CheckConstraint, Date, Index, UniqueConstraint
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import BigInteger, CheckConstraint, Date, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from models.tables.base import UTCDateTime
+from models.kernel.enums import Aggregation, PricingModel
+from models.tables.base import EnumText, ModelJSON, UTCDateTime
 
 
 class MeterRow(SQLModel, table=True):
@@ -28,7 +29,7 @@ class MeterRow(SQLModel, table=True):
     name: str = Field(max_length=64, unique=True)
     display_name: str = Field(max_length=200)
     description: str | None = Field(default=None, max_length=1000)
-    aggregation: str = Field(default="SUM", max_length=10)
+    aggregation: Aggregation = Field(default=Aggregation.SUM, sa_type=EnumText(Aggregation, 10))
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
 
@@ -84,12 +85,19 @@ class UsageKeyRow(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
 
 
+class StoredTier(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    up_to: int | None  # units; None: the last tier, unbounded
+    unit_amount: int  # minor units per unit
+    flat_amount: int = 0  # minor units, once the tier is reached
+
+
 class UsageChargeRow(SQLModel, table=True):
     """What a plan charges for a meter's usage in a period, billed in arrears.
 
     Amounts are minor units: ``unit_amount`` per unit (PER_UNIT) or per package of
-    ``package_size`` units (PACKAGE); ``tiers`` (GRADUATED, VOLUME) is a list of
-    ``{"up_to": units | None, "unit_amount": int, "flat_amount": int}``. The first
+    ``package_size`` units (PACKAGE); ``tiers`` (GRADUATED, VOLUME) in ascending order. The first
     ``free_units`` of each period cost nothing.
     """
 
@@ -103,9 +111,9 @@ class UsageChargeRow(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=40)
     plan_id: str = Field(foreign_key="plans.id", index=True, max_length=40)
     meter_id: str = Field(foreign_key="meters.id", index=True, max_length=40)
-    model: str = Field(max_length=20)
+    model: PricingModel = Field(sa_type=EnumText(PricingModel, 20))
     unit_amount: int = Field(default=0, sa_type=BigInteger)
     package_size: int = Field(default=1, sa_type=BigInteger)
     free_units: int = Field(default=0, sa_type=BigInteger)
-    tiers: list[dict[str, Any]] | None = Field(default=None, sa_type=JSON)
+    tiers: list[StoredTier] | None = Field(default=None, sa_type=ModelJSON(StoredTier, many=True))
     created_at: datetime = Field(sa_type=UTCDateTime)

@@ -9,14 +9,14 @@ blocks a local change.
 
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, CheckConstraint, Index, Integer, text
 from sqlmodel import Field, SQLModel
 
-from models.tables.base import UTCDateTime
+from models.kernel.enums import ProviderTaskKind, TaskStatus
+from models.tables.base import EnumText, UTCDateTime
 
 
 class EventRow(SQLModel, table=True):
@@ -38,17 +38,6 @@ class EventRow(SQLModel, table=True):
     dispatched: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})
 
 
-class TaskStatus(enum.Enum):
-    PENDING = "PENDING"  # to run, or running (then next_attempt_at is its lease)
-    DONE = "DONE"
-    FAILED = "FAILED"  # the provider refused it for good (see last_error); not retried
-
-
-class ProviderTaskKind(enum.Enum):
-    SYNC_CUSTOMER = "SYNC_CUSTOMER"  # create or update the tenant's customer
-    COLLECT_INVOICE = "COLLECT_INVOICE"  # push an invoice to the provider and charge it
-
-
 class ProviderTaskRow(SQLModel, table=True):
     """A call owed to the payment provider. ``id`` counts up, so a tenant's tasks run
     in the order they were queued (its customer exists before its invoices)."""
@@ -64,10 +53,10 @@ class ProviderTaskRow(SQLModel, table=True):
     # BIGINT counts up by itself on PostgreSQL; on SQLite only INTEGER PRIMARY KEY does.
     id: int | None = Field(default=None, primary_key=True, sa_type=BigInteger().with_variant(Integer, "sqlite"))
     tenant_id: str = Field(foreign_key="tenants.id", max_length=40)
-    kind: str = Field(max_length=30)
+    kind: ProviderTaskKind = Field(sa_type=EnumText(ProviderTaskKind, 30))
     subject_id: str = Field(max_length=40)  # the tenant or the invoice
     payload: dict[str, Any] | None = Field(default=None, sa_type=JSON)
-    status: str = Field(default=TaskStatus.PENDING.value, max_length=20)
+    status: TaskStatus = Field(default=TaskStatus.PENDING, sa_type=EnumText(TaskStatus, 20))
     attempts: int = Field(default=0)
     next_attempt_at: datetime = Field(sa_type=UTCDateTime, index=True)
     last_error: str | None = Field(default=None, max_length=1000)

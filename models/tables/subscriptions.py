@@ -1,22 +1,39 @@
 from __future__ import annotations
 
-import enum
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, Index, text
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import CheckConstraint, Index, text
 from sqlmodel import Field, SQLModel
 
-from models.tables.base import UTCDateTime
-
-
-class SubscriptionStatus(enum.Enum):
-    ACTIVE = "ACTIVE"
-    PAST_DUE = "PAST_DUE"
-    CANCELLED = "CANCELLED"
-
+from models.kernel.enums import SubscriptionStatus
+from models.tables.base import EnumText, ModelJSON, UTCDateTime
 
 LIVE = "status <> 'CANCELLED'"
+
+
+class _Stored(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class ScheduledAddon(_Stored):
+    addon_id: str
+    quantity: int
+
+
+class ScheduledChange(_Stored):
+    """A change with effectiveAt NEXT_BILLING_DATE, applied by the renewal."""
+
+    plan_id: str
+    addons: tuple[ScheduledAddon, ...]
+    requested_at: datetime
+
+
+class UsagePlan(_Stored):
+    """A plan the current period switched away from, and until when it held."""
+
+    plan_id: str
+    until: datetime
 
 
 class SubscriptionRow(SQLModel, table=True):
@@ -36,20 +53,18 @@ class SubscriptionRow(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=40)
     tenant_id: str = Field(foreign_key="tenants.id", index=True, max_length=40)
     plan_id: str = Field(foreign_key="plans.id", index=True, max_length=40)
-    status: str = Field(default=SubscriptionStatus.ACTIVE.value, max_length=20)
+    status: SubscriptionStatus = Field(default=SubscriptionStatus.ACTIVE, sa_type=EnumText(SubscriptionStatus, 20))
     billing_anchor: datetime = Field(sa_type=UTCDateTime)
     current_period_start: datetime = Field(sa_type=UTCDateTime)
     current_period_end: datetime = Field(sa_type=UTCDateTime, index=True)  # what billing runs look for
     # Set by cancelSubscription(atPeriodEnd: true): the renewal cancels instead.
     cancel_at_period_end: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})
     cancelled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    # A change with effectiveAt NEXT_BILLING_DATE, applied by the renewal:
-    # {"plan_id", "addons": [{"addon_id", "quantity"}], "requested_at"}.
-    scheduled_change: dict[str, Any] | None = Field(default=None, sa_type=JSON)
-    # The plans this period switched away from, in order, each with when
-    # ([{"plan_id", "until": ISO instant}]): the period's usage is priced by each plan
-    # for its part of it. Emptied when a new period starts.
-    usage_plans: list[dict[str, Any]] | None = Field(default=None, sa_type=JSON)
+    # A change with effectiveAt NEXT_BILLING_DATE, applied by the renewal.
+    scheduled_change: ScheduledChange | None = Field(default=None, sa_type=ModelJSON(ScheduledChange))
+    # The plans this period switched away from, in order, each with when: the period's
+    # usage is priced by each plan for its part of it. Emptied when a new period starts.
+    usage_plans: list[UsagePlan] | None = Field(default=None, sa_type=ModelJSON(UsagePlan, many=True))
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
 

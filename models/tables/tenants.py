@@ -1,17 +1,12 @@
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 
 from sqlalchemy import CheckConstraint
 from sqlmodel import Field, SQLModel
 
-from models.tables.base import UTCDateTime
-
-
-class SalesMode(enum.Enum):
-    SELF_SERVE = "SELF_SERVE"
-    SALES_LED = "SALES_LED"
+from models.kernel.enums import SalesMode
+from models.tables.base import EnumText, UTCDateTime
 
 
 class TenantRow(SQLModel, table=True):
@@ -31,7 +26,7 @@ class TenantRow(SQLModel, table=True):
     email: str = Field(max_length=320)
     currency: str = Field(max_length=3)
     timezone: str = Field(max_length=64)
-    sales_mode: str = Field(default=SalesMode.SELF_SERVE.value, max_length=20)
+    sales_mode: SalesMode = Field(default=SalesMode.SELF_SERVE, sa_type=EnumText(SalesMode, 20))
     company_name: str | None = Field(default=None, max_length=200)
     address_line1: str | None = Field(default=None, max_length=200)
     address_line2: str | None = Field(default=None, max_length=200)

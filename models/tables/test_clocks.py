@@ -4,7 +4,8 @@ from datetime import datetime
 
 from sqlmodel import Field, SQLModel
 
-from models.tables.base import UTCDateTime
+from models.kernel.enums import TestClockStatus
+from models.tables.base import EnumText, UTCDateTime
 
 
 class TestClockRow(SQLModel, table=True):
@@ -16,5 +17,5 @@ class TestClockRow(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=40)
     name: str | None = Field(default=None, max_length=200)
     frozen_time: datetime = Field(sa_type=UTCDateTime)
-    status: str = Field(default="READY", max_length=20)
+    status: TestClockStatus = Field(default=TestClockStatus.READY, sa_type=EnumText(TestClockStatus, 20))
     created_at: datetime = Field(sa_type=UTCDateTime)

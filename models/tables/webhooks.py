@@ -3,19 +3,13 @@ every attempt at a delivery (the delivery log)."""
 
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 
 from sqlalchemy import JSON, CheckConstraint, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from models.tables.base import UTCDateTime
-
-
-class DeliveryStatus(enum.Enum):
-    PENDING = "PENDING"  # to attempt (again) at next_attempt_at
-    SUCCEEDED = "SUCCEEDED"
-    FAILED = "FAILED"  # every scheduled attempt failed; redeliverWebhook tries again
+from models.kernel.enums import DeliveryStatus
+from models.tables.base import EnumText, UTCDateTime
 
 
 class WebhookEndpointRow(SQLModel, table=True):
@@ -48,7 +42,7 @@ class WebhookDeliveryRow(SQLModel, table=True):
     endpoint_id: str = Field(foreign_key="webhook_endpoints.id", max_length=40)
     event_id: str = Field(foreign_key="events.id", index=True, max_length=40)
     event_type: str = Field(max_length=60)
-    status: str = Field(default=DeliveryStatus.PENDING.value, max_length=20)
+    status: DeliveryStatus = Field(default=DeliveryStatus.PENDING, sa_type=EnumText(DeliveryStatus, 20))
     attempts: int = Field(default=0)
     next_attempt_at: datetime = Field(sa_type=UTCDateTime, index=True)
     created_at: datetime = Field(sa_type=UTCDateTime)

@@ -9,20 +9,20 @@ from pydantic import EmailStr, Field, StringConstraints
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models.invoicing.rules import MAX_AMOUNT, recurring_lines
+from models.invoicing.rules import MAX_AMOUNT, recurring_lines, settle
+from models.kernel.enums import ProviderTaskKind, Role, SalesMode
 from models.kernel.errors import NotFound, ValidationFailed
 from models.kernel.ids import new_id
 from models.kernel.validation import CountryCode, CurrencyCode, Input, NonBlank, TimezoneName
-from models.plan_changes.rules import settle
 from models.platform.access import Principal, require_admin, require_tenant
+from models.platform.clocks import clock_for_tenant, tenant_clock
 from models.platform.deps import Deps
 from models.platform.outbox import queue_provider_task
 from models.platform.pagination import Page, paginate
 from models.platform.store import ROW_LOCK
 from models.subscriptions.queries import live_subscriptions
 from models.subscriptions.service import held_items
-from models.tables import PlanRow, ProviderTaskKind, Role, SalesMode, TenantRow, TestClockRow
-from models.test_clocks.service import clock_for_tenant, tenant_clock
+from models.tables import PlanRow, TenantRow, TestClockRow
 
 Name = Annotated[NonBlank, StringConstraints(max_length=200)]
 Line = Annotated[NonBlank, StringConstraints(max_length=200)]
@@ -98,7 +98,7 @@ async def insert_tenant(session: AsyncSession, deps: Deps, spec: TenantCreate) -
         email=spec.email,
         currency=spec.currency,
         timezone=spec.timezone,
-        sales_mode=spec.sales_mode.value,
+        sales_mode=spec.sales_mode,
         test_clock_id=spec.test_clock_id,
         tax_rate_ppm=tax_rate_ppm(spec.tax_rate),
     )

@@ -10,14 +10,15 @@ from pydantic import StringConstraints
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models.kernel.clock import Clock, FixedClock, as_utc
+from models.kernel.clock import as_utc
+from models.kernel.enums import Role
 from models.kernel.errors import ValidationFailed
 from models.kernel.ids import new_id
 from models.kernel.validation import Input
 from models.platform.access import Principal, require_admin, require_visible
 from models.platform.deps import Deps
 from models.platform.store import ROW_LOCK
-from models.tables import Role, TenantRow, TestClockRow
+from models.tables import TenantRow, TestClockRow
 
 
 class TestClockCreate(Input):
@@ -25,23 +26,6 @@ class TestClockCreate(Input):
 
     frozen_time: datetime
     name: Annotated[str, StringConstraints(max_length=200)] | None = None
-
-
-def clock_for_tenant(deps: Deps, tenant: TenantRow, test_clock: TestClockRow | None) -> Clock:
-    """The clock a tenant lives on: its test clock's frozen time, else the process clock."""
-    if tenant.test_clock_id is None:
-        return deps.clock
-    if test_clock is None or test_clock.id != tenant.test_clock_id:
-        raise ValueError("pass the tenant's own test clock")
-    return FixedClock(test_clock.frozen_time)
-
-
-async def tenant_clock(session: AsyncSession, deps: Deps, tenant: TenantRow) -> Clock:
-    """``clock_for_tenant``, loading the tenant's test clock in this session."""
-    test_clock = (
-        await session.get(TestClockRow, tenant.test_clock_id) if tenant.test_clock_id else None
-    )
-    return clock_for_tenant(deps, tenant, test_clock)
 
 
 def _aware(value: datetime) -> datetime:

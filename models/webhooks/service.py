@@ -24,6 +24,7 @@ from pydantic import StringConstraints, field_validator
 from sqlalchemy import delete, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from models.kernel.enums import DeliveryStatus
 from models.kernel.errors import NotFound, ValidationFailed
 from models.kernel.ids import new_id
 from models.kernel.validation import Input
@@ -34,14 +35,7 @@ from models.platform.outbox import claim_rows, webhook_retry_delay, work_queued
 from models.platform.pagination import Page, paginate
 from models.platform.reads import rows_by_ids
 from models.platform.store import ROW_LOCK
-from models.tables import (
-    DeliveryStatus,
-    EventRow,
-    TenantRow,
-    WebhookAttemptRow,
-    WebhookDeliveryRow,
-    WebhookEndpointRow,
-)
+from models.tables import EventRow, TenantRow, WebhookAttemptRow, WebhookDeliveryRow, WebhookEndpointRow
 
 SECRET_PREFIX = "whsec_"
 SECRET_BYTES = 32  # Standard Webhooks: 24 to 64 random bytes
@@ -243,7 +237,7 @@ async def list_deliveries(
         await _endpoint(session, actor, endpoint_id)
         query = select(WebhookDeliveryRow).where(WebhookDeliveryRow.endpoint_id == endpoint_id)
         if status is not None:
-            query = query.where(WebhookDeliveryRow.status == status.value)
+            query = query.where(WebhookDeliveryRow.status == status)
         page = await paginate(session, query, WebhookDeliveryRow.id, first, after, newest_first=True)
         return Page(await _with_attempts(session, page.items), page.has_next_page)
 
@@ -260,7 +254,7 @@ async def redeliver(deps: Deps, actor: Principal, delivery_id: str) -> DeliveryL
             raise ValidationFailed(
                 "deliveryId", "its endpoint is disabled; enable it with updateWebhookEndpoint first"
             )
-        row.status, row.attempts = DeliveryStatus.PENDING.value, 0
+        row.status, row.attempts = DeliveryStatus.PENDING, 0
         row.next_attempt_at = row.updated_at = now
         work_queued(session, deps)
         (log,) = await _with_attempts(session, [row])
@@ -319,7 +313,7 @@ async def claim_due_deliveries(deps: Deps, limit: int = 50) -> list[DueDelivery]
     query = (
         select(WebhookDeliveryRow.id)
         .join(WebhookEndpointRow, WebhookEndpointRow.id == WebhookDeliveryRow.endpoint_id)
-        .where(WebhookDeliveryRow.status == DeliveryStatus.PENDING.value,
+        .where(WebhookDeliveryRow.status == DeliveryStatus.PENDING,
                WebhookDeliveryRow.next_attempt_at <= now, ~WebhookEndpointRow.disabled)
         .order_by(WebhookDeliveryRow.next_attempt_at, WebhookDeliveryRow.id)
         .limit(limit)
@@ -362,13 +356,13 @@ async def record_attempt(
             response_body=response_body[:MAX_TEXT] if response_body else None, duration_ms=duration_ms,
         )
         session.add(attempt)
-        if row.status != DeliveryStatus.PENDING.value or row.attempts != delivery.attempts:
+        if row.status != DeliveryStatus.PENDING or row.attempts != delivery.attempts:
             pass  # another claim (or a redeliver) owns what happens next
         elif status_code is not None and 200 <= status_code < 300:
-            row.status = DeliveryStatus.SUCCEEDED.value
+            row.status = DeliveryStatus.SUCCEEDED
         elif (wait := webhook_retry_delay(row.attempts)) is None:
-            row.status = DeliveryStatus.FAILED.value
+            row.status = DeliveryStatus.FAILED
         else:
-            row.status, row.next_attempt_at = DeliveryStatus.PENDING.value, now + wait
+            row.status, row.next_attempt_at = DeliveryStatus.PENDING, now + wait
         row.updated_at = now
     return DeliveryLog(row, [attempt])

@@ -4,8 +4,8 @@ from datetime import datetime
 
 import strawberry
 
+from models.kernel.enums import Role as RoleValue
 from models.tables import ApiKeyRow
-from models.tables import Role as RoleValue
 
 Role = strawberry.enum(
     RoleValue,

@@ -5,8 +5,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from models.kernel.periods import Interval as IntervalValue
-from models.seats.rules import SeatType as SeatTypeValue
+from models.kernel.enums import Interval as IntervalValue
+from models.kernel.enums import SeatType as SeatTypeValue
 from models.tables import AddonRow, PlanRow
 from resolvers.context import Info
 from resolvers.money import Money

@@ -4,10 +4,10 @@ from datetime import datetime
 
 import strawberry
 
-from models.invoicing.rules import LineKind as LineKindValue
+from models.kernel.enums import InvoiceReason as InvoiceReasonValue
+from models.kernel.enums import InvoiceStatus as InvoiceStatusValue
+from models.kernel.enums import LineKind as LineKindValue
 from models.tables import InvoiceLineRow, InvoiceRow
-from models.tables import InvoiceReason as InvoiceReasonValue
-from models.tables import InvoiceStatus as InvoiceStatusValue
 from resolvers.context import Info
 from resolvers.money import Money
 

@@ -5,12 +5,13 @@ from datetime import date, datetime
 
 import strawberry
 
+from models.kernel.enums import Aggregation as AggregationValue
+from models.kernel.enums import PricingModel as PricingModelValue
+from models.kernel.enums import UsageMethod as UsageMethodValue
 from models.kernel.errors import DomainError, ValidationFailed
-from models.metering.ingest import Count, DayCount, Recorded
-from models.metering.rules import Aggregation as AggregationValue
-from models.metering.rules import PricingModel as PricingModelValue
+from models.metering.counts import Count, DayCount
+from models.metering.ingest import Recorded
 from models.metering.rules import UsageCharge as PricedUsage
-from models.metering.rules import UsageMethod as UsageMethodValue
 from models.metering.rules import from_micros
 from models.tables import MeterRow, UsageChargeRow
 from resolvers.errors import ErrorCode
@@ -149,8 +150,8 @@ class UsageCharge:
             free_units=row.free_units,
             tiers=[
                 UsageTier(
-                    up_to=t["up_to"], unit_amount=Money.of(t["unit_amount"], currency),
-                    flat_amount=Money.of(t.get("flat_amount", 0), currency),
+                    up_to=t.up_to, unit_amount=Money.of(t.unit_amount, currency),
+                    flat_amount=Money.of(t.flat_amount, currency),
                 )
                 for t in row.tiers or []
             ],

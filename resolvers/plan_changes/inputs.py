@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import strawberry
 
-from models.plan_changes.rules import EffectiveAt as EffectiveAtValue
-from models.plan_changes.rules import ProrationMode as ProrationModeValue
+from models.kernel.enums import EffectiveAt as EffectiveAtValue
+from models.kernel.enums import ProrationMode as ProrationModeValue
 from resolvers.subscriptions.inputs import AddonQuantityInput
 
 ProrationBillingMode = strawberry.enum(

@@ -4,7 +4,7 @@ from datetime import datetime
 
 import strawberry
 
-from models.invoicing.rules import LineKind as LineKindValue
+from models.kernel.enums import LineKind as LineKindValue
 from models.plan_changes.service import AppliedChange, PlannedChange
 from resolvers.catalog.types import Addon, Plan
 from resolvers.invoices.types import Invoice, LineKind

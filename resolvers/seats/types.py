@@ -4,10 +4,10 @@ from datetime import datetime
 
 import strawberry
 
+from models.kernel.enums import MemberStatus as MemberStatusValue
+from models.kernel.enums import SubscriptionStatus
 from models.seats import rules as seats
 from models.tables import MemberRow, SubscriptionRow
-from models.tables import MemberStatus as MemberStatusValue
-from models.tables.subscriptions import SubscriptionStatus
 from resolvers.catalog.types import SeatType
 from resolvers.context import Info
 
@@ -72,7 +72,7 @@ class SeatSummary:
 async def seat_summary(info: Info, tenant_id: str, subscription: SubscriptionRow | None) -> SeatSummary:
     """What the tenant's subscription (None: none, or cancelled) gives and its members use."""
     loaders = info.context.loaders
-    if subscription is None or subscription.status == SubscriptionStatus.CANCELLED.value:
+    if subscription is None or subscription.status == SubscriptionStatus.CANCELLED:
         used = await loaders.seats_in_use.load(tenant_id)
         return SeatSummary.of(seats.summarize(None, [], used))
     plan = await loaders.plan.load(subscription.plan_id)

@@ -4,8 +4,8 @@ from datetime import datetime
 
 import strawberry
 
+from models.kernel.enums import SubscriptionStatus as SubscriptionStatusValue
 from models.tables import SubscriptionRow
-from models.tables import SubscriptionStatus as SubscriptionStatusValue
 from resolvers.catalog.types import Addon, Plan
 from resolvers.context import Info
 from resolvers.invoices.types import Invoice
@@ -89,10 +89,10 @@ class Subscription:
     @strawberry.field(description="A change waiting for the renewal, if any.")
     def scheduled_change(self) -> ScheduledChange | None:
         change = self.row.scheduled_change
-        if not change or self.row.status == SubscriptionStatusValue.CANCELLED.value:
+        if not change or self.row.status is SubscriptionStatusValue.CANCELLED:
             return None
         return ScheduledChange(
             effective_at=self.row.current_period_end,
-            plan_id=change["plan_id"],
-            quantities=[(a["addon_id"], a["quantity"]) for a in change["addons"]],
+            plan_id=change.plan_id,
+            quantities=[(a.addon_id, a.quantity) for a in change.addons],
         )

@@ -6,10 +6,10 @@ from decimal import Decimal
 import strawberry
 
 from models.invoicing import service as invoices
+from models.kernel.enums import SalesMode as SalesModeValue
+from models.platform.clocks import clock_for_tenant
 from models.platform.pagination import Page, page_size
-from models.tables import SalesMode as SalesModeValue
 from models.tables import TenantRow
-from models.test_clocks.service import clock_for_tenant
 from resolvers.context import Info
 from resolvers.invoices.types import Invoice
 from resolvers.metering.types import MeterUnitCount, parse_month

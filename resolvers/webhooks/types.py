@@ -4,7 +4,7 @@ from datetime import datetime
 
 import strawberry
 
-from models.tables import DeliveryStatus as DeliveryStatusValue
+from models.kernel.enums import DeliveryStatus as DeliveryStatusValue
 from models.tables import WebhookAttemptRow, WebhookEndpointRow
 from models.webhooks.service import DeliveryLog
 
@@ -73,7 +73,7 @@ class WebhookDelivery:
     @classmethod
     def from_log(cls, log: DeliveryLog) -> WebhookDelivery:
         row = log.delivery
-        pending = row.status == DeliveryStatusValue.PENDING.value
+        pending = row.status == DeliveryStatusValue.PENDING
         return cls(
             id=strawberry.ID(row.id), endpoint_id=strawberry.ID(row.endpoint_id),
             event_id=strawberry.ID(row.event_id), event_type=row.event_type,

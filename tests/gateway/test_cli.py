@@ -14,13 +14,13 @@ from sqlalchemy import func, select
 from gateway.demo import DEMO_ADDONS, DEMO_PLANS, DEMO_TEAMS
 from models.api_keys.service import authenticate, operator
 from models.catalog.service import create_plan
+from models.kernel.enums import Role, SeatType
 from models.platform.deps import Deps
 from models.seats.queries import seats_in_use
-from models.seats.rules import SeatType
 from models.seats.service import seat_totals_of
 from models.subscriptions.queries import live_subscriptions
 from models.subscriptions.service import subscribe
-from models.tables import AddonRow, InvoiceRow, MemberRow, PlanRow, Role, SubscriptionRow, TenantRow
+from models.tables import AddonRow, InvoiceRow, MemberRow, PlanRow, SubscriptionRow, TenantRow
 from models.tenants.service import create_tenant, list_tenants
 from models.test_clocks import service as test_clocks
 

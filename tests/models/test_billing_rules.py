@@ -11,19 +11,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from models.invoicing.rules import MAX_AMOUNT, Line, LineKind, check_representable, recurring_lines
+from models.invoicing.rules import MAX_AMOUNT, Line, check_representable, recurring_lines
+from models.kernel.enums import Interval, LineKind, SeatType
 from models.kernel.errors import AboveMaximumSeats, BelowMinimumSeats, ValidationFailed
 from models.kernel.money import Money
-from models.kernel.periods import Interval, period_boundary
-from models.seats.rules import (
-    SeatSummary,
-    SeatType,
-    SeatTypeCount,
-    check_bounds,
-    overbooked,
-    seat_totals,
-    summarize,
-)
+from models.kernel.periods import period_boundary
+from models.seats.rules import SeatSummary, SeatTypeCount, check_bounds, overbooked, seat_totals, summarize
 
 FULL, VIEWER, GUEST = SeatType.FULL, SeatType.VIEWER, SeatType.GUEST
 

@@ -11,18 +11,11 @@ from sqlalchemy import func, select
 
 from models.api_keys.service import operator
 from models.kernel.clock import FixedClock
+from models.kernel.enums import DeliveryStatus, ProviderTaskKind, TaskStatus
 from models.platform import events, outbox
 from models.platform.deps import Deps
 from models.platform.events import EventType
-from models.tables import (
-    DeliveryStatus,
-    EventRow,
-    ProviderTaskKind,
-    ProviderTaskRow,
-    TaskStatus,
-    WebhookDeliveryRow,
-    WebhookEndpointRow,
-)
+from models.tables import EventRow, ProviderTaskRow, WebhookDeliveryRow, WebhookEndpointRow
 from models.tenants import service as tenants
 
 

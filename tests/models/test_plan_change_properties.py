@@ -39,8 +39,8 @@ from sqlalchemy import select
 from models.api_keys import service as api_keys
 from models.catalog import service as catalog
 from models.invoicing.queries import credit_balances, invoice_lines
+from models.kernel.enums import EffectiveAt, ProrationMode
 from models.plan_changes import service as plan_changes
-from models.plan_changes.rules import EffectiveAt, ProrationMode
 from models.platform.deps import Deps
 from models.subscriptions import renewals
 from models.subscriptions import service as subscriptions

@@ -10,18 +10,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from models.invoicing.rules import Item, Line, LineKind
-from models.kernel.periods import Interval, next_boundary
-from models.plan_changes.rules import (
-    ProrationMode,
-    Totals,
-    Window,
-    change_lines,
-    days_left,
-    describe,
-    half_up,
-    settle,
-)
+from models.invoicing.rules import Item, Line, Totals, settle
+from models.kernel.enums import Interval, LineKind, ProrationMode
+from models.kernel.money import half_up
+from models.kernel.periods import next_boundary
+from models.plan_changes.rules import Window, change_lines, days_left, describe
 
 NOV_1, DEC_1 = datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC)
 

@@ -31,10 +31,11 @@ from sqlalchemy import select
 
 from models.api_keys import service as api_keys
 from models.kernel.clock import FixedClock
+from models.kernel.enums import Aggregation
 from models.kernel.errors import IdempotencyConflict
+from models.metering import counts as metering_counts
 from models.metering import ingest as usage
 from models.metering import service as meters
-from models.metering.rules import Aggregation
 from models.platform.deps import Deps
 from models.tables import UsagePointRow
 from models.tenants import service as tenants
@@ -347,13 +348,13 @@ async def test_every_count_is_the_brute_force_count_of_the_points_the_events_lef
             await meters.update_meter(deps, ACTOR, row.id, aggregation)
         for m, name in enumerate(names):
             for day in days:
-                (count,) = await usage.counts(deps, ACTOR, tenant.id, name, usage.Span(month=False, day=day))
+                (count,) = await metering_counts.counts(deps, ACTOR, tenant.id, name, metering_counts.Span(month=False, day=day))
                 assert count.value == brute_force(by_day[(m, day)], aggregation), (name, aggregation, day)
             for month in months:
                 in_month = [p for (mm, d), ps in by_day.items() if mm == m and d.replace(day=1) == month for p in ps]
-                (count,) = await usage.counts(deps, ACTOR, tenant.id, name, usage.Span(month=True, day=month))
+                (count,) = await metering_counts.counts(deps, ACTOR, tenant.id, name, metering_counts.Span(month=True, day=month))
                 assert count.value == brute_force(in_month, aggregation), (name, aggregation, month)
-            _, per_day = await usage.period_counts(deps, ACTOR, tenant.id, name, first, last)
+            _, per_day = await metering_counts.period_counts(deps, ACTOR, tenant.id, name, first, last)
             expected = [(first + timedelta(days=n), by_day[(m, first + timedelta(days=n))])
                         for n in range((last - first).days + 1)]
             assert [(c.day, c.value) for c in per_day] == [(d, brute_force(ps, aggregation)) for d, ps in expected]

@@ -14,11 +14,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from models.kernel.enums import Aggregation, PricingModel
 from models.metering.rules import (
     MICRO,
-    Aggregation,
     DayStats,
-    PricingModel,
     Tier,
     UsagePrice,
     charge,

@@ -1,0 +1,126 @@
+"""The statuses and kinds every layer shares: the tables store them, the rules decide
+by them, the GraphQL schema exposes them. One place, so nothing imports a table or a
+type just for an enum (and GraphQL types never import each other in a circle).
+
+Each is a ``StrEnum``: its members are their own stored and wire values."""
+
+from __future__ import annotations
+
+import enum
+
+
+class Interval(enum.StrEnum):
+    MONTH = "MONTH"
+    YEAR = "YEAR"
+
+
+class SeatType(enum.StrEnum):
+    FULL = "FULL"
+    VIEWER = "VIEWER"
+    GUEST = "GUEST"
+
+
+class Aggregation(enum.StrEnum):
+    SUM = "SUM"
+    MAX = "MAX"
+    COUNT = "COUNT"
+    LATEST = "LATEST"
+
+
+class UsageMethod(enum.StrEnum):
+    ADD = "ADD"
+    SUB = "SUB"
+    DIRECT = "DIRECT"
+
+
+class PricingModel(enum.StrEnum):
+    PER_UNIT = "PER_UNIT"
+    PACKAGE = "PACKAGE"
+    GRADUATED = "GRADUATED"
+    VOLUME = "VOLUME"
+
+
+class LineKind(enum.StrEnum):
+    BASE = "BASE"
+    ADDON = "ADDON"
+    USAGE = "USAGE"
+    PRORATION = "PRORATION"
+    CREDIT = "CREDIT"
+
+
+class Role(enum.StrEnum):
+    ADMIN = "ADMIN"
+    TENANT = "TENANT"
+    PARTNER = "PARTNER"
+
+
+class SalesMode(enum.StrEnum):
+    SELF_SERVE = "SELF_SERVE"
+    SALES_LED = "SALES_LED"
+
+
+class SubscriptionStatus(enum.StrEnum):
+    ACTIVE = "ACTIVE"
+    PAST_DUE = "PAST_DUE"
+    CANCELLED = "CANCELLED"
+
+
+class MemberStatus(enum.StrEnum):
+    ACTIVE = "ACTIVE"
+    REMOVED = "REMOVED"
+
+
+class InvoiceStatus(enum.StrEnum):
+    DRAFT = "DRAFT"
+    OPEN = "OPEN"
+    PAID = "PAID"
+    VOID = "VOID"
+    UNCOLLECTIBLE = "UNCOLLECTIBLE"
+
+
+class InvoiceReason(enum.StrEnum):
+    SUBSCRIBE = "SUBSCRIBE"  # the first period, billed in advance
+    CHANGE = "CHANGE"  # a plan change billed now
+    RENEWAL = "RENEWAL"  # the next period, billed in advance at period end
+    FINAL = "FINAL"  # the usage of a subscription's last period, billed when it ends
+    EXTERNAL = "EXTERNAL"  # made by people in the provider (SALES_LED), mirrored from its webhooks
+
+
+class TaskStatus(enum.StrEnum):
+    PENDING = "PENDING"  # to run, or running (then next_attempt_at is its lease)
+    DONE = "DONE"
+    FAILED = "FAILED"  # the provider refused it for good (see last_error); not retried
+
+
+class ProviderTaskKind(enum.StrEnum):
+    SYNC_CUSTOMER = "SYNC_CUSTOMER"  # create or update the tenant's customer
+    COLLECT_INVOICE = "COLLECT_INVOICE"  # push an invoice to the provider and charge it
+
+
+class DeliveryStatus(enum.StrEnum):
+    PENDING = "PENDING"  # to attempt (again) at next_attempt_at
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"  # every scheduled attempt failed; redeliverWebhook tries again
+
+
+class ProrationMode(enum.StrEnum):
+    PRORATED_IMMEDIATELY = "PRORATED_IMMEDIATELY"
+    DIFFERENCE_IMMEDIATELY = "DIFFERENCE_IMMEDIATELY"
+    FULL_IMMEDIATELY = "FULL_IMMEDIATELY"
+    DO_NOT_BILL = "DO_NOT_BILL"
+
+
+class EffectiveAt(enum.StrEnum):
+    IMMEDIATELY = "IMMEDIATELY"
+    NEXT_BILLING_DATE = "NEXT_BILLING_DATE"
+
+
+class CreditReason(enum.StrEnum):
+    GRANTED = "GRANTED"  # the balance grows: a change credited more than it charged
+    APPLIED = "APPLIED"  # an invoice drew on the balance
+
+
+class TestClockStatus(enum.StrEnum):
+    __test__ = False  # not a pytest class, despite the name
+
+    READY = "READY"

@@ -1,0 +1,167 @@
+"""Every row lock the services take, and the one order they take them in.
+
+A writer that holds several locks takes them top to bottom in this list, never back up,
+so two writers can only ever wait for each other, not deadlock:
+
+    test clock                 advancing a clock runs the renewals of its tenants after it
+    tenant(s), in id order     serializes a tenant's billing: subscribes, changes, renewals,
+                               invoice numbers, usage ingestion, credit-ledger reads
+    subscription               serializes seat counting against its purchase: invites,
+                               removals, plan changes, lifecycle transitions
+    member                     one removal at a time
+    invoice                    payments and provider results on one invoice
+    provider task              a worker's result against a newer claim
+    catalog: plan, then add-on attaching, archiving, usage charges; buyers read add-ons FOR SHARE
+    meter, API key             single-row updates
+    webhook endpoint, then     deleting an endpoint waits for attempts being recorded
+    its deliveries
+
+On PostgreSQL the row locks are ``FOR NO KEY UPDATE`` (``ROW_LOCK``): they queue other
+writers of the row but not inserts whose foreign keys point at it, so a transaction
+holding a tenant and another inserting a member of that tenant cannot deadlock. On
+SQLite every write transaction starts with ``BEGIN IMMEDIATE`` and holds the database's
+one write lock, so these statements are plain reads there and the order holds trivially.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.kernel.enums import SubscriptionStatus
+from models.kernel.errors import NotFound
+from models.platform.store import ROW_LOCK
+from models.tables import (
+    AddonRow,
+    ApiKeyRow,
+    InvoiceRow,
+    MemberRow,
+    MeterRow,
+    PlanRow,
+    ProviderTaskRow,
+    SubscriptionRow,
+    TenantRow,
+    TestClockRow,
+    WebhookDeliveryRow,
+    WebhookEndpointRow,
+)
+
+
+async def _row(session: AsyncSession, table: type[Any], row_id: Any) -> Any:
+    """The row, locked, read afresh even when the session already holds it."""
+    return await session.get(table, row_id, with_for_update=ROW_LOCK, populate_existing=True)
+
+
+async def test_clock(session: AsyncSession, clock_id: str) -> TestClockRow | None:
+    """Before its tenants: moving a clock then renews what fell due for them."""
+    return await _row(session, TestClockRow, clock_id)
+
+
+async def tenant(session: AsyncSession, tenant_id: str) -> TenantRow:
+    """The tenant (NOT_FOUND if there is none): its billing happens one writer at a time."""
+    row = await _row(session, TenantRow, tenant_id)
+    if row is None:
+        raise NotFound("Tenant", tenant_id)
+    return row
+
+
+async def tenants(session: AsyncSession, tenant_ids: Iterable[str]) -> list[TenantRow]:
+    """Several tenants, in id order (a usage batch may name many): two batches naming the
+    same tenants lock them in the same order."""
+    ids = sorted(set(tenant_ids))
+    if not ids:
+        return []
+    query = select(TenantRow).where(TenantRow.id.in_(ids)).order_by(TenantRow.id).with_for_update(**ROW_LOCK)
+    return list((await session.scalars(query.execution_options(populate_existing=True))).all())
+
+
+async def subscription(session: AsyncSession, subscription_id: str) -> SubscriptionRow | None:
+    """After its tenant: seats are counted against what it holds."""
+    return await _row(session, SubscriptionRow, subscription_id)
+
+
+async def live_subscription(session: AsyncSession, tenant_id: str) -> SubscriptionRow | None:
+    """The tenant's subscription that is not cancelled (at most one), after the tenant."""
+    query = (
+        select(SubscriptionRow)
+        .where(SubscriptionRow.tenant_id == tenant_id, SubscriptionRow.status != SubscriptionStatus.CANCELLED)
+        .with_for_update(**ROW_LOCK)
+        .execution_options(populate_existing=True)
+    )
+    return await session.scalar(query)
+
+
+async def member(session: AsyncSession, member_id: str) -> MemberRow | None:
+    """After the tenant's subscription, as invites take them."""
+    return await _row(session, MemberRow, member_id)
+
+
+async def invoice(session: AsyncSession, invoice_id: str) -> InvoiceRow | None:
+    """After its tenant: what the provider reports about one invoice applies once."""
+    return await _row(session, InvoiceRow, invoice_id)
+
+
+async def invoice_by_provider_id(session: AsyncSession, provider_invoice_id: str) -> InvoiceRow | None:
+    query = (
+        select(InvoiceRow)
+        .where(InvoiceRow.provider_invoice_id == provider_invoice_id)
+        .with_for_update(**ROW_LOCK)
+        .execution_options(populate_existing=True)
+    )
+    return await session.scalar(query)
+
+
+async def provider_task(session: AsyncSession, task_id: int) -> ProviderTaskRow | None:
+    """A worker records its result against the claim it holds, not a newer one."""
+    return await session.get(ProviderTaskRow, task_id, with_for_update=True, populate_existing=True)
+
+
+async def plan(session: AsyncSession, plan_id: str) -> PlanRow | None:
+    """Before its add-ons: concurrent attaches of one pair queue."""
+    return await _row(session, PlanRow, plan_id)
+
+
+async def addon(session: AsyncSession, addon_id: str) -> AddonRow | None:
+    """An archive in flight finishes before an attach reads it."""
+    return await _row(session, AddonRow, addon_id)
+
+
+async def addons_for_share(session: AsyncSession, addon_ids: Sequence[str]) -> list[AddonRow]:
+    """Add-ons being bought, FOR SHARE: one being archived right now is read once the
+    archive commits, while buyers do not wait for each other."""
+    query = select(AddonRow).where(AddonRow.id.in_(addon_ids)).with_for_update(read=True)
+    return list((await session.scalars(query)).all())
+
+
+async def meter(session: AsyncSession, meter_id: str) -> MeterRow | None:
+    return await _row(session, MeterRow, meter_id)
+
+
+async def api_key(session: AsyncSession, key_id: str) -> ApiKeyRow | None:
+    return await _row(session, ApiKeyRow, key_id)
+
+
+async def webhook_endpoint(session: AsyncSession, endpoint_id: str) -> WebhookEndpointRow | None:
+    """Before its deliveries: deleting an endpoint waits for attempts being recorded."""
+    return await session.get(WebhookEndpointRow, endpoint_id, with_for_update=True, populate_existing=True)
+
+
+async def webhook_deliveries_of(session: AsyncSession, endpoint_id: str) -> None:
+    """Every delivery of an endpoint (after the endpoint)."""
+    await session.execute(
+        select(WebhookDeliveryRow.id).where(WebhookDeliveryRow.endpoint_id == endpoint_id).with_for_update()
+    )
+
+
+async def webhook_delivery(session: AsyncSession, delivery_id: str) -> WebhookDeliveryRow | None:
+    return await session.get(WebhookDeliveryRow, delivery_id, with_for_update=True, populate_existing=True)
+
+
+async def invoice_prefixes(session: AsyncSession) -> None:
+    """Choosing a new tenant's invoice prefix: two new "Acme"s must not both pick ACME.
+    A transaction-scoped advisory lock on PostgreSQL (nothing to lock a row of yet)."""
+    if session.bind.dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(hashtext('tenants.invoice_prefix'))"))
