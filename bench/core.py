@@ -21,10 +21,14 @@ from typing import Any
 from bench.databases import Database
 from bench.server import BaselineServer, Server
 from models.api_keys import service as api_keys
+from models.api_keys.inputs import ApiKeyCreate
 from models.metering import service as meters
+from models.metering.inputs import MeterCreate
+from models.platform.access import operator
 from models.platform.deps import Deps
 from models.platform.store import Store
 from models.tenants import service as tenants
+from models.tenants.inputs import TenantCreate
 
 
 class BenchError(RuntimeError):
@@ -208,19 +212,19 @@ class Context:
         server's httpx client carries is a comparison in memory."""
         if self._admin_secret is None:
             _, self._admin_secret = await api_keys.create_api_key(
-                self.deps, api_keys.operator(), {"role": "ADMIN", "name": "bench"}
+                self.deps, operator(), ApiKeyCreate.parse({"role": "ADMIN", "name": "bench"})
             )
         return self._admin_secret
 
     async def new_tenant(self, name: str) -> str:
         """A tenant made through the service, in UTC (its local days are UTC days)."""
         spec = {"name": name, "email": "bench@example.com", "currency": "USD", "timezone": "UTC"}
-        row = await tenants.create_tenant(self.deps, api_keys.operator(), spec)
+        row = await tenants.create_tenant(self.deps, operator(), TenantCreate.parse(spec))
         return row.id
 
     async def new_meter(self, name: str) -> tuple[str, str]:
         """(id, name) of a SUM meter made through the service."""
-        row = await meters.create_meter(self.deps, api_keys.operator(), {"name": name, "aggregation": "SUM"})
+        row = await meters.create_meter(self.deps, operator(), MeterCreate.parse({"name": name, "aggregation": "SUM"}))
         return row.id, row.name
 
     def log(self, message: str) -> None:

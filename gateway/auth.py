@@ -8,7 +8,7 @@ import hmac
 from pydantic import SecretStr
 
 from models.api_keys import service as api_keys
-from models.platform.access import Principal
+from models.platform.access import Principal, operator
 from models.platform.deps import Deps
 
 MISSING = "Send an API key: Authorization: Bearer <key>."
@@ -32,6 +32,6 @@ class Authenticator:
 
     async def from_secret(self, secret: str) -> tuple[Principal | None, str]:
         if self._bootstrap is not None and hmac.compare_digest(secret.encode(), self._bootstrap):
-            return api_keys.operator(), ""
+            return operator(), ""
         principal = await api_keys.authenticate(self._deps, secret)
         return principal, ("" if principal else REJECTED)

@@ -18,9 +18,11 @@ from gateway.logging import configure_logging
 from gateway.providers import ProviderNotConfigured, build_provider
 from gateway.settings import Settings
 from models.api_keys import service as api_keys
+from models.api_keys.inputs import ApiKeyCreate
 from models.kernel.errors import DomainError
 from models.metering import ingest as usage
 from models.platform import outbox
+from models.platform.access import operator
 from models.platform.deps import Deps
 from models.platform.migrate import upgrade
 from models.platform.store import Store
@@ -135,7 +137,7 @@ def cmd_create_api_key(args: argparse.Namespace) -> None:
     )
     try:
         row, secret = _with_store(
-            settings, lambda deps: api_keys.create_api_key(deps, api_keys.operator(), spec)
+            settings, lambda deps: api_keys.create_api_key(deps, operator(), ApiKeyCreate.parse(spec))
         )
     except DomainError as exc:
         raise SystemExit(f"billing-gateway: {exc.message}") from None

@@ -9,14 +9,17 @@ from typing import Any
 from sqlalchemy import select, text, update
 
 from models.api_keys import service as api_keys
-from models.api_keys.service import operator
 from models.catalog import service as catalog
 from models.kernel.errors import AlreadySubscribed, NoSeatsAvailable, ValidationFailed
 from models.metering import ingest as usage
 from models.metering import service as meters
+from models.metering.inputs import MeterCreate, UsageChargeCreate
+from models.platform.access import operator
 from models.platform.deps import Deps
 from models.seats import service as members
+from models.seats.inputs import MemberInvite
 from models.subscriptions import service as subscriptions
+from models.subscriptions.inputs import SubscriptionCreate
 from models.tables import AddonRow, ApiKeyRow, PlanAddonRow, PlanRow, TenantRow
 from models.tenants import service as tenants
 
@@ -196,13 +199,13 @@ async def _seed_meters(deps: Deps) -> None:
     admin = operator()
     for spec in DEMO_METERS:
         with contextlib.suppress(ValidationFailed):  # the name is taken: an earlier seed, or the operator's own
-            await meters.create_meter(deps, admin, spec)
+            await meters.create_meter(deps, admin, MeterCreate.parse(spec))
     async with deps.store.read() as session:
         plans = dict((await session.execute(select(PlanRow.code, PlanRow.id))).all())
     for spec in DEMO_USAGE_CHARGES:
         fields = {k: v for k, v in spec.items() if k != "plan"}
         with contextlib.suppress(ValidationFailed):  # already charged for
-            await meters.add_usage_charge(deps, admin, {"plan_id": plans[spec["plan"]], **fields})
+            await meters.add_usage_charge(deps, admin, UsageChargeCreate.parse({"plan_id": plans[spec["plan"]], **fields}))
 
 
 async def _seed_usage(deps: Deps) -> None:
@@ -242,14 +245,14 @@ async def _seed_teams(deps: Deps) -> None:
         wanted = [{"addon_id": addons[code], "quantity": q} for code, q in team["addons"].items()]
         try:
             await subscriptions.subscribe(
-                deps, admin, {"tenant_id": tenant_id, "plan_id": plans[team["plan"]], "addons": wanted}
+                deps, admin, SubscriptionCreate.parse({"tenant_id": tenant_id, "plan_id": plans[team["plan"]], "addons": wanted})
             )
         except AlreadySubscribed:
             pass
         for member, seat_type in team["members"]:
             try:
-                await members.invite_member(deps, admin, {"tenant_id": tenant_id, "email": member,
-                                                          "seat_type": seat_type})
+                await members.invite_member(deps, admin, MemberInvite.parse({"tenant_id": tenant_id, "email": member,
+                                                          "seat_type": seat_type}))
             except (ValidationFailed, NoSeatsAvailable):  # already a member, or the team changed since
                 pass
 

@@ -41,7 +41,7 @@ from resolvers.metering.queries import MeteringQueries
 from resolvers.payments.mutations import PaymentMutations
 from resolvers.plan_changes.mutations import PlanChangeMutations
 from resolvers.seats.mutations import SeatMutations
-from resolvers.subscriptions.mutations import SubscriptionMutations
+from resolvers.subscriptions.mutations import SubscriptionLifecycleMutations, SubscriptionMutations
 from resolvers.subscriptions.queries import SubscriptionQueries
 from resolvers.tenants.mutations import TenantMutations
 from resolvers.tenants.queries import TenantQueries
@@ -70,6 +70,7 @@ MUTATIONS = (
     CatalogMutations,
     SubscriptionMutations,
     PlanChangeMutations,
+    SubscriptionLifecycleMutations,  # cancelSubscription, listed after the plan changes
     SeatMutations,
     MeteringMutations,
     PaymentMutations,

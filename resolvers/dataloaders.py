@@ -30,8 +30,8 @@ from models.metering import counts as metering_counts
 from models.metering import queries as metering_queries
 from models.metering.counts import Count
 from models.payments import queries as payments_queries
-from models.platform import reads
 from models.platform.deps import Deps
+from models.platform.reads import rows_by_ids
 from models.platform.store import Store
 from models.seats import queries as seats_queries
 from models.subscriptions import queries as subscriptions_queries
@@ -105,7 +105,7 @@ def _loader(
 
 def _by_id(table: type[Row]) -> Callable[[AsyncSession, Sequence[str]], Awaitable[list[Row | None]]]:
     async def query(session: AsyncSession, ids: Sequence[str]) -> list[Row | None]:
-        return await reads.rows_by_ids(session, table, ids)
+        return await rows_by_ids(session, table, ids)
 
     return query
 

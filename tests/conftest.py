@@ -29,7 +29,9 @@ from gateway.live import Hub
 from gateway.logging import configure_logging
 from gateway.settings import Settings
 from models.api_keys import service as api_keys
+from models.api_keys.inputs import ApiKeyCreate
 from models.kernel.clock import FixedClock
+from models.platform.access import operator
 from models.platform.deps import Deps
 from models.platform.migrate import upgrade_url
 from models.platform.store import Store
@@ -158,7 +160,7 @@ async def client(settings: Settings, deps: Deps) -> AsyncIterator[httpx.AsyncCli
 
 @pytest.fixture
 async def admin_key(deps: Deps) -> str:
-    _, secret = await api_keys.create_api_key(deps, api_keys.operator(), {"role": "ADMIN", "name": "test admin"})
+    _, secret = await api_keys.create_api_key(deps, operator(), ApiKeyCreate.parse({"role": "ADMIN", "name": "test admin"}))
     return secret
 
 

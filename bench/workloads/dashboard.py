@@ -7,7 +7,7 @@ through the product's services, a plan with included seats and two add-ons (one 
 seat add-on), five meters (SUM and MAX), and on one test clock started
 ``profile.history_months`` x 31 days ago: the dashboard's tenant and
 ``profile.fleet_templates`` other tenants, each subscribed with add-on quantities and
-holding members; the clock is then advanced to now (``renewals.advance_test_clock``:
+holding members; the clock is then advanced to now (``test_clocks.advance_test_clock``:
 every month renews, one invoice each), and each gets usage this month in its own
 timezone (``usage.record_batch``: ``profile.dashboard_points`` points per meter for the
 dashboard's tenant, a fifteenth of that for the others). Renewing through the product costs 10-25 ms a month per tenant,
@@ -52,16 +52,20 @@ from sqlmodel import SQLModel
 from bench.core import BenchError, Check, Context, Row, differences, measure, percentile, workload
 from bench.databases import Raw
 from bench.server import Process, Response, post_request, run_load
-from models.api_keys.service import operator
 from models.catalog import service as catalog
+from models.catalog.inputs import AddonCreate, PlanCreate
 from models.kernel.ids import new_id
 from models.metering import ingest as usage
 from models.metering import service as meters
+from models.metering.inputs import MeterCreate
+from models.platform.access import operator
 from models.platform.store import Store
 from models.seats import service as members
-from models.subscriptions import renewals
+from models.seats.inputs import MemberInvite
 from models.subscriptions import service as subscriptions
+from models.subscriptions.inputs import SubscriptionCreate
 from models.tenants import service as tenants
+from models.tenants.inputs import TenantCreate
 from models.test_clocks import service as test_clocks
 
 TENANT = """fragment Dashboard on Tenant {
@@ -123,16 +127,16 @@ async def seeded(ctx: Context) -> Seeded:
 async def _team(ctx: Context, name: str, timezone: str, clock_id: str, plan_id: str, quantities: dict[str, int],
                 team: int) -> str:
     admin = operator()
-    tenant = await tenants.create_tenant(ctx.deps, admin, {
+    tenant = await tenants.create_tenant(ctx.deps, admin, TenantCreate.parse({
         "name": name, "email": "billing@example.com", "currency": "USD", "timezone": timezone,
         "test_clock_id": clock_id,
-    })
-    await subscriptions.subscribe(ctx.deps, admin, {
+    }))
+    await subscriptions.subscribe(ctx.deps, admin, SubscriptionCreate.parse({
         "tenant_id": tenant.id, "plan_id": plan_id,
         "addons": [{"addon_id": addon, "quantity": q} for addon, q in quantities.items()],
-    })
+    }))
     for n in range(team):
-        await members.invite_member(ctx.deps, admin, {"tenant_id": tenant.id, "email": f"member{n}@example.com"})
+        await members.invite_member(ctx.deps, admin, MemberInvite.parse({"tenant_id": tenant.id, "email": f"member{n}@example.com"}))
     return tenant.id
 
 
@@ -156,19 +160,19 @@ def _events(tenant_id: str, timezone: str, now: datetime, points: int) -> list[d
 async def _seed(ctx: Context) -> Seeded:
     profile, deps, admin = ctx.profile, ctx.deps, operator()
     began = time.perf_counter()
-    plan = await catalog.create_plan(deps, admin, {
+    plan = await catalog.create_plan(deps, admin, PlanCreate.parse({
         "code": "bench_team", "name": "Team", "currency": "USD", "base_price": 49_00, "included_seats": 5,
-    })
-    seat = await catalog.create_addon(deps, admin, {
+    }))
+    seat = await catalog.create_addon(deps, admin, AddonCreate.parse({
         "code": "bench_seat", "name": "Additional seat", "currency": "USD", "price": 12_00, "seat_type": "FULL",
-    })
-    storage = await catalog.create_addon(deps, admin, {
+    }))
+    storage = await catalog.create_addon(deps, admin, AddonCreate.parse({
         "code": "bench_storage", "name": "Extra storage 100 GB", "currency": "USD", "price": 5_00,
-    })
+    }))
     for addon in (seat, storage):
         await catalog.attach_addon(deps, admin, plan.id, addon.id)
     for name, aggregation in METERS:
-        await meters.create_meter(deps, admin, {"name": name, "aggregation": aggregation})
+        await meters.create_meter(deps, admin, MeterCreate.parse({"name": name, "aggregation": aggregation}))
 
     now = datetime.now(UTC).replace(microsecond=0)
     clock = await test_clocks.create_test_clock(
@@ -185,7 +189,7 @@ async def _seed(ctx: Context) -> Seeded:
             2 + i % 3,
         )))
     renewing = time.perf_counter()
-    await renewals.advance_test_clock(deps, admin, clock.id, now)
+    await test_clocks.advance_test_clock(deps, admin, clock.id, now)
     renewed = time.perf_counter() - renewing
     events = _events(made[0][1], made[0][0], now, profile.dashboard_points)
     for timezone, tenant_id in made[1:]:

@@ -28,9 +28,9 @@ from typing import Any
 
 from bench.core import BenchError, Check, Context, Row, measure, median, percentile, workload
 from bench.workloads.rollup import rollup_differences
-from models.api_keys import service as api_keys
 from models.metering import ingest as usage
 from models.metering.rules import to_micros
+from models.platform.access import operator
 
 BATCH_MUTATION = """mutation Ingest($events: [RecordUsageInput!]!) {
   recordUsageBatch(events: $events) {
@@ -121,7 +121,7 @@ async def _service(ctx: Context, plan: Batches) -> list[float]:
             for ts, value, key in plan.events(batch)
         ]
         began = time.perf_counter()
-        outcome = await usage.record_batch(ctx.deps, api_keys.operator(), events)
+        outcome = await usage.record_batch(ctx.deps, operator(), events)
         seconds.append(time.perf_counter() - began)
         if outcome.accepted != plan.size or outcome.errors:
             raise BenchError(f"record_batch accepted {outcome.accepted} of {plan.size}: {outcome.errors[:3]}")

@@ -29,8 +29,8 @@ from bench.core import BenchError, Check, Context, Row, measure, percentile, wor
 from bench.databases import Raw
 from bench.server import Server
 from bench.workloads.rollup import rebuild_days
-from models.api_keys import service as api_keys
 from models.metering import counts as metering_counts
+from models.platform.access import operator
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
 SPAN_SECONDS = 365 * 86_400
@@ -135,7 +135,7 @@ async def _measure_size(ctx: Context, raw: Raw, server: Server, tenant_id: str, 
         return int(await raw.fetchval(SQL_SUM, tenant_id, meter_id, month, _month_end(month)))
 
     async def service(month: date) -> int:
-        (count,) = await metering_counts.counts(ctx.deps, api_keys.operator(), tenant_id, meter, metering_counts.Span(month=True, day=month))
+        (count,) = await metering_counts.counts(ctx.deps, operator(), tenant_id, meter, metering_counts.Span(month=True, day=month))
         return count.value
 
     async def http(month: date) -> int:

@@ -30,10 +30,13 @@ from typing import Any
 from bench.core import BenchError, Context, Row, measure, workload
 from bench.server import Process, Response
 from bench.workloads.dashboard import baseline_request, graphql_request
-from models.api_keys.service import operator
 from models.catalog import service as catalog
+from models.catalog.inputs import AddonCreate, PlanCreate
+from models.platform.access import operator
 from models.subscriptions import service as subscriptions
+from models.subscriptions.inputs import SubscriptionCreate
 from models.tenants import service as tenants
+from models.tenants.inputs import TenantCreate
 
 INVITE = """mutation Invite($input: InviteMemberInput!) { inviteMember(input: $input) {
   __typename
@@ -51,21 +54,21 @@ async def _teams(ctx: Context, count: int, free: int) -> list[str]:
     bought as seat add-on units."""
     admin = operator()
     included = free // 5
-    plan = await catalog.create_plan(ctx.deps, admin, {
+    plan = await catalog.create_plan(ctx.deps, admin, PlanCreate.parse({
         "code": "bench_seats", "name": "Seats", "currency": "USD", "base_price": 10_00, "included_seats": included,
-    })
-    seat = await catalog.create_addon(ctx.deps, admin, {
+    }))
+    seat = await catalog.create_addon(ctx.deps, admin, AddonCreate.parse({
         "code": "bench_seats_seat", "name": "Seat", "currency": "USD", "price": 3_00, "seat_type": "FULL",
-    })
+    }))
     await catalog.attach_addon(ctx.deps, admin, plan.id, seat.id)
     teams = []
     for n in range(count):
-        tenant = await tenants.create_tenant(ctx.deps, admin, {
+        tenant = await tenants.create_tenant(ctx.deps, admin, TenantCreate.parse({
             "name": f"Seats {n}", "email": "seats@example.com", "currency": "USD", "timezone": "UTC",
-        })
-        await subscriptions.subscribe(ctx.deps, admin, {
+        }))
+        await subscriptions.subscribe(ctx.deps, admin, SubscriptionCreate.parse({
             "tenant_id": tenant.id, "plan_id": plan.id, "addons": [{"addon_id": seat.id, "quantity": free - included}],
-        })
+        }))
         teams.append(tenant.id)
     return teams
 

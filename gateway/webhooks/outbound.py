@@ -21,8 +21,9 @@ from standardwebhooks.webhooks import Webhook
 
 from models.kernel.enums import DeliveryStatus
 from models.platform.deps import Deps
-from models.webhooks import service as webhooks
-from models.webhooks.service import DueDelivery
+from models.webhooks import deliveries
+from models.webhooks import rules as webhook_rules
+from models.webhooks.deliveries import DueDelivery
 
 log = logging.getLogger("gateway.webhooks")
 
@@ -43,8 +44,8 @@ async def run_deliveries(deps: Deps, *, http: httpx.AsyncClient | None = None) -
     """One pass: how many events it dispatched plus how many deliveries it attempted
     (0: nothing was due). ``http``: a client the caller keeps open across passes;
     without one a client is made for the pass, only when something is due."""
-    dispatched = await webhooks.dispatch_events(deps)
-    due = await webhooks.claim_due_deliveries(deps, BATCH)
+    dispatched = await deliveries.dispatch_events(deps)
+    due = await deliveries.claim_due_deliveries(deps, BATCH)
     if due:
         if http is not None:
             await _deliver_all(deps, http, due)
@@ -101,7 +102,7 @@ async def deliver(deps: Deps, http: httpx.AsyncClient, item: DueDelivery) -> Non
     except Exception as exc:  # refused, reset, bad TLS, unusable URL: a failed attempt all the same
         error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     duration_ms = round((time.monotonic() - started) * 1000)
-    recorded = await webhooks.record_attempt(deps, item.delivery, status_code, error, duration_ms, answer)
+    recorded = await deliveries.record_attempt(deps, item.delivery, status_code, error, duration_ms, answer)
     if recorded is None:
         log.info("webhook delivery %s was deleted during its attempt", item.delivery.id)
         return
@@ -127,7 +128,7 @@ async def deliver(deps: Deps, http: httpx.AsyncClient, item: DueDelivery) -> Non
     )
 
 
-async def _start_of(response: httpx.Response, limit: int = webhooks.MAX_TEXT) -> str:
+async def _start_of(response: httpx.Response, limit: int = webhook_rules.MAX_TEXT) -> str:
     """The first ``limit`` bytes of the answer, for the delivery log; the rest is not read."""
     data = b""
     async for chunk in response.aiter_bytes():

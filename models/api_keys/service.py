@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from typing import Annotated, Any
 
-from pydantic import StringConstraints, model_validator
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models.kernel.enums import Role
-from models.kernel.errors import NotFound, ValidationFailed
+from models.api_keys.inputs import ApiKeyCreate
+from models.kernel.errors import NotFound
 from models.kernel.ids import new_id
-from models.kernel.validation import Input, NonBlank
+from models.platform import locks
 from models.platform.access import Principal, require_admin, require_tenant, require_visible
 from models.platform.deps import Deps
 from models.platform.pagination import Page, paginate
-from models.platform.store import ROW_LOCK
 from models.tables import ApiKeyRow, TenantRow
 
 SECRET_PREFIX = "gwk_"
@@ -31,25 +28,8 @@ def new_secret() -> str:
     return SECRET_PREFIX + secrets.token_urlsafe(30)
 
 
-class ApiKeyCreate(Input):
-    role: Role
-    tenant_id: str | None = None
-    name: Annotated[NonBlank, StringConstraints(max_length=200)] = "api key"
-
-    @model_validator(mode="after")
-    def _scope_matches_role(self) -> ApiKeyCreate:
-        if self.role is Role.ADMIN and self.tenant_id is not None:
-            raise ValidationFailed("input.tenantId", "ADMIN keys belong to no tenant; leave tenantId out")
-        if self.role is not Role.ADMIN and self.tenant_id is None:
-            raise ValidationFailed(
-                "input.tenantId", f"{self.role.value} keys belong to one tenant; pass its id"
-            )
-        return self
-
-
-async def create_api_key(deps: Deps, actor: Principal, data: Any) -> tuple[ApiKeyRow, str]:
+async def create_api_key(deps: Deps, actor: Principal, spec: ApiKeyCreate) -> tuple[ApiKeyRow, str]:
     """Returns the stored key and its secret; the secret cannot be read again."""
-    spec = ApiKeyCreate.parse(data)
     if spec.tenant_id is None:
         require_admin(actor, "Creating an ADMIN key")
     else:
@@ -82,7 +62,7 @@ def insert_api_key(
 async def revoke_api_key(deps: Deps, actor: Principal, key_id: str) -> ApiKeyRow:
     """Revoke a key; it stops working at once. Revoking twice keeps the first time."""
     async with deps.store.transaction() as session:
-        row = await session.get(ApiKeyRow, key_id, with_for_update=ROW_LOCK)
+        row = await locks.api_key(session, key_id)
         visible = row is not None and (actor.is_admin or actor.can_manage(row.tenant_id or ""))
         require_visible(visible, "ApiKey", key_id)
         if row.revoked_at is None:
@@ -124,6 +104,3 @@ async def authenticate(deps: Deps, secret: str) -> Principal | None:
     return Principal(role=row.role, tenant_id=row.tenant_id, api_key_id=row.id)
 
 
-def operator() -> Principal:
-    """The machine's operator (CLI, bootstrap secret): an admin with no stored key."""
-    return Principal(role=Role.ADMIN)

@@ -7,66 +7,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Annotated, Any, TypeVar
+from typing import TypeVar
 
-from pydantic import Field, StringConstraints, model_validator
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models.kernel.enums import Interval, SeatType
-from models.kernel.errors import AddonArchived, AddonNotAttached, CurrencyMismatch, NotFound, ValidationFailed
+from models.catalog.inputs import AddonCreate, PlanCreate
+from models.kernel.errors import AddonArchived, AddonNotAttached, CurrencyMismatch, NotFound
 from models.kernel.ids import new_id
-from models.kernel.validation import CurrencyCode, Input, NonBlank
+from models.platform import locks
 from models.platform.access import Principal, require_admin
 from models.platform.deps import Deps, insert_unique
-from models.platform.store import ROW_LOCK
 from models.tables import AddonRow, PlanAddonRow, PlanRow
+from models.tables.tenants import TenantRow
 
-Code = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
-Name = Annotated[NonBlank, StringConstraints(max_length=200)]
-# Prices are GraphQL Ints (32-bit), so 21,474,836.47 USD is the most one unit can cost.
-Price = Annotated[int, Field(ge=0, le=2**31 - 1)]
 Coded = TypeVar("Coded", PlanRow, AddonRow)
-SeatCount = Annotated[int, Field(ge=0, le=1_000_000)]
-
-
-class PlanCreate(Input):
-    code: Code
-    name: Name
-    currency: CurrencyCode
-    interval: Interval = Interval.MONTH
-    base_price: Price
-    included_seats: SeatCount = 0
-    min_seats: SeatCount | None = None
-    max_seats: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
-
-    @model_validator(mode="after")
-    def _bounds(self) -> PlanCreate:
-        if self.max_seats is not None:
-            if self.min_seats is not None and self.max_seats < self.min_seats:
-                raise ValidationFailed("input.maxSeats", f"must be at least minSeats ({self.min_seats})")
-            if self.max_seats < self.included_seats:
-                raise ValidationFailed(
-                    "input.maxSeats", f"must be at least includedSeats ({self.included_seats}), or no one could subscribe"
-                )
-        return self
-
-
-class AddonCreate(Input):
-    code: Code
-    name: Name
-    description: Annotated[str, StringConstraints(max_length=1000)] | None = None
-    currency: CurrencyCode
-    price: Price
-    seat_type: SeatType | None = None
-    seats_per_unit: Annotated[int, Field(ge=1, le=10_000)] = 1
-    tax_category: Annotated[NonBlank, StringConstraints(max_length=64)] = "saas"
-
-    @model_validator(mode="after")
-    def _packs_are_seats(self) -> AddonCreate:
-        if self.seat_type is None and self.seats_per_unit != 1:
-            raise ValidationFailed("input.seatsPerUnit", "needs a seatType: only seat add-ons come in packs")
-        return self
 
 
 async def _insert_coded(deps: Deps, row: Coded) -> Coded:
@@ -82,25 +37,24 @@ def new_addon(spec: AddonCreate, now: datetime) -> AddonRow:
     return AddonRow(id=new_id("addon"), created_at=now, **spec.model_dump(mode="json"))
 
 
-async def create_plan(deps: Deps, actor: Principal, data: Any) -> PlanRow:
+async def create_plan(deps: Deps, actor: Principal, spec: PlanCreate) -> PlanRow:
     require_admin(actor, "createPlan")
-    return await _insert_coded(deps, new_plan(PlanCreate.parse(data), deps.clock.now()))
+    return await _insert_coded(deps, new_plan(spec, deps.clock.now()))
 
 
-async def create_addon(deps: Deps, actor: Principal, data: Any) -> AddonRow:
+async def create_addon(deps: Deps, actor: Principal, spec: AddonCreate) -> AddonRow:
     require_admin(actor, "createAddon")
-    return await _insert_coded(deps, new_addon(AddonCreate.parse(data), deps.clock.now()))
+    return await _insert_coded(deps, new_addon(spec, deps.clock.now()))
 
 
 async def attach_addon(deps: Deps, actor: Principal, plan_id: str, addon_id: str) -> PlanRow:
     """Offer an add-on with a plan. Attaching one that is already attached changes nothing."""
     require_admin(actor, "attachAddon")
     async with deps.store.transaction() as session:
-        # Locked: concurrent attaches of one pair queue; an archive in flight finishes first.
-        plan = await session.get(PlanRow, plan_id, with_for_update=ROW_LOCK)
+        plan = await locks.plan(session, plan_id)
         if plan is None:
             raise NotFound("Plan", plan_id)
-        addon = await _addon(session, addon_id, for_update=True)
+        addon = await _addon(session, addon_id)
         if addon.archived_at is not None:
             raise AddonArchived(f"Add-on {addon.code!r} is archived and can no longer be offered.")
         _same_currency(plan, addon)
@@ -113,7 +67,7 @@ async def archive_addon(deps: Deps, actor: Principal, addon_id: str) -> AddonRow
     """Stop selling an add-on. Subscriptions that have it keep it until they change."""
     require_admin(actor, "archiveAddon")
     async with deps.store.transaction() as session:
-        addon = await _addon(session, addon_id, for_update=True)
+        addon = await _addon(session, addon_id)
         if addon.archived_at is None:
             addon.archived_at = deps.clock.now()
     return addon
@@ -132,8 +86,8 @@ async def list_addons(deps: Deps, include_archived: bool) -> list[AddonRow]:
         return list((await session.scalars(query)).all())
 
 
-async def _addon(session: AsyncSession, addon_id: str, *, for_update: bool = False) -> AddonRow:
-    addon = await session.get(AddonRow, addon_id, with_for_update=ROW_LOCK if for_update else None)
+async def _addon(session: AsyncSession, addon_id: str) -> AddonRow:
+    addon = await locks.addon(session, addon_id)
     if addon is None:
         raise NotFound("Addon", addon_id)
     return addon
@@ -155,9 +109,7 @@ async def buyable_addons(
     asked; every add-on must exist and be attached to the plan. An archived one can
     no longer be bought: a subscription may keep (or lower) what it ``held``."""
     ids = [addon_id for addon_id, _ in wanted]
-    # FOR SHARE: an add-on being archived right now is read once the archive commits.
-    query = select(AddonRow).where(AddonRow.id.in_(ids)).with_for_update(read=True)
-    found = {a.id: a for a in (await session.scalars(query)).all()}
+    found = {a.id: a for a in await locks.addons_for_share(session, ids)}
     attached = set(
         (await session.scalars(
             select(PlanAddonRow.addon_id).where(PlanAddonRow.plan_id == plan.id, PlanAddonRow.addon_id.in_(ids))
@@ -179,3 +131,15 @@ async def buyable_addons(
         if quantity:
             items.append((addon, quantity))
     return items
+
+
+async def plan_for(session: AsyncSession, tenant: TenantRow, plan_id: str) -> PlanRow:
+    """A plan the tenant can be billed on: it exists and is priced in the tenant's currency."""
+    plan = await session.get(PlanRow, plan_id)
+    if plan is None:
+        raise NotFound("Plan", plan_id)
+    if plan.currency != tenant.currency:
+        raise CurrencyMismatch(
+            f"Plan {plan.code!r} is priced in {plan.currency} but the tenant is billed in {tenant.currency}."
+        )
+    return plan

@@ -11,12 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.invoicing.queries import credit_balances
 from models.invoicing.rules import Line, Totals, settle
-from models.kernel.enums import InvoiceReason, InvoiceStatus, ProviderTaskKind, SalesMode
+from models.kernel.enums import EventType, InvoiceReason, InvoiceStatus, ProviderTaskKind, SalesMode
 from models.kernel.ids import new_id
 from models.platform import events
 from models.platform.access import Principal, require_tenant, require_visible
 from models.platform.deps import Deps
-from models.platform.events import EventType
 from models.platform.outbox import queue_provider_task
 from models.platform.pagination import Page, paginate
 from models.tables import CreditEntryRow, InvoiceLineRow, InvoiceRow, TenantRow

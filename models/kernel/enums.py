@@ -124,3 +124,15 @@ class TestClockStatus(enum.StrEnum):
     __test__ = False  # not a pytest class, despite the name
 
     READY = "READY"
+
+
+class EventType(enum.StrEnum):
+    SUBSCRIPTION_ACTIVE = "subscription.active"
+    SUBSCRIPTION_PLAN_CHANGED = "subscription.plan_changed"
+    SUBSCRIPTION_RENEWED = "subscription.renewed"
+    SUBSCRIPTION_CANCELLED = "subscription.cancelled"
+    SEATS_CHANGED = "seats.changed"
+    INVOICE_CREATED = "invoice.created"
+    INVOICE_PAID = "invoice.paid"
+    INVOICE_PAYMENT_FAILED = "invoice.payment_failed"
+    USAGE_RECORDED = "usage.recorded"

@@ -8,7 +8,7 @@ import zoneinfo
 from typing import Annotated, Any
 
 import pycountry
-from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 from pydantic.alias_generators import to_camel
 
 from models.kernel.errors import ValidationFailed
@@ -85,3 +85,10 @@ def validation_failed(exc: ValidationError, path: str) -> ValidationFailed:
         problems.append((field, message))
     first_field, first_message = problems[0]
     return ValidationFailed(first_field, first_message, problems=problems)
+
+
+Name = Annotated[NonBlank, StringConstraints(max_length=200)]
+
+
+# Prices are GraphQL Ints (32-bit), so 21,474,836.47 USD is the most one unit can cost.
+Price = Annotated[int, Field(ge=0, le=2**31 - 1)]

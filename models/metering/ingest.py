@@ -28,19 +28,18 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models.kernel.enums import UsageMethod
+from models.kernel.enums import EventType, UsageMethod
 from models.kernel.errors import DomainError, IdempotencyConflict, NotFound, ValidationFailed
 from models.metering.rollups import POINTS, DayFinder, Fold, UsageEvent, load_days, load_points, write_fold
 from models.metering.rules import to_micros
+from models.platform import locks
 from models.platform.access import Principal
 from models.platform.bulk import chunks, driver_value, insert_many, is_postgres
 from models.platform.clocks import TenantNow, with_clocks
 from models.platform.deps import Deps
-from models.platform.events import EventType, emit
-from models.platform.store import ROW_LOCK
+from models.platform.events import emit
 from models.tables import (
     MeterRow,
-    TenantRow,
     UsageKeyRow,
 )
 
@@ -78,10 +77,7 @@ async def _lock_tenants(session: AsyncSession, deps: Deps, actor: Principal, ids
     visible = sorted(i for i in set(ids) if isinstance(i, str) and actor.can_meter(i))
     if not visible:
         return {}
-    rows = (await session.scalars(
-        select(TenantRow).where(TenantRow.id.in_(visible)).order_by(TenantRow.id).with_for_update(**ROW_LOCK)
-    )).all()
-    return await with_clocks(session, deps, rows)
+    return await with_clocks(session, deps, await locks.tenants(session, visible))
 
 
 def _latest_ts(tenant: TenantNow) -> int:

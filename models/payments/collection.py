@@ -16,15 +16,11 @@ later on the hosted invoice page, then finds it done, and PAID never depends on 
 from __future__ import annotations
 
 import logging
-from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
 from models.kernel.enums import InvoiceStatus, ProviderTaskKind, SalesMode
-from models.kernel.errors import NotFound, ProviderFailed, ValidationFailed
-from models.kernel.ids import new_id
 from models.payments.provider import (
-    NOT_CONFIGURED,
     Address,
     Customer,
     InvoiceItem,
@@ -38,10 +34,9 @@ from models.payments.provider_events import (
     ProviderInvoiceSnapshot,
     process_provider_event,
 )
-from models.platform.access import Principal, require_tenant
+from models.payments.tasks import claim_provider_tasks, finish_provider_task
+from models.platform import locks
 from models.platform.deps import Deps
-from models.platform.outbox import claim_provider_tasks, finish_provider_task
-from models.platform.store import ROW_LOCK
 from models.tables import InvoiceLineRow, InvoiceRow, ProviderTaskRow, TenantRow
 
 log = logging.getLogger("models.payments.collection")
@@ -119,13 +114,13 @@ async def _save_customer_id(deps: Deps, tenant_id: str, customer_id: str) -> str
     """Record the provider's id; a concurrent creation that saved first wins (both
     used the same idempotency key, so they are the same customer)."""
     async with deps.store.transaction() as session:
-        tenant = await session.get(TenantRow, tenant_id, with_for_update=ROW_LOCK)
+        tenant = await locks.tenant(session, tenant_id)
         if tenant.provider_customer_id is None:
             tenant.provider_customer_id = customer_id
         return tenant.provider_customer_id
 
 
-async def _load_tenant(deps: Deps, tenant_id: str) -> TenantRow | None:
+async def load_tenant(deps: Deps, tenant_id: str) -> TenantRow | None:
     async with deps.store.read() as session:
         return await session.get(TenantRow, tenant_id)
 
@@ -141,7 +136,7 @@ async def ensure_customer(deps: Deps, tenant: TenantRow) -> str:
 
 
 async def _sync_customer(deps: Deps, task: ProviderTaskRow) -> None:
-    tenant = await _load_tenant(deps, task.subject_id)
+    tenant = await load_tenant(deps, task.subject_id)
     if tenant is None:
         return
     if tenant.provider_customer_id is None:
@@ -276,48 +271,9 @@ def _to_collect(invoice: InvoiceRow, lines: list[InvoiceLineRow], customer_id: s
 
 async def _record(deps: Deps, invoice_id: str, provider_invoice_id: str, hosted_url: str | None) -> None:
     async with deps.store.transaction() as session:
-        invoice = await session.get(InvoiceRow, invoice_id, with_for_update=ROW_LOCK)
+        invoice = await locks.invoice(session, invoice_id)
         invoice.provider_invoice_id = provider_invoice_id
         if hosted_url:
             invoice.hosted_invoice_url = hosted_url
 
 
-def _check_return_url(url: str) -> None:
-    parts = urlsplit(url.strip()) if len(url) <= 2000 else None
-    if (
-        parts is None
-        or parts.scheme not in ("http", "https")
-        or not parts.hostname
-        or any(c.isspace() for c in url)
-    ):
-        raise ValidationFailed(
-            "returnUrl",
-            "must be an absolute http(s) URL of at most 2000 characters, where the provider sends "
-            "the customer back, e.g. https://app.example.com/billing",
-        )
-
-
-async def create_payment_setup_session(deps: Deps, actor: Principal, tenant_id: str, return_url: str) -> str:
-    """The URL of the provider's page where the tenant enters a card (Stripe
-    Checkout in setup mode); nothing card-related passes through the gateway."""
-    require_tenant(actor, tenant_id)
-    tenant = await _load_tenant(deps, tenant_id)
-    if tenant is None:
-        raise NotFound("Tenant", tenant_id)
-    _check_return_url(return_url)
-    if not deps.mirrors:
-        raise ProviderFailed(NOT_CONFIGURED)
-    try:
-        customer_id = await ensure_customer(deps, tenant)
-        return await deps.provider.create_setup_session(
-            customer_id,
-            tenant.currency,
-            return_url.strip(),
-            tenant_id=tenant.id,
-            idempotency_key=f"{tenant.id}-setup-{new_id('setup')}",
-        )
-    except ProviderError as exc:
-        advice = "try again in a moment" if exc.retryable else "check the provider's settings"
-        raise ProviderFailed(
-            f"The payment provider could not open a card setup page ({advice}): {exc}"
-        ) from None

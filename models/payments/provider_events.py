@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.invoicing.service import next_invoice_number
 from models.kernel.enums import (
+    EventType,
     InvoiceReason,
     InvoiceStatus,
     LineKind,
@@ -37,16 +38,14 @@ from models.kernel.enums import (
     SubscriptionStatus,
 )
 from models.kernel.ids import new_id
-from models.platform import audit
+from models.platform import audit, locks
 from models.platform.access import Principal
 from models.platform.clocks import tenant_clock
 from models.platform.deps import Deps
-from models.platform.events import EventType, emit, invoice_data, subscription_data
+from models.platform.events import emit, invoice_data
 from models.platform.outbox import queue_provider_task
-from models.platform.store import ROW_LOCK
-from models.subscriptions.queries import live_subscriptions
-from models.subscriptions.service import lock_tenant
-from models.tables import InvoiceLineRow, InvoiceRow, PlanRow, ProviderEventRow, SubscriptionRow, TenantRow
+from models.subscriptions import lifecycle
+from models.tables import InvoiceLineRow, InvoiceRow, ProviderEventRow, TenantRow
 
 log = logging.getLogger("gateway.provider_events")
 
@@ -180,14 +179,14 @@ async def _apply(session: AsyncSession, deps: Deps, event: ProviderEvent) -> str
         tenant_or_reason = await _external_tenant(session, snap)
         if isinstance(tenant_or_reason, str):
             return tenant_or_reason
-        tenant = await lock_tenant(session, tenant_or_reason.id)
-        invoice = await _by_provider_id(session, snap.provider_invoice_id, lock=True)  # again, under the lock
+        tenant = await locks.tenant(session, tenant_or_reason.id)
+        invoice = await locks.invoice_by_provider_id(session, snap.provider_invoice_id)  # again, under the lock
         now = (await tenant_clock(session, deps, tenant)).now()
         if invoice is None:
-            invoice = await _mirror(session, deps, tenant, event, snap, now)
+            invoice = await _mirror_external_invoice(session, deps, tenant, event, snap, now)
     else:
-        tenant = await lock_tenant(session, found.tenant_id)
-        invoice = await session.get(InvoiceRow, found.id, with_for_update=ROW_LOCK, populate_existing=True)
+        tenant = await locks.tenant(session, found.tenant_id)
+        invoice = await locks.invoice(session, found.id)
         mismatch = _mismatch(tenant, invoice, event, by_metadata=by_metadata)
         if mismatch is not None:
             log.warning("provider event %s (%s) %s", event.id, event.type, mismatch)
@@ -232,7 +231,7 @@ async def _card_saved(session: AsyncSession, deps: Deps, event: ProviderEvent) -
     charging under a key of its own (an earlier decline is not replayed)."""
     if event.customer_id is None or event.tenant_id is None:
         return "ignored: the provider's page saved no card"
-    tenant = await session.get(TenantRow, event.tenant_id, with_for_update=ROW_LOCK)
+    tenant = await locks.tenant_if_any(session, event.tenant_id)
     reason = _not_owner(tenant, event.tenant_id, event.customer_id)
     if reason is not None:
         return f"ignored: {reason}"
@@ -250,11 +249,8 @@ async def _card_saved(session: AsyncSession, deps: Deps, event: ProviderEvent) -
     return done + (f"; collecting {len(owed)} open invoice(s) with it" if owed else "")
 
 
-async def _by_provider_id(session: AsyncSession, provider_invoice_id: str, *, lock: bool = False) -> InvoiceRow | None:
-    query = select(InvoiceRow).where(InvoiceRow.provider_invoice_id == provider_invoice_id)
-    if lock:
-        query = query.with_for_update(**ROW_LOCK).execution_options(populate_existing=True)
-    return await session.scalar(query)
+async def _by_provider_id(session: AsyncSession, provider_invoice_id: str) -> InvoiceRow | None:
+    return await session.scalar(select(InvoiceRow).where(InvoiceRow.provider_invoice_id == provider_invoice_id))
 
 
 async def _find_invoice(
@@ -317,7 +313,7 @@ async def _external_tenant(session: AsyncSession, snap: ProviderInvoiceSnapshot)
     return tenants[0]
 
 
-async def _mirror(
+async def _mirror_external_invoice(
     session: AsyncSession, deps: Deps, tenant: TenantRow, event: ProviderEvent, snap: ProviderInvoiceSnapshot,
     now: datetime,
 ) -> InvoiceRow:
@@ -408,21 +404,15 @@ async def _reactivate(
 ) -> None:
     """PAST_DUE -> ACTIVE once no OPEN invoice with a failed payment is left (``invoice``
     has just been paid or given up on)."""
-    (live,) = await live_subscriptions(session, [tenant.id], for_update=True)
-    if live is None or live.status != SubscriptionStatus.PAST_DUE:
+    live = await locks.live_subscription(session, tenant.id)
+    if live is None or live.status is not SubscriptionStatus.PAST_DUE:
         return
     failing = await session.scalar(select(InvoiceRow.id).where(
         InvoiceRow.tenant_id == tenant.id, InvoiceRow.status == OPEN, InvoiceRow.payment_failed_at.is_not(None),
         InvoiceRow.id != invoice.id,
     ).limit(1))
-    if failing is not None:
-        return
-    live.status, live.updated_at = SubscriptionStatus.ACTIVE, now
-    audit.record(session, actor, tenant_id=tenant.id, action="subscription.reactivated", subject_id=live.id,
-                 before={"status": SubscriptionStatus.PAST_DUE}, after={"status": live.status,
-                 "invoice": invoice.number}, at=now)
-    plan = await session.get(PlanRow, live.plan_id)
-    emit(session, deps.bus, EventType.SUBSCRIPTION_ACTIVE, tenant.id, subscription_data(live, plan), now)
+    if failing is None:
+        await lifecycle.reactivate(session, deps, actor, tenant, live, invoice.number, now)
 
 
 async def _given_up(
@@ -465,17 +455,10 @@ async def _failed(
     invoice.payment_error = event.failure_message[:500] if event.failure_message else None
     audit.record(session, actor, tenant_id=tenant.id, action="invoice.payment_failed", subject_id=invoice.id,
                  before=before, after=_state(invoice), at=now)
-    subscription = None
-    if invoice.subscription_id:
-        subscription = await session.get(
-            SubscriptionRow, invoice.subscription_id, with_for_update=ROW_LOCK, populate_existing=True
-        )
-    if subscription is None or subscription.status == SubscriptionStatus.CANCELLED:
-        (subscription,) = await live_subscriptions(session, [tenant.id], for_update=True)
-    if subscription is not None and subscription.status == SubscriptionStatus.ACTIVE:
-        subscription.status, subscription.updated_at = SubscriptionStatus.PAST_DUE, now
-        audit.record(session, actor, tenant_id=tenant.id, action="subscription.past_due", subject_id=subscription.id,
-                     before={"status": SubscriptionStatus.ACTIVE},
-                     after={"status": subscription.status, "invoice": invoice.number}, at=now)
+    subscription = await locks.subscription(session, invoice.subscription_id) if invoice.subscription_id else None
+    if subscription is None or subscription.status is SubscriptionStatus.CANCELLED:
+        subscription = await locks.live_subscription(session, tenant.id)
+    if subscription is not None and subscription.status is SubscriptionStatus.ACTIVE:
+        lifecycle.mark_past_due(session, actor, tenant, subscription, invoice.number, now)
     emit(session, deps.bus, EventType.INVOICE_PAYMENT_FAILED, tenant.id, invoice_data(invoice), now)
     return f"invoice {invoice.id}: payment failed"

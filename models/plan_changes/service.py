@@ -1,66 +1,36 @@
-"""Changing a live subscription: ``previewChangePlan`` and ``changePlan`` (one
-pricing path, so the preview is what the change charges) and cancellation."""
+"""Changing a live subscription: ``previewChangePlan`` and ``changePlan``, one pricing
+path (``_plan``), so the preview is by construction what the change charges."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models.api_keys.service import operator
-from models.catalog.service import buyable_addons
+from models.catalog.service import buyable_addons, plan_for
 from models.invoicing.rules import Line, Totals, check_representable, recurring_items, recurring_lines, settle
 from models.invoicing.service import invoice_totals, issue_invoice
-from models.kernel.enums import EffectiveAt, InvoiceReason, ProrationMode, SubscriptionStatus
+from models.kernel.enums import EffectiveAt, EventType, InvoiceReason, ProrationMode, SubscriptionStatus
 from models.kernel.errors import AddonNotAttached, Forbidden, SubscriptionNotActive, ValidationFailed
 from models.kernel.periods import next_boundary, period_boundary
-from models.kernel.validation import Input
 from models.metering.billing import usage_charges, usage_lines
 from models.metering.rules import UsageCharge
+from models.plan_changes.inputs import PlanChangeRequest
 from models.plan_changes.rules import Window, change_lines, days_left, describe
 from models.platform import audit, events, idempotency
 from models.platform.access import Principal
-from models.platform.clocks import tenant_clock
 from models.platform.deps import Deps
-from models.platform.events import EventType
+from models.seats.changes import count_and_tell
+from models.seats.queries import check_members_fit, seat_state
 from models.seats.rules import SeatSummary, check_bounds, seat_totals, summarize
-from models.subscriptions.renewals import (
-    bill_final_usage,
-    emit_cancelled,
-    emit_seats_changed,
-    is_due,
-    renew,
-    renew_subscription,
-)
-from models.subscriptions.service import (
-    AddonQuantity,
-    IdempotencyKey,
-    ObjectId,
-    check_members_fit,
-    distinct_addons,
-    held_items,
-    locked_subscription,
-    plan_for,
-    replace_addons,
-    seat_state,
-    snapshot,
-)
+from models.subscriptions.inputs import distinct_addons
+from models.subscriptions.items import replace_addons, snapshot
+from models.subscriptions.queries import held_items
+from models.subscriptions.renewals import locked_subscription, renew_first
 from models.tables import AddonRow, InvoiceRow, PlanRow, SubscriptionRow, TenantRow
 from models.tables.subscriptions import ScheduledAddon, ScheduledChange, UsagePlan
-
-
-class ChangePlanSpec(Input):
-    subscription_id: ObjectId
-    plan_id: ObjectId
-    proration_billing_mode: ProrationMode = ProrationMode.PRORATED_IMMEDIATELY
-    # The new totals; [] removes every add-on, None keeps the current ones.
-    addons: Annotated[list[AddonQuantity], Field(max_length=100)] | None = None
-    effective_at: EffectiveAt = EffectiveAt.IMMEDIATELY
-    idempotency_key: IdempotencyKey | None = None
 
 
 @dataclass
@@ -89,7 +59,7 @@ class PlannedChange:
 
 
 async def _plan(
-    session: AsyncSession, tenant: TenantRow, subscription: SubscriptionRow, spec: ChangePlanSpec, now: datetime
+    session: AsyncSession, tenant: TenantRow, subscription: SubscriptionRow, spec: PlanChangeRequest, now: datetime
 ) -> PlannedChange:
     if subscription.status == SubscriptionStatus.CANCELLED:
         raise SubscriptionNotActive(
@@ -187,23 +157,19 @@ async def _plan(
     )
 
 
-async def preview_change(deps: Deps, actor: Principal, data: Any) -> PlannedChange:
+async def preview_change(deps: Deps, actor: Principal, spec: PlanChangeRequest) -> PlannedChange:
     """What ``change_plan`` with the same input would do now. Writes nothing (a
     period that has already ended is renewed first, as the worker would)."""
-    spec: ChangePlanSpec = ChangePlanSpec.parse(data)
-    while True:
-        # One snapshot, so the preview never mixes the states before and after a
-        # change that commits while it reads.
-        async with deps.store.snapshot() as session:
-            tenant, subscription = await locked_subscription(session, actor, spec.subscription_id, lock=False)
-            _check_mode(actor, spec)
-            now = (await tenant_clock(session, deps, tenant)).now()
-            if not is_due(subscription, now):
-                return await _plan(session, tenant, subscription, spec, now)
-        await renew_subscription(deps, tenant.id, subscription.id)  # as the worker would; raises if it cannot
+    # Under the locks a change takes, so the preview never mixes the states before and
+    # after a change that commits while it reads; it commits nothing but that renewal.
+    async with deps.store.transaction() as session:
+        tenant, subscription = await locked_subscription(session, actor, spec.subscription_id)
+        _check_mode(actor, spec)
+        now = await renew_first(session, deps, tenant, subscription)
+        return await _plan(session, tenant, subscription, spec, now)
 
 
-def _check_mode(actor: Principal, spec: ChangePlanSpec) -> None:
+def _check_mode(actor: Principal, spec: PlanChangeRequest) -> None:
     """DO_NOT_BILL and DIFFERENCE_IMMEDIATELY are the operator's to grant: a tenant
     could otherwise take a dearer plan for free, or prorate up and get the whole
     difference back on the way down."""
@@ -222,17 +188,15 @@ class AppliedChange:
     invoice: InvoiceRow | None
 
 
-async def change_plan(deps: Deps, actor: Principal, data: Any) -> AppliedChange:
+async def change_plan(deps: Deps, actor: Principal, spec: PlanChangeRequest) -> AppliedChange:
     """Apply a change now (billing it by its mode) or schedule it for the renewal."""
-    spec: ChangePlanSpec = ChangePlanSpec.parse(data)
     async with deps.store.transaction() as session:
         tenant, subscription = await locked_subscription(session, actor, spec.subscription_id)
         _check_mode(actor, spec)
         key = spec.idempotency_key
         if key and (first := await idempotency.replayed(session, tenant.id, "changePlan", key, spec, deps.clock.now())):
             return await _replay(session, first)
-        now = (await tenant_clock(session, deps, tenant)).now()
-        await renew(session, deps, operator(), tenant, subscription, now)  # a period that ended renews first
+        now = await renew_first(session, deps, tenant, subscription)
         change = await _plan(session, tenant, subscription, spec, now)
         invoice = await _apply(session, deps, actor, change, now)
         if key:
@@ -303,41 +267,5 @@ async def _apply(
         invoiceId=invoice.id if invoice else None,
     ), now)
     if seat_totals(plan, change.items) != seat_totals(before_plan, before_items):
-        await emit_seats_changed(session, deps, tenant.id, subscription, "subscription.changed", now)
+        await count_and_tell(session, deps, tenant.id, subscription, "subscription.changed", now)
     return invoice
-
-
-async def cancel_subscription(deps: Deps, actor: Principal, subscription_id: str, at_period_end: bool) -> SubscriptionRow:
-    """Cancel now, or at the end of the current period. A cancelled subscription
-    gives no seats, so members can no longer be invited. Nothing is refunded for
-    the rest of a period cancelled now. Cancelling a cancelled one changes nothing."""
-    async with deps.store.transaction() as session:
-        tenant, subscription = await locked_subscription(session, actor, subscription_id)
-        if subscription.status == SubscriptionStatus.CANCELLED:
-            return subscription
-        now = (await tenant_clock(session, deps, tenant)).now()
-        await renew(session, deps, operator(), tenant, subscription, now)  # a period that ended renews first
-        if subscription.status == SubscriptionStatus.CANCELLED or (
-            at_period_end and subscription.cancel_at_period_end
-        ):
-            return subscription
-        before = {"status": subscription.status, "cancelAtPeriodEnd": subscription.cancel_at_period_end}
-        if at_period_end:
-            subscription.cancel_at_period_end = True
-            action = "subscription.cancel_scheduled"
-        else:
-            # The period's usage up to now is billed as it ends.
-            await bill_final_usage(session, deps, tenant, subscription, now)
-            subscription.status = SubscriptionStatus.CANCELLED
-            subscription.cancelled_at = now
-            subscription.scheduled_change = None
-            action = "subscription.cancelled"
-        subscription.updated_at = now
-        audit.record(
-            session, actor, tenant_id=tenant.id, action=action, subject_id=subscription.id, before=before,
-            after={"status": subscription.status, "cancelAtPeriodEnd": subscription.cancel_at_period_end},
-            at=now,
-        )
-        if not at_period_end:
-            await emit_cancelled(session, deps, subscription, now, at_period_end=False)
-    return subscription

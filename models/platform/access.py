@@ -44,3 +44,8 @@ def require_visible(visible: bool, kind: str, object_id: str) -> None:
     """Hide what the caller may not see behind the same NOT_FOUND a missing object gets."""
     if not visible:
         raise NotFound(kind, object_id)
+
+
+def operator() -> Principal:
+    """The machine's operator (CLI, bootstrap secret): an admin with no stored key."""
+    return Principal(role=Role.ADMIN)

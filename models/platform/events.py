@@ -5,7 +5,6 @@ LISTEN/NOTIFY, so every worker process sees every event)."""
 
 from __future__ import annotations
 
-import enum
 import json
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -15,7 +14,7 @@ from typing import Any, Protocol
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models.kernel.enums import SeatType
+from models.kernel.enums import EventType, SeatType
 from models.kernel.ids import new_id
 from models.platform.store import after_commit, before_commit
 from models.tables import EventRow, InvoiceRow, PlanRow, SubscriptionRow
@@ -23,21 +22,6 @@ from models.tables import EventRow, InvoiceRow, PlanRow, SubscriptionRow
 CHANNEL = "gateway_events"
 # PostgreSQL refuses NOTIFY payloads of 8,000 bytes or more: bigger events go by id.
 MAX_NOTIFY_BYTES = 7000
-
-
-class EventType(enum.Enum):
-    SUBSCRIPTION_ACTIVE = "subscription.active"
-    SUBSCRIPTION_PLAN_CHANGED = "subscription.plan_changed"
-    SUBSCRIPTION_RENEWED = "subscription.renewed"
-    SUBSCRIPTION_CANCELLED = "subscription.cancelled"
-    SEATS_CHANGED = "seats.changed"
-    INVOICE_CREATED = "invoice.created"
-    INVOICE_PAID = "invoice.paid"
-    INVOICE_PAYMENT_FAILED = "invoice.payment_failed"
-    USAGE_RECORDED = "usage.recorded"
-
-
-EVENT_TYPES = tuple(t.value for t in EventType)
 
 
 @dataclass(frozen=True, slots=True)

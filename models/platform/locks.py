@@ -68,6 +68,11 @@ async def tenant(session: AsyncSession, tenant_id: str) -> TenantRow:
     return row
 
 
+async def tenant_if_any(session: AsyncSession, tenant_id: str) -> TenantRow | None:
+    """``tenant``, or None when there is no such tenant."""
+    return await _row(session, TenantRow, tenant_id)
+
+
 async def tenants(session: AsyncSession, tenant_ids: Iterable[str]) -> list[TenantRow]:
     """Several tenants, in id order (a usage batch may name many): two batches naming the
     same tenants lock them in the same order."""

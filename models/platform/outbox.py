@@ -14,20 +14,16 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import delete, exists, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from models.kernel.enums import DeliveryStatus, ProviderTaskKind, TaskStatus
-from models.kernel.errors import NotFound
-from models.platform.access import Principal, require_admin
 from models.platform.deps import Deps
 from models.platform.store import after_commit
 from models.tables import (
     EventRow,
     ProviderEventRow,
     ProviderTaskRow,
-    TenantRow,
     WebhookAttemptRow,
     WebhookDeliveryRow,
 )
@@ -36,29 +32,9 @@ from models.tables import (
 # run (an invoice's calls, each with the client's 30 s timeout), so a slow provider is
 # not mistaken for a dead worker. Results are fenced anyway (``finish_provider_task``).
 LEASE = timedelta(minutes=15)
-# Provider tasks: 2 s after the first failure, doubling, at most an hour apart; tried
-# until they succeed (a provider outage delays collection, it never drops it).
-PROVIDER_FIRST_RETRY = timedelta(seconds=2)
-PROVIDER_MAX_RETRY = timedelta(hours=1)
-# Webhook deliveries (the Standard Webhooks schedule): when each attempt is due,
-# counted from the failure of the one before; after the last, the delivery FAILED.
-WEBHOOK_SCHEDULE = (
-    timedelta(0), timedelta(seconds=5), timedelta(minutes=5), timedelta(minutes=30),
-    timedelta(hours=2), timedelta(hours=5), timedelta(hours=10),
-)
 
 Row = TypeVar("Row", bound=Any)
 log = logging.getLogger("models.platform.outbox")
-
-
-def provider_retry_delay(attempts: int) -> timedelta:
-    """The wait after the ``attempts``-th failed attempt (1, 2, ...)."""
-    return min(PROVIDER_FIRST_RETRY * 2 ** min(attempts - 1, 30), PROVIDER_MAX_RETRY)
-
-
-def webhook_retry_delay(attempts: int) -> timedelta | None:
-    """The wait after the ``attempts``-th failed attempt; None once the schedule is spent."""
-    return WEBHOOK_SCHEDULE[attempts] if attempts < len(WEBHOOK_SCHEDULE) else None
 
 
 def work_queued(session: AsyncSession, deps: Deps) -> None:
@@ -100,54 +76,6 @@ async def claim_rows(
     return sorted(result.all(), key=lambda row: row.id)
 
 
-async def claim_provider_tasks(deps: Deps, limit: int = 5) -> list[ProviderTaskRow]:
-    """Due provider tasks, at most one per tenant: the oldest pending one, so a
-    tenant's calls happen one at a time and in order. Few at a time: they run one
-    after another under one lease, which must outlast them all (an invoice's few
-    calls, 30 s each at worst)."""
-    now = deps.clock.now()
-    older = aliased(ProviderTaskRow)
-    pending = ProviderTaskRow.status == TaskStatus.PENDING
-    query = (
-        select(ProviderTaskRow.id)
-        .where(pending, ProviderTaskRow.next_attempt_at <= now)
-        .where(~exists().where(
-            older.tenant_id == ProviderTaskRow.tenant_id, older.status == TaskStatus.PENDING,
-            older.id < ProviderTaskRow.id,
-        ))
-        .order_by(ProviderTaskRow.id)
-        .limit(limit)
-    )
-    async with deps.store.transaction() as session:
-        if session.bind.dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        ids = (await session.scalars(query)).all()
-        return await claim_rows(session, ProviderTaskRow, ids, now)
-
-
-async def finish_provider_task(
-    deps: Deps, task: ProviderTaskRow, *, error: str | None = None, retryable: bool = True
-) -> ProviderTaskRow:
-    """Record how an attempt went: DONE; PENDING again after the backoff; or FAILED
-    when the provider refused it for good. Fenced by the claim: once another worker
-    has claimed the task again (its lease ran out), this late result is dropped."""
-    now = deps.clock.now()
-    async with deps.store.transaction() as session:
-        row = await session.get(ProviderTaskRow, task.id, with_for_update=True)
-        if row.status != TaskStatus.PENDING or row.attempts != task.attempts:
-            log.warning("provider task %s: attempt %d finished after its lease; kept the newer claim's state",
-                        task.id, task.attempts)
-            return row
-        if error is None:
-            row.status, row.last_error = TaskStatus.DONE, None
-        elif retryable:
-            row.next_attempt_at, row.last_error = now + provider_retry_delay(row.attempts), error[:1000]
-        else:
-            row.status, row.last_error = TaskStatus.FAILED, error[:1000]
-        row.updated_at = now
-    return row
-
-
 # What the outbox keeps once it is done with it: the delivery log and the events behind
 # it, finished provider tasks, and inbound event ids (longer than the 3 days a provider
 # redelivers for).
@@ -181,21 +109,3 @@ async def purge_finished(deps: Deps) -> int:
     return removed
 
 
-async def retry_failed_tasks(deps: Deps, actor: Principal, tenant_id: str) -> int:
-    """Queue again, due now, every provider task of the tenant the provider refused
-    for good (after the cause was fixed: a key, a customer, an amount); how many."""
-    require_admin(actor, "retryProviderTasks")
-    now = deps.clock.now()
-    async with deps.store.transaction() as session:
-        if await session.get(TenantRow, tenant_id) is None:
-            raise NotFound("Tenant", tenant_id)
-        result = await session.execute(
-            update(ProviderTaskRow)
-            .where(ProviderTaskRow.tenant_id == tenant_id, ProviderTaskRow.status == TaskStatus.FAILED)
-            .values(status=TaskStatus.PENDING, next_attempt_at=now, updated_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        retried = result.rowcount or 0
-        if retried:
-            work_queued(session, deps)
-    return retried

@@ -4,14 +4,20 @@ parents in one statement, lined up with the keys it was given."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models.kernel.enums import MemberStatus, SeatType
+from models.kernel.enums import MemberStatus, SeatType, SubscriptionStatus
+from models.kernel.errors import SeatsInUse
 from models.platform.reads import grouped
+from models.seats.rules import overbooked, seat_totals
+from models.subscriptions.queries import held_items
 from models.tables import MemberRow
+from models.tables.catalog import PlanRow
+from models.tables.subscriptions import SubscriptionRow
 
 
 async def seats_in_use(session: AsyncSession, tenant_ids: Sequence[str]) -> list[dict[SeatType, int]]:
@@ -35,3 +41,38 @@ async def members_of_tenants(
     if not include_removed:
         query = query.where(MemberRow.status == MemberStatus.ACTIVE)
     return await grouped(session, query, MemberRow.tenant_id, tenant_ids)
+
+
+async def seat_totals_of(session: AsyncSession, subscription: SubscriptionRow | None) -> dict[SeatType, int]:
+    """The seats of each type a subscription gives (none without one): its plan's and
+    its add-ons', as held now. The one place services count a subscription's seats."""
+    if subscription is None or subscription.status is SubscriptionStatus.CANCELLED:
+        return seat_totals(None, [])
+    plan = await session.get(PlanRow, subscription.plan_id)
+    return seat_totals(plan, await held_items(session, subscription.id))
+
+
+def seat_state(totals: Mapping[SeatType, int], used: Mapping[SeatType, int]) -> dict[str, Any]:
+    """Seats by type as the audit trail records them."""
+    return {t.value: {"total": totals.get(t, 0), "used": used.get(t, 0)} for t in SeatType}
+
+
+async def check_members_fit(
+    session: AsyncSession, tenant_id: str, totals: Mapping[SeatType, int]
+) -> dict[SeatType, int]:
+    """The seats members hold by type; SEATS_IN_USE, naming who must go, when that is
+    more than ``totals`` give (a purchase, a downgrade)."""
+    (used,) = await seats_in_use(session, [tenant_id])
+    over = overbooked(totals, used)
+    if not over:
+        return used
+    (members,) = await members_of_tenants(session, [tenant_id])
+    holding = [m for m in members if m.seat_type in over]
+    for member in holding:  # keep them readable after the rollback this error causes
+        session.expunge(member)
+    excess = ", ".join(f"{n} {t.value}" for t, n in over.items())
+    raise SeatsInUse(
+        f"Members hold more seats than this would leave: remove {excess} member(s) first.",
+        members_to_remove=sum(over.values()),
+        members=holding,
+    )

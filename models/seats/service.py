@@ -1,48 +1,26 @@
-"""Members take seats. Inviting checks for a free seat of the member's type and
-inserts the member as one atomic step: the tenant's live subscription is row-locked
-(PostgreSQL) inside a write transaction (SQLite: BEGIN IMMEDIATE), so concurrent
-invites queue and N of them for k free seats admit exactly k."""
+"""Members take seats. Inviting checks for a free seat of the member's type and inserts
+the member as one atomic step under the tenant's and its subscription's row locks
+(PostgreSQL) inside a write transaction (SQLite: BEGIN IMMEDIATE), so concurrent invites
+queue and N of them for k free seats admit exactly k."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import EmailStr, StringConstraints
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from models.kernel.enums import MemberStatus, SeatType
-from models.kernel.errors import NoSeatsAvailable, NotFound, SubscriptionNotActive, ValidationFailed
+from models.kernel.enums import MemberStatus, SeatType, SubscriptionStatus
+from models.kernel.errors import NoSeatsAvailable, SubscriptionNotActive, ValidationFailed
 from models.kernel.ids import new_id
-from models.kernel.validation import Input
-from models.platform import audit, events
+from models.platform import audit, locks
 from models.platform.access import Principal, require_tenant, require_visible
 from models.platform.clocks import tenant_clock
 from models.platform.deps import Deps
-from models.platform.events import EventType
-from models.platform.reads import rows_by_ids
-from models.platform.store import ROW_LOCK
-from models.seats.queries import seats_in_use
-from models.seats.rules import seat_totals
-from models.subscriptions.queries import live_subscriptions, subscription_addons
-from models.subscriptions.renewals import is_due, renew_subscription
-from models.tables import AddonRow, MemberRow, PlanRow, SubscriptionRow, TenantRow
-
-
-class InviteSpec(Input):
-    tenant_id: Annotated[str, StringConstraints(min_length=1, max_length=40)]
-    email: Annotated[EmailStr, StringConstraints(max_length=320)]
-    seat_type: SeatType = SeatType.FULL
-
-
-async def seat_totals_of(session: AsyncSession, subscription: SubscriptionRow | None) -> dict[SeatType, int]:
-    if subscription is None:
-        return seat_totals(None, [])
-    plan = await session.get(PlanRow, subscription.plan_id)
-    (held,) = await subscription_addons(session, [subscription.id])
-    addons = await rows_by_ids(session, AddonRow, [h.addon_id for h in held])
-    return seat_totals(plan, zip(addons, (h.quantity for h in held), strict=True))
+from models.seats.changes import seats_changed
+from models.seats.inputs import MemberInvite
+from models.seats.queries import seat_totals_of, seats_in_use
+from models.subscriptions.renewals import renew_first
+from models.tables import MemberRow, TenantRow
 
 
 def _member_state(member: MemberRow) -> dict[str, Any]:
@@ -53,39 +31,17 @@ def _seats(seat_type: SeatType, total: int, used: int) -> dict[str, Any]:
     return {"seatType": seat_type.value, "total": total, "used": used}
 
 
-class _Overdue(Exception):
-    """The subscription's period ended and the billing run has not renewed it yet."""
-
-    def __init__(self, tenant_id: str, subscription_id: str) -> None:
-        self.tenant_id, self.subscription_id = tenant_id, subscription_id
-
-
-async def invite_member(deps: Deps, actor: Principal, data: Any) -> MemberRow:
-    spec: InviteSpec = InviteSpec.parse(data)
+async def invite_member(deps: Deps, actor: Principal, spec: MemberInvite) -> MemberRow:
     require_tenant(actor, spec.tenant_id)
-    while True:
-        try:
-            return await _invite(deps, actor, spec)
-        except _Overdue as due:
-            # Bill what fell due first (it may cancel, or apply a scheduled change
-            # that takes seats away), as the worker would have.
-            await renew_subscription(deps, due.tenant_id, due.subscription_id)
-
-
-async def _invite(deps: Deps, actor: Principal, spec: InviteSpec) -> MemberRow:
     email = spec.email.lower()
     async with deps.store.transaction() as session:
-        tenant = await session.get(TenantRow, spec.tenant_id)
-        if tenant is None:
-            raise NotFound("Tenant", spec.tenant_id)
-        (subscription,) = await live_subscriptions(session, [tenant.id], for_update=True)
-        if subscription is None:
+        tenant = await locks.tenant(session, spec.tenant_id)
+        subscription = await locks.live_subscription(session, tenant.id)
+        now = await renew_first(session, deps, tenant, subscription)
+        if subscription is None or subscription.status is SubscriptionStatus.CANCELLED:
             raise SubscriptionNotActive(
                 f"Tenant {tenant.id!r} has no active subscription, so it has no seats; subscribe first."
             )
-        now = (await tenant_clock(session, deps, tenant)).now()
-        if is_due(subscription, now):
-            raise _Overdue(tenant.id, subscription.id)
         taken = await session.scalar(
             select(MemberRow.id).where(
                 MemberRow.tenant_id == tenant.id,
@@ -112,7 +68,8 @@ async def _invite(deps: Deps, actor: Principal, spec: InviteSpec) -> MemberRow:
             after={"member": _member_state(member), "seats": _seats(spec.seat_type, total, used + 1)},
             at=now,
         )
-        _seats_changed(session, deps, "member.invited", member, totals, {**used_by_type, spec.seat_type: used + 1}, now)
+        seats_changed(session, deps, tenant.id, "member.invited", totals, {**used_by_type, spec.seat_type: used + 1},
+                      now, member.id)
     return member
 
 
@@ -121,10 +78,11 @@ async def remove_member(deps: Deps, actor: Principal, member_id: str) -> MemberR
     async with deps.store.transaction() as session:
         found = await session.get(MemberRow, member_id)
         require_visible(found is not None and actor.can_manage(found.tenant_id), "Member", member_id)
-        # The same lock order as invites: the subscription, then the member.
-        (subscription,) = await live_subscriptions(session, [found.tenant_id], for_update=True)
-        member = await session.get(MemberRow, member_id, with_for_update=ROW_LOCK, populate_existing=True)
-        if member.status == MemberStatus.REMOVED:
+        # The lock order: the tenant, its subscription, then the member.
+        tenant: TenantRow = await locks.tenant(session, found.tenant_id)
+        subscription = await locks.live_subscription(session, found.tenant_id)
+        member = await locks.member(session, member_id)
+        if member.status is MemberStatus.REMOVED:
             return member
         seat_type = member.seat_type
         totals = await seat_totals_of(session, subscription)
@@ -132,7 +90,6 @@ async def remove_member(deps: Deps, actor: Principal, member_id: str) -> MemberR
         (used_by_type,) = await seats_in_use(session, [member.tenant_id])
         used = used_by_type.get(seat_type, 0)
         before = _member_state(member)
-        tenant = await session.get(TenantRow, member.tenant_id)
         now = (await tenant_clock(session, deps, tenant)).now()
         member.status = MemberStatus.REMOVED
         member.removed_at = now
@@ -142,13 +99,6 @@ async def remove_member(deps: Deps, actor: Principal, member_id: str) -> MemberR
             after={"member": _member_state(member), "seats": _seats(seat_type, total, used - 1)},
             at=now,
         )
-        _seats_changed(session, deps, "member.removed", member, totals, {**used_by_type, seat_type: used - 1}, now)
+        seats_changed(session, deps, member.tenant_id, "member.removed", totals, {**used_by_type, seat_type: used - 1},
+                      now, member.id)
     return member
-
-
-def _seats_changed(
-    session: AsyncSession, deps: Deps, reason: str, member: MemberRow, totals: dict[SeatType, int],
-    used: dict[SeatType, int], at: datetime,
-) -> None:
-    events.emit(session, deps.bus, EventType.SEATS_CHANGED, member.tenant_id,
-                events.seats_data(member.tenant_id, reason, member.id, totals, used), at)

@@ -9,12 +9,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.kernel.enums import SubscriptionStatus
-from models.platform.reads import grouped
+from models.platform.reads import grouped, rows_by_ids
 from models.platform.store import ROW_LOCK
 from models.tables import (
     SubscriptionAddonRow,
     SubscriptionRow,
 )
+from models.tables.catalog import AddonRow
 
 
 async def live_subscriptions(
@@ -34,3 +35,10 @@ async def subscription_addons(
 ) -> list[list[SubscriptionAddonRow]]:
     query = select(SubscriptionAddonRow).order_by(SubscriptionAddonRow.addon_id)
     return await grouped(session, query, SubscriptionAddonRow.subscription_id, subscription_ids)
+
+
+async def held_items(session: AsyncSession, subscription_id: str) -> list[tuple[AddonRow, int]]:
+    """The add-ons a subscription has, with their quantities."""
+    (held,) = await subscription_addons(session, [subscription_id])
+    addons = await rows_by_ids(session, AddonRow, [h.addon_id for h in held])
+    return [(addon, h.quantity) for addon, h in zip(addons, held, strict=True) if addon is not None]

@@ -18,31 +18,27 @@ from datetime import datetime
 from sqlalchemy import func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models.api_keys.service import operator
 from models.invoicing.rules import recurring_lines
 from models.invoicing.service import invoice_totals, issue_invoice
-from models.kernel.enums import InvoiceReason, SubscriptionStatus
+from models.kernel.enums import EventType, InvoiceReason, SubscriptionStatus
 from models.kernel.errors import ValidationFailed
 from models.kernel.periods import next_boundary
 from models.metering.billing import usage_charges, usage_lines
-from models.platform import audit, events
-from models.platform.access import Principal
+from models.platform import audit, events, locks
+from models.platform.access import Principal, operator, require_visible
 from models.platform.clocks import tenant_clock
 from models.platform.deps import Deps
-from models.platform.events import EventType
 from models.platform.reads import rows_by_ids
-from models.platform.store import ROW_LOCK
+from models.seats.changes import count_and_tell
 from models.seats.queries import seats_in_use
 from models.seats.rules import overbooked, seat_totals
-from models.subscriptions.service import held_items, lock_tenant, replace_addons, snapshot
+from models.subscriptions import lifecycle
+from models.subscriptions.items import replace_addons, snapshot
+from models.subscriptions.queries import held_items
+from models.subscriptions.rules import is_due
 from models.tables import AddonRow, InvoiceRow, PlanRow, SubscriptionRow, TenantRow, TestClockRow, UTCDateTime
-from models.test_clocks import service as test_clocks
 
-log = logging.getLogger("gateway.renewals")
-
-
-def is_due(subscription: SubscriptionRow, now: datetime) -> bool:
-    return subscription.status != SubscriptionStatus.CANCELLED and subscription.current_period_end <= now
+log = logging.getLogger("models.subscriptions.renewals")
 
 
 async def renew(
@@ -57,15 +53,7 @@ async def renew(
         if subscription.cancel_at_period_end:
             final = await bill_final_usage(session, deps, tenant, subscription, end)
             issued.extend([final] if final else [])
-            before = subscription.status
-            subscription.status = SubscriptionStatus.CANCELLED
-            subscription.cancelled_at = subscription.updated_at = end
-            subscription.scheduled_change = None
-            audit.record(
-                session, actor, tenant_id=tenant.id, action="subscription.cancelled", subject_id=subscription.id,
-                before={"status": before}, after={"status": subscription.status, "atPeriodEnd": True}, at=end,
-            )
-            await emit_cancelled(session, deps, subscription, end, at_period_end=True)
+            await lifecycle.cancel(session, deps, actor, tenant, subscription, end, at_period_end=True)
             break
         # Usage is billed in arrears, by the plans the closing period had.
         usage = usage_lines(await usage_charges(session, tenant, subscription, end))
@@ -99,7 +87,7 @@ async def renew(
         if scheduled_change_applied:  # told once the period it starts is the subscription's
             events.emit(session, deps.bus, EventType.SUBSCRIPTION_PLAN_CHANGED, tenant.id, events.subscription_data(
                 subscription, plan, previousPlanId=previous_plan, scheduled=True), end)
-            await emit_seats_changed(session, deps, tenant.id, subscription, "subscription.changed", end)
+            await count_and_tell(session, deps, tenant.id, subscription, "subscription.changed", end)
         events.emit(session, deps.bus, EventType.SUBSCRIPTION_RENEWED, tenant.id,
                     events.subscription_data(subscription, plan, invoiceId=invoice.id), end)
         issued.append(invoice)
@@ -169,30 +157,6 @@ async def _apply_scheduled_change(
     return plan, items, True
 
 
-async def emit_cancelled(
-    session: AsyncSession, deps: Deps, subscription: SubscriptionRow, at: datetime, *, at_period_end: bool
-) -> None:
-    plan = await session.get(PlanRow, subscription.plan_id)
-    events.emit(session, deps.bus, EventType.SUBSCRIPTION_CANCELLED, subscription.tenant_id,
-                events.subscription_data(subscription, plan, atPeriodEnd=at_period_end), at)
-    await emit_seats_changed(session, deps, subscription.tenant_id, None, "subscription.cancelled", at)
-
-
-async def emit_seats_changed(
-    session: AsyncSession, deps: Deps, tenant_id: str, subscription: SubscriptionRow | None, reason: str,
-    at: datetime, member_id: str | None = None,
-) -> None:
-    """``seats.changed`` with the seats the tenant has now (none without a live subscription)."""
-    if subscription is None:
-        totals = seat_totals(None, [])
-    else:
-        plan = await session.get(PlanRow, subscription.plan_id)
-        totals = seat_totals(plan, await held_items(session, subscription.id))
-    (used,) = await seats_in_use(session, [tenant_id])
-    events.emit(session, deps.bus, EventType.SEATS_CHANGED, tenant_id,
-                events.seats_data(tenant_id, reason, member_id, totals, used), at)
-
-
 @dataclass
 class BillingRun:
     renewed: int = 0
@@ -241,20 +205,31 @@ async def renew_subscription(deps: Deps, tenant_id: str, subscription_id: str) -
     """Renew one subscription if it is due (None if another run got there first);
     its errors propagate."""
     async with deps.store.transaction() as session:
-        tenant = await lock_tenant(session, tenant_id)
-        subscription = await session.get(
-            SubscriptionRow, subscription_id, with_for_update=ROW_LOCK, populate_existing=True
-        )
+        tenant = await locks.tenant(session, tenant_id)
+        subscription = await locks.subscription(session, subscription_id)
         now = (await tenant_clock(session, deps, tenant)).now()
         if subscription is None or not is_due(subscription, now):
             return None  # another run got here first
         return await renew(session, deps, operator(), tenant, subscription, now)
 
 
-async def advance_test_clock(deps: Deps, actor: Principal, clock_id: str, frozen_time: datetime) -> TestClockRow:
-    """Move a test clock forward, then run what fell due for its tenants: each
-    period that ended on the way renews, in order (three months ahead: three
-    renewal invoices)."""
-    row = await test_clocks.advance_test_clock(deps, actor, clock_id, frozen_time)
-    await renew_due(deps, test_clock_id=row.id)
-    return row
+async def renew_first(session: AsyncSession, deps: Deps, tenant: TenantRow, subscription: SubscriptionRow | None) -> datetime:
+    """The one way a change acts on the current period: every period of ``subscription``
+    that has ended is renewed first, as the worker would have (it may cancel, or apply a
+    scheduled change, and what the caller does next must see that). Tenant and
+    subscription are locked by the caller; returns the tenant's now."""
+    now = (await tenant_clock(session, deps, tenant)).now()
+    if subscription is not None:
+        await renew(session, deps, operator(), tenant, subscription, now)
+    return now
+
+
+async def locked_subscription(
+    session: AsyncSession, actor: Principal, subscription_id: str
+) -> tuple[TenantRow, SubscriptionRow]:
+    """The subscription (NOT_FOUND unless the key may manage its tenant) and its tenant,
+    locked in ``platform.locks`` order: the tenant, then the subscription."""
+    found = await session.get(SubscriptionRow, subscription_id)
+    require_visible(found is not None and actor.can_manage(found.tenant_id), "Subscription", subscription_id)
+    tenant = await locks.tenant(session, found.tenant_id)
+    return tenant, await locks.subscription(session, subscription_id)

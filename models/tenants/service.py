@@ -3,70 +3,31 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import EmailStr, Field, StringConstraints
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.invoicing.rules import MAX_AMOUNT, recurring_lines, settle
-from models.kernel.enums import ProviderTaskKind, Role, SalesMode
+from models.kernel.enums import ProviderTaskKind, Role
 from models.kernel.errors import NotFound, ValidationFailed
 from models.kernel.ids import new_id
-from models.kernel.validation import CountryCode, CurrencyCode, Input, NonBlank, TimezoneName
+from models.platform import locks
 from models.platform.access import Principal, require_admin, require_tenant
 from models.platform.clocks import clock_for_tenant, tenant_clock
 from models.platform.deps import Deps
 from models.platform.outbox import queue_provider_task
 from models.platform.pagination import Page, paginate
-from models.platform.store import ROW_LOCK
-from models.subscriptions.queries import live_subscriptions
-from models.subscriptions.service import held_items
+from models.subscriptions.queries import held_items, live_subscriptions
 from models.tables import PlanRow, TenantRow, TestClockRow
-
-Name = Annotated[NonBlank, StringConstraints(max_length=200)]
-Line = Annotated[NonBlank, StringConstraints(max_length=200)]
-Optional200 = Annotated[str, StringConstraints(max_length=200)] | None
-
-
-class AddressInput(Input):
-    line1: Line
-    line2: Optional200 = None
-    city: Annotated[NonBlank, StringConstraints(max_length=120)]
-    state: Annotated[str, StringConstraints(max_length=120)] | None = None
-    postal_code: Annotated[str, StringConstraints(max_length=20)] | None = None
-    country: CountryCode
-
-
-class BillingInfoInput(Input):
-    company_name: Optional200 = None
-    address: AddressInput | None = None
-
-
-# Percent, e.g. 10 or 8.875; kept as parts per million (10 % = 100000).
-TaxRate = Annotated[Decimal, Field(ge=0, le=100, decimal_places=4, allow_inf_nan=False)]
+from models.tenants.inputs import BillingInfoUpdate, TaxRateUpdate, TenantCreate
 
 
 def tax_rate_ppm(percent: Decimal) -> int:
     return int(percent * 10_000)
 
 
-class TaxRateSpec(Input):
-    tax_rate: TaxRate
-
-
-class TenantCreate(Input):
-    name: Name
-    email: EmailStr
-    currency: CurrencyCode
-    timezone: TimezoneName = "UTC"
-    sales_mode: SalesMode = SalesMode.SELF_SERVE
-    billing_info: BillingInfoInput | None = None
-    test_clock_id: str | None = None
-    tax_rate: TaxRate = Decimal(0)
-
-
-def _apply_billing_info(row: TenantRow, info: BillingInfoInput | None) -> None:
+def _apply_billing_info(row: TenantRow, info: BillingInfoUpdate | None) -> None:
     address = info.address if info else None
     row.company_name = info.company_name if info else None
     row.address_line1 = address.line1 if address else None
@@ -77,9 +38,8 @@ def _apply_billing_info(row: TenantRow, info: BillingInfoInput | None) -> None:
     row.address_country = address.country if address else None
 
 
-async def create_tenant(deps: Deps, actor: Principal, data: Any) -> TenantRow:
+async def create_tenant(deps: Deps, actor: Principal, spec: TenantCreate) -> TenantRow:
     require_admin(actor, "createTenant")
-    spec = TenantCreate.parse(data)
     async with deps.store.transaction() as session:
         return await insert_tenant(session, deps, spec)
 
@@ -107,11 +67,11 @@ async def insert_tenant(session: AsyncSession, deps: Deps, spec: TenantCreate) -
     session.add(row)
     if deps.mirrors:
         await session.flush()  # the task refers to the tenant
-    _mirror(session, deps, row)
+    _queue_customer_sync(session, deps, row)
     return row
 
 
-def _mirror(session: AsyncSession, deps: Deps, tenant: TenantRow) -> None:
+def _queue_customer_sync(session: AsyncSession, deps: Deps, tenant: TenantRow) -> None:
     """With a payment provider, (re)create the tenant's customer there once this
     commits: every tenant, SALES_LED ones included, is linked to a customer."""
     queue_provider_task(
@@ -130,8 +90,7 @@ def invoice_prefix_base(name: str) -> str:
 async def _free_invoice_prefix(session: AsyncSession, base: str) -> str:
     """``base``, or ``base2``, ``base3``...: every tenant's invoice numbers stay unique
     across the operator's books, as tax authorities expect of one seller."""
-    if session.bind.dialect.name == "postgresql":  # two new "Acme"s must not both pick ACME
-        await session.execute(text("SELECT pg_advisory_xact_lock(hashtext('tenants.invoice_prefix'))"))
+    await locks.invoice_prefixes(session)
     taken = set(
         (await session.scalars(
             select(TenantRow.invoice_prefix).where(
@@ -146,17 +105,14 @@ async def _free_invoice_prefix(session: AsyncSession, base: str) -> str:
     return prefix
 
 
-async def update_billing_info(deps: Deps, actor: Principal, tenant_id: str, data: Any) -> TenantRow:
+async def update_billing_info(deps: Deps, actor: Principal, tenant_id: str, info: BillingInfoUpdate) -> TenantRow:
     """Replace the tenant's billing info (fields left out are cleared)."""
     require_tenant(actor, tenant_id)
-    info = BillingInfoInput.parse(data)
     async with deps.store.transaction() as session:
-        row = await session.get(TenantRow, tenant_id, with_for_update=ROW_LOCK)
-        if row is None:
-            raise NotFound("Tenant", tenant_id)
+        row = await locks.tenant(session, tenant_id)
         _apply_billing_info(row, info)
         row.updated_at = (await tenant_clock(session, deps, row)).now()
-        _mirror(session, deps, row)
+        _queue_customer_sync(session, deps, row)
     return row
 
 
@@ -164,11 +120,9 @@ async def set_tax_rate(deps: Deps, actor: Principal, tenant_id: str, tax_rate: A
     """The exclusive tax rate (percent) of the tenant's next invoices (ADMIN: tax
     is the operator's books, not the tenant's to choose)."""
     require_admin(actor, "setTaxRate")
-    spec = TaxRateSpec.parse({"tax_rate": tax_rate}, path="")
+    spec = TaxRateUpdate.parse({"tax_rate": tax_rate}, path="")
     async with deps.store.transaction() as session:
-        row = await session.get(TenantRow, tenant_id, with_for_update=ROW_LOCK)
-        if row is None:
-            raise NotFound("Tenant", tenant_id)
+        row = await locks.tenant(session, tenant_id)
         rate = tax_rate_ppm(spec.tax_rate)
         await _check_renewals_fit(session, row, rate)
         row.tax_rate_ppm = rate

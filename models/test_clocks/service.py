@@ -1,31 +1,23 @@
 """Test clocks (as in Stripe): freeze time for the tenants attached to one, then
-advance it. Every time-dependent rule asks ``clock_for_tenant`` what "now" is."""
+advance it, and what fell due on the way runs. Every time-dependent rule asks
+``platform.clocks`` what "now" is."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
 
-from pydantic import StringConstraints
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.kernel.clock import as_utc
 from models.kernel.enums import Role
 from models.kernel.errors import ValidationFailed
 from models.kernel.ids import new_id
-from models.kernel.validation import Input
+from models.platform import locks
 from models.platform.access import Principal, require_admin, require_visible
 from models.platform.deps import Deps
-from models.platform.store import ROW_LOCK
+from models.subscriptions.renewals import renew_due
 from models.tables import TenantRow, TestClockRow
-
-
-class TestClockCreate(Input):
-    __test__ = False  # not a pytest class, despite the name
-
-    frozen_time: datetime
-    name: Annotated[str, StringConstraints(max_length=200)] | None = None
+from models.test_clocks.inputs import TestClockCreate
 
 
 def _aware(value: datetime) -> datetime:
@@ -53,16 +45,15 @@ async def create_test_clock(
     return row
 
 
-async def advance_test_clock(
+async def move_test_clock(
     deps: Deps, actor: Principal, clock_id: str, frozen_time: datetime
 ) -> TestClockRow:
-    """Move a test clock forward. Test clocks belong to ADMIN keys: any other key gets
-    NOT_FOUND, or FORBIDDEN if its tenant lives on the clock and so may see it."""
+    """Only move a test clock forward (``advance_test_clock`` also runs what fell due).
+    Test clocks belong to ADMIN keys: any other key gets NOT_FOUND, or FORBIDDEN if its
+    tenant lives on the clock and so may see it."""
     target = _aware(frozen_time)
     async with deps.store.transaction() as session:
-        row = await session.scalar(
-            select(TestClockRow).where(TestClockRow.id == clock_id).with_for_update(**ROW_LOCK)
-        )
+        row = await locks.test_clock(session, clock_id)
         require_visible(row is not None and await _may_see(session, actor, row.id), "TestClock", clock_id)
         require_admin(actor, "advanceTestClock")
         if target <= row.frozen_time:
@@ -90,3 +81,12 @@ async def _may_see(session: AsyncSession, actor: Principal, clock_id: str) -> bo
         return False
     tenant = await session.get(TenantRow, actor.tenant_id)
     return tenant is not None and tenant.test_clock_id == clock_id
+
+
+async def advance_test_clock(deps: Deps, actor: Principal, clock_id: str, frozen_time: datetime) -> TestClockRow:
+    """Move a test clock forward, then run what fell due for its tenants: each
+    period that ended on the way renews, in order (three months ahead: three
+    renewal invoices)."""
+    row = await move_test_clock(deps, actor, clock_id, frozen_time)
+    await renew_due(deps, test_clock_id=row.id)
+    return row

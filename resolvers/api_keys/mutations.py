@@ -5,6 +5,7 @@ from typing import Annotated
 import strawberry
 
 from models.api_keys import service as api_keys
+from models.api_keys.inputs import ApiKeyCreate
 from resolvers.api_keys.types import ApiKey, NewApiKey, Role
 from resolvers.context import Info
 from resolvers.errors import ForbiddenError, NotFoundError, ValidationError
@@ -33,7 +34,7 @@ class ApiKeyMutations:
     )
     async def create_api_key(self, info: Info, input: CreateApiKeyInput) -> CreateApiKeyResult:
         ctx = info.context
-        row, secret = await api_keys.create_api_key(ctx.deps, ctx.actor, strawberry.asdict(input))
+        row, secret = await api_keys.create_api_key(ctx.deps, ctx.actor, ApiKeyCreate.parse(strawberry.asdict(input)))
         return NewApiKey(api_key=ApiKey.from_row(row), secret=secret)
 
     @strawberry.mutation(description="Revoke a key; requests with it fail from now on.")

@@ -5,6 +5,7 @@ from typing import Annotated
 import strawberry
 
 from models.catalog import service as catalog
+from models.catalog.inputs import AddonCreate, PlanCreate
 from resolvers.catalog.inputs import CreateAddonInput, CreatePlanInput
 from resolvers.catalog.types import Addon, Plan
 from resolvers.context import Info
@@ -30,12 +31,12 @@ class CatalogMutations:
     @strawberry.mutation(description="Create a plan (ADMIN).")
     async def create_plan(self, info: Info, input: CreatePlanInput) -> CreatePlanResult:
         ctx = info.context
-        return Plan.from_row(await catalog.create_plan(ctx.deps, ctx.actor, strawberry.asdict(input)))
+        return Plan.from_row(await catalog.create_plan(ctx.deps, ctx.actor, PlanCreate.parse(strawberry.asdict(input))))
 
     @strawberry.mutation(description="Create an add-on (ADMIN); give it a seatType to sell seats.")
     async def create_addon(self, info: Info, input: CreateAddonInput) -> CreateAddonResult:
         ctx = info.context
-        return Addon.from_row(await catalog.create_addon(ctx.deps, ctx.actor, strawberry.asdict(input)))
+        return Addon.from_row(await catalog.create_addon(ctx.deps, ctx.actor, AddonCreate.parse(strawberry.asdict(input))))
 
     @strawberry.mutation(description="Offer an add-on with a plan (ADMIN); both must share a currency.")
     async def attach_addon(self, info: Info, plan_id: strawberry.ID, addon_id: strawberry.ID) -> AttachAddonResult:

@@ -23,9 +23,10 @@ from typing import Any, TypeVar
 import strawberry
 
 from models.invoicing import service as invoices
+from models.kernel.enums import EventType
 from models.kernel.errors import Unauthenticated, ValidationFailed
 from models.platform.access import Principal, require_visible
-from models.platform.events import Event, EventType
+from models.platform.events import Event
 from models.tenants import service as tenants
 from resolvers.context import Info
 from resolvers.dataloaders import Loaders
@@ -38,8 +39,8 @@ T = TypeVar("T")
 MAX_PER_TENANT = 200
 Access = Callable[[Principal, str], bool]
 
-SEATS = frozenset({EventType.SEATS_CHANGED.value})
-USAGE = frozenset({EventType.USAGE_RECORDED.value})
+SEATS = frozenset({EventType.SEATS_CHANGED})
+USAGE = frozenset({EventType.USAGE_RECORDED})
 INVOICES = frozenset(
     t.value for t in (EventType.INVOICE_CREATED, EventType.INVOICE_PAID, EventType.INVOICE_PAYMENT_FAILED)
 )

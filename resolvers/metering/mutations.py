@@ -9,6 +9,7 @@ import strawberry
 from models.kernel.errors import DomainError
 from models.metering import ingest as usage
 from models.metering import service as meters
+from models.metering.inputs import MeterCreate, UsageChargeCreate
 from resolvers.catalog.types import Plan
 from resolvers.context import Info
 from resolvers.errors import (
@@ -70,7 +71,7 @@ class MeteringMutations:
     @strawberry.mutation(description="Create a meter (ADMIN).")
     async def create_meter(self, info: Info, input: CreateMeterInput) -> CreateMeterResult:
         ctx = info.context
-        return Meter.from_row(await meters.create_meter(ctx.deps, ctx.actor, strawberry.asdict(input)))
+        return Meter.from_row(await meters.create_meter(ctx.deps, ctx.actor, MeterCreate.parse(strawberry.asdict(input))))
 
     @strawberry.mutation(description="Change how a meter's points combine (ADMIN); every count follows, past ones too.")
     async def update_meter(self, info: Info, id: strawberry.ID, aggregation: Aggregation) -> UpdateMeterResult:
@@ -100,4 +101,4 @@ class MeteringMutations:
     @strawberry.mutation(description="Charge a plan's subscribers for a meter's usage each period, in arrears (ADMIN).")
     async def add_usage_charge(self, info: Info, input: AddUsageChargeInput) -> AddUsageChargeResult:
         ctx = info.context
-        return Plan.from_row(await meters.add_usage_charge(ctx.deps, ctx.actor, strawberry.asdict(input)))
+        return Plan.from_row(await meters.add_usage_charge(ctx.deps, ctx.actor, UsageChargeCreate.parse(strawberry.asdict(input))))

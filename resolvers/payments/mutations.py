@@ -6,8 +6,8 @@ from typing import Annotated
 
 import strawberry
 
-from models.payments import collection as provider_tasks
-from models.platform import outbox
+from models.payments import service as payments
+from models.payments import tasks as provider_tasks
 from models.tenants import service as tenants
 from resolvers.context import Info
 from resolvers.errors import ForbiddenError, NotFoundError, ProviderError, ValidationError
@@ -48,7 +48,7 @@ class PaymentMutations:
         self, info: Info, tenant_id: strawberry.ID, return_url: str
     ) -> PaymentSetupSessionResult:
         ctx = info.context
-        url = await provider_tasks.create_payment_setup_session(ctx.deps, ctx.actor, tenant_id, return_url)
+        url = await payments.create_payment_setup_session(ctx.deps, ctx.actor, tenant_id, return_url)
         return PaymentSetupSession(url=url)
 
     @strawberry.mutation(
@@ -57,6 +57,6 @@ class PaymentMutations:
     )
     async def retry_provider_tasks(self, info: Info, tenant_id: strawberry.ID) -> RetryProviderTasksResult:
         ctx = info.context
-        retried = await outbox.retry_failed_tasks(ctx.deps, ctx.actor, tenant_id)
+        retried = await provider_tasks.retry_failed_tasks(ctx.deps, ctx.actor, tenant_id)
         tenant = await tenants.get_tenant(ctx.deps, ctx.actor, tenant_id)
         return ProviderTasksRetried(tenant=Tenant.from_row(tenant), retried=retried)

@@ -5,18 +5,16 @@ from typing import Annotated
 import strawberry
 
 from models.plan_changes import service as plan_changes
+from models.plan_changes.inputs import PlanChangeRequest
 from resolvers.context import Info
 from resolvers.errors import (
     ForbiddenError,
     IdempotencyConflictError,
-    NotFoundError,
     PurchaseErrors,
     SubscriptionNotActiveError,
-    ValidationError,
 )
 from resolvers.plan_changes.inputs import ChangePlanInput
 from resolvers.plan_changes.types import PlanChange, PlanChangePreview
-from resolvers.subscriptions.types import Subscription
 
 _CHANGE_ERRORS = PurchaseErrors | SubscriptionNotActiveError | ForbiddenError
 PreviewChangePlanResult = Annotated[
@@ -25,9 +23,6 @@ PreviewChangePlanResult = Annotated[
 ChangePlanResult = Annotated[
     PlanChange | _CHANGE_ERRORS | IdempotencyConflictError, strawberry.union("ChangePlanResult")
 ]
-CancelSubscriptionResult = Annotated[
-    Subscription | NotFoundError | ValidationError, strawberry.union("CancelSubscriptionResult")
-]
 
 
 @strawberry.type
@@ -35,7 +30,7 @@ class PlanChangeMutations:
     @strawberry.mutation(description="What changePlan with this input would charge now and leave; changes nothing.")
     async def preview_change_plan(self, info: Info, input: ChangePlanInput) -> PreviewChangePlanResult:
         ctx = info.context
-        change = await plan_changes.preview_change(ctx.deps, ctx.actor, strawberry.asdict(input))
+        change = await plan_changes.preview_change(ctx.deps, ctx.actor, PlanChangeRequest.parse(strawberry.asdict(input)))
         return PlanChangePreview.of(change)
 
     @strawberry.mutation(
@@ -43,14 +38,4 @@ class PlanChangeMutations:
     )
     async def change_plan(self, info: Info, input: ChangePlanInput) -> ChangePlanResult:
         ctx = info.context
-        return PlanChange.of(await plan_changes.change_plan(ctx.deps, ctx.actor, strawberry.asdict(input)))
-
-    @strawberry.mutation(
-        description="Cancel now (nothing refunded) or at the end of the period; a cancelled subscription gives no seats."
-    )
-    async def cancel_subscription(
-        self, info: Info, subscription_id: strawberry.ID, at_period_end: bool
-    ) -> CancelSubscriptionResult:
-        ctx = info.context
-        row = await plan_changes.cancel_subscription(ctx.deps, ctx.actor, subscription_id, at_period_end)
-        return Subscription.from_row(row)
+        return PlanChange.of(await plan_changes.change_plan(ctx.deps, ctx.actor, PlanChangeRequest.parse(strawberry.asdict(input))))

@@ -5,6 +5,7 @@ from typing import Annotated
 import strawberry
 
 from models.seats import service as members
+from models.seats.inputs import MemberInvite
 from resolvers.context import Info
 from resolvers.errors import NoSeatsAvailableError, NotFoundError, SubscriptionNotActiveError, ValidationError
 from resolvers.seats.inputs import InviteMemberInput
@@ -24,7 +25,7 @@ class SeatMutations:
     )
     async def invite_member(self, info: Info, input: InviteMemberInput) -> InviteMemberResult:
         ctx = info.context
-        return Member.from_row(await members.invite_member(ctx.deps, ctx.actor, strawberry.asdict(input)))
+        return Member.from_row(await members.invite_member(ctx.deps, ctx.actor, MemberInvite.parse(strawberry.asdict(input))))
 
     @strawberry.mutation(description="Remove a member and free their seat.")
     async def remove_member(self, info: Info, member_id: strawberry.ID) -> RemoveMemberResult:

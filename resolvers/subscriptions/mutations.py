@@ -5,11 +5,14 @@ from typing import Annotated
 import strawberry
 
 from models.subscriptions import service as subscriptions
+from models.subscriptions.inputs import SubscriptionCreate
 from resolvers.context import Info
 from resolvers.errors import (
     AlreadySubscribedError,
     IdempotencyConflictError,
+    NotFoundError,
     PurchaseErrors,
+    ValidationError,
 )
 from resolvers.subscriptions.inputs import SubscribeInput
 from resolvers.subscriptions.types import Subscription
@@ -17,6 +20,10 @@ from resolvers.subscriptions.types import Subscription
 SubscribeResult = Annotated[
     Subscription | PurchaseErrors | AlreadySubscribedError | IdempotencyConflictError,
     strawberry.union("SubscribeResult"),
+]
+
+CancelSubscriptionResult = Annotated[
+    Subscription | NotFoundError | ValidationError, strawberry.union("CancelSubscriptionResult")
 ]
 
 
@@ -27,5 +34,18 @@ class SubscriptionMutations:
     )
     async def subscribe(self, info: Info, input: SubscribeInput) -> SubscribeResult:
         ctx = info.context
-        row = await subscriptions.subscribe(ctx.deps, ctx.actor, strawberry.asdict(input))
+        row = await subscriptions.subscribe(ctx.deps, ctx.actor, SubscriptionCreate.parse(strawberry.asdict(input)))
+        return Subscription.from_row(row)
+
+
+@strawberry.type
+class SubscriptionLifecycleMutations:
+    @strawberry.mutation(
+        description="Cancel now (nothing refunded) or at the end of the period; a cancelled subscription gives no seats."
+    )
+    async def cancel_subscription(
+        self, info: Info, subscription_id: strawberry.ID, at_period_end: bool
+    ) -> CancelSubscriptionResult:
+        ctx = info.context
+        row = await subscriptions.cancel_subscription(ctx.deps, ctx.actor, subscription_id, at_period_end)
         return Subscription.from_row(row)

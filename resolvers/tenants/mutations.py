@@ -6,6 +6,7 @@ from typing import Annotated
 import strawberry
 
 from models.tenants import service as tenants
+from models.tenants.inputs import BillingInfoUpdate, TenantCreate
 from resolvers.context import Info
 from resolvers.errors import ForbiddenError, NotFoundError, ValidationError
 from resolvers.tenants.inputs import BillingInfoInput, CreateTenantInput
@@ -27,7 +28,7 @@ class TenantMutations:
     @strawberry.mutation(description="Create a tenant (ADMIN).")
     async def create_tenant(self, info: Info, input: CreateTenantInput) -> CreateTenantResult:
         ctx = info.context
-        row = await tenants.create_tenant(ctx.deps, ctx.actor, strawberry.asdict(input))
+        row = await tenants.create_tenant(ctx.deps, ctx.actor, TenantCreate.parse(strawberry.asdict(input)))
         return Tenant.from_row(row)
 
     @strawberry.mutation(description="Replace the tenant's billing info; fields left out are cleared.")
@@ -36,7 +37,7 @@ class TenantMutations:
     ) -> UpdateBillingInfoResult:
         ctx = info.context
         row = await tenants.update_billing_info(
-            ctx.deps, ctx.actor, tenant_id, strawberry.asdict(input)
+            ctx.deps, ctx.actor, tenant_id, BillingInfoUpdate.parse(strawberry.asdict(input))
         )
         return Tenant.from_row(row)
 

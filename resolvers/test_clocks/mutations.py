@@ -5,7 +5,6 @@ from typing import Annotated
 
 import strawberry
 
-from models.subscriptions import renewals
 from models.test_clocks import service as test_clocks
 from resolvers.context import Info
 from resolvers.errors import ForbiddenError, NotFoundError, ValidationError
@@ -37,5 +36,5 @@ class TestClockMutations:
         self, info: Info, id: strawberry.ID, frozen_time: datetime
     ) -> TestClockResult:
         ctx = info.context
-        row = await renewals.advance_test_clock(ctx.deps, ctx.actor, id, frozen_time)
+        row = await test_clocks.advance_test_clock(ctx.deps, ctx.actor, id, frozen_time)
         return TestClock.from_row(row)

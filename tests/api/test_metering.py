@@ -8,10 +8,10 @@ from datetime import timedelta
 
 import pytest
 
-from models.api_keys.service import operator
 from models.kernel.clock import FixedClock
 from models.kernel.errors import ValidationFailed
 from models.metering import ingest as usage
+from models.platform.access import operator
 from models.platform.deps import Deps
 from tests.api.billing import advance
 from tests.api.metering import (

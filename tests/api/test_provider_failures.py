@@ -7,11 +7,12 @@ import dataclasses
 
 from sqlalchemy import select
 
-from models.api_keys.service import operator
-from models.platform import outbox
+from models.payments import tasks as provider_tasks
+from models.platform.access import operator
 from models.platform.deps import Deps
 from models.tables import ProviderTaskRow
 from models.tenants import service as tenants
+from models.tenants.inputs import TenantCreate
 from tests.conftest import Api, new_key
 
 STATE = "query($id: ID!) { tenant(id: $id) { providerError } }"
@@ -28,11 +29,11 @@ class Mirroring:
 
 async def test_a_refused_call_shows_on_the_tenant_until_an_admin_queues_it_again(api: Api, deps: Deps) -> None:
     mirrored = dataclasses.replace(deps, provider=Mirroring())
-    tenant = (await tenants.create_tenant(mirrored, operator(), {
-        "name": "Refused", "email": "a@b.example", "currency": "USD"})).id
+    tenant = (await tenants.create_tenant(mirrored, operator(), TenantCreate.parse({
+        "name": "Refused", "email": "a@b.example", "currency": "USD"}))).id
     assert (await api(STATE, {"id": tenant}))["tenant"]["providerError"] is None
-    (task,) = await outbox.claim_provider_tasks(mirrored)
-    await outbox.finish_provider_task(mirrored, task, error="No such customer: 'cus_gone'", retryable=False)
+    (task,) = await provider_tasks.claim_provider_tasks(mirrored)
+    await provider_tasks.finish_provider_task(mirrored, task, error="No such customer: 'cus_gone'", retryable=False)
 
     shown = (await api(STATE, {"id": tenant}))["tenant"]["providerError"]
     assert shown == "syncing the customer failed after 1 attempt(s): No such customer: 'cus_gone'"
@@ -46,7 +47,7 @@ async def test_a_refused_call_shows_on_the_tenant_until_an_admin_queues_it_again
     async with deps.store.read() as session:
         row = (await session.scalars(select(ProviderTaskRow))).one()
     assert (row.status, row.next_attempt_at) == ("PENDING", deps.clock.now())
-    (again,) = await outbox.claim_provider_tasks(mirrored)
+    (again,) = await provider_tasks.claim_provider_tasks(mirrored)
     assert (again.id, again.attempts) == (task.id, 2)
     assert (await api(RETRY, {"id": tenant}))["retryProviderTasks"]["retried"] == 0
     assert (await api(RETRY, {"id": "ten_nope"}))["retryProviderTasks"]["code"] == "NOT_FOUND"

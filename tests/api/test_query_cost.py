@@ -4,15 +4,20 @@ through a per-request DataLoader, so 50 tenants cost what 5 do."""
 from __future__ import annotations
 
 from bench.workloads.dashboard import counting_statements
-from models.api_keys.service import operator
 from models.catalog import service as catalog
+from models.catalog.inputs import AddonCreate, PlanCreate
 from models.metering import ingest as usage
 from models.metering import service as meters
+from models.metering.inputs import MeterCreate
+from models.platform.access import operator
 from models.platform.deps import Deps
 from models.platform.store import Store
 from models.seats import service as members
+from models.seats.inputs import MemberInvite
 from models.subscriptions import service as subscriptions
+from models.subscriptions.inputs import SubscriptionCreate
 from models.tenants import service as tenants
+from models.tenants.inputs import TenantCreate
 from tests.conftest import Api
 
 FLEET = """query($n: Int!) { tenants(first: $n) { edges { node {
@@ -27,19 +32,19 @@ async def seed_fleet(deps: Deps, size: int) -> None:
     usage this month on one of two meters."""
     admin = operator()
     for name in ("api_calls", "storage_gb"):
-        await meters.create_meter(deps, admin, {"name": name, "aggregation": "SUM"})
-    plan = await catalog.create_plan(deps, admin, {"code": "team", "name": "Team", "currency": "USD",
-                                                   "base_price": 99_00, "included_seats": 2})
-    seat = await catalog.create_addon(deps, admin, {"code": "seat", "name": "Seat", "currency": "USD",
-                                                    "price": 15_00, "seat_type": "FULL"})
+        await meters.create_meter(deps, admin, MeterCreate.parse({"name": name, "aggregation": "SUM"}))
+    plan = await catalog.create_plan(deps, admin, PlanCreate.parse({"code": "team", "name": "Team", "currency": "USD",
+                                                   "base_price": 99_00, "included_seats": 2}))
+    seat = await catalog.create_addon(deps, admin, AddonCreate.parse({"code": "seat", "name": "Seat", "currency": "USD",
+                                                    "price": 15_00, "seat_type": "FULL"}))
     await catalog.attach_addon(deps, admin, plan.id, seat.id)
     for i in range(size):
-        tenant = await tenants.create_tenant(deps, admin, {"name": f"Team {i}", "email": f"t{i}@example.com",
-                                                           "currency": "USD"})
-        await subscriptions.subscribe(deps, admin, {"tenant_id": tenant.id, "plan_id": plan.id,
-                                                    "addons": [{"addon_id": seat.id, "quantity": i % 3 + 1}]})
+        tenant = await tenants.create_tenant(deps, admin, TenantCreate.parse({"name": f"Team {i}", "email": f"t{i}@example.com",
+                                                           "currency": "USD"}))
+        await subscriptions.subscribe(deps, admin, SubscriptionCreate.parse({"tenant_id": tenant.id, "plan_id": plan.id,
+                                                    "addons": [{"addon_id": seat.id, "quantity": i % 3 + 1}]}))
         for j in range(2):
-            await members.invite_member(deps, admin, {"tenant_id": tenant.id, "email": f"m{j}@t{i}.example"})
+            await members.invite_member(deps, admin, MemberInvite.parse({"tenant_id": tenant.id, "email": f"m{j}@t{i}.example"}))
         await usage.record_usage(deps, admin, {"tenantId": tenant.id, "meterName": "api_calls", "value": i + 1})
 
 

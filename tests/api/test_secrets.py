@@ -9,6 +9,8 @@ import logging
 from sqlalchemy import select
 
 from models.api_keys import service as api_keys
+from models.api_keys.inputs import ApiKeyCreate
+from models.platform.access import operator
 from models.platform.deps import Deps
 from models.tables import ApiKeyRow, metadata
 from tests.conftest import Api, new_key, new_tenant
@@ -20,7 +22,7 @@ async def test_secrets_never_reach_the_database_or_the_logs(
     tenant = await new_tenant(api)
     created = await new_key(api, "TENANT", tenant)
     secret = created["secret"]
-    _, cli_secret = await api_keys.create_api_key(deps, api_keys.operator(), {"role": "ADMIN"})
+    _, cli_secret = await api_keys.create_api_key(deps, operator(), ApiKeyCreate.parse({"role": "ADMIN"}))
     as_tenant = api.as_key(secret)
 
     await as_tenant("query($id: ID!) { tenant(id: $id) { id } }", {"id": tenant})

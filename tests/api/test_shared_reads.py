@@ -12,12 +12,14 @@ import httpx
 from gateway.app import create_app
 from gateway.settings import Settings
 from models.api_keys import service as api_keys
-from models.api_keys.service import operator
+from models.api_keys.inputs import ApiKeyCreate
 from models.kernel.clock import FixedClock
+from models.platform.access import operator
 from models.platform.deps import Deps
 from models.platform.pagination import encode_cursor
 from models.platform.store import Store
 from models.tenants import service as tenants
+from models.tenants.inputs import TenantCreate
 
 QUERY = """query($after: String!, $id: ID!) {
   one: tenant(id: $id) { subscription { id } members { email } }
@@ -33,9 +35,9 @@ async def test_concurrent_queries_never_starve_the_pool(db_url: str, clock: Fixe
     deps = Deps(store=store, clock=clock)
     try:
         for i in range(6):
-            row = await tenants.create_tenant(deps, operator(), {"name": f"t{i}", "email": "a@b.example",
-                                                                 "currency": "USD"})
-        _, secret = await api_keys.create_api_key(deps, operator(), {"role": "ADMIN", "name": "admin"})
+            row = await tenants.create_tenant(deps, operator(), TenantCreate.parse({"name": f"t{i}", "email": "a@b.example",
+                                                                 "currency": "USD"}))
+        _, secret = await api_keys.create_api_key(deps, operator(), ApiKeyCreate.parse({"role": "ADMIN", "name": "admin"}))
         app = create_app(Settings(database_url=db_url), deps=deps)
         variables = {"after": encode_cursor("~"), "id": row.id}
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway.test") as http:

@@ -14,7 +14,7 @@ from graphql import GraphQLInputObjectType, GraphQLSchema, get_named_type
 
 from gateway.schema import build_schema
 from models.platform.deps import Deps
-from models.webhooks import service as webhooks
+from models.webhooks import deliveries as webhook_deliveries
 from tests.api.billing import invite, plan_with_seat_addon, subscribe
 from tests.conftest import Api, new_key, new_tenant
 
@@ -253,7 +253,7 @@ async def test_another_tenants_key_gets_not_found_everywhere(api: Api, deps: Dep
         {"id": victim},
     ))["createWebhookEndpoint"]["endpoint"]["id"]
     member = (await invite(api, victim, "ann@victim.example"))["id"]
-    await webhooks.dispatch_events(deps)  # the seats.changed events, owed to the victim's endpoint
+    await webhook_deliveries.dispatch_events(deps)  # the seats.changed events, owed to the victim's endpoint
     deliveries = "query($id: ID!) { webhookDeliveries(endpointId: $id) { edges { node { id } } } }"
     delivery = (await api(deliveries, {"id": webhook}))["webhookDeliveries"]["edges"][0]["node"]["id"]
     await api('mutation { createMeter(input: {name: "api_calls"}) { ... on Meter { id } } }')

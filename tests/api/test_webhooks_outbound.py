@@ -24,11 +24,11 @@ from starlette.routing import Route
 
 from gateway.webhooks.outbound import run_deliveries
 from models.kernel.clock import FixedClock
+from models.kernel.enums import EventType
 from models.platform import events
 from models.platform.deps import Deps
-from models.platform.events import EventType
 from models.tables import WebhookDeliveryRow
-from models.webhooks import service as webhooks
+from models.webhooks import deliveries as webhook_deliveries
 from tests.api.billing import invite, plan_with_seat_addon, subscribe
 from tests.conftest import Api, new_tenant
 
@@ -348,8 +348,8 @@ async def test_dispatch_makes_one_delivery_per_matching_endpoint_once(api: Api, 
             events.emit(session, deps.bus, EventType.USAGE_RECORDED, tenant, {"tenantId": tenant}, now)
             raise RuntimeError
 
-    assert await webhooks.dispatch_events(deps) == 3
-    assert await webhooks.dispatch_events(deps) == 0
+    assert await webhook_deliveries.dispatch_events(deps) == 3
+    assert await webhook_deliveries.dispatch_events(deps) == 0
     async with deps.store.read() as session:
         rows = (await session.scalars(select(WebhookDeliveryRow))).all()
     assert sorted((r.endpoint_id, r.event_type) for r in rows) == sorted([

@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 
+from models.kernel.enums import EventType
 from models.platform import events
 from models.platform.deps import Deps
-from models.platform.events import EVENT_TYPES, EventType
-from models.webhooks import service as webhooks
+from models.webhooks import deliveries
+from models.webhooks.rules import EVENT_TYPES
 from tests.api.test_webhooks_outbound import DELIVERIES, create_endpoint, new_endpoint
 from tests.conftest import Api, new_key, new_tenant
 
@@ -139,7 +140,7 @@ async def test_each_key_sees_and_changes_only_its_tenants_endpoints(api: Api, de
     now = deps.clock.now()
     async with deps.store.transaction() as session:
         events.emit(session, deps.bus, EventType.SEATS_CHANGED, globex, {"tenantId": globex}, now)
-    await webhooks.dispatch_events(deps)
+    await deliveries.dispatch_events(deps)
     edges = (await api(DELIVERIES, {"id": globex_hook}))["webhookDeliveries"]["edges"]
     (delivery,) = [e["node"]["id"] for e in edges]
     redeliver = """mutation($id: ID!) { redeliverWebhook(deliveryId: $id) { __typename
@@ -159,7 +160,7 @@ async def test_the_delivery_log_pages_newest_first(api: Api, deps: Deps) -> None
     async with deps.store.transaction() as session:
         for n in range(3):
             emitted.append(events.emit(session, deps.bus, EventType.USAGE_RECORDED, tenant, {"n": n}, now).id)
-    assert await webhooks.dispatch_events(deps) == 3
+    assert await deliveries.dispatch_events(deps) == 3
 
     page = (await api(DELIVERIES, {"id": hook, "first": 2}))["webhookDeliveries"]
     assert [e["node"]["eventId"] for e in page["edges"]] == [emitted[2], emitted[1]]

@@ -12,15 +12,19 @@ import pytest
 from sqlalchemy import func, select
 
 from gateway.demo import DEMO_ADDONS, DEMO_PLANS, DEMO_TEAMS
-from models.api_keys.service import authenticate, operator
+from models.api_keys.service import authenticate
+from models.catalog.inputs import PlanCreate
 from models.catalog.service import create_plan
 from models.kernel.enums import Role, SeatType
+from models.platform.access import operator
 from models.platform.deps import Deps
 from models.seats.queries import seats_in_use
 from models.seats.service import seat_totals_of
+from models.subscriptions.inputs import SubscriptionCreate
 from models.subscriptions.queries import live_subscriptions
 from models.subscriptions.service import subscribe
 from models.tables import AddonRow, InvoiceRow, MemberRow, PlanRow, SubscriptionRow, TenantRow
+from models.tenants.inputs import TenantCreate
 from models.tenants.service import create_tenant, list_tenants
 from models.test_clocks import service as test_clocks
 
@@ -98,12 +102,12 @@ async def test_bill_renews_what_is_due_once(db_url: str, tmp_path: Path, deps: D
     # A tenant whose test clock stands past its period end: due, not yet renewed.
     clock = await test_clocks.create_test_clock(deps, operator(), datetime(2026, 1, 15, 12, 0, tzinfo=UTC))
     tenant = await create_tenant(
-        deps, operator(), {"name": "Acme Analytics", "email": "billing@example.com", "currency": "USD",
-                           "test_clock_id": clock.id},
+        deps, operator(), TenantCreate.parse({"name": "Acme Analytics", "email": "billing@example.com", "currency": "USD",
+                           "test_clock_id": clock.id}),
     )
-    plan = await create_plan(deps, operator(), {"code": "team", "name": "Team", "currency": "USD", "base_price": 99_00})
-    subscription = await subscribe(deps, operator(), {"tenant_id": tenant.id, "plan_id": plan.id})
-    await test_clocks.advance_test_clock(deps, operator(), clock.id, datetime(2026, 2, 20, tzinfo=UTC))
+    plan = await create_plan(deps, operator(), PlanCreate.parse({"code": "team", "name": "Team", "currency": "USD", "base_price": 99_00}))
+    subscription = await subscribe(deps, operator(), SubscriptionCreate.parse({"tenant_id": tenant.id, "plan_id": plan.id}))
+    await test_clocks.move_test_clock(deps, operator(), clock.id, datetime(2026, 2, 20, tzinfo=UTC))
 
     billed = run(db_url, tmp_path, "bill")
     assert billed.returncode == 0, billed.stderr

@@ -15,9 +15,10 @@ import gateway.live
 from gateway.live import Hub
 from gateway.settings import Settings
 from models.kernel.clock import FixedClock
+from models.kernel.enums import EventType
 from models.platform import events
 from models.platform.deps import Deps
-from models.platform.events import MAX_NOTIFY_BYTES, EventType
+from models.platform.events import MAX_NOTIFY_BYTES
 from models.platform.store import Store
 from tests.api.billing import invite
 from tests.gateway.test_live import SEATS, http_api, live, next_data, seated_tenant, serve, subscribed

@@ -7,7 +7,8 @@ import random
 from datetime import timedelta
 
 from gateway import demo
-from models.api_keys.service import authenticate, operator
+from models.api_keys.service import authenticate
+from models.platform.access import operator
 from models.platform.deps import Deps
 from models.platform.migrate import upgrade
 from models.platform.store import Store
@@ -21,7 +22,7 @@ async def test_concurrent_advances_never_move_a_clock_back(deps: Deps) -> None:
 
     async def advance(target):  # type: ignore[no-untyped-def]
         try:
-            await test_clocks.advance_test_clock(deps, operator(), clock.id, target)
+            await test_clocks.move_test_clock(deps, operator(), clock.id, target)
             return True
         except Exception as exc:  # only "must be later" may lose the race
             assert "only move forward" in str(exc), exc

@@ -9,14 +9,15 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from models.api_keys.service import operator
 from models.kernel.clock import FixedClock
-from models.kernel.enums import DeliveryStatus, ProviderTaskKind, TaskStatus
+from models.kernel.enums import DeliveryStatus, EventType, ProviderTaskKind, TaskStatus
+from models.payments import tasks as provider_tasks
 from models.platform import events, outbox
+from models.platform.access import operator
 from models.platform.deps import Deps
-from models.platform.events import EventType
 from models.tables import EventRow, ProviderTaskRow, WebhookDeliveryRow, WebhookEndpointRow
 from models.tenants import service as tenants
+from models.tenants.inputs import TenantCreate
 
 
 class Mirroring:
@@ -27,7 +28,7 @@ class Mirroring:
 
 
 async def _tenant(deps: Deps, name: str) -> str:
-    row = await tenants.create_tenant(deps, operator(), {"name": name, "email": "a@b.example", "currency": "USD"})
+    row = await tenants.create_tenant(deps, operator(), TenantCreate.parse({"name": name, "email": "a@b.example", "currency": "USD"}))
     return row.id
 
 
@@ -47,29 +48,29 @@ async def test_a_tenants_tasks_run_one_at_a_time_in_order_and_a_failure_holds_on
     await _queue_collect(deps, a, "inv_a1")
     await _queue_collect(deps, b, "inv_b1")
 
-    first = await outbox.claim_provider_tasks(deps)
+    first = await provider_tasks.claim_provider_tasks(deps)
     assert [(t.tenant_id, t.kind, t.attempts) for t in first] == [
         (a, "SYNC_CUSTOMER", 1), (b, "SYNC_CUSTOMER", 1)]
-    assert await outbox.claim_provider_tasks(deps) == []  # leased, and the collections wait behind them
+    assert await provider_tasks.claim_provider_tasks(deps) == []  # leased, and the collections wait behind them
 
-    await outbox.finish_provider_task(deps, first[0], error="Stripe is down", retryable=True)
-    await outbox.finish_provider_task(deps, first[1])
-    (b_next,) = await outbox.claim_provider_tasks(deps)  # A backs off; B moves on
+    await provider_tasks.finish_provider_task(deps, first[0], error="Stripe is down", retryable=True)
+    await provider_tasks.finish_provider_task(deps, first[1])
+    (b_next,) = await provider_tasks.claim_provider_tasks(deps)  # A backs off; B moves on
     assert (b_next.tenant_id, b_next.subject_id) == (b, "inv_b1")
 
     clock.set(clock.now() + timedelta(seconds=1.9))
-    assert await outbox.claim_provider_tasks(deps) == []
+    assert await provider_tasks.claim_provider_tasks(deps) == []
     clock.set(clock.now() + timedelta(seconds=0.1))  # 2 s after the first failure
-    (retry,) = await outbox.claim_provider_tasks(deps)
+    (retry,) = await provider_tasks.claim_provider_tasks(deps)
     assert (retry.id, retry.attempts) == (first[0].id, 2)
-    failed = await outbox.finish_provider_task(deps, retry, error="still down", retryable=True)
+    failed = await provider_tasks.finish_provider_task(deps, retry, error="still down", retryable=True)
     assert failed.next_attempt_at == clock.now() + timedelta(seconds=4)  # then 4 s
     assert failed.last_error == "still down"
 
     clock.set(failed.next_attempt_at)
-    (again,) = await outbox.claim_provider_tasks(deps)
-    await outbox.finish_provider_task(deps, again, error="No such customer", retryable=False)
-    (a_next,) = await outbox.claim_provider_tasks(deps)  # FAILED for good no longer holds the queue
+    (again,) = await provider_tasks.claim_provider_tasks(deps)
+    await provider_tasks.finish_provider_task(deps, again, error="No such customer", retryable=False)
+    (a_next,) = await provider_tasks.claim_provider_tasks(deps)  # FAILED for good no longer holds the queue
     assert (a_next.tenant_id, a_next.subject_id) == (a, "inv_a1")
     async with deps.store.read() as session:
         statuses = dict((await session.execute(select(ProviderTaskRow.id, ProviderTaskRow.status))).all())
@@ -79,11 +80,11 @@ async def test_a_tenants_tasks_run_one_at_a_time_in_order_and_a_failure_holds_on
 async def test_a_claim_whose_worker_died_is_claimed_again_when_its_lease_ends(deps: Deps, clock: FixedClock) -> None:
     deps = dataclasses.replace(deps, provider=Mirroring())
     await _tenant(deps, "A")
-    (claimed,) = await outbox.claim_provider_tasks(deps)
+    (claimed,) = await provider_tasks.claim_provider_tasks(deps)
     clock.set(clock.now() + outbox.LEASE - timedelta(seconds=1))
-    assert await outbox.claim_provider_tasks(deps) == []
+    assert await provider_tasks.claim_provider_tasks(deps) == []
     clock.set(clock.now() + timedelta(seconds=1))
-    (again,) = await outbox.claim_provider_tasks(deps)
+    (again,) = await provider_tasks.claim_provider_tasks(deps)
     assert (again.id, again.attempts) == (claimed.id, 2)
 
 
@@ -96,8 +97,8 @@ async def test_nothing_is_queued_without_a_provider_that_mirrors(deps: Deps) -> 
 async def test_finished_rows_are_forgotten_after_35_days_and_owed_ones_kept(deps: Deps, clock: FixedClock) -> None:
     deps = dataclasses.replace(deps, provider=Mirroring())
     tenant = await _tenant(deps, "Old")
-    (task,) = await outbox.claim_provider_tasks(deps)
-    await outbox.finish_provider_task(deps, task)
+    (task,) = await provider_tasks.claim_provider_tasks(deps)
+    await provider_tasks.finish_provider_task(deps, task)
     async with deps.store.transaction() as session:
         session.add(WebhookEndpointRow(id="we_1", url="https://x.example/", events=["seats.changed"],
                                        secret="whsec_x", created_at=clock.now()))
@@ -124,9 +125,9 @@ async def test_finished_rows_are_forgotten_after_35_days_and_owed_ones_kept(deps
 async def test_a_result_that_comes_back_after_its_lease_is_dropped(deps: Deps, clock: FixedClock) -> None:
     deps = dataclasses.replace(deps, provider=Mirroring())
     await _tenant(deps, "Slow")
-    (slow,) = await outbox.claim_provider_tasks(deps)
+    (slow,) = await provider_tasks.claim_provider_tasks(deps)
     clock.set(clock.now() + outbox.LEASE)
-    (fresh,) = await outbox.claim_provider_tasks(deps)  # the slow worker looked dead
-    done = await outbox.finish_provider_task(deps, fresh)
-    late = await outbox.finish_provider_task(deps, slow, error="timed out", retryable=False)
+    (fresh,) = await provider_tasks.claim_provider_tasks(deps)  # the slow worker looked dead
+    done = await provider_tasks.finish_provider_task(deps, fresh)
+    late = await provider_tasks.finish_provider_task(deps, slow, error="timed out", retryable=False)
     assert (done.status, late.status, late.last_error) == ("DONE", "DONE", None)

@@ -36,19 +36,21 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from models.api_keys import service as api_keys
 from models.catalog import service as catalog
 from models.invoicing.queries import credit_balances, invoice_lines
 from models.kernel.enums import EffectiveAt, ProrationMode
 from models.plan_changes import service as plan_changes
+from models.plan_changes.inputs import PlanChangeRequest
+from models.platform.access import operator
 from models.platform.deps import Deps
-from models.subscriptions import renewals
 from models.subscriptions import service as subscriptions
+from models.subscriptions.inputs import SubscriptionCreate
 from models.tables import CreditEntryRow, InvoiceLineRow, InvoiceRow, PlanAddonRow, PlanRow, SubscriptionRow
 from models.tenants import service as tenants
+from models.tenants.inputs import TenantCreate
 from models.test_clocks import service as test_clocks
 
-ACTOR = api_keys.operator()
+ACTOR = operator()
 _serial = itertools.count()
 
 
@@ -200,11 +202,11 @@ async def test_plan_changes_bill_what_the_preview_showed_and_conserve_money(deps
     start = datetime(year, month, day, hour, minute, tzinfo=zone).astimezone(UTC)
 
     clock = await test_clocks.create_test_clock(deps, ACTOR, start)
-    tenant = await tenants.create_tenant(deps, ACTOR, {
+    tenant = await tenants.create_tenant(deps, ACTOR, TenantCreate.parse({
         # A name of its own: its invoice prefix is then free at once.
         "name": f"T{next(_serial):07d} Co", "email": "team@example.com", "currency": s.currency,
         "timezone": s.timezone, "test_clock_id": clock.id, "tax_rate": Decimal(s.tax_percent),
-    })
+    }))
 
     # The catalog in one transaction, through the same row builders and input
     # validation as createPlan/createAddon/attachAddon (one call each costs a
@@ -232,10 +234,10 @@ async def test_plan_changes_bill_what_the_preview_showed_and_conserve_money(deps
             for addon in addon_rows for plan_id in dict.fromkeys([old_plan.id, new_plan.id])
         )
 
-    subscription = await subscriptions.subscribe(deps, ACTOR, {
+    subscription = await subscriptions.subscribe(deps, ACTOR, SubscriptionCreate.parse({
         "tenant_id": tenant.id, "plan_id": old_plan.id,
         "addons": [{"addon_id": a.id, "quantity": q} for a, q in zip(addon_rows, s.old_quantities, strict=True)],
-    })
+    }))
     end = subscription.current_period_end
     assert (subscription.current_period_start, end) == (start, months_after(start, 1, zone))
     first_day, last_day = start.astimezone(zone).date(), end.astimezone(zone).date()
@@ -246,7 +248,7 @@ async def test_plan_changes_bill_what_the_preview_showed_and_conserve_money(deps
     at = datetime.combine(change_date, time(*s.change_time), zone).astimezone(UTC)
     at = min(max(at, start + timedelta(minutes=1)), end - timedelta(minutes=1))
     remaining = (last_day - at.astimezone(zone).date()).days  # the day of the change counts
-    await renewals.advance_test_clock(deps, ACTOR, clock.id, at)
+    await test_clocks.advance_test_clock(deps, ACTOR, clock.id, at)
 
     new_quantities = s.old_quantities if s.new_quantities is None else s.new_quantities
     spec = {
@@ -256,8 +258,8 @@ async def test_plan_changes_bill_what_the_preview_showed_and_conserve_money(deps
     if s.new_quantities is not None:
         spec["addons"] = [{"addon_id": a.id, "quantity": q} for a, q in zip(addon_rows, new_quantities, strict=True)]
 
-    preview = await plan_changes.preview_change(deps, ACTOR, spec)
-    applied = await plan_changes.change_plan(deps, ACTOR, spec)
+    preview = await plan_changes.preview_change(deps, ACTOR, PlanChangeRequest.parse(spec))
+    applied = await plan_changes.change_plan(deps, ACTOR, PlanChangeRequest.parse(spec))
 
     # The period after the change: kept, or restarted now by FULL_IMMEDIATELY.
     scheduled = s.effective_at is EffectiveAt.NEXT_BILLING_DATE
@@ -268,7 +270,7 @@ async def test_plan_changes_bill_what_the_preview_showed_and_conserve_money(deps
     assert changed.plan_id == (old_plan.id if scheduled else new_plan.id)
 
     # Renew the period (sometimes two): one advance of the clock renews each, in order.
-    await renewals.advance_test_clock(deps, ACTOR, clock.id, months_after(anchor, s.renewals, zone))
+    await test_clocks.advance_test_clock(deps, ACTOR, clock.id, months_after(anchor, s.renewals, zone))
     books = await read_books(deps, tenant.id, subscription.id, s.tax_percent)
     billed = 2 if preview.lines else 1
     assert len(books.invoices) == billed + s.renewals  # so the preview issued nothing

@@ -7,12 +7,13 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import func, select, text
 
-from models.api_keys.service import operator
 from models.kernel.errors import NotFound
+from models.platform.access import operator
 from models.platform.deps import Deps
 from models.platform.store import Store, UnsupportedDatabaseUrl
 from models.tables import TenantRow, TestClockRow
 from models.tenants import service as tenants
+from models.tenants.inputs import TenantCreate
 
 SPEC = {"name": "T", "email": "t@t.example", "currency": "USD"}
 
@@ -33,7 +34,7 @@ async def test_a_failed_use_case_writes_nothing(deps: Deps) -> None:
         assert await session.get(TestClockRow, "clock_x") is None
     # ...and a use case that fails on bad input leaves no tenant behind.
     with pytest.raises(NotFound):
-        await tenants.create_tenant(deps, operator(), {**SPEC, "test_clock_id": "clock_missing"})
+        await tenants.create_tenant(deps, operator(), TenantCreate.parse({**SPEC, "test_clock_id": "clock_missing"}))
     assert await count(deps.store) == 0
 
 

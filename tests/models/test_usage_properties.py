@@ -29,18 +29,20 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from models.api_keys import service as api_keys
 from models.kernel.clock import FixedClock
 from models.kernel.enums import Aggregation
 from models.kernel.errors import IdempotencyConflict
 from models.metering import counts as metering_counts
 from models.metering import ingest as usage
 from models.metering import service as meters
+from models.metering.inputs import MeterCreate
+from models.platform.access import operator
 from models.platform.deps import Deps
 from models.tables import UsagePointRow
 from models.tenants import service as tenants
+from models.tenants.inputs import TenantCreate
 
-ACTOR = api_keys.operator()
+ACTOR = operator()
 MICRO = 10**6
 # [start, end] in UTC, each around a month boundary and a DST change: New York's fall
 # back on Nov 1 2026 (06:00Z); Lord Howe's 30-minute spring forward on Oct 4 2026
@@ -280,11 +282,11 @@ async def test_every_count_is_the_brute_force_count_of_the_points_the_events_lef
     s = scenario
     zone = ZoneInfo(s.timezone)
     clock.set(datetime.fromtimestamp(s.now, UTC).replace(microsecond=250_000))
-    tenant = await tenants.create_tenant(deps, ACTOR, {
+    tenant = await tenants.create_tenant(deps, ACTOR, TenantCreate.parse({
         "name": f"U{next(_serial):07d} Co", "email": "team@example.com", "currency": "USD", "timezone": s.timezone,
-    })
+    }))
     rows = [
-        await meters.create_meter(deps, ACTOR, {"name": f"m_{next(_serial)}_{i}", "aggregation": a.value})
+        await meters.create_meter(deps, ACTOR, MeterCreate.parse({"name": f"m_{next(_serial)}_{i}", "aggregation": a.value}))
         for i, a in enumerate(s.meters)
     ]
     names = [r.name for r in rows]

@@ -23,8 +23,10 @@ from gateway.live import Hub
 from gateway.providers import build_provider
 from gateway.settings import Settings
 from models.api_keys import service as api_keys
+from models.api_keys.inputs import ApiKeyCreate
 from models.kernel.clock import FixedClock
 from models.payments.collection import run_provider_tasks
+from models.platform.access import operator
 from models.platform.deps import Deps
 from models.platform.store import Store
 from models.tables import ProviderEventRow, ProviderTaskRow
@@ -218,7 +220,7 @@ async def world(
     reader_http = stripe.HTTPXClient()
     try:
         await localstripe.add_webhook("gateway", f"{gateway.url}/webhooks/stripe", WEBHOOK_SECRET, EVENTS)
-        _, key = await api_keys.create_api_key(deps, api_keys.operator(), {"role": "ADMIN", "name": "stripe tests"})
+        _, key = await api_keys.create_api_key(deps, operator(), ApiKeyCreate.parse({"role": "ADMIN", "name": "stripe tests"}))
         reader = stripe.StripeClient("sk_test_reader", base_addresses={"api": localstripe.url},
                                      http_client=reader_http, max_network_retries=0)
         async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as http:

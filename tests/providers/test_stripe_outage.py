@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from models.platform.outbox import provider_retry_delay
+from models.payments.tasks import provider_retry_delay
 from tests.api.billing import plan_with_seat_addon, subscribe
 from tests.providers.conftest import StripeWorld
 

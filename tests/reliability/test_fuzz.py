@@ -46,7 +46,7 @@ from models.kernel.errors import ErrorCode
 from models.platform.deps import Deps
 from models.platform.pagination import encode_cursor
 from models.platform.store import Store
-from models.webhooks import service as webhooks
+from models.webhooks import deliveries as webhook_deliveries
 from tests.api.billing import attach, create_addon, plan_with_seat_addon, subscribe
 from tests.api.metering import new_meter, record
 from tests.conftest import START, Api, new_key, new_tenant
@@ -110,7 +110,7 @@ async def seed(api: Api, deps: Deps) -> Seeded:
                          {"t": tenant}))["endpoint"]["id"]
     member = (await ok("""mutation($t: ID!) { inviteMember(input: {tenantId: $t, email: "ann@fuzz.example"}) {
                             ... on Member { id } ... on Error { code message } } }""", {"t": tenant}))["id"]
-    assert await webhooks.dispatch_events(deps) >= 1  # the worker's step: the event becomes a delivery
+    assert await webhook_deliveries.dispatch_events(deps) >= 1  # the worker's step: the event becomes a delivery
     deliveries = (await api("""query($e: ID!) { webhookDeliveries(endpointId: $e) { edges { node { id } } } }""",
                             {"e": endpoint}))["webhookDeliveries"]["edges"]
     meter_name = "api_calls"

@@ -1,0 +1,34 @@
+"""``seats.changed``: what a tenant's seats are after anything that moved them (an
+invite, a removal, a plan change, a renewal that applied one, a cancellation)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.kernel.enums import EventType, SeatType
+from models.platform import events
+from models.platform.deps import Deps
+from models.seats.queries import seat_totals_of, seats_in_use
+from models.tables import SubscriptionRow
+
+
+def seats_changed(
+    session: AsyncSession, deps: Deps, tenant_id: str, reason: str, totals: Mapping[SeatType, int],
+    used: Mapping[SeatType, int], at: datetime, member_id: str | None = None,
+) -> None:
+    """Tell of the seats the caller has just counted."""
+    events.emit(session, deps.bus, EventType.SEATS_CHANGED, tenant_id,
+                events.seats_data(tenant_id, reason, member_id, totals, used), at)
+
+
+async def count_and_tell(
+    session: AsyncSession, deps: Deps, tenant_id: str, subscription: SubscriptionRow | None, reason: str,
+    at: datetime,
+) -> None:
+    """Count the seats ``subscription`` gives (none without one) and the members hold, and tell."""
+    totals = await seat_totals_of(session, subscription)
+    (used,) = await seats_in_use(session, [tenant_id])
+    seats_changed(session, deps, tenant_id, reason, totals, used, at)

@@ -1,0 +1,36 @@
+"""What a subscription holds: its plan's add-ons with their quantities, changed as a
+whole, and the snapshot of it the audit trail keeps."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.subscriptions.queries import subscription_addons
+from models.tables import AddonRow, PlanRow, SubscriptionAddonRow, SubscriptionRow
+
+
+async def replace_addons(session: AsyncSession, subscription_id: str, items: Sequence[tuple[AddonRow, int]]) -> None:
+    """Make the subscription's add-on rows the given totals (quantity 0 rows are not kept)."""
+    (held,) = await subscription_addons(session, [subscription_id])
+    rows = {row.addon_id: row for row in held}
+    for addon, quantity in items:
+        row = rows.pop(addon.id, None)
+        if row is None:
+            session.add(SubscriptionAddonRow(subscription_id=subscription_id, addon_id=addon.id, quantity=quantity))
+        else:
+            row.quantity = quantity
+    for row in rows.values():
+        await session.delete(row)
+
+
+def snapshot(subscription: SubscriptionRow, plan: PlanRow, items: Sequence[tuple[AddonRow, int]]) -> dict[str, Any]:
+    """The subscription as the audit trail records it, before and after a change."""
+    return {
+        "id": subscription.id,
+        "status": subscription.status,
+        "plan": plan.code,
+        "addons": [{"addon": a.code, "quantity": q} for a, q in items],
+    }
