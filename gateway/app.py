@@ -32,8 +32,8 @@ from gateway.webhooks.stripe import stripe_webhook_endpoint
 from gateway.workers import start_workers, stop_workers
 from models.platform.deps import Deps
 from models.platform.store import Store
-from resolvers.context import Context
-from resolvers.dataloaders import Loaders
+from resolvers.shared.context import Context
+from resolvers.shared.loaders import Loaders
 
 log = logging.getLogger("gateway.app")
 

@@ -32,15 +32,15 @@ from resolvers.api_keys.queries import ApiKeyQueries
 from resolvers.audit.queries import AuditQueries
 from resolvers.catalog.mutations import CatalogMutations
 from resolvers.catalog.queries import CatalogQueries
-from resolvers.dataloaders import SharedReads
-from resolvers.errors import exception_handlers
-from resolvers.invoices.queries import InvoiceQueries
+from resolvers.invoicing.queries import InvoiceQueries
 from resolvers.live.subscriptions import LiveSubscriptions
 from resolvers.metering.mutations import MeteringMutations, record_usage_batch
 from resolvers.metering.queries import MeteringQueries
 from resolvers.payments.mutations import PaymentMutations
 from resolvers.plan_changes.mutations import PlanChangeMutations
 from resolvers.seats.mutations import SeatMutations
+from resolvers.shared.errors import exception_handlers
+from resolvers.shared.loaders import SharedReads
 from resolvers.subscriptions.mutations import SubscriptionLifecycleMutations, SubscriptionMutations
 from resolvers.subscriptions.queries import SubscriptionQueries
 from resolvers.tenants.mutations import TenantMutations

@@ -120,7 +120,7 @@ class Store:
         # Writers: BEGIN IMMEDIATE on SQLite (see the module docstring).
         self.write_engine: AsyncEngine = write_engine
         self._reader = async_sessionmaker(self.engine, expire_on_commit=False)
-        # A query's snapshot (resolvers.dataloaders.SharedReads) keeps its connection for
+        # A query's snapshot (resolvers.shared.loaders.SharedReads) keeps its connection for
         # the whole operation while the operation's resolvers open sessions of their own:
         # were every connection held so, each such request would wait for a second one
         # until pool_timeout. At most ``pool_size`` snapshots are open at once (a half or

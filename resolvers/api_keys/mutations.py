@@ -6,9 +6,10 @@ import strawberry
 
 from models.api_keys import service as api_keys
 from models.api_keys.inputs import ApiKeyCreate
-from resolvers.api_keys.types import ApiKey, NewApiKey, Role
-from resolvers.context import Info
-from resolvers.errors import ForbiddenError, NotFoundError, ValidationError
+from resolvers.api_keys.types import ApiKey, NewApiKey
+from resolvers.shared.context import Info
+from resolvers.shared.enums import Role
+from resolvers.shared.errors import ForbiddenError, NotFoundError, ValidationError
 
 
 @strawberry.input

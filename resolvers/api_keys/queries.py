@@ -4,8 +4,8 @@ import strawberry
 
 from models.api_keys import service as api_keys
 from resolvers.api_keys.types import ApiKey
-from resolvers.context import Info
-from resolvers.pagination import Connection
+from resolvers.shared.context import Info
+from resolvers.shared.pagination import Connection
 
 
 @strawberry.type

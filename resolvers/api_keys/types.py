@@ -6,12 +6,7 @@ import strawberry
 
 from models.kernel.enums import Role as RoleValue
 from models.tables import ApiKeyRow
-
-Role = strawberry.enum(
-    RoleValue,
-    name="Role",
-    description="ADMIN: everything; TENANT: its own tenant; PARTNER: its tenant's usage only.",
-)
+from resolvers.shared.enums import Role
 
 
 @strawberry.type(description="An API key. Its secret is never readable after creation.")

@@ -4,8 +4,8 @@ import strawberry
 
 from models.platform import audit
 from resolvers.audit.types import AuditEntry
-from resolvers.context import Info
-from resolvers.pagination import Connection
+from resolvers.shared.context import Info
+from resolvers.shared.pagination import Connection
 
 
 @strawberry.type

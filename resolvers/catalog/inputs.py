@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import strawberry
 
-from resolvers.catalog.types import Interval, SeatType
+from resolvers.shared.enums import Interval, SeatType
 
 
 @strawberry.input

@@ -8,8 +8,8 @@ from models.catalog import service as catalog
 from models.catalog.inputs import AddonCreate, PlanCreate
 from resolvers.catalog.inputs import CreateAddonInput, CreatePlanInput
 from resolvers.catalog.types import Addon, Plan
-from resolvers.context import Info
-from resolvers.errors import (
+from resolvers.shared.context import Info
+from resolvers.shared.errors import (
     AddonArchivedError,
     CurrencyMismatchError,
     ForbiddenError,

@@ -4,7 +4,7 @@ import strawberry
 
 from models.catalog import service as catalog
 from resolvers.catalog.types import Addon, Plan
-from resolvers.context import Info
+from resolvers.shared.context import Info
 
 
 @strawberry.type

@@ -8,18 +8,14 @@ import strawberry
 from models.kernel.enums import Interval as IntervalValue
 from models.kernel.enums import SeatType as SeatTypeValue
 from models.tables import AddonRow, PlanRow
-from resolvers.context import Info
-from resolvers.money import Money
+from resolvers.catalog import loaders as catalog_loaders
+from resolvers.metering import loaders as metering_loaders
+from resolvers.shared.context import Info
+from resolvers.shared.enums import Interval, SeatType
+from resolvers.shared.money import Money
 
 if TYPE_CHECKING:
     from resolvers.metering.types import UsageCharge
-
-Interval = strawberry.enum(IntervalValue, name="Interval", description="How often a plan bills.")
-SeatType = strawberry.enum(
-    SeatTypeValue,
-    name="SeatType",
-    description="FULL: every feature; VIEWER: read-only; GUEST: limited outside collaborators.",
-)
 
 
 @strawberry.type
@@ -89,10 +85,10 @@ class Plan:
     ) -> list[Annotated[UsageCharge, strawberry.lazy("resolvers.metering.types")]]:
         from resolvers.metering.types import UsageCharge
 
-        rows = await info.context.loaders.plan_usage_charges.load(self.row.id)
+        rows = await metering_loaders.plan_usage_charges.load(info, self.row.id)
         return [UsageCharge.from_row(charge, meter, self.row.currency) for charge, meter in rows]
 
     @strawberry.field(description="Add-ons offered with this plan.")
     async def addons(self, info: Info, include_archived: bool = False) -> list[Addon]:
-        rows = await info.context.loaders.plan_addons.load(self.row.id)
+        rows = await catalog_loaders.plan_addons.load(info, self.row.id)
         return [Addon.from_row(r) for r in rows if include_archived or r.archived_at is None]

@@ -28,10 +28,10 @@ from models.kernel.errors import Unauthenticated, ValidationFailed
 from models.platform.access import Principal, require_visible
 from models.platform.events import Event
 from models.tenants import service as tenants
-from resolvers.context import Info
-from resolvers.dataloaders import Loaders
-from resolvers.invoices.types import Invoice
+from resolvers.invoicing.types import Invoice
 from resolvers.live.types import InvoiceEvent, SeatsChanged, UsageRecordedEvent
+from resolvers.shared.context import Info
+from resolvers.shared.loaders import Loaders
 
 T = TypeVar("T")
 # Each event costs every subscription a key check and the event's reads: a tenant's keys

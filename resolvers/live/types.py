@@ -7,9 +7,10 @@ from datetime import datetime
 import strawberry
 
 from models.platform.events import Event
-from resolvers.context import Info
-from resolvers.invoices.types import Invoice
+from resolvers.invoicing.types import Invoice
 from resolvers.seats.types import SeatSummary, seat_summary
+from resolvers.shared.context import Info
+from resolvers.subscriptions import loaders as subscriptions_loaders
 
 
 @strawberry.type(description="The tenant's seats changed: a member was invited or removed, or its subscription "
@@ -36,8 +37,7 @@ class SeatsChanged:
 
     @strawberry.field(description="The tenant's seats now, read when the event is delivered (as Tenant.seats).")
     async def seats(self, info: Info) -> SeatSummary:
-        loaders = info.context.loaders
-        return await seat_summary(info, self.tenant_id, await loaders.live_subscription.load(self.tenant_id))
+        return await seat_summary(info, self.tenant_id, await subscriptions_loaders.live_subscription.load(info, self.tenant_id))
 
 
 @strawberry.type

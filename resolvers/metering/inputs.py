@@ -4,7 +4,7 @@ from datetime import datetime
 
 import strawberry
 
-from resolvers.metering.types import Aggregation, PricingModel, UsageMethod
+from resolvers.shared.enums import Aggregation, PricingModel, UsageMethod
 
 
 @strawberry.input

@@ -11,22 +11,16 @@ from models.metering import ingest as usage
 from models.metering import service as meters
 from models.metering.inputs import MeterCreate, UsageChargeCreate
 from resolvers.catalog.types import Plan
-from resolvers.context import Info
-from resolvers.errors import (
+from resolvers.metering.inputs import AddUsageChargeInput, CreateMeterInput, RecordUsageInput
+from resolvers.metering.types import Meter, UsageBatchRecorded, UsageDeleted, UsageEventError, UsageRecorded
+from resolvers.shared.context import Info
+from resolvers.shared.enums import Aggregation
+from resolvers.shared.errors import (
     ERROR_TYPES,
     ForbiddenError,
     IdempotencyConflictError,
     NotFoundError,
     ValidationError,
-)
-from resolvers.metering.inputs import AddUsageChargeInput, CreateMeterInput, RecordUsageInput
-from resolvers.metering.types import (
-    Aggregation,
-    Meter,
-    UsageBatchRecorded,
-    UsageDeleted,
-    UsageEventError,
-    UsageRecorded,
 )
 
 CreateMeterResult = Annotated[Meter | ValidationError | ForbiddenError, strawberry.union("CreateMeterResult")]

@@ -7,8 +7,8 @@ import strawberry
 
 from models.metering import counts as metering_counts
 from models.metering import service as meters
-from resolvers.context import Info
 from resolvers.metering.types import Meter, MeterUnitCount, MeterUnitDayCount, parse_month
+from resolvers.shared.context import Info
 
 
 async def _count(info: Info, tenant_id: str, meter_name: str, span: metering_counts.Span) -> MeterUnitCount:

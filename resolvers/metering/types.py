@@ -7,15 +7,14 @@ import strawberry
 
 from models.kernel.enums import Aggregation as AggregationValue
 from models.kernel.enums import PricingModel as PricingModelValue
-from models.kernel.enums import UsageMethod as UsageMethodValue
 from models.kernel.errors import DomainError, ValidationFailed
 from models.metering.counts import Count, DayCount
 from models.metering.ingest import Recorded
 from models.metering.rules import UsageCharge as PricedUsage
 from models.metering.rules import from_micros
 from models.tables import MeterRow, UsageChargeRow
-from resolvers.errors import ErrorCode
-from resolvers.money import Money
+from resolvers.shared.enums import Aggregation, ErrorCode, PricingModel
+from resolvers.shared.money import Money
 
 MONTH = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")
 
@@ -26,22 +25,6 @@ def parse_month(value: str) -> date:
     if not match or match.group(1) == "0000":
         raise ValidationFailed("month", f"{value!r} is not a month; write it as YYYY-MM, e.g. 2026-11")
     return date(int(match.group(1)), int(match.group(2)), 1)
-
-
-Aggregation = strawberry.enum(
-    AggregationValue, name="Aggregation",
-    description="How a day's or month's points combine: their SUM, their MAX, how many there are (COUNT), "
-    "or the LATEST one's value.",
-)
-UsageMethod = strawberry.enum(
-    UsageMethodValue, name="UsageMethod",
-    description="ADD to the point at the timestamp, SUB(tract) from it, or overwrite it (DIRECT).",
-)
-PricingModel = strawberry.enum(
-    PricingModelValue, name="PricingModel",
-    description="PER_UNIT: each unit; PACKAGE: each started package of packageSize units; GRADUATED: each "
-    "tier prices the units within it; VOLUME: the tier the total falls in prices every unit.",
-)
 
 
 @strawberry.type(description="A metering unit: what is counted and how its points combine.")

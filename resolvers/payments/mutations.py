@@ -9,8 +9,8 @@ import strawberry
 from models.payments import service as payments
 from models.payments import tasks as provider_tasks
 from models.tenants import service as tenants
-from resolvers.context import Info
-from resolvers.errors import ForbiddenError, NotFoundError, ProviderError, ValidationError
+from resolvers.shared.context import Info
+from resolvers.shared.errors import ForbiddenError, NotFoundError, ProviderError, ValidationError
 from resolvers.tenants.types import Tenant
 
 

@@ -4,22 +4,8 @@ import strawberry
 
 from models.kernel.enums import EffectiveAt as EffectiveAtValue
 from models.kernel.enums import ProrationMode as ProrationModeValue
+from resolvers.shared.enums import EffectiveAt, ProrationBillingMode
 from resolvers.subscriptions.inputs import AddonQuantityInput
-
-ProrationBillingMode = strawberry.enum(
-    ProrationModeValue,
-    name="ProrationBillingMode",
-    description=(
-        "PRORATED_IMMEDIATELY: bill the difference for the days left now (the day of the change counts); "
-        "DIFFERENCE_IMMEDIATELY: bill a whole period's difference now, a downgrade's goes to the credit balance; "
-        "FULL_IMMEDIATELY: bill the new items in full now and start a new period today; "
-        "DO_NOT_BILL: apply without charge or credit."
-    ),
-)
-EffectiveAt = strawberry.enum(
-    EffectiveAtValue, name="EffectiveAt",
-    description="IMMEDIATELY, or NEXT_BILLING_DATE: scheduled for the renewal, which bills it in full.",
-)
 
 
 @strawberry.input

@@ -6,15 +6,15 @@ import strawberry
 
 from models.plan_changes import service as plan_changes
 from models.plan_changes.inputs import PlanChangeRequest
-from resolvers.context import Info
-from resolvers.errors import (
+from resolvers.plan_changes.inputs import ChangePlanInput
+from resolvers.plan_changes.types import PlanChange, PlanChangePreview
+from resolvers.shared.context import Info
+from resolvers.shared.errors import (
     ForbiddenError,
     IdempotencyConflictError,
     PurchaseErrors,
     SubscriptionNotActiveError,
 )
-from resolvers.plan_changes.inputs import ChangePlanInput
-from resolvers.plan_changes.types import PlanChange, PlanChangePreview
 
 _CHANGE_ERRORS = PurchaseErrors | SubscriptionNotActiveError | ForbiddenError
 PreviewChangePlanResult = Annotated[

@@ -7,10 +7,11 @@ import strawberry
 from models.kernel.enums import LineKind as LineKindValue
 from models.plan_changes.service import AppliedChange, PlannedChange
 from resolvers.catalog.types import Addon, Plan
-from resolvers.invoices.types import Invoice, LineKind
+from resolvers.invoicing.types import Invoice
 from resolvers.metering.types import UsageLineItem
-from resolvers.money import Money
 from resolvers.seats.types import SeatSummary
+from resolvers.shared.enums import LineKind
+from resolvers.shared.money import Money
 from resolvers.subscriptions.types import Subscription, SubscriptionAddon
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import strawberry
 
-from resolvers.catalog.types import SeatType
+from resolvers.shared.enums import SeatType
 
 
 @strawberry.input

@@ -6,10 +6,15 @@ import strawberry
 
 from models.seats import service as members
 from models.seats.inputs import MemberInvite
-from resolvers.context import Info
-from resolvers.errors import NoSeatsAvailableError, NotFoundError, SubscriptionNotActiveError, ValidationError
 from resolvers.seats.inputs import InviteMemberInput
 from resolvers.seats.types import Member
+from resolvers.shared.context import Info
+from resolvers.shared.errors import (
+    NoSeatsAvailableError,
+    NotFoundError,
+    SubscriptionNotActiveError,
+    ValidationError,
+)
 
 InviteMemberResult = Annotated[
     Member | NoSeatsAvailableError | SubscriptionNotActiveError | ValidationError | NotFoundError,

@@ -8,12 +8,11 @@ from models.kernel.enums import MemberStatus as MemberStatusValue
 from models.kernel.enums import SubscriptionStatus
 from models.seats import rules as seats
 from models.tables import MemberRow, SubscriptionRow
-from resolvers.catalog.types import SeatType
-from resolvers.context import Info
-
-MemberStatus = strawberry.enum(
-    MemberStatusValue, name="MemberStatus", description="ACTIVE members hold a seat; REMOVED ones do not."
-)
+from resolvers.catalog import loaders as catalog_loaders
+from resolvers.seats import loaders as seats_loaders
+from resolvers.shared.context import Info
+from resolvers.shared.enums import MemberStatus, SeatType
+from resolvers.subscriptions import loaders as subscriptions_loaders
 
 
 @strawberry.type
@@ -71,13 +70,12 @@ class SeatSummary:
 
 async def seat_summary(info: Info, tenant_id: str, subscription: SubscriptionRow | None) -> SeatSummary:
     """What the tenant's subscription (None: none, or cancelled) gives and its members use."""
-    loaders = info.context.loaders
     if subscription is None or subscription.status == SubscriptionStatus.CANCELLED:
-        used = await loaders.seats_in_use.load(tenant_id)
+        used = await seats_loaders.seats_in_use.load(info, tenant_id)
         return SeatSummary.of(seats.summarize(None, [], used))
-    plan = await loaders.plan.load(subscription.plan_id)
-    held = await loaders.subscription_addons.load(subscription.id)
-    addons = await loaders.addon.load_many([h.addon_id for h in held])
-    used = await loaders.seats_in_use.load(tenant_id)
+    plan = await catalog_loaders.plan.load(info, subscription.plan_id)
+    held = await subscriptions_loaders.subscription_addons.load(info, subscription.id)
+    addons = await catalog_loaders.addon.load_many(info, [h.addon_id for h in held])
+    used = await seats_loaders.seats_in_use.load(info, tenant_id)
     items = zip(addons, (h.quantity for h in held), strict=True)
     return SeatSummary.of(seats.summarize(plan, items, used))

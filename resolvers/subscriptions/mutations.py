@@ -6,8 +6,8 @@ import strawberry
 
 from models.subscriptions import service as subscriptions
 from models.subscriptions.inputs import SubscriptionCreate
-from resolvers.context import Info
-from resolvers.errors import (
+from resolvers.shared.context import Info
+from resolvers.shared.errors import (
     AlreadySubscribedError,
     IdempotencyConflictError,
     NotFoundError,

@@ -3,7 +3,7 @@ from __future__ import annotations
 import strawberry
 
 from models.subscriptions import service as subscriptions
-from resolvers.context import Info
+from resolvers.shared.context import Info
 from resolvers.subscriptions.types import Subscription
 
 

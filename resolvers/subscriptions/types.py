@@ -6,12 +6,14 @@ import strawberry
 
 from models.kernel.enums import SubscriptionStatus as SubscriptionStatusValue
 from models.tables import SubscriptionRow
+from resolvers.catalog import loaders as catalog_loaders
 from resolvers.catalog.types import Addon, Plan
-from resolvers.context import Info
-from resolvers.invoices.types import Invoice
+from resolvers.invoicing import loaders as invoicing_loaders
+from resolvers.invoicing.types import Invoice
 from resolvers.seats.types import SeatSummary, seat_summary
-
-SubscriptionStatus = strawberry.enum(SubscriptionStatusValue, name="SubscriptionStatus")
+from resolvers.shared.context import Info
+from resolvers.shared.enums import SubscriptionStatus
+from resolvers.subscriptions import loaders as subscriptions_loaders
 
 
 @strawberry.type
@@ -28,11 +30,11 @@ class ScheduledChange:
 
     @strawberry.field
     async def plan(self, info: Info) -> Plan:
-        return Plan.from_row(await info.context.loaders.plan.load(self.plan_id))
+        return Plan.from_row(await catalog_loaders.plan.load(info, self.plan_id))
 
     @strawberry.field(description="The add-on totals the renewal will bill.")
     async def addons(self, info: Info) -> list[SubscriptionAddon]:
-        addons = await info.context.loaders.addon.load_many([addon_id for addon_id, _ in self.quantities])
+        addons = await catalog_loaders.addon.load_many(info, [addon_id for addon_id, _ in self.quantities])
         return [
             SubscriptionAddon(addon=Addon.from_row(a), quantity=q)
             for a, (_, q) in zip(addons, self.quantities, strict=True)
@@ -68,13 +70,12 @@ class Subscription:
 
     @strawberry.field
     async def plan(self, info: Info) -> Plan:
-        return Plan.from_row(await info.context.loaders.plan.load(self.row.plan_id))
+        return Plan.from_row(await catalog_loaders.plan.load(info, self.row.plan_id))
 
     @strawberry.field(description="Add-ons and how many units of each the subscription has.")
     async def addons(self, info: Info) -> list[SubscriptionAddon]:
-        loaders = info.context.loaders
-        held = await loaders.subscription_addons.load(self.row.id)
-        addons = await loaders.addon.load_many([h.addon_id for h in held])
+        held = await subscriptions_loaders.subscription_addons.load(info, self.row.id)
+        addons = await catalog_loaders.addon.load_many(info, [h.addon_id for h in held])
         return [SubscriptionAddon(addon=Addon.from_row(a), quantity=h.quantity) for a, h in zip(addons, held, strict=True)]
 
     @strawberry.field(description="Seats this subscription gives and its tenant's members use.")
@@ -83,7 +84,7 @@ class Subscription:
 
     @strawberry.field(description="The newest invoice: on a new subscription, its first.")
     async def latest_invoice(self, info: Info) -> Invoice | None:
-        row = await info.context.loaders.latest_invoice.load(self.row.id)
+        row = await invoicing_loaders.latest_invoice.load(info, self.row.id)
         return Invoice.from_row(row) if row else None
 
     @strawberry.field(description="A change waiting for the renewal, if any.")

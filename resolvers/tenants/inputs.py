@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import strawberry
 
-from resolvers.tenants.types import SalesMode
+from resolvers.shared.enums import SalesMode
 
 
 @strawberry.input

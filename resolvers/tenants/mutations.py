@@ -7,8 +7,8 @@ import strawberry
 
 from models.tenants import service as tenants
 from models.tenants.inputs import BillingInfoUpdate, TenantCreate
-from resolvers.context import Info
-from resolvers.errors import ForbiddenError, NotFoundError, ValidationError
+from resolvers.shared.context import Info
+from resolvers.shared.errors import ForbiddenError, NotFoundError, ValidationError
 from resolvers.tenants.inputs import BillingInfoInput, CreateTenantInput
 from resolvers.tenants.types import Tenant
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 import strawberry
 
 from models.tenants import service as tenants
-from resolvers.context import Info
-from resolvers.pagination import Connection
+from resolvers.shared.context import Info
+from resolvers.shared.pagination import Connection
 from resolvers.tenants.types import Tenant
 
 

@@ -10,20 +10,21 @@ from models.kernel.enums import SalesMode as SalesModeValue
 from models.platform.clocks import clock_for_tenant
 from models.platform.pagination import Page, page_size
 from models.tables import TenantRow
-from resolvers.context import Info
-from resolvers.invoices.types import Invoice
+from resolvers.invoicing import loaders as invoicing_loaders
+from resolvers.invoicing.types import Invoice
+from resolvers.metering import loaders as metering_loaders
 from resolvers.metering.types import MeterUnitCount, parse_month
-from resolvers.money import Money
-from resolvers.pagination import Connection
+from resolvers.payments import loaders as payments_loaders
+from resolvers.seats import loaders as seats_loaders
 from resolvers.seats.types import Member, SeatSummary, seat_summary
+from resolvers.shared.context import Info
+from resolvers.shared.enums import SalesMode
+from resolvers.shared.money import Money
+from resolvers.shared.pagination import Connection
+from resolvers.subscriptions import loaders as subscriptions_loaders
 from resolvers.subscriptions.types import Subscription
+from resolvers.test_clocks import loaders as test_clocks_loaders
 from resolvers.test_clocks.types import TestClock
-
-SalesMode = strawberry.enum(
-    SalesModeValue,
-    name="SalesMode",
-    description="SELF_SERVE: the gateway bills; SALES_LED: invoices are made by people in the provider.",
-)
 
 
 @strawberry.type
@@ -94,19 +95,19 @@ class Tenant:
         "or an invoice's collection); null when nothing failed. Fix the cause, then `retryProviderTasks`."
     )
     async def provider_error(self, info: Info) -> str | None:
-        return await info.context.loaders.provider_failure.load(self.row.id)
+        return await payments_loaders.provider_failure.load(info, self.row.id)
 
     @strawberry.field(description="The test clock this tenant lives on, if any.")
     async def test_clock(self, info: Info) -> TestClock | None:
         if self.row.test_clock_id is None:
             return None
-        row = await info.context.loaders.test_clock.load(self.row.test_clock_id)
+        row = await test_clocks_loaders.test_clock.load(info, self.row.test_clock_id)
         return TestClock.from_row(row) if row else None
 
     @strawberry.field(description="The tenant's current time: its test clock's, when attached.")
     async def now(self, info: Info) -> datetime:
         test_clock = (
-            await info.context.loaders.test_clock.load(self.row.test_clock_id)
+            await test_clocks_loaders.test_clock.load(info, self.row.test_clock_id)
             if self.row.test_clock_id
             else None
         )
@@ -114,16 +115,16 @@ class Tenant:
 
     @strawberry.field(description="The live (not cancelled) subscription, if any.")
     async def subscription(self, info: Info) -> Subscription | None:
-        row = await info.context.loaders.live_subscription.load(self.row.id)
+        row = await subscriptions_loaders.live_subscription.load(info, self.row.id)
         return Subscription.from_row(row) if row else None
 
     @strawberry.field(description="Seats the live subscription gives, and how many members use.")
     async def seats(self, info: Info) -> SeatSummary:
-        return await seat_summary(info, self.row.id, await info.context.loaders.live_subscription.load(self.row.id))
+        return await seat_summary(info, self.row.id, await subscriptions_loaders.live_subscription.load(info, self.row.id))
 
     @strawberry.field(description="Active members, oldest first.")
     async def members(self, info: Info) -> list[Member]:
-        return [Member.from_row(r) for r in await info.context.loaders.members.load(self.row.id)]
+        return [Member.from_row(r) for r in await seats_loaders.members.load(info, self.row.id)]
 
     @strawberry.field(description="Exclusive tax on the tenant's invoices, in percent (e.g. 10 or 8.875).")
     def tax_rate(self) -> Decimal:
@@ -132,7 +133,7 @@ class Tenant:
 
     @strawberry.field(description="Credit from downgrades and credits, consumed by later invoices; never negative.")
     async def credit_balance(self, info: Info) -> Money:
-        return Money.of(await info.context.loaders.credit_balance.load(self.row.id), self.row.currency)
+        return Money.of(await invoicing_loaders.credit_balance.load(info, self.row.id), self.row.currency)
 
     @strawberry.field(
         description="Every meter's count in a month (`YYYY-MM`) of the tenant's timezone, meters oldest first; "
@@ -140,14 +141,14 @@ class Tenant:
     )
     async def meter_unit_month_counts(self, info: Info, month: str | None = None) -> list[MeterUnitCount]:
         first_day = parse_month(month) if month is not None else None
-        return [MeterUnitCount.of(c) for c in await info.context.loaders.month_counts.load((self.row, first_day))]
+        return [MeterUnitCount.of(c) for c in await metering_loaders.month_counts.load(info, (self.row, first_day))]
 
     @strawberry.field(description="The tenant's invoices, newest first.")
     async def invoices(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[Invoice]:
         ctx = info.context
         if after is None:  # the first page: batched over every tenant in the response
             size = page_size(first)
-            page = Page.of(await ctx.loaders.newest_invoices.load((self.row.id, size + 1)), size)
+            page = Page.of(await invoicing_loaders.newest_invoices.load(info, (self.row.id, size + 1)), size)
         else:
             page = await invoices.list_invoices(ctx.deps, ctx.actor, self.row.id, first, after)
         return Connection[Invoice].from_page(page, Invoice.from_row)

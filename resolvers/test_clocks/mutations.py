@@ -6,8 +6,8 @@ from typing import Annotated
 import strawberry
 
 from models.test_clocks import service as test_clocks
-from resolvers.context import Info
-from resolvers.errors import ForbiddenError, NotFoundError, ValidationError
+from resolvers.shared.context import Info
+from resolvers.shared.errors import ForbiddenError, NotFoundError, ValidationError
 from resolvers.test_clocks.types import TestClock
 
 TestClockResult = Annotated[

@@ -3,7 +3,7 @@ from __future__ import annotations
 import strawberry
 
 from models.test_clocks import service as test_clocks
-from resolvers.context import Info
+from resolvers.shared.context import Info
 from resolvers.test_clocks.types import TestClock
 
 

@@ -6,8 +6,8 @@ import strawberry
 
 from models.webhooks import service as webhooks
 from models.webhooks.inputs import WebhookEndpointCreate, WebhookEndpointUpdate
-from resolvers.context import Info
-from resolvers.errors import ForbiddenError, NotFoundError, ValidationError
+from resolvers.shared.context import Info
+from resolvers.shared.errors import ForbiddenError, NotFoundError, ValidationError
 from resolvers.webhooks.inputs import CreateWebhookEndpointInput, UpdateWebhookEndpointInput
 from resolvers.webhooks.types import NewWebhookEndpoint, WebhookDelivery, WebhookEndpoint
 

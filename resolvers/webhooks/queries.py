@@ -3,9 +3,10 @@ from __future__ import annotations
 import strawberry
 
 from models.webhooks import service as webhooks
-from resolvers.context import Info
-from resolvers.pagination import Connection
-from resolvers.webhooks.types import WebhookDelivery, WebhookDeliveryStatus, WebhookEndpoint
+from resolvers.shared.context import Info
+from resolvers.shared.enums import WebhookDeliveryStatus
+from resolvers.shared.pagination import Connection
+from resolvers.webhooks.types import WebhookDelivery, WebhookEndpoint
 
 
 @strawberry.type

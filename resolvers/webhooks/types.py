@@ -7,13 +7,7 @@ import strawberry
 from models.kernel.enums import DeliveryStatus as DeliveryStatusValue
 from models.tables import WebhookAttemptRow, WebhookEndpointRow
 from models.webhooks.service import DeliveryLog
-
-WebhookDeliveryStatus = strawberry.enum(
-    DeliveryStatusValue,
-    name="WebhookDeliveryStatus",
-    description="PENDING: to be attempted (again) at nextAttemptAt; SUCCEEDED: the endpoint answered "
-    "2xx; FAILED: every scheduled attempt failed (redeliverWebhook tries again).",
-)
+from resolvers.shared.enums import WebhookDeliveryStatus
 
 
 @strawberry.type(description="Where a partner receives events. Its signing secret is never shown again.")

@@ -11,7 +11,7 @@ import strawberry
 from models.kernel.errors import Unauthenticated
 from models.platform.access import Principal
 from models.platform.deps import Deps
-from resolvers.dataloaders import Loaders
+from resolvers.shared.loaders import Loaders
 
 
 @dataclass

@@ -3,8 +3,8 @@ from __future__ import annotations
 import strawberry
 
 from models.invoicing import service as invoices
-from resolvers.context import Info
-from resolvers.invoices.types import Invoice
+from resolvers.invoicing.types import Invoice
+from resolvers.shared.context import Info
 
 
 @strawberry.type

@@ -8,16 +8,10 @@ from models.kernel.enums import InvoiceReason as InvoiceReasonValue
 from models.kernel.enums import InvoiceStatus as InvoiceStatusValue
 from models.kernel.enums import LineKind as LineKindValue
 from models.tables import InvoiceLineRow, InvoiceRow
-from resolvers.context import Info
-from resolvers.money import Money
-
-InvoiceStatus = strawberry.enum(InvoiceStatusValue, name="InvoiceStatus")
-LineKind = strawberry.enum(LineKindValue, name="LineKind")
-InvoiceReason = strawberry.enum(
-    InvoiceReasonValue, name="InvoiceReason",
-    description="SUBSCRIBE: the first period; CHANGE: a plan change billed now; RENEWAL: the next period; "
-    "FINAL: a cancelled subscription's last usage; EXTERNAL: made by people in the payment provider (SALES_LED).",
-)
+from resolvers.invoicing import loaders as invoicing_loaders
+from resolvers.shared.context import Info
+from resolvers.shared.enums import InvoiceReason, InvoiceStatus, LineKind
+from resolvers.shared.money import Money
 
 
 @strawberry.type
@@ -101,5 +95,5 @@ class Invoice:
 
     @strawberry.field
     async def lines(self, info: Info) -> list[InvoiceLine]:
-        rows = await info.context.loaders.invoice_lines.load(self.row.id)
+        rows = await invoicing_loaders.invoice_lines.load(info, self.row.id)
         return [InvoiceLine.from_row(r, self.row.currency) for r in rows]

@@ -9,14 +9,13 @@ it surfaces as a GraphQL error carrying ``extensions.code``. Anything that is no
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
+from strawberry.types.lazy_type import LazyType
 
 from models.kernel import errors as domain
-from resolvers.seats.types import Member
-
-ErrorCode = strawberry.enum(domain.ErrorCode, name="ErrorCode", description="Stable, machine-readable error codes.")
+from resolvers.shared.enums import ErrorCode
 
 
 @strawberry.interface(description="Every expected failure: select `... on Error { code message }`.")
@@ -77,10 +76,14 @@ class NoSeatsAvailableError(Error):
     seat_type: str = strawberry.field(description="The seat type that is full.")
 
 
+# ``Member`` is the seats domain's type; lazily referenced so this shared module imports no domain.
+MemberType = Annotated["Member", strawberry.lazy("resolvers.seats.types")]  # noqa: F821 - resolved lazily
+
+
 @strawberry.type(description="Members hold more seats than the change would leave; remove some first.")
 class SeatsInUseError(Error):
     members_to_remove: int
-    members: list[Member] = strawberry.field(description="The members holding seats of the types short.")
+    members: list[MemberType] = strawberry.field(description="The members holding seats of the types short.")
 
 
 @strawberry.type(description="The tenant has no active subscription.")
@@ -118,6 +121,11 @@ PurchaseErrors = (
 )
 
 
+def _member_type() -> Any:
+    """The seats domain's ``Member``, resolved when an error is built (after the schema is)."""
+    return LazyType("Member", "resolvers.seats.types").resolve_type()
+
+
 def _base(exc: domain.DomainError) -> dict[str, Any]:
     return {"code": exc.code, "message": exc.message}
 
@@ -151,7 +159,8 @@ ERROR_TYPES: dict[type[domain.DomainError], tuple[type, Any]] = {
     domain.SeatsInUse: (
         SeatsInUseError,
         lambda e: SeatsInUseError(
-            **_base(e), members_to_remove=e.members_to_remove, members=[Member.from_row(m) for m in e.members]
+            **_base(e), members_to_remove=e.members_to_remove,
+            members=[_member_type().from_row(m) for m in e.members],
         ),
     ),
     domain.SubscriptionNotActive: _plain(SubscriptionNotActiveError),

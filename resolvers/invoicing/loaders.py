@@ -1,0 +1,15 @@
+"""Invoices, their lines and the credit ledger, batched per request."""
+
+from __future__ import annotations
+
+from models.invoicing import queries as invoicing_queries
+from resolvers.shared.loaders import Loader
+
+# subscription id -> its newest invoice
+latest_invoice = Loader.of(invoicing_queries.latest_invoices)
+# (tenant id, n) -> its n newest invoices: the first page of Tenant.invoices
+newest_invoices = Loader.of(invoicing_queries.newest_invoices)
+# tenant id -> its credit balance
+credit_balance = Loader.of(invoicing_queries.credit_balances)
+# invoice id -> its lines in order
+invoice_lines = Loader.of(invoicing_queries.invoice_lines)
