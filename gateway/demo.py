@@ -11,13 +11,13 @@ from sqlalchemy import select, text, update
 from models.api_keys import service as api_keys
 from models.catalog import service as catalog
 from models.kernel.errors import AlreadySubscribed, NoSeatsAvailable, ValidationFailed
+from models.members import service as members
+from models.members.inputs import MemberInvite
 from models.metering import ingest as usage
 from models.metering import service as meters
 from models.metering.inputs import MeterCreate, UsageChargeCreate
 from models.platform.access import operator
 from models.platform.deps import Deps
-from models.seats import service as members
-from models.seats.inputs import MemberInvite
 from models.subscriptions import service as subscriptions
 from models.subscriptions.inputs import SubscriptionCreate
 from models.tables import AddonRow, ApiKeyRow, PlanAddonRow, PlanRow, TenantRow

@@ -30,15 +30,15 @@ from gateway.settings import Settings
 from resolvers.api_keys.mutations import ApiKeyMutations
 from resolvers.api_keys.queries import ApiKeyQueries
 from resolvers.audit.queries import AuditQueries
-from resolvers.catalog.mutations import CatalogMutations
+from resolvers.catalog.mutations import CatalogMutations, UsageChargeMutations
 from resolvers.catalog.queries import CatalogQueries
 from resolvers.invoicing.queries import InvoiceQueries
 from resolvers.live.subscriptions import LiveSubscriptions
+from resolvers.members.mutations import MemberMutations
 from resolvers.metering.mutations import MeteringMutations, record_usage_batch
 from resolvers.metering.queries import MeteringQueries
 from resolvers.payments.mutations import PaymentMutations
 from resolvers.plan_changes.mutations import PlanChangeMutations
-from resolvers.seats.mutations import SeatMutations
 from resolvers.shared.errors import exception_handlers
 from resolvers.shared.loaders import SharedReads
 from resolvers.subscriptions.mutations import SubscriptionLifecycleMutations, SubscriptionMutations
@@ -71,8 +71,9 @@ MUTATIONS = (
     SubscriptionMutations,
     PlanChangeMutations,
     SubscriptionLifecycleMutations,  # cancelSubscription, listed after the plan changes
-    SeatMutations,
+    MemberMutations,
     MeteringMutations,
+    UsageChargeMutations,  # addUsageCharge, listed after metering's mutations
     PaymentMutations,
     WebhookMutations,
 )

@@ -55,13 +55,13 @@ from bench.server import Process, Response, post_request, run_load
 from models.catalog import service as catalog
 from models.catalog.inputs import AddonCreate, PlanCreate
 from models.kernel.ids import new_id
+from models.members import service as members
+from models.members.inputs import MemberInvite
 from models.metering import ingest as usage
 from models.metering import service as meters
 from models.metering.inputs import MeterCreate
 from models.platform.access import operator
 from models.platform.store import Store
-from models.seats import service as members
-from models.seats.inputs import MemberInvite
 from models.subscriptions import service as subscriptions
 from models.subscriptions.inputs import SubscriptionCreate
 from models.tenants import service as tenants

@@ -8,7 +8,7 @@ import logging
 from gateway.providers.local import LocalProvider
 from gateway.providers.stripe import StripeProvider
 from gateway.settings import Settings
-from models.payments.provider import PaymentProvider
+from models.platform.provider import PaymentProvider
 
 log = logging.getLogger("gateway.providers")
 

@@ -7,7 +7,7 @@ the setting that enables one.
 
 from __future__ import annotations
 
-from models.payments.provider import (
+from models.platform.provider import (
     NOT_CONFIGURED,
     Customer,
     InvoiceToCollect,

@@ -1,4 +1,4 @@
-"""The Stripe adapter: ``models.payments.provider.PaymentProvider`` on the official SDK.
+"""The Stripe adapter: ``models.platform.provider.PaymentProvider`` on the official SDK.
 
 One ``StripeClient`` per process with its own HTTP client and only its async methods
 (no global ``stripe.api_key``), no SDK retries (the outbox retries, with backoff and
@@ -26,7 +26,7 @@ from typing import Any
 import stripe
 
 from models.kernel.money import Money, minor_digits
-from models.payments.provider import (
+from models.platform.provider import (
     Customer,
     InvoiceToCollect,
     PaymentOutcome,

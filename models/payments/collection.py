@@ -20,14 +20,6 @@ import logging
 from sqlalchemy import select
 
 from models.kernel.enums import InvoiceStatus, ProviderTaskKind, SalesMode
-from models.payments.provider import (
-    Address,
-    Customer,
-    InvoiceItem,
-    InvoiceToCollect,
-    ProviderError,
-    ProviderInvoice,
-)
 from models.payments.provider_events import (
     ProviderEvent,
     ProviderEventKind,
@@ -37,6 +29,14 @@ from models.payments.provider_events import (
 from models.payments.tasks import claim_provider_tasks, finish_provider_task
 from models.platform import locks
 from models.platform.deps import Deps
+from models.platform.provider import (
+    Address,
+    Customer,
+    InvoiceItem,
+    InvoiceToCollect,
+    ProviderError,
+    ProviderInvoice,
+)
 from models.tables import InvoiceLineRow, InvoiceRow, ProviderTaskRow, TenantRow
 
 log = logging.getLogger("models.payments.collection")

@@ -7,12 +7,12 @@ from urllib.parse import urlsplit
 from models.kernel.errors import NotFound, ProviderFailed, ValidationFailed
 from models.kernel.ids import new_id
 from models.payments.collection import ensure_customer, load_tenant
-from models.payments.provider import (
+from models.platform.access import Principal, require_tenant
+from models.platform.deps import Deps
+from models.platform.provider import (
     NOT_CONFIGURED,
     ProviderError,
 )
-from models.platform.access import Principal, require_tenant
-from models.platform.deps import Deps
 
 
 def _check_return_url(url: str) -> None:

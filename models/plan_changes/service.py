@@ -22,11 +22,10 @@ from models.plan_changes.rules import Window, change_lines, days_left, describe
 from models.platform import audit, events, idempotency
 from models.platform.access import Principal
 from models.platform.deps import Deps
-from models.seats.changes import count_and_tell
 from models.seats.queries import check_members_fit, seat_state
 from models.seats.rules import SeatSummary, check_bounds, seat_totals, summarize
 from models.subscriptions.inputs import distinct_addons
-from models.subscriptions.items import replace_addons, snapshot
+from models.subscriptions.items import count_and_tell, replace_addons, snapshot
 from models.subscriptions.queries import held_items
 from models.subscriptions.renewals import locked_subscription, renew_first
 from models.tables import AddonRow, InvoiceRow, PlanRow, SubscriptionRow, TenantRow

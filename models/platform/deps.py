@@ -14,8 +14,8 @@ from models.kernel.errors import ValidationFailed
 from models.platform.store import Store
 
 if TYPE_CHECKING:
-    from models.payments.provider import PaymentProvider
     from models.platform.events import EventBus
+    from models.platform.provider import PaymentProvider
 
 
 @dataclass(frozen=True, slots=True)

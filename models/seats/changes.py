@@ -11,8 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models.kernel.enums import EventType, SeatType
 from models.platform import events
 from models.platform.deps import Deps
-from models.seats.queries import seat_totals_of, seats_in_use
-from models.tables import SubscriptionRow
 
 
 def seats_changed(
@@ -24,11 +22,3 @@ def seats_changed(
                 events.seats_data(tenant_id, reason, member_id, totals, used), at)
 
 
-async def count_and_tell(
-    session: AsyncSession, deps: Deps, tenant_id: str, subscription: SubscriptionRow | None, reason: str,
-    at: datetime,
-) -> None:
-    """Count the seats ``subscription`` gives (none without one) and the members hold, and tell."""
-    totals = await seat_totals_of(session, subscription)
-    (used,) = await seats_in_use(session, [tenant_id])
-    seats_changed(session, deps, tenant_id, reason, totals, used, at)

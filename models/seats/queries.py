@@ -10,14 +10,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models.kernel.enums import MemberStatus, SeatType, SubscriptionStatus
+from models.kernel.enums import MemberStatus, SeatType
 from models.kernel.errors import SeatsInUse
 from models.platform.reads import grouped
-from models.seats.rules import overbooked, seat_totals
-from models.subscriptions.queries import held_items
+from models.seats.rules import overbooked
 from models.tables import MemberRow
-from models.tables.catalog import PlanRow
-from models.tables.subscriptions import SubscriptionRow
 
 
 async def seats_in_use(session: AsyncSession, tenant_ids: Sequence[str]) -> list[dict[SeatType, int]]:
@@ -33,7 +30,6 @@ async def seats_in_use(session: AsyncSession, tenant_ids: Sequence[str]) -> list
     return [counts.get(t, {}) for t in tenant_ids]
 
 
-
 async def members_of_tenants(
     session: AsyncSession, tenant_ids: Sequence[str], *, include_removed: bool = False
 ) -> list[list[MemberRow]]:
@@ -41,15 +37,6 @@ async def members_of_tenants(
     if not include_removed:
         query = query.where(MemberRow.status == MemberStatus.ACTIVE)
     return await grouped(session, query, MemberRow.tenant_id, tenant_ids)
-
-
-async def seat_totals_of(session: AsyncSession, subscription: SubscriptionRow | None) -> dict[SeatType, int]:
-    """The seats of each type a subscription gives (none without one): its plan's and
-    its add-ons', as held now. The one place services count a subscription's seats."""
-    if subscription is None or subscription.status is SubscriptionStatus.CANCELLED:
-        return seat_totals(None, [])
-    plan = await session.get(PlanRow, subscription.plan_id)
-    return seat_totals(plan, await held_items(session, subscription.id))
 
 
 def seat_state(totals: Mapping[SeatType, int], used: Mapping[SeatType, int]) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from models.kernel.enums import SeatType
-from models.kernel.errors import AboveMaximumSeats, BelowMinimumSeats, ValidationFailed
+from models.kernel.errors import AboveMaximumSeats, BelowMinimumSeats, NoSeatsAvailable, ValidationFailed
 
 # Seat counts travel as GraphQL Ints (32-bit).
 MAX_SEATS = 2**31 - 1
@@ -108,3 +108,10 @@ def check_bounds(plan: SeatPlan, total: int) -> None:
 def overbooked(totals: Mapping[SeatType, int], used: Mapping[SeatType, int]) -> dict[SeatType, int]:
     """Seat types with more members than seats, and by how many."""
     return {t: used.get(t, 0) - totals[t] for t in SeatType if used.get(t, 0) > totals[t]}
+
+
+def check_seat_free(seat_type: SeatType, total: int, used: int) -> None:
+    """Seat enforcement at an invite: a member takes a free seat of its type, or none is
+    left and the invite is refused (NO_SEATS_AVAILABLE)."""
+    if used >= total:
+        raise NoSeatsAvailable(seat_type.value)

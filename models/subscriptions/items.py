@@ -4,11 +4,15 @@ whole, and the snapshot of it the audit trail keeps."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models.subscriptions.queries import subscription_addons
+from models.platform.deps import Deps
+from models.seats.changes import seats_changed
+from models.seats.queries import seats_in_use
+from models.subscriptions.queries import seat_totals_of, subscription_addons
 from models.tables import AddonRow, PlanRow, SubscriptionAddonRow, SubscriptionRow
 
 
@@ -34,3 +38,13 @@ def snapshot(subscription: SubscriptionRow, plan: PlanRow, items: Sequence[tuple
         "plan": plan.code,
         "addons": [{"addon": a.code, "quantity": q} for a, q in items],
     }
+
+
+async def count_and_tell(
+    session: AsyncSession, deps: Deps, tenant_id: str, subscription: SubscriptionRow | None, reason: str,
+    at: datetime,
+) -> None:
+    """Count the seats ``subscription`` gives (none without one) and the members hold, and tell."""
+    totals = await seat_totals_of(session, subscription)
+    (used,) = await seats_in_use(session, [tenant_id])
+    seats_changed(session, deps, tenant_id, reason, totals, used, at)

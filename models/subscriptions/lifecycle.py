@@ -19,7 +19,7 @@ from models.kernel.enums import EventType, SubscriptionStatus
 from models.platform import audit, events
 from models.platform.access import Principal
 from models.platform.deps import Deps
-from models.seats.changes import count_and_tell
+from models.subscriptions.items import count_and_tell
 from models.subscriptions.rules import check_transition
 from models.tables import PlanRow, SubscriptionRow, TenantRow
 

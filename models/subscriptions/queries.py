@@ -8,23 +8,15 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models.kernel.enums import SubscriptionStatus
+from models.kernel.enums import SeatType, SubscriptionStatus
 from models.platform.reads import grouped, rows_by_ids
-from models.platform.store import ROW_LOCK
-from models.tables import (
-    SubscriptionAddonRow,
-    SubscriptionRow,
-)
-from models.tables.catalog import AddonRow
+from models.seats.rules import seat_totals
+from models.tables import AddonRow, PlanRow, SubscriptionAddonRow, SubscriptionRow
 
 
-async def live_subscriptions(
-    session: AsyncSession, tenant_ids: Sequence[str], *, for_update: bool = False
-) -> list[SubscriptionRow | None]:
+async def live_subscriptions(session: AsyncSession, tenant_ids: Sequence[str]) -> list[SubscriptionRow | None]:
     """Each tenant's subscription that is not cancelled (there is at most one)."""
     query = select(SubscriptionRow).where(SubscriptionRow.status != SubscriptionStatus.CANCELLED)
-    if for_update:
-        query = query.with_for_update(**ROW_LOCK)
     groups = await grouped(session, query, SubscriptionRow.tenant_id, tenant_ids)
     return [group[0] if group else None for group in groups]
 
@@ -42,3 +34,12 @@ async def held_items(session: AsyncSession, subscription_id: str) -> list[tuple[
     (held,) = await subscription_addons(session, [subscription_id])
     addons = await rows_by_ids(session, AddonRow, [h.addon_id for h in held])
     return [(addon, h.quantity) for addon, h in zip(addons, held, strict=True) if addon is not None]
+
+
+async def seat_totals_of(session: AsyncSession, subscription: SubscriptionRow | None) -> dict[SeatType, int]:
+    """The seats of each type a subscription gives (none without one): its plan's and
+    its add-ons', as held now. The one place services count a subscription's seats."""
+    if subscription is None or subscription.status is SubscriptionStatus.CANCELLED:
+        return seat_totals(None, [])
+    plan = await session.get(PlanRow, subscription.plan_id)
+    return seat_totals(plan, await held_items(session, subscription.id))

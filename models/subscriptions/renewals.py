@@ -29,11 +29,10 @@ from models.platform.access import Principal, operator, require_visible
 from models.platform.clocks import tenant_clock
 from models.platform.deps import Deps
 from models.platform.reads import rows_by_ids
-from models.seats.changes import count_and_tell
 from models.seats.queries import seats_in_use
 from models.seats.rules import overbooked, seat_totals
 from models.subscriptions import lifecycle
-from models.subscriptions.items import replace_addons, snapshot
+from models.subscriptions.items import count_and_tell, replace_addons, snapshot
 from models.subscriptions.queries import held_items
 from models.subscriptions.rules import is_due
 from models.tables import AddonRow, InvoiceRow, PlanRow, SubscriptionRow, TenantRow, TestClockRow, UTCDateTime

@@ -6,8 +6,11 @@ import strawberry
 
 from models.catalog import service as catalog
 from models.catalog.inputs import AddonCreate, PlanCreate
+from models.metering import service as meters
+from models.metering.inputs import UsageChargeCreate
 from resolvers.catalog.inputs import CreateAddonInput, CreatePlanInput
 from resolvers.catalog.types import Addon, Plan
+from resolvers.metering.inputs import AddUsageChargeInput
 from resolvers.shared.context import Info
 from resolvers.shared.errors import (
     AddonArchivedError,
@@ -47,3 +50,18 @@ class CatalogMutations:
     async def archive_addon(self, info: Info, addon_id: strawberry.ID) -> ArchiveAddonResult:
         ctx = info.context
         return Addon.from_row(await catalog.archive_addon(ctx.deps, ctx.actor, addon_id))
+
+
+AddUsageChargeResult = Annotated[
+    Plan | ValidationError | NotFoundError | ForbiddenError, strawberry.union("AddUsageChargeResult")
+]
+
+
+@strawberry.type
+class UsageChargeMutations:
+    """A plan's usage charges (listed after metering's mutations, where addUsageCharge always stood)."""
+
+    @strawberry.mutation(description="Charge a plan's subscribers for a meter's usage each period, in arrears (ADMIN).")
+    async def add_usage_charge(self, info: Info, input: AddUsageChargeInput) -> AddUsageChargeResult:
+        ctx = info.context
+        return Plan.from_row(await meters.add_usage_charge(ctx.deps, ctx.actor, UsageChargeCreate.parse(strawberry.asdict(input))))

@@ -8,9 +8,10 @@ import strawberry
 
 from models.platform.events import Event
 from resolvers.invoicing.types import Invoice
-from resolvers.seats.types import SeatSummary, seat_summary
+from resolvers.seats.types import SeatSummary
 from resolvers.shared.context import Info
 from resolvers.subscriptions import loaders as subscriptions_loaders
+from resolvers.subscriptions.seats import seat_summary
 
 
 @strawberry.type(description="The tenant's seats changed: a member was invited or removed, or its subscription "

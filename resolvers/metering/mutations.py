@@ -9,9 +9,8 @@ import strawberry
 from models.kernel.errors import DomainError
 from models.metering import ingest as usage
 from models.metering import service as meters
-from models.metering.inputs import MeterCreate, UsageChargeCreate
-from resolvers.catalog.types import Plan
-from resolvers.metering.inputs import AddUsageChargeInput, CreateMeterInput, RecordUsageInput
+from models.metering.inputs import MeterCreate
+from resolvers.metering.inputs import CreateMeterInput, RecordUsageInput
 from resolvers.metering.types import Meter, UsageBatchRecorded, UsageDeleted, UsageEventError, UsageRecorded
 from resolvers.shared.context import Info
 from resolvers.shared.enums import Aggregation
@@ -30,9 +29,6 @@ RecordUsageResult = Annotated[
 ]
 RecordUsageBatchResult = Annotated[UsageBatchRecorded | ValidationError, strawberry.union("RecordUsageBatchResult")]
 DeleteUsageResult = Annotated[UsageDeleted | ValidationError | NotFoundError, strawberry.union("DeleteUsageResult")]
-AddUsageChargeResult = Annotated[
-    Plan | ValidationError | NotFoundError | ForbiddenError, strawberry.union("AddUsageChargeResult")
-]
 
 
 def _event(input: RecordUsageInput) -> dict[str, Any]:
@@ -91,8 +87,3 @@ class MeteringMutations:
         ctx = info.context
         recorded = await usage.delete_usage(ctx.deps, ctx.actor, tenant_id, meter_name, timestamp)
         return UsageDeleted(meter_name=recorded.meter_name, timestamp=recorded.timestamp, deleted=recorded.existed)
-
-    @strawberry.mutation(description="Charge a plan's subscribers for a meter's usage each period, in arrears (ADMIN).")
-    async def add_usage_charge(self, info: Info, input: AddUsageChargeInput) -> AddUsageChargeResult:
-        ctx = info.context
-        return Plan.from_row(await meters.add_usage_charge(ctx.deps, ctx.actor, UsageChargeCreate.parse(strawberry.asdict(input))))

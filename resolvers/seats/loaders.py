@@ -7,5 +7,3 @@ from resolvers.shared.loaders import Loader
 
 # tenant id -> {SeatType: active members}
 seats_in_use = Loader.of(seats_queries.seats_in_use)
-# tenant id -> active members
-members = Loader.of(seats_queries.members_of_tenants)

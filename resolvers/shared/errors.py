@@ -77,7 +77,7 @@ class NoSeatsAvailableError(Error):
 
 
 # ``Member`` is the seats domain's type; lazily referenced so this shared module imports no domain.
-MemberType = Annotated["Member", strawberry.lazy("resolvers.seats.types")]  # noqa: F821 - resolved lazily
+MemberType = Annotated["Member", strawberry.lazy("resolvers.members.types")]  # noqa: F821 - resolved lazily
 
 
 @strawberry.type(description="Members hold more seats than the change would leave; remove some first.")
@@ -123,7 +123,7 @@ PurchaseErrors = (
 
 def _member_type() -> Any:
     """The seats domain's ``Member``, resolved when an error is built (after the schema is)."""
-    return LazyType("Member", "resolvers.seats.types").resolve_type()
+    return LazyType("Member", "resolvers.members.types").resolve_type()
 
 
 def _base(exc: domain.DomainError) -> dict[str, Any]:

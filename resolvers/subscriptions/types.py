@@ -10,10 +10,11 @@ from resolvers.catalog import loaders as catalog_loaders
 from resolvers.catalog.types import Addon, Plan
 from resolvers.invoicing import loaders as invoicing_loaders
 from resolvers.invoicing.types import Invoice
-from resolvers.seats.types import SeatSummary, seat_summary
+from resolvers.seats.types import SeatSummary
 from resolvers.shared.context import Info
 from resolvers.shared.enums import SubscriptionStatus
 from resolvers.subscriptions import loaders as subscriptions_loaders
+from resolvers.subscriptions.seats import seat_summary
 
 
 @strawberry.type

@@ -12,17 +12,19 @@ from models.platform.pagination import Page, page_size
 from models.tables import TenantRow
 from resolvers.invoicing import loaders as invoicing_loaders
 from resolvers.invoicing.types import Invoice
+from resolvers.members import loaders as members_loaders
+from resolvers.members.types import Member
 from resolvers.metering import loaders as metering_loaders
 from resolvers.metering.types import MeterUnitCount, parse_month
-from resolvers.payments import loaders as payments_loaders
-from resolvers.seats import loaders as seats_loaders
-from resolvers.seats.types import Member, SeatSummary, seat_summary
+from resolvers.seats.types import SeatSummary
 from resolvers.shared.context import Info
 from resolvers.shared.enums import SalesMode
 from resolvers.shared.money import Money
 from resolvers.shared.pagination import Connection
 from resolvers.subscriptions import loaders as subscriptions_loaders
+from resolvers.subscriptions.seats import seat_summary
 from resolvers.subscriptions.types import Subscription
+from resolvers.tenants import loaders as tenants_loaders
 from resolvers.test_clocks import loaders as test_clocks_loaders
 from resolvers.test_clocks.types import TestClock
 
@@ -95,7 +97,7 @@ class Tenant:
         "or an invoice's collection); null when nothing failed. Fix the cause, then `retryProviderTasks`."
     )
     async def provider_error(self, info: Info) -> str | None:
-        return await payments_loaders.provider_failure.load(info, self.row.id)
+        return await tenants_loaders.provider_failure.load(info, self.row.id)
 
     @strawberry.field(description="The test clock this tenant lives on, if any.")
     async def test_clock(self, info: Info) -> TestClock | None:
@@ -124,7 +126,7 @@ class Tenant:
 
     @strawberry.field(description="Active members, oldest first.")
     async def members(self, info: Info) -> list[Member]:
-        return [Member.from_row(r) for r in await seats_loaders.members.load(info, self.row.id)]
+        return [Member.from_row(r) for r in await members_loaders.members.load(info, self.row.id)]
 
     @strawberry.field(description="Exclusive tax on the tenant's invoices, in percent (e.g. 10 or 8.875).")
     def tax_rate(self) -> Decimal:

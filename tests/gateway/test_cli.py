@@ -16,10 +16,10 @@ from models.api_keys.service import authenticate
 from models.catalog.inputs import PlanCreate
 from models.catalog.service import create_plan
 from models.kernel.enums import Role, SeatType
+from models.members.service import seat_totals_of
 from models.platform.access import operator
 from models.platform.deps import Deps
 from models.seats.queries import seats_in_use
-from models.seats.service import seat_totals_of
 from models.subscriptions.inputs import SubscriptionCreate
 from models.subscriptions.queries import live_subscriptions
 from models.subscriptions.service import subscribe

@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 import stripe
 
-from models.payments.provider import InvoiceItem, InvoiceToCollect, ProviderError
+from models.platform.provider import InvoiceItem, InvoiceToCollect, ProviderError
 from tests.api.billing import change_input, change_plan, plan_with_seat_addon, subscribe
 from tests.providers.conftest import StripeWorld
 

@@ -4,10 +4,10 @@ from typing import Annotated
 
 import strawberry
 
-from models.seats import service as members
-from models.seats.inputs import MemberInvite
-from resolvers.seats.inputs import InviteMemberInput
-from resolvers.seats.types import Member
+from models.members import service as members
+from models.members.inputs import MemberInvite
+from resolvers.members.inputs import InviteMemberInput
+from resolvers.members.types import Member
 from resolvers.shared.context import Info
 from resolvers.shared.errors import (
     NoSeatsAvailableError,
@@ -24,7 +24,7 @@ RemoveMemberResult = Annotated[Member | NotFoundError, strawberry.union("RemoveM
 
 
 @strawberry.type
-class SeatMutations:
+class MemberMutations:
     @strawberry.mutation(
         description="Add a member, taking a free seat of their type; NO_SEATS_AVAILABLE when there is none."
     )

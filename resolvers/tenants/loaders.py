@@ -1,4 +1,4 @@
-"""What the payment provider refused, batched per request."""
+"""Tenants' relations, batched per request."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
-"""Members take seats. Inviting checks for a free seat of the member's type and inserts
-the member as one atomic step under the tenant's and its subscription's row locks
-(PostgreSQL) inside a write transaction (SQLite: BEGIN IMMEDIATE), so concurrent invites
-queue and N of them for k free seats admit exactly k."""
+"""Members take seats. Inviting checks for a free seat of the member's type
+(``seats.rules.check_seat_free``) and inserts the member as one atomic step under the
+tenant's and its subscription's row locks (PostgreSQL) inside a write transaction
+(SQLite: BEGIN IMMEDIATE), so concurrent invites queue and N of them for k free seats
+admit exactly k. A period that ended renews first, as the worker would."""
 
 from __future__ import annotations
 
@@ -10,15 +11,17 @@ from typing import Any
 from sqlalchemy import select
 
 from models.kernel.enums import MemberStatus, SeatType, SubscriptionStatus
-from models.kernel.errors import NoSeatsAvailable, SubscriptionNotActive, ValidationFailed
+from models.kernel.errors import SubscriptionNotActive, ValidationFailed
 from models.kernel.ids import new_id
+from models.members.inputs import MemberInvite
 from models.platform import audit, locks
 from models.platform.access import Principal, require_tenant, require_visible
 from models.platform.clocks import tenant_clock
 from models.platform.deps import Deps
 from models.seats.changes import seats_changed
-from models.seats.inputs import MemberInvite
-from models.seats.queries import seat_totals_of, seats_in_use
+from models.seats.queries import seats_in_use
+from models.seats.rules import check_seat_free
+from models.subscriptions.queries import seat_totals_of
 from models.subscriptions.renewals import renew_first
 from models.tables import MemberRow, TenantRow
 
@@ -55,8 +58,7 @@ async def invite_member(deps: Deps, actor: Principal, spec: MemberInvite) -> Mem
         total = totals[spec.seat_type]
         (used_by_type,) = await seats_in_use(session, [tenant.id])
         used = used_by_type.get(spec.seat_type, 0)
-        if used >= total:
-            raise NoSeatsAvailable(spec.seat_type.value)
+        check_seat_free(spec.seat_type, total, used)
         member = MemberRow(
             id=new_id("mem"), tenant_id=tenant.id, email=email, seat_type=spec.seat_type,
             invited_by=actor.api_key_id, created_at=now,

@@ -1,4 +1,4 @@
-"""What the seat use cases take: validated input models."""
+"""What the member use cases take: validated input models."""
 
 from __future__ import annotations
 

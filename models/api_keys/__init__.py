@@ -1,0 +1,1 @@
+"""API keys: roles, secrets shown once, revocation."""

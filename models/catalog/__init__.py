@@ -1,0 +1,1 @@
+"""The catalog: plans, add-ons, and which add-ons each plan offers."""

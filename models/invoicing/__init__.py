@@ -1,0 +1,1 @@
+"""Invoices: lines and totals (tax, credits), issuing them numbered gap-free, and the credit ledger."""

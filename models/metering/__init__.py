@@ -1,0 +1,1 @@
+"""Metering: meters, usage ingestion, daily rollups, counts, and what a period's usage costs."""

@@ -1,0 +1,1 @@
+"""Plan changes: proration rules and the one pricing path that the preview and the change share."""

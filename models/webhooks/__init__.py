@@ -1,0 +1,1 @@
+"""Outbound webhooks: partner endpoints, deliveries and the retry schedule."""
