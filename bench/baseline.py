@@ -7,7 +7,7 @@ gateway's layers (GraphQL, services, the ORM).
 BENCH_BASELINE_DATABASE_URL (a SQLAlchemy URL, as GATEWAY_DATABASE_URL) and talks to
 that database with the driver the product uses there: asyncpg with a pool of up to
 ``POOL_SIZE`` connections on PostgreSQL, aiosqlite on SQLite (as many connections, with
-the PRAGMAs of models/store/engine.py, writes under BEGIN IMMEDIATE).
+the PRAGMAs of models/platform/store.py, writes under BEGIN IMMEDIATE).
 
 Routes (POST, JSON bodies), each answering exactly what the gateway's GraphQL
 response carries under ``data`` for the same request (the workloads check that):
@@ -23,7 +23,7 @@ PostgreSQL), and Python assembles the JSON. Every answer carries
 ``X-Bench-Statements``, how many statements it ran.
 
 Authentication is comparable work: the gateway looks up the request's Bearer key by
-its SHA-256 on every request (models/services/api_keys.py), and so does this, with one
+its SHA-256 on every request (models/api_keys/service.py), and so does this, with one
 indexed SELECT on ``api_keys.secret_hash``. What the baseline leaves out, so that it
 is a floor rather than the product's equal: the events and NOTIFY an invite also
 records for webhooks and live subscriptions (it does write the member and the audit
@@ -173,7 +173,9 @@ class SqliteConn(Conn):
         return self.instant(stored).isoformat()
 
     def instant(self, stored: str) -> datetime:
-        return datetime.fromisoformat(stored).replace(tzinfo=UTC)  # stored naive, in UTC (SQLAlchemy's format)
+        return datetime.fromisoformat(stored).replace(
+            tzinfo=UTC
+        )  # stored naive, in UTC (SQLAlchemy's format)
 
     def stamp(self, moment: datetime) -> str:
         return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
@@ -268,9 +270,12 @@ def pool_for(url: str) -> Pool:
 # -- reads -----------------------------------------------------------------------------
 
 TENANT_COLUMNS = "t.id, t.name, t.currency, t.timezone, c.frozen_time"
-TENANT_BY_ID = f"SELECT {TENANT_COLUMNS} FROM tenants t LEFT JOIN test_clocks c ON c.id = t.test_clock_id WHERE t.id = ?"
+TENANT_BY_ID = (
+    f"SELECT {TENANT_COLUMNS} FROM tenants t LEFT JOIN test_clocks c ON c.id = t.test_clock_id WHERE t.id = ?"
+)
 TENANT_PAGE = (
-    f"SELECT {TENANT_COLUMNS} FROM tenants t LEFT JOIN test_clocks c ON c.id = t.test_clock_id ORDER BY t.id LIMIT ?"
+    f"SELECT {TENANT_COLUMNS} FROM tenants t LEFT JOIN test_clocks c ON c.id = t.test_clock_id "
+    "ORDER BY t.id LIMIT ?"
 )
 
 
@@ -291,10 +296,12 @@ async def tenant_nodes(conn: Conn, tenants: Sequence[Sequence[Any]]) -> list[dic
     ids = [t[0] for t in tenants]
     where, args = conn.among("s.tenant_id", ids)
     subscriptions = {
-        row[0]: row for row in await conn.fetch(
+        row[0]: row
+        for row in await conn.fetch(
             "SELECT s.tenant_id, s.id, s.status, s.current_period_start, s.current_period_end, "
             "p.id, p.code, p.name, p.currency, p.base_price, p.included_seats "
-            f"FROM subscriptions s JOIN plans p ON p.id = s.plan_id WHERE {where} AND s.status <> 'CANCELLED'",
+            f"FROM subscriptions s JOIN plans p ON p.id = s.plan_id WHERE {where} AND s.status <> "
+            "'CANCELLED'",
             *args,
         )
     }
@@ -327,16 +334,25 @@ async def tenant_nodes(conn: Conn, tenants: Sequence[Sequence[Any]]) -> list[dic
         totals = dict.fromkeys(SEAT_TYPES, 0)
         included = 0
         if subscription is not None:
-            _, sub_id, status, start, end, plan_id, code, plan_name, plan_currency, price, included = subscription
+            _, sub_id, status, start, end, plan_id, code, plan_name, plan_currency, price, included = (
+                subscription
+            )
             items = held.get(sub_id, [])
             node["subscription"] = {
-                "id": sub_id, "status": status,
-                "currentPeriodStart": conn.time(start), "currentPeriodEnd": conn.time(end),
+                "id": sub_id,
+                "status": status,
+                "currentPeriodStart": conn.time(start),
+                "currentPeriodEnd": conn.time(end),
                 "plan": {
-                    "id": plan_id, "code": code, "name": plan_name, "basePrice": _money(price, plan_currency),
+                    "id": plan_id,
+                    "code": code,
+                    "name": plan_name,
+                    "basePrice": _money(price, plan_currency),
                     "includedSeats": included,
                 },
-                "addons": [{"addon": {"id": a[2], "code": a[3], "name": a[4]}, "quantity": a[1]} for a in items],
+                "addons": [
+                    {"addon": {"id": a[2], "code": a[3], "name": a[4]}, "quantity": a[1]} for a in items
+                ],
             }
             totals["FULL"] = included
             for _, quantity, _, _, _, seat_type, per_unit in items:
@@ -345,13 +361,18 @@ async def tenant_nodes(conn: Conn, tenants: Sequence[Sequence[Any]]) -> list[dic
         in_use = used.get(tenant_id, {})
         total = sum(totals.values())
         node["seats"] = {
-            "included": included, "purchased": total - included, "total": total,
+            "included": included,
+            "purchased": total - included,
+            "total": total,
             "used": sum(in_use.get(t, 0) for t in SEAT_TYPES),
             "available": sum(max(totals[t] - in_use.get(t, 0), 0) for t in SEAT_TYPES),
         }
         node["meterUnitMonthCounts"] = [
-            {"meterName": meter_name, "aggregation": aggregation,
-             "count": counts.get((tenant_id, meter_id), 0) / MICRO}
+            {
+                "meterName": meter_name,
+                "aggregation": aggregation,
+                "count": counts.get((tenant_id, meter_id), 0) / MICRO,
+            }
             for meter_id, meter_name, aggregation in meters
         ]
         node["invoices"] = {"edges": [{"node": invoice} for invoice in invoices.get(tenant_id, [])]}
@@ -380,10 +401,21 @@ async def _month_counts(
         for tenant_id, meter_id, total, points, biggest in await conn.fetch(
             "SELECT tenant_id, meter_id, SUM(total), SUM(points), MAX(max_value) FROM usage_days "
             f"WHERE {tenant_in} AND {meter_in} AND day >= ? AND day <= ? GROUP BY tenant_id, meter_id",
-            *tenant_args, *meter_args, conn.day(first), conn.day(last),
+            *tenant_args,
+            *meter_args,
+            conn.day(first),
+            conn.day(last),
         ):
             kind = aggregation[meter_id]
-            value = total if kind == "SUM" else biggest if kind == "MAX" else points * MICRO if kind == "COUNT" else 0
+            value = (
+                total
+                if kind == "SUM"
+                else biggest
+                if kind == "MAX"
+                else points * MICRO
+                if kind == "COUNT"
+                else 0
+            )
             counts[(tenant_id, meter_id)] = int(value)
         if latest:  # the value of the month's latest point, from the day that holds it
             meter_in, meter_args = conn.among("meter_id", latest)
@@ -391,7 +423,10 @@ async def _month_counts(
             for tenant_id, meter_id, ts, value in await conn.fetch(
                 f"SELECT tenant_id, meter_id, latest_ts, latest_value FROM usage_days "
                 f"WHERE {tenant_in} AND {meter_in} AND day >= ? AND day <= ?",
-                *tenant_args, *meter_args, conn.day(first), conn.day(last),
+                *tenant_args,
+                *meter_args,
+                conn.day(first),
+                conn.day(last),
             ):
                 if (tenant_id, meter_id) not in newest or ts > newest[(tenant_id, meter_id)][0]:
                     newest[(tenant_id, meter_id)] = (ts, int(value))
@@ -407,7 +442,8 @@ async def _invoices(conn: Conn, tenant_ids: Sequence[str]) -> dict[str, list[dic
         f"SELECT {columns} FROM (SELECT {columns}, "
         "row_number() OVER (PARTITION BY tenant_id ORDER BY id DESC) AS rank "
         f"FROM invoices WHERE {where}) ranked WHERE rank <= ? ORDER BY tenant_id, id DESC",
-        *args, INVOICES_PER_TENANT,
+        *args,
+        INVOICES_PER_TENANT,
     )
     if not rows:
         return {}
@@ -419,17 +455,28 @@ async def _invoices(conn: Conn, tenant_ids: Sequence[str]) -> dict[str, list[dic
         "ORDER BY invoice_id, position",
         *args,
     ):
-        lines[invoice_id].append({
-            "kind": kind, "description": description, "quantity": int(quantity),
-            "amount": _money(amount, currency[invoice_id]),
-        })
+        lines[invoice_id].append(
+            {
+                "kind": kind,
+                "description": description,
+                "quantity": int(quantity),
+                "amount": _money(amount, currency[invoice_id]),
+            }
+        )
     found: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for invoice_id, tenant_id, number, status, cur, start, end, total, due in rows:
-        found[tenant_id].append({
-            "id": invoice_id, "number": number, "status": status,
-            "periodStart": conn.time(start), "periodEnd": conn.time(end),
-            "total": _money(total, cur), "amountDue": _money(due, cur), "lines": lines.get(invoice_id, []),
-        })
+        found[tenant_id].append(
+            {
+                "id": invoice_id,
+                "number": number,
+                "status": status,
+                "periodStart": conn.time(start),
+                "periodEnd": conn.time(end),
+                "total": _money(total, cur),
+                "amountDue": _money(due, cur),
+                "lines": lines.get(invoice_id, []),
+            }
+        )
     return found
 
 
@@ -439,11 +486,13 @@ LOCK_SUBSCRIPTION = {
     # The live subscription's row, locked as the product locks it (FOR NO KEY UPDATE):
     # concurrent invites of the team queue here, so each counts the members the
     # previous ones committed.
-    "postgres": "SELECT s.id, s.plan_id, c.frozen_time FROM subscriptions s JOIN tenants t ON t.id = s.tenant_id "
+    "postgres": "SELECT s.id, s.plan_id, c.frozen_time "
+    "FROM subscriptions s JOIN tenants t ON t.id = s.tenant_id "
     "LEFT JOIN test_clocks c ON c.id = t.test_clock_id WHERE s.tenant_id = ? AND s.status <> 'CANCELLED' "
     "FOR NO KEY UPDATE OF s",
     # BEGIN IMMEDIATE already holds the database's write lock.
-    "sqlite": "SELECT s.id, s.plan_id, c.frozen_time FROM subscriptions s JOIN tenants t ON t.id = s.tenant_id "
+    "sqlite": "SELECT s.id, s.plan_id, c.frozen_time "
+    "FROM subscriptions s JOIN tenants t ON t.id = s.tenant_id "
     "LEFT JOIN test_clocks c ON c.id = t.test_clock_id WHERE s.tenant_id = ? AND s.status <> 'CANCELLED'",
 }
 SEATS = """SELECT p.included_seats + COALESCE((SELECT SUM(sa.quantity * a.seats_per_unit)
@@ -454,8 +503,10 @@ SEATS = """SELECT p.included_seats + COALESCE((SELECT SUM(sa.quantity * a.seats_
 FROM plans p WHERE p.id = ?"""
 INSERT_MEMBER = """INSERT INTO members (id, tenant_id, email, seat_type, status, invited_by, created_at)
 VALUES (?, ?, ?, 'FULL', 'ACTIVE', ?, ?)"""
-INSERT_AUDIT = """INSERT INTO audit_entries (id, tenant_id, actor_api_key_id, action, subject_id, before, after, at)
-VALUES (?, ?, ?, 'member.invited', ?, ?, ?, ?)"""
+INSERT_AUDIT = (
+    "INSERT INTO audit_entries (id, tenant_id, actor_api_key_id, action, subject_id, before, after, at)\n"
+    "VALUES (?, ?, ?, 'member.invited', ?, ?, ?, ?)"
+)
 
 
 def _error(typename: str, code: str, message: str, **fields: Any) -> dict[str, Any]:
@@ -471,15 +522,20 @@ async def invite_member(conn: Conn, kind: str, key_id: str, tenant_id: str, emai
         found = await conn.fetch(LOCK_SUBSCRIPTION[kind], tenant_id)
         if not found:
             return _error(
-                "SubscriptionNotActiveError", "SUBSCRIPTION_NOT_ACTIVE",
+                "SubscriptionNotActiveError",
+                "SUBSCRIPTION_NOT_ACTIVE",
                 f"Tenant {tenant_id!r} has no active subscription, so it has no seats; subscribe first.",
             )
         subscription_id, plan_id, frozen = found[0]
-        total, used, taken = (await conn.fetch(SEATS, subscription_id, tenant_id, tenant_id, email, plan_id))[0]
+        total, used, taken = (await conn.fetch(SEATS, subscription_id, tenant_id, tenant_id, email, plan_id))[
+            0
+        ]
         total, used = int(total), int(used)
         if taken is not None:
             return _error(
-                "ValidationError", "VALIDATION_FAILED", f"{email} is already a member of this team ({taken})",
+                "ValidationError",
+                "VALIDATION_FAILED",
+                f"{email} is already a member of this team ({taken})",
                 field="input.email",
             )
         if used >= total:
@@ -489,9 +545,14 @@ async def invite_member(conn: Conn, kind: str, key_id: str, tenant_id: str, emai
         await conn.execute(INSERT_MEMBER, member["id"], tenant_id, email, key_id, conn.stamp(now))
         seats = {"seatType": "FULL", "total": total}
         await conn.execute(
-            INSERT_AUDIT, new_id("aud"), tenant_id, key_id, member["id"],
+            INSERT_AUDIT,
+            new_id("aud"),
+            tenant_id,
+            key_id,
+            member["id"],
             json.dumps({"member": None, "seats": {**seats, "used": used}}),
-            json.dumps({"member": member, "seats": {**seats, "used": used + 1}}), conn.stamp(now),
+            json.dumps({"member": member, "seats": {**seats, "used": used + 1}}),
+            conn.stamp(now),
         )
     return {"__typename": "Member", **member}
 

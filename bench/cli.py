@@ -42,26 +42,39 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     size = parser.add_mutually_exclusive_group()
     size.add_argument("--quick", action="store_true", help="fewer repetitions; under 2 minutes on 2 cores")
-    size.add_argument("--smoke", action="store_true", help="tiny sizes: checks the code paths, measures nothing")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"results folder (default {DEFAULT_OUT})")
+    size.add_argument(
+        "--smoke", action="store_true", help="tiny sizes: checks the code paths, measures nothing"
+    )
     parser.add_argument(
-        "--databases", default=",".join(DATABASES),
+        "--out", type=Path, default=DEFAULT_OUT, help=f"results folder (default {DEFAULT_OUT})"
+    )
+    parser.add_argument(
+        "--databases",
+        default=",".join(DATABASES),
         help="comma-separated, of sqlite and postgres (default both)",
     )
-    parser.add_argument("--only", action="append", choices=sorted(REGISTRY), help="run only this workload (repeatable)")
     parser.add_argument(
-        "--profile-server", type=Path, metavar="DIR",
+        "--only", action="append", choices=sorted(REGISTRY), help="run only this workload (repeatable)"
+    )
+    parser.add_argument(
+        "--profile-server",
+        type=Path,
+        metavar="DIR",
         help="run each gateway server under pyinstrument; its call tree goes to DIR/serve-<database>.txt "
         "(figures get slower)",
     )
     parser.add_argument(
-        "--require-postgres", action="store_true", help="fail when PostgreSQL is unreachable instead of skipping it"
+        "--require-postgres",
+        action="store_true",
+        help="fail when PostgreSQL is unreachable instead of skipping it",
     )
     args = parser.parse_args(argv)
     args.databases = [d.strip() for d in args.databases.split(",") if d.strip()]
     unknown = set(args.databases) - set(DATABASES)
     if unknown or not args.databases:
-        parser.error(f"--databases takes sqlite and/or postgres, not {', '.join(sorted(unknown)) or 'nothing'}")
+        parser.error(
+            f"--databases takes sqlite and/or postgres, not {', '.join(sorted(unknown)) or 'nothing'}"
+        )
     if args.require_postgres and "postgres" not in args.databases:
         parser.error("--require-postgres needs postgres among --databases")
     args.profile = PROFILES["smoke" if args.smoke else "quick" if args.quick else "full"]
@@ -73,7 +86,7 @@ async def run_database(
 ) -> list[Row]:
     rows: list[Row] = []
     try:
-        async with (sqlite_database() if kind == "sqlite" else postgres_database()) as db:
+        async with sqlite_database() if kind == "sqlite" else postgres_database() as db:
             ctx = Context(db, profile, profile_dir)
             try:
                 for name in names:
@@ -95,7 +108,9 @@ async def run_database(
 
 def _commit() -> str | None:
     try:
-        done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=5)
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=5
+        )
     except OSError:
         return None
     return done.stdout.strip() or None
@@ -121,7 +136,8 @@ async def run(args: argparse.Namespace) -> int:
     line = report.summary(rows)
     load_after = os.getloadavg()[0]
     print(
-        f"profile {args.profile.name}, {wall:.0f} s on {os.cpu_count()} cores; load average {load_before:.1f} "
+        f"profile {args.profile.name}, {wall:.0f} s on {os.cpu_count()} cores; load average "
+        f"{load_before:.1f} "
         f"before, {load_after:.1f} after (anything else running skews the figures)"
     )
     payload: dict[str, Any] = {
@@ -130,12 +146,19 @@ async def run(args: argparse.Namespace) -> int:
         "profile": asdict(args.profile),
         "workloads": {name: REGISTRY[name].title for name in names},
         "databases": {
-            kind: ("sqlite temporary file" if kind == "sqlite" else f"scratch database on {redacted(postgres_url())}")
+            kind: (
+                "sqlite temporary file"
+                if kind == "sqlite"
+                else f"scratch database on {redacted(postgres_url())}"
+            )
             for kind in args.databases
         },
         "machine": {
-            "cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
-            "load_average_before": round(load_before, 2), "load_average_after": round(load_after, 2),
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "load_average_before": round(load_before, 2),
+            "load_average_after": round(load_after, 2),
         },
         "commit": _commit(),
         "rows": [r.as_dict() for r in rows],

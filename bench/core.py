@@ -76,17 +76,32 @@ class Row:
 
 
 def measure(
-    workload: str, database: str, metric: str, value: float | None, unit: str, *,
-    baseline: float | None = None, targets: Sequence[Check] = (), note: str = "", headline: bool = False,
+    workload: str,
+    database: str,
+    metric: str,
+    value: float | None,
+    unit: str,
+    *,
+    baseline: float | None = None,
+    targets: Sequence[Check] = (),
+    note: str = "",
+    headline: bool = False,
 ) -> Row:
     """A row with its ratio to the baseline and its targets checked (all must hold)."""
     ratio = value / baseline if value is not None and baseline else None
     verdicts = [check.holds(value, ratio) for check in targets]
     return Row(
-        workload, database, metric, value, unit, baseline, ratio,
+        workload,
+        database,
+        metric,
+        value,
+        unit,
+        baseline,
+        ratio,
         target="; ".join(check.text(unit) for check in targets) or None,
         ok=None if not targets or None in verdicts else all(verdicts),
-        note=note, headline=headline,
+        note=note,
+        headline=headline,
     )
 
 
@@ -141,20 +156,58 @@ class Profile:
 
 PROFILES = {
     "smoke": Profile(
-        "smoke", batches=2, batch_size=200, point_sizes=(2_000,), count_calls=5, warmup=1,
-        fleet_tenants=12, fleet_templates=2, history_months=2, dashboard_points=20, load_seconds=0.3, clients=4,
-        fleet_calls=2, fleet_seconds=1.0, invites=20, free_seats=5,
+        "smoke",
+        batches=2,
+        batch_size=200,
+        point_sizes=(2_000,),
+        count_calls=5,
+        warmup=1,
+        fleet_tenants=12,
+        fleet_templates=2,
+        history_months=2,
+        dashboard_points=20,
+        load_seconds=0.3,
+        clients=4,
+        fleet_calls=2,
+        fleet_seconds=1.0,
+        invites=20,
+        free_seats=5,
     ),
     "quick": Profile(
-        "quick", batches=5, batch_size=10_000, point_sizes=(1_000_000, 5_000_000), count_calls=50, warmup=5,
-        fleet_tenants=200, fleet_templates=3, history_months=12, dashboard_points=300, load_seconds=2.0, clients=8,
-        fleet_calls=5, fleet_seconds=3.0, invites=200, free_seats=50,
+        "quick",
+        batches=5,
+        batch_size=10_000,
+        point_sizes=(1_000_000, 5_000_000),
+        count_calls=50,
+        warmup=5,
+        fleet_tenants=200,
+        fleet_templates=3,
+        history_months=12,
+        dashboard_points=300,
+        load_seconds=2.0,
+        clients=8,
+        fleet_calls=5,
+        fleet_seconds=3.0,
+        invites=200,
+        free_seats=50,
     ),
     "full": Profile(
-        "full", batches=20, batch_size=10_000, point_sizes=(1_000_000, 5_000_000, 10_000_000),
-        count_calls=200, warmup=10,
-        fleet_tenants=200, fleet_templates=8, history_months=12, dashboard_points=300, load_seconds=10.0, clients=8,
-        fleet_calls=20, fleet_seconds=30.0, invites=200, free_seats=50,
+        "full",
+        batches=20,
+        batch_size=10_000,
+        point_sizes=(1_000_000, 5_000_000, 10_000_000),
+        count_calls=200,
+        warmup=10,
+        fleet_tenants=200,
+        fleet_templates=8,
+        history_months=12,
+        dashboard_points=300,
+        load_seconds=10.0,
+        clients=8,
+        fleet_calls=20,
+        fleet_seconds=30.0,
+        invites=200,
+        free_seats=50,
     ),
 }
 
@@ -224,7 +277,9 @@ class Context:
 
     async def new_meter(self, name: str) -> tuple[str, str]:
         """(id, name) of a SUM meter made through the service."""
-        row = await meters.create_meter(self.deps, operator(), MeterCreate.parse({"name": name, "aggregation": "SUM"}))
+        row = await meters.create_meter(
+            self.deps, operator(), MeterCreate.parse({"name": name, "aggregation": "SUM"})
+        )
         return row.id, row.name
 
     def log(self, message: str) -> None:
@@ -271,8 +326,10 @@ def differences(product: Any, baseline: Any, path: str = "data", limit: int = 5)
         if isinstance(a, dict) and isinstance(b, dict):
             for key in sorted(set(a) | set(b)):
                 if key not in a or key not in b:
-                    found.append(f"{at}.{key}: {'missing' if key not in a else repr(a[key])[:80]} vs "
-                                 f"{'missing' if key not in b else repr(b[key])[:80]}")
+                    found.append(
+                        f"{at}.{key}: {'missing' if key not in a else repr(a[key])[:80]} vs "
+                        f"{'missing' if key not in b else repr(b[key])[:80]}"
+                    )
                 else:
                     walk(a[key], b[key], f"{at}.{key}")
         elif isinstance(a, list) and isinstance(b, list):

@@ -37,7 +37,8 @@ class Unavailable(RuntimeError):
 
 def postgres_url() -> str:
     return (
-        os.environ.get("GATEWAY_BENCH_POSTGRES_URL") or os.environ.get("GATEWAY_TEST_POSTGRES_URL")
+        os.environ.get("GATEWAY_BENCH_POSTGRES_URL")
+        or os.environ.get("GATEWAY_TEST_POSTGRES_URL")
         or DEFAULT_POSTGRES_URL
     )
 
@@ -62,7 +63,7 @@ class Database:
     async def connect(self) -> Raw:
         if self.kind == "sqlite":
             conn = await aiosqlite.connect(make_url(self.url).database or "", isolation_level=None)
-            # What the product's connections set (models/store/engine.py), so both write alike.
+            # What the product's connections set (models/platform/store.py), so both write alike.
             for pragma in ("busy_timeout=30000", "foreign_keys=ON", "synchronous=NORMAL"):
                 await conn.execute(f"PRAGMA {pragma}")
             return SqliteRaw(conn)
@@ -90,7 +91,9 @@ class Raw:
     def transaction(self) -> Any:
         raise NotImplementedError
 
-    async def bulk_load(self, table: str, columns: Sequence[str], chunks: Iterable[Sequence[Sequence[Any]]]) -> None:
+    async def bulk_load(
+        self, table: str, columns: Sequence[str], chunks: Iterable[Sequence[Sequence[Any]]]
+    ) -> None:
         """Load rows the fastest way the driver has, foreign keys unchecked while loading
         (the caller vouches for them; PostgreSQL re-validates them at the end). Setup for
         a measurement, never measured itself."""
@@ -130,7 +133,9 @@ class SqliteRaw(Raw):
             raise
         await self.conn.execute("COMMIT")
 
-    async def bulk_load(self, table: str, columns: Sequence[str], chunks: Iterable[Sequence[Sequence[Any]]]) -> None:
+    async def bulk_load(
+        self, table: str, columns: Sequence[str], chunks: Iterable[Sequence[Sequence[Any]]]
+    ) -> None:
         """executemany, one transaction per chunk, with this connection's foreign-key
         checks off (a PRAGMA that only holds outside a transaction)."""
         insert = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
@@ -172,7 +177,9 @@ class PostgresRaw(Raw):
     def transaction(self) -> Any:
         return self.conn.transaction()
 
-    async def bulk_load(self, table: str, columns: Sequence[str], chunks: Iterable[Sequence[Sequence[Any]]]) -> None:
+    async def bulk_load(
+        self, table: str, columns: Sequence[str], chunks: Iterable[Sequence[Sequence[Any]]]
+    ) -> None:
         """copy_records_to_table in one transaction. PostgreSQL checks a foreign key by a
         trigger per row, ten times the cost of the copy, so the table's foreign keys are
         dropped for the copy and added back, as they were, before it commits (which
@@ -180,14 +187,17 @@ class PostgresRaw(Raw):
         async with self.conn.transaction():
             keys = await self.conn.fetch(
                 "SELECT conname, pg_get_constraintdef(oid) AS definition FROM pg_constraint "
-                "WHERE conrelid = $1::regclass AND contype = 'f' ORDER BY conname", table,
+                "WHERE conrelid = $1::regclass AND contype = 'f' ORDER BY conname",
+                table,
             )
             for key in keys:
                 await self.conn.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{key["conname"]}"')
             for chunk in chunks:
                 await self.conn.copy_records_to_table(table, records=chunk, columns=list(columns))
             for key in keys:
-                await self.conn.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{key["conname"]}" {key["definition"]}')
+                await self.conn.execute(
+                    f'ALTER TABLE {table} ADD CONSTRAINT "{key["conname"]}" {key["definition"]}'
+                )
 
     async def close(self) -> None:
         await self.conn.close()

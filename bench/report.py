@@ -20,8 +20,16 @@ def _ok(row: Row) -> str:
 def table(rows: Sequence[Row]) -> str:
     cells = [
         (
-            r.workload, r.database, r.metric, fmt(r.value), r.unit, fmt(r.baseline),
-            "-" if r.ratio is None else f"{r.ratio:.2f}", r.target or "-", _ok(r), r.note,
+            r.workload,
+            r.database,
+            r.metric,
+            fmt(r.value),
+            r.unit,
+            fmt(r.baseline),
+            "-" if r.ratio is None else f"{r.ratio:.2f}",
+            r.target or "-",
+            _ok(r),
+            r.note,
         )
         for r in rows
     ]
@@ -30,7 +38,8 @@ def table(rows: Sequence[Row]) -> str:
 
     def line(values: Sequence[str]) -> str:
         return "  ".join(
-            (v.rjust(w) if i in numeric else v.ljust(w)) for i, (v, w) in enumerate(zip(values, widths, strict=True))
+            (v.rjust(w) if i in numeric else v.ljust(w))
+            for i, (v, w) in enumerate(zip(values, widths, strict=True))
         ).rstrip()
 
     rule = "  ".join("-" * w for w in widths)
@@ -39,9 +48,7 @@ def table(rows: Sequence[Row]) -> str:
 
 def summary(rows: Sequence[Row]) -> str:
     """One line: each headline figure's ratio to its baseline, and the targets met."""
-    ratios = [
-        f"{r.workload} {r.database} {r.ratio:.2f}x" for r in rows if r.headline and r.ratio is not None
-    ]
+    ratios = [f"{r.workload} {r.database} {r.ratio:.2f}x" for r in rows if r.headline and r.ratio is not None]
     checked = [r for r in rows if r.ok is not None]
     met = sum(1 for r in checked if r.ok)
     return (

@@ -120,8 +120,12 @@ class Process:
 
     async def start(self) -> None:
         self.process = subprocess.Popen(
-            self.command(), env=self.env(), cwd=ROOT,
-            stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
+            self.command(),
+            env=self.env(),
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
         )
         self.http = httpx.AsyncClient(base_url=self.base, timeout=300, headers=self.headers())
         deadline = time.monotonic() + START_TIMEOUT
@@ -191,7 +195,16 @@ class Server(Process):
         command = [gateway_command(), "serve", "--host", "127.0.0.1", "--port", str(self.port)]
         if self.profile_to is not None:
             self.profile_to.parent.mkdir(parents=True, exist_ok=True)
-            command = [sys.executable, "-m", "pyinstrument", "-r", "text", "-o", str(self.profile_to), *command]
+            command = [
+                sys.executable,
+                "-m",
+                "pyinstrument",
+                "-r",
+                "text",
+                "-o",
+                str(self.profile_to),
+                *command,
+            ]
         return command
 
     async def post(self, body: bytes) -> httpx.Response:
@@ -225,9 +238,22 @@ class BaselineServer(Process):
 
     def command(self) -> list[str]:
         return [
-            sys.executable, "-m", "uvicorn", "bench.baseline:create_app", "--factory",
-            "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1",
-            "--no-access-log", "--log-level", "warning", "--lifespan", "on",
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bench.baseline:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--workers",
+            "1",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+            "--lifespan",
+            "on",
         ]
 
 
@@ -241,7 +267,9 @@ class HttpError(RuntimeError):
 def post_request(port: int, path: str, body: bytes, headers: dict[str, str] | None = None) -> bytes:
     """The bytes of a keep-alive HTTP/1.1 POST of a JSON body."""
     lines = [
-        f"POST {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", "Content-Type: application/json",
+        f"POST {path} HTTP/1.1",
+        f"Host: 127.0.0.1:{port}",
+        "Content-Type: application/json",
         f"Content-Length: {len(body)}",
         *(f"{name}: {value}" for name, value in (headers or {}).items()),
     ]
@@ -311,7 +339,11 @@ class Load:
 
 
 async def run_load(
-    connections: Sequence[HttpConnection], request: bytes, *, seconds: float, warmup: int,
+    connections: Sequence[HttpConnection],
+    request: bytes,
+    *,
+    seconds: float,
+    warmup: int,
     check: Callable[[Response], None],
 ) -> Load:
     """Every connection sends ``request`` back to back: first ``warmup`` untimed ones

@@ -84,7 +84,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
     if args.workers > 1 and settings.database_url.startswith("sqlite"):
         log.warning(
             "%d workers on SQLite: a live subscription hears only of what commits in its own worker "
-            "process (PostgreSQL's LISTEN/NOTIFY carries events across workers); use one worker, or PostgreSQL",
+            "process (PostgreSQL's LISTEN/NOTIFY carries events across workers); use one worker, or "
+            "PostgreSQL",
             args.workers,
         )
     if args.demo:
@@ -165,8 +166,10 @@ def cmd_bill(_: argparse.Namespace) -> None:
         file=sys.stderr,
     )
     if run.failed:
-        raise SystemExit(f"billing-gateway: {len(run.failed)} renewal(s) failed and will be retried: "
-                         f"{', '.join(run.failed)} (see the log)")
+        raise SystemExit(
+            f"billing-gateway: {len(run.failed)} renewal(s) failed and will be retried: "
+            f"{', '.join(run.failed)} (see the log)"
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -79,75 +79,210 @@ DEMO_TENANTS: list[dict[str, Any]] = [
 
 # The seat-billing guide's catalog (prices in minor units), plus one plan each in JPY and EUR.
 DEMO_PLANS: list[dict[str, Any]] = [
-    {"code": "starter", "name": "Starter", "currency": "USD", "base_price": 49_00, "included_seats": 3,
-     "min_seats": 1, "addons": ["starter_seat"]},
-    {"code": "team_pro", "name": "Team Pro", "currency": "USD", "base_price": 99_00, "included_seats": 5,
-     "min_seats": 5, "addons": ["team_seat", "viewer_seat", "guest_seat", "pack_5", "pack_10", "pack_25"]},
-    {"code": "team_pro_annual", "name": "Team Pro (annual)", "currency": "USD", "interval": "YEAR",
-     "base_price": 950_40, "included_seats": 5, "min_seats": 5, "addons": ["team_seat_annual"]},
+    {
+        "code": "starter",
+        "name": "Starter",
+        "currency": "USD",
+        "base_price": 49_00,
+        "included_seats": 3,
+        "min_seats": 1,
+        "addons": ["starter_seat"],
+    },
+    {
+        "code": "team_pro",
+        "name": "Team Pro",
+        "currency": "USD",
+        "base_price": 99_00,
+        "included_seats": 5,
+        "min_seats": 5,
+        "addons": ["team_seat", "viewer_seat", "guest_seat", "pack_5", "pack_10", "pack_25"],
+    },
+    {
+        "code": "team_pro_annual",
+        "name": "Team Pro (annual)",
+        "currency": "USD",
+        "interval": "YEAR",
+        "base_price": 950_40,
+        "included_seats": 5,
+        "min_seats": 5,
+        "addons": ["team_seat_annual"],
+    },
     {"code": "per_user", "name": "Per User", "currency": "USD", "base_price": 0, "addons": ["user_seat"]},
-    {"code": "professional", "name": "Professional", "currency": "USD", "base_price": 99_00,
-     "addons": ["professional_seat"]},
-    {"code": "enterprise", "name": "Enterprise", "currency": "USD", "base_price": 499_00, "min_seats": 25,
-     "addons": ["enterprise_seat", "viewer_seat", "guest_seat"]},
-    {"code": "team_jp", "name": "チーム", "currency": "JPY", "base_price": 9_800, "included_seats": 3,
-     "addons": ["seat_jp"]},
-    {"code": "team_eu", "name": "Team (EUR)", "currency": "EUR", "base_price": 89_00, "included_seats": 5,
-     "addons": ["seat_eu"]},
+    {
+        "code": "professional",
+        "name": "Professional",
+        "currency": "USD",
+        "base_price": 99_00,
+        "addons": ["professional_seat"],
+    },
+    {
+        "code": "enterprise",
+        "name": "Enterprise",
+        "currency": "USD",
+        "base_price": 499_00,
+        "min_seats": 25,
+        "addons": ["enterprise_seat", "viewer_seat", "guest_seat"],
+    },
+    {
+        "code": "team_jp",
+        "name": "チーム",
+        "currency": "JPY",
+        "base_price": 9_800,
+        "included_seats": 3,
+        "addons": ["seat_jp"],
+    },
+    {
+        "code": "team_eu",
+        "name": "Team (EUR)",
+        "currency": "EUR",
+        "base_price": 89_00,
+        "included_seats": 5,
+        "addons": ["seat_eu"],
+    },
 ]
 DEMO_ADDONS: list[dict[str, Any]] = [
-    {"code": "starter_seat", "name": "Additional seat", "currency": "USD", "price": 10_00, "seat_type": "FULL"},
-    {"code": "team_seat", "name": "Additional team seat", "currency": "USD", "price": 15_00, "seat_type": "FULL"},
-    {"code": "team_seat_annual", "name": "Additional team seat (annual)", "currency": "USD",
-     "price": 144_00, "seat_type": "FULL"},
-    {"code": "viewer_seat", "name": "View-only seat", "currency": "USD", "price": 5_00, "seat_type": "VIEWER"},
+    {
+        "code": "starter_seat",
+        "name": "Additional seat",
+        "currency": "USD",
+        "price": 10_00,
+        "seat_type": "FULL",
+    },
+    {
+        "code": "team_seat",
+        "name": "Additional team seat",
+        "currency": "USD",
+        "price": 15_00,
+        "seat_type": "FULL",
+    },
+    {
+        "code": "team_seat_annual",
+        "name": "Additional team seat (annual)",
+        "currency": "USD",
+        "price": 144_00,
+        "seat_type": "FULL",
+    },
+    {
+        "code": "viewer_seat",
+        "name": "View-only seat",
+        "currency": "USD",
+        "price": 5_00,
+        "seat_type": "VIEWER",
+    },
     {"code": "guest_seat", "name": "Guest seat", "currency": "USD", "price": 0, "seat_type": "GUEST"},
-    {"code": "pack_5", "name": "5-seat pack", "currency": "USD", "price": 50_00, "seat_type": "FULL",
-     "seats_per_unit": 5},
-    {"code": "pack_10", "name": "10-seat pack", "currency": "USD", "price": 80_00, "seat_type": "FULL",
-     "seats_per_unit": 10},
-    {"code": "pack_25", "name": "25-seat pack", "currency": "USD", "price": 175_00, "seat_type": "FULL",
-     "seats_per_unit": 25},
+    {
+        "code": "pack_5",
+        "name": "5-seat pack",
+        "currency": "USD",
+        "price": 50_00,
+        "seat_type": "FULL",
+        "seats_per_unit": 5,
+    },
+    {
+        "code": "pack_10",
+        "name": "10-seat pack",
+        "currency": "USD",
+        "price": 80_00,
+        "seat_type": "FULL",
+        "seats_per_unit": 10,
+    },
+    {
+        "code": "pack_25",
+        "name": "25-seat pack",
+        "currency": "USD",
+        "price": 175_00,
+        "seat_type": "FULL",
+        "seats_per_unit": 25,
+    },
     {"code": "user_seat", "name": "User", "currency": "USD", "price": 12_00, "seat_type": "FULL"},
-    {"code": "professional_seat", "name": "Professional seat", "currency": "USD", "price": 10_00,
-     "seat_type": "FULL"},
-    {"code": "enterprise_seat", "name": "Enterprise seat", "currency": "USD", "price": 7_00, "seat_type": "FULL"},
+    {
+        "code": "professional_seat",
+        "name": "Professional seat",
+        "currency": "USD",
+        "price": 10_00,
+        "seat_type": "FULL",
+    },
+    {
+        "code": "enterprise_seat",
+        "name": "Enterprise seat",
+        "currency": "USD",
+        "price": 7_00,
+        "seat_type": "FULL",
+    },
     {"code": "seat_jp", "name": "追加シート", "currency": "JPY", "price": 1_200, "seat_type": "FULL"},
     {"code": "seat_eu", "name": "Additional seat", "currency": "EUR", "price": 13_00, "seat_type": "FULL"},
 ]
 # Demo tenant (by email) -> plan, add-on quantities, members. Acme is full, to show enforcement.
 DEMO_TEAMS: dict[str, dict[str, Any]] = {
     "billing@acme.example": {
-        "plan": "team_pro", "addons": {"team_seat": 2, "viewer_seat": 2},
-        "members": [(f"{name}@acme.example", "FULL") for name in ("ana", "ben", "chloe", "dev", "eli", "fay", "gus")]
+        "plan": "team_pro",
+        "addons": {"team_seat": 2, "viewer_seat": 2},
+        "members": [
+            (f"{name}@acme.example", "FULL") for name in ("ana", "ben", "chloe", "dev", "eli", "fay", "gus")
+        ]
         + [("viewer@acme.example", "VIEWER")],
     },
     "keiri@sakura.example": {
-        "plan": "team_jp", "addons": {"seat_jp": 2},
-        "members": [("haruto@sakura.example", "FULL"), ("yui@sakura.example", "FULL"), ("sota@sakura.example", "FULL")],
+        "plan": "team_jp",
+        "addons": {"seat_jp": 2},
+        "members": [
+            ("haruto@sakura.example", "FULL"),
+            ("yui@sakura.example", "FULL"),
+            ("sota@sakura.example", "FULL"),
+        ],
     },
     "finance@nordwind.example": {
-        "plan": "team_eu", "addons": {"seat_eu": 20},
+        "plan": "team_eu",
+        "addons": {"seat_eu": 20},
         "members": [(f"{name}@nordwind.example", "FULL") for name in ("lena", "jonas", "mia", "paul")],
     },
 }
 
 # Meters, and what plans charge for them (the seed FAQ's sum and max aggregations).
 DEMO_METERS: list[dict[str, Any]] = [
-    {"name": "api_calls", "display_name": "API calls", "aggregation": "SUM",
-     "description": "Requests to the public API."},
-    {"name": "storage_gb", "display_name": "Storage (GB)", "aggregation": "MAX",
-     "description": "Peak storage used, sampled daily."},
+    {
+        "name": "api_calls",
+        "display_name": "API calls",
+        "aggregation": "SUM",
+        "description": "Requests to the public API.",
+    },
+    {
+        "name": "storage_gb",
+        "display_name": "Storage (GB)",
+        "aggregation": "MAX",
+        "description": "Peak storage used, sampled daily.",
+    },
 ]
 DEMO_USAGE_CHARGES: list[dict[str, Any]] = [
     # $1 per started 1,000 calls after 10,000 free ones each month.
-    {"plan": "team_pro", "meter_name": "api_calls", "model": "PACKAGE", "unit_amount": 1_00,
-     "package_size": 1_000, "free_units": 10_000},
-    {"plan": "team_pro", "meter_name": "storage_gb", "model": "GRADUATED", "tiers": [
-        {"up_to": 50, "unit_amount": 0}, {"up_to": 500, "unit_amount": 25}, {"up_to": None, "unit_amount": 10}]},
-    {"plan": "team_jp", "meter_name": "api_calls", "model": "VOLUME", "tiers": [
-        {"up_to": 10_000, "unit_amount": 0}, {"up_to": 100_000, "unit_amount": 1, "flat_amount": 500},
-        {"up_to": None, "unit_amount": 1, "flat_amount": 0}]},
+    {
+        "plan": "team_pro",
+        "meter_name": "api_calls",
+        "model": "PACKAGE",
+        "unit_amount": 1_00,
+        "package_size": 1_000,
+        "free_units": 10_000,
+    },
+    {
+        "plan": "team_pro",
+        "meter_name": "storage_gb",
+        "model": "GRADUATED",
+        "tiers": [
+            {"up_to": 50, "unit_amount": 0},
+            {"up_to": 500, "unit_amount": 25},
+            {"up_to": None, "unit_amount": 10},
+        ],
+    },
+    {
+        "plan": "team_jp",
+        "meter_name": "api_calls",
+        "model": "VOLUME",
+        "tiers": [
+            {"up_to": 10_000, "unit_amount": 0},
+            {"up_to": 100_000, "unit_amount": 1, "flat_amount": 500},
+            {"up_to": None, "unit_amount": 1, "flat_amount": 0},
+        ],
+    },
 ]
 DEMO_USAGE_DAYS = 20
 
@@ -198,36 +333,60 @@ async def _seed_meters(deps: Deps) -> None:
     """The demo meters and usage charges, where the names are free."""
     admin = operator()
     for spec in DEMO_METERS:
-        with contextlib.suppress(ValidationFailed):  # the name is taken: an earlier seed, or the operator's own
+        with contextlib.suppress(
+            ValidationFailed
+        ):  # the name is taken: an earlier seed, or the operator's own
             await meters.create_meter(deps, admin, MeterCreate.parse(spec))
     async with deps.store.read() as session:
         plans = dict((await session.execute(select(PlanRow.code, PlanRow.id))).all())
     for spec in DEMO_USAGE_CHARGES:
         fields = {k: v for k, v in spec.items() if k != "plan"}
         with contextlib.suppress(ValidationFailed):  # already charged for
-            await meters.add_usage_charge(deps, admin, UsageChargeCreate.parse({"plan_id": plans[spec["plan"]], **fields}))
+            await meters.add_usage_charge(
+                deps, admin, UsageChargeCreate.parse({"plan_id": plans[spec["plan"]], **fields})
+            )
 
 
 async def _seed_usage(deps: Deps) -> None:
     """Hourly API calls and a daily storage peak for the last days, keyed by hour, so
     seeding again counts nothing twice and only adds the hours since."""
     async with deps.store.read() as session:
-        tenant_ids = list((await session.scalars(
-            select(TenantRow.id).where(TenantRow.email.in_(list(DEMO_TEAMS))).order_by(TenantRow.email)
-        )).all())
+        tenant_ids = list(
+            (
+                await session.scalars(
+                    select(TenantRow.id)
+                    .where(TenantRow.email.in_(list(DEMO_TEAMS)))
+                    .order_by(TenantRow.email)
+                )
+            ).all()
+        )
     now = deps.clock.now().replace(minute=0, second=0, microsecond=0)
     events: list[dict[str, Any]] = []
     for n, tenant_id in enumerate(tenant_ids):
         for hour in range(DEMO_USAGE_DAYS * 24, 0, -1):
             at = now - timedelta(hours=hour)
             calls = 40 + (at.hour * 37 + at.day * 11 + n * 5) % 90 * (3 if 9 <= at.hour <= 18 else 1)
-            events.append({"tenantId": tenant_id, "meterName": "api_calls", "value": calls, "timestamp": at,
-                           "idempotencyKey": f"demo-api_calls-{at.isoformat()}"})
+            events.append(
+                {
+                    "tenantId": tenant_id,
+                    "meterName": "api_calls",
+                    "value": calls,
+                    "timestamp": at,
+                    "idempotencyKey": f"demo-api_calls-{at.isoformat()}",
+                }
+            )
             if at.hour == 12:
                 gigabytes = 20 + n * 30 + (DEMO_USAGE_DAYS * 24 - hour) / 24 * 1.5
-                events.append({"tenantId": tenant_id, "meterName": "storage_gb", "value": round(gigabytes, 2),
-                               "method": "DIRECT", "timestamp": at,
-                               "idempotencyKey": f"demo-storage_gb-{at.date().isoformat()}"})
+                events.append(
+                    {
+                        "tenantId": tenant_id,
+                        "meterName": "storage_gb",
+                        "value": round(gigabytes, 2),
+                        "method": "DIRECT",
+                        "timestamp": at,
+                        "idempotencyKey": f"demo-storage_gb-{at.date().isoformat()}",
+                    }
+                )
     await usage.record_batch(deps, operator(), events)
 
 
@@ -235,9 +394,13 @@ async def _seed_teams(deps: Deps) -> None:
     """Subscribe each demo tenant and invite its members, skipping what is there."""
     admin = operator()
     async with deps.store.read() as session:
-        tenant_ids = dict((await session.execute(
-            select(TenantRow.email, TenantRow.id).where(TenantRow.email.in_(list(DEMO_TEAMS)))
-        )).all())
+        tenant_ids = dict(
+            (
+                await session.execute(
+                    select(TenantRow.email, TenantRow.id).where(TenantRow.email.in_(list(DEMO_TEAMS)))
+                )
+            ).all()
+        )
         plans = dict((await session.execute(select(PlanRow.code, PlanRow.id))).all())
         addons = dict((await session.execute(select(AddonRow.code, AddonRow.id))).all())
     for email, team in DEMO_TEAMS.items():
@@ -245,14 +408,21 @@ async def _seed_teams(deps: Deps) -> None:
         wanted = [{"addon_id": addons[code], "quantity": q} for code, q in team["addons"].items()]
         try:
             await subscriptions.subscribe(
-                deps, admin, SubscriptionCreate.parse({"tenant_id": tenant_id, "plan_id": plans[team["plan"]], "addons": wanted})
+                deps,
+                admin,
+                SubscriptionCreate.parse(
+                    {"tenant_id": tenant_id, "plan_id": plans[team["plan"]], "addons": wanted}
+                ),
             )
         except AlreadySubscribed:
             pass
         for member, seat_type in team["members"]:
             try:
-                await members.invite_member(deps, admin, MemberInvite.parse({"tenant_id": tenant_id, "email": member,
-                                                          "seat_type": seat_type}))
+                await members.invite_member(
+                    deps,
+                    admin,
+                    MemberInvite.parse({"tenant_id": tenant_id, "email": member, "seat_type": seat_type}),
+                )
             except (ValidationFailed, NoSeatsAvailable):  # already a member, or the team changed since
                 pass
 
@@ -262,9 +432,11 @@ async def _seed_tenants(deps: Deps) -> list[TenantRow]:
         if deps.store.dialect == "postgresql":  # two seeds at once must not both insert
             await session.execute(text("LOCK TABLE tenants IN SHARE ROW EXCLUSIVE MODE"))
         existing = set(
-            (await session.scalars(
-                select(TenantRow.email).where(TenantRow.email.in_([t["email"] for t in DEMO_TENANTS]))
-            )).all()
+            (
+                await session.scalars(
+                    select(TenantRow.email).where(TenantRow.email.in_([t["email"] for t in DEMO_TENANTS]))
+                )
+            ).all()
         )
         return [
             await tenants.insert_tenant(session, deps, tenants.TenantCreate.parse(spec))

@@ -53,7 +53,7 @@ def _plan(field_def: GraphQLField) -> tuple[str, Any, bool] | None:
     definition = (field_def.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
     return_type = field_def.type
     nullable = not isinstance(return_type, GraphQLNonNull)
-    leaf = return_type if nullable else return_type.of_type  # type: ignore[union-attr]
+    leaf = return_type if nullable else return_type.of_type  # type: ignore[union-attr]  # non-null types wrap one
     if (
         definition is not None
         and getattr(definition, "is_basic_field", False)
@@ -76,7 +76,9 @@ def _origin(object_type: GraphQLObjectType) -> type | None:
         return cached[1]
     definition = (object_type.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
     origin = getattr(definition, "origin", None)
-    origin = origin if isinstance(origin, type) and not getattr(definition, "is_graphql_generic", False) else None
+    origin = (
+        origin if isinstance(origin, type) and not getattr(definition, "is_graphql_generic", False) else None
+    )
     _ORIGINS[id(object_type)] = (object_type, origin)
     return origin
 
@@ -101,9 +103,11 @@ def _plain_object(field_def: GraphQLField, node: FieldNode, source: Any) -> Any:
     when it is anything else."""
     return_type = field_def.type
     nullable = not isinstance(return_type, GraphQLNonNull)
-    object_type = return_type if nullable else return_type.of_type  # type: ignore[union-attr]
+    object_type = return_type if nullable else return_type.of_type  # type: ignore[union-attr]  # as above
     if (
-        not isinstance(object_type, GraphQLObjectType) or field_def.args or node.selection_set is None
+        not isinstance(object_type, GraphQLObjectType)
+        or field_def.args
+        or node.selection_set is None
         or not getattr(field_def.resolve, "_is_default", False)
     ):
         return _MISSING
@@ -118,8 +122,12 @@ def _plain_object(field_def: GraphQLField, node: FieldNode, source: Any) -> Any:
         return _MISSING
     result: dict[str, Any] = {}
     for selection in node.selection_set.selections:
-        if not isinstance(selection, FieldNode) or selection.directives or selection.arguments \
-                or selection.selection_set is not None:
+        if (
+            not isinstance(selection, FieldNode)
+            or selection.directives
+            or selection.arguments
+            or selection.selection_set is not None
+        ):
             return _MISSING
         name = selection.name.value
         key = selection.alias.value if selection.alias else name
@@ -140,8 +148,12 @@ def _plain_object(field_def: GraphQLField, node: FieldNode, source: Any) -> Any:
 
 
 class LeafFastPath(StrawberryGraphQLCoreExecutionContext):
-    def execute_field(  # type: ignore[override]
-        self, parent_type: GraphQLObjectType, source: Any, field_details_list: Any, path: Any,
+    def execute_field(  # type: ignore[override]  # graphql-core's own signature, narrowed
+        self,
+        parent_type: GraphQLObjectType,
+        source: Any,
+        field_details_list: Any,
+        path: Any,
         position_context: Any,
     ) -> AwaitableOrValue[Any]:
         middleware = self.middleware_manager

@@ -218,7 +218,9 @@ def expanded_fields(document: DocumentNode, limit: int) -> int:
             if waiting:
                 stack.extend(waiting)
                 continue
-            sizes[name] = min(limit + 1, fields + sum(count * sizes.get(n, 0) for n, count in spreads.items()))
+            sizes[name] = min(
+                limit + 1, fields + sum(count * sizes.get(n, 0) for n, count in spreads.items())
+            )
             expanding.discard(name)
             stack.pop()
     total = 0
@@ -258,10 +260,12 @@ def validate(
         return huge.errors
     limit = max_fields or DEFAULT_MAX_FIELDS
     if expanded_fields(document, limit) > limit:
-        return [GraphQLError(
-            f"The operation selects more than {limit} fields once its fragments are expanded; "
-            "spread fragments fewer times."
-        )]
+        return [
+            GraphQLError(
+                f"The operation selects more than {limit} fields once its fragments are expanded; "
+                "spread fragments fewer times."
+            )
+        ]
     try:
         errors = validate_document(schema, document, rules)
     except RecursionError:  # Strawberry's depth rule follows a chain of 1,000 fragments by recursion

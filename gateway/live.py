@@ -38,6 +38,7 @@ def connect_params(store: Store) -> dict[str, Any]:
     _, params = store.engine.dialect.create_connect_args(store.engine.url)
     return {key: value for key, value in params.items() if key not in _DIALECT_ONLY}
 
+
 # Events a slow subscriber may fall behind by before it is dropped.
 QUEUE_SIZE = 1000
 # NOTIFY payloads received but not yet fanned out (a burst while loading big events).
@@ -87,8 +88,12 @@ class Subscriber:
         except asyncio.QueueFull:
             self.dropped = True
             self.close()
-            log.warning("a live subscriber of tenant %s fell %d events behind at %s; dropped it",
-                        self.tenant_id, QUEUE_SIZE, event.id)
+            log.warning(
+                "a live subscriber of tenant %s fell %d events behind at %s; dropped it",
+                self.tenant_id,
+                QUEUE_SIZE,
+                event.id,
+            )
 
 
 class Hub:
@@ -110,7 +115,10 @@ class Hub:
         if store.dialect != "postgresql" or self._tasks:
             return
         self._store = store
-        self._tasks = [asyncio.create_task(self._listen(connect_params(store))), asyncio.create_task(self._deliver())]
+        self._tasks = [
+            asyncio.create_task(self._listen(connect_params(store))),
+            asyncio.create_task(self._deliver()),
+        ]
         try:
             await asyncio.wait_for(self.listening.wait(), START_WAIT_SECONDS)
         except TimeoutError:
@@ -166,8 +174,11 @@ class Hub:
             try:
                 connection = await asyncpg.connect(**params, timeout=10)
             except Exception as exc:  # any failure: log, back off, try again; never end the app
-                log.warning("live events: cannot connect to PostgreSQL (%s); retrying in %.1f s",
-                            type(exc).__name__, delay)
+                log.warning(
+                    "live events: cannot connect to PostgreSQL (%s); retrying in %.1f s",
+                    type(exc).__name__,
+                    delay,
+                )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, BACKOFF_MAX)
                 continue
@@ -187,8 +198,11 @@ class Hub:
                 await self._watch(connection, lost)
                 log.warning("live events: the LISTEN connection dropped; reconnecting")
             except Exception as exc:  # any failure: log, back off, try again; never end the app
-                log.warning("live events: the LISTEN connection failed (%s); reconnecting in %.1f s",
-                            type(exc).__name__, delay)
+                log.warning(
+                    "live events: the LISTEN connection failed (%s); reconnecting in %.1f s",
+                    type(exc).__name__,
+                    delay,
+                )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, BACKOFF_MAX)
             finally:
@@ -229,8 +243,13 @@ class Hub:
     async def _event(self, payload: str) -> Event | None:
         message = json.loads(payload)
         if "data" in message:
-            return Event(message["id"], message["type"], message.get("tenant_id"), message["data"],
-                         datetime.fromisoformat(message["at"]))
+            return Event(
+                message["id"],
+                message["type"],
+                message.get("tenant_id"),
+                message["data"],
+                datetime.fromisoformat(message["at"]),
+            )
         # Too big for a NOTIFY: only the id came; the row committed before the notification.
         async with self._store.read() as session:
             row = await session.get(EventRow, message["id"])

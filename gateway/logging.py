@@ -22,7 +22,12 @@ _SECRET = re.compile(
     r"|(?i:bearer)\s+\S+)"
 )
 # LogRecord internals, and uvicorn's ANSI-coloured duplicate of the message.
-_SKIPPED = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime", "color_message", "request"}
+_SKIPPED = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
+    "message",
+    "asctime",
+    "color_message",
+    "request",
+}
 
 
 def redact(text: str) -> str:
@@ -76,7 +81,7 @@ def configure_logging(level: str = "INFO", fmt: str = "json", stream: Any = None
     for old in list(root.handlers):
         if getattr(old, "_gateway", False):
             root.removeHandler(old)
-    handler._gateway = True  # type: ignore[attr-defined]
+    handler._gateway = True  # type: ignore[attr-defined]  # marks our own handler on the root logger
     root.addHandler(handler)
     root.setLevel(level)
     for name in ("uvicorn", "uvicorn.error"):

@@ -53,10 +53,18 @@ class RequestContextMiddleware:
             error_log.exception("unhandled error in %s %s", scope.get("method"), scope.get("path"))
             if scope["type"] != "http" or status["code"] is not None:
                 raise
-            await _send_json(send_with_id, 500, {"errors": [{
-                "message": f"Unexpected error. Quote request id {request_id} when reporting it.",
-                "extensions": {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
-            }]})
+            await _send_json(
+                send_with_id,
+                500,
+                {
+                    "errors": [
+                        {
+                            "message": f"Unexpected error. Quote request id {request_id} when reporting it.",
+                            "extensions": {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
+                        }
+                    ]
+                },
+            )
         finally:
             access_log.info(
                 "%s %s %s",
@@ -78,14 +86,23 @@ class RequestContextMiddleware:
         would otherwise reach the JSON parser and be reported as bad UTF-8."""
         encoding = headers.get(b"content-encoding", b"identity").strip().lower()
         if encoding not in (b"", b"identity") and scope.get("method") not in ("GET", "HEAD"):
-            await _refuse(send, 415, "UNSUPPORTED_MEDIA_TYPE",
-                          f"Content-Encoding {encoding.decode('latin-1')!r} is not supported; send the body uncompressed.")
+            await _refuse(
+                send,
+                415,
+                "UNSUPPORTED_MEDIA_TYPE",
+                f"Content-Encoding {encoding.decode('latin-1')!r} is not supported; send the body "
+                "uncompressed.",
+            )
             return None
         declared = headers.get(b"content-length")
         if declared is not None:
             if not declared.strip().isdigit():
-                await _refuse(send, 400, "BAD_REQUEST",
-                              f"Content-Length {declared.decode('latin-1')[:40]!r} is not a number of bytes.")
+                await _refuse(
+                    send,
+                    400,
+                    "BAD_REQUEST",
+                    f"Content-Length {declared.decode('latin-1')[:40]!r} is not a number of bytes.",
+                )
                 return None
             if int(declared) > self.max_body_bytes:
                 await _too_large(send, self.max_body_bytes)

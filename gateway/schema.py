@@ -152,7 +152,7 @@ def _take_batches_raw(schema: GatewaySchema) -> None:
     conversion of each into an input object would cost three times the coercion, most
     of a 10,000-event batch's time; the service validates the events itself."""
     assert schema.schema_converter is not None
-    field = schema._schema.mutation_type.fields["recordUsageBatch"]  # type: ignore[union-attr]
+    field = schema._schema.mutation_type.fields["recordUsageBatch"]  # type: ignore[union-attr]  # the schema has mutations
 
     async def resolve(_root: object, info: object, events: list[dict[str, object]]) -> object:
         return await record_usage_batch(info, events)

@@ -26,8 +26,10 @@ class Settings(BaseSettings):
     stripe_webhook_secret: SecretStr | None = None
 
     billing_interval_seconds: float = Field(
-        default=60, ge=0,
-        description="How often `serve` renews what is due (0: never; run `billing-gateway bill` from cron instead).",
+        default=60,
+        ge=0,
+        description="How often `serve` renews what is due (0: never; run `billing-gateway bill` from cron "
+        "instead).",
     )
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

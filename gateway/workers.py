@@ -31,8 +31,12 @@ async def billing_worker(deps: Deps, interval: float) -> None:
         try:
             run = await renew_due(deps)
             if run.renewed or run.failed:
-                log.info("billing run: %d renewed, %d invoices, %d failed", run.renewed, len(run.invoices),
-                         len(run.failed))
+                log.info(
+                    "billing run: %d renewed, %d invoices, %d failed",
+                    run.renewed,
+                    len(run.invoices),
+                    len(run.failed),
+                )
             await purge_expired_keys(deps)
             await purge_finished(deps)
         except Exception:

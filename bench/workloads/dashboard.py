@@ -10,11 +10,12 @@ seat add-on), five meters (SUM and MAX), and on one test clock started
 holding members; the clock is then advanced to now (``test_clocks.advance_test_clock``:
 every month renews, one invoice each), and each gets usage this month in its own
 timezone (``usage.record_batch``: ``profile.dashboard_points`` points per meter for the
-dashboard's tenant, a fifteenth of that for the others). Renewing through the product costs 10-25 ms a month per tenant,
-so the other ``profile.fleet_tenants`` - templates tenants are copies of the templates
-made with the bare driver: every row of a template (tenant, subscription, add-ons,
-members, invoices and lines, usage days and points) with new ids, invoice numbers of
-its own, and nothing else changed (no audit entries or events are copied).
+dashboard's tenant, a fifteenth of that for the others). Renewing through the product
+costs 10-25 ms a month per tenant, so the other ``profile.fleet_tenants`` - templates
+tenants are copies of the templates made with the bare driver: every row of a template
+(tenant, subscription, add-ons, members, invoices and lines, usage days and points)
+with new ids, invoice numbers of its own, and nothing else changed (no audit entries or
+events are copied).
 
 The GraphQL operations are DASHBOARD and FLEET below; bench.baseline answers the same
 from hand-written SQL (POST /dashboard, POST /fleet), and each workload first checks
@@ -86,8 +87,11 @@ DASHBOARD = "query Dashboard($id: ID!) { tenant(id: $id) { ...Dashboard } }\n" +
 FLEET = "query Fleet($first: Int!) { tenants(first: $first) { edges { node { ...Dashboard } } } }\n" + TENANT
 
 METERS = (
-    ("bench_api_calls", "SUM"), ("bench_emails_sent", "SUM"), ("bench_compute_minutes", "SUM"),
-    ("bench_storage_gb", "MAX"), ("bench_active_users", "MAX"),
+    ("bench_api_calls", "SUM"),
+    ("bench_emails_sent", "SUM"),
+    ("bench_compute_minutes", "SUM"),
+    ("bench_storage_gb", "MAX"),
+    ("bench_active_users", "MAX"),
 )
 TIMEZONES = ("UTC", "Asia/Tokyo", "Europe/Berlin", "America/New_York")
 FLEET_SIZE = 100
@@ -124,19 +128,38 @@ async def seeded(ctx: Context) -> Seeded:
     return ctx.shared["dashboard"]
 
 
-async def _team(ctx: Context, name: str, timezone: str, clock_id: str, plan_id: str, quantities: dict[str, int],
-                team: int) -> str:
+async def _team(
+    ctx: Context, name: str, timezone: str, clock_id: str, plan_id: str, quantities: dict[str, int], team: int
+) -> str:
     admin = operator()
-    tenant = await tenants.create_tenant(ctx.deps, admin, TenantCreate.parse({
-        "name": name, "email": "billing@example.com", "currency": "USD", "timezone": timezone,
-        "test_clock_id": clock_id,
-    }))
-    await subscriptions.subscribe(ctx.deps, admin, SubscriptionCreate.parse({
-        "tenant_id": tenant.id, "plan_id": plan_id,
-        "addons": [{"addon_id": addon, "quantity": q} for addon, q in quantities.items()],
-    }))
+    tenant = await tenants.create_tenant(
+        ctx.deps,
+        admin,
+        TenantCreate.parse(
+            {
+                "name": name,
+                "email": "billing@example.com",
+                "currency": "USD",
+                "timezone": timezone,
+                "test_clock_id": clock_id,
+            }
+        ),
+    )
+    await subscriptions.subscribe(
+        ctx.deps,
+        admin,
+        SubscriptionCreate.parse(
+            {
+                "tenant_id": tenant.id,
+                "plan_id": plan_id,
+                "addons": [{"addon_id": addon, "quantity": q} for addon, q in quantities.items()],
+            }
+        ),
+    )
     for n in range(team):
-        await members.invite_member(ctx.deps, admin, MemberInvite.parse({"tenant_id": tenant.id, "email": f"member{n}@example.com"}))
+        await members.invite_member(
+            ctx.deps, admin, MemberInvite.parse({"tenant_id": tenant.id, "email": f"member{n}@example.com"})
+        )
     return tenant.id
 
 
@@ -148,7 +171,8 @@ def _events(tenant_id: str, timezone: str, now: datetime, points: int) -> list[d
     span = max(int(now.timestamp()) - start, 1)
     return [
         {
-            "tenantId": tenant_id, "meterName": name,
+            "tenantId": tenant_id,
+            "meterName": name,
             "value": (k * 7 % 13 + 1) / 2 if aggregation == "SUM" else 10 + (k * 31 % 97) / 4,
             "timestamp": datetime.fromtimestamp(start + k * span // points, UTC),
         }
@@ -160,15 +184,44 @@ def _events(tenant_id: str, timezone: str, now: datetime, points: int) -> list[d
 async def _seed(ctx: Context) -> Seeded:
     profile, deps, admin = ctx.profile, ctx.deps, operator()
     began = time.perf_counter()
-    plan = await catalog.create_plan(deps, admin, PlanCreate.parse({
-        "code": "bench_team", "name": "Team", "currency": "USD", "base_price": 49_00, "included_seats": 5,
-    }))
-    seat = await catalog.create_addon(deps, admin, AddonCreate.parse({
-        "code": "bench_seat", "name": "Additional seat", "currency": "USD", "price": 12_00, "seat_type": "FULL",
-    }))
-    storage = await catalog.create_addon(deps, admin, AddonCreate.parse({
-        "code": "bench_storage", "name": "Extra storage 100 GB", "currency": "USD", "price": 5_00,
-    }))
+    plan = await catalog.create_plan(
+        deps,
+        admin,
+        PlanCreate.parse(
+            {
+                "code": "bench_team",
+                "name": "Team",
+                "currency": "USD",
+                "base_price": 49_00,
+                "included_seats": 5,
+            }
+        ),
+    )
+    seat = await catalog.create_addon(
+        deps,
+        admin,
+        AddonCreate.parse(
+            {
+                "code": "bench_seat",
+                "name": "Additional seat",
+                "currency": "USD",
+                "price": 12_00,
+                "seat_type": "FULL",
+            }
+        ),
+    )
+    storage = await catalog.create_addon(
+        deps,
+        admin,
+        AddonCreate.parse(
+            {
+                "code": "bench_storage",
+                "name": "Extra storage 100 GB",
+                "currency": "USD",
+                "price": 5_00,
+            }
+        ),
+    )
     for addon in (seat, storage):
         await catalog.attach_addon(deps, admin, plan.id, addon.id)
     for name, aggregation in METERS:
@@ -179,15 +232,30 @@ async def _seed(ctx: Context) -> Seeded:
         deps, admin, now - timedelta(days=31 * profile.history_months), name="bench dashboard"
     )
     ctx.log(f"dashboard: seeding 1 + {profile.fleet_templates} tenants through the product")
-    made = [("America/New_York", await _team(
-        ctx, "Acme Dashboard", "America/New_York", clock.id, plan.id, {seat.id: 10, storage.id: 2}, 8
-    ))]
+    made = [
+        (
+            "America/New_York",
+            await _team(
+                ctx, "Acme Dashboard", "America/New_York", clock.id, plan.id, {seat.id: 10, storage.id: 2}, 8
+            ),
+        )
+    ]
     for i in range(profile.fleet_templates):
         timezone = TIMEZONES[i % len(TIMEZONES)]
-        made.append((timezone, await _team(
-            ctx, f"Fleet template {i}", timezone, clock.id, plan.id, {seat.id: 2 + i, storage.id: 1 + i % 2},
-            2 + i % 3,
-        )))
+        made.append(
+            (
+                timezone,
+                await _team(
+                    ctx,
+                    f"Fleet template {i}",
+                    timezone,
+                    clock.id,
+                    plan.id,
+                    {seat.id: 2 + i, storage.id: 1 + i % 2},
+                    2 + i % 3,
+                ),
+            )
+        )
     renewing = time.perf_counter()
     await test_clocks.advance_test_clock(deps, admin, clock.id, now)
     renewed = time.perf_counter() - renewing
@@ -195,8 +263,8 @@ async def _seed(ctx: Context) -> Seeded:
     for timezone, tenant_id in made[1:]:
         events.extend(_events(tenant_id, timezone, now, max(profile.dashboard_points // 15, 5)))
     for first in range(0, len(events), usage.BATCH_LIMIT):
-        outcome = await usage.record_batch(deps, admin, events[first:first + usage.BATCH_LIMIT])
-        if outcome.errors or outcome.accepted != len(events[first:first + usage.BATCH_LIMIT]):
+        outcome = await usage.record_batch(deps, admin, events[first : first + usage.BATCH_LIMIT])
+        if outcome.errors or outcome.accepted != len(events[first : first + usage.BATCH_LIMIT]):
             raise BenchError(f"record_batch refused seed usage: {outcome.errors[:3]}")
 
     copies = max(profile.fleet_tenants - profile.fleet_templates, 0)
@@ -252,8 +320,12 @@ async def _copy(raw: Raw, templates: list[str], copies: int) -> None:
     rows: dict[str, dict[str, list[list[Any]]]] = {}
     for template in templates:
         rows[template] = {
-            table: [list(r) for r in await raw.fetch(f"SELECT {', '.join(_columns(table))} FROM {table} WHERE {where}",
-                                                     template)]
+            table: [
+                list(r)
+                for r in await raw.fetch(
+                    f"SELECT {', '.join(_columns(table))} FROM {table} WHERE {where}", template
+                )
+            ]
             for table, where in COPIED.items()
         }
     out: dict[str, list[list[Any]]] = {table: [] for table in COPIED}
@@ -266,10 +338,15 @@ async def _copy(raw: Raw, templates: list[str], copies: int) -> None:
             "subscriptions": ("sub", {"tenant_id": ids.get}),
             "subscription_addons": ("", {"subscription_id": ids.get}),
             "members": ("mem", {"tenant_id": ids.get}),
-            "invoices": ("inv", {
-                "tenant_id": ids.get, "subscription_id": ids.get, "provider_invoice_id": None,
-                "number": lambda number, prefix=prefix: f"{prefix}-{number.rsplit('-', 1)[1]}",
-            }),
+            "invoices": (
+                "inv",
+                {
+                    "tenant_id": ids.get,
+                    "subscription_id": ids.get,
+                    "provider_invoice_id": None,
+                    "number": lambda number, prefix=prefix: f"{prefix}-{number.rsplit('-', 1)[1]}",
+                },
+            ),
             "invoice_lines": ("line", {"invoice_id": ids.get}),
             "usage_days": ("", {"tenant_id": ids.get}),
             "usage_points": ("", {"tenant_id": ids.get}),
@@ -309,9 +386,9 @@ def baseline_data(response: Response, what: str) -> Any:
     return json.loads(response.body)
 
 
-async def compared(server: Process, product: bytes, baseline: Process, hand_written: bytes, what: str) -> tuple[
-    Response, Response, Any
-]:
+async def compared(
+    server: Process, product: bytes, baseline: Process, hand_written: bytes, what: str
+) -> tuple[Response, Response, Any]:
     """One answer from each; BenchError unless the product's data is the baseline's."""
     conn, other = await server.connect(), await baseline.connect()
     try:
@@ -331,7 +408,9 @@ def same_as(reference: Response, what: str) -> Any:
 
     def check(response: Response) -> None:
         if response.status != 200 or response.body != reference.body:
-            raise BenchError(f"{what} answered differently under load ({response.status}): {response.body[:300]!r}")
+            raise BenchError(
+                f"{what} answered differently under load ({response.status}): {response.body[:300]!r}"
+            )
 
     return check
 
@@ -340,7 +419,9 @@ def _check_seed(data: Any, ctx: Context) -> None:
     """The dashboard shows what the seed made, so the figures measure a full one."""
     tenant = data["tenant"]
     invoices = len(tenant["invoices"]["edges"])
-    counted = [c for c in tenant["meterUnitMonthCounts"] if c["meterName"].startswith("bench_") and c["count"] > 0]
+    counted = [
+        c for c in tenant["meterUnitMonthCounts"] if c["meterName"].startswith("bench_") and c["count"] > 0
+    ]
     wanted = min(10, ctx.profile.history_months + 1)
     if invoices != wanted or len(counted) < len(METERS) or tenant["subscription"] is None:
         raise BenchError(
@@ -349,7 +430,9 @@ def _check_seed(data: Any, ctx: Context) -> None:
         )
 
 
-@workload("dashboard", "one tenant's dashboard query: requests/s under concurrent clients vs hand-written SQL")
+@workload(
+    "dashboard", "one tenant's dashboard query: requests/s under concurrent clients vs hand-written SQL"
+)
 async def dashboard(ctx: Context) -> list[Row]:
     seed = await seeded(ctx)
     server, baseline, secret = await ctx.server(), await ctx.baseline(), await ctx.admin_secret()
@@ -361,13 +444,17 @@ async def dashboard(ctx: Context) -> list[Row]:
 
     loads = {}
     for path, process, request, reference in (
-        ("http", server, product, first), ("baseline", baseline, hand_written, second)
+        ("http", server, product, first),
+        ("baseline", baseline, hand_written, second),
     ):
         ctx.log(f"dashboard: {profile.clients} clients for {profile.load_seconds:g} s, {path}")
         connections = [await process.connect() for _ in range(profile.clients)]
         try:
             loads[path] = await run_load(
-                connections, request, seconds=profile.load_seconds, warmup=min(profile.warmup, 2),
+                connections,
+                request,
+                seconds=profile.load_seconds,
+                warmup=min(profile.warmup, 2),
                 check=same_as(reference, f"the {path} dashboard"),
             )
         finally:
@@ -378,15 +465,33 @@ async def dashboard(ctx: Context) -> list[Row]:
     return [
         measure("dashboard/setup", db, "seed dashboard and fleet", seed.seconds, "s", note=seed.note),
         measure(
-            "dashboard/http", db, f"requests/s, {clients}", http.rate, "req/s", baseline=hand.rate,
-            targets=[Check(">=", DASHBOARD_RATIO, on="ratio")], headline=True,
+            "dashboard/http",
+            db,
+            f"requests/s, {clients}",
+            http.rate,
+            "req/s",
+            baseline=hand.rate,
+            targets=[Check(">=", DASHBOARD_RATIO, on="ratio")],
+            headline=True,
             note=f"{len(http.latencies)} vs {len(hand.latencies)} requests in {profile.load_seconds:g} s; "
             f"{len(first.body):,} bytes",
         ),
-        measure("dashboard/http", db, f"latency p50, {clients}", percentile(http.latencies, 50) * 1000, "ms",
-                baseline=percentile(hand.latencies, 50) * 1000),
-        measure("dashboard/http", db, f"latency p95, {clients}", percentile(http.latencies, 95) * 1000, "ms",
-                baseline=percentile(hand.latencies, 95) * 1000),
+        measure(
+            "dashboard/http",
+            db,
+            f"latency p50, {clients}",
+            percentile(http.latencies, 50) * 1000,
+            "ms",
+            baseline=percentile(hand.latencies, 50) * 1000,
+        ),
+        measure(
+            "dashboard/http",
+            db,
+            f"latency p95, {clients}",
+            percentile(http.latencies, 95) * 1000,
+            "ms",
+            baseline=percentile(hand.latencies, 95) * 1000,
+        ),
     ]
 
 
@@ -421,9 +526,11 @@ async def product_statements(ctx: Context, secret: str, sizes: tuple[int, ...]) 
         app = create_app(Settings(database_url=ctx.db.url, log_level="WARNING"), deps=Deps(store=store))
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench", timeout=300) as http:
+
             async def fleet(first: int) -> Any:
                 response = await http.post(
-                    "/graphql", json={"query": FLEET, "variables": {"first": first}},
+                    "/graphql",
+                    json={"query": FLEET, "variables": {"first": first}},
                     headers={"Authorization": f"Bearer {secret}"},
                 )
                 body = response.json()
@@ -442,7 +549,9 @@ async def product_statements(ctx: Context, secret: str, sizes: tuple[int, ...]) 
         await store.dispose()
 
 
-async def _latencies(process: Process, request: bytes, reference: Response, ctx: Context, what: str) -> list[float]:
+async def _latencies(
+    process: Process, request: bytes, reference: Response, ctx: Context, what: str
+) -> list[float]:
     """Seconds of each call on one kept-alive connection, back to back: profile.fleet_calls,
     or fewer (two at least) once they have taken profile.fleet_seconds. (The calls that
     compared both answers have warmed both servers up.)"""
@@ -450,7 +559,9 @@ async def _latencies(process: Process, request: bytes, reference: Response, ctx:
     check = same_as(reference, what)
     samples: list[float] = []
     try:
-        while len(samples) < ctx.profile.fleet_calls and (len(samples) < 2 or sum(samples) < ctx.profile.fleet_seconds):
+        while len(samples) < ctx.profile.fleet_calls and (
+            len(samples) < 2 or sum(samples) < ctx.profile.fleet_seconds
+        ):
             began = time.perf_counter()
             answer = await conn.send(request)
             samples.append(time.perf_counter() - began)
@@ -460,7 +571,9 @@ async def _latencies(process: Process, request: bytes, reference: Response, ctx:
     return samples
 
 
-@workload("fleet", "tenants(first: 100) with the dashboard's fields: latency and SQL statements vs hand-written SQL")
+@workload(
+    "fleet", "tenants(first: 100) with the dashboard's fields: latency and SQL statements vs hand-written SQL"
+)
 async def fleet(ctx: Context) -> list[Row]:
     seed = await seeded(ctx)
     server, baseline, secret = await ctx.server(), await ctx.baseline(), await ctx.admin_secret()
@@ -471,9 +584,11 @@ async def fleet(ctx: Context) -> list[Row]:
     for first in (10, FLEET_SIZE):
         product = graphql_request(server.port, secret, FLEET, {"first": first})
         hand_written = baseline_request(baseline.port, secret, "/fleet", {"first": first})
-        answers[first] = (product, hand_written, *await compared(
-            server, product, baseline, hand_written, f"the fleet of {first}"
-        ))
+        answers[first] = (
+            product,
+            hand_written,
+            *await compared(server, product, baseline, hand_written, f"the fleet of {first}"),
+        )
     product, hand_written, reference, hand_reference, data = answers[FLEET_SIZE]
     if len(data["tenants"]["edges"]) != size:
         raise BenchError(f"the fleet query shows {len(data['tenants']['edges'])} tenants of {size}")
@@ -485,13 +600,35 @@ async def fleet(ctx: Context) -> list[Row]:
     theirs = {first: int(answers[first][3].headers["x-bench-statements"]) for first in (10, FLEET_SIZE)}
     at = f"@ {size} tenants"
     return [
-        measure("fleet/http", db, f"latency p50 {at}", percentile(http, 50) * 1000, "ms",
-                baseline=percentile(hand, 50) * 1000, targets=[Check("<=", FLEET_RATIO, on="ratio")], headline=True,
-                note=f"{len(reference.body):,} bytes; {len(http)} vs {len(hand)} calls"),
-        measure("fleet/http", db, f"latency p95 {at}", percentile(http, 95) * 1000, "ms",
-                baseline=percentile(hand, 95) * 1000),
-        measure("fleet/sql", db, "SQL statements @ 10 / @ 100 tenants", counted[FLEET_SIZE], "statements",
-                baseline=theirs[FLEET_SIZE], targets=[Check("==", counted[10])],
-                note=f"product {counted[10]} / {counted[FLEET_SIZE]}, baseline {theirs[10]} / {theirs[FLEET_SIZE]}"
-                f" (@ 10 / @ {size}); must not grow"),
+        measure(
+            "fleet/http",
+            db,
+            f"latency p50 {at}",
+            percentile(http, 50) * 1000,
+            "ms",
+            baseline=percentile(hand, 50) * 1000,
+            targets=[Check("<=", FLEET_RATIO, on="ratio")],
+            headline=True,
+            note=f"{len(reference.body):,} bytes; {len(http)} vs {len(hand)} calls",
+        ),
+        measure(
+            "fleet/http",
+            db,
+            f"latency p95 {at}",
+            percentile(http, 95) * 1000,
+            "ms",
+            baseline=percentile(hand, 95) * 1000,
+        ),
+        measure(
+            "fleet/sql",
+            db,
+            "SQL statements @ 10 / @ 100 tenants",
+            counted[FLEET_SIZE],
+            "statements",
+            baseline=theirs[FLEET_SIZE],
+            targets=[Check("==", counted[10])],
+            note=f"product {counted[10]} / {counted[FLEET_SIZE]}, baseline {theirs[10]} / "
+            f"{theirs[FLEET_SIZE]}"
+            f" (@ 10 / @ {size}); must not grow",
+        ),
     ]

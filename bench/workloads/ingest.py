@@ -116,8 +116,13 @@ async def _service(ctx: Context, plan: Batches) -> list[float]:
     seconds = []
     for batch in range(plan.count):
         events = [
-            {"tenantId": tenant_id, "meterName": meter, "value": value,
-             "timestamp": datetime.fromtimestamp(ts, UTC), "idempotencyKey": key}
+            {
+                "tenantId": tenant_id,
+                "meterName": meter,
+                "value": value,
+                "timestamp": datetime.fromtimestamp(ts, UTC),
+                "idempotencyKey": key,
+            }
             for ts, value, key in plan.events(batch)
         ]
         began = time.perf_counter()
@@ -131,15 +136,25 @@ async def _service(ctx: Context, plan: Batches) -> list[float]:
     finally:
         await raw.close()
     if differences:
-        raise BenchError("the rollup the bench computes is not what ingestion keeps: " + "; ".join(differences))
+        raise BenchError(
+            "the rollup the bench computes is not what ingestion keeps: " + "; ".join(differences)
+        )
     return seconds
 
 
 async def _http(ctx: Context, plan: Batches) -> tuple[list[float], int, list[int]]:
     server = await ctx.server()
-    tenant = await server.graphql(CREATE_TENANT, {"input": {
-        "name": "Bench HTTP", "email": "bench@example.com", "currency": "USD", "timezone": "UTC",
-    }})
+    tenant = await server.graphql(
+        CREATE_TENANT,
+        {
+            "input": {
+                "name": "Bench HTTP",
+                "email": "bench@example.com",
+                "currency": "USD",
+                "timezone": "UTC",
+            }
+        },
+    )
     meter = await server.graphql(CREATE_METER, {"input": {"name": "bench_http", "aggregation": "SUM"}})
     tenant_id, meter_name = tenant["createTenant"].get("id"), meter["createMeter"].get("name")
     if not tenant_id or not meter_name:
@@ -147,7 +162,13 @@ async def _http(ctx: Context, plan: Batches) -> tuple[list[float], int, list[int
     seconds = []
     for batch in range(plan.count):
         events = [
-            {"tenantId": tenant_id, "meterName": meter_name, "value": value, "timestamp": _iso(ts), "idempotencyKey": key}
+            {
+                "tenantId": tenant_id,
+                "meterName": meter_name,
+                "value": value,
+                "timestamp": _iso(ts),
+                "idempotencyKey": key,
+            }
             for ts, value, key in plan.events(batch)
         ]
         body = json.dumps({"query": BATCH_MUTATION, "variables": {"events": events}}).encode()
@@ -179,14 +200,38 @@ async def ingest(ctx: Context) -> list[Row]:
     http_targets.append(Check(">=", HTTP_RATIO_TARGET, on="ratio"))
     batches = f"{plan.count} x {plan.size:,}"
     return [
-        measure("ingest/http", db, "events/s, median batch", http[0], "events/s", baseline=driver[0],
-                targets=http_targets, headline=True, note=batches),
+        measure(
+            "ingest/http",
+            db,
+            "events/s, median batch",
+            http[0],
+            "events/s",
+            baseline=driver[0],
+            targets=http_targets,
+            headline=True,
+            note=batches,
+        ),
         measure("ingest/http", db, "events/s, all batches", http[1], "events/s", baseline=driver[1]),
         measure("ingest/http", db, "batch latency p50", http[2], "ms", baseline=driver[2]),
-        measure("ingest/http", db, "server peak RSS (VmHWM)", peak_kb / 1024, "MB",
-                targets=[Check("<=", RSS_TARGET_MB)], note=f"pid {', '.join(map(str, pids))}"),
-        measure("ingest/service", db, "events/s, median batch", service[0], "events/s", baseline=driver[0],
-                headline=True, note=batches),
+        measure(
+            "ingest/http",
+            db,
+            "server peak RSS (VmHWM)",
+            peak_kb / 1024,
+            "MB",
+            targets=[Check("<=", RSS_TARGET_MB)],
+            note=f"pid {', '.join(map(str, pids))}",
+        ),
+        measure(
+            "ingest/service",
+            db,
+            "events/s, median batch",
+            service[0],
+            "events/s",
+            baseline=driver[0],
+            headline=True,
+            note=batches,
+        ),
         measure("ingest/service", db, "events/s, all batches", service[1], "events/s", baseline=driver[1]),
         measure("ingest/service", db, "batch latency p50", service[2], "ms", baseline=driver[2]),
     ]

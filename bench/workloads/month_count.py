@@ -59,7 +59,9 @@ class Points:
         self.step = max(1, SPAN_SECONDS // size)
         self.start = int(START.timestamp())
 
-    def records(self, tenant_id: str, meter_id: str, first: int, stop: int) -> list[tuple[str, str, int, int]]:
+    def records(
+        self, tenant_id: str, meter_id: str, first: int, stop: int
+    ) -> list[tuple[str, str, int, int]]:
         return [
             (tenant_id, meter_id, self.start + i * self.step, (i * 7919 % 1000 + 1) * 1000)
             for i in range(first, min(stop, self.size))
@@ -83,13 +85,18 @@ def _month_end(first: date) -> date:
 
 async def _load(raw: Raw, points: Points, tenant_id: str, meter_id: str) -> None:
     chunks = (
-        points.records(tenant_id, meter_id, first, first + LOAD_CHUNK) for first in range(0, points.size, LOAD_CHUNK)
+        points.records(tenant_id, meter_id, first, first + LOAD_CHUNK)
+        for first in range(0, points.size, LOAD_CHUNK)
     )
     await raw.bulk_load("usage_points", ("tenant_id", "meter_id", "ts", "value"), chunks)
 
 
 async def _timed(
-    ctx: Context, months: list[date], expected: dict[date, int], call: Callable[[date], Awaitable[int]], path: str,
+    ctx: Context,
+    months: list[date],
+    expected: dict[date, int],
+    call: Callable[[date], Awaitable[int]],
+    path: str,
 ) -> list[float]:
     """Milliseconds of each timed call, back to back, once every month was asked untimed.
     (Alternating paths call by call slows all three, the baseline most, by waking the
@@ -135,7 +142,9 @@ async def _measure_size(ctx: Context, raw: Raw, server: Server, tenant_id: str, 
         return int(await raw.fetchval(SQL_SUM, tenant_id, meter_id, month, _month_end(month)))
 
     async def service(month: date) -> int:
-        (count,) = await metering_counts.counts(ctx.deps, operator(), tenant_id, meter, metering_counts.Span(month=True, day=month))
+        (count,) = await metering_counts.counts(
+            ctx.deps, operator(), tenant_id, meter, metering_counts.Span(month=True, day=month)
+        )
         return count.value
 
     async def http(month: date) -> int:
@@ -154,18 +163,39 @@ async def _measure_size(ctx: Context, raw: Raw, server: Server, tenant_id: str, 
     at = f"@ {label(size)} points"
     targets = [Check("<=", TARGET_MS)] if size >= TARGET_FROM_POINTS else []
     loader = "copy_records_to_table" if raw.kind == "postgres" else "executemany"
-    rows = [measure(
-        "month_count/setup", db, f"load + rollup {at}", setup, "s",
-        note=f"{loader} {loaded:.1f} s, rollup {setup - loaded:.1f} s; {len(months)} full months, UTC",
-    )]
+    rows = [
+        measure(
+            "month_count/setup",
+            db,
+            f"load + rollup {at}",
+            setup,
+            "s",
+            note=f"{loader} {loaded:.1f} s, rollup {setup - loaded:.1f} s; {len(months)} full months, UTC",
+        )
+    ]
     for path, samples in timed.items():
-        rows.append(measure(
-            f"month_count/{path}", db, f"p50 {at}", percentile(samples, 50), "ms",
-            baseline=percentile(baseline, 50), targets=targets, headline=size == max(ctx.profile.point_sizes),
-        ))
-        rows.append(measure(
-            f"month_count/{path}", db, f"p95 {at}", percentile(samples, 95), "ms", baseline=percentile(baseline, 95),
-        ))
+        rows.append(
+            measure(
+                f"month_count/{path}",
+                db,
+                f"p50 {at}",
+                percentile(samples, 50),
+                "ms",
+                baseline=percentile(baseline, 50),
+                targets=targets,
+                headline=size == max(ctx.profile.point_sizes),
+            )
+        )
+        rows.append(
+            measure(
+                f"month_count/{path}",
+                db,
+                f"p95 {at}",
+                percentile(samples, 95),
+                "ms",
+                baseline=percentile(baseline, 95),
+            )
+        )
     return rows
 
 

@@ -39,7 +39,9 @@ async def rebuild_days(raw: Raw, tenant_id: str, meter_id: str) -> None:
     """Replace the meter's stored days with the ones its points make (one transaction)."""
     async with raw.transaction():
         await raw.execute("DELETE FROM usage_days WHERE tenant_id = ? AND meter_id = ?", tenant_id, meter_id)
-        await raw.execute(f"INSERT INTO usage_days ({COLUMNS}) {rollup_select(raw.kind)}", tenant_id, meter_id)
+        await raw.execute(
+            f"INSERT INTO usage_days ({COLUMNS}) {rollup_select(raw.kind)}", tenant_id, meter_id
+        )
 
 
 def _normal(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
@@ -49,11 +51,15 @@ def _normal(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
 async def rollup_differences(raw: Raw, tenant_id: str, meter_id: str) -> list[str]:
     """Where the stored days differ from the ones computed from the points (none: equal)."""
     computed = _normal(await raw.fetch(rollup_select(raw.kind), tenant_id, meter_id))
-    stored = _normal(await raw.fetch(
-        f"SELECT {COLUMNS} FROM usage_days WHERE tenant_id = ? AND meter_id = ?", tenant_id, meter_id
-    ))
+    stored = _normal(
+        await raw.fetch(
+            f"SELECT {COLUMNS} FROM usage_days WHERE tenant_id = ? AND meter_id = ?", tenant_id, meter_id
+        )
+    )
     if computed == stored:
         return []
     missing = [r for r in computed if r not in stored]
     extra = [r for r in stored if r not in computed]
-    return [f"computed, not stored: {r}" for r in missing[:3]] + [f"stored, not computed: {r}" for r in extra[:3]]
+    return [f"computed, not stored: {r}" for r in missing[:3]] + [
+        f"stored, not computed: {r}" for r in extra[:3]
+    ]

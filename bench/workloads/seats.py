@@ -44,7 +44,8 @@ INVITE = """mutation Invite($input: InviteMemberInput!) { inviteMember(input: $i
   ... on Error { code message }
 } }"""
 NO_SEATS = {
-    "__typename": "NoSeatsAvailableError", "code": "NO_SEATS_AVAILABLE",
+    "__typename": "NoSeatsAvailableError",
+    "code": "NO_SEATS_AVAILABLE",
     "message": "No seats available. Please upgrade your plan.",
 }
 
@@ -54,21 +55,58 @@ async def _teams(ctx: Context, count: int, free: int) -> list[str]:
     bought as seat add-on units."""
     admin = operator()
     included = free // 5
-    plan = await catalog.create_plan(ctx.deps, admin, PlanCreate.parse({
-        "code": "bench_seats", "name": "Seats", "currency": "USD", "base_price": 10_00, "included_seats": included,
-    }))
-    seat = await catalog.create_addon(ctx.deps, admin, AddonCreate.parse({
-        "code": "bench_seats_seat", "name": "Seat", "currency": "USD", "price": 3_00, "seat_type": "FULL",
-    }))
+    plan = await catalog.create_plan(
+        ctx.deps,
+        admin,
+        PlanCreate.parse(
+            {
+                "code": "bench_seats",
+                "name": "Seats",
+                "currency": "USD",
+                "base_price": 10_00,
+                "included_seats": included,
+            }
+        ),
+    )
+    seat = await catalog.create_addon(
+        ctx.deps,
+        admin,
+        AddonCreate.parse(
+            {
+                "code": "bench_seats_seat",
+                "name": "Seat",
+                "currency": "USD",
+                "price": 3_00,
+                "seat_type": "FULL",
+            }
+        ),
+    )
     await catalog.attach_addon(ctx.deps, admin, plan.id, seat.id)
     teams = []
     for n in range(count):
-        tenant = await tenants.create_tenant(ctx.deps, admin, TenantCreate.parse({
-            "name": f"Seats {n}", "email": "seats@example.com", "currency": "USD", "timezone": "UTC",
-        }))
-        await subscriptions.subscribe(ctx.deps, admin, SubscriptionCreate.parse({
-            "tenant_id": tenant.id, "plan_id": plan.id, "addons": [{"addon_id": seat.id, "quantity": free - included}],
-        }))
+        tenant = await tenants.create_tenant(
+            ctx.deps,
+            admin,
+            TenantCreate.parse(
+                {
+                    "name": f"Seats {n}",
+                    "email": "seats@example.com",
+                    "currency": "USD",
+                    "timezone": "UTC",
+                }
+            ),
+        )
+        await subscriptions.subscribe(
+            ctx.deps,
+            admin,
+            SubscriptionCreate.parse(
+                {
+                    "tenant_id": tenant.id,
+                    "plan_id": plan.id,
+                    "addons": [{"addon_id": seat.id, "quantity": free - included}],
+                }
+            ),
+        )
         teams.append(tenant.id)
     return teams
 
@@ -84,7 +122,9 @@ def _result(response: Response, product: bool) -> dict[str, Any]:
     return body["inviteMember"]
 
 
-async def _invite_all(process: Process, requests: list[bytes], product: bool) -> tuple[float, list[dict[str, Any]]]:
+async def _invite_all(
+    process: Process, requests: list[bytes], product: bool
+) -> tuple[float, list[dict[str, Any]]]:
     """(seconds from sending every invite at once to the last answer, the answers)."""
     connections = await asyncio.gather(*(process.connect() for _ in requests))
     try:
@@ -101,11 +141,16 @@ def _admitted(results: list[dict[str, Any]], free: int, what: str) -> None:
     refused = [r for r in results if r["__typename"] != "Member"]
     if kinds["Member"] != free or any(r != NO_SEATS for r in refused):
         odd = [r for r in refused if r != NO_SEATS][:2]
-        raise BenchError(f"{what} admitted {kinds['Member']} of {len(results)} invites for {free} free seats "
-                         f"({dict(kinds)}; {odd})")
+        raise BenchError(
+            f"{what} admitted {kinds['Member']} of {len(results)} invites for {free} free seats "
+            f"({dict(kinds)}; {odd})"
+        )
 
 
-@workload("seats", "concurrent invites for a few free seats: exactly that many admitted, invites/s vs hand-written SQL")
+@workload(
+    "seats",
+    "concurrent invites for a few free seats: exactly that many admitted, invites/s vs hand-written SQL",
+)
 async def seats(ctx: Context) -> list[Row]:
     profile, db = ctx.profile, ctx.database
     invites, free = profile.invites, profile.free_seats
@@ -115,9 +160,13 @@ async def seats(ctx: Context) -> list[Row]:
     def requests(team: str, tag: str, count: int, product: bool) -> list[bytes]:
         emails = [f"{tag}{n}@example.com" for n in range(count)]
         if product:
-            return [graphql_request(server.port, secret, INVITE, {"input": {"tenantId": team, "email": e}})
-                    for e in emails]
-        return [baseline_request(baseline.port, secret, "/invite", {"tenantId": team, "email": e}) for e in emails]
+            return [
+                graphql_request(server.port, secret, INVITE, {"input": {"tenantId": team, "email": e}})
+                for e in emails
+            ]
+        return [
+            baseline_request(baseline.port, secret, "/invite", {"tenantId": team, "email": e}) for e in emails
+        ]
 
     warm = min(invites, profile.clients)
     await _invite_all(server, requests(warm_http, "warm", warm, True), True)
@@ -126,7 +175,8 @@ async def seats(ctx: Context) -> list[Row]:
     ctx.log(f"seats: {invites} concurrent invites for {free} seats, per path")
     timed = {}
     for path, process, team, product in (
-        ("http", server, team_http, True), ("baseline", baseline, team_baseline, False)
+        ("http", server, team_http, True),
+        ("baseline", baseline, team_baseline, False),
     ):
         seconds, results = await _invite_all(process, requests(team, "member", invites, product), product)
         _admitted(results, free, "the gateway" if product else "the baseline")
@@ -144,8 +194,22 @@ async def seats(ctx: Context) -> list[Row]:
 
     note = f"{free} admitted, {invites - free} NO_SEATS_AVAILABLE (each path)"
     return [
-        measure("seats/http", db, f"invites/s, {invites} at once", invites / timed["http"], "invites/s",
-                baseline=invites / timed["baseline"], headline=True, note=note),
-        measure("seats/http", db, f"wall time, {invites} invites", timed["http"] * 1000, "ms",
-                baseline=timed["baseline"] * 1000),
+        measure(
+            "seats/http",
+            db,
+            f"invites/s, {invites} at once",
+            invites / timed["http"],
+            "invites/s",
+            baseline=invites / timed["baseline"],
+            headline=True,
+            note=note,
+        ),
+        measure(
+            "seats/http",
+            db,
+            f"wall time, {invites} invites",
+            timed["http"] * 1000,
+            "ms",
+            baseline=timed["baseline"] * 1000,
+        ),
     ]

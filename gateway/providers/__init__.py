@@ -21,12 +21,15 @@ def build_provider(settings: Settings) -> PaymentProvider:
     if settings.provider == "stripe":
         if settings.stripe_api_key is None or not settings.stripe_api_key.get_secret_value().strip():
             raise ProviderNotConfigured(
-                "GATEWAY_PROVIDER=stripe needs GATEWAY_STRIPE_API_KEY: a secret key (sk_live_... or sk_test_...) "
+                "GATEWAY_PROVIDER=stripe needs GATEWAY_STRIPE_API_KEY: a secret key (sk_live_... or "
+                "sk_test_...) "
                 "or a restricted key (rk_...) from the Stripe dashboard, Developers > API keys."
             )
         if settings.stripe_webhook_secret is None:
-            log.warning("GATEWAY_STRIPE_WEBHOOK_SECRET is not set: Stripe's webhooks will be refused, so no "
-                        "invoice is marked PAID; see README, Use with Stripe")
+            log.warning(
+                "GATEWAY_STRIPE_WEBHOOK_SECRET is not set: Stripe's webhooks will be refused, so no "
+                "invoice is marked PAID; see README, Use with Stripe"
+            )
         return StripeProvider(settings.stripe_api_key.get_secret_value(), settings.stripe_api_base)
     return LocalProvider()
 

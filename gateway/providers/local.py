@@ -21,7 +21,9 @@ class LocalProvider:
     name = "local"
     mirrors = False
 
-    async def upsert_customer(self, customer: Customer, customer_id: str | None, *, idempotency_key: str) -> str:
+    async def upsert_customer(
+        self, customer: Customer, customer_id: str | None, *, idempotency_key: str
+    ) -> str:
         raise ProviderError(NOT_CONFIGURED, retryable=False)
 
     async def find_or_create_invoice(

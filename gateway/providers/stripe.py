@@ -25,7 +25,12 @@ from typing import Any
 
 import stripe
 
-from models.kernel.money import Money, minor_digits
+from gateway.providers.stripe_amounts import (
+    gateway_amount,
+    shown,
+    stripe_amounts,
+)
+from models.kernel.money import Money
 from models.platform.provider import (
     Customer,
     InvoiceToCollect,
@@ -65,29 +70,37 @@ class StripeProvider:
 
     # Customers
 
-    async def upsert_customer(self, customer: Customer, customer_id: str | None, *, idempotency_key: str) -> str:
+    async def upsert_customer(
+        self, customer: Customer, customer_id: str | None, *, idempotency_key: str
+    ) -> str:
         customers = self._client.v1.customers
         if customer_id is None:
             customer_id = await self._find_customer(customer)
             if customer_id is None:
-                created = await _call("create the customer", customers.create_async(
-                    _customer_params(customer, creating=True), {"idempotency_key": idempotency_key}
-                ))
+                created = await _call(
+                    "create the customer",
+                    customers.create_async(
+                        _customer_params(customer, creating=True), {"idempotency_key": idempotency_key}
+                    ),
+                )
                 log.info("created Stripe customer %s for tenant %s", created["id"], customer.tenant_id)
                 return created["id"]
             # Made by an attempt whose answer was lost: bring it up to date, under a
             # key of its own (Stripe refuses a key reused for another request).
             idempotency_key = f"{idempotency_key}-found"
-        await _call("update the customer", customers.update_async(
-            customer_id, _customer_params(customer, creating=False), {"idempotency_key": idempotency_key}
-        ))
+        await _call(
+            "update the customer",
+            customers.update_async(
+                customer_id, _customer_params(customer, creating=False), {"idempotency_key": idempotency_key}
+            ),
+        )
         return customer_id
 
     async def _find_customer(self, customer: Customer) -> str | None:
         """The customer an earlier attempt created, if its answer was lost."""
-        found = await _call("list customers", self._client.v1.customers.list_async(
-            {"email": customer.email, "limit": PAGE}
-        ))
+        found = await _call(
+            "list customers", self._client.v1.customers.list_async({"email": customer.email, "limit": PAGE})
+        )
         for candidate in found["data"]:
             if (candidate.get("metadata") or {}).get("tenant_id") == customer.tenant_id:
                 return candidate["id"]
@@ -101,26 +114,29 @@ class StripeProvider:
         """An empty draft (``{key}-create``): ``pending_invoice_items_behavior=exclude``,
         so pending items someone else left on the customer are neither charged nor in
         the way. The items go on it by id (``add_missing_items``)."""
-        _stripe_amounts(invoice)  # what Stripe cannot represent is refused before anything is made
+        stripe_amounts(invoice)  # what Stripe cannot represent is refused before anything is made
         if provider_invoice_id is not None:
             return _provider_invoice(await self._recorded_invoice(invoice, provider_invoice_id))
         found = await self._find_invoice(invoice)
         if found is not None:
             return _provider_invoice(found)
-        created = await _call("create the invoice", self._client.v1.invoices.create_async(
-            {
-                "customer": invoice.customer_id,
-                "currency": invoice.currency.lower(),
-                "description": invoice.number,
-                "metadata": {
-                    "gateway_invoice_id": invoice.invoice_id,
-                    "gateway_invoice_number": invoice.number,
-                    "tenant_id": invoice.tenant_id,
+        created = await _call(
+            "create the invoice",
+            self._client.v1.invoices.create_async(
+                {
+                    "customer": invoice.customer_id,
+                    "currency": invoice.currency.lower(),
+                    "description": invoice.number,
+                    "metadata": {
+                        "gateway_invoice_id": invoice.invoice_id,
+                        "gateway_invoice_number": invoice.number,
+                        "tenant_id": invoice.tenant_id,
+                    },
+                    "pending_invoice_items_behavior": "exclude",
                 },
-                "pending_invoice_items_behavior": "exclude",
-            },
-            {"idempotency_key": f"{idempotency_key}-create"},
-        ))
+                {"idempotency_key": f"{idempotency_key}-create"},
+            ),
+        )
         log.info("created Stripe draft invoice %s for gateway invoice %s", created["id"], invoice.invoice_id)
         return _provider_invoice(created)
 
@@ -138,7 +154,8 @@ class StripeProvider:
             raise ProviderError(
                 f"Stripe invoice {provider_invoice_id}, recorded for gateway invoice {invoice.invoice_id}, "
                 f"{'no longer exists' if found is None else 'belongs to another gateway invoice'} "
-                "(deleted or edited in the Stripe dashboard?); not collected. Collect this invoice another way.",
+                "(deleted or edited in the Stripe dashboard?); not collected. Collect this invoice another "
+                "way.",
                 retryable=False,
             )
         return found
@@ -150,8 +167,11 @@ class StripeProvider:
         matches: list[dict[str, Any]] = []
         while True:
             page = await _call("list invoices", self._client.v1.invoices.list_async(params))
-            matches += [c for c in page["data"]
-                        if (c.get("metadata") or {}).get("gateway_invoice_id") == invoice.invoice_id]
+            matches += [
+                c
+                for c in page["data"]
+                if (c.get("metadata") or {}).get("gateway_invoice_id") == invoice.invoice_id
+            ]
             if not page.get("has_more") or not page["data"]:
                 break
             params = {**params, "starting_after": page["data"][-1]["id"]}
@@ -164,7 +184,7 @@ class StripeProvider:
         """What is missing is read from the draft's own lines (their metadata names the
         gateway item), never from the customer's pending items: only what this draft
         holds is ever charged. Each item is created ON the draft (``invoice``)."""
-        amounts = _stripe_amounts(invoice)
+        amounts = stripe_amounts(invoice)
         made = set()
         for line in await self._lines(provider_invoice_id):
             metadata = line.get("metadata") or {}
@@ -173,23 +193,28 @@ class StripeProvider:
         for item in invoice.items:
             if item.key in made:
                 continue
-            await _call("create an invoice item", self._client.v1.invoice_items.create_async(
-                {
-                    "customer": invoice.customer_id,
-                    "invoice": provider_invoice_id,
-                    "amount": amounts[item.key],
-                    "currency": invoice.currency.lower(),
-                    "description": item.description,
-                    "metadata": {"gateway_invoice_id": invoice.invoice_id, "gateway_item": item.key},
-                },
-                {"idempotency_key": f"{idempotency_key}-item-{item.key}"},
-            ))
+            await _call(
+                "create an invoice item",
+                self._client.v1.invoice_items.create_async(
+                    {
+                        "customer": invoice.customer_id,
+                        "invoice": provider_invoice_id,
+                        "amount": amounts[item.key],
+                        "currency": invoice.currency.lower(),
+                        "description": item.description,
+                        "metadata": {"gateway_invoice_id": invoice.invoice_id, "gateway_item": item.key},
+                    },
+                    {"idempotency_key": f"{idempotency_key}-item-{item.key}"},
+                ),
+            )
 
     async def _lines(self, provider_invoice_id: str) -> list[dict[str, Any]]:
         lines, params = [], {"limit": PAGE}
         while True:
-            page = await _call("list the invoice's lines",
-                               self._client.v1.invoices.line_items.list_async(provider_invoice_id, params))
+            page = await _call(
+                "list the invoice's lines",
+                self._client.v1.invoices.line_items.list_async(provider_invoice_id, params),
+            )
             lines += page["data"]
             if not page.get("has_more") or not page["data"]:
                 return lines
@@ -203,8 +228,9 @@ class StripeProvider:
         then charge the customer's default card (Stripe finalizes a draft first). A
         decline, a card that needs 3-D Secure, or no card at all is an outcome, not an
         error: the customer pays on the hosted invoice page, and webhooks tell us."""
-        current = await _call("retrieve the invoice",
-                              self._client.v1.invoices.retrieve_async(provider_invoice_id))
+        current = await _call(
+            "retrieve the invoice", self._client.v1.invoices.retrieve_async(provider_invoice_id)
+        )
         await self._require_exact(invoice, current)
         status = current.get("status")
         if status == "paid":
@@ -212,12 +238,15 @@ class StripeProvider:
         if status not in ("draft", "open"):
             raise ProviderError(
                 f"Stripe invoice {provider_invoice_id} for gateway invoice {invoice.invoice_id} is {status}; "
-                "not charged. Collect this invoice another way.", retryable=False,
+                "not charged. Collect this invoice another way.",
+                retryable=False,
             )
         try:
-            paid = (await self._client.v1.invoices.pay_async(
-                provider_invoice_id, {}, {"idempotency_key": idempotency_key}
-            )).to_dict()
+            paid = (
+                await self._client.v1.invoices.pay_async(
+                    provider_invoice_id, {}, {"idempotency_key": idempotency_key}
+                )
+            ).to_dict()
         except stripe.CardError as exc:
             return await self._as_it_stands(provider_invoice_id, _message(exc))
         except stripe.InvalidRequestError as exc:
@@ -232,11 +261,15 @@ class StripeProvider:
         except stripe.StripeError as exc:
             raise _provider_error("pay the invoice", exc) from None
         paid_now = paid.get("status") == "paid"
-        return PaymentOutcome(_provider_invoice(paid), declined=None if paid_now else "the payment did not complete")
+        return PaymentOutcome(
+            _provider_invoice(paid), declined=None if paid_now else "the payment did not complete"
+        )
 
     async def _as_it_stands(self, provider_invoice_id: str, reason: str | None) -> PaymentOutcome:
         """The invoice as it stands after a pay request that was not a plain success."""
-        invoice = await _call("retrieve the invoice", self._client.v1.invoices.retrieve_async(provider_invoice_id))
+        invoice = await _call(
+            "retrieve the invoice", self._client.v1.invoices.retrieve_async(provider_invoice_id)
+        )
         if reason is not None:
             log.info("Stripe invoice %s not paid: %s", provider_invoice_id, reason)
         return PaymentOutcome(_provider_invoice(invoice), declined=reason)
@@ -244,15 +277,22 @@ class StripeProvider:
     async def _require_exact(self, invoice: InvoiceToCollect, current: dict[str, Any]) -> None:
         """Refuse, for good, an invoice that would charge anything but the gateway's
         amount due; discard it (delete a draft, void a final one) so nothing charges it."""
-        due = _stripe_amounts(invoice)[None]
+        due = stripe_amounts(invoice)[None]
         currency = str(current.get("currency") or "").upper()
         total, amount_due, customer = current.get("total"), current.get("amount_due"), current.get("customer")
-        if (currency, total, amount_due, customer) == (invoice.currency.upper(), due, due, invoice.customer_id):
+        if (currency, total, amount_due, customer) == (
+            invoice.currency.upper(),
+            due,
+            due,
+            invoice.customer_id,
+        ):
             return
         provider_id, status = current["id"], current.get("status")
-        what = (f"Stripe invoice {provider_id} comes to {_shown(total, currency)} (amount due "
-                f"{_shown(amount_due, currency)}), but gateway invoice {invoice.number} ({invoice.invoice_id}) "
-                f"is due {Money(invoice.amount_due, invoice.currency.upper()).formatted}")
+        what = (
+            f"Stripe invoice {provider_id} comes to {shown(total, currency)} (amount due "
+            f"{shown(amount_due, currency)}), but gateway invoice {invoice.number} ({invoice.invoice_id}) "
+            f"is due {Money(invoice.amount_due, invoice.currency.upper()).formatted}"
+        )
         if customer != invoice.customer_id:
             what += f"; it is customer {customer}'s, not {invoice.customer_id}'s"
         try:
@@ -262,7 +302,8 @@ class StripeProvider:
             elif status == "open":
                 # Marked first: its invoice.voided webhook must not void the gateway's invoice, still owed.
                 await self._client.v1.invoices.update_async(
-                    provider_id, {"metadata": {DISCARDED: invoice.invoice_id}},
+                    provider_id,
+                    {"metadata": {DISCARDED: invoice.invoice_id}},
                     {"idempotency_key": f"{invoice.invoice_id}-discard"},
                 )
                 await self._client.v1.invoices.void_invoice_async(
@@ -274,11 +315,15 @@ class StripeProvider:
             else:
                 done = f"it is {status} in Stripe and was not charged"
         except stripe.StripeError as exc:
-            done = f"it was NOT charged, but discarding it failed ({_message(exc)}): delete or void it in Stripe"
+            done = (
+                f"it was NOT charged, but discarding it failed ({_message(exc)}): delete or void it in Stripe"
+            )
         log.error("%s; %s", what, done)
         raise ProviderError(
-            f"{what}; {done}. Look for what was added in Stripe (invoice items, the customer's balance, default "
-            "tax rates); the gateway will not collect this invoice again.", retryable=False,
+            f"{what}; {done}. Look for what was added in Stripe (invoice items, the customer's balance, "
+            "default "
+            "tax rates); the gateway will not collect this invoice again.",
+            retryable=False,
         )
 
     # Cards
@@ -287,20 +332,25 @@ class StripeProvider:
         self, customer_id: str, currency: str, return_url: str, *, tenant_id: str, idempotency_key: str
     ) -> str:
         """A Checkout Session in setup mode: the card is typed on Stripe's page."""
-        session = await _call("create a Checkout session", self._client.v1.checkout.sessions.create_async(
-            {
-                "mode": "setup",
-                "customer": customer_id,
-                "currency": currency.lower(),
-                "payment_method_types": ["card"],
-                "success_url": return_url,
-                "cancel_url": return_url,
-                "metadata": {TENANT_METADATA: tenant_id},
-            },
-            {"idempotency_key": idempotency_key},
-        ))
+        session = await _call(
+            "create a Checkout session",
+            self._client.v1.checkout.sessions.create_async(
+                {
+                    "mode": "setup",
+                    "customer": customer_id,
+                    "currency": currency.lower(),
+                    "payment_method_types": ["card"],
+                    "success_url": return_url,
+                    "cancel_url": return_url,
+                    "metadata": {TENANT_METADATA: tenant_id},
+                },
+                {"idempotency_key": idempotency_key},
+            ),
+        )
         if not session.get("url"):
-            raise ProviderError(f"Stripe returned Checkout session {session['id']} without a URL", retryable=False)
+            raise ProviderError(
+                f"Stripe returned Checkout session {session['id']} without a URL", retryable=False
+            )
         return session["url"]
 
     async def use_card_from_setup_session(self, session_id: str, *, idempotency_key: str) -> str | None:
@@ -308,23 +358,29 @@ class StripeProvider:
         make its card the customer's default for invoices. Checkout only attaches the
         card; without this step ``pay_invoice`` finds no payment method. Returns the
         payment method id, or None when the session saved no card."""
-        session = await _call("retrieve the Checkout session", self._client.v1.checkout.sessions.retrieve_async(
-            session_id, {"expand": ["setup_intent"]}
-        ))
+        session = await _call(
+            "retrieve the Checkout session",
+            self._client.v1.checkout.sessions.retrieve_async(session_id, {"expand": ["setup_intent"]}),
+        )
         setup_intent = session.get("setup_intent")
         if isinstance(setup_intent, str):
-            setup_intent = await _call("retrieve the SetupIntent",
-                                       self._client.v1.setup_intents.retrieve_async(setup_intent))
+            setup_intent = await _call(
+                "retrieve the SetupIntent", self._client.v1.setup_intents.retrieve_async(setup_intent)
+            )
         payment_method = setup_intent.get("payment_method") if setup_intent else None
         if isinstance(payment_method, dict):
             payment_method = payment_method.get("id")
         customer = session.get("customer")
         if not payment_method or not customer:
             return None
-        await _call("set the default card", self._client.v1.customers.update_async(
-            customer, {"invoice_settings": {"default_payment_method": payment_method}},
-            {"idempotency_key": idempotency_key},
-        ))
+        await _call(
+            "set the default card",
+            self._client.v1.customers.update_async(
+                customer,
+                {"invoice_settings": {"default_payment_method": payment_method}},
+                {"idempotency_key": idempotency_key},
+            ),
+        )
         return payment_method
 
 
@@ -340,8 +396,12 @@ def _customer_params(customer: Customer, *, creating: bool) -> dict[str, Any]:
     address = customer.address
     if address is not None:
         fields = {
-            "line1": address.line1, "line2": address.line2, "city": address.city,
-            "state": address.state, "postal_code": address.postal_code, "country": address.country,
+            "line1": address.line1,
+            "line2": address.line2,
+            "city": address.city,
+            "state": address.state,
+            "postal_code": address.postal_code,
+            "country": address.country,
         }
         params["address"] = (
             {k: v for k, v in fields.items() if v} if creating else {k: v or "" for k, v in fields.items()}
@@ -359,106 +419,10 @@ def _provider_invoice(invoice: dict[str, Any]) -> ProviderInvoice:
         hosted_invoice_url=invoice.get("hosted_invoice_url"),
         currency=currency,
         customer_id=invoice.get("customer") if isinstance(invoice.get("customer"), str) else None,
-        total=_gateway_amount(invoice.get("total"), currency),
-        amount_due=_gateway_amount(invoice.get("amount_due"), currency),
-        amount_paid=_gateway_amount(invoice.get("amount_paid"), currency),
+        total=gateway_amount(invoice.get("total"), currency),
+        amount_due=gateway_amount(invoice.get("amount_due"), currency),
+        amount_paid=gateway_amount(invoice.get("amount_paid"), currency),
     )
-
-
-# Amounts: the gateway counts in CLDR minor units (``models.kernel.money.minor_digits``),
-# Stripe's API in its own (https://docs.stripe.com/currencies#special-cases): 0 digits
-# for its zero-decimal currencies, 3 for five currencies (last digit 0), and 2 for every
-# other, including those CLDR gives none (ALL, ISK, LAK, UGX, ...: 100 = one unit).
-STRIPE_ZERO_DECIMAL = frozenset({
-    "BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "VND", "VUV", "XAF", "XOF", "XPF",
-})
-# Three decimals, but Stripe takes only amounts whose last digit is 0.
-STRIPE_THREE_DECIMAL = frozenset({"BHD", "JOD", "KWD", "OMR", "TND"})
-
-
-def stripe_digits(currency: str) -> int:
-    """How many decimals Stripe's API counts ``currency`` in."""
-    code = currency.upper()
-    return 0 if code in STRIPE_ZERO_DECIMAL else 3 if code in STRIPE_THREE_DECIMAL else 2
-
-
-def _shift(currency: str) -> int:
-    """Stripe's digits less the gateway's: positive, Stripe's unit is smaller."""
-    return stripe_digits(currency) - minor_digits(currency.upper())
-
-
-def to_stripe_amount(amount: int, currency: str) -> int:
-    """An amount in the gateway's minor units as Stripe's API takes it; ValueError
-    (naming the amount and the rule) when Stripe cannot represent it."""
-    code = currency.upper()
-    shift = _shift(code)
-    if shift >= 0:
-        stripe_amount = amount * 10**shift
-    else:
-        step = 10**-shift
-        if amount % step:
-            raise ValueError(
-                f"Stripe counts {code} in {stripe_digits(code)} decimals; {Money(amount, code).formatted} "
-                "has more"
-            )
-        stripe_amount = amount // step
-    if code in STRIPE_THREE_DECIMAL and stripe_amount % 10:
-        raise ValueError(
-            f"Stripe takes {code} amounts only in steps of 0.010 (the last of the three decimals 0); "
-            f"{Money(amount, code).formatted} is not one"
-        )
-    return stripe_amount
-
-
-def from_stripe_amount(amount: int, currency: str) -> int:
-    """An amount Stripe reports, in the gateway's minor units: the reverse of
-    ``to_stripe_amount``. Inbound invoices (webhooks, mirrored SALES_LED invoices)
-    need it too. ValueError for an amount finer than the gateway's unit (an ISK amount
-    that is not whole krónur)."""
-    code = currency.upper()
-    shift = _shift(code)
-    if shift <= 0:
-        return amount * 10**-shift
-    step = 10**shift
-    if amount % step:
-        raise ValueError(
-            f"Stripe's {code} amount {amount} (in 1/{10 ** stripe_digits(code)} of a {code}) is not a whole "
-            f"number of units of the gateway's {code} ({minor_digits(code)} decimals)"
-        )
-    return amount // step
-
-
-def _stripe_amounts(invoice: InvoiceToCollect) -> dict[str | None, int]:
-    """Each item's amount (by key; None: the amount due) in Stripe's scale, or a
-    ProviderError (not retryable) naming what Stripe cannot represent."""
-    amounts: dict[str | None, int] = {}
-    try:
-        for item in invoice.items:
-            amounts[item.key] = to_stripe_amount(item.amount, invoice.currency)
-        amounts[None] = to_stripe_amount(invoice.amount_due, invoice.currency)
-    except ValueError as exc:
-        raise ProviderError(
-            f"gateway invoice {invoice.number} ({invoice.invoice_id}) cannot be collected in Stripe: {exc}. "
-            "Nothing was created in Stripe; collect this invoice another way.", retryable=False,
-        ) from None
-    return amounts
-
-
-def _gateway_amount(amount: Any, currency: str | None) -> int | None:
-    if not isinstance(amount, int) or not currency:
-        return None
-    try:
-        return from_stripe_amount(amount, currency)
-    except ValueError:
-        return None
-
-
-def _shown(amount: Any, currency: str) -> str:
-    """A Stripe amount for a person: ``$749.00``, or the raw number when it has no money form."""
-    gateway = _gateway_amount(amount, currency)
-    if gateway is None or not currency:
-        return f"{amount} ({currency or 'no currency'}, Stripe's units)"
-    return Money(gateway, currency).formatted
 
 
 async def _call(doing: str, request: Awaitable[Any]) -> dict[str, Any]:

@@ -35,7 +35,9 @@ USER_AGENT = "billing-gateway-webhooks/1"
 
 def new_client() -> httpx.AsyncClient:
     return httpx.AsyncClient(
-        timeout=TIMEOUT_SECONDS, follow_redirects=False, headers={"user-agent": USER_AGENT},
+        timeout=TIMEOUT_SECONDS,
+        follow_redirects=False,
+        headers={"user-agent": USER_AGENT},
         limits=httpx.Limits(max_connections=CONCURRENCY),
     )
 
@@ -71,8 +73,9 @@ async def _deliver_all(deps: Deps, http: httpx.AsyncClient, due: list[DueDeliver
 def body_of(item: DueDelivery) -> str:
     """The Standard Webhooks payload: type, timestamp (when the event happened), data."""
     event = item.event
-    return json.dumps({"type": event.type, "timestamp": event.at.isoformat(), "data": event.data},
-                      separators=(",", ":"))
+    return json.dumps(
+        {"type": event.type, "timestamp": event.at.isoformat(), "data": event.data}, separators=(",", ":")
+    )
 
 
 def signed_headers(item: DueDelivery, body: str, sent_at: datetime) -> dict[str, str]:
@@ -116,11 +119,20 @@ async def deliver(deps: Deps, http: httpx.AsyncClient, item: DueDelivery) -> Non
         then, level = f"next attempt at {row.next_attempt_at.isoformat()}", logging.WARNING
     next_at = row.next_attempt_at.isoformat() if row.status == DeliveryStatus.PENDING else None
     log.log(
-        level, "webhook %s to endpoint %s: attempt %d %s; %s",
-        row.id, row.endpoint_id, attempt.attempt, outcome, then,
+        level,
+        "webhook %s to endpoint %s: attempt %d %s; %s",
+        row.id,
+        row.endpoint_id,
+        attempt.attempt,
+        outcome,
+        then,
         extra={
-            "delivery_id": row.id, "endpoint_id": row.endpoint_id, "event_type": row.event_type,
-            "attempt": attempt.attempt, "status_code": status_code, "error": error,
+            "delivery_id": row.id,
+            "endpoint_id": row.endpoint_id,
+            "event_type": row.event_type,
+            "attempt": attempt.attempt,
+            "status_code": status_code,
+            "error": error,
             "duration_ms": duration_ms,
             "delivery_status": row.status,
             "next_attempt_at": next_at,

@@ -20,18 +20,17 @@ import stripe
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from gateway.providers.stripe import DISCARDED, TENANT_METADATA, from_stripe_amount
+from gateway.providers.stripe import DISCARDED, TENANT_METADATA
+from gateway.providers.stripe_amounts import from_stripe_amount
 from gateway.settings import Settings
-from models.payments.provider_events import (
+from models.payments.provider_events import card_page_owner, process_provider_event, seen_provider_event
+from models.platform.deps import Deps
+from models.platform.provider import (
     ProviderEvent,
     ProviderEventKind,
     ProviderInvoiceLine,
     ProviderInvoiceSnapshot,
-    card_page_owner,
-    process_provider_event,
-    seen_provider_event,
 )
-from models.platform.deps import Deps
 
 log = logging.getLogger("gateway.webhooks.stripe")
 
@@ -82,10 +81,18 @@ def stripe_webhook_endpoint(settings: Settings, deps: Deps) -> Callable[[Request
                     event = await _use_saved_card(deps, event, body)
                 result = await process_provider_event(deps, event)
         except Exception:
-            log.exception("processing Stripe event %s (%s) failed; Stripe will retry it", event.id, event.type)
+            log.exception(
+                "processing Stripe event %s (%s) failed; Stripe will retry it", event.id, event.type
+            )
             return _error(500, "Processing the event failed; it was not applied.")
-        log.info("Stripe event %s (%s)%s: %s", event.id, event.type, " seen before" if result.duplicate else "",
-                 result.outcome, extra={"stripe_event": event.id})
+        log.info(
+            "Stripe event %s (%s)%s: %s",
+            event.id,
+            event.type,
+            " seen before" if result.duplicate else "",
+            result.outcome,
+            extra={"stripe_event": event.id},
+        )
         return JSONResponse({"received": True, "duplicate": result.duplicate, "outcome": result.outcome})
 
     return endpoint
@@ -159,7 +166,9 @@ def _invoice(obj: Mapping[str, Any]) -> ProviderInvoiceSnapshot:
         subtotal=_amount(obj["subtotal"], "subtotal", currency) if obj.get("subtotal") is not None else total,
         tax=_amount(_tax(obj, _int(obj.get("total"), "total")), "tax", currency),
         total=total,
-        amount_due=_amount(obj["amount_due"], "amount_due", currency) if obj.get("amount_due") is not None else total,
+        amount_due=_amount(obj["amount_due"], "amount_due", currency)
+        if obj.get("amount_due") is not None
+        else total,
         amount_paid=_amount(obj.get("amount_paid", 0), "amount_paid", currency),
         lines=tuple(_line(line, currency) for line in lines_list.get("data") or ()),
         period=(_time(start, "period_start"), _time(end, "period_end")) if start and end else None,
@@ -190,13 +199,18 @@ def _line(line: Mapping[str, Any], currency: str) -> ProviderInvoiceLine:
         quantity=_int(quantity, "line quantity") if quantity is not None else 1,
         unit_amount=_amount(unit, "unit_amount", currency) if unit is not None else None,
         period=(_time(period["start"], "line period"), _time(period["end"], "line period"))
-        if period.get("start") and period.get("end") else None,
+        if period.get("start") and period.get("end")
+        else None,
     )
 
 
 def _failure(obj: Mapping[str, Any]) -> str | None:
     """Why the payment failed, where this event's invoice says (expanded objects only)."""
-    for key, field in (("payment_intent", "last_payment_error"), ("charge", None), (None, "last_finalization_error")):
+    for key, field in (
+        ("payment_intent", "last_payment_error"),
+        ("charge", None),
+        (None, "last_finalization_error"),
+    ):
         holder = obj.get(key) if key else obj
         if not isinstance(holder, Mapping):
             continue

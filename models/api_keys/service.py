@@ -102,5 +102,3 @@ async def authenticate(deps: Deps, secret: str) -> Principal | None:
     if row is None:
         return None
     return Principal(role=row.role, tenant_id=row.tenant_id, api_key_id=row.id)
-
-

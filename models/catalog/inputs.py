@@ -31,7 +31,8 @@ class PlanCreate(Input):
                 raise ValidationFailed("input.maxSeats", f"must be at least minSeats ({self.min_seats})")
             if self.max_seats < self.included_seats:
                 raise ValidationFailed(
-                    "input.maxSeats", f"must be at least includedSeats ({self.included_seats}), or no one could subscribe"
+                    "input.maxSeats",
+                    f"must be at least includedSeats ({self.included_seats}), or no one could subscribe",
                 )
         return self
 

@@ -16,9 +16,5 @@ from models.tables import (
 
 
 async def addons_of_plans(session: AsyncSession, plan_ids: Sequence[str]) -> list[list[AddonRow]]:
-    query = (
-        select(AddonRow)
-        .join(PlanAddonRow, PlanAddonRow.addon_id == AddonRow.id)
-        .order_by(AddonRow.id)
-    )
+    query = select(AddonRow).join(PlanAddonRow, PlanAddonRow.addon_id == AddonRow.id).order_by(AddonRow.id)
     return await grouped(session, query, PlanAddonRow.plan_id, plan_ids)

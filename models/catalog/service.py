@@ -26,7 +26,9 @@ Coded = TypeVar("Coded", PlanRow, AddonRow)
 
 async def _insert_coded(deps: Deps, row: Coded) -> Coded:
     """Insert a catalog row whose code must be unique."""
-    return await insert_unique(deps, row, "input.code", f"{row.code!r} is already used; codes are unique, pick another")
+    return await insert_unique(
+        deps, row, "input.code", f"{row.code!r} is already used; codes are unique, pick another"
+    )
 
 
 def new_plan(spec: PlanCreate, now: datetime) -> PlanRow:
@@ -102,7 +104,10 @@ def _same_currency(plan: PlanRow, addon: AddonRow) -> None:
 
 
 async def buyable_addons(
-    session: AsyncSession, plan: PlanRow, wanted: Sequence[tuple[str, int]], field: str,
+    session: AsyncSession,
+    plan: PlanRow,
+    wanted: Sequence[tuple[str, int]],
+    field: str,
     held: Mapping[str, int] | None = None,
 ) -> list[tuple[AddonRow, int]]:
     """The add-ons and quantities a subscription to ``plan`` may have, in the order
@@ -111,9 +116,13 @@ async def buyable_addons(
     ids = [addon_id for addon_id, _ in wanted]
     found = {a.id: a for a in await locks.addons_for_share(session, ids)}
     attached = set(
-        (await session.scalars(
-            select(PlanAddonRow.addon_id).where(PlanAddonRow.plan_id == plan.id, PlanAddonRow.addon_id.in_(ids))
-        )).all()
+        (
+            await session.scalars(
+                select(PlanAddonRow.addon_id).where(
+                    PlanAddonRow.plan_id == plan.id, PlanAddonRow.addon_id.in_(ids)
+                )
+            )
+        ).all()
     )
     items = []
     for index, (addon_id, quantity) in enumerate(wanted):
@@ -122,7 +131,9 @@ async def buyable_addons(
             raise NotFound("Addon", addon_id)
         _same_currency(plan, addon)
         if addon.archived_at is not None and quantity > (held or {}).get(addon_id, 0):
-            raise AddonArchived(f"Add-on {addon.code!r} ({field}[{index}]) is archived and can no longer be bought.")
+            raise AddonArchived(
+                f"Add-on {addon.code!r} ({field}[{index}]) is archived and can no longer be bought."
+            )
         if addon_id not in attached:
             raise AddonNotAttached(
                 f"Add-on {addon.code!r} ({field}[{index}]) is not offered with plan {plan.code!r}; "

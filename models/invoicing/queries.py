@@ -1,4 +1,5 @@
-"""Reads of invoices, their lines and the credit ledger shared by services and DataLoaders: each answers for many
+"""Reads of invoices, their lines and the credit ledger,
+shared by services and DataLoaders: each answers for many
 parents in one statement, lined up with the keys it was given."""
 
 from __future__ import annotations
@@ -15,11 +16,10 @@ from models.tables import (
     InvoiceLineRow,
     InvoiceRow,
 )
+from models.tables.base import table_of
 
 
-async def latest_invoices(
-    session: AsyncSession, subscription_ids: Sequence[str]
-) -> list[InvoiceRow | None]:
+async def latest_invoices(session: AsyncSession, subscription_ids: Sequence[str]) -> list[InvoiceRow | None]:
     newest = (
         select(func.max(InvoiceRow.id))
         .where(InvoiceRow.subscription_id.in_(subscription_ids))
@@ -30,12 +30,11 @@ async def latest_invoices(
     return [found.get(s) for s in subscription_ids]
 
 
-
 async def invoice_lines(session: AsyncSession, invoice_ids: Sequence[str]) -> list[list[Any]]:
     """Each invoice's lines in order, as read-only rows (attributes named as the
     model's): a page of invoices holds hundreds of lines, and building ORM objects
     for them cost more than reading them."""
-    lines = InvoiceLineRow.__table__  # type: ignore[attr-defined]
+    lines = table_of(InvoiceLineRow)
     groups: dict[str, list[Any]] = defaultdict(list)
     query = select(lines).where(lines.c.invoice_id.in_(invoice_ids)).order_by(lines.c.position)
     for row in await session.execute(query):
@@ -43,14 +42,11 @@ async def invoice_lines(session: AsyncSession, invoice_ids: Sequence[str]) -> li
     return [groups.get(i, []) for i in invoice_ids]
 
 
-
-async def newest_invoices(
-    session: AsyncSession, keys: Sequence[tuple[str, int]]
-) -> list[list[Any]]:
+async def newest_invoices(session: AsyncSession, keys: Sequence[tuple[str, int]]) -> list[list[Any]]:
     """For each (tenant id, n): the tenant's n newest invoices, newest first, in one
     statement per distinct n (a window over the tenants), as read-only rows (see
     ``invoice_lines``)."""
-    invoices = InvoiceRow.__table__  # type: ignore[attr-defined]
+    invoices = table_of(InvoiceRow)
     found: dict[tuple[str, int], list[Any]] = {}
     for n in {n for _, n in keys}:
         tenant_ids = [t for t, size in keys if size == n]
@@ -69,7 +65,6 @@ async def newest_invoices(
         for row in await session.execute(query):
             found.setdefault((row.tenant_id, n), []).append(row)
     return [found.get(key, []) for key in keys]
-
 
 
 async def credit_balances(session: AsyncSession, tenant_ids: Sequence[str]) -> list[int]:

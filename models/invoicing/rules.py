@@ -63,8 +63,12 @@ class Item:
 
     def line(self) -> Line:
         return Line(
-            self.kind, self.describe(self.quantity), self.quantity, self.unit_amount,
-            self.unit_amount * self.quantity, self.addon_id,
+            self.kind,
+            self.describe(self.quantity),
+            self.quantity,
+            self.unit_amount,
+            self.unit_amount * self.quantity,
+            self.addon_id,
         )
 
 
@@ -103,8 +107,9 @@ def check_representable(
         if what:
             raise ValidationFailed(field, f"{what} {MAX_AMOUNT} minor units, the most the API can carry")
         raise ValidationFailed(
-            field, f"an amount (a line, an invoice total with tax, or the credit balance) would exceed {MAX_AMOUNT} "
-            "minor units, the most the API can carry; choose a smaller plan or fewer add-ons"
+            field,
+            f"an amount (a line, an invoice total with tax, or the credit balance) would exceed {MAX_AMOUNT} "
+            "minor units, the most the API can carry; choose a smaller plan or fewer add-ons",
         )
 
 
@@ -135,7 +140,11 @@ def settle(lines: Sequence[Line], tax_rate_ppm: int, credit_balance: int) -> Tot
     total = subtotal + tax
     applied = min(credit_balance, max(total, 0))
     return Totals(
-        subtotal=subtotal, tax=tax, total=total, credits_applied=applied,
-        amount_due=max(total, 0) - applied, credit_granted=max(-total, 0),
+        subtotal=subtotal,
+        tax=tax,
+        total=total,
+        credits_applied=applied,
+        amount_due=max(total, 0) - applied,
+        credit_granted=max(-total, 0),
         balance_after=credit_balance - applied + max(-total, 0),
     )

@@ -11,13 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.invoicing.queries import credit_balances
 from models.invoicing.rules import Line, Totals, settle
-from models.kernel.enums import EventType, InvoiceReason, InvoiceStatus, ProviderTaskKind, SalesMode
+from models.kernel.enums import InvoiceReason, InvoiceStatus, ProviderTaskKind, SalesMode
 from models.kernel.ids import new_id
 from models.platform import events
 from models.platform.access import Principal, require_tenant, require_visible
 from models.platform.deps import Deps
 from models.platform.outbox import queue_provider_task
 from models.platform.pagination import Page, paginate
+from models.platform.payloads import InvoiceCreatedPayload, InvoicePaidPayload
 from models.tables import CreditEntryRow, InvoiceLineRow, InvoiceRow, TenantRow
 
 
@@ -104,16 +105,28 @@ async def issue_invoice(
         (totals.credit_granted, "GRANTED", f"Credit from invoice {invoice.number}"),
     ):
         if amount:
-            session.add(CreditEntryRow(
-                id=new_id("cred"), tenant_id=tenant.id, currency=currency, amount=amount, reason=kind,
-                invoice_id=invoice.id, description=text, at=at,
-            ))
-    events.emit(session, deps.bus, EventType.INVOICE_CREATED, tenant.id, events.invoice_data(invoice), at)
+            session.add(
+                CreditEntryRow(
+                    id=new_id("cred"),
+                    tenant_id=tenant.id,
+                    currency=currency,
+                    amount=amount,
+                    reason=kind,
+                    invoice_id=invoice.id,
+                    description=text,
+                    at=at,
+                )
+            )
+    events.emit(session, deps.bus, InvoiceCreatedPayload.of(invoice), at)
     if invoice.status == InvoiceStatus.PAID:  # nothing was due: paid as it was made
-        events.emit(session, deps.bus, EventType.INVOICE_PAID, tenant.id, events.invoice_data(invoice), at)
+        events.emit(session, deps.bus, InvoicePaidPayload.of(invoice), at)
     if invoice.amount_due > 0 and tenant.sales_mode == SalesMode.SELF_SERVE:
         queue_provider_task(
-            session, deps, tenant_id=tenant.id, kind=ProviderTaskKind.COLLECT_INVOICE, subject_id=invoice.id,
+            session,
+            deps,
+            tenant_id=tenant.id,
+            kind=ProviderTaskKind.COLLECT_INVOICE,
+            subject_id=invoice.id,
             now=deps.clock.now(),
         )
     return invoice

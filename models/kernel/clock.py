@@ -2,7 +2,7 @@
 
 ``Clock.now()`` is always timezone-aware UTC. The process has a system clock
 (injectable, so tests can pin it); a tenant attached to a test clock lives on that
-clock's frozen time instead (see ``services.test_clocks.clock_for_tenant``).
+clock's frozen time instead (see ``models.platform.clocks.clock_for_tenant``).
 """
 
 from __future__ import annotations

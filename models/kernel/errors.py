@@ -1,7 +1,7 @@
 """Expected failures of the domain, each with a stable error code.
 
 The GraphQL layer maps each class to an error type in one place
-(``resolvers/errors.py``); anything that is not a ``DomainError`` is unexpected and
+(``resolvers/shared/errors.py``); anything that is not a ``DomainError`` is unexpected and
 gets masked at the edge.
 """
 

@@ -48,11 +48,13 @@ def _not_blank(value: str) -> str:
 
 
 _currency = _iso_code(
-    pycountry.currencies, "alpha_3",
+    pycountry.currencies,
+    "alpha_3",
     "an ISO 4217 currency code; use a three-letter code such as USD, EUR or JPY",
 )
 _country = _iso_code(
-    pycountry.countries, "alpha_2",
+    pycountry.countries,
+    "alpha_2",
     "an ISO 3166-1 alpha-2 country code; use two letters such as US, JP or DE",
 )
 CurrencyCode = Annotated[str, AfterValidator(_currency)]

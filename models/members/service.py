@@ -60,18 +60,34 @@ async def invite_member(deps: Deps, actor: Principal, spec: MemberInvite) -> Mem
         used = used_by_type.get(spec.seat_type, 0)
         check_seat_free(spec.seat_type, total, used)
         member = MemberRow(
-            id=new_id("mem"), tenant_id=tenant.id, email=email, seat_type=spec.seat_type,
-            invited_by=actor.api_key_id, created_at=now,
+            id=new_id("mem"),
+            tenant_id=tenant.id,
+            email=email,
+            seat_type=spec.seat_type,
+            invited_by=actor.api_key_id,
+            created_at=now,
         )
         session.add(member)
         audit.record(
-            session, actor, tenant_id=tenant.id, action="member.invited", subject_id=member.id,
+            session,
+            actor,
+            tenant_id=tenant.id,
+            action="member.invited",
+            subject_id=member.id,
             before={"member": None, "seats": _seats(spec.seat_type, total, used)},
             after={"member": _member_state(member), "seats": _seats(spec.seat_type, total, used + 1)},
             at=now,
         )
-        seats_changed(session, deps, tenant.id, "member.invited", totals, {**used_by_type, spec.seat_type: used + 1},
-                      now, member.id)
+        seats_changed(
+            session,
+            deps,
+            tenant.id,
+            "member.invited",
+            totals,
+            {**used_by_type, spec.seat_type: used + 1},
+            now,
+            member.id,
+        )
     return member
 
 
@@ -96,11 +112,23 @@ async def remove_member(deps: Deps, actor: Principal, member_id: str) -> MemberR
         member.status = MemberStatus.REMOVED
         member.removed_at = now
         audit.record(
-            session, actor, tenant_id=member.tenant_id, action="member.removed", subject_id=member.id,
+            session,
+            actor,
+            tenant_id=member.tenant_id,
+            action="member.removed",
+            subject_id=member.id,
             before={"member": before, "seats": _seats(seat_type, total, used)},
             after={"member": _member_state(member), "seats": _seats(seat_type, total, used - 1)},
             at=now,
         )
-        seats_changed(session, deps, member.tenant_id, "member.removed", totals, {**used_by_type, seat_type: used - 1},
-                      now, member.id)
+        seats_changed(
+            session,
+            deps,
+            member.tenant_id,
+            "member.removed",
+            totals,
+            {**used_by_type, seat_type: used - 1},
+            now,
+            member.id,
+        )
     return member

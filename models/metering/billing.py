@@ -19,7 +19,7 @@ from models.invoicing.rules import Line, check_representable
 from models.metering.rollups import POINTS, read_days
 from models.metering.rules import (
     DayStats,
-    UsageCharge,
+    PricedUsage,
     charge,
     day_bounds,
     fold_days,
@@ -54,13 +54,17 @@ async def usage_between(
     # The end days' points: up to the end of the first day, and from the start of the last.
     _, first_stop = day_bounds(first_day, zone)
     last_start, _ = day_bounds(last_day, zone)
-    spans = [(first_ts, stop_ts)] if first_day == last_day else [(first_ts, first_stop), (last_start, stop_ts)]
+    spans = (
+        [(first_ts, stop_ts)] if first_day == last_day else [(first_ts, first_stop), (last_start, stop_ts)]
+    )
     edges: dict[str, list[tuple[int, int]]] = defaultdict(list)
     for low, high in spans:
         rows = await session.execute(
             select(POINTS.c.meter_id, POINTS.c.ts, POINTS.c.value).where(
-                POINTS.c.tenant_id == tenant.id, POINTS.c.meter_id.in_(meter_ids),
-                POINTS.c.ts >= max(low, first_ts), POINTS.c.ts < min(high, stop_ts),
+                POINTS.c.tenant_id == tenant.id,
+                POINTS.c.meter_id.in_(meter_ids),
+                POINTS.c.ts >= max(low, first_ts),
+                POINTS.c.ts < min(high, stop_ts),
             )
         )
         for meter_id, ts, value in rows:
@@ -74,14 +78,12 @@ async def usage_between(
     return result
 
 
-
 @dataclass(frozen=True, slots=True)
 class PlanSpan:
     """A plan the subscription had, until when (the last one: until the bill's end)."""
 
     plan_id: str
     until: datetime
-
 
 
 def plan_spans(subscription: SubscriptionRow, cut: datetime) -> list[PlanSpan]:
@@ -91,20 +93,26 @@ def plan_spans(subscription: SubscriptionRow, cut: datetime) -> list[PlanSpan]:
     return [*earlier, PlanSpan(subscription.plan_id, cut)]
 
 
-
 async def usage_charges(
-    session: AsyncSession, tenant: TenantRow, subscription: SubscriptionRow, cut: datetime,
-) -> list[UsageCharge]:
+    session: AsyncSession,
+    tenant: TenantRow,
+    subscription: SubscriptionRow,
+    cut: datetime,
+) -> list[PricedUsage]:
     """The usage of the subscription's current period up to ``cut``, to the second,
     priced by the plans it had in that time (see ``charge``): one charge per meter any
     of them charges for, in name order. Periods do not overlap and each bill ends where
     the next period starts, so every second of usage is billed once."""
     spans = plan_spans(subscription, cut)
     plan_ids = list(dict.fromkeys(s.plan_id for s in spans))
-    rows = (await session.execute(
-        select(UsageChargeRow, MeterRow).join(MeterRow, MeterRow.id == UsageChargeRow.meter_id)
-        .where(UsageChargeRow.plan_id.in_(plan_ids)).order_by(MeterRow.name)
-    )).all()
+    rows = (
+        await session.execute(
+            select(UsageChargeRow, MeterRow)
+            .join(MeterRow, MeterRow.id == UsageChargeRow.meter_id)
+            .where(UsageChargeRow.plan_id.in_(plan_ids))
+            .order_by(MeterRow.name)
+        )
+    ).all()
     if not rows:
         return []
     prices = {(c.plan_id, m.id): usage_price(c) for c, m in rows}
@@ -116,21 +124,28 @@ async def usage_charges(
         start = max(start, span.until)
     result = [
         charge(
-            [(prices.get((span.plan_id, meter.id)), stats[meter.id]) for span, stats in zip(spans, stats_by_span,
-                                                                                              strict=True)],
-            meter_name=meter.name, display_name=meter.display_name, aggregation=meter.aggregation,
-            currency=tenant.currency, period=(subscription.current_period_start, cut),
+            [
+                (prices.get((span.plan_id, meter.id)), stats[meter.id])
+                for span, stats in zip(spans, stats_by_span, strict=True)
+            ],
+            meter_name=meter.name,
+            display_name=meter.display_name,
+            aggregation=meter.aggregation,
+            currency=tenant.currency,
+            period=(subscription.current_period_start, cut),
         )
         for meter in sorted(meters.values(), key=lambda m: m.name)
     ]
     check_representable(
-        [c.line() for c in result], *(c.quantity for c in result), field="usage",
-        what=f"the usage of subscription {subscription.id!r} in this period (a line's units or amount, or their "
+        [c.line() for c in result],
+        *(c.quantity for c in result),
+        field="usage",
+        what=f"the usage of subscription {subscription.id!r} in this period (a line's units or amount, or "
+        "their "
         "total) would exceed",
     )
     return result
 
 
-
-def usage_lines(charges: Sequence[UsageCharge]) -> list[Line]:
+def usage_lines(charges: Sequence[PricedUsage]) -> list[Line]:
     return [c.line() for c in charges]

@@ -33,7 +33,6 @@ from models.tables import (
 MAX_PERIOD_DAYS = 366
 
 
-
 @dataclass(frozen=True, slots=True)
 class Count:
     meter: MeterRow
@@ -44,12 +43,10 @@ class Count:
         return self.meter.aggregation
 
 
-
 @dataclass(frozen=True, slots=True)
 class DayCount:
     day: date
     value: int
-
 
 
 async def _tenant(session: AsyncSession, deps: Deps, actor: Principal, tenant_id: str) -> TenantNow:
@@ -60,7 +57,6 @@ async def _tenant(session: AsyncSession, deps: Deps, actor: Principal, tenant_id
     return (await with_clocks(session, deps, [row]))[row.id]
 
 
-
 async def _meters(session: AsyncSession, meter_name: str | None) -> list[MeterRow]:
     query = select(MeterRow).order_by(MeterRow.created_at, MeterRow.id)
     if meter_name is not None:
@@ -69,7 +65,6 @@ async def _meters(session: AsyncSession, meter_name: str | None) -> list[MeterRo
     if meter_name is not None and not meters:
         raise NotFound("Meter", meter_name)
     return meters
-
 
 
 async def counts(
@@ -83,19 +78,16 @@ async def counts(
         meters = await _meters(session, meter_name)
         first, last = span.days(tenant)
         stored = await read_days(session, tenant_id, [m.id for m in meters], first, last)
-    return [
-        Count(m, count_of(fold_days(s for _, s in stored.get(m.id, [])), m.aggregation))
-        for m in meters
-    ]
-
+    return [Count(m, count_of(fold_days(s for _, s in stored.get(m.id, [])), m.aggregation)) for m in meters]
 
 
 def _counts_of(
-    meters: Sequence[MeterRow], stats: Mapping[tuple[tuple[date, date], str, str], DayStats],
-    days: tuple[date, date], tenant_id: str,
+    meters: Sequence[MeterRow],
+    stats: Mapping[tuple[tuple[date, date], str, str], DayStats],
+    days: tuple[date, date],
+    tenant_id: str,
 ) -> list[Count]:
     return [Count(m, count_of(stats.get((days, tenant_id, m.id)), m.aggregation)) for m in meters]
-
 
 
 async def folded_days(
@@ -109,13 +101,19 @@ async def folded_days(
     ranges = list(spans)
     folds = [
         select(
-            literal(n, Integer).label("span"), DAYS.c.tenant_id, DAYS.c.meter_id,
-            func.sum(DAYS.c.total).label("total"), func.sum(DAYS.c.points).label("points"),
-            func.max(DAYS.c.max_value).label("max_value"), func.max(DAYS.c.latest_ts).label("latest_ts"),
+            literal(n, Integer).label("span"),
+            DAYS.c.tenant_id,
+            DAYS.c.meter_id,
+            func.sum(DAYS.c.total).label("total"),
+            func.sum(DAYS.c.points).label("points"),
+            func.max(DAYS.c.max_value).label("max_value"),
+            func.max(DAYS.c.latest_ts).label("latest_ts"),
         )
         .where(
-            DAYS.c.tenant_id.in_(spans[first, last]), DAYS.c.meter_id.in_(meter_ids),
-            DAYS.c.day >= first, DAYS.c.day <= last,
+            DAYS.c.tenant_id.in_(spans[first, last]),
+            DAYS.c.meter_id.in_(meter_ids),
+            DAYS.c.day >= first,
+            DAYS.c.day <= last,
         )
         .group_by(DAYS.c.tenant_id, DAYS.c.meter_id)
         for n, (first, last) in enumerate(ranges)
@@ -127,8 +125,10 @@ async def folded_days(
     query = select(folded, latest.c.latest_value).join(
         latest,
         and_(
-            latest.c.tenant_id == folded.c.tenant_id, latest.c.meter_id == folded.c.meter_id,
-            latest.c.day >= min(first for first, _ in ranges), latest.c.day <= max(last for _, last in ranges),
+            latest.c.tenant_id == folded.c.tenant_id,
+            latest.c.meter_id == folded.c.meter_id,
+            latest.c.day >= min(first for first, _ in ranges),
+            latest.c.day <= max(last for _, last in ranges),
             latest.c.latest_ts == folded.c.latest_ts,
         ),
     )
@@ -138,7 +138,6 @@ async def folded_days(
         )
         for row in await session.execute(query)
     }
-
 
 
 async def month_counts_of(
@@ -169,7 +168,6 @@ async def month_counts_of(
     ]
 
 
-
 async def period_counts(
     deps: Deps, actor: Principal, tenant_id: str, meter_name: str, first: date, last: date
 ) -> tuple[MeterRow, list[DayCount]]:
@@ -185,7 +183,6 @@ async def period_counts(
     aggregation = meter.aggregation
     days = (first + timedelta(days=n) for n in range((last - first).days + 1))
     return meter, [DayCount(day, count_of(stored.get(day), aggregation)) for day in days]
-
 
 
 @dataclass(frozen=True, slots=True)

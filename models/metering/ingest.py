@@ -28,7 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models.kernel.enums import EventType, UsageMethod
+from models.kernel.enums import UsageMethod
 from models.kernel.errors import DomainError, IdempotencyConflict, NotFound, ValidationFailed
 from models.metering.rollups import POINTS, DayFinder, Fold, UsageEvent, load_days, load_points, write_fold
 from models.metering.rules import to_micros
@@ -38,10 +38,12 @@ from models.platform.bulk import chunks, driver_value, insert_many, is_postgres
 from models.platform.clocks import TenantNow, with_clocks
 from models.platform.deps import Deps
 from models.platform.events import emit
+from models.platform.payloads import UsageRecordedPayload
 from models.tables import (
     MeterRow,
     UsageKeyRow,
 )
+from models.tables.base import table_of
 
 BATCH_LIMIT = 10_000
 FUTURE_SLACK = timedelta(minutes=5)
@@ -49,7 +51,7 @@ KEY_RETENTION = timedelta(days=35)
 # The last second whose day is a date in every timezone (UTC+14 included).
 LAST_TS = int(datetime(9999, 12, 30, tzinfo=UTC).timestamp()) - 1
 
-KEYS = UsageKeyRow.__table__  # type: ignore[attr-defined]
+KEYS = table_of(UsageKeyRow)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +73,9 @@ class BatchOutcome:
     recorded: dict[int, Recorded] = field(default_factory=dict)
 
 
-async def _lock_tenants(session: AsyncSession, deps: Deps, actor: Principal, ids: Iterable[Any]) -> dict[str, TenantNow]:
+async def _lock_tenants(
+    session: AsyncSession, deps: Deps, actor: Principal, ids: Iterable[Any]
+) -> dict[str, TenantNow]:
     """The tenants the actor may meter, row-locked in id order (no deadlocks between
     batches naming several tenants), each with its clock's now and timezone."""
     visible = sorted(i for i in set(ids) if isinstance(i, str) and actor.can_meter(i))
@@ -86,8 +90,14 @@ def _latest_ts(tenant: TenantNow) -> int:
 
 
 def _parse(
-    index: int, item: Mapping[str, Any], path: str, tenants: Mapping[str, TenantNow], meters: Mapping[str, MeterRow],
-    latest: Mapping[str, int], single: bool, delete_point: bool = False,
+    index: int,
+    item: Mapping[str, Any],
+    path: str,
+    tenants: Mapping[str, TenantNow],
+    meters: Mapping[str, MeterRow],
+    latest: Mapping[str, int],
+    single: bool,
+    delete_point: bool = False,
 ) -> UsageEvent:
     """One event, validated; the field paths of its errors start at ``path`` (with
     ``[index]`` appended for a batch)."""
@@ -104,14 +114,18 @@ class _Invalid(Exception):
 
 
 def _parse_event(
-    index: int, item: Mapping[str, Any], tenants: Mapping[str, TenantNow], meters: Mapping[str, MeterRow],
-    latest: Mapping[str, int], delete_point: bool,
+    index: int,
+    item: Mapping[str, Any],
+    tenants: Mapping[str, TenantNow],
+    meters: Mapping[str, MeterRow],
+    latest: Mapping[str, int],
+    delete_point: bool,
 ) -> UsageEvent:
-    tenant_id = item.get("tenantId")
-    tenant = tenants.get(tenant_id)  # type: ignore[arg-type]
+    tenant_id, meter_name = item.get("tenantId"), item.get("meterName")
+    tenant = tenants.get(tenant_id) if isinstance(tenant_id, str) else None
     if tenant is None:
         raise NotFound("Tenant", str(tenant_id))
-    meter = meters.get(item.get("meterName"))  # type: ignore[arg-type]
+    meter = meters.get(meter_name) if isinstance(meter_name, str) else None
     if meter is None:
         raise NotFound("Meter", str(item.get("meterName")))
     if delete_point:
@@ -162,8 +176,10 @@ def _parse_event(
 
 def _same_event(prior: Any, event: UsageEvent) -> bool:
     return (
-        prior.meter_id == event.meter.id and prior.method == (event.method.value if event.method else "DELETE")
-        and prior.value == event.value and prior.ts_given == event.ts_given
+        prior.meter_id == event.meter.id
+        and prior.method == (event.method.value if event.method else "DELETE")
+        and prior.value == event.value
+        and prior.ts_given == event.ts_given
         and (not event.ts_given or prior.ts == event.ts)
     )
 
@@ -181,8 +197,9 @@ async def _load_keys(session: AsyncSession, events: Sequence[UsageEvent]) -> dic
                 rows = await session.execute(_PG_KEYS, {"t": tenant_id, "keys": chunk})
             else:
                 rows = await session.execute(
-                    select(KEYS.c.key, KEYS.c.meter_id, KEYS.c.method, KEYS.c.value, KEYS.c.ts, KEYS.c.ts_given)
-                    .where(KEYS.c.tenant_id == tenant_id, KEYS.c.key.in_(chunk))
+                    select(
+                        KEYS.c.key, KEYS.c.meter_id, KEYS.c.method, KEYS.c.value, KEYS.c.ts, KEYS.c.ts_given
+                    ).where(KEYS.c.tenant_id == tenant_id, KEYS.c.key.in_(chunk))
                 )
             for row in rows:
                 found[(tenant_id, row.key)] = row
@@ -190,20 +207,28 @@ async def _load_keys(session: AsyncSession, events: Sequence[UsageEvent]) -> dic
 
 
 _PG_KEYS = text(
-    "SELECT k.key, k.meter_id, k.method, k.value, k.ts, k.ts_given FROM unnest(CAST(:keys AS VARCHAR[])) AS v(key) "
+    "SELECT k.key, k.meter_id, k.method, k.value, k.ts, k.ts_given FROM unnest(CAST(:keys AS VARCHAR[])) "
+    "AS v(key) "
     "JOIN LATERAL (SELECT * FROM usage_keys WHERE tenant_id = :t AND key = v.key) AS k ON true"
 )
 
 
 async def record_batch(
-    deps: Deps, actor: Principal, raw: Sequence[Mapping[str, Any]], *, path: str = "events",
-    single: bool = False, delete_point: bool = False,
+    deps: Deps,
+    actor: Principal,
+    raw: Sequence[Mapping[str, Any]],
+    *,
+    path: str = "events",
+    single: bool = False,
+    delete_point: bool = False,
 ) -> BatchOutcome:
     """Record usage events (camelCase mappings, as the API names their fields) in one
     transaction. Errors are per event: ``outcome.errors`` holds (index, error)."""
     if len(raw) > BATCH_LIMIT:
         raise ValidationFailed(
-            path, f"holds {len(raw):,} events; at most {BATCH_LIMIT:,} fit in one call, so split it into smaller batches"
+            path,
+            f"holds {len(raw):,} events; at most {BATCH_LIMIT:,} fit in one call, so split it into smaller "
+            "batches",
         )
     outcome = BatchOutcome()
     if not raw:
@@ -213,9 +238,12 @@ async def record_batch(
         tenants = await _lock_tenants(session, deps, actor, (item.get("tenantId") for item in raw))
         names = {item.get("meterName") for item in raw}
         meters = {
-            m.name: m for m in (await session.scalars(
-                select(MeterRow).where(MeterRow.name.in_([n for n in names if isinstance(n, str)]))
-            )).all()
+            m.name: m
+            for m in (
+                await session.scalars(
+                    select(MeterRow).where(MeterRow.name.in_([n for n in names if isinstance(n, str)]))
+                )
+            ).all()
         }
         events: list[UsageEvent] = []
         latest = {tenant_id: _latest_ts(t) for tenant_id, t in tenants.items()}
@@ -245,22 +273,37 @@ async def record_batch(
                 prior = known_keys.get((e.tenant_id, e.key)) or new_keys.get((e.tenant_id, e.key))
                 if prior is not None:
                     if not _same_event(prior, e):
-                        outcome.errors.append((e.index, IdempotencyConflict(
-                            f"Idempotency key {e.key!r} ({prefix}.idempotencyKey) was first used for a different "
-                            "usage event; use a new key for a new event."
-                        )))
+                        outcome.errors.append(
+                            (
+                                e.index,
+                                IdempotencyConflict(
+                                    f"Idempotency key {e.key!r} ({prefix}.idempotencyKey) was first used "
+                                    "for a different "
+                                    "usage event; use a new key for a new event."
+                                ),
+                            )
+                        )
                         continue
                     outcome.duplicates += 1
                     if single:  # the point the first event made, as it is now
                         point = (e.tenant_id, e.meter.id, prior.ts)
-                        value = fold.current[point] if point in fold.current else await session.scalar(
-                            select(POINTS.c.value).where(
-                                POINTS.c.tenant_id == e.tenant_id, POINTS.c.meter_id == e.meter.id,
-                                POINTS.c.ts == prior.ts,
+                        value = (
+                            fold.current[point]
+                            if point in fold.current
+                            else await session.scalar(
+                                select(POINTS.c.value).where(
+                                    POINTS.c.tenant_id == e.tenant_id,
+                                    POINTS.c.meter_id == e.meter.id,
+                                    POINTS.c.ts == prior.ts,
+                                )
                             )
                         )
                         outcome.recorded[e.index] = Recorded(
-                            e.meter.name, datetime.fromtimestamp(prior.ts, UTC), value or 0, True, value is not None
+                            e.meter.name,
+                            datetime.fromtimestamp(prior.ts, UTC),
+                            value or 0,
+                            True,
+                            value is not None,
                         )
                     continue
             try:
@@ -271,7 +314,9 @@ async def record_batch(
             outcome.accepted += 1
             accepted_by[e.tenant_id][e.meter.name] += 1
             if e.key is not None:
-                new_keys[(e.tenant_id, e.key)] = _KeyRow(e.meter.id, e.method.value if e.method else "DELETE", e.value, e.ts, e.ts_given)
+                new_keys[(e.tenant_id, e.key)] = _KeyRow(
+                    e.meter.id, e.method.value if e.method else "DELETE", e.value, e.ts, e.ts_given
+                )
             if single:
                 outcome.recorded[e.index] = Recorded(
                     e.meter.name, datetime.fromtimestamp(e.ts, UTC), new or 0, False, old is not None
@@ -280,13 +325,20 @@ async def record_batch(
         if new_keys:
             columns = ("tenant_id", "key", "meter_id", "method", "value", "ts", "ts_given", "created_at")
             at = await driver_value(session, KEYS.c.created_at, now)
-            await insert_many(session, KEYS, columns, [
-                (t, k, r.meter_id, r.method, r.value, r.ts, r.ts_given, at) for (t, k), r in new_keys.items()
-            ])
+            await insert_many(
+                session,
+                KEYS,
+                columns,
+                [
+                    (t, k, r.meter_id, r.method, r.value, r.ts, r.ts_given, at)
+                    for (t, k), r in new_keys.items()
+                ],
+            )
         for tenant_id, meters_accepted in accepted_by.items():
-            emit(session, deps.bus, EventType.USAGE_RECORDED, tenant_id, {
-                "tenantId": tenant_id, "accepted": meters_accepted.total(), "meters": dict(meters_accepted),
-            }, now)
+            recorded = UsageRecordedPayload(
+                tenant_id=tenant_id, accepted=meters_accepted.total(), meters=dict(meters_accepted)
+            )
+            emit(session, deps.bus, recorded, now)
     outcome.errors.sort(key=lambda pair: pair[0])
     return outcome
 
@@ -307,7 +359,9 @@ async def record_usage(deps: Deps, actor: Principal, item: Mapping[str, Any]) ->
     return outcome.recorded[0]
 
 
-async def delete_usage(deps: Deps, actor: Principal, tenant_id: str, meter_name: str, timestamp: datetime) -> Recorded:
+async def delete_usage(
+    deps: Deps, actor: Principal, tenant_id: str, meter_name: str, timestamp: datetime
+) -> Recorded:
     """Remove the point at ``timestamp`` (as SaaSus's DeleteMeteringUnitTimestampCount)."""
     item = {"tenantId": tenant_id, "meterName": meter_name, "timestamp": timestamp}
     outcome = await record_batch(deps, actor, [item], path="input", single=True, delete_point=True)
@@ -323,7 +377,9 @@ async def delete_usage(deps: Deps, actor: Principal, tenant_id: str, meter_name:
 async def purge_expired_keys(deps: Deps) -> int:
     """Forget usage idempotency keys older than 35 days (the worker and `bill` run it)."""
     async with deps.store.transaction() as session:
-        result = await session.execute(delete(KEYS).where(KEYS.c.created_at < deps.clock.now() - KEY_RETENTION))
+        result = await session.execute(
+            delete(KEYS).where(KEYS.c.created_at < deps.clock.now() - KEY_RETENTION)
+        )
     return result.rowcount or 0
 
 
@@ -331,5 +387,3 @@ async def purge_expired_keys(deps: Deps) -> int:
 
 
 # -- billing -------------------------------------------------------------------
-
-

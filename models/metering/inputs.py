@@ -14,9 +14,7 @@ from models.metering.rules import Tier, UsagePrice, check_tiers
 MeterName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,64}$")]
 
 
-
 Units = Annotated[int, Field(ge=0, le=10**11)]
-
 
 
 class MeterCreate(Input):
@@ -26,12 +24,10 @@ class MeterCreate(Input):
     aggregation: Aggregation = Aggregation.SUM
 
 
-
 class TierCreate(Input):
     up_to: Annotated[int, Field(ge=1, le=10**11)] | None = None
     unit_amount: Price
     flat_amount: Price = 0
-
 
 
 class UsageChargeCreate(Input):
@@ -51,7 +47,9 @@ class UsageChargeCreate(Input):
             if problem:
                 raise ValidationFailed("input.tiers", f"{problem} ({self.model.value} pricing)")
         elif self.tiers:
-            raise ValidationFailed("input.tiers", f"only GRADUATED and VOLUME pricing take tiers, not {self.model.value}")
+            raise ValidationFailed(
+                "input.tiers", f"only GRADUATED and VOLUME pricing take tiers, not {self.model.value}"
+            )
         if self.model is not PricingModel.PACKAGE and self.package_size != 1:
             raise ValidationFailed("input.packageSize", "only PACKAGE pricing takes a package size")
         return self

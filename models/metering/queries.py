@@ -21,8 +21,10 @@ async def usage_charges_of_plans(
     """Each plan's usage charges with their meters, by meter name."""
     groups: dict[str, list[tuple[UsageChargeRow, MeterRow]]] = defaultdict(list)
     rows = await session.execute(
-        select(UsageChargeRow, MeterRow).join(MeterRow, MeterRow.id == UsageChargeRow.meter_id)
-        .where(UsageChargeRow.plan_id.in_(plan_ids)).order_by(MeterRow.name)
+        select(UsageChargeRow, MeterRow)
+        .join(MeterRow, MeterRow.id == UsageChargeRow.meter_id)
+        .where(UsageChargeRow.plan_id.in_(plan_ids))
+        .order_by(MeterRow.name)
     )
     for charge, meter in rows.all():
         groups[charge.plan_id].append((charge, meter))

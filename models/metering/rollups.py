@@ -36,13 +36,12 @@ from models.tables import (
     UsageDayRow,
     UsagePointRow,
 )
+from models.tables.base import table_of
 
-POINTS = UsagePointRow.__table__  # type: ignore[attr-defined]
+POINTS = table_of(UsagePointRow)
 
 
-
-DAYS = UsageDayRow.__table__  # type: ignore[attr-defined]
-
+DAYS = table_of(UsageDayRow)
 
 
 class DayFinder:
@@ -58,13 +57,12 @@ class DayFinder:
 
     def day(self, ts: int) -> date:
         bucket = ts // self.QUARTER
-        found = self.known.get(bucket, False)
-        if found is False:
+        if bucket not in self.known:
             start = bucket * self.QUARTER
             first, last = local_day(start, self.zone), local_day(start + self.QUARTER - 1, self.zone)
-            found = self.known[bucket] = first if first == last else None
-        return found if found is not None else local_day(ts, self.zone)  # type: ignore[return-value]
-
+            self.known[bucket] = first if first == last else None
+        found = self.known[bucket]
+        return found if found is not None else local_day(ts, self.zone)
 
 
 # On PostgreSQL, one lookup per value through the primary key, whatever the table's
@@ -74,7 +72,6 @@ _PG_POINTS = text(
     "SELECT v.ts, p.value FROM unnest(CAST(:stamps AS BIGINT[])) AS v(ts) JOIN LATERAL "
     "(SELECT value FROM usage_points WHERE tenant_id = :t AND meter_id = :m AND ts = v.ts) AS p ON true"
 )
-
 
 
 async def load_points(
@@ -97,10 +94,8 @@ async def load_points(
     return found
 
 
-
 def day_stats(row: Any) -> DayStats:
     return DayStats(row.total, row.points, row.max_value, row.latest_ts, row.latest_value)
-
 
 
 async def load_days(
@@ -110,18 +105,21 @@ async def load_days(
     for (tenant_id, meter_id), days in touched.items():
         for chunk in chunks(sorted(days)):
             rows = await session.execute(
-                select(DAYS).where(DAYS.c.tenant_id == tenant_id, DAYS.c.meter_id == meter_id, DAYS.c.day.in_(chunk))
+                select(DAYS).where(
+                    DAYS.c.tenant_id == tenant_id, DAYS.c.meter_id == meter_id, DAYS.c.day.in_(chunk)
+                )
             )
             for row in rows:
                 found[(tenant_id, meter_id, row.day)] = day_stats(row)
     return found
 
 
-
 class Fold:
     """The batch's events applied in order to the points they touch, in memory."""
 
-    def __init__(self, points: dict[tuple[str, str, int], int], days: dict[tuple[str, str, date], DayStats]) -> None:
+    def __init__(
+        self, points: dict[tuple[str, str, int], int], days: dict[tuple[str, str, date], DayStats]
+    ) -> None:
         self.initial = points
         self.current: dict[tuple[str, str, int], int | None] = dict(points)
         self.day_stats = days
@@ -142,7 +140,8 @@ class Fold:
         total = self.day_totals.get(day_key, 0) + (new or 0) - (old or 0)
         if abs(new or 0) > MAX_DAY_MICROS or abs(total) > MAX_DAY_MICROS:
             raise ValidationFailed(
-                f"{prefix}.value", f"would take the day's usage of {event.meter.name!r} past {MAX_DAY_MICROS // 10**6:,} "
+                f"{prefix}.value",
+                f"would take the day's usage of {event.meter.name!r} past {MAX_DAY_MICROS // 10**6:,} "
                 "units, the most one day can hold",
             )
         self.current[point] = new
@@ -150,9 +149,11 @@ class Fold:
         return old, new
 
 
-
 async def write_fold(
-    session: AsyncSession, fold: Fold, days_of: Mapping[tuple[str, str, int], date], zones: Mapping[str, ZoneInfo]
+    session: AsyncSession,
+    fold: Fold,
+    days_of: Mapping[tuple[str, str, int], date],
+    zones: Mapping[str, ZoneInfo],
 ) -> None:
     inserts: list[tuple[Any, ...]] = []
     updates, deletes = [], []
@@ -170,7 +171,11 @@ async def write_fold(
         else:
             updates.append({**params, "v": new})
         changed[(tenant_id, meter_id, days_of[point])].append((ts, old, new))
-    point_key = and_(POINTS.c.tenant_id == bindparam("t"), POINTS.c.meter_id == bindparam("m"), POINTS.c.ts == bindparam("s"))
+    point_key = and_(
+        POINTS.c.tenant_id == bindparam("t"),
+        POINTS.c.meter_id == bindparam("m"),
+        POINTS.c.ts == bindparam("s"),
+    )
     if inserts:
         await insert_many(session, POINTS, ("tenant_id", "meter_id", "ts", "value"), inserts)
     if updates:
@@ -180,12 +185,15 @@ async def write_fold(
     await _write_days(session, fold, changed, zones)
 
 
-
-def _next_day(stats: DayStats | None, changes: list[tuple[int, int | None, int | None]]) -> tuple[DayStats | None, bool]:
+def _next_day(
+    stats: DayStats | None, changes: list[tuple[int, int | None, int | None]]
+) -> tuple[DayStats | None, bool]:
     """The day after its points changed, and whether its maximum or latest point must
     be read back from the points (the one they named fell or was deleted)."""
     total = (stats.total if stats else 0) + sum((new or 0) - (old or 0) for _, old, new in changes)
-    points = (stats.points if stats else 0) + sum((new is not None) - (old is not None) for _, old, new in changes)
+    points = (stats.points if stats else 0) + sum(
+        (new is not None) - (old is not None) for _, old, new in changes
+    )
     if points == 0:
         return None, False
     present = [(ts, new) for ts, _, new in changes if new is not None]
@@ -213,9 +221,10 @@ def _next_day(stats: DayStats | None, changes: list[tuple[int, int | None, int |
     return DayStats(total, points, maximum or 0, latest_ts or 0, latest_value or 0), recompute
 
 
-
 async def _write_days(
-    session: AsyncSession, fold: Fold, changed: Mapping[tuple[str, str, date], list[tuple[int, int | None, int | None]]],
+    session: AsyncSession,
+    fold: Fold,
+    changed: Mapping[tuple[str, str, date], list[tuple[int, int | None, int | None]]],
     zones: Mapping[str, ZoneInfo],
 ) -> None:
     inserts, updates, deletes, recompute = [], [], [], []
@@ -230,14 +239,19 @@ async def _write_days(
         if stale:
             recompute.append(day_key)
         values = {
-            "total": after.total, "points": after.points, "max_value": after.max_value,
-            "latest_ts": after.latest_ts, "latest_value": after.latest_value,
+            "total": after.total,
+            "points": after.points,
+            "max_value": after.max_value,
+            "latest_ts": after.latest_ts,
+            "latest_value": after.latest_value,
         }
         if before is None:
             inserts.append({"tenant_id": tenant_id, "meter_id": meter_id, "day": day, **values})
         else:
             updates.append({**params, **{f"n_{k}": v for k, v in values.items()}})
-    day_key_clause = and_(DAYS.c.tenant_id == bindparam("t"), DAYS.c.meter_id == bindparam("m"), DAYS.c.day == bindparam("d"))
+    day_key_clause = and_(
+        DAYS.c.tenant_id == bindparam("t"), DAYS.c.meter_id == bindparam("m"), DAYS.c.day == bindparam("d")
+    )
     if inserts:
         await session.execute(insert(DAYS), inserts)
     if updates:
@@ -251,25 +265,29 @@ async def _write_days(
         await _recompute(session, tenant_id, meter_id, day, zones[tenant_id])
 
 
-
 async def _recompute(session: AsyncSession, tenant_id: str, meter_id: str, day: date, zone: ZoneInfo) -> None:
     """Read a day's maximum and latest point back from that day's points only."""
     # A day is not always one span of seconds (where a clock went back over midnight,
     # an hour of the day before comes after it), so read around it and keep its points.
     first, _ = day_bounds(day - timedelta(days=1), zone)
     _, stop = day_bounds(day + timedelta(days=1), zone)
-    rows = (await session.execute(
-        select(POINTS.c.ts, POINTS.c.value).where(
-            POINTS.c.tenant_id == tenant_id, POINTS.c.meter_id == meter_id, POINTS.c.ts >= first, POINTS.c.ts < stop
+    rows = (
+        await session.execute(
+            select(POINTS.c.ts, POINTS.c.value).where(
+                POINTS.c.tenant_id == tenant_id,
+                POINTS.c.meter_id == meter_id,
+                POINTS.c.ts >= first,
+                POINTS.c.ts < stop,
+            )
         )
-    )).all()
+    ).all()
     stats = stats_of_points((ts, value) for ts, value in rows if local_day(ts, zone) == day)
     assert stats is not None, "a stored day has points"
     await session.execute(
-        update(DAYS).where(DAYS.c.tenant_id == tenant_id, DAYS.c.meter_id == meter_id, DAYS.c.day == day)
+        update(DAYS)
+        .where(DAYS.c.tenant_id == tenant_id, DAYS.c.meter_id == meter_id, DAYS.c.day == day)
         .values(max_value=stats.max_value, latest_ts=stats.latest_ts, latest_value=stats.latest_value)
     )
-
 
 
 async def read_days(
@@ -278,9 +296,14 @@ async def read_days(
     """Each meter's stored days from ``first`` to ``last`` (both included), oldest
     first: one indexed range read."""
     rows = await session.execute(
-        select(DAYS).where(
-            DAYS.c.tenant_id == tenant_id, DAYS.c.meter_id.in_(meter_ids), DAYS.c.day >= first, DAYS.c.day <= last
-        ).order_by(DAYS.c.meter_id, DAYS.c.day)
+        select(DAYS)
+        .where(
+            DAYS.c.tenant_id == tenant_id,
+            DAYS.c.meter_id.in_(meter_ids),
+            DAYS.c.day >= first,
+            DAYS.c.day <= last,
+        )
+        .order_by(DAYS.c.meter_id, DAYS.c.day)
     )
     result: dict[str, list[tuple[date, DayStats]]] = defaultdict(list)
     for row in rows:

@@ -33,7 +33,9 @@ def to_micros(value: float) -> int:
     if not math.isfinite(value):
         raise ValueError("must be a finite number, not NaN or an infinity")
     if abs(value) > MAX_EVENT_UNITS:
-        raise ValueError(f"must be at most {MAX_EVENT_UNITS:,} in size; split larger usage into several events")
+        raise ValueError(
+            f"must be at most {MAX_EVENT_UNITS:,} in size; split larger usage into several events"
+        )
     if abs(value) < 1e9:
         # Fast path: with fewer than 16 digits the product is within 0.12 of the exact
         # decimal, so a product this close to an integer rounds like the decimal would.
@@ -156,7 +158,7 @@ class UsagePrice:
 
 
 @dataclass(frozen=True, slots=True)
-class UsageCharge:
+class PricedUsage:
     """One meter's usage in a period, priced."""
 
     meter_name: str
@@ -172,7 +174,9 @@ class UsageCharge:
     period: tuple[datetime, datetime]
 
     def line(self) -> Line:
-        return Line(LineKind.USAGE, self.describe(), self.quantity, self.unit_amount, self.amount, period=self.period)
+        return Line(
+            LineKind.USAGE, self.describe(), self.quantity, self.unit_amount, self.amount, period=self.period
+        )
 
     def describe(self) -> str:
         used = f"{self.display_name}: {format_units(self.units)} used"
@@ -221,9 +225,14 @@ _NOTHING = UsagePrice(PricingModel.PER_UNIT)  # a plan that does not charge for 
 
 
 def charge(
-    segments: Sequence[tuple[UsagePrice | None, DayStats | None]], *, meter_name: str, display_name: str,
-    aggregation: Aggregation, currency: str, period: tuple[datetime, datetime],
-) -> UsageCharge:
+    segments: Sequence[tuple[UsagePrice | None, DayStats | None]],
+    *,
+    meter_name: str,
+    display_name: str,
+    aggregation: Aggregation,
+    currency: str,
+    period: tuple[datetime, datetime],
+) -> PricedUsage:
     """A meter's usage in a period, priced across the plans the period had, in order:
     one (price, usage statistics) per plan, None where a plan does not charge for it.
 
@@ -246,15 +255,24 @@ def charge(
             if usage_price is not None:
                 unit_amount = after[3]
             total += units
-        return UsageCharge(
-            meter_name, display_name, aggregation, total, free, chargeable, quantity, unit_amount, amount, currency,
+        return PricedUsage(
+            meter_name,
+            display_name,
+            aggregation,
+            total,
+            free,
+            chargeable,
+            quantity,
+            unit_amount,
+            amount,
+            currency,
             period,
         )
-    best: UsageCharge | None = None
+    best: PricedUsage | None = None
     for usage_price, stats in segments:
         units = count_of(stats, aggregation)
         priced = price(usage_price or _NOTHING, units)
-        candidate = UsageCharge(meter_name, display_name, aggregation, units, *priced, currency, period)
+        candidate = PricedUsage(meter_name, display_name, aggregation, units, *priced, currency, period)
         if best is None or (candidate.amount, candidate.units) > (best.amount, best.units):
             best = candidate
     assert best is not None, "a period has at least one plan"

@@ -24,8 +24,13 @@ async def create_meter(deps: Deps, actor: Principal, spec: MeterCreate) -> Meter
     require_admin(actor, "createMeter")
     now = deps.clock.now()
     row = MeterRow(
-        id=new_id("meter"), name=spec.name, display_name=spec.display_name or spec.name,
-        description=spec.description, aggregation=spec.aggregation, created_at=now, updated_at=now,
+        id=new_id("meter"),
+        name=spec.name,
+        display_name=spec.display_name or spec.name,
+        description=spec.description,
+        aggregation=spec.aggregation,
+        created_at=now,
+        updated_at=now,
     )
     return await insert_unique(
         deps, row, "input.name", f"{spec.name!r} is already a meter's name; names are unique, pick another"
@@ -48,7 +53,9 @@ async def update_meter(deps: Deps, actor: Principal, meter_id: str, aggregation:
 
 async def list_meters(deps: Deps) -> list[MeterRow]:
     async with deps.store.read() as session:
-        return list((await session.scalars(select(MeterRow).order_by(MeterRow.created_at, MeterRow.id))).all())
+        return list(
+            (await session.scalars(select(MeterRow).order_by(MeterRow.created_at, MeterRow.id))).all()
+        )
 
 
 def usage_price(row: UsageChargeRow) -> UsagePrice:
@@ -69,11 +76,19 @@ async def add_usage_charge(deps: Deps, actor: Principal, spec: UsageChargeCreate
             if meter is None:
                 raise NotFound("Meter", spec.meter_name)
             tiers = [StoredTier(**t.model_dump()) for t in spec.tiers] if spec.tiers else None
-            session.add(UsageChargeRow(
-                id=new_id("uchg"), plan_id=plan.id, meter_id=meter.id, model=spec.model,
-                unit_amount=spec.unit_amount, package_size=spec.package_size, free_units=spec.free_units,
-                tiers=tiers, created_at=deps.clock.now(),
-            ))
+            session.add(
+                UsageChargeRow(
+                    id=new_id("uchg"),
+                    plan_id=plan.id,
+                    meter_id=meter.id,
+                    model=spec.model,
+                    unit_amount=spec.unit_amount,
+                    package_size=spec.package_size,
+                    free_units=spec.free_units,
+                    tiers=tiers,
+                    created_at=deps.clock.now(),
+                )
+            )
     except IntegrityError:
         raise ValidationFailed(
             "input.meterName", f"plan {spec.plan_id!r} already charges for meter {spec.meter_name!r}"

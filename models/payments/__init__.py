@@ -1,1 +1,2 @@
-"""Payments: the PaymentProvider protocol, the provider-task outbox, Stripe collection and what the provider reports back."""
+"""Payments: the PaymentProvider protocol, the provider-task outbox, Stripe collection
+and what the provider reports back."""

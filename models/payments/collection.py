@@ -20,12 +20,7 @@ import logging
 from sqlalchemy import select
 
 from models.kernel.enums import InvoiceStatus, ProviderTaskKind, SalesMode
-from models.payments.provider_events import (
-    ProviderEvent,
-    ProviderEventKind,
-    ProviderInvoiceSnapshot,
-    process_provider_event,
-)
+from models.payments.provider_events import process_provider_event
 from models.payments.tasks import claim_provider_tasks, finish_provider_task
 from models.platform import locks
 from models.platform.deps import Deps
@@ -35,7 +30,10 @@ from models.platform.provider import (
     InvoiceItem,
     InvoiceToCollect,
     ProviderError,
+    ProviderEvent,
+    ProviderEventKind,
     ProviderInvoice,
+    ProviderInvoiceSnapshot,
 )
 from models.tables import InvoiceLineRow, InvoiceRow, ProviderTaskRow, TenantRow
 
@@ -275,5 +273,3 @@ async def _record(deps: Deps, invoice_id: str, provider_invoice_id: str, hosted_
         invoice.provider_invoice_id = provider_invoice_id
         if hosted_url:
             invoice.hosted_invoice_url = hosted_url
-
-

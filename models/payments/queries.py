@@ -1,4 +1,5 @@
-"""Reads of what the payment provider owes or refused shared by services and DataLoaders: each answers for many
+"""Reads of what the payment provider owes or refused,
+shared by services and DataLoaders: each answers for many
 parents in one statement, lined up with the keys it was given."""
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ async def provider_failures(session: AsyncSession, tenant_ids: Sequence[str]) ->
     )
     found: dict[str, str] = {}
     for task in (await session.scalars(query)).all():
-        what = "syncing the customer" if task.kind == "SYNC_CUSTOMER" else f"collecting invoice {task.subject_id}"
+        what = (
+            "syncing the customer"
+            if task.kind == "SYNC_CUSTOMER"
+            else f"collecting invoice {task.subject_id}"
+        )
         found.setdefault(task.tenant_id, f"{what} failed after {task.attempts} attempt(s): {task.last_error}")
     return [found.get(t) for t in tenant_ids]

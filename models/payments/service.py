@@ -30,7 +30,6 @@ def _check_return_url(url: str) -> None:
         )
 
 
-
 async def create_payment_setup_session(deps: Deps, actor: Principal, tenant_id: str, return_url: str) -> str:
     """The URL of the provider's page where the tenant enters a card (Stripe
     Checkout in setup mode); nothing card-related passes through the gateway."""

@@ -28,15 +28,12 @@ log = logging.getLogger("models.payments.tasks")
 PROVIDER_FIRST_RETRY = timedelta(seconds=2)
 
 
-
 PROVIDER_MAX_RETRY = timedelta(hours=1)
-
 
 
 def provider_retry_delay(attempts: int) -> timedelta:
     """The wait after the ``attempts``-th failed attempt (1, 2, ...)."""
     return min(PROVIDER_FIRST_RETRY * 2 ** min(attempts - 1, 30), PROVIDER_MAX_RETRY)
-
 
 
 async def claim_provider_tasks(deps: Deps, limit: int = 5) -> list[ProviderTaskRow]:
@@ -50,10 +47,13 @@ async def claim_provider_tasks(deps: Deps, limit: int = 5) -> list[ProviderTaskR
     query = (
         select(ProviderTaskRow.id)
         .where(pending, ProviderTaskRow.next_attempt_at <= now)
-        .where(~exists().where(
-            older.tenant_id == ProviderTaskRow.tenant_id, older.status == TaskStatus.PENDING,
-            older.id < ProviderTaskRow.id,
-        ))
+        .where(
+            ~exists().where(
+                older.tenant_id == ProviderTaskRow.tenant_id,
+                older.status == TaskStatus.PENDING,
+                older.id < ProviderTaskRow.id,
+            )
+        )
         .order_by(ProviderTaskRow.id)
         .limit(limit)
     )
@@ -62,7 +62,6 @@ async def claim_provider_tasks(deps: Deps, limit: int = 5) -> list[ProviderTaskR
             query = query.with_for_update(skip_locked=True)
         ids = (await session.scalars(query)).all()
         return await claim_rows(session, ProviderTaskRow, ids, now)
-
 
 
 async def finish_provider_task(
@@ -75,8 +74,11 @@ async def finish_provider_task(
     async with deps.store.transaction() as session:
         row = await locks.provider_task(session, task.id)
         if row.status != TaskStatus.PENDING or row.attempts != task.attempts:
-            log.warning("provider task %s: attempt %d finished after its lease; kept the newer claim's state",
-                        task.id, task.attempts)
+            log.warning(
+                "provider task %s: attempt %d finished after its lease; kept the newer claim's state",
+                task.id,
+                task.attempts,
+            )
             return row
         if error is None:
             row.status, row.last_error = TaskStatus.DONE, None
@@ -86,7 +88,6 @@ async def finish_provider_task(
             row.status, row.last_error = TaskStatus.FAILED, error[:1000]
         row.updated_at = now
     return row
-
 
 
 async def retry_failed_tasks(deps: Deps, actor: Principal, tenant_id: str) -> int:

@@ -77,8 +77,16 @@ def change_lines(
         amount = half_up(quantity * item.unit_amount * factor.numerator, factor.denominator)
         kind = LineKind.PRORATION if quantity > 0 else LineKind.CREDIT
         lines.append(
-            Line(kind, description + suffix, quantity, item.unit_amount, amount, item.addon_id,
-                 factor=factor, period=(window.start, window.end))
+            Line(
+                kind,
+                description + suffix,
+                quantity,
+                item.unit_amount,
+                amount,
+                item.addon_id,
+                factor=factor,
+                period=(window.start, window.end),
+            )
         )
 
     dropped, taken = ("Unused time on {}", "Remaining time on {}") if prorated else ("{} removed", "{} added")
@@ -124,8 +132,10 @@ def describe(
     else:
         what = "This change"
     if takes_effect:
-        return (f"{what} takes effect on {takes_effect}; nothing is charged today, and the renewal "
-                f"invoice will be {money(renewal_total)}.")
+        return (
+            f"{what} takes effect on {takes_effect}; nothing is charged today, and the renewal "
+            f"invoice will be {money(renewal_total)}."
+        )
     if mode is ProrationMode.DO_NOT_BILL:
         return f"{what} costs nothing today (not billed)."
     if totals.total > 0:

@@ -12,16 +12,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models.catalog.service import buyable_addons, plan_for
 from models.invoicing.rules import Line, Totals, check_representable, recurring_items, recurring_lines, settle
 from models.invoicing.service import invoice_totals, issue_invoice
-from models.kernel.enums import EffectiveAt, EventType, InvoiceReason, ProrationMode, SubscriptionStatus
+from models.kernel.enums import EffectiveAt, InvoiceReason, ProrationMode, SubscriptionStatus
 from models.kernel.errors import AddonNotAttached, Forbidden, SubscriptionNotActive, ValidationFailed
 from models.kernel.periods import next_boundary, period_boundary
 from models.metering.billing import usage_charges, usage_lines
-from models.metering.rules import UsageCharge
+from models.metering.rules import PricedUsage
 from models.plan_changes.inputs import PlanChangeRequest
 from models.plan_changes.rules import Window, change_lines, days_left, describe
 from models.platform import audit, events, idempotency
 from models.platform.access import Principal
 from models.platform.deps import Deps
+from models.platform.payloads import SubscriptionPlanChangedPayload
 from models.seats.queries import check_members_fit, seat_state
 from models.seats.rules import SeatSummary, check_bounds, seat_totals, summarize
 from models.subscriptions.inputs import distinct_addons
@@ -50,7 +51,7 @@ class PlannedChange:
     text: str
     # The current period's usage so far, priced by the plans it had: billed now by a
     # FULL_IMMEDIATELY change (it ends the period), else at the renewal.
-    usage: list[UsageCharge]
+    usage: list[PricedUsage]
 
     @property
     def currency(self) -> str:
@@ -58,7 +59,11 @@ class PlannedChange:
 
 
 async def _plan(
-    session: AsyncSession, tenant: TenantRow, subscription: SubscriptionRow, spec: PlanChangeRequest, now: datetime
+    session: AsyncSession,
+    tenant: TenantRow,
+    subscription: SubscriptionRow,
+    spec: PlanChangeRequest,
+    now: datetime,
 ) -> PlannedChange:
     if subscription.status == SubscriptionStatus.CANCELLED:
         raise SubscriptionNotActive(
@@ -68,7 +73,8 @@ async def _plan(
     current = await held_items(session, subscription.id)
     plan = await plan_for(session, tenant, spec.plan_id)
     wanted = (
-        distinct_addons(spec.addons, "input.addons") if spec.addons is not None
+        distinct_addons(spec.addons, "input.addons")
+        if spec.addons is not None
         else [(addon.id, quantity) for addon, quantity in current]
     )
     try:
@@ -79,7 +85,8 @@ async def _plan(
         if spec.addons is not None:
             raise
         raise AddonNotAttached(
-            f"{exc.message.split(' (')[0]}, which the subscription has, is not offered with plan {plan.code!r}; "
+            f"{exc.message.split(' (')[0]}, which the subscription has, is not offered with plan "
+            f"{plan.code!r}; "
             "pass `addons` with the totals to have on the new plan (`[]` drops every add-on)."
         ) from None
     totals_by_type = seat_totals(plan, items)
@@ -99,13 +106,14 @@ async def _plan(
 
     window = None
     lines: list[Line] = []
-    usage: list[UsageCharge] | None = None
+    usage: list[PricedUsage] | None = None
     end = subscription.current_period_end
     if scheduled:
         if subscription.cancel_at_period_end:
             raise ValidationFailed(
                 "input.effectiveAt",
-                f"subscription {subscription.id!r} cancels at the end of this period, so it has no next billing "
+                f"subscription {subscription.id!r} cancels at the end of this period, so it has no next "
+                "billing "
                 "date; change it now (IMMEDIATELY) instead",
             )
         effective_at = end
@@ -114,13 +122,16 @@ async def _plan(
             period = (end, next_boundary(anchor, end, interval, tenant.timezone))
         except (ValueError, OverflowError):
             raise ValidationFailed(
-                "input.effectiveAt", "the next billing period would end after the year 9999; change it now instead"
+                "input.effectiveAt",
+                "the next billing period would end after the year 9999; change it now instead",
             ) from None
     else:
         effective_at = now
         remaining, days = days_left(subscription.current_period_start, end, now, tenant.timezone)
         window = Window(remaining, days, now, end)
-        lines = change_lines(recurring_items(current_plan, current), recurring_items(plan, items), mode, window)
+        lines = change_lines(
+            recurring_items(current_plan, current), recurring_items(plan, items), mode, window
+        )
         if mode is ProrationMode.FULL_IMMEDIATELY:
             # The period ends now, so its usage is billed now, by the plans it had.
             usage = await usage_charges(session, tenant, subscription, now)
@@ -129,7 +140,8 @@ async def _plan(
                 period = (now, period_boundary(now, interval, 1, tenant.timezone))
             except (ValueError, OverflowError):
                 raise ValidationFailed(
-                    "input.prorationBillingMode", "the tenant's clock leaves no room for a new period before year 10000"
+                    "input.prorationBillingMode",
+                    "the tenant's clock leaves no room for a new period before year 10000",
                 ) from None
         else:
             period = (subscription.current_period_start, end)
@@ -146,12 +158,24 @@ async def _plan(
         mode=mode,
         totals=totals,
         window=window,
-        takes_effect=effective_at.astimezone(ZoneInfo(tenant.timezone)).date().isoformat() if scheduled else None,
+        takes_effect=effective_at.astimezone(ZoneInfo(tenant.timezone)).date().isoformat()
+        if scheduled
+        else None,
         renewal_total=renewal_total,
     )
     return PlannedChange(
-        tenant=tenant, subscription=subscription, plan=plan, items=items, mode=mode, effective_at=effective_at,
-        scheduled=scheduled, lines=lines, totals=totals, period=period, seats=summarize(plan, items, used), text=text,
+        tenant=tenant,
+        subscription=subscription,
+        plan=plan,
+        items=items,
+        mode=mode,
+        effective_at=effective_at,
+        scheduled=scheduled,
+        lines=lines,
+        totals=totals,
+        period=period,
+        seats=summarize(plan, items, used),
+        text=text,
         usage=usage,
     )
 
@@ -172,9 +196,11 @@ def _check_mode(actor: Principal, spec: PlanChangeRequest) -> None:
     """DO_NOT_BILL and DIFFERENCE_IMMEDIATELY are the operator's to grant: a tenant
     could otherwise take a dearer plan for free, or prorate up and get the whole
     difference back on the way down."""
-    if spec.effective_at is EffectiveAt.IMMEDIATELY and spec.proration_billing_mode in (
-        ProrationMode.DO_NOT_BILL, ProrationMode.DIFFERENCE_IMMEDIATELY
-    ) and not actor.is_admin:
+    if (
+        spec.effective_at is EffectiveAt.IMMEDIATELY
+        and spec.proration_billing_mode in (ProrationMode.DO_NOT_BILL, ProrationMode.DIFFERENCE_IMMEDIATELY)
+        and not actor.is_admin
+    ):
         raise Forbidden(
             f"prorationBillingMode {spec.proration_billing_mode.value} needs an ADMIN API key; "
             "use PRORATED_IMMEDIATELY or FULL_IMMEDIATELY, or effectiveAt NEXT_BILLING_DATE."
@@ -193,7 +219,9 @@ async def change_plan(deps: Deps, actor: Principal, spec: PlanChangeRequest) -> 
         tenant, subscription = await locked_subscription(session, actor, spec.subscription_id)
         _check_mode(actor, spec)
         key = spec.idempotency_key
-        if key and (first := await idempotency.replayed(session, tenant.id, "changePlan", key, spec, deps.clock.now())):
+        if key and (
+            first := await idempotency.replayed(session, tenant.id, "changePlan", key, spec, deps.clock.now())
+        ):
             return await _replay(session, first)
         now = await renew_first(session, deps, tenant, subscription)
         change = await _plan(session, tenant, subscription, spec, now)
@@ -225,11 +253,19 @@ async def _apply(
         )
         subscription.updated_at = now
         audit.record(
-            session, actor, tenant_id=tenant.id, action="subscription.change_scheduled", subject_id=subscription.id,
+            session,
+            actor,
+            tenant_id=tenant.id,
+            action="subscription.change_scheduled",
+            subject_id=subscription.id,
             before={"subscription": before},
-            after={"scheduledChange": {"plan": plan.code, "addons": [{"addon": a.code, "quantity": q}
-                                                                     for a, q in change.items],
-                                       "effectiveAt": change.effective_at.isoformat()}},
+            after={
+                "scheduledChange": {
+                    "plan": plan.code,
+                    "addons": [{"addon": a.code, "quantity": q} for a, q in change.items],
+                    "effectiveAt": change.effective_at.isoformat(),
+                }
+            },
             at=now,
         )
         return None
@@ -238,7 +274,10 @@ async def _apply(
         subscription.usage_plans = None  # billed with the period that ended
     elif plan.id != subscription.plan_id:
         # The rest of the period's usage is priced by the new plan, its part so far by the old.
-        subscription.usage_plans = [*(subscription.usage_plans or []), UsagePlan(plan_id=subscription.plan_id, until=now)]
+        subscription.usage_plans = [
+            *(subscription.usage_plans or []),
+            UsagePlan(plan_id=subscription.plan_id, until=now),
+        ]
     subscription.plan_id = plan.id
     subscription.current_period_start, subscription.current_period_end = change.period
     subscription.scheduled_change = None  # an immediate change replaces a scheduled one
@@ -247,24 +286,42 @@ async def _apply(
     invoice = None
     if change.lines:
         invoice = await issue_invoice(
-            session, deps, tenant=tenant, subscription_id=subscription.id, reason=InvoiceReason.CHANGE,
-            currency=change.currency, lines=change.lines, totals=change.totals, period=change.period, at=now,
+            session,
+            deps,
+            tenant=tenant,
+            subscription_id=subscription.id,
+            reason=InvoiceReason.CHANGE,
+            currency=change.currency,
+            lines=change.lines,
+            totals=change.totals,
+            period=change.period,
+            at=now,
         )
     audit.record(
-        session, actor, tenant_id=tenant.id, action="subscription.plan_changed", subject_id=subscription.id,
+        session,
+        actor,
+        tenant_id=tenant.id,
+        action="subscription.plan_changed",
+        subject_id=subscription.id,
         before={"subscription": before},
         after={
             "subscription": snapshot(subscription, plan, change.items),
             "mode": change.mode.value,
             "invoice": invoice.number if invoice else None,
-            "seats": seat_state(seat_totals(plan, change.items), {c.seat_type: c.used for c in change.seats.by_type}),
+            "seats": seat_state(
+                seat_totals(plan, change.items), {c.seat_type: c.used for c in change.seats.by_type}
+            ),
         },
         at=now,
     )
-    events.emit(session, deps.bus, EventType.SUBSCRIPTION_PLAN_CHANGED, tenant.id, events.subscription_data(
-        subscription, plan, previousPlanId=before_plan.id, prorationBillingMode=change.mode.value,
-        invoiceId=invoice.id if invoice else None,
-    ), now)
+    changed = SubscriptionPlanChangedPayload.of(
+        subscription,
+        plan,
+        previous_plan_id=before_plan.id,
+        proration_billing_mode=change.mode,
+        invoice_id=invoice.id if invoice else None,
+    )
+    events.emit(session, deps.bus, changed, now)
     if seat_totals(plan, change.items) != seat_totals(before_plan, before_items):
         await count_and_tell(session, deps, tenant.id, subscription, "subscription.changed", now)
     return invoice

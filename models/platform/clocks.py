@@ -35,9 +35,18 @@ class TenantNow:
 async def with_clocks(session: AsyncSession, deps: Deps, rows: Sequence[TenantRow]) -> dict[str, TenantNow]:
     """Each tenant with its clock's now, loading their test clocks in one statement."""
     clock_ids = {r.test_clock_id for r in rows if r.test_clock_id}
-    clocks = {c.id: c for c in (await session.scalars(select(TestClockRow).where(TestClockRow.id.in_(clock_ids)))).all()} if clock_ids else {}
+    clocks = (
+        {
+            c.id: c
+            for c in (await session.scalars(select(TestClockRow).where(TestClockRow.id.in_(clock_ids)))).all()
+        }
+        if clock_ids
+        else {}
+    )
     return {
-        r.id: TenantNow(r, clock_for_tenant(deps, r, clocks.get(r.test_clock_id or "")).now(), ZoneInfo(r.timezone))
+        r.id: TenantNow(
+            r, clock_for_tenant(deps, r, clocks.get(r.test_clock_id or "")).now(), ZoneInfo(r.timezone)
+        )
         for r in rows
     }
 
@@ -51,10 +60,7 @@ def clock_for_tenant(deps: Deps, tenant: TenantRow, test_clock: TestClockRow | N
     return FixedClock(test_clock.frozen_time)
 
 
-
 async def tenant_clock(session: AsyncSession, deps: Deps, tenant: TenantRow) -> Clock:
     """``clock_for_tenant``, loading the tenant's test clock in this session."""
-    test_clock = (
-        await session.get(TestClockRow, tenant.test_clock_id) if tenant.test_clock_id else None
-    )
+    test_clock = await session.get(TestClockRow, tenant.test_clock_id) if tenant.test_clock_id else None
     return clock_for_tenant(deps, tenant, test_clock)

@@ -6,7 +6,7 @@ LISTEN/NOTIFY, so every worker process sees every event)."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -14,10 +14,11 @@ from typing import Any, Protocol
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models.kernel.enums import EventType, SeatType
+from models.kernel.enums import EventType
 from models.kernel.ids import new_id
+from models.platform.payloads import EventPayload
 from models.platform.store import after_commit, before_commit
-from models.tables import EventRow, InvoiceRow, PlanRow, SubscriptionRow
+from models.tables import EventRow
 
 CHANNEL = "gateway_events"
 # PostgreSQL refuses NOTIFY payloads of 8,000 bytes or more: bigger events go by id.
@@ -34,8 +35,13 @@ class Event:
 
     def to_json(self) -> str:
         return json.dumps(
-            {"id": self.id, "type": self.type, "tenant_id": self.tenant_id, "data": self.data,
-             "at": self.at.isoformat()},
+            {
+                "id": self.id,
+                "type": self.type,
+                "tenant_id": self.tenant_id,
+                "data": self.data,
+                "at": self.at.isoformat(),
+            },
             separators=(",", ":"),
         )
 
@@ -65,12 +71,21 @@ class EventBus(Protocol):
         ...
 
 
-def emit(
-    session: AsyncSession, bus: EventBus | None, type: EventType, tenant_id: str | None,
-    data: dict[str, Any], at: datetime,
-) -> Event:
+def emit(session: AsyncSession, bus: EventBus | None, payload: EventPayload, at: datetime) -> Event:
     """Record an event in the caller's transaction; the bus hears of it after the
-    commit (and never if the transaction rolls back)."""
+    commit (and never if the transaction rolls back). Its type is its payload's."""
+    return record_event(session, bus, payload.type, payload.tenant_id, payload.data(), at)
+
+
+def record_event(
+    session: AsyncSession,
+    bus: EventBus | None,
+    type: EventType,
+    tenant_id: str | None,
+    data: dict[str, Any],
+    at: datetime,
+) -> Event:
+    """``emit``'s primitive: an event of ``type`` carrying ``data`` as it is."""
     event = Event(new_id("evt"), type.value, tenant_id, data, at)
     session.add(EventRow(id=event.id, type=event.type, tenant_id=tenant_id, data=data, created_at=at))
     pending: list[Event] = session.info.setdefault("events", [])
@@ -92,33 +107,6 @@ async def _notify(session: AsyncSession, pending: list[Event]) -> None:
         payload = event.to_json()
         if len(payload.encode()) > MAX_NOTIFY_BYTES:
             payload = json.dumps({"id": event.id, "type": event.type, "tenant_id": event.tenant_id})
-        await session.execute(text("SELECT pg_notify(:channel, :payload)"), {"channel": CHANNEL, "payload": payload})
-
-
-# The data of each event type (camelCase, as the GraphQL API names things).
-
-
-def invoice_data(invoice: InvoiceRow) -> dict[str, Any]:
-    return {
-        "invoiceId": invoice.id, "tenantId": invoice.tenant_id, "subscriptionId": invoice.subscription_id,
-        "number": invoice.number, "status": invoice.status, "reason": invoice.reason, "currency": invoice.currency,
-        "total": invoice.total, "amountDue": invoice.amount_due, "hostedInvoiceUrl": invoice.hosted_invoice_url,
-    }
-
-
-def subscription_data(subscription: SubscriptionRow, plan: PlanRow, **extra: Any) -> dict[str, Any]:
-    return {
-        "subscriptionId": subscription.id, "tenantId": subscription.tenant_id, "planId": plan.id,
-        "planCode": plan.code, "status": subscription.status,
-        "currentPeriodStart": subscription.current_period_start.isoformat(),
-        "currentPeriodEnd": subscription.current_period_end.isoformat(), **extra,
-    }
-
-
-def seats_data(
-    tenant_id: str, reason: str, member_id: str | None, totals: Mapping[SeatType, int], used: Mapping[SeatType, int]
-) -> dict[str, Any]:
-    return {
-        "tenantId": tenant_id, "reason": reason, "memberId": member_id,
-        "seats": {t.value: {"total": totals.get(t, 0), "used": used.get(t, 0)} for t in SeatType},
-    }
+        await session.execute(
+            text("SELECT pg_notify(:channel, :payload)"), {"channel": CHANNEL, "payload": payload}
+        )

@@ -47,7 +47,13 @@ async def replayed(
 
 
 def remember(
-    session: AsyncSession, tenant_id: str, operation: str, key: str, spec: Input, result_id: str, now: datetime
+    session: AsyncSession,
+    tenant_id: str,
+    operation: str,
+    key: str,
+    spec: Input,
+    result_id: str,
+    now: datetime,
 ) -> None:
     session.add(
         IdempotencyKeyRow(

@@ -45,24 +45,33 @@ def work_queued(session: AsyncSession, deps: Deps) -> None:
 
 
 def queue_provider_task(
-    session: AsyncSession, deps: Deps, *, tenant_id: str, kind: ProviderTaskKind, subject_id: str,
-    now: datetime, payload: dict[str, Any] | None = None,
+    session: AsyncSession,
+    deps: Deps,
+    *,
+    tenant_id: str,
+    kind: ProviderTaskKind,
+    subject_id: str,
+    now: datetime,
+    payload: dict[str, Any] | None = None,
 ) -> ProviderTaskRow | None:
     """Owe the provider a call, in the caller's transaction. Nothing with ``local``."""
     if not deps.mirrors:
         return None
     task = ProviderTaskRow(
-        tenant_id=tenant_id, kind=kind, subject_id=subject_id, payload=payload,
-        next_attempt_at=now, created_at=now, updated_at=now,
+        tenant_id=tenant_id,
+        kind=kind,
+        subject_id=subject_id,
+        payload=payload,
+        next_attempt_at=now,
+        created_at=now,
+        updated_at=now,
     )
     session.add(task)
     work_queued(session, deps)
     return task
 
 
-async def claim_rows(
-    session: AsyncSession, table: type[Row], ids: Sequence[Any], now: datetime
-) -> list[Row]:
+async def claim_rows(session: AsyncSession, table: type[Row], ids: Sequence[Any], now: datetime) -> list[Row]:
     """Lease the rows ``ids`` (already chosen, and locked on PostgreSQL)."""
     if not ids:
         return []
@@ -107,5 +116,3 @@ async def purge_finished(deps: Deps) -> int:
         ):
             removed += (await session.execute(statement)).rowcount or 0
     return removed
-
-

@@ -30,7 +30,8 @@ class Page(Generic[T]):
 
     @property
     def end_cursor(self) -> str | None:
-        return encode_cursor(self.items[-1].id) if self.items else None  # type: ignore[attr-defined]
+        # Pages hold rows with a string id (or objects carrying one, as a DeliveryLog does).
+        return encode_cursor(getattr(self.items[-1], "id")) if self.items else None  # noqa: B009 - T has an id
 
 
 def encode_cursor(object_id: str) -> str:
@@ -55,8 +56,13 @@ def page_size(first: int | None) -> int:
 
 
 async def paginate(
-    session: AsyncSession, query: Select[Any], id_column: Any, first: int | None, after: str | None,
-    *, newest_first: bool = False,
+    session: AsyncSession,
+    query: Select[Any],
+    id_column: Any,
+    first: int | None,
+    after: str | None,
+    *,
+    newest_first: bool = False,
 ) -> Page[Any]:
     size = page_size(first)
     if after is not None:

@@ -8,6 +8,7 @@ the gateway's own ids, so a retry after a lost answer never charges twice.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -103,7 +104,9 @@ class PaymentProvider(Protocol):
     # False for ``local``: nothing is mirrored, no provider task is queued.
     mirrors: bool
 
-    async def upsert_customer(self, customer: Customer, customer_id: str | None, *, idempotency_key: str) -> str:
+    async def upsert_customer(
+        self, customer: Customer, customer_id: str | None, *, idempotency_key: str
+    ) -> str:
         """Create the customer (``customer_id`` None) or update it; its provider id."""
         ...
 
@@ -151,3 +154,66 @@ class PaymentProvider(Protocol):
     async def aclose(self) -> None:
         """Release connections (when the process stops)."""
         ...
+
+
+class ProviderEventKind(enum.Enum):
+    """The provider events the gateway acts on, whatever the provider calls them."""
+
+    INVOICE_FINALIZED = "INVOICE_FINALIZED"  # an invoice is final and payable
+    INVOICE_PAID = "INVOICE_PAID"
+    INVOICE_PAYMENT_FAILED = "INVOICE_PAYMENT_FAILED"
+    INVOICE_ACTION_REQUIRED = "INVOICE_ACTION_REQUIRED"  # the customer must confirm (3-D Secure)
+    # Someone gave up on the invoice at the provider (the dashboard): it is no longer owed.
+    INVOICE_VOIDED = "INVOICE_VOIDED"
+    INVOICE_UNCOLLECTIBLE = "INVOICE_UNCOLLECTIBLE"
+    # The customer saved a card on the provider's page (the edge made it their default).
+    PAYMENT_METHOD_SAVED = "PAYMENT_METHOD_SAVED"
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderInvoiceLine:
+    description: str
+    amount: int  # minor units; negative for a credit
+    quantity: int = 1
+    unit_amount: int | None = None
+    period: tuple[datetime, datetime] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderInvoiceSnapshot:
+    """The provider's invoice as the event shows it (amounts in minor units)."""
+
+    provider_invoice_id: str
+    currency: str
+    customer_id: str | None = None
+    gateway_invoice_id: str | None = None  # our invoice id, from the metadata our adapter sets
+    status: str | None = None  # the provider's: draft, open, paid, void, uncollectible
+    hosted_invoice_url: str | None = None
+    number: str | None = None
+    subtotal: int = 0
+    tax: int = 0
+    total: int = 0
+    amount_due: int = 0
+    amount_paid: int = 0
+    lines: tuple[ProviderInvoiceLine, ...] = ()
+    period: tuple[datetime, datetime] | None = None
+    # The gateway's adapter voided it itself (it would have charged the wrong amount):
+    # our invoice is still owed, so its void changes nothing here.
+    discarded_by_gateway: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderEvent:
+    """A provider's event, or what the gateway learned itself from the provider (the
+    collection task's charge: id ``collect-<invoice id>-paid``), checked the same way."""
+
+    id: str
+    provider: str  # "stripe"
+    type: str  # the provider's own name for it, as stored
+    kind: ProviderEventKind | None  # None: not one the gateway acts on
+    created: datetime
+    invoice: ProviderInvoiceSnapshot | None = None
+    failure_message: str | None = None
+    customer_id: str | None = None  # PAYMENT_METHOD_SAVED: whose card
+    tenant_id: str | None = None  # PAYMENT_METHOD_SAVED: the tenant the gateway opened the page for
+    ignored: str | None = None  # why the edge could not read what the gateway would act on

@@ -8,17 +8,21 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models.kernel.enums import EventType, SeatType
+from models.kernel.enums import SeatType
 from models.platform import events
 from models.platform.deps import Deps
+from models.platform.payloads import SeatsChangedPayload
 
 
 def seats_changed(
-    session: AsyncSession, deps: Deps, tenant_id: str, reason: str, totals: Mapping[SeatType, int],
-    used: Mapping[SeatType, int], at: datetime, member_id: str | None = None,
+    session: AsyncSession,
+    deps: Deps,
+    tenant_id: str,
+    reason: str,
+    totals: Mapping[SeatType, int],
+    used: Mapping[SeatType, int],
+    at: datetime,
+    member_id: str | None = None,
 ) -> None:
     """Tell of the seats the caller has just counted."""
-    events.emit(session, deps.bus, EventType.SEATS_CHANGED, tenant_id,
-                events.seats_data(tenant_id, reason, member_id, totals, used), at)
-
-
+    events.emit(session, deps.bus, SeatsChangedPayload.of(tenant_id, reason, member_id, totals, used), at)

@@ -91,7 +91,8 @@ def check_bounds(plan: SeatPlan, total: int) -> None:
     seats than the API can count."""
     if total > MAX_SEATS:
         raise ValidationFailed(
-            "input.addons", f"would give {total} seats, more than the {MAX_SEATS} the API can count; lower the quantities"
+            "input.addons",
+            f"would give {total} seats, more than the {MAX_SEATS} the API can count; lower the quantities",
         )
     if plan.min_seats is not None and total < plan.min_seats:
         raise BelowMinimumSeats(

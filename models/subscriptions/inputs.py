@@ -31,7 +31,8 @@ def distinct_addons(addons: Sequence[AddonQuantity], field: str) -> list[tuple[s
     for index, item in enumerate(addons):
         if item.addon_id in seen:
             raise ValidationFailed(
-                f"{field}[{index}].addonId", "lists an add-on twice; give each add-on once with its total quantity"
+                f"{field}[{index}].addonId",
+                "lists an add-on twice; give each add-on once with its total quantity",
             )
         seen.add(item.addon_id)
     return [(item.addon_id, item.quantity) for item in addons]

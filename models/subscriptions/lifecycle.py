@@ -15,10 +15,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models.kernel.enums import EventType, SubscriptionStatus
+from models.kernel.enums import SubscriptionStatus
 from models.platform import audit, events
 from models.platform.access import Principal
 from models.platform.deps import Deps
+from models.platform.payloads import SubscriptionActivePayload, SubscriptionCancelledPayload
 from models.subscriptions.items import count_and_tell
 from models.subscriptions.rules import check_transition
 from models.tables import PlanRow, SubscriptionRow, TenantRow
@@ -32,15 +33,15 @@ def _move(subscription: SubscriptionRow, target: SubscriptionStatus, at: datetim
     return before
 
 
-async def _told(session: AsyncSession, deps: Deps, type: EventType, subscription: SubscriptionRow, at: datetime,
-                **extra: Any) -> None:
-    plan = await session.get(PlanRow, subscription.plan_id)
-    events.emit(session, deps.bus, type, subscription.tenant_id, events.subscription_data(subscription, plan, **extra), at)
-
-
 async def cancel(
-    session: AsyncSession, deps: Deps, actor: Principal, tenant: TenantRow, subscription: SubscriptionRow,
-    at: datetime, *, at_period_end: bool,
+    session: AsyncSession,
+    deps: Deps,
+    actor: Principal,
+    tenant: TenantRow,
+    subscription: SubscriptionRow,
+    at: datetime,
+    *,
+    at_period_end: bool,
 ) -> None:
     """CANCELLED from ``at``: it gives no seats any more, and a change it had scheduled
     is dropped. The caller has billed its last period's usage."""
@@ -50,10 +51,26 @@ async def cancel(
     subscription.cancelled_at = at
     subscription.scheduled_change = None
     after: dict[str, Any] = {"status": subscription.status}
-    after.update({"atPeriodEnd": True} if at_period_end else {"cancelAtPeriodEnd": subscription.cancel_at_period_end})
-    audit.record(session, actor, tenant_id=tenant.id, action="subscription.cancelled", subject_id=subscription.id,
-                 before=before, after=after, at=at)
-    await _told(session, deps, EventType.SUBSCRIPTION_CANCELLED, subscription, at, atPeriodEnd=at_period_end)
+    after.update(
+        {"atPeriodEnd": True} if at_period_end else {"cancelAtPeriodEnd": subscription.cancel_at_period_end}
+    )
+    audit.record(
+        session,
+        actor,
+        tenant_id=tenant.id,
+        action="subscription.cancelled",
+        subject_id=subscription.id,
+        before=before,
+        after=after,
+        at=at,
+    )
+    plan = await session.get(PlanRow, subscription.plan_id)
+    events.emit(
+        session,
+        deps.bus,
+        SubscriptionCancelledPayload.of(subscription, plan, at_period_end=at_period_end),
+        at,
+    )
     await count_and_tell(session, deps, tenant.id, None, "subscription.cancelled", at)
 
 
@@ -64,27 +81,60 @@ def schedule_cancel(
     before = {"status": subscription.status, "cancelAtPeriodEnd": subscription.cancel_at_period_end}
     subscription.cancel_at_period_end = True
     subscription.updated_at = at
-    audit.record(session, actor, tenant_id=tenant.id, action="subscription.cancel_scheduled",
-                 subject_id=subscription.id, before=before,
-                 after={"status": subscription.status, "cancelAtPeriodEnd": True}, at=at)
+    audit.record(
+        session,
+        actor,
+        tenant_id=tenant.id,
+        action="subscription.cancel_scheduled",
+        subject_id=subscription.id,
+        before=before,
+        after={"status": subscription.status, "cancelAtPeriodEnd": True},
+        at=at,
+    )
 
 
 def mark_past_due(
-    session: AsyncSession, actor: Principal, tenant: TenantRow, subscription: SubscriptionRow, invoice_number: str,
+    session: AsyncSession,
+    actor: Principal,
+    tenant: TenantRow,
+    subscription: SubscriptionRow,
+    invoice_number: str,
     at: datetime,
 ) -> None:
     """ACTIVE -> PAST_DUE: a payment of one of its invoices failed."""
     before = _move(subscription, SubscriptionStatus.PAST_DUE, at)
-    audit.record(session, actor, tenant_id=tenant.id, action="subscription.past_due", subject_id=subscription.id,
-                 before=before, after={"status": subscription.status, "invoice": invoice_number}, at=at)
+    audit.record(
+        session,
+        actor,
+        tenant_id=tenant.id,
+        action="subscription.past_due",
+        subject_id=subscription.id,
+        before=before,
+        after={"status": subscription.status, "invoice": invoice_number},
+        at=at,
+    )
 
 
 async def reactivate(
-    session: AsyncSession, deps: Deps, actor: Principal, tenant: TenantRow, subscription: SubscriptionRow,
-    invoice_number: str, at: datetime,
+    session: AsyncSession,
+    deps: Deps,
+    actor: Principal,
+    tenant: TenantRow,
+    subscription: SubscriptionRow,
+    invoice_number: str,
+    at: datetime,
 ) -> None:
     """PAST_DUE -> ACTIVE: nothing it failed to pay is still owed."""
     before = _move(subscription, SubscriptionStatus.ACTIVE, at)
-    audit.record(session, actor, tenant_id=tenant.id, action="subscription.reactivated", subject_id=subscription.id,
-                 before=before, after={"status": subscription.status, "invoice": invoice_number}, at=at)
-    await _told(session, deps, EventType.SUBSCRIPTION_ACTIVE, subscription, at)
+    audit.record(
+        session,
+        actor,
+        tenant_id=tenant.id,
+        action="subscription.reactivated",
+        subject_id=subscription.id,
+        before=before,
+        after={"status": subscription.status, "invoice": invoice_number},
+        at=at,
+    )
+    plan = await session.get(PlanRow, subscription.plan_id)
+    events.emit(session, deps.bus, SubscriptionActivePayload.of(subscription, plan), at)

@@ -14,12 +14,13 @@ from models.seats.rules import seat_totals
 from models.tables import AddonRow, PlanRow, SubscriptionAddonRow, SubscriptionRow
 
 
-async def live_subscriptions(session: AsyncSession, tenant_ids: Sequence[str]) -> list[SubscriptionRow | None]:
+async def live_subscriptions(
+    session: AsyncSession, tenant_ids: Sequence[str]
+) -> list[SubscriptionRow | None]:
     """Each tenant's subscription that is not cancelled (there is at most one)."""
     query = select(SubscriptionRow).where(SubscriptionRow.status != SubscriptionStatus.CANCELLED)
     groups = await grouped(session, query, SubscriptionRow.tenant_id, tenant_ids)
     return [group[0] if group else None for group in groups]
-
 
 
 async def subscription_addons(

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.invoicing.rules import recurring_lines
 from models.invoicing.service import invoice_totals, issue_invoice
-from models.kernel.enums import EventType, InvoiceReason, SubscriptionStatus
+from models.kernel.enums import InvoiceReason, SubscriptionStatus
 from models.kernel.errors import ValidationFailed
 from models.kernel.periods import next_boundary
 from models.metering.billing import usage_charges, usage_lines
@@ -28,6 +28,7 @@ from models.platform import audit, events, locks
 from models.platform.access import Principal, operator, require_visible
 from models.platform.clocks import tenant_clock
 from models.platform.deps import Deps
+from models.platform.payloads import SubscriptionPlanChangedPayload, SubscriptionRenewedPayload
 from models.platform.reads import rows_by_ids
 from models.seats.queries import seats_in_use
 from models.seats.rules import overbooked, seat_totals
@@ -41,7 +42,11 @@ log = logging.getLogger("models.subscriptions.renewals")
 
 
 async def renew(
-    session: AsyncSession, deps: Deps, actor: Principal, tenant: TenantRow, subscription: SubscriptionRow,
+    session: AsyncSession,
+    deps: Deps,
+    actor: Principal,
+    tenant: TenantRow,
+    subscription: SubscriptionRow,
     now: datetime,
 ) -> list[InvoiceRow]:
     """Renew every period of ``subscription`` that has ended by ``now``, oldest
@@ -65,30 +70,50 @@ async def renew(
             period_end = next_boundary(subscription.billing_anchor, end, plan.interval, tenant.timezone)
         except (ValueError, OverflowError):
             raise ValidationFailed(
-                "currentPeriodEnd", f"subscription {subscription.id!r} cannot renew: its next period would end after "
-                "the year 9999"
+                "currentPeriodEnd",
+                f"subscription {subscription.id!r} cannot renew: its next period would end after "
+                "the year 9999",
             ) from None
         lines = recurring_lines(plan, items) + usage
         totals = await invoice_totals(session, tenant, lines)
         invoice = await issue_invoice(
-            session, deps, tenant=tenant, subscription_id=subscription.id, reason=InvoiceReason.RENEWAL,
-            currency=plan.currency, lines=lines, totals=totals, period=(end, period_end), at=end,
+            session,
+            deps,
+            tenant=tenant,
+            subscription_id=subscription.id,
+            reason=InvoiceReason.RENEWAL,
+            currency=plan.currency,
+            lines=lines,
+            totals=totals,
+            period=(end, period_end),
+            at=end,
         )
         before = {"periodStart": subscription.current_period_start.isoformat(), "periodEnd": end.isoformat()}
         subscription.current_period_start, subscription.current_period_end = end, period_end
         subscription.updated_at = end
         audit.record(
-            session, actor, tenant_id=tenant.id, action="subscription.renewed", subject_id=subscription.id,
+            session,
+            actor,
+            tenant_id=tenant.id,
+            action="subscription.renewed",
+            subject_id=subscription.id,
             before=before,
-            after={"periodStart": end.isoformat(), "periodEnd": period_end.isoformat(), "invoice": invoice.number},
+            after={
+                "periodStart": end.isoformat(),
+                "periodEnd": period_end.isoformat(),
+                "invoice": invoice.number,
+            },
             at=end,
         )
         if scheduled_change_applied:  # told once the period it starts is the subscription's
-            events.emit(session, deps.bus, EventType.SUBSCRIPTION_PLAN_CHANGED, tenant.id, events.subscription_data(
-                subscription, plan, previousPlanId=previous_plan, scheduled=True), end)
+            changed = SubscriptionPlanChangedPayload.of(
+                subscription, plan, previous_plan_id=previous_plan, scheduled=True
+            )
+            events.emit(session, deps.bus, changed, end)
             await count_and_tell(session, deps, tenant.id, subscription, "subscription.changed", end)
-        events.emit(session, deps.bus, EventType.SUBSCRIPTION_RENEWED, tenant.id,
-                    events.subscription_data(subscription, plan, invoiceId=invoice.id), end)
+        events.emit(
+            session, deps.bus, SubscriptionRenewedPayload.of(subscription, plan, invoice_id=invoice.id), end
+        )
         issued.append(invoice)
     return issued
 
@@ -103,14 +128,25 @@ async def bill_final_usage(
     if not any(line.amount for line in lines):
         return None
     return await issue_invoice(
-        session, deps, tenant=tenant, subscription_id=subscription.id, reason=InvoiceReason.FINAL,
-        currency=tenant.currency, lines=lines, totals=await invoice_totals(session, tenant, lines),
-        period=(subscription.current_period_start, at), at=at,
+        session,
+        deps,
+        tenant=tenant,
+        subscription_id=subscription.id,
+        reason=InvoiceReason.FINAL,
+        currency=tenant.currency,
+        lines=lines,
+        totals=await invoice_totals(session, tenant, lines),
+        period=(subscription.current_period_start, at),
+        at=at,
     )
 
 
 async def _apply_scheduled_change(
-    session: AsyncSession, deps: Deps, actor: Principal, tenant: TenantRow, subscription: SubscriptionRow,
+    session: AsyncSession,
+    deps: Deps,
+    actor: Principal,
+    tenant: TenantRow,
+    subscription: SubscriptionRow,
     at: datetime,
 ) -> tuple[PlanRow, list[tuple[AddonRow, int]], bool]:
     """The plan and add-ons the next period bills: the scheduled change's, if it
@@ -124,7 +160,9 @@ async def _apply_scheduled_change(
     plan = await session.get(PlanRow, change.plan_id)
     wanted = [(a.addon_id, a.quantity) for a in change.addons]
     addons = await rows_by_ids(session, AddonRow, [addon_id for addon_id, _ in wanted])
-    items = [(addon, quantity) for addon, (_, quantity) in zip(addons, wanted, strict=True) if addon and quantity]
+    items = [
+        (addon, quantity) for addon, (_, quantity) in zip(addons, wanted, strict=True) if addon and quantity
+    ]
     (used,) = await seats_in_use(session, [tenant.id])
     over = overbooked(seat_totals(plan, items), used) if plan else {}
     held = {addon.id: quantity for addon, quantity in current}
@@ -135,13 +173,20 @@ async def _apply_scheduled_change(
         if plan is None:
             reason = "the plan no longer exists"
         elif over:
-            reason = "members hold more seats than it gives: " + ", ".join(f"{n} {t.value}" for t, n in over.items())
+            reason = "members hold more seats than it gives: " + ", ".join(
+                f"{n} {t.value}" for t, n in over.items()
+            )
         else:
             reason = "add-ons were archived before it applied: " + ", ".join(archived)
         audit.record(
-            session, actor, tenant_id=tenant.id, action="subscription.scheduled_change_dropped",
-            subject_id=subscription.id, before={"subscription": before, "scheduledChange": change.model_dump(mode="json")},
-            after={"reason": reason}, at=at,
+            session,
+            actor,
+            tenant_id=tenant.id,
+            action="subscription.scheduled_change_dropped",
+            subject_id=subscription.id,
+            before={"subscription": before, "scheduledChange": change.model_dump(mode="json")},
+            after={"reason": reason},
+            at=at,
         )
         return current_plan, current, False
     if plan.interval != current_plan.interval:
@@ -149,9 +194,14 @@ async def _apply_scheduled_change(
     subscription.plan_id = plan.id
     await replace_addons(session, subscription.id, items)
     audit.record(
-        session, actor, tenant_id=tenant.id, action="subscription.plan_changed", subject_id=subscription.id,
+        session,
+        actor,
+        tenant_id=tenant.id,
+        action="subscription.plan_changed",
+        subject_id=subscription.id,
         before={"subscription": before},
-        after={"subscription": snapshot(subscription, plan, items), "scheduled": True}, at=at,
+        after={"subscription": snapshot(subscription, plan, items), "scheduled": True},
+        at=at,
     )
     return plan, items, True
 
@@ -176,7 +226,8 @@ async def renew_due(
         .outerjoin(TestClockRow, TestClockRow.id == TenantRow.test_clock_id)
         .where(
             SubscriptionRow.status != SubscriptionStatus.CANCELLED,
-            SubscriptionRow.current_period_end <= func.coalesce(TestClockRow.frozen_time, literal(now, UTCDateTime())),
+            SubscriptionRow.current_period_end
+            <= func.coalesce(TestClockRow.frozen_time, literal(now, UTCDateTime())),
         )
         .order_by(SubscriptionRow.current_period_end)
     )
@@ -191,7 +242,9 @@ async def renew_due(
         try:
             issued = await renew_subscription(deps, tenant_id, sub_id)
         except Exception:
-            log.exception("renewal failed; the next billing run retries it", extra={"subscription_id": sub_id})
+            log.exception(
+                "renewal failed; the next billing run retries it", extra={"subscription_id": sub_id}
+            )
             run.failed.append(sub_id)
             continue
         if issued is not None:
@@ -212,7 +265,9 @@ async def renew_subscription(deps: Deps, tenant_id: str, subscription_id: str) -
         return await renew(session, deps, operator(), tenant, subscription, now)
 
 
-async def renew_first(session: AsyncSession, deps: Deps, tenant: TenantRow, subscription: SubscriptionRow | None) -> datetime:
+async def renew_first(
+    session: AsyncSession, deps: Deps, tenant: TenantRow, subscription: SubscriptionRow | None
+) -> datetime:
     """The one way a change acts on the current period: every period of ``subscription``
     that has ended is renewed first, as the worker would have (it may cancel, or apply a
     scheduled change, and what the caller does next must see that). Tenant and

@@ -8,7 +8,11 @@ from typing import Protocol
 
 from models.kernel.enums import SubscriptionStatus
 
-ACTIVE, PAST_DUE, CANCELLED = SubscriptionStatus.ACTIVE, SubscriptionStatus.PAST_DUE, SubscriptionStatus.CANCELLED
+ACTIVE, PAST_DUE, CANCELLED = (
+    SubscriptionStatus.ACTIVE,
+    SubscriptionStatus.PAST_DUE,
+    SubscriptionStatus.CANCELLED,
+)
 
 # Which status may follow which. CANCELLED is final: a tenant subscribes again instead.
 TRANSITIONS: dict[SubscriptionStatus, frozenset[SubscriptionStatus]] = {

@@ -6,7 +6,7 @@ from __future__ import annotations
 from models.catalog.service import buyable_addons, plan_for
 from models.invoicing.rules import check_representable, recurring_lines
 from models.invoicing.service import invoice_totals, issue_invoice
-from models.kernel.enums import EventType, InvoiceReason, SubscriptionStatus
+from models.kernel.enums import InvoiceReason, SubscriptionStatus
 from models.kernel.errors import AlreadySubscribed, ValidationFailed
 from models.kernel.ids import new_id
 from models.kernel.periods import period_boundary
@@ -14,6 +14,7 @@ from models.platform import audit, events, idempotency, locks
 from models.platform.access import Principal, require_tenant, require_visible
 from models.platform.clocks import tenant_clock
 from models.platform.deps import Deps
+from models.platform.payloads import SubscriptionActivePayload
 from models.seats.changes import seats_changed
 from models.seats.queries import check_members_fit, seat_state
 from models.seats.rules import check_bounds, seat_totals
@@ -34,7 +35,9 @@ async def subscribe(deps: Deps, actor: Principal, spec: SubscriptionCreate) -> S
         tenant = await locks.tenant(session, spec.tenant_id)  # serializes subscribes of a tenant
         now = (await tenant_clock(session, deps, tenant)).now()
         key = spec.idempotency_key
-        if key and (first := await idempotency.replayed(session, tenant.id, "subscribe", key, spec, deps.clock.now())):
+        if key and (
+            first := await idempotency.replayed(session, tenant.id, "subscribe", key, spec, deps.clock.now())
+        ):
             return await session.get(SubscriptionRow, first)
         (live,) = await live_subscriptions(session, [tenant.id])
         if live is not None:
@@ -54,11 +57,18 @@ async def subscribe(deps: Deps, actor: Principal, spec: SubscriptionCreate) -> S
             end = period_boundary(now, plan.interval, 1, tenant.timezone)
         except (ValueError, OverflowError):
             raise ValidationFailed(
-                "input.tenantId", f"the tenant's clock ({now.isoformat()}) leaves no room for a period before year 10000"
+                "input.tenantId",
+                f"the tenant's clock ({now.isoformat()}) leaves no room for a period before year 10000",
             ) from None
         subscription = SubscriptionRow(
-            id=new_id("sub"), tenant_id=tenant.id, plan_id=plan.id, billing_anchor=now,
-            current_period_start=now, current_period_end=end, created_at=now, updated_at=now,
+            id=new_id("sub"),
+            tenant_id=tenant.id,
+            plan_id=plan.id,
+            billing_anchor=now,
+            current_period_start=now,
+            current_period_end=end,
+            created_at=now,
+            updated_at=now,
         )
         session.add(subscription)
         await session.flush()  # the add-on rows refer to it (no ORM relationship orders them)
@@ -66,20 +76,33 @@ async def subscribe(deps: Deps, actor: Principal, spec: SubscriptionCreate) -> S
             SubscriptionAddonRow(subscription_id=subscription.id, addon_id=a.id, quantity=q) for a, q in items
         )
         await issue_invoice(
-            session, deps, tenant=tenant, subscription_id=subscription.id, reason=InvoiceReason.SUBSCRIBE,
-            currency=plan.currency, lines=lines, totals=due,
-            period=(now, end), at=now,
-        )
-        audit.record(
-            session, actor, tenant_id=tenant.id, action="subscription.created", subject_id=subscription.id,
-            before=None, after={"subscription": snapshot(subscription, plan, items), "seats": seat_state(totals, used)},
+            session,
+            deps,
+            tenant=tenant,
+            subscription_id=subscription.id,
+            reason=InvoiceReason.SUBSCRIBE,
+            currency=plan.currency,
+            lines=lines,
+            totals=due,
+            period=(now, end),
             at=now,
         )
-        events.emit(session, deps.bus, EventType.SUBSCRIPTION_ACTIVE, tenant.id,
-                    events.subscription_data(subscription, plan), now)
+        audit.record(
+            session,
+            actor,
+            tenant_id=tenant.id,
+            action="subscription.created",
+            subject_id=subscription.id,
+            before=None,
+            after={"subscription": snapshot(subscription, plan, items), "seats": seat_state(totals, used)},
+            at=now,
+        )
+        events.emit(session, deps.bus, SubscriptionActivePayload.of(subscription, plan), now)
         seats_changed(session, deps, tenant.id, "subscription.changed", totals, used, now)
         if key:
-            idempotency.remember(session, tenant.id, "subscribe", key, spec, subscription.id, deps.clock.now())
+            idempotency.remember(
+                session, tenant.id, "subscribe", key, spec, subscription.id, deps.clock.now()
+            )
     return subscription
 
 
@@ -90,14 +113,18 @@ async def get_subscription(deps: Deps, actor: Principal, subscription_id: str) -
     return row
 
 
-async def cancel_subscription(deps: Deps, actor: Principal, subscription_id: str, at_period_end: bool) -> SubscriptionRow:
+async def cancel_subscription(
+    deps: Deps, actor: Principal, subscription_id: str, at_period_end: bool
+) -> SubscriptionRow:
     """Cancel now, or at the end of the current period. A cancelled subscription
     gives no seats, so members can no longer be invited. Nothing is refunded for
     the rest of a period cancelled now. Cancelling a cancelled one changes nothing."""
     async with deps.store.transaction() as session:
         tenant, subscription = await locked_subscription(session, actor, subscription_id)
         now = await renew_first(session, deps, tenant, subscription)
-        if subscription.status is SubscriptionStatus.CANCELLED or (at_period_end and subscription.cancel_at_period_end):
+        if subscription.status is SubscriptionStatus.CANCELLED or (
+            at_period_end and subscription.cancel_at_period_end
+        ):
             return subscription
         if at_period_end:
             lifecycle.schedule_cancel(session, actor, tenant, subscription, now)

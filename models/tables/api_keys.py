@@ -28,9 +28,7 @@ class ApiKeyRow(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=40)
     name: str = Field(max_length=200)
     role: Role = Field(sa_type=EnumText(Role, 20))
-    tenant_id: str | None = Field(
-        default=None, foreign_key="tenants.id", index=True, max_length=40
-    )
+    tenant_id: str | None = Field(default=None, foreign_key="tenants.id", index=True, max_length=40)
     secret_hash: str = Field(max_length=64, unique=True)
     secret_hint: str = Field(max_length=16)
     created_by: str | None = Field(default=None, max_length=40)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, TypeAdapter
-from sqlalchemy import JSON, DateTime, MetaData, String
+from sqlalchemy import JSON, DateTime, MetaData, String, Table
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
@@ -83,10 +83,17 @@ class ModelJSON(TypeDecorator[M]):
         super().__init__()
         self.model = model
         self.many = many
-        self._adapter: TypeAdapter[Any] = TypeAdapter(list[model] if many else model)  # type: ignore[valid-type]
+        # A runtime type, built from the argument: mypy cannot check list[model] statically.
+        self._adapter: TypeAdapter[Any] = TypeAdapter(list[model] if many else model)  # type: ignore[valid-type]  # see above
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
         return None if value is None else self._adapter.dump_python(value, mode="json")
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Any:
         return None if value is None else self._adapter.validate_python(value)
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """A table model's Core ``Table``, for statements that want rows, not ORM objects."""
+    table: Table = model.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ when the class is built
+    return table

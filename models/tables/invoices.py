@@ -21,9 +21,7 @@ class InvoiceRow(SQLModel, table=True):
     __tablename__ = "invoices"
     __table_args__ = (
         UniqueConstraint("tenant_id", "number"),
-        CheckConstraint(
-            "status IN ('DRAFT', 'OPEN', 'PAID', 'VOID', 'UNCOLLECTIBLE')", name="status"
-        ),
+        CheckConstraint("status IN ('DRAFT', 'OPEN', 'PAID', 'VOID', 'UNCOLLECTIBLE')", name="status"),
         CheckConstraint("total = subtotal + tax", name="total"),
         CheckConstraint(
             "credits_applied >= 0 AND amount_due >= 0 AND "
@@ -33,8 +31,12 @@ class InvoiceRow(SQLModel, table=True):
         CheckConstraint("reason IN ('SUBSCRIBE', 'CHANGE', 'RENEWAL', 'FINAL', 'EXTERNAL')", name="reason"),
         # A period is renewed once, however many billing runs race for it.
         Index(
-            "uq_invoices_subscription_id_renewal", "subscription_id", "period_start", unique=True,
-            sqlite_where=text(RENEWAL), postgresql_where=text(RENEWAL),
+            "uq_invoices_subscription_id_renewal",
+            "subscription_id",
+            "period_start",
+            unique=True,
+            sqlite_where=text(RENEWAL),
+            postgresql_where=text(RENEWAL),
         ),
     )
 

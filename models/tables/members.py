@@ -20,8 +20,12 @@ class MemberRow(SQLModel, table=True):
         CheckConstraint("status IN ('ACTIVE', 'REMOVED')", name="status"),
         CheckConstraint("seat_type IN ('FULL', 'VIEWER', 'GUEST')", name="seat_type"),
         Index(
-            "uq_members_tenant_id_email_active", "tenant_id", "email", unique=True,
-            sqlite_where=text(HOLDS_SEAT), postgresql_where=text(HOLDS_SEAT),
+            "uq_members_tenant_id_email_active",
+            "tenant_id",
+            "email",
+            unique=True,
+            sqlite_where=text(HOLDS_SEAT),
+            postgresql_where=text(HOLDS_SEAT),
         ),
         Index("ix_members_tenant_id_status_seat_type", "tenant_id", "status", "seat_type"),
     )

@@ -23,7 +23,9 @@ class MeterRow(SQLModel, table=True):
     """A metering unit: what is counted, and how a day's or month's points combine."""
 
     __tablename__ = "meters"
-    __table_args__ = (CheckConstraint("aggregation IN ('SUM', 'MAX', 'COUNT', 'LATEST')", name="aggregation"),)
+    __table_args__ = (
+        CheckConstraint("aggregation IN ('SUM', 'MAX', 'COUNT', 'LATEST')", name="aggregation"),
+    )
 
     id: str = Field(primary_key=True, max_length=40)
     name: str = Field(max_length=64, unique=True)

@@ -26,8 +26,12 @@ class EventRow(SQLModel, table=True):
 
     __tablename__ = "events"
     __table_args__ = (
-        Index("ix_events_undispatched", "created_at", sqlite_where=text("NOT dispatched"),
-              postgresql_where=text("NOT dispatched")),
+        Index(
+            "ix_events_undispatched",
+            "created_at",
+            sqlite_where=text("NOT dispatched"),
+            postgresql_where=text("NOT dispatched"),
+        ),
     )
 
     id: str = Field(primary_key=True, max_length=40)
@@ -46,12 +50,19 @@ class ProviderTaskRow(SQLModel, table=True):
     __table_args__ = (
         CheckConstraint("status IN ('PENDING', 'DONE', 'FAILED')", name="status"),
         CheckConstraint("kind IN ('SYNC_CUSTOMER', 'COLLECT_INVOICE')", name="kind"),
-        Index("ix_provider_tasks_pending", "tenant_id", "id", sqlite_where=text("status = 'PENDING'"),
-              postgresql_where=text("status = 'PENDING'")),
+        Index(
+            "ix_provider_tasks_pending",
+            "tenant_id",
+            "id",
+            sqlite_where=text("status = 'PENDING'"),
+            postgresql_where=text("status = 'PENDING'"),
+        ),
     )
 
     # BIGINT counts up by itself on PostgreSQL; on SQLite only INTEGER PRIMARY KEY does.
-    id: int | None = Field(default=None, primary_key=True, sa_type=BigInteger().with_variant(Integer, "sqlite"))
+    id: int | None = Field(
+        default=None, primary_key=True, sa_type=BigInteger().with_variant(Integer, "sqlite")
+    )
     tenant_id: str = Field(foreign_key="tenants.id", max_length=40)
     kind: ProviderTaskKind = Field(sa_type=EnumText(ProviderTaskKind, 30))
     subject_id: str = Field(max_length=40)  # the tenant or the invoice

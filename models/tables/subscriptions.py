@@ -45,15 +45,20 @@ class SubscriptionRow(SQLModel, table=True):
         CheckConstraint("status IN ('ACTIVE', 'PAST_DUE', 'CANCELLED')", name="status"),
         CheckConstraint("current_period_end > current_period_start", name="period"),
         Index(
-            "uq_subscriptions_tenant_id_live", "tenant_id", unique=True,
-            sqlite_where=text(LIVE), postgresql_where=text(LIVE),
+            "uq_subscriptions_tenant_id_live",
+            "tenant_id",
+            unique=True,
+            sqlite_where=text(LIVE),
+            postgresql_where=text(LIVE),
         ),
     )
 
     id: str = Field(primary_key=True, max_length=40)
     tenant_id: str = Field(foreign_key="tenants.id", index=True, max_length=40)
     plan_id: str = Field(foreign_key="plans.id", index=True, max_length=40)
-    status: SubscriptionStatus = Field(default=SubscriptionStatus.ACTIVE, sa_type=EnumText(SubscriptionStatus, 20))
+    status: SubscriptionStatus = Field(
+        default=SubscriptionStatus.ACTIVE, sa_type=EnumText(SubscriptionStatus, 20)
+    )
     billing_anchor: datetime = Field(sa_type=UTCDateTime)
     current_period_start: datetime = Field(sa_type=UTCDateTime)
     current_period_end: datetime = Field(sa_type=UTCDateTime, index=True)  # what billing runs look for

@@ -35,9 +35,7 @@ class TenantRow(SQLModel, table=True):
     address_postal_code: str | None = Field(default=None, max_length=20)
     address_country: str | None = Field(default=None, max_length=2)
     provider_customer_id: str | None = Field(default=None, max_length=255)
-    test_clock_id: str | None = Field(
-        default=None, foreign_key="test_clocks.id", index=True, max_length=40
-    )
+    test_clock_id: str | None = Field(default=None, foreign_key="test_clocks.id", index=True, max_length=40)
     # Invoice numbers are ``{invoice_prefix}-{n:04d}``, n counting up without gaps.
     invoice_prefix: str = Field(max_length=12, unique=True)
     invoice_count: int = Field(default=0, sa_column_kwargs={"server_default": "0"})

@@ -75,7 +75,11 @@ def _queue_customer_sync(session: AsyncSession, deps: Deps, tenant: TenantRow) -
     """With a payment provider, (re)create the tenant's customer there once this
     commits: every tenant, SALES_LED ones included, is linked to a customer."""
     queue_provider_task(
-        session, deps, tenant_id=tenant.id, kind=ProviderTaskKind.SYNC_CUSTOMER, subject_id=tenant.id,
+        session,
+        deps,
+        tenant_id=tenant.id,
+        kind=ProviderTaskKind.SYNC_CUSTOMER,
+        subject_id=tenant.id,
         now=deps.clock.now(),
     )
 
@@ -92,11 +96,13 @@ async def _free_invoice_prefix(session: AsyncSession, base: str) -> str:
     across the operator's books, as tax authorities expect of one seller."""
     await locks.invoice_prefixes(session)
     taken = set(
-        (await session.scalars(
-            select(TenantRow.invoice_prefix).where(
-                func.substr(TenantRow.invoice_prefix, 1, len(base)) == base
+        (
+            await session.scalars(
+                select(TenantRow.invoice_prefix).where(
+                    func.substr(TenantRow.invoice_prefix, 1, len(base)) == base
+                )
             )
-        )).all()
+        ).all()
     )
     prefix, n = base, 1
     while prefix in taken:
@@ -105,7 +111,9 @@ async def _free_invoice_prefix(session: AsyncSession, base: str) -> str:
     return prefix
 
 
-async def update_billing_info(deps: Deps, actor: Principal, tenant_id: str, info: BillingInfoUpdate) -> TenantRow:
+async def update_billing_info(
+    deps: Deps, actor: Principal, tenant_id: str, info: BillingInfoUpdate
+) -> TenantRow:
     """Replace the tenant's billing info (fields left out are cleared)."""
     require_tenant(actor, tenant_id)
     async with deps.store.transaction() as session:
@@ -139,8 +147,9 @@ async def _check_renewals_fit(session: AsyncSession, tenant: TenantRow, rate: in
     total = settle(recurring_lines(plan, await held_items(session, subscription.id)), rate, 0).total
     if abs(total) > MAX_AMOUNT:
         raise ValidationFailed(
-            "taxRate", f"the renewal of subscription {subscription.id!r} would come to {total} minor units with this "
-            f"tax, more than the {MAX_AMOUNT} the API can carry"
+            "taxRate",
+            f"the renewal of subscription {subscription.id!r} would come to {total} minor units with this "
+            f"tax, more than the {MAX_AMOUNT} the API can carry",
         )
 
 

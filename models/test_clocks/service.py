@@ -45,9 +45,7 @@ async def create_test_clock(
     return row
 
 
-async def move_test_clock(
-    deps: Deps, actor: Principal, clock_id: str, frozen_time: datetime
-) -> TestClockRow:
+async def move_test_clock(deps: Deps, actor: Principal, clock_id: str, frozen_time: datetime) -> TestClockRow:
     """Only move a test clock forward (``advance_test_clock`` also runs what fell due).
     Test clocks belong to ADMIN keys: any other key gets NOT_FOUND, or FORBIDDEN if its
     tenant lives on the clock and so may see it."""
@@ -83,7 +81,9 @@ async def _may_see(session: AsyncSession, actor: Principal, clock_id: str) -> bo
     return tenant is not None and tenant.test_clock_id == clock_id
 
 
-async def advance_test_clock(deps: Deps, actor: Principal, clock_id: str, frozen_time: datetime) -> TestClockRow:
+async def advance_test_clock(
+    deps: Deps, actor: Principal, clock_id: str, frozen_time: datetime
+) -> TestClockRow:
     """Move a test clock forward, then run what fell due for its tenants: each
     period that ended on the way renews, in order (three months ahead: three
     renewal invoices)."""

@@ -34,8 +34,12 @@ async def dispatch_events(deps: Deps, limit: int = 500) -> int:
     Returns how many events it dispatched."""
     now = deps.clock.now()
     # Spelled as the partial index's predicate, so SQLite uses it too (not "dispatched = 0").
-    query = (select(EventRow).where(text("NOT events.dispatched"))
-             .order_by(EventRow.created_at, EventRow.id).limit(limit))
+    query = (
+        select(EventRow)
+        .where(text("NOT events.dispatched"))
+        .order_by(EventRow.created_at, EventRow.id)
+        .limit(limit)
+    )
     async with deps.store.transaction() as session:
         if session.bind.dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
@@ -44,25 +48,35 @@ async def dispatch_events(deps: Deps, limit: int = 500) -> int:
             return 0
         tenants = {e.tenant_id for e in events if e.tenant_id is not None}
         # KEY SHARE: an endpoint being deleted is waited for, then skipped.
-        endpoints = (await session.scalars(
-            select(WebhookEndpointRow)
-            .where(~WebhookEndpointRow.disabled)
-            .where(or_(WebhookEndpointRow.tenant_id.is_(None), WebhookEndpointRow.tenant_id.in_(tenants)))
-            .with_for_update(**ROW_LOCK)
-        )).all()
+        endpoints = (
+            await session.scalars(
+                select(WebhookEndpointRow)
+                .where(~WebhookEndpointRow.disabled)
+                .where(or_(WebhookEndpointRow.tenant_id.is_(None), WebhookEndpointRow.tenant_id.in_(tenants)))
+                .with_for_update(**ROW_LOCK)
+            )
+        ).all()
         for event in events:
             for endpoint in endpoints:
                 if event.type in endpoint.events and endpoint.tenant_id in (None, event.tenant_id):
-                    session.add(WebhookDeliveryRow(
-                        id=new_id("msg"), endpoint_id=endpoint.id, event_id=event.id, event_type=event.type,
-                        next_attempt_at=now, created_at=now, updated_at=now,
-                    ))
+                    session.add(
+                        WebhookDeliveryRow(
+                            id=new_id("msg"),
+                            endpoint_id=endpoint.id,
+                            event_id=event.id,
+                            event_type=event.type,
+                            next_attempt_at=now,
+                            created_at=now,
+                            updated_at=now,
+                        )
+                    )
         await session.execute(
-            update(EventRow).where(EventRow.id.in_([e.id for e in events])).values(dispatched=True)
+            update(EventRow)
+            .where(EventRow.id.in_([e.id for e in events]))
+            .values(dispatched=True)
             .execution_options(synchronize_session=False)
         )
     return len(events)
-
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,15 +89,17 @@ class DueDelivery:
     event: Event
 
 
-
 async def claim_due_deliveries(deps: Deps, limit: int = 50) -> list[DueDelivery]:
     """Lease due deliveries of enabled endpoints, soonest due first."""
     now = deps.clock.now()
     query = (
         select(WebhookDeliveryRow.id)
         .join(WebhookEndpointRow, WebhookEndpointRow.id == WebhookDeliveryRow.endpoint_id)
-        .where(WebhookDeliveryRow.status == DeliveryStatus.PENDING,
-               WebhookDeliveryRow.next_attempt_at <= now, ~WebhookEndpointRow.disabled)
+        .where(
+            WebhookDeliveryRow.status == DeliveryStatus.PENDING,
+            WebhookDeliveryRow.next_attempt_at <= now,
+            ~WebhookEndpointRow.disabled,
+        )
         .order_by(WebhookDeliveryRow.next_attempt_at, WebhookDeliveryRow.id)
         .limit(limit)
     )
@@ -102,9 +118,12 @@ async def claim_due_deliveries(deps: Deps, limit: int = 50) -> list[DueDelivery]
     ]
 
 
-
 async def record_attempt(
-    deps: Deps, delivery: WebhookDeliveryRow, status_code: int | None, error: str | None, duration_ms: int,
+    deps: Deps,
+    delivery: WebhookDeliveryRow,
+    status_code: int | None,
+    error: str | None,
+    duration_ms: int,
     response_body: str | None = None,
 ) -> DeliveryLog | None:
     """Log one attempt: a 2xx answer is SUCCEEDED; anything else (another status, no
@@ -121,9 +140,14 @@ async def record_attempt(
             select(func.max(WebhookAttemptRow.attempt)).where(WebhookAttemptRow.delivery_id == row.id)
         )
         attempt = WebhookAttemptRow(
-            id=new_id("att"), delivery_id=row.id, attempt=(last or 0) + 1, at=now, status_code=status_code,
+            id=new_id("att"),
+            delivery_id=row.id,
+            attempt=(last or 0) + 1,
+            at=now,
+            status_code=status_code,
             error=error[:MAX_TEXT] if error else None,
-            response_body=response_body[:MAX_TEXT] if response_body else None, duration_ms=duration_ms,
+            response_body=response_body[:MAX_TEXT] if response_body else None,
+            duration_ms=duration_ms,
         )
         session.add(attempt)
         if row.status != DeliveryStatus.PENDING or row.attempts != delivery.attempts:

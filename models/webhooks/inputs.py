@@ -12,9 +12,7 @@ from models.webhooks.rules import event_types
 Url = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 
 
-
 Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
-
 
 
 class WebhookEndpointCreate(Input):
@@ -27,7 +25,6 @@ class WebhookEndpointCreate(Input):
     @classmethod
     def _events(cls, value: list[str]) -> list[str]:
         return event_types(value)
-
 
 
 class WebhookEndpointUpdate(Input):

@@ -45,7 +45,9 @@ def check_url(url: str, *, strict: bool, field: str = "input.url") -> str:
     except ValueError:
         raise ValidationFailed(field, f"{url!r} is not a URL; use an absolute https:// URL") from None
     if parts.scheme not in ("http", "https") or not host:
-        raise ValidationFailed(field, f"{url!r} is not an absolute http(s) URL; use e.g. https://example.com/hooks")
+        raise ValidationFailed(
+            field, f"{url!r} is not an absolute http(s) URL; use e.g. https://example.com/hooks"
+        )
     if parts.username is not None or parts.password is not None:
         raise ValidationFailed(
             field, "must not carry credentials (user:password@); receivers authenticate by the signature"
@@ -81,12 +83,16 @@ def new_secret() -> str:
 # Webhook deliveries (the Standard Webhooks schedule): when each attempt is due,
 # counted from the failure of the one before; after the last, the delivery FAILED.
 WEBHOOK_SCHEDULE = (
-    timedelta(0), timedelta(seconds=5), timedelta(minutes=5), timedelta(minutes=30),
-    timedelta(hours=2), timedelta(hours=5), timedelta(hours=10),
+    timedelta(0),
+    timedelta(seconds=5),
+    timedelta(minutes=5),
+    timedelta(minutes=30),
+    timedelta(hours=2),
+    timedelta(hours=5),
+    timedelta(hours=10),
 )
 
 
 def webhook_retry_delay(attempts: int) -> timedelta | None:
     """The wait after the ``attempts``-th failed attempt; None once the schedule is spent."""
     return WEBHOOK_SCHEDULE[attempts] if attempts < len(WEBHOOK_SCHEDULE) else None
-

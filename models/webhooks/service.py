@@ -37,7 +37,9 @@ def _visible(actor: Principal, endpoint: WebhookEndpointRow | None) -> bool:
     return actor.is_admin or (endpoint.tenant_id is not None and actor.can_manage(endpoint.tenant_id))
 
 
-async def create_endpoint(deps: Deps, actor: Principal, spec: WebhookEndpointCreate) -> tuple[WebhookEndpointRow, str]:
+async def create_endpoint(
+    deps: Deps, actor: Principal, spec: WebhookEndpointCreate
+) -> tuple[WebhookEndpointRow, str]:
     """The endpoint and its signing secret, which cannot be read again."""
     if spec.tenant_id is None:
         require_admin(actor, "An endpoint for every tenant's events (no tenantId)")
@@ -49,8 +51,13 @@ async def create_endpoint(deps: Deps, actor: Principal, spec: WebhookEndpointCre
         if spec.tenant_id is not None and await session.get(TenantRow, spec.tenant_id) is None:
             raise NotFound("Tenant", spec.tenant_id)
         row = WebhookEndpointRow(
-            id=new_id("whe"), url=url, events=spec.events, tenant_id=spec.tenant_id, secret=secret,
-            description=spec.description or None, created_at=deps.clock.now(),
+            id=new_id("whe"),
+            url=url,
+            events=spec.events,
+            tenant_id=spec.tenant_id,
+            secret=secret,
+            description=spec.description or None,
+            created_at=deps.clock.now(),
         )
         session.add(row)
     return row, secret
@@ -67,7 +74,9 @@ async def _endpoint(
     return row
 
 
-async def update_endpoint(deps: Deps, actor: Principal, endpoint_id: str, spec: WebhookEndpointUpdate) -> WebhookEndpointRow:
+async def update_endpoint(
+    deps: Deps, actor: Principal, endpoint_id: str, spec: WebhookEndpointUpdate
+) -> WebhookEndpointRow:
     """Change what is left out as is. A disabled endpoint keeps its pending
     deliveries; they go once it is enabled again."""
     async with deps.store.transaction() as session:
@@ -129,15 +138,22 @@ async def _with_attempts(
     ids = [d.id for d in deliveries]
     attempts: dict[str, list[WebhookAttemptRow]] = defaultdict(list)
     if ids:
-        query = (select(WebhookAttemptRow).where(WebhookAttemptRow.delivery_id.in_(ids))
-                 .order_by(WebhookAttemptRow.attempt))
+        query = (
+            select(WebhookAttemptRow)
+            .where(WebhookAttemptRow.delivery_id.in_(ids))
+            .order_by(WebhookAttemptRow.attempt)
+        )
         for attempt in (await session.scalars(query)).all():
             attempts[attempt.delivery_id].append(attempt)
     return [DeliveryLog(d, attempts[d.id]) for d in deliveries]
 
 
 async def list_deliveries(
-    deps: Deps, actor: Principal, endpoint_id: str, first: int | None, after: str | None,
+    deps: Deps,
+    actor: Principal,
+    endpoint_id: str,
+    first: int | None,
+    after: str | None,
     status: DeliveryStatus | None = None,
 ) -> Page[DeliveryLog]:
     """An endpoint's deliveries, newest first, each with its attempt log."""
@@ -167,5 +183,3 @@ async def redeliver(deps: Deps, actor: Principal, delivery_id: str) -> DeliveryL
         work_queued(session, deps)
         (log,) = await _with_attempts(session, [row])
     return log
-
-

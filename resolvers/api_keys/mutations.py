@@ -35,7 +35,9 @@ class ApiKeyMutations:
     )
     async def create_api_key(self, info: Info, input: CreateApiKeyInput) -> CreateApiKeyResult:
         ctx = info.context
-        row, secret = await api_keys.create_api_key(ctx.deps, ctx.actor, ApiKeyCreate.parse(strawberry.asdict(input)))
+        row, secret = await api_keys.create_api_key(
+            ctx.deps, ctx.actor, ApiKeyCreate.parse(strawberry.asdict(input))
+        )
         return NewApiKey(api_key=ApiKey.from_row(row), secret=secret)
 
     @strawberry.mutation(description="Revoke a key; requests with it fail from now on.")

@@ -8,12 +8,15 @@ from strawberry.scalars import JSON
 from models.tables import AuditEntryRow
 
 
-@strawberry.type(description="One change to what a tenant has or owes: seats, its subscription, an invoice's payment.")
+@strawberry.type(
+    description="One change to what a tenant has or owes: seats, its subscription, an invoice's payment."
+)
 class AuditEntry:
     id: strawberry.ID
     at: datetime = strawberry.field(description="When, on the tenant's clock.")
     actor: str = strawberry.field(
-        description="The id of the API key that made the change; `operator` for the CLI or GATEWAY_ADMIN_API_KEY; "
+        description="The id of the API key that made the change; `operator` for the CLI or "
+        "GATEWAY_ADMIN_API_KEY; "
         "`provider:stripe` for what Stripe reported by webhook."
     )
     action: str = strawberry.field(

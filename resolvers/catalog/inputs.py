@@ -24,6 +24,8 @@ class CreateAddonInput:
     description: str | None = None
     currency: str
     price: int = strawberry.field(description="Minor units per unit and interval.")
-    seat_type: SeatType | None = strawberry.field(default=None, description="Null: the add-on gives no seats.")
+    seat_type: SeatType | None = strawberry.field(
+        default=None, description="Null: the add-on gives no seats."
+    )
     seats_per_unit: int = strawberry.field(default=1, description="Seats per unit: 5 for a 5-seat pack.")
     tax_category: str = "saas"

@@ -34,15 +34,21 @@ class CatalogMutations:
     @strawberry.mutation(description="Create a plan (ADMIN).")
     async def create_plan(self, info: Info, input: CreatePlanInput) -> CreatePlanResult:
         ctx = info.context
-        return Plan.from_row(await catalog.create_plan(ctx.deps, ctx.actor, PlanCreate.parse(strawberry.asdict(input))))
+        return Plan.from_row(
+            await catalog.create_plan(ctx.deps, ctx.actor, PlanCreate.parse(strawberry.asdict(input)))
+        )
 
     @strawberry.mutation(description="Create an add-on (ADMIN); give it a seatType to sell seats.")
     async def create_addon(self, info: Info, input: CreateAddonInput) -> CreateAddonResult:
         ctx = info.context
-        return Addon.from_row(await catalog.create_addon(ctx.deps, ctx.actor, AddonCreate.parse(strawberry.asdict(input))))
+        return Addon.from_row(
+            await catalog.create_addon(ctx.deps, ctx.actor, AddonCreate.parse(strawberry.asdict(input)))
+        )
 
     @strawberry.mutation(description="Offer an add-on with a plan (ADMIN); both must share a currency.")
-    async def attach_addon(self, info: Info, plan_id: strawberry.ID, addon_id: strawberry.ID) -> AttachAddonResult:
+    async def attach_addon(
+        self, info: Info, plan_id: strawberry.ID, addon_id: strawberry.ID
+    ) -> AttachAddonResult:
         ctx = info.context
         return Plan.from_row(await catalog.attach_addon(ctx.deps, ctx.actor, plan_id, addon_id))
 
@@ -61,7 +67,13 @@ AddUsageChargeResult = Annotated[
 class UsageChargeMutations:
     """A plan's usage charges (listed after metering's mutations, where addUsageCharge always stood)."""
 
-    @strawberry.mutation(description="Charge a plan's subscribers for a meter's usage each period, in arrears (ADMIN).")
+    @strawberry.mutation(
+        description="Charge a plan's subscribers for a meter's usage each period, in arrears (ADMIN)."
+    )
     async def add_usage_charge(self, info: Info, input: AddUsageChargeInput) -> AddUsageChargeResult:
         ctx = info.context
-        return Plan.from_row(await meters.add_usage_charge(ctx.deps, ctx.actor, UsageChargeCreate.parse(strawberry.asdict(input))))
+        return Plan.from_row(
+            await meters.add_usage_charge(
+                ctx.deps, ctx.actor, UsageChargeCreate.parse(strawberry.asdict(input))
+            )
+        )

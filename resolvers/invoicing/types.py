@@ -49,21 +49,27 @@ class Invoice:
     subtotal: Money
     tax: Money
     credits_applied: Money
-    total: Money = strawberry.field(description="Subtotal plus tax; negative when a change credits more than it charges.")
+    total: Money = strawberry.field(
+        description="Subtotal plus tax; negative when a change credits more than it charges."
+    )
     amount_due: Money = strawberry.field(description="The positive total less the credit balance applied.")
     created_at: datetime
     hosted_invoice_url: str | None = strawberry.field(
         description="The provider's page where the customer pays this invoice (and passes 3-D Secure); "
         "null until the provider has the invoice."
     )
-    provider_invoice_id: str | None = strawberry.field(description="The provider's id for it, e.g. Stripe's `in_...`.")
+    provider_invoice_id: str | None = strawberry.field(
+        description="The provider's id for it, e.g. Stripe's `in_...`."
+    )
     paid_at: datetime | None = strawberry.field(
         description="When it was paid: when the provider reported it, or when it was issued with nothing due."
     )
     payment_failed_at: datetime | None = strawberry.field(
         description="When the provider last reported a failed payment; null once it is paid."
     )
-    payment_error: str | None = strawberry.field(description="The provider's reason for that failure, when it gave one.")
+    payment_error: str | None = strawberry.field(
+        description="The provider's reason for that failure, when it gave one."
+    )
     row: strawberry.Private[InvoiceRow]
 
     @classmethod

@@ -56,7 +56,9 @@ def _meters(principal: Principal, tenant_id: str) -> bool:
 
 @strawberry.type
 class LiveSubscriptions:
-    @strawberry.subscription(description="The tenant's seats, each time they change. ADMIN or the tenant's key.")
+    @strawberry.subscription(
+        description="The tenant's seats, each time they change. ADMIN or the tenant's key."
+    )
     async def seats_changed(self, info: Info, tenant_id: strawberry.ID) -> AsyncIterator[SeatsChanged]:
         events = await _open(info, str(tenant_id), SEATS, _manages)
         return _LiveStream(info, str(tenant_id), events, _manages, _sync(SeatsChanged.of))
@@ -69,7 +71,8 @@ class LiveSubscriptions:
         return _LiveStream(info, str(tenant_id), events, _meters, _sync(UsageRecordedEvent.of))
 
     @strawberry.subscription(
-        description="The tenant's invoices as they are created, paid or fail to be paid. ADMIN or the tenant's key."
+        description="The tenant's invoices as they are created, paid or fail to be paid. ADMIN or the "
+        "tenant's key."
     )
     async def invoice_events(self, info: Info, tenant_id: strawberry.ID) -> AsyncIterator[InvoiceEvent]:
         events = await _open(info, str(tenant_id), INVOICES, _manages)
@@ -77,7 +80,9 @@ class LiveSubscriptions:
         async def build(event: Event) -> InvoiceEvent:
             ctx = info.context
             row = await invoices.get_invoice(ctx.deps, ctx.actor, str(event.data["invoiceId"]))
-            return InvoiceEvent(id=strawberry.ID(event.id), type=event.type, at=event.at, invoice=Invoice.from_row(row))
+            return InvoiceEvent(
+                id=strawberry.ID(event.id), type=event.type, at=event.at, invoice=Invoice.from_row(row)
+            )
 
         return _LiveStream(info, str(tenant_id), events, _manages, build)
 
@@ -96,9 +101,10 @@ async def _open(info: Info, tenant_id: str, types: frozenset[str], may_see: Acce
         # in the order they joined (this one counts too).
         if ctx.deps.bus.subscribers_of(tenant_id) > MAX_PER_TENANT:
             raise ValidationFailed(
-                "tenantId", f"this tenant already has {MAX_PER_TENANT} live subscriptions open on this server; "
+                "tenantId",
+                f"this tenant already has {MAX_PER_TENANT} live subscriptions open on this server; "
                 "complete some before opening more (one per screen is plenty: each event is read once per "
-                "subscription)"
+                "subscription)",
             )
         if actor.can_manage(tenant_id):  # a PARTNER key's own tenant exists: it holds the key
             await tenants.get_tenant(ctx.deps, actor, tenant_id)
@@ -113,10 +119,20 @@ class _LiveStream(AsyncIterator[T]):
     socket) leaves the bus at once, even before the first event (a generator would not)."""
 
     def __init__(
-        self, info: Info, tenant_id: str, events: AsyncIterator[Event], may_see: Access,
+        self,
+        info: Info,
+        tenant_id: str,
+        events: AsyncIterator[Event],
+        may_see: Access,
         build: Callable[[Event], Awaitable[T]],
     ) -> None:
-        self.info, self.tenant_id, self.events, self.may_see, self.build = info, tenant_id, events, may_see, build
+        self.info, self.tenant_id, self.events, self.may_see, self.build = (
+            info,
+            tenant_id,
+            events,
+            may_see,
+            build,
+        )
 
     async def __anext__(self) -> T:
         try:

@@ -14,8 +14,10 @@ from resolvers.subscriptions import loaders as subscriptions_loaders
 from resolvers.subscriptions.seats import seat_summary
 
 
-@strawberry.type(description="The tenant's seats changed: a member was invited or removed, or its subscription "
-                             "started, changed or was cancelled.")
+@strawberry.type(
+    description="The tenant's seats changed: a member was invited or removed, or its subscription "
+    "started, changed or was cancelled."
+)
 class SeatsChanged:
     id: strawberry.ID = strawberry.field(description="The event's id, the same as its webhook delivery's.")
     tenant_id: strawberry.ID
@@ -36,9 +38,13 @@ class SeatsChanged:
             member_id=strawberry.ID(member_id) if member_id else None,
         )
 
-    @strawberry.field(description="The tenant's seats now, read when the event is delivered (as Tenant.seats).")
+    @strawberry.field(
+        description="The tenant's seats now, read when the event is delivered (as Tenant.seats)."
+    )
     async def seats(self, info: Info) -> SeatSummary:
-        return await seat_summary(info, self.tenant_id, await subscriptions_loaders.live_subscription.load(info, self.tenant_id))
+        return await seat_summary(
+            info, self.tenant_id, await subscriptions_loaders.live_subscription.load(info, self.tenant_id)
+        )
 
 
 @strawberry.type
@@ -52,7 +58,9 @@ class UsageRecordedEvent:
     id: strawberry.ID
     tenant_id: strawberry.ID
     at: datetime
-    accepted: int = strawberry.field(description="Usage events accepted, every meter (duplicates not counted).")
+    accepted: int = strawberry.field(
+        description="Usage events accepted, every meter (duplicates not counted)."
+    )
     meters: list[MeterEvents]
 
     @classmethod
@@ -63,7 +71,9 @@ class UsageRecordedEvent:
             tenant_id=strawberry.ID(str(event.tenant_id)),
             at=event.at,
             accepted=int(event.data.get("accepted", 0)),
-            meters=[MeterEvents(meter_name=name, events=int(count)) for name, count in sorted(meters.items())],
+            meters=[
+                MeterEvents(meter_name=name, events=int(count)) for name, count in sorted(meters.items())
+            ],
         )
 
 

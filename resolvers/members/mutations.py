@@ -30,7 +30,9 @@ class MemberMutations:
     )
     async def invite_member(self, info: Info, input: InviteMemberInput) -> InviteMemberResult:
         ctx = info.context
-        return Member.from_row(await members.invite_member(ctx.deps, ctx.actor, MemberInvite.parse(strawberry.asdict(input))))
+        return Member.from_row(
+            await members.invite_member(ctx.deps, ctx.actor, MemberInvite.parse(strawberry.asdict(input)))
+        )
 
     @strawberry.mutation(description="Remove a member and free their seat.")
     async def remove_member(self, info: Info, member_id: strawberry.ID) -> RemoveMemberResult:

@@ -10,7 +10,9 @@ from resolvers.shared.enums import Aggregation, PricingModel, UsageMethod
 @strawberry.input
 class CreateMeterInput:
     name: str = strawberry.field(description="Unique: lowercase letters, digits and `_`, e.g. `api_calls`.")
-    display_name: str | None = strawberry.field(default=None, description="For invoices; the name when omitted.")
+    display_name: str | None = strawberry.field(
+        default=None, description="For invoices; the name when omitted."
+    )
     description: str | None = None
     aggregation: Aggregation = Aggregation.SUM
 
@@ -22,7 +24,8 @@ class RecordUsageInput:
     value: float = strawberry.field(description="Units, at most 6 decimals kept; never negative (use SUB).")
     method: UsageMethod = UsageMethod.ADD
     timestamp: datetime | None = strawberry.field(
-        default=None, description="The point's second; the tenant's clock when omitted; at most 5 minutes ahead."
+        default=None,
+        description="The point's second; the tenant's clock when omitted; at most 5 minutes ahead.",
     )
     idempotency_key: str | None = strawberry.field(
         default=None, description="A retry with the same key counts nothing (kept at least 35 days)."
@@ -41,7 +44,11 @@ class AddUsageChargeInput:
     plan_id: strawberry.ID
     meter_name: str
     model: PricingModel = PricingModel.PER_UNIT
-    unit_amount: int = strawberry.field(default=0, description="Minor units per unit (per package for PACKAGE).")
+    unit_amount: int = strawberry.field(
+        default=0, description="Minor units per unit (per package for PACKAGE)."
+    )
     package_size: int = strawberry.field(default=1, description="Units per package (PACKAGE only).")
     free_units: int = strawberry.field(default=0, description="Units free each period.")
-    tiers: list[UsageTierInput] | None = strawberry.field(default=None, description="GRADUATED and VOLUME only.")
+    tiers: list[UsageTierInput] | None = strawberry.field(
+        default=None, description="GRADUATED and VOLUME only."
+    )

@@ -19,7 +19,9 @@ async def _count(info: Info, tenant_id: str, meter_name: str, span: metering_cou
 
 async def _counts(info: Info, tenant_id: str, span: metering_counts.Span) -> list[MeterUnitCount]:
     ctx = info.context
-    return [MeterUnitCount.of(c) for c in await metering_counts.counts(ctx.deps, ctx.actor, tenant_id, None, span)]
+    return [
+        MeterUnitCount.of(c) for c in await metering_counts.counts(ctx.deps, ctx.actor, tenant_id, None, span)
+    ]
 
 
 @strawberry.type
@@ -35,14 +37,18 @@ class MeteringQueries:
         return await _count(info, tenant_id, meter_name, metering_counts.Span(month=False, day=date))
 
     @strawberry.field(description="A meter's count today, on the tenant's clock and in its timezone.")
-    async def meter_unit_today_count(self, info: Info, tenant_id: strawberry.ID, meter_name: str) -> MeterUnitCount:
+    async def meter_unit_today_count(
+        self, info: Info, tenant_id: strawberry.ID, meter_name: str
+    ) -> MeterUnitCount:
         return await _count(info, tenant_id, meter_name, metering_counts.Span(month=False))
 
     @strawberry.field(description="A meter's count in a month (`YYYY-MM`) of the tenant's timezone.")
     async def meter_unit_month_count(
         self, info: Info, tenant_id: strawberry.ID, meter_name: str, month: str
     ) -> MeterUnitCount:
-        return await _count(info, tenant_id, meter_name, metering_counts.Span(month=True, day=parse_month(month)))
+        return await _count(
+            info, tenant_id, meter_name, metering_counts.Span(month=True, day=parse_month(month))
+        )
 
     @strawberry.field(description="A meter's count this month, on the tenant's clock and in its timezone.")
     async def meter_unit_this_month_count(
@@ -51,17 +57,27 @@ class MeteringQueries:
         return await _count(info, tenant_id, meter_name, metering_counts.Span(month=True))
 
     @strawberry.field(description="Every meter's count on a day of the tenant's timezone.")
-    async def meter_unit_date_counts(self, info: Info, tenant_id: strawberry.ID, date: date) -> list[MeterUnitCount]:
+    async def meter_unit_date_counts(
+        self, info: Info, tenant_id: strawberry.ID, date: date
+    ) -> list[MeterUnitCount]:
         return await _counts(info, tenant_id, metering_counts.Span(month=False, day=date))
 
     @strawberry.field(description="Every meter's count in a month (`YYYY-MM`) of the tenant's timezone.")
-    async def meter_unit_month_counts(self, info: Info, tenant_id: strawberry.ID, month: str) -> list[MeterUnitCount]:
+    async def meter_unit_month_counts(
+        self, info: Info, tenant_id: strawberry.ID, month: str
+    ) -> list[MeterUnitCount]:
         return await _counts(info, tenant_id, metering_counts.Span(month=True, day=parse_month(month)))
 
-    @strawberry.field(description="A meter's count on each day from `from` to `to` (both included; a year at most).")
+    @strawberry.field(
+        description="A meter's count on each day from `from` to `to` (both included; a year at most)."
+    )
     async def meter_unit_period_counts(
-        self, info: Info, tenant_id: strawberry.ID, meter_name: str,
-        from_: Annotated[date, strawberry.argument(name="from")], to: date,
+        self,
+        info: Info,
+        tenant_id: strawberry.ID,
+        meter_name: str,
+        from_: Annotated[date, strawberry.argument(name="from")],
+        to: date,
     ) -> list[MeterUnitDayCount]:
         ctx = info.context
         _, days = await metering_counts.period_counts(ctx.deps, ctx.actor, tenant_id, meter_name, from_, to)

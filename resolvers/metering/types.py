@@ -10,8 +10,7 @@ from models.kernel.enums import PricingModel as PricingModelValue
 from models.kernel.errors import DomainError, ValidationFailed
 from models.metering.counts import Count, DayCount
 from models.metering.ingest import Recorded
-from models.metering.rules import UsageCharge as PricedUsage
-from models.metering.rules import from_micros
+from models.metering.rules import PricedUsage, from_micros
 from models.tables import MeterRow, UsageChargeRow
 from resolvers.shared.enums import Aggregation, ErrorCode, PricingModel
 from resolvers.shared.money import Money
@@ -40,8 +39,13 @@ class Meter:
     @classmethod
     def from_row(cls, row: MeterRow) -> Meter:
         return cls(
-            id=strawberry.ID(row.id), name=row.name, display_name=row.display_name, description=row.description,
-            aggregation=AggregationValue(row.aggregation), created_at=row.created_at, updated_at=row.updated_at,
+            id=strawberry.ID(row.id),
+            name=row.name,
+            display_name=row.display_name,
+            description=row.description,
+            aggregation=AggregationValue(row.aggregation),
+            created_at=row.created_at,
+            updated_at=row.updated_at,
         )
 
 
@@ -49,13 +53,19 @@ class Meter:
 class UsageRecorded:
     meter_name: str
     timestamp: datetime = strawberry.field(description="The point's second, in UTC.")
-    value: float = strawberry.field(description="The point's value now, after this event (or before, for a duplicate).")
-    duplicate: bool = strawberry.field(description="True: this idempotency key was seen already; nothing was counted.")
+    value: float = strawberry.field(
+        description="The point's value now, after this event (or before, for a duplicate)."
+    )
+    duplicate: bool = strawberry.field(
+        description="True: this idempotency key was seen already; nothing was counted."
+    )
 
     @classmethod
     def of(cls, recorded: Recorded) -> UsageRecorded:
         return cls(
-            meter_name=recorded.meter_name, timestamp=recorded.timestamp, value=from_micros(recorded.value),
+            meter_name=recorded.meter_name,
+            timestamp=recorded.timestamp,
+            value=from_micros(recorded.value),
             duplicate=recorded.duplicate,
         )
 
@@ -72,7 +82,9 @@ class UsageEventError:
     index: int
     code: ErrorCode
     message: str
-    field: str | None = strawberry.field(description="For VALIDATION_FAILED: the offending value, e.g. `events[3].value`.")
+    field: str | None = strawberry.field(
+        description="For VALIDATION_FAILED: the offending value, e.g. `events[3].value`."
+    )
 
     @classmethod
     def of(cls, index: int, error: DomainError) -> UsageEventError:
@@ -83,7 +95,9 @@ class UsageEventError:
 @strawberry.type
 class UsageBatchRecorded:
     accepted: int = strawberry.field(description="Events counted, all committed together.")
-    duplicates: int = strawberry.field(description="Events whose idempotency key was seen already: not counted again.")
+    duplicates: int = strawberry.field(
+        description="Events whose idempotency key was seen already: not counted again."
+    )
     errors: list[UsageEventError] = strawberry.field(description="Events refused; the others were recorded.")
 
 
@@ -128,12 +142,16 @@ class UsageCharge:
     @classmethod
     def from_row(cls, row: UsageChargeRow, meter: MeterRow, currency: str) -> UsageCharge:
         return cls(
-            id=strawberry.ID(row.id), meter_name=meter.name, model=PricingModelValue(row.model),
-            unit_amount=Money.of(row.unit_amount, currency), package_size=row.package_size,
+            id=strawberry.ID(row.id),
+            meter_name=meter.name,
+            model=PricingModelValue(row.model),
+            unit_amount=Money.of(row.unit_amount, currency),
+            package_size=row.package_size,
             free_units=row.free_units,
             tiers=[
                 UsageTier(
-                    up_to=t.up_to, unit_amount=Money.of(t.unit_amount, currency),
+                    up_to=t.up_to,
+                    unit_amount=Money.of(t.unit_amount, currency),
                     flat_amount=Money.of(t.flat_amount, currency),
                 )
                 for t in row.tiers or []
@@ -146,7 +164,9 @@ class UsageLineItem:
     meter_name: str
     description: str
     aggregation: Aggregation
-    units: float = strawberry.field(description="Units consumed: the period's count in the meter's aggregation.")
+    units: float = strawberry.field(
+        description="Units consumed: the period's count in the meter's aggregation."
+    )
     free_units: float = strawberry.field(description="Of those, free.")
     chargeable_units: float = strawberry.field(description="Units billed.")
     unit_amount: Money = strawberry.field(
@@ -159,10 +179,14 @@ class UsageLineItem:
     @classmethod
     def of(cls, usage: PricedUsage) -> UsageLineItem:
         return cls(
-            meter_name=usage.meter_name, description=usage.describe(), aggregation=usage.aggregation,
-            units=from_micros(usage.units), free_units=from_micros(usage.free),
-            chargeable_units=from_micros(usage.chargeable), unit_amount=Money.of(usage.unit_amount, usage.currency),
-            amount=Money.of(usage.amount, usage.currency), period_start=usage.period[0], period_end=usage.period[1],
+            meter_name=usage.meter_name,
+            description=usage.describe(),
+            aggregation=usage.aggregation,
+            units=from_micros(usage.units),
+            free_units=from_micros(usage.free),
+            chargeable_units=from_micros(usage.chargeable),
+            unit_amount=Money.of(usage.unit_amount, usage.currency),
+            amount=Money.of(usage.amount, usage.currency),
+            period_start=usage.period[0],
+            period_end=usage.period[1],
         )
-
-

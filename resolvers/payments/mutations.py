@@ -18,7 +18,7 @@ from resolvers.tenants.types import Tenant
 class PaymentSetupSession:
     url: str = strawberry.field(
         description="Send the customer here (Stripe Checkout in setup mode); the provider sends them back "
-                    "to the returnUrl. The card never passes through the gateway."
+        "to the returnUrl. The card never passes through the gateway."
     )
 
 
@@ -42,7 +42,7 @@ PaymentSetupSessionResult = Annotated[
 class PaymentMutations:
     @strawberry.mutation(
         description="Open the payment provider's page where the tenant enters a card for its invoices "
-                    "(ADMIN or the tenant's own key). PROVIDER_ERROR when no provider is configured."
+        "(ADMIN or the tenant's own key). PROVIDER_ERROR when no provider is configured."
     )
     async def create_payment_setup_session(
         self, info: Info, tenant_id: strawberry.ID, return_url: str
@@ -53,7 +53,7 @@ class PaymentMutations:
 
     @strawberry.mutation(
         description="Queue again every provider call the payment provider refused for good for this tenant "
-                    "(`Tenant.providerError` says why), once the cause is fixed (ADMIN)."
+        "(`Tenant.providerError` says why), once the cause is fixed (ADMIN)."
     )
     async def retry_provider_tasks(self, info: Info, tenant_id: strawberry.ID) -> RetryProviderTasksResult:
         ctx = info.context

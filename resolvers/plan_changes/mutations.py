@@ -27,15 +27,24 @@ ChangePlanResult = Annotated[
 
 @strawberry.type
 class PlanChangeMutations:
-    @strawberry.mutation(description="What changePlan with this input would charge now and leave; changes nothing.")
+    @strawberry.mutation(
+        description="What changePlan with this input would charge now and leave; changes nothing."
+    )
     async def preview_change_plan(self, info: Info, input: ChangePlanInput) -> PreviewChangePlanResult:
         ctx = info.context
-        change = await plan_changes.preview_change(ctx.deps, ctx.actor, PlanChangeRequest.parse(strawberry.asdict(input)))
+        change = await plan_changes.preview_change(
+            ctx.deps, ctx.actor, PlanChangeRequest.parse(strawberry.asdict(input))
+        )
         return PlanChangePreview.of(change)
 
     @strawberry.mutation(
-        description="Change the plan and add-on totals now (billed by prorationBillingMode) or at the renewal."
+        description="Change the plan and add-on totals now (billed by prorationBillingMode) or at the "
+        "renewal."
     )
     async def change_plan(self, info: Info, input: ChangePlanInput) -> ChangePlanResult:
         ctx = info.context
-        return PlanChange.of(await plan_changes.change_plan(ctx.deps, ctx.actor, PlanChangeRequest.parse(strawberry.asdict(input))))
+        return PlanChange.of(
+            await plan_changes.change_plan(
+                ctx.deps, ctx.actor, PlanChangeRequest.parse(strawberry.asdict(input))
+            )
+        )

@@ -21,7 +21,9 @@ class ChargeLineItem:
     description: str
     quantity: int = strawberry.field(description="Units; negative for units given up (a credit).")
     unit_amount: Money = strawberry.field(description="The price of one unit for a whole period.")
-    proration_factor: float = strawberry.field(description="The share of the period billed: 0.5 for 15 of 30 days.")
+    proration_factor: float = strawberry.field(
+        description="The share of the period billed: 0.5 for 15 of 30 days."
+    )
     amount: Money
     period_start: datetime
     period_end: datetime
@@ -35,8 +37,12 @@ class ChargeSummary:
     customer_credits: Money = strawberry.field(description="Credit balance applied to this charge.")
     total_amount: Money = strawberry.field(description="Subtotal plus tax; negative when the change credits.")
     amount_due: Money
-    credit_to_balance: Money = strawberry.field(description="What a negative total adds to the credit balance.")
-    text: str = strawberry.field(description='E.g. "Adding 5 seats costs $25.00 today (15 of 30 days prorated)."')
+    credit_to_balance: Money = strawberry.field(
+        description="What a negative total adds to the credit balance."
+    )
+    text: str = strawberry.field(
+        description='E.g. "Adding 5 seats costs $25.00 today (15 of 30 days prorated)."'
+    )
 
 
 @strawberry.type
@@ -59,8 +65,10 @@ class PlanChangePreview:
     effective_at: datetime
     immediate_charge: ImmediateCharge
     usage: list[UsageLineItem] = strawberry.field(
-        description="The current period's usage so far, priced by the plans it had. It is billed at the renewal, "
-        "in arrears (after a plan change, each plan prices its part); a FULL_IMMEDIATELY change ends the period "
+        description="The current period's usage so far, priced by the plans it had. It is billed at the "
+        "renewal, "
+        "in arrears (after a plan change, each plan prices its part); a FULL_IMMEDIATELY change ends the "
+        "period "
         "and bills it now, among the immediate charge's USAGE lines."
     )
     new_subscription: SubscriptionPreview
@@ -109,7 +117,10 @@ class PlanChangePreview:
         )
 
 
-@strawberry.type(description="The subscription after the change, and the invoice it issued (none when nothing is billed now).")
+@strawberry.type(
+    description="The subscription after the change, and the invoice it issued (none when nothing is billed "
+    "now)."
+)
 class PlanChange:
     subscription: Subscription
     invoice: Invoice | None

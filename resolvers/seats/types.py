@@ -36,5 +36,3 @@ class SeatSummary:
                 for c in summary.by_type
             ],
         )
-
-

@@ -22,11 +22,12 @@ from models.kernel.enums import SubscriptionStatus as SubscriptionStatusValue
 from models.kernel.enums import UsageMethod as UsageMethodValue
 from models.kernel.errors import ErrorCode as ErrorCodeValue
 
-ErrorCode = strawberry.enum(ErrorCodeValue, name="ErrorCode", description="Stable, machine-readable error codes.")
+ErrorCode = strawberry.enum(
+    ErrorCodeValue, name="ErrorCode", description="Stable, machine-readable error codes."
+)
 
 
 Interval = strawberry.enum(IntervalValue, name="Interval", description="How often a plan bills.")
-
 
 
 SeatType = strawberry.enum(
@@ -44,35 +45,36 @@ MemberStatus = strawberry.enum(
 InvoiceStatus = strawberry.enum(InvoiceStatusValue, name="InvoiceStatus")
 
 
-
 LineKind = strawberry.enum(LineKindValue, name="LineKind")
 
 
-
 InvoiceReason = strawberry.enum(
-    InvoiceReasonValue, name="InvoiceReason",
+    InvoiceReasonValue,
+    name="InvoiceReason",
     description="SUBSCRIBE: the first period; CHANGE: a plan change billed now; RENEWAL: the next period; "
-    "FINAL: a cancelled subscription's last usage; EXTERNAL: made by people in the payment provider (SALES_LED).",
+    "FINAL: a cancelled subscription's last usage; EXTERNAL: made by people in the payment provider "
+    "(SALES_LED).",
 )
 
 
 Aggregation = strawberry.enum(
-    AggregationValue, name="Aggregation",
+    AggregationValue,
+    name="Aggregation",
     description="How a day's or month's points combine: their SUM, their MAX, how many there are (COUNT), "
     "or the LATEST one's value.",
 )
 
 
-
 UsageMethod = strawberry.enum(
-    UsageMethodValue, name="UsageMethod",
+    UsageMethodValue,
+    name="UsageMethod",
     description="ADD to the point at the timestamp, SUB(tract) from it, or overwrite it (DIRECT).",
 )
 
 
-
 PricingModel = strawberry.enum(
-    PricingModelValue, name="PricingModel",
+    PricingModelValue,
+    name="PricingModel",
     description="PER_UNIT: each unit; PACKAGE: each started package of packageSize units; GRADUATED: each "
     "tier prices the units within it; VOLUME: the tier the total falls in prices every unit.",
 )
@@ -90,16 +92,17 @@ ProrationBillingMode = strawberry.enum(
     name="ProrationBillingMode",
     description=(
         "PRORATED_IMMEDIATELY: bill the difference for the days left now (the day of the change counts); "
-        "DIFFERENCE_IMMEDIATELY: bill a whole period's difference now, a downgrade's goes to the credit balance; "
+        "DIFFERENCE_IMMEDIATELY: bill a whole period's difference now, a downgrade's goes to the credit "
+        "balance; "
         "FULL_IMMEDIATELY: bill the new items in full now and start a new period today; "
         "DO_NOT_BILL: apply without charge or credit."
     ),
 )
 
 
-
 EffectiveAt = strawberry.enum(
-    EffectiveAtValue, name="EffectiveAt",
+    EffectiveAtValue,
+    name="EffectiveAt",
     description="IMMEDIATELY, or NEXT_BILLING_DATE: scheduled for the renewal, which bills it in full.",
 )
 

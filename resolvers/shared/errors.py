@@ -159,7 +159,8 @@ ERROR_TYPES: dict[type[domain.DomainError], tuple[type, Any]] = {
     domain.SeatsInUse: (
         SeatsInUseError,
         lambda e: SeatsInUseError(
-            **_base(e), members_to_remove=e.members_to_remove,
+            **_base(e),
+            members_to_remove=e.members_to_remove,
             members=[_member_type().from_row(m) for m in e.members],
         ),
     ),
@@ -170,7 +171,7 @@ ERROR_TYPES: dict[type[domain.DomainError], tuple[type, Any]] = {
 }
 
 
-class _Handler(strawberry.ExceptionHandler):  # type: ignore[type-arg]
+class _Handler(strawberry.ExceptionHandler):  # type: ignore[type-arg]  # Strawberry's generic takes no useful arguments here
     """Turns one domain exception into its error type under fields whose union has it."""
 
     def __init__(self, exception_type: type[Exception], error_type: type, build: Any) -> None:
@@ -182,6 +183,6 @@ class _Handler(strawberry.ExceptionHandler):  # type: ignore[type-arg]
         return self.build(exception)
 
 
-def exception_handlers() -> list[strawberry.ExceptionHandler]:  # type: ignore[type-arg]
+def exception_handlers() -> list[strawberry.ExceptionHandler]:  # type: ignore[type-arg]  # as above
     """Handlers for ``strawberry.Schema(exception_handlers=...)``."""
     return [_Handler(exc, error_type, build) for exc, (error_type, build) in ERROR_TYPES.items()]

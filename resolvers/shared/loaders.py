@@ -37,8 +37,8 @@ class _Reads:
     """Where a request's DataLoaders read: a session of their own for each load, or,
     once ``share`` is called, one session opened on first use and kept, one load at
     a time, until ``close`` (or a load fails in it). While the store's snapshots are
-    all taken (``Store.max_snapshots``), loads read in sessions of their own. After ``close`` it is back to a session per load, so a
-    late load never leaves a session open."""
+    all taken (``Store.max_snapshots``), loads read in sessions of their own. After
+    ``close`` it is back to a session per load, so a late load never leaves a session open."""
 
     def __init__(self, store: Store) -> None:
         self._store = store
@@ -93,9 +93,13 @@ class Loader(Generic[Key, Value]):
     cache_key: Callable[[Key], Any] | None = None
 
     @classmethod
-    def of(cls, query: Callable[[AsyncSession, Sequence[Key]], Awaitable[list[Value]]],
-           cache_key: Callable[[Key], Any] | None = None) -> Loader[Key, Value]:
+    def of(
+        cls,
+        query: Callable[[AsyncSession, Sequence[Key]], Awaitable[list[Value]]],
+        cache_key: Callable[[Key], Any] | None = None,
+    ) -> Loader[Key, Value]:
         """A loader whose query needs only the session."""
+
         async def with_session(session: AsyncSession, _deps: Deps, keys: Sequence[Key]) -> list[Value]:
             return await query(session, keys)
 

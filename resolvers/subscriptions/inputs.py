@@ -15,5 +15,6 @@ class SubscribeInput:
     plan_id: strawberry.ID
     addons: list[AddonQuantityInput] = strawberry.field(default_factory=list)
     idempotency_key: str | None = strawberry.field(
-        default=None, description="A retry with the same key returns the first result instead of subscribing twice."
+        default=None,
+        description="A retry with the same key returns the first result instead of subscribing twice.",
     )

@@ -34,14 +34,17 @@ class SubscriptionMutations:
     )
     async def subscribe(self, info: Info, input: SubscribeInput) -> SubscribeResult:
         ctx = info.context
-        row = await subscriptions.subscribe(ctx.deps, ctx.actor, SubscriptionCreate.parse(strawberry.asdict(input)))
+        row = await subscriptions.subscribe(
+            ctx.deps, ctx.actor, SubscriptionCreate.parse(strawberry.asdict(input))
+        )
         return Subscription.from_row(row)
 
 
 @strawberry.type
 class SubscriptionLifecycleMutations:
     @strawberry.mutation(
-        description="Cancel now (nothing refunded) or at the end of the period; a cancelled subscription gives no seats."
+        description="Cancel now (nothing refunded) or at the end of the period; a cancelled subscription "
+        "gives no seats."
     )
     async def cancel_subscription(
         self, info: Info, subscription_id: strawberry.ID, at_period_end: bool

@@ -77,7 +77,10 @@ class Subscription:
     async def addons(self, info: Info) -> list[SubscriptionAddon]:
         held = await subscriptions_loaders.subscription_addons.load(info, self.row.id)
         addons = await catalog_loaders.addon.load_many(info, [h.addon_id for h in held])
-        return [SubscriptionAddon(addon=Addon.from_row(a), quantity=h.quantity) for a, h in zip(addons, held, strict=True)]
+        return [
+            SubscriptionAddon(addon=Addon.from_row(a), quantity=h.quantity)
+            for a, h in zip(addons, held, strict=True)
+        ]
 
     @strawberry.field(description="Seats this subscription gives and its tenant's members use.")
     async def seats(self, info: Info) -> SeatSummary:

@@ -41,7 +41,9 @@ class TenantMutations:
         )
         return Tenant.from_row(row)
 
-    @strawberry.mutation(description="Set the exclusive tax rate (percent) of the tenant's next invoices (ADMIN).")
+    @strawberry.mutation(
+        description="Set the exclusive tax rate (percent) of the tenant's next invoices (ADMIN)."
+    )
     async def set_tax_rate(self, info: Info, tenant_id: strawberry.ID, tax_rate: Decimal) -> SetTaxRateResult:
         ctx = info.context
         return Tenant.from_row(await tenants.set_tax_rate(ctx.deps, ctx.actor, tenant_id, tax_rate))

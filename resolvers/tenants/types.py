@@ -93,7 +93,8 @@ class Tenant:
         )
 
     @strawberry.field(
-        description="Why the payment provider refused, for good, a call owed for this tenant (its customer's sync "
+        description="Why the payment provider refused, for good, a call owed for this tenant (its "
+        "customer's sync "
         "or an invoice's collection); null when nothing failed. Fix the cause, then `retryProviderTasks`."
     )
     async def provider_error(self, info: Info) -> str | None:
@@ -122,7 +123,9 @@ class Tenant:
 
     @strawberry.field(description="Seats the live subscription gives, and how many members use.")
     async def seats(self, info: Info) -> SeatSummary:
-        return await seat_summary(info, self.row.id, await subscriptions_loaders.live_subscription.load(info, self.row.id))
+        return await seat_summary(
+            info, self.row.id, await subscriptions_loaders.live_subscription.load(info, self.row.id)
+        )
 
     @strawberry.field(description="Active members, oldest first.")
     async def members(self, info: Info) -> list[Member]:
@@ -133,20 +136,28 @@ class Tenant:
         rate = Decimal(self.row.tax_rate_ppm) / 10_000
         return rate.quantize(Decimal(1)) if rate == rate.to_integral_value() else rate.normalize()
 
-    @strawberry.field(description="Credit from downgrades and credits, consumed by later invoices; never negative.")
+    @strawberry.field(
+        description="Credit from downgrades and credits, consumed by later invoices; never negative."
+    )
     async def credit_balance(self, info: Info) -> Money:
         return Money.of(await invoicing_loaders.credit_balance.load(info, self.row.id), self.row.currency)
 
     @strawberry.field(
-        description="Every meter's count in a month (`YYYY-MM`) of the tenant's timezone, meters oldest first; "
+        description="Every meter's count in a month (`YYYY-MM`) of the tenant's timezone, meters oldest "
+        "first; "
         "by default the month the tenant's clock is in now. Batched: a list of tenants costs what one does."
     )
     async def meter_unit_month_counts(self, info: Info, month: str | None = None) -> list[MeterUnitCount]:
         first_day = parse_month(month) if month is not None else None
-        return [MeterUnitCount.of(c) for c in await metering_loaders.month_counts.load(info, (self.row, first_day))]
+        return [
+            MeterUnitCount.of(c)
+            for c in await metering_loaders.month_counts.load(info, (self.row, first_day))
+        ]
 
     @strawberry.field(description="The tenant's invoices, newest first.")
-    async def invoices(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[Invoice]:
+    async def invoices(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[Invoice]:
         ctx = info.context
         if after is None:  # the first page: batched over every tenant in the response
             size = page_size(first)

@@ -28,7 +28,8 @@ class TestClockMutations:
 
     @strawberry.mutation(
         description=(
-            "Move a test clock forward to `frozenTime` (ADMIN); it never moves back. What falls due on the way "
+            "Move a test clock forward to `frozenTime` (ADMIN); it never moves back. What falls due on the "
+            "way "
             "runs: each period that ends renews (or cancels), in order."
         )
     )

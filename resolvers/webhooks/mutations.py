@@ -37,7 +37,9 @@ class WebhookMutations:
         self, info: Info, input: CreateWebhookEndpointInput
     ) -> CreateWebhookEndpointResult:
         ctx = info.context
-        row, secret = await webhooks.create_endpoint(ctx.deps, ctx.actor, WebhookEndpointCreate.parse(strawberry.asdict(input)))
+        row, secret = await webhooks.create_endpoint(
+            ctx.deps, ctx.actor, WebhookEndpointCreate.parse(strawberry.asdict(input))
+        )
         return NewWebhookEndpoint(endpoint=WebhookEndpoint.from_row(row), secret=secret)
 
     @strawberry.mutation(description="Change an endpoint's URL, events or description; enable or disable it.")
@@ -45,7 +47,9 @@ class WebhookMutations:
         self, info: Info, id: strawberry.ID, input: UpdateWebhookEndpointInput
     ) -> UpdateWebhookEndpointResult:
         ctx = info.context
-        row = await webhooks.update_endpoint(ctx.deps, ctx.actor, id, WebhookEndpointUpdate.parse(strawberry.asdict(input)))
+        row = await webhooks.update_endpoint(
+            ctx.deps, ctx.actor, id, WebhookEndpointUpdate.parse(strawberry.asdict(input))
+        )
         return WebhookEndpoint.from_row(row)
 
     @strawberry.mutation(description="Delete an endpoint, its pending deliveries and its delivery log.")

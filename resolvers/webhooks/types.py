@@ -23,9 +23,13 @@ class WebhookEndpoint:
     @classmethod
     def from_row(cls, row: WebhookEndpointRow) -> WebhookEndpoint:
         return cls(
-            id=strawberry.ID(row.id), url=row.url, events=list(row.events),
+            id=strawberry.ID(row.id),
+            url=row.url,
+            events=list(row.events),
             tenant_id=strawberry.ID(row.tenant_id) if row.tenant_id else None,
-            description=row.description, enabled=not row.disabled, created_at=row.created_at,
+            description=row.description,
+            enabled=not row.disabled,
+            created_at=row.created_at,
         )
 
 
@@ -46,8 +50,14 @@ class WebhookAttempt:
 
     @classmethod
     def from_row(cls, row: WebhookAttemptRow) -> WebhookAttempt:
-        return cls(attempt=row.attempt, at=row.at, status_code=row.status_code, error=row.error,
-                   duration_ms=row.duration_ms, response_body=row.response_body)
+        return cls(
+            attempt=row.attempt,
+            at=row.at,
+            status_code=row.status_code,
+            error=row.error,
+            duration_ms=row.duration_ms,
+            response_body=row.response_body,
+        )
 
 
 @strawberry.type(
@@ -69,9 +79,13 @@ class WebhookDelivery:
         row = log.delivery
         pending = row.status == DeliveryStatusValue.PENDING
         return cls(
-            id=strawberry.ID(row.id), endpoint_id=strawberry.ID(row.endpoint_id),
-            event_id=strawberry.ID(row.event_id), event_type=row.event_type,
-            status=DeliveryStatusValue(row.status), attempts=len(log.attempts),
-            next_attempt_at=row.next_attempt_at if pending else None, created_at=row.created_at,
+            id=strawberry.ID(row.id),
+            endpoint_id=strawberry.ID(row.endpoint_id),
+            event_id=strawberry.ID(row.event_id),
+            event_type=row.event_type,
+            status=DeliveryStatusValue(row.status),
+            attempts=len(log.attempts),
+            next_attempt_at=row.next_attempt_at if pending else None,
+            created_at=row.created_at,
             attempt_log=[WebhookAttempt.from_row(a) for a in log.attempts],
         )

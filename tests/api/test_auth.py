@@ -8,9 +8,10 @@ import pytest
 from gateway.app import create_app
 from gateway.settings import Settings
 from models.platform.deps import Deps
-from tests.conftest import Api, new_key, new_tenant
+from tests.builders.api import Api, new_key, new_tenant
 
-TENANT = """mutation($name: String!) { createTenant(input: {name: $name, email: "a@b.example", currency: "EUR"}) {
+TENANT = """mutation($name: String!) {
+  createTenant(input: {name: $name, email: "a@b.example", currency: "EUR"}) {
   ... on Tenant { id } ... on Error { code message } } }"""
 KEY = """mutation($input: CreateApiKeyInput!) { createApiKey(input: $input) {
   ... on Error { code message } } }"""
@@ -22,7 +23,7 @@ LIST = "{ tenants { edges { node { id } } } }"
 
 async def test_no_key_answers_unauthenticated_for_every_field(api: Api) -> None:
     anonymous = api.as_key(None)
-    for query in (LIST, '{ tenant(id: "x") { id } }', "mutation { revokeApiKey(id: \"k\") { __typename } }"):
+    for query in (LIST, '{ tenant(id: "x") { id } }', 'mutation { revokeApiKey(id: "k") { __typename } }'):
         body = await anonymous.raw(query)
         assert body["data"] is None
         assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"

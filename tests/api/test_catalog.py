@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from models.kernel.clock import FixedClock
-from tests.api.billing import attach, create_addon, create_plan, plan_with_seat_addon, subscribe
-from tests.conftest import Api, new_key, new_tenant
+from tests.builders.api import Api, new_key, new_tenant
+from tests.builders.billing import attach, create_addon, create_plan, plan_with_seat_addon, subscribe
 
 MONEY = "amount currency formatted"
 ADDON = f"""id code name description currency price {{ {MONEY} }} seatType seatsPerUnit taxCategory
@@ -65,9 +65,16 @@ async def test_create_plan_returns_what_was_given(api: Api) -> None:
     plan = await new_plan(api, interval="YEAR", includedSeats=5, minSeats=3, maxSeats=50)
     assert plan["__typename"] == "Plan", plan
     assert plan["id"]
-    assert {k: plan[k] for k in ("code", "name", "currency", "interval", "includedSeats", "minSeats", "maxSeats")} == {
-        "code": "team_pro", "name": "Team Pro", "currency": "USD", "interval": "YEAR",
-        "includedSeats": 5, "minSeats": 3, "maxSeats": 50,
+    assert {
+        k: plan[k] for k in ("code", "name", "currency", "interval", "includedSeats", "minSeats", "maxSeats")
+    } == {
+        "code": "team_pro",
+        "name": "Team Pro",
+        "currency": "USD",
+        "interval": "YEAR",
+        "includedSeats": 5,
+        "minSeats": 3,
+        "maxSeats": 50,
     }
     assert plan["basePrice"] == {"amount": 99_00, "currency": "USD", "formatted": "$99.00"}
     assert plan["addons"] == []
@@ -79,7 +86,12 @@ async def test_create_plan_returns_what_was_given(api: Api) -> None:
 
 async def test_a_plan_bills_monthly_with_no_seat_bounds_unless_told(api: Api) -> None:
     plan = await new_plan(api)
-    assert (plan["interval"], plan["includedSeats"], plan["minSeats"], plan["maxSeats"]) == ("MONTH", 0, None, None)
+    assert (plan["interval"], plan["includedSeats"], plan["minSeats"], plan["maxSeats"]) == (
+        "MONTH",
+        0,
+        None,
+        None,
+    )
 
 
 async def test_a_jpy_plan_is_priced_in_yen(api: Api) -> None:
@@ -89,13 +101,38 @@ async def test_a_jpy_plan_is_priced_in_yen(api: Api) -> None:
 
 
 async def test_create_addon_returns_what_was_given(api: Api) -> None:
-    addon = await new_addon(api, code="pack_5", name="5-seat pack", description="Five more seats",
-                            price=50_00, seatType="FULL", seatsPerUnit=5, taxCategory="saas_seats")
+    addon = await new_addon(
+        api,
+        code="pack_5",
+        name="5-seat pack",
+        description="Five more seats",
+        price=50_00,
+        seatType="FULL",
+        seatsPerUnit=5,
+        taxCategory="saas_seats",
+    )
     assert addon["__typename"] == "Addon", addon
-    assert {k: addon[k] for k in ("code", "name", "description", "currency", "seatType", "seatsPerUnit",
-                                  "taxCategory", "archivedAt")} == {
-        "code": "pack_5", "name": "5-seat pack", "description": "Five more seats", "currency": "USD",
-        "seatType": "FULL", "seatsPerUnit": 5, "taxCategory": "saas_seats", "archivedAt": None,
+    assert {
+        k: addon[k]
+        for k in (
+            "code",
+            "name",
+            "description",
+            "currency",
+            "seatType",
+            "seatsPerUnit",
+            "taxCategory",
+            "archivedAt",
+        )
+    } == {
+        "code": "pack_5",
+        "name": "5-seat pack",
+        "description": "Five more seats",
+        "currency": "USD",
+        "seatType": "FULL",
+        "seatsPerUnit": 5,
+        "taxCategory": "saas_seats",
+        "archivedAt": None,
     }
     assert addon["price"] == {"amount": 50_00, "currency": "USD", "formatted": "$50.00"}
 
@@ -103,7 +140,10 @@ async def test_create_addon_returns_what_was_given(api: Api) -> None:
 async def test_an_addon_is_a_single_non_seat_unit_taxed_as_saas_unless_told(api: Api) -> None:
     addon = await new_addon(api, code="storage", name="Storage", price=5_00)
     assert (addon["seatType"], addon["seatsPerUnit"], addon["taxCategory"], addon["description"]) == (
-        None, 1, "saas", None,
+        None,
+        1,
+        "saas",
+        None,
     )
 
 
@@ -287,7 +327,7 @@ async def test_an_archived_addon_cannot_be_bought(api: Api) -> None:
     result = await subscribe(api, tenant, plan, {seat: 3})
     assert (result["__typename"], result["code"]) == ("AddonArchivedError", "ADDON_ARCHIVED"), result
     assert "team_seat" in result["message"]
-    subscription = (await api("query($id: ID!) { tenant(id: $id) { subscription { id } } }", {"id": tenant}))
+    subscription = await api("query($id: ID!) { tenant(id: $id) { subscription { id } } }", {"id": tenant})
     assert subscription["tenant"]["subscription"] is None
 
     # The plan alone is still for sale.
@@ -314,7 +354,9 @@ async def test_a_tenant_key_reads_the_catalog_but_cannot_change_it(api: Api) -> 
         assert "ADMIN" in result["message"]
 
     plans = (await tenant("query { plans { id code basePrice { formatted } addons { id } } }"))["plans"]
-    assert plans == [{"id": plan, "code": "team", "basePrice": {"formatted": "$99.00"}, "addons": [{"id": seat}]}]
+    assert plans == [
+        {"id": plan, "code": "team", "basePrice": {"formatted": "$99.00"}, "addons": [{"id": seat}]}
+    ]
     assert sorted(await listed_addons(tenant, include_archived=False)) == sorted([seat, storage])
     # Nothing changed behind the refusals.
     assert sorted(await listed_addons(api, include_archived=False)) == sorted([seat, storage])

@@ -16,94 +16,10 @@ from sqlalchemy import text
 from gateway.app import create_app
 from gateway.settings import Settings
 from models.platform.deps import Deps
-from tests.conftest import Api
-
-
-def abusive_requests(key: str) -> list[tuple[str, dict]]:
-    """(what, httpx request kwargs) for each hostile payload. Several reach PostgreSQL
-    with values SQLite would swallow: both must answer the same typed error."""
-    auth = {"Authorization": f"Bearer {key}"}
-    json_headers = {**auth, "Content-Type": "application/json"}
-    nested = "query { __schema { types { " + "fields { type { " * 30 + "name" + " } }" * 30 + " } } }"
-    return [
-        ("malformed JSON", {"content": b'{"query": "{ tenants ', "headers": json_headers}),
-        ("invalid UTF-8", {"content": b'{"query": "\xff\xfe\xfd"}', "headers": json_headers}),
-        ("JSON that is not an object", {"content": b"[1, 2, 3]", "headers": json_headers}),
-        ("no query", {"json": {"variables": {}}, "headers": auth}),
-        (
-            "wrong variable types",
-            {"json": {"query": "query($n: Int) { tenants(first: $n) { edges { cursor } } }", "variables": {"n": "ten"}}, "headers": auth},
-        ),
-        (
-            "variables that are not an object",
-            {"json": {"query": "{ __typename }", "variables": "nope"}, "headers": auth},
-        ),
-        ("2 MB query", {"json": {"query": "{ " + "__typename " * 200_000 + "}"}, "headers": auth}),
-        (
-            "5,000 aliases",
-            {"json": {"query": "{ " + " ".join(f"a{i}: __typename" for i in range(5000)) + " }"}, "headers": auth},
-        ),
-        ("deep nesting", {"json": {"query": nested}, "headers": auth}),
-        ("syntax error", {"json": {"query": "{ tenants { "}, "headers": auth}),
-        ("unknown field", {"json": {"query": "{ nope }"}, "headers": auth}),
-        ("a mutation over GET", {"params": {"query": "mutation { revokeApiKey(id: \"x\") { __typename } }"}, "headers": auth}),
-        ("9 MB body", {"content": b"{" + b" " * 9_000_000 + b"}", "headers": json_headers}),
-        (
-            "NUL in a variable",
-            {"json": {"query": "query($id: ID!) { tenant(id: $id) { id } }", "variables": {"id": "ten_\x00"}}, "headers": auth},
-        ),
-        ("NUL in a literal", {"json": {"query": '{ tenant(id: "ten_\\u0000") { id } }'}, "headers": auth}),
-        (
-            "NUL in a cursor",
-            {"json": {"query": "query($a: String) { tenants(after: $a) { edges { cursor } } }",
-                      "variables": {"a": base64.urlsafe_b64encode(b"id:\x00").decode()}}, "headers": auth},
-        ),
-        (
-            "NUL in an input",
-            {"json": {"query": "mutation($i: CreateTenantInput!) { createTenant(input: $i) { __typename } }",
-                      "variables": {"i": {"name": "A\x00B", "email": "a@b.example", "currency": "USD"}}}, "headers": auth},
-        ),
-        (
-            "overlong test clock name",
-            {"json": {"query": 'mutation { createTestClock(frozenTime: "2026-01-01T00:00:00Z", name: "%s") { ... on Error { code } } }' % ("n" * 500)}, "headers": auth},
-        ),
-        ("a JSON number as the body", {"content": b"5", "headers": json_headers}),
-        ("JSON null as the body", {"content": b"null", "headers": json_headers}),
-        ("a JSON string as the body", {"content": b'"x"', "headers": json_headers}),
-        ("a 5,000-digit number", {"content": b'{"query": "{ __typename }", "variables": {"n": ' + b"9" * 5000 + b"}}", "headers": json_headers}),
-        ("JSON nested 5,000 deep", {"content": b'{"query": "{ __typename }", "variables": {"n": ' + b"[" * 5000 + b"]" * 5000 + b"}}", "headers": json_headers}),
-        ("GET with variables that are not an object", {"params": {"query": "{ __typename }", "variables": "5"}, "headers": auth}),
-        ("GET with variables that are not JSON", {"params": {"query": "{ __typename }", "variables": "{nope"}, "headers": auth}),
-        (
-            "a lone surrogate",
-            {"content": b'{"query": "query($id: ID!) { tenant(id: $id) { id } }", "variables": {"id": "\\ud800"}}', "headers": json_headers},
-        ),
-        (
-            "a time past year 9999 in UTC",
-            {"json": {"query": 'mutation { createTestClock(frozenTime: "9999-12-31T23:00:00-05:00") { ... on Error { code } } }'}, "headers": auth},
-        ),
-        ("a 5,000-digit Int literal", {"json": {"query": "{ tenants(first: %s) { edges { cursor } } }" % ("9" * 5000)}, "headers": auth}),
-        (
-            "overlong id",
-            {"json": {"query": "query($id: ID!) { tenant(id: $id) { id } }", "variables": {"id": "t" * 10_000}}, "headers": auth},
-        ),
-    ]
-
+from tests.builders.api import Api
+from tests.builders.hostile import abusive_requests, assert_refused_cleanly
 
 CASES = [what for what, _ in abusive_requests("")]
-
-
-def assert_refused_cleanly(what: str, response: httpx.Response) -> None:
-    """A 4xx, or a 200 carrying a GraphQL error or a typed error, never an internal one."""
-    assert response.status_code < 500, (what, response.status_code, response.text[:300])
-    if response.status_code == 200:
-        body = response.json()
-        errors = body.get("errors") or []
-        codes = [e.get("extensions", {}).get("code") for e in errors]
-        assert None not in codes, (what, body)  # every GraphQL error carries a code
-        codes += [v["code"] for v in (body.get("data") or {}).values() if isinstance(v, dict) and "code" in v]
-        assert codes, (what, body)
-        assert "INTERNAL_SERVER_ERROR" not in codes, (what, body)
 
 
 @pytest.mark.parametrize("what", CASES)
@@ -114,7 +30,11 @@ async def test_hostile_requests_are_refused_cleanly(
     method = "GET" if "params" in request else "POST"
     assert_refused_cleanly(what, await client.request(method, "/graphql", **request))
     assert (await client.get("/healthz")).json() == {"status": "ok", "database": "up"}
-    ok = await client.post("/graphql", json={"query": "{ tenants { edges { cursor } } }"}, headers={"Authorization": f"Bearer {admin_key}"})
+    ok = await client.post(
+        "/graphql",
+        json={"query": "{ tenants { edges { cursor } } }"},
+        headers={"Authorization": f"Bearer {admin_key}"},
+    )
     assert ok.json() == {"data": {"tenants": {"edges": []}}}
 
 
@@ -194,7 +114,7 @@ async def test_unstorable_text_is_refused_the_same_on_every_database(api: Api) -
     variable = await api.raw("query($id: ID!) { tenant(id: $id) { id } }", {"id": "ten_\x00"})
     assert variable["errors"][0]["extensions"] == {"code": "VALIDATION_FAILED", "field": "$id"}
     nested = await api.raw(
-        "mutation($i: BillingInfoInput!) { updateBillingInfo(tenantId: \"t\", input: $i) { __typename } }",
+        'mutation($i: BillingInfoInput!) { updateBillingInfo(tenantId: "t", input: $i) { __typename } }',
         {"i": {"address": {"line1": "a\x00", "city": "c", "country": "US"}}},
     )
     assert nested["errors"][0]["extensions"]["field"] == "$i.address.line1"
@@ -247,7 +167,13 @@ async def test_an_exception_escaping_the_app_still_answers_with_the_request_id(
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
         response = await http.get("/x", headers={"X-Request-ID": "req-42"})
     assert response.status_code == 500
-    assert response.json()["errors"][0]["extensions"] == {"code": "INTERNAL_SERVER_ERROR", "requestId": "req-42"}
+    assert response.json()["errors"][0]["extensions"] == {
+        "code": "INTERNAL_SERVER_ERROR",
+        "requestId": "req-42",
+    }
     assert "boom" not in response.text
     logged = [json.loads(line) for line in log_output.getvalue().splitlines()]
-    assert any(e["logger"] == "gateway.http" and "boom" in e.get("exc", "") and e["request_id"] == "req-42" for e in logged)
+    assert any(
+        e["logger"] == "gateway.http" and "boom" in e.get("exc", "") and e["request_id"] == "req-42"
+        for e in logged
+    )

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from models.platform.deps import Deps
 from models.tables import MemberRow
-from tests.api.billing import by_type, create_plan, invite, plan_with_seat_addon, seats, subscribe
-from tests.api.test_subscriptions import new_clock, tenant_on
-from tests.conftest import START, Api, new_tenant
+from tests.builders.api import START, Api, new_tenant
+from tests.builders.billing import by_type, create_plan, invite, plan_with_seat_addon, seats, subscribe
+from tests.builders.clocks import new_clock, tenant_on
 
 REMOVE = """mutation($id: ID!) { removeMember(memberId: $id) { __typename
   ... on Member { id email status removedAt } ... on Error { code message } } }"""
-AUDIT = """query($id: ID!, $first: Int, $after: String) { auditLog(tenantId: $id, first: $first, after: $after) {
+AUDIT = """query($id: ID!, $first: Int, $after: String) {
+  auditLog(tenantId: $id, first: $first, after: $after) {
   edges { cursor node { at actor action subjectId before after } } pageInfo { hasNextPage endCursor } } }"""
 
 
@@ -25,8 +26,13 @@ async def test_inviting_takes_a_seat_and_removing_frees_it(api: Api) -> None:
     bob = await invite(api, tenant, "bob@team.example")
     assert (await invite(api, tenant, "cy@team.example"))["code"] == "NO_SEATS_AVAILABLE"
     summary = await seats(api, tenant)
-    assert (summary["included"], summary["purchased"], summary["total"], summary["used"], summary["available"]) == (
-        1, 1, 2, 2, 0)
+    assert (
+        summary["included"],
+        summary["purchased"],
+        summary["total"],
+        summary["used"],
+        summary["available"],
+    ) == (1, 1, 2, 2, 0)
 
     removed = (await api(REMOVE, {"id": bob["id"]}))["removeMember"]
     assert removed["status"] == "REMOVED" and removed["removedAt"] is not None
@@ -35,9 +41,11 @@ async def test_inviting_takes_a_seat_and_removing_frees_it(api: Api) -> None:
     # Bob may come back once there is a seat again; his old membership stays removed.
     assert (await invite(api, tenant, "bob@team.example"))["code"] == "NO_SEATS_AVAILABLE"
 
-    both = await api("""query($t: ID!, $s: ID!) { tenant(id: $t) { members { email } seats { used } }
+    both = await api(
+        """query($t: ID!, $s: ID!) { tenant(id: $t) { members { email } seats { used } }
                         subscription(id: $s) { seats { used available } } }""",
-                     {"t": tenant, "s": subscription["id"]})
+        {"t": tenant, "s": subscription["id"]},
+    )
     assert [m["email"] for m in both["tenant"]["members"]] == ["ann@team.example", "cy@team.example"]
     assert both["subscription"]["seats"] == {"used": 2, "available": 0}
 
@@ -64,7 +72,9 @@ async def test_an_email_holds_one_seat_per_team(api: Api) -> None:
     query = """mutation($input: InviteMemberInput!) { inviteMember(input: $input) { __typename
                  ... on ValidationError { code field message } } }"""
     dup = (await api(query, {"input": {"tenantId": tenant, "email": "ANN@team.example"}}))["inviteMember"]
-    assert (dup["code"], dup["field"]) == ("VALIDATION_FAILED", "input.email") and "already a member" in dup["message"]
+    assert (dup["code"], dup["field"]) == ("VALIDATION_FAILED", "input.email") and "already a member" in dup[
+        "message"
+    ]
     bad = (await api(query, {"input": {"tenantId": tenant, "email": "not an email"}}))["inviteMember"]
     assert (bad["code"], bad["field"]) == ("VALIDATION_FAILED", "input.email")
     # Another team may have the same person.
@@ -89,8 +99,13 @@ async def test_subscribing_with_fewer_seats_than_existing_members_names_who_must
     tenant = await new_tenant(api)
     async with deps.store.transaction() as session:
         session.add_all(
-            MemberRow(id=f"mem_{i}", tenant_id=tenant, email=f"m{i}@team.example", seat_type="FULL",
-                      created_at=START)
+            MemberRow(
+                id=f"mem_{i}",
+                tenant_id=tenant,
+                email=f"m{i}@team.example",
+                seat_type="FULL",
+                created_at=START,
+            )
             for i in range(4)
         )
     short = await subscribe(api, tenant, plan, {seat: 3})
@@ -116,7 +131,9 @@ async def test_the_audit_trail_says_who_changed_what_and_when(api: Api, admin_ke
     assert rest["pageInfo"]["hasNextPage"] is False
     created, invited, removed = [e["node"] for e in page["edges"] + rest["edges"]]
 
-    assert {e["at"] for e in (created, invited, removed)} == {"2026-03-10T09:30:00+00:00"}  # the tenant's clock
+    assert {e["at"] for e in (created, invited, removed)} == {
+        "2026-03-10T09:30:00+00:00"
+    }  # the tenant's clock
     assert {e["actor"] for e in (created, invited, removed)} == {admin_id}
     assert created["subjectId"] == subscription["id"] and created["before"] is None
     assert created["after"]["subscription"]["plan"] == "team"

@@ -13,8 +13,10 @@ from models.kernel.errors import ValidationFailed
 from models.metering import ingest as usage
 from models.platform.access import operator
 from models.platform.deps import Deps
-from tests.api.billing import advance
-from tests.api.metering import (
+from tests.builders.api import START, Api, new_key, new_tenant
+from tests.builders.billing import advance
+from tests.builders.clocks import new_clock, tenant_on
+from tests.builders.metering import (
     COUNT,
     PERIOD,
     create_meter,
@@ -35,8 +37,6 @@ from tests.api.metering import (
     today_count,
     update_meter,
 )
-from tests.api.test_subscriptions import new_clock, tenant_on
-from tests.conftest import START, Api, new_key, new_tenant
 
 NOW = "2026-03-10T12:00:00Z"
 
@@ -47,16 +47,19 @@ async def test_every_count_query_combines_the_points_of_its_day_or_month(api: Ap
     await new_meter(api, "api_calls", "SUM")
     await new_meter(api, "storage_gb", "MAX")
     await new_meter(api, "idle", "LATEST")
-    await record_all(api, [
-        event(tenant, "api_calls", 5, "2026-02-27T10:00:00Z"),
-        event(tenant, "api_calls", 2, "2026-03-01T00:00:00Z"),
-        event(tenant, "api_calls", 3, "2026-03-09T23:59:59Z"),
-        event(tenant, "api_calls", 4, "2026-03-10T08:00:00Z"),
-        event(tenant, "api_calls", 1.5, "2026-03-10T09:30:00Z"),
-        event(tenant, "storage_gb", 9, "2026-03-02T00:00:00Z"),
-        event(tenant, "storage_gb", 7, "2026-03-10T01:00:00Z"),
-        event(tenant, "storage_gb", 3, "2026-03-10T02:00:00Z"),
-    ])
+    await record_all(
+        api,
+        [
+            event(tenant, "api_calls", 5, "2026-02-27T10:00:00Z"),
+            event(tenant, "api_calls", 2, "2026-03-01T00:00:00Z"),
+            event(tenant, "api_calls", 3, "2026-03-09T23:59:59Z"),
+            event(tenant, "api_calls", 4, "2026-03-10T08:00:00Z"),
+            event(tenant, "api_calls", 1.5, "2026-03-10T09:30:00Z"),
+            event(tenant, "storage_gb", 9, "2026-03-02T00:00:00Z"),
+            event(tenant, "storage_gb", 7, "2026-03-10T01:00:00Z"),
+            event(tenant, "storage_gb", 3, "2026-03-10T02:00:00Z"),
+        ],
+    )
 
     assert await date_count(api, tenant, "api_calls", "2026-03-10") == 5.5
     assert await date_count(api, tenant, "api_calls", "2026-03-09") == 3
@@ -76,7 +79,10 @@ async def test_every_count_query_combines_the_points_of_its_day_or_month(api: Ap
         {"meterName": "idle", "aggregation": "LATEST", "count": 0},
     ]
     assert await period_counts(api, tenant, "api_calls", "2026-02-27", "2026-03-02") == [
-        ("2026-02-27", 5), ("2026-02-28", 0), ("2026-03-01", 2), ("2026-03-02", 0),
+        ("2026-02-27", 5),
+        ("2026-02-28", 0),
+        ("2026-03-01", 2),
+        ("2026-03-02", 0),
     ]
 
     # Today and this month follow the tenant's test clock.
@@ -99,10 +105,13 @@ async def test_an_event_at_one_in_the_morning_in_tokyo_counts_in_tokyos_new_mont
     utc = await tenant_on(api, "London", clock)
     await new_meter(api, "api_calls")
     for tenant in (tokyo, utc):
-        await record_all(api, [
-            event(tenant, "api_calls", 1, "2026-10-31T16:00:00Z"),  # 2026-11-01 01:00 in Tokyo
-            event(tenant, "api_calls", 10, "2026-10-31T14:59:59Z"),  # 2026-10-31 23:59:59 in Tokyo
-        ])
+        await record_all(
+            api,
+            [
+                event(tenant, "api_calls", 1, "2026-10-31T16:00:00Z"),  # 2026-11-01 01:00 in Tokyo
+                event(tenant, "api_calls", 10, "2026-10-31T14:59:59Z"),  # 2026-10-31 23:59:59 in Tokyo
+            ],
+        )
 
     assert await month_count(api, tokyo, "api_calls", "2026-11") == 1
     assert await month_count(api, tokyo, "api_calls", "2026-10") == 10
@@ -110,7 +119,8 @@ async def test_an_event_at_one_in_the_morning_in_tokyo_counts_in_tokyos_new_mont
     assert await date_count(api, tokyo, "api_calls", "2026-10-31") == 10
     assert await this_month_count(api, tokyo, "api_calls") == 1
     assert await period_counts(api, tokyo, "api_calls", "2026-10-31", "2026-11-01") == [
-        ("2026-10-31", 10), ("2026-11-01", 1),
+        ("2026-10-31", 10),
+        ("2026-11-01", 1),
     ]
 
     assert await month_count(api, utc, "api_calls", "2026-10") == 11
@@ -124,13 +134,16 @@ async def test_changing_max_to_sum_changes_every_count_past_ones_too(api: Api) -
     clock = await new_clock(api, NOW)
     tenant = await tenant_on(api, "Storage heavy", clock)
     meter = await new_meter(api, "storage_gb", "MAX")
-    await record_all(api, [
-        event(tenant, "storage_gb", 4, "2026-02-10T01:00:00Z"),
-        event(tenant, "storage_gb", 6, "2026-02-10T02:00:00Z"),
-        event(tenant, "storage_gb", 5, "2026-02-11T00:00:00Z"),
-        event(tenant, "storage_gb", 2, "2026-03-10T01:00:00Z"),
-        event(tenant, "storage_gb", 1, "2026-03-10T03:00:00Z"),
-    ])
+    await record_all(
+        api,
+        [
+            event(tenant, "storage_gb", 4, "2026-02-10T01:00:00Z"),
+            event(tenant, "storage_gb", 6, "2026-02-10T02:00:00Z"),
+            event(tenant, "storage_gb", 5, "2026-02-11T00:00:00Z"),
+            event(tenant, "storage_gb", 2, "2026-03-10T01:00:00Z"),
+            event(tenant, "storage_gb", 1, "2026-03-10T03:00:00Z"),
+        ],
+    )
 
     async def counts() -> tuple[float, ...]:
         """February, 2026-02-10, this month, today, and 2026-02-10/11 by period."""
@@ -147,7 +160,10 @@ async def test_changing_max_to_sum_changes_every_count_past_ones_too(api: Api) -
     assert (await update_meter(api, meter, "SUM"))["aggregation"] == "SUM"
     assert await counts() == (15, 10, 3, 3, 10, 5)
     assert await month_count_of(api, tenant, "storage_gb", "2026-02") == {
-        "meterName": "storage_gb", "aggregation": "SUM", "count": 15}
+        "meterName": "storage_gb",
+        "aggregation": "SUM",
+        "count": 15,
+    }
     await update_meter(api, meter, "COUNT")
     assert await counts() == (3, 2, 2, 2, 2, 1)
     await update_meter(api, meter, "LATEST")
@@ -161,18 +177,33 @@ async def test_add_sub_and_direct_on_one_second_and_deleting_the_point(api: Api)
     meter = await new_meter(api, "api_calls")
     second = "2026-03-10T10:00:00+00:00"
 
-    steps = [(5, "ADD", "2026-03-10T10:00:00.700Z", 5), (2.5, None, "2026-03-10T10:00:00.200Z", 7.5),
-             (10, "SUB", second, -2.5), (4, "DIRECT", second, 4), (0.25, "SUB", second, 3.75)]
+    steps = [
+        (5, "ADD", "2026-03-10T10:00:00.700Z", 5),
+        (2.5, None, "2026-03-10T10:00:00.200Z", 7.5),
+        (10, "SUB", second, -2.5),
+        (4, "DIRECT", second, 4),
+        (0.25, "SUB", second, 3.75),
+    ]
     for value, method, at, after in steps:
         result = await record(api, tenant, "api_calls", value, at, method)
-        assert result == {"__typename": "UsageRecorded", "meterName": "api_calls", "timestamp": second,
-                          "value": after, "duplicate": False}, (value, method)
+        assert result == {
+            "__typename": "UsageRecorded",
+            "meterName": "api_calls",
+            "timestamp": second,
+            "value": after,
+            "duplicate": False,
+        }, (value, method)
     assert (await record(api, tenant, "api_calls", 1, "2026-03-10T11:00:00Z"))["value"] == 1
     assert (await record(api, tenant, "api_calls", 2, "2026-03-10T11:30:00Z", "SUB"))["value"] == -2
     assert await date_count(api, tenant, "api_calls", "2026-03-10") == 3.75 + 1 - 2
 
     deleted = await delete_usage(api, tenant, "api_calls", "2026-03-10T10:00:00.999Z")
-    assert deleted == {"__typename": "UsageDeleted", "meterName": "api_calls", "timestamp": second, "deleted": True}
+    assert deleted == {
+        "__typename": "UsageDeleted",
+        "meterName": "api_calls",
+        "timestamp": second,
+        "deleted": True,
+    }
     assert await date_count(api, tenant, "api_calls", "2026-03-10") == 1 - 2
     assert (await delete_usage(api, tenant, "api_calls", second))["deleted"] is False
     # A new event at that second starts from nothing.
@@ -218,7 +249,11 @@ async def test_a_retried_event_counts_once(api: Api) -> None:
     assert (await record(api, tenant, "api_calls", 1, key="evt-now"))["duplicate"] is False
     await advance(api, clock, "2026-03-10T12:01:00Z")
     retried = await record(api, tenant, "api_calls", 1, key="evt-now")
-    assert (retried["duplicate"], retried["timestamp"], retried["value"]) == (True, "2026-03-10T12:00:00+00:00", 1)
+    assert (retried["duplicate"], retried["timestamp"], retried["value"]) == (
+        True,
+        "2026-03-10T12:00:00+00:00",
+        1,
+    )
     assert await today_count(api, tenant, "api_calls") == 4
 
     conflict = await record(api, tenant, "api_calls", 4, at, key="evt-1")
@@ -241,9 +276,17 @@ async def test_a_replayed_batch_reports_every_event_as_a_duplicate_and_counts_on
     events = [event(tenant, "api_calls", n, f"2026-03-10T0{n}:00:00Z", key=f"batch-{n}") for n in (1, 2, 3)]
 
     assert await record_batch(api, events) == {
-        "__typename": "UsageBatchRecorded", "accepted": 3, "duplicates": 0, "errors": []}
+        "__typename": "UsageBatchRecorded",
+        "accepted": 3,
+        "duplicates": 0,
+        "errors": [],
+    }
     assert await record_batch(api, events) == {
-        "__typename": "UsageBatchRecorded", "accepted": 0, "duplicates": 3, "errors": []}
+        "__typename": "UsageBatchRecorded",
+        "accepted": 0,
+        "duplicates": 3,
+        "errors": [],
+    }
     assert await today_count(api, tenant, "api_calls") == 6
 
     # One replayed, one changed under its key, one new sent twice: only the new one counts, once.
@@ -278,14 +321,17 @@ async def test_a_batch_names_each_bad_event_by_index_and_counts_the_rest(api: Ap
     clock = await new_clock(api, NOW)
     tenant = await tenant_on(api, "Batching", clock)
     await new_meter(api, "api_calls")
-    result = await record_batch(api, [
-        event(tenant, "api_calls", 1, "2026-03-10T10:00:00Z"),
-        event(tenant, "api_calls", -1, "2026-03-10T10:00:00Z"),
-        event(tenant, "no_such_meter", 1, "2026-03-10T10:00:00Z"),
-        event(tenant, "api_calls", 1, "2026-03-10T12:10:00Z"),
-        event(tenant, "api_calls", 2, "2026-03-10T10:00:00Z"),
-        event(tenant, "api_calls", 4, "2026-03-10T11:00:00Z"),
-    ])
+    result = await record_batch(
+        api,
+        [
+            event(tenant, "api_calls", 1, "2026-03-10T10:00:00Z"),
+            event(tenant, "api_calls", -1, "2026-03-10T10:00:00Z"),
+            event(tenant, "no_such_meter", 1, "2026-03-10T10:00:00Z"),
+            event(tenant, "api_calls", 1, "2026-03-10T12:10:00Z"),
+            event(tenant, "api_calls", 2, "2026-03-10T10:00:00Z"),
+            event(tenant, "api_calls", 4, "2026-03-10T11:00:00Z"),
+        ],
+    )
     assert (result["accepted"], result["duplicates"]) == (3, 0), result
     assert [(e["index"], e["code"], e["field"]) for e in result["errors"]] == [
         (1, "VALIDATION_FAILED", "events[1].value"),
@@ -328,8 +374,10 @@ async def test_count_queries_refuse_bad_months_and_periods(api: Api) -> None:
     clock = await new_clock(api, NOW)
     tenant = await tenant_on(api, "Asking", clock)
     await new_meter(api, "api_calls")
-    month = "query($t: ID!, $month: String!) { meterUnitMonthCount(tenantId: $t, meterName: \"api_calls\", " \
-            "month: $month) { count } }"
+    month = (
+        'query($t: ID!, $month: String!) { meterUnitMonthCount(tenantId: $t, meterName: "api_calls", '
+        "month: $month) { count } }"
+    )
     months = "query($t: ID!, $month: String!) { meterUnitMonthCounts(tenantId: $t, month: $month) { count } }"
     bad_months = ("2026-13", "2026-3", "March", "2026-03-01", "\u0662\u0660\u0662\u0666-03", "2026-03\n")
     for query, bad in [(q, m) for m in bad_months for q in (month, months)]:
@@ -364,11 +412,16 @@ async def test_a_day_a_clock_change_splits_keeps_its_maximum_and_latest_point(ap
     clock = await new_clock(api, NOW)
     tenant = await tenant_on(api, "Newfoundland", clock, timezone="America/St_Johns")
     await new_meter(api, "gauge", "MAX")
-    await record_all(api, [
-        event(tenant, "gauge", 5, "2009-11-01T02:00:00Z"),  # Oct 31, 23:30 NDT
-        event(tenant, "gauge", 7, "2009-11-01T02:45:00Z"),  # Oct 31, 23:15 NST: after the fall-back
-        event(tenant, "gauge", 9, "2009-11-01T03:00:00Z"),  # Oct 31, 23:30 NST, the day's latest and largest
-    ])
+    await record_all(
+        api,
+        [
+            event(tenant, "gauge", 5, "2009-11-01T02:00:00Z"),  # Oct 31, 23:30 NDT
+            event(tenant, "gauge", 7, "2009-11-01T02:45:00Z"),  # Oct 31, 23:15 NST: after the fall-back
+            event(
+                tenant, "gauge", 9, "2009-11-01T03:00:00Z"
+            ),  # Oct 31, 23:30 NST, the day's latest and largest
+        ],
+    )
     assert await date_count(api, tenant, "gauge", "2009-10-31") == 9
     assert (await delete_usage(api, tenant, "gauge", "2009-11-01T03:00:00Z"))["deleted"] is True
     assert await date_count(api, tenant, "gauge", "2009-10-31") == 7
@@ -384,8 +437,9 @@ async def test_unknown_meters_are_not_found(api: Api) -> None:
     result = await record(api, tenant, "api_calls_v2", 1)
     assert (result["__typename"], result["code"]) == ("NotFoundError", "NOT_FOUND"), result
     assert (await delete_usage(api, tenant, "api_calls_v2", "2026-03-10T10:00:00Z"))["code"] == "NOT_FOUND"
-    body = await api.raw("query($t: ID!) { meterUnitTodayCount(tenantId: $t, meterName: \"nope\") { count } }",
-                         {"t": tenant})
+    body = await api.raw(
+        'query($t: ID!) { meterUnitTodayCount(tenantId: $t, meterName: "nope") { count } }', {"t": tenant}
+    )
     assert error_codes(body) == [("NOT_FOUND", None)], body
     body = await api.raw(PERIOD, {"t": tenant, "m": "nope", "from": "2026-03-01", "to": "2026-03-02"})
     assert error_codes(body) == [("NOT_FOUND", None)], body
@@ -393,7 +447,11 @@ async def test_unknown_meters_are_not_found(api: Api) -> None:
 
 async def test_meter_names_are_unique_lowercase_words(api: Api) -> None:
     created = await create_meter(api, "api_calls", "MAX", displayName="API calls")
-    assert (created["name"], created["displayName"], created["aggregation"]) == ("api_calls", "API calls", "MAX")
+    assert (created["name"], created["displayName"], created["aggregation"]) == (
+        "api_calls",
+        "API calls",
+        "MAX",
+    )
     assert (await create_meter(api, "storage_gb"))["aggregation"] == "SUM"
     twice = await create_meter(api, "api_calls")
     assert (twice["code"], twice["field"]) == ("VALIDATION_FAILED", "input.name"), twice
@@ -401,7 +459,10 @@ async def test_meter_names_are_unique_lowercase_words(api: Api) -> None:
         result = await create_meter(api, bad)
         assert (result["code"], result["field"]) == ("VALIDATION_FAILED", "input.name"), (bad, result)
     meters = (await api("{ meters { name aggregation } }"))["meters"]
-    assert meters == [{"name": "api_calls", "aggregation": "MAX"}, {"name": "storage_gb", "aggregation": "SUM"}]
+    assert meters == [
+        {"name": "api_calls", "aggregation": "MAX"},
+        {"name": "storage_gb", "aggregation": "SUM"},
+    ]
 
 
 async def test_nan_and_infinity_are_refused_as_usage_values(api: Api, deps: Deps) -> None:
@@ -410,14 +471,20 @@ async def test_nan_and_infinity_are_refused_as_usage_values(api: Api, deps: Deps
     await new_meter(api, "api_calls")
     for value in (float("nan"), float("inf"), float("-inf")):
         with pytest.raises(ValidationFailed) as raised:
-            await usage.record_usage(deps, operator(), {"tenantId": tenant, "meterName": "api_calls", "value": value})
+            await usage.record_usage(
+                deps, operator(), {"tenantId": tenant, "meterName": "api_calls", "value": value}
+            )
         assert raised.value.field == "input.value", value
 
     # NaN and Infinity are not JSON, but Python's parser reads them: they must not reach a 500.
-    single = "mutation($v: Float!, $t: ID!) { recordUsage(input: {tenantId: $t, meterName: \"api_calls\", " \
-             "value: $v}) { __typename ... on Error { code } } }"
-    batch = "mutation($e: [RecordUsageInput!]!) { recordUsageBatch(events: $e) { __typename " \
-            "... on UsageBatchRecorded { accepted errors { index code field } } ... on Error { code } } }"
+    single = (
+        'mutation($v: Float!, $t: ID!) { recordUsage(input: {tenantId: $t, meterName: "api_calls", '
+        "value: $v}) { __typename ... on Error { code } } }"
+    )
+    batch = (
+        "mutation($e: [RecordUsageInput!]!) { recordUsageBatch(events: $e) { __typename "
+        "... on UsageBatchRecorded { accepted errors { index code field } } ... on Error { code } } }"
+    )
     bodies = [
         json.dumps({"query": single, "variables": {"t": tenant}})[:-2] + ', "v": NaN}}',
         json.dumps({"query": single, "variables": {"t": tenant}})[:-2] + ', "v": Infinity}}',
@@ -425,8 +492,11 @@ async def test_nan_and_infinity_are_refused_as_usage_values(api: Api, deps: Deps
         '"meterName": "api_calls", "value": NaN}]}}',
     ]
     for raw in bodies:
-        response = await api.http.post("/graphql", content=raw, headers={
-            "Authorization": f"Bearer {api.key}", "Content-Type": "application/json"})
+        response = await api.http.post(
+            "/graphql",
+            content=raw,
+            headers={"Authorization": f"Bearer {api.key}", "Content-Type": "application/json"},
+        )
         assert response.status_code < 500, (raw, response.text)
         answer = response.json()
         data = answer.get("data") or {}
@@ -450,27 +520,34 @@ async def test_a_partner_key_records_and_reads_its_tenants_usage_only(api: Api) 
 
     assert (await record(partner, own, "api_calls", 2, at))["value"] == 2
     result = await record_batch(partner, [event(own, "api_calls", 3, at), event(other, "api_calls", 5, at)])
-    assert (result["accepted"], [(e["index"], e["code"]) for e in result["errors"]]) == (1, [(1, "NOT_FOUND")])
+    assert (result["accepted"], [(e["index"], e["code"]) for e in result["errors"]]) == (
+        1,
+        [(1, "NOT_FOUND")],
+    )
     assert await today_count(partner, own, "api_calls") == 5
     assert await month_count(partner, own, "api_calls", "2026-03") == 5
     assert await this_month_count(partner, own, "api_calls") == 5
     assert await date_count(partner, own, "api_calls", "2026-03-10") == 5
     assert await date_counts(partner, own, "2026-03-10") == [
-        {"meterName": "api_calls", "aggregation": "SUM", "count": 5}]
+        {"meterName": "api_calls", "aggregation": "SUM", "count": 5}
+    ]
     assert await month_counts(partner, own, "2026-03") == [
-        {"meterName": "api_calls", "aggregation": "SUM", "count": 5}]
+        {"meterName": "api_calls", "aggregation": "SUM", "count": 5}
+    ]
     assert await period_counts(partner, own, "api_calls", "2026-03-10", "2026-03-10") == [("2026-03-10", 5)]
 
     assert (await record(partner, other, "api_calls", 1, at))["code"] == "NOT_FOUND"
-    body = await partner.raw("query($t: ID!) { meterUnitTodayCount(tenantId: $t, meterName: \"api_calls\") "
-                             "{ count } }", {"t": other})
+    body = await partner.raw(
+        'query($t: ID!) { meterUnitTodayCount(tenantId: $t, meterName: "api_calls") { count } }', {"t": other}
+    )
     assert error_codes(body) == [("NOT_FOUND", None)], body
 
     # Another tenant's TENANT key can neither write nor read this tenant's usage.
     intruder = api.as_key((await new_key(api, "TENANT", other))["secret"])
     assert (await record(intruder, own, "api_calls", 100, at))["code"] == "NOT_FOUND"
-    body = await intruder.raw("query($t: ID!) { meterUnitMonthCounts(tenantId: $t, month: \"2026-03\") "
-                              "{ count } }", {"t": own})
+    body = await intruder.raw(
+        'query($t: ID!) { meterUnitMonthCounts(tenantId: $t, month: "2026-03") { count } }', {"t": own}
+    )
     assert error_codes(body) == [("NOT_FOUND", None)], body
     assert await today_count(api, own, "api_calls") == 5
     assert await today_count(api, other, "api_calls") == 0
@@ -490,7 +567,8 @@ async def test_an_event_without_a_timestamp_lands_on_the_tenants_clock(api: Api)
 
 
 TENANT_COUNTS = f"""query {{ tenants {{ edges {{ node {{ id
-  meterUnitMonthCounts {{ {COUNT} }} october: meterUnitMonthCounts(month: "2026-10") {{ {COUNT} }} }} }} }} }}"""
+  meterUnitMonthCounts {{ {COUNT} }}
+  october: meterUnitMonthCounts(month: "2026-10") {{ {COUNT} }} }} }} }} }}"""
 
 
 async def test_each_tenant_in_a_list_counts_its_own_month_in_its_timezone_and_on_its_clock(api: Api) -> None:
@@ -501,18 +579,34 @@ async def test_each_tenant_in_a_list_counts_its_own_month_in_its_timezone_and_on
     tokyo = await tenant_on(api, "Tokyo", clock, timezone="Asia/Tokyo")
     london = await tenant_on(api, "London", clock, timezone="Europe/London")
     here = await tenant_on(api, "Here", None)  # the process clock: 2026-01-15
-    for name, aggregation in (("api_calls", "SUM"), ("peak_users", "MAX"), ("logins", "COUNT"),
-                              ("storage_gb", "LATEST")):
+    for name, aggregation in (
+        ("api_calls", "SUM"),
+        ("peak_users", "MAX"),
+        ("logins", "COUNT"),
+        ("storage_gb", "LATEST"),
+    ):
         await new_meter(api, name, aggregation)
     for n, tenant in enumerate((tokyo, london)):
-        await record_all(api, [
-            event(tenant, meter, value + n, at)
-            for meter in ("api_calls", "peak_users", "logins", "storage_gb")
-            for value, at in ((1, "2026-10-31T16:00:00Z"), (10, "2026-10-31T14:59:59Z"), (4, "2026-11-02T09:00:00Z"),
-                              (7, "2026-10-03T00:00:00Z"))
-        ])
-    await record_all(api, [event(here, "api_calls", 3, "2026-01-02T00:00:00Z"),
-                           event(here, "api_calls", 5, "2026-01-14T00:00:00Z")])
+        await record_all(
+            api,
+            [
+                event(tenant, meter, value + n, at)
+                for meter in ("api_calls", "peak_users", "logins", "storage_gb")
+                for value, at in (
+                    (1, "2026-10-31T16:00:00Z"),
+                    (10, "2026-10-31T14:59:59Z"),
+                    (4, "2026-11-02T09:00:00Z"),
+                    (7, "2026-10-03T00:00:00Z"),
+                )
+            ],
+        )
+    await record_all(
+        api,
+        [
+            event(here, "api_calls", 3, "2026-01-02T00:00:00Z"),
+            event(here, "api_calls", 5, "2026-01-14T00:00:00Z"),
+        ],
+    )
 
     nodes = {e["node"]["id"]: e["node"] for e in (await api(TENANT_COUNTS))["tenants"]["edges"]}
     for tenant, this_month in ((tokyo, "2026-11"), (london, "2026-11"), (here, "2026-01")):
@@ -523,10 +617,15 @@ async def test_each_tenant_in_a_list_counts_its_own_month_in_its_timezone_and_on
     assert [c["count"] for c in nodes[london]["meterUnitMonthCounts"]] == [5, 5, 1, 5]
     assert [c["count"] for c in nodes[london]["october"]] == [8 + 11 + 2, 11, 3, 2]
     assert [(c["meterName"], c["count"]) for c in nodes[here]["meterUnitMonthCounts"]] == [
-        ("api_calls", 8), ("peak_users", 0), ("logins", 0), ("storage_gb", 0),
+        ("api_calls", 8),
+        ("peak_users", 0),
+        ("logins", 0),
+        ("storage_gb", 0),
     ]
 
-    body = await api.raw('query { tenants { edges { node { meterUnitMonthCounts(month: "2026-13") { count } } } } }')
+    body = await api.raw(
+        'query { tenants { edges { node { meterUnitMonthCounts(month: "2026-13") { count } } } } }'
+    )
     assert error_codes(body)[:1] == [("VALIDATION_FAILED", "month")] and body["data"] is None, body
 
 
@@ -535,7 +634,9 @@ async def test_a_tenant_whose_month_cannot_be_named_fails_alone_in_a_list(api: A
     await new_meter(api, "api_calls", "SUM")
     await new_tenant(api, "Ordinary")
     clock = await new_clock(api, "9999-12-31T20:00:00Z")
-    late = await tenant_on(api, "Kiritimati", clock, timezone="Pacific/Kiritimati")  # already year 10000 there
+    late = await tenant_on(
+        api, "Kiritimati", clock, timezone="Pacific/Kiritimati"
+    )  # already year 10000 there
     body = await api.raw("{ tenants { edges { node { id meterUnitMonthCounts { count } } } } }")
     ids = [e["node"]["id"] for e in (await api("{ tenants { edges { node { id } } } }"))["tenants"]["edges"]]
     assert [(e["path"], e["extensions"]["code"]) for e in body["errors"]] == [

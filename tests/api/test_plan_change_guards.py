@@ -13,7 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from tests.api.billing import (
+from tests.builders.api import Api, new_key
+from tests.builders.billing import (
     attach,
     change_input,
     change_plan,
@@ -23,8 +24,7 @@ from tests.api.billing import (
     preview_change,
     subscribe,
 )
-from tests.api.test_subscriptions import new_clock, tenant_on
-from tests.conftest import Api, new_key
+from tests.builders.clocks import new_clock, tenant_on
 
 ERRORS = """... on SeatsInUseError { membersToRemove members { email seatType } }
   ... on ValidationError { field } ... on Error { code message }"""
@@ -35,7 +35,8 @@ CHANGE = f"""mutation($input: ChangePlanInput!) {{ changePlan(input: $input) {{ 
 STATE = """query($sub: ID!, $tenant: ID!) {
   subscription(id: $sub) { status plan { code } addons { addon { code } quantity }
                            currentPeriodStart currentPeriodEnd scheduledChange { plan { code } } }
-  tenant(id: $tenant) { creditBalance { amount } invoices { edges { node { number total { amount } } } } } }"""
+  tenant(id: $tenant) { creditBalance { amount }
+                        invoices { edges { node { number total { amount } } } } } }"""
 
 
 @dataclass
@@ -77,7 +78,9 @@ async def attempt(api: Api, spec: dict[str, Any]) -> tuple[dict[str, Any], dict[
     return preview, change
 
 
-async def refused(api: Api, t: Team, spec: dict[str, Any], code: str, as_api: Api | None = None) -> dict[str, Any]:
+async def refused(
+    api: Api, t: Team, spec: dict[str, Any], code: str, as_api: Api | None = None
+) -> dict[str, Any]:
     """Both mutations give the same ``code`` error and nothing changes; the error."""
     before = await state(api, t)
     preview, change = await attempt(as_api or api, spec)
@@ -103,7 +106,9 @@ async def test_seats_in_use_names_the_members_holding_the_seats(api: Api) -> Non
     await invite(api, t.tenant, "v@example.com", "VIEWER")
 
     # 2 included + 1 bought = 3 FULL seats for 4 FULL members.
-    error = await refused(api, t, change_input(t.subscription, t.plan, {t.full: 1, t.viewer: 2}), "SEATS_IN_USE")
+    error = await refused(
+        api, t, change_input(t.subscription, t.plan, {t.full: 1, t.viewer: 2}), "SEATS_IN_USE"
+    )
     assert error["__typename"] == "SeatsInUseError"
     assert error["membersToRemove"] == 1
     assert sorted(m["email"] for m in error["members"]) == emails  # the FULL members only
@@ -117,8 +122,10 @@ async def test_seats_in_use_names_the_members_holding_the_seats(api: Api) -> Non
     # Exactly as many FULL seats as FULL members fits.
     await accepted(api, change_input(t.subscription, t.plan, {t.full: 2, t.viewer: 2}))
     sub = (await state(api, t))["subscription"]
-    assert sub["addons"] == [{"addon": {"code": "full_seat"}, "quantity": 2},
-                             {"addon": {"code": "viewer_seat"}, "quantity": 2}]
+    assert sub["addons"] == [
+        {"addon": {"code": "full_seat"}, "quantity": 2},
+        {"addon": {"code": "viewer_seat"}, "quantity": 2},
+    ]
 
 
 async def test_viewer_members_block_reducing_viewer_seats_even_with_full_seats_to_spare(api: Api) -> None:
@@ -128,7 +135,9 @@ async def test_viewer_members_block_reducing_viewer_seats_even_with_full_seats_t
         assert (await invite(api, t.tenant, email, "VIEWER"))["__typename"] == "Member"
 
     # 2 + 8 FULL seats, 1 VIEWER seat: 9 seats free in all, but only 1 VIEWER seat.
-    error = await refused(api, t, change_input(t.subscription, t.plan, {t.full: 8, t.viewer: 1}), "SEATS_IN_USE")
+    error = await refused(
+        api, t, change_input(t.subscription, t.plan, {t.full: 8, t.viewer: 1}), "SEATS_IN_USE"
+    )
     assert error["membersToRemove"] == 1
     assert sorted(m["email"] for m in error["members"]) == ["v1@example.com", "v2@example.com"]
     assert "1 VIEWER" in error["message"]
@@ -141,8 +150,9 @@ async def test_below_minimum_seats_counts_every_seat_type(api: Api) -> None:
     # 2 included seats and nothing bought: under the plan's minimum of 3.
     error = await refused(api, t, change_input(t.subscription, t.plan, {}), "BELOW_MINIMUM_SEATS")
     assert "at least 3" in error["message"] and "would give 2" in error["message"], error
-    error = await refused(api, t, change_input(t.subscription, t.plan, {t.full: 0, t.viewer: 0}),
-                          "BELOW_MINIMUM_SEATS")
+    error = await refused(
+        api, t, change_input(t.subscription, t.plan, {t.full: 0, t.viewer: 0}), "BELOW_MINIMUM_SEATS"
+    )
 
     # A VIEWER seat counts towards the minimum: 2 + 1 = 3.
     change = await accepted(api, change_input(t.subscription, t.plan, {t.viewer: 1}))
@@ -152,8 +162,9 @@ async def test_below_minimum_seats_counts_every_seat_type(api: Api) -> None:
 async def test_above_maximum_seats_counts_every_seat_type(api: Api) -> None:
     t = await team(api)
     # 2 + 8 FULL + 3 VIEWER = 13, one over the plan's maximum of 12.
-    error = await refused(api, t, change_input(t.subscription, t.plan, {t.full: 8, t.viewer: 3}),
-                          "ABOVE_MAXIMUM_SEATS")
+    error = await refused(
+        api, t, change_input(t.subscription, t.plan, {t.full: 8, t.viewer: 3}), "ABOVE_MAXIMUM_SEATS"
+    )
     assert "at most 12" in error["message"] and "would give 13" in error["message"], error
 
     # The maximum applies to the new plan: a bigger plan takes the same 13 seats.
@@ -161,7 +172,9 @@ async def test_above_maximum_seats_counts_every_seat_type(api: Api) -> None:
     for addon in (t.full, t.viewer):
         await attach(api, big, addon)
     await accepted(api, change_input(t.subscription, t.plan, {t.full: 7, t.viewer: 3}))  # 12: allowed
-    await refused(api, t, change_input(t.subscription, t.plan, {t.full: 8, t.viewer: 3}), "ABOVE_MAXIMUM_SEATS")
+    await refused(
+        api, t, change_input(t.subscription, t.plan, {t.full: 8, t.viewer: 3}), "ABOVE_MAXIMUM_SEATS"
+    )
     change = await accepted(api, change_input(t.subscription, big, {t.full: 8, t.viewer: 3}))
     assert change["subscription"]["plan"]["code"] == "big"
 
@@ -176,8 +189,9 @@ async def test_a_plan_in_another_currency_is_a_currency_mismatch(api: Api) -> No
 async def test_an_addon_not_offered_with_the_plan_is_refused(api: Api) -> None:
     t = await team(api)
     storage = await create_addon(api, "storage", 5_00, name="Storage")
-    error = await refused(api, t, change_input(t.subscription, t.plan, {t.full: 3, storage: 1}),
-                          "ADDON_NOT_ATTACHED")
+    error = await refused(
+        api, t, change_input(t.subscription, t.plan, {t.full: 3, storage: 1}), "ADDON_NOT_ATTACHED"
+    )
     assert "storage" in error["message"] and "input.addons[1]" in error["message"], error
 
     # Switching plans keeps the current add-ons when none are given: the new plan must offer them.
@@ -190,11 +204,14 @@ async def test_an_addon_not_offered_with_the_plan_is_refused(api: Api) -> None:
 
 async def test_an_archived_addon_can_be_kept_or_lowered_but_not_bought(api: Api) -> None:
     t = await team(api)
-    archived = (await api("mutation($id: ID!) { archiveAddon(addonId: $id) { __typename } }",
-                          {"id": t.full}))["archiveAddon"]
+    archived = (
+        await api("mutation($id: ID!) { archiveAddon(addonId: $id) { __typename } }", {"id": t.full})
+    )["archiveAddon"]
     assert archived["__typename"] == "Addon"
 
-    error = await refused(api, t, change_input(t.subscription, t.plan, {t.full: 4, t.viewer: 2}), "ADDON_ARCHIVED")
+    error = await refused(
+        api, t, change_input(t.subscription, t.plan, {t.full: 4, t.viewer: 2}), "ADDON_ARCHIVED"
+    )
     assert "full_seat" in error["message"], error
 
     # The same quantity, given or left out, stays; the other add-on may still grow.
@@ -203,19 +220,26 @@ async def test_an_archived_addon_can_be_kept_or_lowered_but_not_bought(api: Api)
     # Lowering is allowed, and what was given up cannot be bought back.
     await accepted(api, change_input(t.subscription, t.plan, {t.full: 2, t.viewer: 3}))
     assert (await state(api, t))["subscription"]["addons"] == [
-        {"addon": {"code": "full_seat"}, "quantity": 2}, {"addon": {"code": "viewer_seat"}, "quantity": 3}]
+        {"addon": {"code": "full_seat"}, "quantity": 2},
+        {"addon": {"code": "viewer_seat"}, "quantity": 3},
+    ]
     await refused(api, t, change_input(t.subscription, t.plan, {t.full: 3, t.viewer: 3}), "ADDON_ARCHIVED")
 
 
 async def test_a_cancelled_subscription_cannot_change(api: Api) -> None:
     t = await team(api)
-    cancelled = (await api(
-        """mutation($id: ID!) { cancelSubscription(subscriptionId: $id, atPeriodEnd: false) {
-             __typename ... on Subscription { status } } }""", {"id": t.subscription}))["cancelSubscription"]
+    cancelled = (
+        await api(
+            """mutation($id: ID!) { cancelSubscription(subscriptionId: $id, atPeriodEnd: false) {
+             __typename ... on Subscription { status } } }""",
+            {"id": t.subscription},
+        )
+    )["cancelSubscription"]
     assert cancelled == {"__typename": "Subscription", "status": "CANCELLED"}
 
-    error = await refused(api, t, change_input(t.subscription, t.plan, {t.full: 4, t.viewer: 2}),
-                          "SUBSCRIPTION_NOT_ACTIVE")
+    error = await refused(
+        api, t, change_input(t.subscription, t.plan, {t.full: 4, t.viewer: 2}), "SUBSCRIPTION_NOT_ACTIVE"
+    )
     assert t.subscription in error["message"], error
     # Not even a change that bills nothing.
     await refused(api, t, change_input(t.subscription, t.plan, mode="DO_NOT_BILL"), "SUBSCRIPTION_NOT_ACTIVE")
@@ -226,18 +250,27 @@ async def test_unknown_ids_and_another_tenants_subscription_are_not_found(api: A
     await refused(api, t, change_input("sub_unknown", t.plan), "NOT_FOUND")
     error = await refused(api, t, change_input(t.subscription, "plan_unknown"), "NOT_FOUND")
     assert "plan_unknown" in error["message"], error
-    error = await refused(api, t, change_input(t.subscription, t.plan, {t.full: 3, "addon_unknown": 1}), "NOT_FOUND")
+    error = await refused(
+        api, t, change_input(t.subscription, t.plan, {t.full: 3, "addon_unknown": 1}), "NOT_FOUND"
+    )
     assert "addon_unknown" in error["message"], error
 
     other = await tenant_on(api, "Other Co", t.clock)
     outsider = await new_key(api, "TENANT", other)
-    error = await refused(api, t, change_input(t.subscription, t.plan, {t.full: 4, t.viewer: 2}), "NOT_FOUND",
-                          as_api=api.as_key(outsider["secret"]))
+    error = await refused(
+        api,
+        t,
+        change_input(t.subscription, t.plan, {t.full: 4, t.viewer: 2}),
+        "NOT_FOUND",
+        as_api=api.as_key(outsider["secret"]),
+    )
     assert t.subscription in error["message"], error
 
     # The tenant's own key may change its subscription.
     own = await new_key(api, "TENANT", t.tenant)
-    change = await accepted(api.as_key(own["secret"]), change_input(t.subscription, t.plan, {t.full: 4, t.viewer: 2}))
+    change = await accepted(
+        api.as_key(own["secret"]), change_input(t.subscription, t.plan, {t.full: 4, t.viewer: 2})
+    )
     assert change["invoice"]["number"] == "ACME-0002"
 
 
@@ -254,7 +287,9 @@ async def test_bad_input_names_the_field(api: Api) -> None:
 
 async def test_a_month_to_year_switch_cannot_keep_the_period(api: Api) -> None:
     t = await team(api)
-    yearly = await create_plan(api, "team_yearly", 500_00, name="Team yearly", interval="YEAR", includedSeats=2)
+    yearly = await create_plan(
+        api, "team_yearly", 500_00, name="Team yearly", interval="YEAR", includedSeats=2
+    )
     for addon in (t.full, t.viewer):
         await attach(api, yearly, addon)
 
@@ -271,24 +306,37 @@ async def test_a_month_to_year_switch_cannot_keep_the_period(api: Api) -> None:
     assert now["subscription"]["plan"]["code"] == "team_yearly"
     sub = (await state(api, t))["subscription"]
     assert (sub["currentPeriodStart"], sub["currentPeriodEnd"], sub["scheduledChange"]) == (
-        "2026-11-01T00:00:00+00:00", "2027-11-01T00:00:00+00:00", None)
+        "2026-11-01T00:00:00+00:00",
+        "2027-11-01T00:00:00+00:00",
+        None,
+    )
 
 
 async def test_an_idempotency_key_reused_with_other_input_is_a_conflict(api: Api) -> None:
     t = await team(api)
-    first = (await api(CHANGE, {"input": change_input(t.subscription, t.plan, {t.full: 4, t.viewer: 2},
-                                                      key="upgrade-1")}))["changePlan"]
+    first = (
+        await api(
+            CHANGE, {"input": change_input(t.subscription, t.plan, {t.full: 4, t.viewer: 2}, key="upgrade-1")}
+        )
+    )["changePlan"]
     assert first["invoice"]["number"] == "ACME-0002", first
 
     before = await state(api, t)
-    conflict = (await api(CHANGE, {"input": change_input(t.subscription, t.plan, {t.full: 5, t.viewer: 2},
-                                                         key="upgrade-1")}))["changePlan"]
+    conflict = (
+        await api(
+            CHANGE, {"input": change_input(t.subscription, t.plan, {t.full: 5, t.viewer: 2}, key="upgrade-1")}
+        )
+    )["changePlan"]
     assert conflict["code"] == "IDEMPOTENCY_CONFLICT", conflict
     assert await state(api, t) == before
     # A preview records nothing and checks no key (its result type has no IDEMPOTENCY_CONFLICT):
     # it shows what the new input would do.
-    preview = (await api(PREVIEW, {"input": change_input(t.subscription, t.plan, {t.full: 5, t.viewer: 2},
-                                                         key="upgrade-1")}))["previewChangePlan"]
+    preview = (
+        await api(
+            PREVIEW,
+            {"input": change_input(t.subscription, t.plan, {t.full: 5, t.viewer: 2}, key="upgrade-1")},
+        )
+    )["previewChangePlan"]
     assert preview["__typename"] == "PlanChangePreview", preview
 
 

@@ -5,32 +5,16 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.billing import (
+from tests.builders.api import Api
+from tests.builders.billing import (
     advance,
-    attach,
     change_input,
     change_plan,
-    create_addon,
-    create_plan,
     credit_balance,
     invoices,
     preview_change,
-    subscribe,
 )
-from tests.api.test_subscriptions import new_clock, tenant_on
-from tests.conftest import Api
-
-
-async def seat_team(api: Api, seats: int = 5) -> tuple[str, str, str, str, str]:
-    """A tenant on a clock at 2026-11-01, subscribed to a $0 plan with `seats` seats at $10."""
-    clock = await new_clock(api, "2026-11-01T00:00:00Z")
-    tenant = await tenant_on(api, "Acme Analytics", clock)
-    plan = await create_plan(api, "per_seat", 0, name="Per seat")
-    seat = await create_addon(api, "seat", 10_00, seatType="FULL", name="Seat")
-    await attach(api, plan, seat)
-    subscription = await subscribe(api, tenant, plan, {seat: seats})
-    assert subscription["latestInvoice"]["total"]["amount"] == seats * 10_00
-    return clock, tenant, plan, seat, subscription["id"]
+from tests.builders.clocks import seat_team
 
 
 async def test_the_seed_example_adding_5_seats_with_15_of_30_days_left(api: Api) -> None:
@@ -41,8 +25,13 @@ async def test_the_seed_example_adding_5_seats_with_15_of_30_days_left(api: Api)
     preview = await preview_change(api, spec)
     assert preview["__typename"] == "PlanChangePreview", preview
     (line,) = preview["immediateCharge"]["lineItems"]
-    assert (line["kind"], line["quantity"], line["unitAmount"]["amount"], line["prorationFactor"],
-            line["amount"]["amount"]) == ("PRORATION", 5, 10_00, 0.5, 25_00)
+    assert (
+        line["kind"],
+        line["quantity"],
+        line["unitAmount"]["amount"],
+        line["prorationFactor"],
+        line["amount"]["amount"],
+    ) == ("PRORATION", 5, 10_00, 0.5, 25_00)
     summary = preview["immediateCharge"]["summary"]
     assert summary["amountDue"] == {"amount": 25_00, "formatted": "$25.00"}
     assert summary["text"] == "Adding 5 seats costs $25.00 today (15 of 30 days prorated)."
@@ -53,18 +42,31 @@ async def test_the_seed_example_adding_5_seats_with_15_of_30_days_left(api: Api)
     assert change["__typename"] == "PlanChange", change
     invoice = change["invoice"]
     assert (invoice["reason"], invoice["amountDue"]["amount"], invoice["total"]["formatted"]) == (
-        "CHANGE", 25_00, "$25.00")
+        "CHANGE",
+        25_00,
+        "$25.00",
+    )
     assert [(li["kind"], li["quantity"], li["amount"]["amount"]) for li in invoice["lines"]] == [
-        ("PRORATION", 5, 25_00)]
+        ("PRORATION", 5, 25_00)
+    ]
     assert change["subscription"]["seats"]["total"] == 10
     assert change["subscription"]["currentPeriodEnd"] == "2026-12-01T00:00:00+00:00"  # the cycle stays
 
     await advance(api, clock, "2026-12-01T00:00:00Z")
     renewal, charged, first = await invoices(api, tenant)
-    assert (renewal["reason"], renewal["number"], renewal["total"]["formatted"]) == ("RENEWAL", "ACME-0003", "$100.00")
+    assert (renewal["reason"], renewal["number"], renewal["total"]["formatted"]) == (
+        "RENEWAL",
+        "ACME-0003",
+        "$100.00",
+    )
     assert [(li["kind"], li["quantity"], li["amount"]["amount"]) for li in renewal["lines"]] == [
-        ("BASE", 1, 0), ("ADDON", 10, 100_00)]
-    assert (renewal["periodStart"], renewal["periodEnd"]) == ("2026-12-01T00:00:00+00:00", "2027-01-01T00:00:00+00:00")
+        ("BASE", 1, 0),
+        ("ADDON", 10, 100_00),
+    ]
+    assert (renewal["periodStart"], renewal["periodEnd"]) == (
+        "2026-12-01T00:00:00+00:00",
+        "2027-01-01T00:00:00+00:00",
+    )
     assert charged["id"] == invoice["id"] and first["reason"] == "SUBSCRIBE"
     assert await credit_balance(api, tenant) == 0
 
@@ -108,14 +110,22 @@ async def test_going_down_credits_the_balance_and_the_renewal_consumes_it(api: A
     change = await change_plan(api, change_input(subscription, plan, {seat: 5}))
     invoice = change["invoice"]
     assert [(li["kind"], li["quantity"], li["amount"]["amount"]) for li in invoice["lines"]] == [
-        ("CREDIT", -5, -25_00)]
-    assert (invoice["total"]["amount"], invoice["amountDue"]["amount"], invoice["status"]) == (-25_00, 0, "PAID")
+        ("CREDIT", -5, -25_00)
+    ]
+    assert (invoice["total"]["amount"], invoice["amountDue"]["amount"], invoice["status"]) == (
+        -25_00,
+        0,
+        "PAID",
+    )
     assert await credit_balance(api, tenant) == 25_00
 
     await advance(api, clock, "2026-12-01T00:00:00Z")
     renewal = (await invoices(api, tenant))[0]
-    assert (renewal["total"]["amount"], renewal["creditsApplied"]["amount"], renewal["amountDue"]["amount"]) == (
-        50_00, 25_00, 25_00)
+    assert (
+        renewal["total"]["amount"],
+        renewal["creditsApplied"]["amount"],
+        renewal["amountDue"]["amount"],
+    ) == (50_00, 25_00, 25_00)
     assert await credit_balance(api, tenant) == 0
 
 
@@ -135,5 +145,7 @@ async def test_invoices_page_newest_first_and_each_reads_by_id(api: Api) -> None
             break
         after = connection["pageInfo"]["endCursor"]
     assert [n["number"] for n in seen] == ["ACME-0004", "ACME-0003", "ACME-0002", "ACME-0001"]
-    one = await api("query($id: ID!) { invoice(id: $id) { number reason total { formatted } } }", {"id": seen[0]["id"]})
+    one = await api(
+        "query($id: ID!) { invoice(id: $id) { number reason total { formatted } } }", {"id": seen[0]["id"]}
+    )
     assert one["invoice"] == {"number": "ACME-0004", "reason": "RENEWAL", "total": {"formatted": "$100.00"}}

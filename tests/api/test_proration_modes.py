@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.api.billing import (
+from tests.builders.api import Api
+from tests.builders.billing import (
     advance,
     attach,
     change_input,
@@ -27,8 +28,7 @@ from tests.api.billing import (
     preview_change,
     subscribe,
 )
-from tests.api.test_subscriptions import new_clock, tenant_on
-from tests.conftest import Api
+from tests.builders.clocks import new_clock, tenant_on
 
 NOV_1 = "2026-11-01T00:00:00+00:00"
 DEC_1 = "2026-12-01T00:00:00+00:00"
@@ -37,20 +37,32 @@ JAN_1 = "2027-01-01T00:00:00+00:00"
 
 def lines(document: dict[str, Any], key: str = "lines") -> list[tuple[str, str, int, int, int]]:
     """(kind, description, quantity, unit amount, amount) of an invoice's or preview's lines."""
-    return [(li["kind"], li["description"], li["quantity"], li["unitAmount"]["amount"], li["amount"]["amount"])
-            for li in document[key]]
+    return [
+        (li["kind"], li["description"], li["quantity"], li["unitAmount"]["amount"], li["amount"]["amount"])
+        for li in document[key]
+    ]
 
 
 def summary_money(preview: dict[str, Any]) -> tuple[int, int, int, int, int]:
     """(subtotal, tax, total, credits applied, amount due) of a preview."""
     s = preview["immediateCharge"]["summary"]
-    return (s["subtotal"]["amount"], s["tax"]["amount"], s["totalAmount"]["amount"], s["customerCredits"]["amount"],
-            s["amountDue"]["amount"])
+    return (
+        s["subtotal"]["amount"],
+        s["tax"]["amount"],
+        s["totalAmount"]["amount"],
+        s["customerCredits"]["amount"],
+        s["amountDue"]["amount"],
+    )
 
 
 def invoice_money(invoice: dict[str, Any]) -> tuple[int, int, int, int, int]:
-    return (invoice["subtotal"]["amount"], invoice["tax"]["amount"], invoice["total"]["amount"],
-            invoice["creditsApplied"]["amount"], invoice["amountDue"]["amount"])
+    return (
+        invoice["subtotal"]["amount"],
+        invoice["tax"]["amount"],
+        invoice["total"]["amount"],
+        invoice["creditsApplied"]["amount"],
+        invoice["amountDue"]["amount"],
+    )
 
 
 async def previewed_change(api: Api, spec: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -74,8 +86,11 @@ def text(preview: dict[str, Any]) -> str:
     return preview["immediateCharge"]["summary"]["text"]
 
 
-async def seat_team(api: Api, seats: int, clock_at: str = "2026-11-01T00:00:00Z") -> tuple[str, str, str, str, str]:
-    """A UTC tenant on a clock, on a $0 plan with `seats` seats at $10: (clock, tenant, plan, seat, subscription)."""
+async def seat_team(
+    api: Api, seats: int, clock_at: str = "2026-11-01T00:00:00Z"
+) -> tuple[str, str, str, str, str]:
+    """A UTC tenant on a clock, on a $0 plan with `seats` seats at $10:
+    (clock, tenant, plan, seat, subscription)."""
     clock = await new_clock(api, clock_at)
     tenant = await tenant_on(api, "Acme Analytics", clock)
     plan = await create_plan(api, "per_seat", 0, name="Per seat")
@@ -137,7 +152,10 @@ async def test_a_prorated_plan_switch_credits_the_old_plan_and_charges_the_new_o
     assert [li["prorationFactor"] for li in preview["immediateCharge"]["lineItems"]] == [1 / 3, 1 / 3]
     assert text(preview) == "Switching to Growth costs $20.00 today (10 of 30 days prorated)."
     assert change["subscription"]["plan"]["code"] == "growth"
-    assert (change["subscription"]["currentPeriodStart"], change["subscription"]["currentPeriodEnd"]) == (NOV_1, DEC_1)
+    assert (change["subscription"]["currentPeriodStart"], change["subscription"]["currentPeriodEnd"]) == (
+        NOV_1,
+        DEC_1,
+    )
 
     # An add-on dropped is credited the same way.
     _, change = await previewed_change(api, change_input(subscription, growth, {}))
@@ -145,24 +163,34 @@ async def test_a_prorated_plan_switch_credits_the_old_plan_and_charges_the_new_o
     assert await credit_balance(api, tenant) == 6_67
 
 
-async def test_difference_immediately_bills_a_whole_periods_difference_and_credits_a_downgrade(api: Api) -> None:
+async def test_difference_immediately_bills_a_whole_periods_difference_and_credits_a_downgrade(
+    api: Api,
+) -> None:
     clock, tenant, starter, growth, seat, subscription = await two_plans(api)
     await advance(api, clock, "2026-11-21T12:00:00Z")  # 10 days left, which does not matter here
 
-    preview, change = await previewed_change(api, change_input(subscription, growth, mode="DIFFERENCE_IMMEDIATELY"))
+    preview, change = await previewed_change(
+        api, change_input(subscription, growth, mode="DIFFERENCE_IMMEDIATELY")
+    )
     assert lines(change["invoice"]) == [
         ("CREDIT", "Starter removed (difference for a full period)", -1, 30_00, -30_00),
         ("PRORATION", "Growth added (difference for a full period)", 1, 90_00, 90_00),
     ]
     assert invoice_money(change["invoice"]) == (60_00, 0, 60_00, 0, 60_00)
-    assert text(preview) == "Switching to Growth costs $60.00 today (the full difference of the period prices)."
+    assert (
+        text(preview) == "Switching to Growth costs $60.00 today (the full difference of the period prices)."
+    )
     assert change["subscription"]["currentPeriodEnd"] == DEC_1
 
     # Back down: the full $60 difference goes to the credit balance.
-    preview, change = await previewed_change(api, change_input(subscription, starter, mode="DIFFERENCE_IMMEDIATELY"))
+    preview, change = await previewed_change(
+        api, change_input(subscription, starter, mode="DIFFERENCE_IMMEDIATELY")
+    )
     assert invoice_money(change["invoice"]) == (-60_00, 0, -60_00, 0, 0)
     assert text(preview) == (
-        "Switching to Starter credits $60.00 to the credit balance (the full difference of the period prices).")
+        "Switching to Starter credits $60.00 to the credit balance (the full difference of the period "
+        "prices)."
+    )
     assert await credit_balance(api, tenant) == 60_00
 
     # The $50 renewals of December and January eat it; February's pays the rest.
@@ -170,7 +198,10 @@ async def test_difference_immediately_bills_a_whole_periods_difference_and_credi
     feb, jan, dec = (await invoices(api, tenant))[:3]
     assert [i["reason"] for i in (dec, jan, feb)] == ["RENEWAL"] * 3
     assert [invoice_money(i) for i in (dec, jan, feb)] == [
-        (50_00, 0, 50_00, 50_00, 0), (50_00, 0, 50_00, 10_00, 40_00), (50_00, 0, 50_00, 0, 50_00)]
+        (50_00, 0, 50_00, 50_00, 0),
+        (50_00, 0, 50_00, 10_00, 40_00),
+        (50_00, 0, 50_00, 0, 50_00),
+    ]
     assert [i["status"] for i in (dec, jan, feb)] == ["PAID", "OPEN", "OPEN"]
     assert await credit_balance(api, tenant) == 0
 
@@ -181,12 +212,21 @@ async def test_full_immediately_bills_the_new_price_in_full_and_restarts_the_per
 
     spec = change_input(subscription, growth, {seat: 3}, mode="FULL_IMMEDIATELY")
     preview, change = await previewed_change(api, spec)
-    assert lines(change["invoice"]) == [("BASE", "Growth", 1, 90_00, 90_00), ("ADDON", "Seat", 3, 10_00, 30_00)]
+    assert lines(change["invoice"]) == [
+        ("BASE", "Growth", 1, 90_00, 90_00),
+        ("ADDON", "Seat", 3, 10_00, 30_00),
+    ]
     assert invoice_money(change["invoice"]) == (120_00, 0, 120_00, 0, 120_00)  # no credit for the old plan
     assert text(preview) == "Switching to Growth costs $120.00 today (a new period starts today)."
     period = ("2026-11-21T10:00:00+00:00", "2026-12-21T10:00:00+00:00")
-    assert (change["subscription"]["currentPeriodStart"], change["subscription"]["currentPeriodEnd"]) == period
-    assert (preview["newSubscription"]["currentPeriodStart"], preview["newSubscription"]["currentPeriodEnd"]) == period
+    assert (
+        change["subscription"]["currentPeriodStart"],
+        change["subscription"]["currentPeriodEnd"],
+    ) == period
+    assert (
+        preview["newSubscription"]["currentPeriodStart"],
+        preview["newSubscription"]["currentPeriodEnd"],
+    ) == period
     assert (change["invoice"]["periodStart"], change["invoice"]["periodEnd"]) == period
     assert await credit_balance(api, tenant) == 0
 
@@ -195,19 +235,27 @@ async def test_full_immediately_bills_the_new_price_in_full_and_restarts_the_per
     await advance(api, clock, "2026-12-21T10:00:00Z")
     renewal = (await invoices(api, tenant))[0]
     assert (renewal["reason"], renewal["periodStart"], renewal["total"]["amount"]) == (
-        "RENEWAL", "2026-12-21T10:00:00+00:00", 120_00)
+        "RENEWAL",
+        "2026-12-21T10:00:00+00:00",
+        120_00,
+    )
 
 
 async def test_do_not_bill_applies_the_change_without_an_invoice(api: Api) -> None:
     clock, tenant, starter, growth, seat, subscription = await two_plans(api)
     await advance(api, clock, "2026-11-21T12:00:00Z")
 
-    preview, change = await previewed_change(api, change_input(subscription, growth, {seat: 5}, mode="DO_NOT_BILL"))
+    preview, change = await previewed_change(
+        api, change_input(subscription, growth, {seat: 5}, mode="DO_NOT_BILL")
+    )
     assert change["invoice"] is None
     assert text(preview) == "Switching to Growth costs nothing today (not billed)."
     assert change["subscription"]["plan"]["code"] == "growth"
     assert change["subscription"]["seats"]["total"] == 5
-    assert (change["subscription"]["currentPeriodStart"], change["subscription"]["currentPeriodEnd"]) == (NOV_1, DEC_1)
+    assert (change["subscription"]["currentPeriodStart"], change["subscription"]["currentPeriodEnd"]) == (
+        NOV_1,
+        DEC_1,
+    )
     assert [i["reason"] for i in await invoices(api, tenant)] == ["SUBSCRIBE"]
     assert await credit_balance(api, tenant) == 0
 
@@ -224,28 +272,42 @@ async def test_next_billing_date_changes_nothing_now_and_the_renewal_bills_the_n
     preview, change = await previewed_change(api, spec)
     assert change["invoice"] is None
     assert preview["effectiveAt"] == DEC_1
-    assert text(preview) == ("Switching to Starter takes effect on 2026-12-01; nothing is charged today, "
-                             "and the renewal invoice will be $40.00.")
-    assert (preview["newSubscription"]["plan"]["code"], preview["newSubscription"]["currentPeriodStart"],
-            preview["newSubscription"]["currentPeriodEnd"]) == ("starter", DEC_1, JAN_1)
+    assert text(preview) == (
+        "Switching to Starter takes effect on 2026-12-01; nothing is charged today, "
+        "and the renewal invoice will be $40.00."
+    )
+    assert (
+        preview["newSubscription"]["plan"]["code"],
+        preview["newSubscription"]["currentPeriodStart"],
+        preview["newSubscription"]["currentPeriodEnd"],
+    ) == ("starter", DEC_1, JAN_1)
     sub = change["subscription"]
     assert sub["plan"]["code"] == "growth" and sub["addons"][0]["quantity"] == 3  # nothing changed yet
-    assert sub["scheduledChange"] == {"effectiveAt": DEC_1, "plan": {"code": "starter"},
-                                      "addons": [{"addon": {"code": "seat"}, "quantity": 1}]}
+    assert sub["scheduledChange"] == {
+        "effectiveAt": DEC_1,
+        "plan": {"code": "starter"},
+        "addons": [{"addon": {"code": "seat"}, "quantity": 1}],
+    }
     assert [i["reason"] for i in await invoices(api, tenant)] == ["SUBSCRIBE"]
 
     await advance(api, clock, "2026-12-01T00:00:00Z")
     renewal = (await invoices(api, tenant))[0]
     assert (renewal["reason"], renewal["periodStart"], renewal["periodEnd"]) == ("RENEWAL", DEC_1, JAN_1)
     assert lines(renewal) == [("BASE", "Starter", 1, 30_00, 30_00), ("ADDON", "Seat", 1, 10_00, 10_00)]
-    now = (await api("query($id: ID!) { subscription(id: $id) { plan { code } scheduledChange { effectiveAt } } }",
-                     {"id": subscription}))["subscription"]
+    now = (
+        await api(
+            "query($id: ID!) { subscription(id: $id) { plan { code } scheduledChange { effectiveAt } } }",
+            {"id": subscription},
+        )
+    )["subscription"]
     assert now == {"plan": {"code": "starter"}, "scheduledChange": None}
 
 
 async def test_an_immediate_change_replaces_a_scheduled_one(api: Api) -> None:
     clock, tenant, starter, growth, seat, subscription = await two_plans(api)
-    scheduled = await change_plan(api, change_input(subscription, starter, {seat: 1}, effective_at="NEXT_BILLING_DATE"))
+    scheduled = await change_plan(
+        api, change_input(subscription, starter, {seat: 1}, effective_at="NEXT_BILLING_DATE")
+    )
     assert scheduled["subscription"]["scheduledChange"]["plan"]["code"] == "starter"
     await advance(api, clock, "2026-11-16T00:00:00Z")  # 15 of 30 days left
 
@@ -283,7 +345,9 @@ async def test_yen_amounts_round_half_up_to_whole_yen(api: Api) -> None:
     await advance(api, clock, "2026-11-21T00:00:00Z")  # 10 of 30 days: thirds
     preview, change = await previewed_change(api, change_input(subscription, plan, {seat: 1, storage: 2}))
     # ¥2,000 × 1/3 = ¥666.67 -> ¥667, of which the ¥501 credit pays ¥501
-    assert lines(change["invoice"]) == [("PRORATION", "Remaining time on Storage (10 of 30 days)", 2, 1_000, 667)]
+    assert lines(change["invoice"]) == [
+        ("PRORATION", "Remaining time on Storage (10 of 30 days)", 2, 1_000, 667)
+    ]
     assert invoice_money(change["invoice"]) == (667, 0, 667, 501, 166)
     assert text(preview) == "This change costs ¥166 today after ¥501 of credit (10 of 30 days prorated)."
     assert await credit_balance(api, tenant) == 0
@@ -291,12 +355,21 @@ async def test_yen_amounts_round_half_up_to_whole_yen(api: Api) -> None:
 
 async def test_a_taxed_tenant_pays_tax_on_the_change_and_gets_it_back_on_a_credit(api: Api) -> None:
     clock = await new_clock(api, "2026-11-01T00:00:00Z")
-    created = (await api(
-        """mutation($input: CreateTenantInput!) { createTenant(input: $input) {
+    created = (
+        await api(
+            """mutation($input: CreateTenantInput!) { createTenant(input: $input) {
              __typename ... on Tenant { id taxRate } ... on Error { code message } } }""",
-        {"input": {"name": "Acme Analytics", "email": "billing@example.com", "currency": "USD",
-                   "testClockId": clock, "taxRate": "10"}},
-    ))["createTenant"]
+            {
+                "input": {
+                    "name": "Acme Analytics",
+                    "email": "billing@example.com",
+                    "currency": "USD",
+                    "testClockId": clock,
+                    "taxRate": "10",
+                }
+            },
+        )
+    )["createTenant"]
     assert created["__typename"] == "Tenant", created
     tenant = created["id"]
     plan = await create_plan(api, "per_seat", 0, name="Per seat")

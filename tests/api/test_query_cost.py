@@ -18,7 +18,7 @@ from models.subscriptions import service as subscriptions
 from models.subscriptions.inputs import SubscriptionCreate
 from models.tenants import service as tenants
 from models.tenants.inputs import TenantCreate
-from tests.conftest import Api
+from tests.builders.api import Api
 
 FLEET = """query($n: Int!) { tenants(first: $n) { edges { node {
   subscription { plan { name } addons { quantity } seats { total used }
@@ -33,19 +33,45 @@ async def seed_fleet(deps: Deps, size: int) -> None:
     admin = operator()
     for name in ("api_calls", "storage_gb"):
         await meters.create_meter(deps, admin, MeterCreate.parse({"name": name, "aggregation": "SUM"}))
-    plan = await catalog.create_plan(deps, admin, PlanCreate.parse({"code": "team", "name": "Team", "currency": "USD",
-                                                   "base_price": 99_00, "included_seats": 2}))
-    seat = await catalog.create_addon(deps, admin, AddonCreate.parse({"code": "seat", "name": "Seat", "currency": "USD",
-                                                    "price": 15_00, "seat_type": "FULL"}))
+    plan = await catalog.create_plan(
+        deps,
+        admin,
+        PlanCreate.parse(
+            {"code": "team", "name": "Team", "currency": "USD", "base_price": 99_00, "included_seats": 2}
+        ),
+    )
+    seat = await catalog.create_addon(
+        deps,
+        admin,
+        AddonCreate.parse(
+            {"code": "seat", "name": "Seat", "currency": "USD", "price": 15_00, "seat_type": "FULL"}
+        ),
+    )
     await catalog.attach_addon(deps, admin, plan.id, seat.id)
     for i in range(size):
-        tenant = await tenants.create_tenant(deps, admin, TenantCreate.parse({"name": f"Team {i}", "email": f"t{i}@example.com",
-                                                           "currency": "USD"}))
-        await subscriptions.subscribe(deps, admin, SubscriptionCreate.parse({"tenant_id": tenant.id, "plan_id": plan.id,
-                                                    "addons": [{"addon_id": seat.id, "quantity": i % 3 + 1}]}))
+        tenant = await tenants.create_tenant(
+            deps,
+            admin,
+            TenantCreate.parse({"name": f"Team {i}", "email": f"t{i}@example.com", "currency": "USD"}),
+        )
+        await subscriptions.subscribe(
+            deps,
+            admin,
+            SubscriptionCreate.parse(
+                {
+                    "tenant_id": tenant.id,
+                    "plan_id": plan.id,
+                    "addons": [{"addon_id": seat.id, "quantity": i % 3 + 1}],
+                }
+            ),
+        )
         for j in range(2):
-            await members.invite_member(deps, admin, MemberInvite.parse({"tenant_id": tenant.id, "email": f"m{j}@t{i}.example"}))
-        await usage.record_usage(deps, admin, {"tenantId": tenant.id, "meterName": "api_calls", "value": i + 1})
+            await members.invite_member(
+                deps, admin, MemberInvite.parse({"tenant_id": tenant.id, "email": f"m{j}@t{i}.example"})
+            )
+        await usage.record_usage(
+            deps, admin, {"tenantId": tenant.id, "meterName": "api_calls", "value": i + 1}
+        )
 
 
 async def test_fleet_query_costs_as_many_statements_for_50_tenants_as_for_5(
@@ -73,8 +99,10 @@ async def test_fleet_query_costs_as_many_statements_for_50_tenants_as_for_5(
             assert node["creditBalance"] == {"amount": 0}
             assert node["invoices"]["edges"] == [{"node": {"number": invoice["number"]}}]
             assert node["invoices"]["pageInfo"] == {"hasNextPage": False}
-            assert node["meterUnitMonthCounts"] == [{"meterName": "api_calls", "count": i + 1},
-                                                    {"meterName": "storage_gb", "count": 0}]
+            assert node["meterUnitMonthCounts"] == [
+                {"meterName": "api_calls", "count": i + 1},
+                {"meterName": "storage_gb", "count": 0},
+            ]
 
     assert counts[5] == counts[50], counts
     # key lookup, tenants, subscriptions, plans, subscription add-ons, add-ons, seats in use, members,

@@ -21,7 +21,8 @@ from models.kernel.clock import FixedClock
 from models.platform.deps import Deps
 from models.subscriptions import renewals
 from models.tables import AuditEntryRow, CreditEntryRow, InvoiceRow, SubscriptionRow, TenantRow
-from tests.api.billing import (
+from tests.builders.api import START, Api, new_tenant
+from tests.builders.billing import (
     INVOICE,
     advance,
     attach,
@@ -33,8 +34,7 @@ from tests.api.billing import (
     invite,
     subscribe,
 )
-from tests.api.test_subscriptions import new_clock, tenant_on
-from tests.conftest import START, Api, new_tenant
+from tests.builders.clocks import new_clock, tenant_on
 
 STATE = """id status currentPeriodStart currentPeriodEnd cancelAtPeriodEnd cancelledAt
   addons { addon { code } quantity } scheduledChange { effectiveAt plan { code } addons { quantity } }"""
@@ -50,11 +50,13 @@ async def per_seat_plan(api: Api, seat_price: int = 10_00, **plan_fields: Any) -
 
 async def history(api: Api, tenant_id: str) -> list[dict[str, Any]]:
     """The tenant's invoices, oldest first, with when each was created."""
-    data = (await api(
-        f"""query($id: ID!) {{ tenant(id: $id) {{
+    data = (
+        await api(
+            f"""query($id: ID!) {{ tenant(id: $id) {{
              invoices(first: 100) {{ edges {{ node {{ {INVOICE} createdAt }} }} }} }} }}""",
-        {"id": tenant_id},
-    ))["tenant"]
+            {"id": tenant_id},
+        )
+    )["tenant"]
     return [edge["node"] for edge in reversed(data["invoices"]["edges"])]
 
 
@@ -63,27 +65,37 @@ async def renewal_invoices(api: Api, tenant_id: str) -> list[dict[str, Any]]:
 
 
 async def state(api: Api, subscription_id: str) -> dict[str, Any]:
-    return (await api(f"query($id: ID!) {{ subscription(id: $id) {{ __typename {STATE} }} }}",
-                      {"id": subscription_id}))["subscription"]
+    return (
+        await api(
+            f"query($id: ID!) {{ subscription(id: $id) {{ __typename {STATE} }} }}", {"id": subscription_id}
+        )
+    )["subscription"]
 
 
 async def tenant_view(api: Api, tenant_id: str) -> dict[str, Any]:
-    return (await api(
-        "query($id: ID!) { tenant(id: $id) { subscription { id status } seats { total } } }", {"id": tenant_id}
-    ))["tenant"]
+    return (
+        await api(
+            "query($id: ID!) { tenant(id: $id) { subscription { id status } seats { total } } }",
+            {"id": tenant_id},
+        )
+    )["tenant"]
 
 
 async def cancel(api: Api, subscription_id: str, at_period_end: bool) -> dict[str, Any]:
-    return (await api(
-        f"""mutation($id: ID!, $end: Boolean!) {{ cancelSubscription(subscriptionId: $id, atPeriodEnd: $end) {{
+    return (
+        await api(
+            f"""mutation($id: ID!, $end: Boolean!) {{
+             cancelSubscription(subscriptionId: $id, atPeriodEnd: $end) {{
              __typename ... on Subscription {{ {STATE} }} ... on Error {{ code message }} }} }}""",
-        {"id": subscription_id, "end": at_period_end},
-    ))["cancelSubscription"]
+            {"id": subscription_id, "end": at_period_end},
+        )
+    )["cancelSubscription"]
 
 
 async def audit_log(api: Api, tenant_id: str) -> list[dict[str, Any]]:
     data = await api(
-        "query($id: ID!) { auditLog(tenantId: $id, first: 100) { edges { node { action at subjectId after } } } }",
+        "query($id: ID!) "
+        "{ auditLog(tenantId: $id, first: 100) { edges { node { action at subjectId after } } } }",
         {"id": tenant_id},
     )
     return [edge["node"] for edge in data["auditLog"]["edges"]]
@@ -111,8 +123,10 @@ async def test_three_months_ahead_issues_three_renewals_in_order_with_chained_pe
 
     first, *renewed = await history(api, tenant)
     assert first["reason"] == "SUBSCRIBE"
-    assert [(i["number"], i["reason"], i["total"]["amount"], i["amountDue"]["amount"], i["status"])
-            for i in renewed] == [
+    assert [
+        (i["number"], i["reason"], i["total"]["amount"], i["amountDue"]["amount"], i["status"])
+        for i in renewed
+    ] == [
         ("ACME-0002", "RENEWAL", 129_00, 129_00, "OPEN"),
         ("ACME-0003", "RENEWAL", 129_00, 129_00, "OPEN"),
         ("ACME-0004", "RENEWAL", 129_00, 129_00, "OPEN"),
@@ -127,14 +141,19 @@ async def test_three_months_ahead_issues_three_renewals_in_order_with_chained_pe
     assert all(later["periodStart"] == earlier["periodEnd"] for earlier, later in pairwise(chain))
     assert [i["createdAt"] for i in renewed] == [i["periodStart"] for i in renewed]
     assert [[(li["kind"], li["quantity"], li["amount"]["amount"]) for li in i["lines"]] for i in renewed] == [
-        [("BASE", 1, 99_00), ("ADDON", 2, 30_00)]] * 3
+        [("BASE", 1, 99_00), ("ADDON", 2, 30_00)]
+    ] * 3
 
     now = await state(api, subscription["id"])
     assert (now["status"], now["currentPeriodStart"], now["currentPeriodEnd"]) == (
-        "ACTIVE", "2026-04-15T12:00:00+00:00", "2026-05-15T12:00:00+00:00")
+        "ACTIVE",
+        "2026-04-15T12:00:00+00:00",
+        "2026-05-15T12:00:00+00:00",
+    )
     entries = [e for e in await audit_log(api, tenant) if e["action"] == "subscription.renewed"]
     assert [(e["at"], e["subjectId"], e["after"]["invoice"]) for e in entries] == [
-        (i["periodStart"], subscription["id"], i["number"]) for i in renewed]
+        (i["periodStart"], subscription["id"], i["number"]) for i in renewed
+    ]
 
 
 async def test_a_period_anchored_on_january_31_renews_on_the_last_day_of_shorter_months(api: Api) -> None:
@@ -192,7 +211,9 @@ async def test_billing_again_issues_nothing_twice(api: Api, deps: Deps) -> None:
     assert await history(api, tenant) == before
     now = await state(api, subscription["id"])
     assert (now["currentPeriodStart"], now["currentPeriodEnd"]) == (
-        "2026-04-15T12:00:00+00:00", "2026-05-15T12:00:00+00:00")
+        "2026-04-15T12:00:00+00:00",
+        "2026-05-15T12:00:00+00:00",
+    )
 
 
 async def test_two_billing_runs_at_once_issue_one_invoice_per_period(
@@ -209,8 +230,9 @@ async def test_two_billing_runs_at_once_issue_one_invoice_per_period(
     assert [run.failed for run in runs] == [[], []]
     assert sum(run.renewed for run in runs) == len(tenants)
     issued = [number for run in runs for number in run.invoices]
-    assert sorted(issued) == sorted(f"{name}-{n:04d}" for name in ("ALPHA", "BRAVO", "CHARLIE", "DELTA")
-                                    for n in (2, 3, 4))
+    assert sorted(issued) == sorted(
+        f"{name}-{n:04d}" for name in ("ALPHA", "BRAVO", "CHARLIE", "DELTA") for n in (2, 3, 4)
+    )
     for tenant in tenants:
         renewed = await renewal_invoices(api, tenant)
         assert periods(renewed) == [
@@ -259,12 +281,18 @@ async def test_a_renewal_that_fails_midway_leaves_nothing_half_done(
     assert (run.renewed, run.invoices, run.failed) == (1, ["ACME-0003"], [])
     assert (await renewals.renew_due(deps)).renewed == 0
     (renewal,) = await renewal_invoices(api, tenant)
-    assert (renewal["number"], renewal["total"]["amount"], renewal["creditsApplied"]["amount"],
-            renewal["amountDue"]["amount"]) == ("ACME-0003", 30_00, 20_00, 10_00)
+    assert (
+        renewal["number"],
+        renewal["total"]["amount"],
+        renewal["creditsApplied"]["amount"],
+        renewal["amountDue"]["amount"],
+    ) == ("ACME-0003", 30_00, 20_00, 10_00)
     assert await credit_balance(api, tenant) == 0
     now = await state(api, subscription)
     assert (now["currentPeriodStart"], now["currentPeriodEnd"]) == (
-        "2026-02-15T12:00:00+00:00", "2026-03-15T12:00:00+00:00")
+        "2026-02-15T12:00:00+00:00",
+        "2026-03-15T12:00:00+00:00",
+    )
 
 
 async def test_a_renewal_consumes_the_credit_balance(api: Api) -> None:
@@ -281,8 +309,10 @@ async def test_a_renewal_consumes_the_credit_balance(api: Api) -> None:
     await advance(api, clock, "2027-01-01T00:00:00Z")
 
     december, january = await renewal_invoices(api, tenant)
-    assert [(i["total"]["amount"], i["creditsApplied"]["amount"], i["amountDue"]["amount"], i["status"])
-            for i in (december, january)] == [(30_00, 10_00, 20_00, "OPEN"), (30_00, 0, 30_00, "OPEN")]
+    assert [
+        (i["total"]["amount"], i["creditsApplied"]["amount"], i["amountDue"]["amount"], i["status"])
+        for i in (december, january)
+    ] == [(30_00, 10_00, 20_00, "OPEN"), (30_00, 0, 30_00, "OPEN")]
     assert await credit_balance(api, tenant) == 0
 
 
@@ -299,12 +329,20 @@ async def test_a_credit_larger_than_a_renewal_is_consumed_over_several(api: Api)
     await advance(api, clock, "2027-03-01T00:00:00Z")  # Dec, Jan, Feb and Mar renewals of $10.00
     renewed = await renewal_invoices(api, tenant)
     assert [(i["creditsApplied"]["amount"], i["amountDue"]["amount"], i["status"]) for i in renewed] == [
-        (10_00, 0, "PAID"), (10_00, 0, "PAID"), (10_00, 0, "PAID"), (10_00, 0, "PAID")]
+        (10_00, 0, "PAID"),
+        (10_00, 0, "PAID"),
+        (10_00, 0, "PAID"),
+        (10_00, 0, "PAID"),
+    ]
     assert await credit_balance(api, tenant) == 5_00
 
     await advance(api, clock, "2027-05-01T00:00:00Z")
     april, may = (await renewal_invoices(api, tenant))[4:]
-    assert (april["creditsApplied"]["amount"], april["amountDue"]["amount"], april["status"]) == (5_00, 5_00, "OPEN")
+    assert (april["creditsApplied"]["amount"], april["amountDue"]["amount"], april["status"]) == (
+        5_00,
+        5_00,
+        "OPEN",
+    )
     assert (may["creditsApplied"]["amount"], may["amountDue"]["amount"], may["status"]) == (0, 10_00, "OPEN")
     assert await credit_balance(api, tenant) == 0
 
@@ -320,7 +358,10 @@ async def test_cancelling_now_ends_seats_and_renewals_and_the_tenant_may_subscri
     cancelled = await cancel(api, subscription, at_period_end=False)
     assert cancelled["__typename"] == "Subscription", cancelled
     assert (cancelled["status"], cancelled["cancelledAt"], cancelled["cancelAtPeriodEnd"]) == (
-        "CANCELLED", "2026-11-10T08:00:00+00:00", False)
+        "CANCELLED",
+        "2026-11-10T08:00:00+00:00",
+        False,
+    )
     assert await tenant_view(api, tenant) == {"subscription": None, "seats": {"total": 0}}
     refused = await invite(api, tenant, "bob@example.com")
     assert refused["code"] == "SUBSCRIPTION_NOT_ACTIVE", refused
@@ -353,7 +394,11 @@ async def test_cancelling_at_period_end_keeps_the_seats_until_the_renewal_cancel
     await advance(api, clock, "2026-11-10T08:00:00Z")
 
     scheduled = await cancel(api, subscription, at_period_end=True)
-    assert (scheduled["status"], scheduled["cancelAtPeriodEnd"], scheduled["cancelledAt"]) == ("ACTIVE", True, None)
+    assert (scheduled["status"], scheduled["cancelAtPeriodEnd"], scheduled["cancelledAt"]) == (
+        "ACTIVE",
+        True,
+        None,
+    )
     assert await cancel(api, subscription, at_period_end=True) == scheduled
     assert (await tenant_view(api, tenant))["seats"] == {"total": 5}
     await advance(api, clock, "2026-11-30T23:59:59Z")
@@ -373,9 +418,11 @@ async def test_cancelling_at_period_end_keeps_the_seats_until_the_renewal_cancel
     actions = [(e["action"], e["at"]) for e in await audit_log(api, tenant) if e["subjectId"] == subscription]
     # Asked twice, recorded once: the second request changed nothing.
     assert [a for a in actions if a[0] == "subscription.cancel_scheduled"] == [
-        ("subscription.cancel_scheduled", "2026-11-10T08:00:00+00:00")]
+        ("subscription.cancel_scheduled", "2026-11-10T08:00:00+00:00")
+    ]
     assert [a for a in actions if a[0] == "subscription.cancelled"] == [
-        ("subscription.cancelled", "2026-12-01T00:00:00+00:00")]
+        ("subscription.cancelled", "2026-12-01T00:00:00+00:00")
+    ]
     assert not any(action == "subscription.renewed" for action, _ in actions)
 
 
@@ -385,7 +432,9 @@ async def test_a_scheduled_change_the_members_no_longer_fit_is_dropped_at_renewa
     plan, seat = await per_seat_plan(api)
     subscription = (await subscribe(api, tenant, plan, {seat: 5}))["id"]
     assert (await invite(api, tenant, "ann@example.com"))["__typename"] == "Member"
-    change = await change_plan(api, change_input(subscription, plan, {seat: 2}, effective_at="NEXT_BILLING_DATE"))
+    change = await change_plan(
+        api, change_input(subscription, plan, {seat: 2}, effective_at="NEXT_BILLING_DATE")
+    )
     assert change["__typename"] == "PlanChange" and change["invoice"] is None, change
     assert change["subscription"]["scheduledChange"]["addons"] == [{"addon": {"code": "seat"}, "quantity": 2}]
     for email in ("bob@example.com", "cy@example.com"):  # 3 members now, the change gives 2 seats
@@ -395,10 +444,14 @@ async def test_a_scheduled_change_the_members_no_longer_fit_is_dropped_at_renewa
 
     (renewal,) = await renewal_invoices(api, tenant)
     assert [(li["kind"], li["quantity"], li["amount"]["amount"]) for li in renewal["lines"]] == [
-        ("BASE", 1, 0), ("ADDON", 5, 50_00)]
+        ("BASE", 1, 0),
+        ("ADDON", 5, 50_00),
+    ]
     now = await state(api, subscription)
     assert (now["addons"], now["scheduledChange"]) == ([{"addon": {"code": "seat"}, "quantity": 5}], None)
-    (dropped,) = [e for e in await audit_log(api, tenant) if e["action"] == "subscription.scheduled_change_dropped"]
+    (dropped,) = [
+        e for e in await audit_log(api, tenant) if e["action"] == "subscription.scheduled_change_dropped"
+    ]
     assert dropped["at"] == "2026-12-01T00:00:00+00:00" and "members" in dropped["after"]["reason"]
 
 
@@ -424,5 +477,8 @@ async def test_the_serve_worker_renews_what_falls_due_on_the_process_clock(
 
     (renewal,) = await renewal_invoices(api, tenant)
     assert (renewal["number"], renewal["periodStart"], renewal["periodEnd"]) == (
-        "ACME-0002", "2026-02-15T12:00:00+00:00", "2026-03-15T12:00:00+00:00")
+        "ACME-0002",
+        "2026-02-15T12:00:00+00:00",
+        "2026-03-15T12:00:00+00:00",
+    )
     assert (await state(api, subscription))["currentPeriodEnd"] == "2026-03-15T12:00:00+00:00"

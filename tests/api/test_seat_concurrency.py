@@ -7,7 +7,8 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
-from tests.api.billing import (
+from tests.builders.api import Api, new_tenant
+from tests.builders.billing import (
     change_input,
     change_plan,
     create_plan,
@@ -17,7 +18,6 @@ from tests.api.billing import (
     seats,
     subscribe,
 )
-from tests.conftest import Api, new_tenant
 
 
 async def test_40_concurrent_invites_for_5_free_seats_admit_exactly_5(api: Api) -> None:
@@ -34,11 +34,13 @@ async def test_40_concurrent_invites_for_5_free_seats_admit_exactly_5(api: Api) 
     }
     summary = await seats(api, tenant)
     assert (summary["total"], summary["used"], summary["available"]) == (5, 5, 0)
-    members = (await api("query($id: ID!) { tenant(id: $id) { members { email } } }", {"id": tenant}))
+    members = await api("query($id: ID!) { tenant(id: $id) { members { email } } }", {"id": tenant})
     admitted = {r["email"] for r in results if r["__typename"] == "Member"}
     assert {m["email"] for m in members["tenant"]["members"]} == admitted
-    log = await api("query($id: ID!) { auditLog(tenantId: $id, first: 100) { edges { node { action } } } }",
-                    {"id": tenant})
+    log = await api(
+        "query($id: ID!) { auditLog(tenantId: $id, first: 100) { edges { node { action } } } }",
+        {"id": tenant},
+    )
     actions = Counter(e["node"]["action"] for e in log["auditLog"]["edges"])
     assert actions == {"subscription.created": 1, "member.invited": 5}
 
@@ -50,7 +52,9 @@ async def test_invites_racing_removals_never_overshoot(api: Api) -> None:
     first = [await invite(api, tenant, f"old{i}@team.example") for i in range(3)]
 
     removals = [
-        api("mutation($id: ID!) { removeMember(memberId: $id) { ... on Member { status } } }", {"id": m["id"]})
+        api(
+            "mutation($id: ID!) { removeMember(memberId: $id) { ... on Member { status } } }", {"id": m["id"]}
+        )
         for m in first[:2]
     ]
     invites = [invite(api, tenant, f"new{i}@team.example") for i in range(20)]

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.billing import (
+from tests.builders.api import Api, new_tenant
+from tests.builders.billing import (
     attach,
     by_type,
     create_addon,
@@ -15,7 +16,6 @@ from tests.api.billing import (
     plan_with_seat_addon,
     subscribe,
 )
-from tests.conftest import Api, new_tenant
 
 
 def totals(subscription: dict) -> tuple[int, int]:
@@ -52,7 +52,9 @@ async def test_pure_per_seat_12_dollars_a_user(api: Api, users: int, dollars: in
 
 async def test_tiered_plans_each_with_its_own_seat_price(api: Api) -> None:
     tiers = {"starter": (0, 15_00), "professional": (99_00, 10_00), "enterprise": (499_00, 7_00)}
-    catalog = {code: await plan_with_seat_addon(api, code, base, seat) for code, (base, seat) in tiers.items()}
+    catalog = {
+        code: await plan_with_seat_addon(api, code, base, seat) for code, (base, seat) in tiers.items()
+    }
     paid = {}
     for code, (plan, seat) in catalog.items():
         subscription = await subscribe(api, await new_tenant(api, code), plan, {seat: 10})
@@ -62,7 +64,9 @@ async def test_tiered_plans_each_with_its_own_seat_price(api: Api) -> None:
     # Enterprise's cheaper seat is not for sale on Starter.
     starter_plan, _ = catalog["starter"]
     _, enterprise_seat = catalog["enterprise"]
-    result = await subscribe(api, await new_tenant(api, "bargain hunter"), starter_plan, {enterprise_seat: 10})
+    result = await subscribe(
+        api, await new_tenant(api, "bargain hunter"), starter_plan, {enterprise_seat: 10}
+    )
     assert result["code"] == "ADDON_NOT_ATTACHED", result
 
 
@@ -73,7 +77,9 @@ async def test_seat_packs_give_quantity_times_pack_size_seats(api: Api) -> None:
         packs[size] = await create_addon(api, f"pack_{size}", price, seatType="FULL", seatsPerUnit=size)
         await attach(api, plan, packs[size])
 
-    one_of_each = await subscribe(api, await new_tenant(api, "a"), plan, {packs[5]: 1, packs[10]: 1, packs[25]: 1})
+    one_of_each = await subscribe(
+        api, await new_tenant(api, "a"), plan, {packs[5]: 1, packs[10]: 1, packs[25]: 1}
+    )
     assert totals(one_of_each) == (40, 305_00)
     two_tens = await subscribe(api, await new_tenant(api, "b"), plan, {packs[10]: 2})
     assert totals(two_tens) == (20, 160_00)
@@ -89,8 +95,9 @@ async def test_seat_types_are_priced_and_enforced_separately(api: Api) -> None:
         await attach(api, plan, addon[seat_type])
 
     # The guide's checkout: 10 full, 25 view-only and 50 guest seats.
-    big = await subscribe(api, await new_tenant(api, "big"), plan,
-                          {addon["FULL"]: 10, addon["VIEWER"]: 25, addon["GUEST"]: 50})
+    big = await subscribe(
+        api, await new_tenant(api, "big"), plan, {addon["FULL"]: 10, addon["VIEWER"]: 25, addon["GUEST"]: 50}
+    )
     assert big["latestInvoice"]["total"]["amount"] == 10 * 20_00 + 25 * 5_00 + 0
     assert by_type(big["seats"]) == {"FULL": (10, 0), "VIEWER": (25, 0), "GUEST": (50, 0)}
 
@@ -99,8 +106,11 @@ async def test_seat_types_are_priced_and_enforced_separately(api: Api) -> None:
     assert (await invite(api, tenant, "ann@team.example", "FULL"))["status"] == "ACTIVE"
     # Free viewer and guest seats do not make room for a second full member.
     refused = await invite(api, tenant, "bob@team.example", "FULL")
-    assert refused == {"__typename": "NoSeatsAvailableError", "code": "NO_SEATS_AVAILABLE",
-                       "message": "No seats available. Please upgrade your plan."}
+    assert refused == {
+        "__typename": "NoSeatsAvailableError",
+        "code": "NO_SEATS_AVAILABLE",
+        "message": "No seats available. Please upgrade your plan.",
+    }
     assert (await invite(api, tenant, "bob@team.example", "VIEWER"))["seatType"] == "VIEWER"
     assert (await invite(api, tenant, "cy@team.example", "VIEWER"))["code"] == "NO_SEATS_AVAILABLE"
     assert (await invite(api, tenant, "cy@team.example", "GUEST"))["seatType"] == "GUEST"
@@ -116,7 +126,10 @@ async def test_annual_seats_cost_12_a_month_against_15_monthly(api: Api) -> None
     assert totals(by_month) == (10, 150_00)
     assert totals(by_year) == (10, 1_440_00)
     # 20% saved: a year on the annual plan costs 80% of twelve monthly invoices.
-    assert by_year["latestInvoice"]["total"]["amount"] * 100 == 80 * 12 * by_month["latestInvoice"]["total"]["amount"]
+    assert (
+        by_year["latestInvoice"]["total"]["amount"] * 100
+        == 80 * 12 * by_month["latestInvoice"]["total"]["amount"]
+    )
     assert by_month["currentPeriodEnd"].startswith("2026-02-15")
     assert by_year["currentPeriodEnd"].startswith("2027-01-15")
 

@@ -13,7 +13,7 @@ from models.api_keys.inputs import ApiKeyCreate
 from models.platform.access import operator
 from models.platform.deps import Deps
 from models.tables import ApiKeyRow, metadata
-from tests.conftest import Api, new_key, new_tenant
+from tests.builders.api import Api, new_key, new_tenant
 
 
 async def test_secrets_never_reach_the_database_or_the_logs(

@@ -35,15 +35,26 @@ async def test_concurrent_queries_never_starve_the_pool(db_url: str, clock: Fixe
     deps = Deps(store=store, clock=clock)
     try:
         for i in range(6):
-            row = await tenants.create_tenant(deps, operator(), TenantCreate.parse({"name": f"t{i}", "email": "a@b.example",
-                                                                 "currency": "USD"}))
-        _, secret = await api_keys.create_api_key(deps, operator(), ApiKeyCreate.parse({"role": "ADMIN", "name": "admin"}))
+            row = await tenants.create_tenant(
+                deps,
+                operator(),
+                TenantCreate.parse({"name": f"t{i}", "email": "a@b.example", "currency": "USD"}),
+            )
+        _, secret = await api_keys.create_api_key(
+            deps, operator(), ApiKeyCreate.parse({"role": "ADMIN", "name": "admin"})
+        )
         app = create_app(Settings(database_url=db_url), deps=deps)
         variables = {"after": encode_cursor("~"), "id": row.id}
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway.test") as http:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://gateway.test"
+        ) as http:
+
             async def query() -> httpx.Response:
-                return await http.post("/graphql", json={"query": QUERY, "variables": variables},
-                                       headers={"Authorization": f"Bearer {secret}"})
+                return await http.post(
+                    "/graphql",
+                    json={"query": QUERY, "variables": variables},
+                    headers={"Authorization": f"Bearer {secret}"},
+                )
 
             for _ in range(3):
                 for response in await asyncio.gather(*(query() for _ in range(8))):

@@ -7,31 +7,9 @@ from sqlalchemy import select
 
 from models.platform.deps import Deps
 from models.tables import InvoiceRow
-from tests.api.billing import (
-    attach,
-    create_addon,
-    create_plan,
-    invite,
-    plan_with_seat_addon,
-    subscribe,
-)
-from tests.conftest import Api, new_key, new_tenant
-
-
-async def new_clock(api: Api, at: str) -> str:
-    data = await api("mutation($t: DateTime!) { createTestClock(frozenTime: $t) { ... on TestClock { id } } }",
-                     {"t": at})
-    return data["createTestClock"]["id"]
-
-
-async def tenant_on(api: Api, name: str, clock: str, timezone: str = "UTC", currency: str = "USD") -> str:
-    data = await api(
-        """mutation($input: CreateTenantInput!) { createTenant(input: $input) {
-             ... on Tenant { id } ... on Error { code message } } }""",
-        {"input": {"name": name, "email": "billing@example.com", "currency": currency,
-                   "timezone": timezone, "testClockId": clock}},
-    )
-    return data["createTenant"]["id"]
+from tests.builders.api import Api, new_key, new_tenant
+from tests.builders.billing import attach, create_addon, create_plan, invite, plan_with_seat_addon, subscribe
+from tests.builders.clocks import new_clock, tenant_on
 
 
 async def test_first_invoice_starts_on_the_tenants_clock_with_a_line_per_item(api: Api) -> None:
@@ -53,15 +31,24 @@ async def test_first_invoice_starts_on_the_tenants_clock_with_a_line_per_item(ap
     ]
     invoice = subscription["latestInvoice"]
     assert (invoice["number"], invoice["status"], invoice["currency"]) == ("ACME-0001", "OPEN", "USD")
-    assert [(li["kind"], li["description"], li["quantity"], li["unitAmount"]["amount"], li["amount"]["amount"])
-            for li in invoice["lines"]] == [
+    assert [
+        (li["kind"], li["description"], li["quantity"], li["unitAmount"]["amount"], li["amount"]["amount"])
+        for li in invoice["lines"]
+    ] == [
         ("BASE", "Team Pro (5 seats included)", 1, 99_00, 99_00),
         ("ADDON", "team_pro seat", 10, 15_00, 150_00),
         ("ADDON", "Extra storage 100 GB", 2, 5_00, 10_00),
     ]
-    assert invoice["subtotal"]["amount"] == invoice["total"]["amount"] == invoice["amountDue"]["amount"] == 259_00
+    assert (
+        invoice["subtotal"]["amount"]
+        == invoice["total"]["amount"]
+        == invoice["amountDue"]["amount"]
+        == 259_00
+    )
     assert (invoice["periodStart"], invoice["periodEnd"]) == (
-        subscription["currentPeriodStart"], subscription["currentPeriodEnd"])
+        subscription["currentPeriodStart"],
+        subscription["currentPeriodEnd"],
+    )
     # Storage gives no seats: 5 included + 10 bought.
     assert subscription["seats"]["total"] == 15
 
@@ -90,10 +77,14 @@ async def test_an_idempotency_key_replays_the_first_result(api: Api, deps: Deps)
     assert no_key["code"] == "ALREADY_SUBSCRIBED" and "changePlan" in no_key["message"]
 
     # One subscription, one invoice: nothing was charged twice.
-    log = await api("query($id: ID!) { auditLog(tenantId: $id) { edges { node { action } } } }", {"id": tenant})
+    log = await api(
+        "query($id: ID!) { auditLog(tenantId: $id) { edges { node { action } } } }", {"id": tenant}
+    )
     assert [e["node"]["action"] for e in log["auditLog"]["edges"]] == ["subscription.created"]
     async with deps.store.read() as session:
-        invoices = (await session.scalars(select(InvoiceRow.number).where(InvoiceRow.tenant_id == tenant))).all()
+        invoices = (
+            await session.scalars(select(InvoiceRow.number).where(InvoiceRow.tenant_id == tenant))
+        ).all()
     assert invoices == [first["latestInvoice"]["number"]]
 
 
@@ -111,8 +102,11 @@ async def test_bad_subscribe_input_names_the_field(api: Api) -> None:
     query = """mutation($input: SubscribeInput!) { subscribe(input: $input) { __typename
                  ... on ValidationError { code field message } ... on Error { code message } } }"""
 
-    twice = {"tenantId": tenant, "planId": plan,
-             "addons": [{"addonId": seat, "quantity": 1}, {"addonId": seat, "quantity": 2}]}
+    twice = {
+        "tenantId": tenant,
+        "planId": plan,
+        "addons": [{"addonId": seat, "quantity": 1}, {"addonId": seat, "quantity": 2}],
+    }
     result = (await api(query, {"input": twice}))["subscribe"]
     assert (result["code"], result["field"]) == ("VALIDATION_FAILED", "input.addons[1].addonId"), result
 
@@ -123,8 +117,11 @@ async def test_bad_subscribe_input_names_the_field(api: Api) -> None:
     unknown = {"tenantId": tenant, "planId": "plan_nope"}
     assert (await api(query, {"input": unknown}))["subscribe"]["code"] == "NOT_FOUND"
     # Nothing was half-written: the tenant has no subscription and no audit entry.
-    state = await api("query($id: ID!) { tenant(id: $id) { subscription { id } } auditLog(tenantId: $id) "
-                      "{ edges { node { id } } } }", {"id": tenant})
+    state = await api(
+        "query($id: ID!) { tenant(id: $id) { subscription { id } } auditLog(tenantId: $id) "
+        "{ edges { node { id } } } }",
+        {"id": tenant},
+    )
     assert state == {"tenant": {"subscription": None}, "auditLog": {"edges": []}}
 
 
@@ -140,10 +137,14 @@ async def test_a_tenant_key_subscribes_its_own_tenant_and_reads_the_subscription
     key = await new_key(api, "TENANT", tenant)
     own = api.as_key(key["secret"])
     subscription = await subscribe(own, tenant, plan, {seat: 2})
-    read = await own("query($id: ID!) { subscription(id: $id) { id tenantId seats { total } } }",
-                     {"id": subscription["id"]})
+    read = await own(
+        "query($id: ID!) { subscription(id: $id) { id tenantId seats { total } } }",
+        {"id": subscription["id"]},
+    )
     assert read["subscription"] == {"id": subscription["id"], "tenantId": tenant, "seats": {"total": 7}}
-    log = await api("query($id: ID!) { auditLog(tenantId: $id) { edges { node { actor } } } }", {"id": tenant})
+    log = await api(
+        "query($id: ID!) { auditLog(tenantId: $id) { edges { node { actor } } } }", {"id": tenant}
+    )
     assert [e["node"]["actor"] for e in log["auditLog"]["edges"]] == [key["apiKey"]["id"]]
     # A partner key of the same tenant ingests usage; it may not buy anything.
     partner = api.as_key((await new_key(api, "PARTNER", tenant))["secret"])
@@ -157,7 +158,9 @@ async def test_more_seats_than_the_api_can_count_are_refused_before_anything_is_
     tenant = await new_tenant(api)
     result = await subscribe(api, tenant, plan, {pack: 1_000_000})
     assert result["code"] == "VALIDATION_FAILED" and "seats" in result["message"], result
-    state = await api("query($id: ID!) { tenant(id: $id) { subscription { id } seats { total } } }", {"id": tenant})
+    state = await api(
+        "query($id: ID!) { tenant(id: $id) { subscription { id } seats { total } } }", {"id": tenant}
+    )
     assert state["tenant"] == {"subscription": None, "seats": {"total": 0}}
 
 
@@ -171,6 +174,8 @@ async def test_a_clock_at_the_end_of_time_is_a_clear_error(api: Api) -> None:
 
 async def test_invoice_numbers_never_collide_across_tenants_of_one_name(api: Api) -> None:
     plan = await create_plan(api, "team", 99_00, includedSeats=5)
-    numbers = [(await subscribe(api, await new_tenant(api, "Team"), plan))["latestInvoice"]["number"]
-               for _ in range(3)]
+    numbers = [
+        (await subscribe(api, await new_tenant(api, "Team"), plan))["latestInvoice"]["number"]
+        for _ in range(3)
+    ]
     assert numbers == ["TEAM-0001", "TEAM2-0001", "TEAM3-0001"]

@@ -15,8 +15,8 @@ from graphql import GraphQLInputObjectType, GraphQLSchema, get_named_type
 from gateway.schema import build_schema
 from models.platform.deps import Deps
 from models.webhooks import deliveries as webhook_deliveries
-from tests.api.billing import invite, plan_with_seat_addon, subscribe
-from tests.conftest import Api, new_key, new_tenant
+from tests.builders.api import Api, new_key, new_tenant
+from tests.builders.billing import invite, plan_with_seat_addon, subscribe
 
 # Root field -> (operation, variables from the victim's objects). Every case must
 # answer NOT_FOUND to the other tenant's TENANT key.
@@ -82,7 +82,8 @@ CASES: dict[str, tuple[str, Callable[[Objects], dict[str, Any]]]] = {
         lambda o: {"id": o["tenant"]},
     ),
     "Mutation.changePlan": (
-        """mutation($id: ID!, $plan: ID!) { changePlan(input: {subscriptionId: $id, planId: $plan, addons: []}) {
+        """mutation($id: ID!, $plan: ID!) {
+             changePlan(input: {subscriptionId: $id, planId: $plan, addons: []}) {
              __typename ... on Error { code } } }""",
         lambda o: {"id": o["subscription"], "plan": o["plan"]},
     ),
@@ -97,7 +98,8 @@ CASES: dict[str, tuple[str, Callable[[Objects], dict[str, Any]]]] = {
         lambda o: {"id": o["tenant"]},
     ),
     "Mutation.recordUsageBatch": (
-        """mutation($id: ID!) { recordUsageBatch(events: [{tenantId: $id, meterName: "api_calls", value: 1}]) {
+        """mutation($id: ID!) {
+             recordUsageBatch(events: [{tenantId: $id, meterName: "api_calls", value: 1}]) {
              __typename ... on UsageBatchRecorded { accepted errors { code } } ... on Error { code } } }""",
         lambda o: {"id": o["tenant"]},
     ),
@@ -240,27 +242,40 @@ async def assert_not_found_everywhere(caller: Api, objects: Objects, skip: set[s
 
 
 async def test_another_tenants_key_gets_not_found_everywhere(api: Api, deps: Deps) -> None:
-    clock = (await api('mutation { createTestClock(frozenTime: "2026-03-01T00:00:00Z") { ... on TestClock { id } } }'))["createTestClock"]["id"]
+    clock = (
+        await api(
+            'mutation { createTestClock(frozenTime: "2026-03-01T00:00:00Z") { ... on TestClock { id } } }'
+        )
+    )["createTestClock"]["id"]
     victim = await new_tenant(api, "Victim", test_clock_id=clock)
     victim_key = await new_key(api, "TENANT", victim)
     intruder = api.as_key((await new_key(api, "TENANT", await new_tenant(api, "Intruder")))["secret"])
     plan, seat = await plan_with_seat_addon(api, "team", 99_00, 15_00, includedSeats=5)
     subscribed = await subscribe(api, victim, plan, {seat: 1})
     subscription, invoice = subscribed["id"], subscribed["latestInvoice"]["id"]
-    webhook = (await api(
-        """mutation($id: ID!) { createWebhookEndpoint(input: {url: "https://hooks.victim.example/in",
-             events: ["seats.changed"], tenantId: $id}) { ... on NewWebhookEndpoint { endpoint { id } } } }""",
-        {"id": victim},
-    ))["createWebhookEndpoint"]["endpoint"]["id"]
+    webhook = (
+        await api(
+            """mutation($id: ID!) { createWebhookEndpoint(input: {url: "https://hooks.victim.example/in",
+             events: ["seats.changed"], tenantId: $id}) {
+             ... on NewWebhookEndpoint { endpoint { id } } } }""",
+            {"id": victim},
+        )
+    )["createWebhookEndpoint"]["endpoint"]["id"]
     member = (await invite(api, victim, "ann@victim.example"))["id"]
     await webhook_deliveries.dispatch_events(deps)  # the seats.changed events, owed to the victim's endpoint
     deliveries = "query($id: ID!) { webhookDeliveries(endpointId: $id) { edges { node { id } } } }"
     delivery = (await api(deliveries, {"id": webhook}))["webhookDeliveries"]["edges"][0]["node"]["id"]
     await api('mutation { createMeter(input: {name: "api_calls"}) { ... on Meter { id } } }')
     objects = {
-        "tenant": victim, "key": victim_key["apiKey"]["id"], "clock": clock,
-        "plan": plan, "subscription": subscription, "member": member, "invoice": invoice,
-        "webhook": webhook, "delivery": delivery,
+        "tenant": victim,
+        "key": victim_key["apiKey"]["id"],
+        "clock": clock,
+        "plan": plan,
+        "subscription": subscription,
+        "member": member,
+        "invoice": invoice,
+        "webhook": webhook,
+        "delivery": delivery,
     }
 
     await assert_not_found_everywhere(intruder, objects)
@@ -276,22 +291,33 @@ async def test_another_tenants_key_gets_not_found_everywhere(api: Api, deps: Dep
 
     # And nothing changed: the victim's key still works and its billing info is intact.
     victim_api = api.as_key(victim_key["secret"])
-    tenant = (await victim_api(
-        """query($id: ID!) { tenant(id: $id) { billingInfo { companyName } members { email }
+    tenant = (
+        await victim_api(
+            """query($id: ID!) { tenant(id: $id) { billingInfo { companyName } members { email }
              subscription { id status addons { quantity } } invoices { edges { node { id } } } } }""",
-        {"id": victim},
-    ))["tenant"]
-    assert tenant == {"billingInfo": None, "subscription": {"id": subscription, "status": "ACTIVE",
-                                                            "addons": [{"quantity": 1}]},
-                      "members": [{"email": "ann@victim.example"}], "invoices": {"edges": [{"node": {"id": invoice}}]}}
-    endpoints = (await api("query($id: ID) { webhookEndpoints(tenantId: $id) { id url } }", {"id": None}))
+            {"id": victim},
+        )
+    )["tenant"]
+    assert tenant == {
+        "billingInfo": None,
+        "subscription": {"id": subscription, "status": "ACTIVE", "addons": [{"quantity": 1}]},
+        "members": [{"email": "ann@victim.example"}],
+        "invoices": {"edges": [{"node": {"id": invoice}}]},
+    }
+    endpoints = await api("query($id: ID) { webhookEndpoints(tenantId: $id) { id url } }", {"id": None})
     assert endpoints["webhookEndpoints"] == [{"id": webhook, "url": "https://hooks.victim.example/in"}]
-    clock_now = (await api("query($id: ID!) { testClock(id: $id) { frozenTime } }", {"id": clock}))["testClock"]
+    clock_now = (await api("query($id: ID!) { testClock(id: $id) { frozenTime } }", {"id": clock}))[
+        "testClock"
+    ]
     assert clock_now["frozenTime"] == "2026-03-01T00:00:00+00:00"
 
 
 async def test_a_tenant_sees_the_test_clock_it_lives_on_but_cannot_move_it(api: Api) -> None:
-    clock = (await api('mutation { createTestClock(frozenTime: "2026-03-01T00:00:00Z") { ... on TestClock { id } } }'))["createTestClock"]["id"]
+    clock = (
+        await api(
+            'mutation { createTestClock(frozenTime: "2026-03-01T00:00:00Z") { ... on TestClock { id } } }'
+        )
+    )["createTestClock"]["id"]
     tenant = await new_tenant(api, "On the clock", test_clock_id=clock)
     as_tenant = api.as_key((await new_key(api, "TENANT", tenant))["secret"])
     operation, variables = CASES["Query.testClock"]

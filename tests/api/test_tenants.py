@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import START, Api, new_key
+from tests.builders.api import START, Api, new_key
 
 TENANT_FIELDS = """
   id name email currency timezone salesMode providerCustomerId createdAt
@@ -192,10 +192,12 @@ async def test_bad_page_arguments_are_rejected(api: Api, variables: dict, field:
 
 
 async def test_the_tax_rate_is_a_percent_set_by_an_admin(api: Api) -> None:
-    created = (await api(
-        """mutation { createTenant(input: {name: "Taxed", email: "t@t.example", currency: "EUR", taxRate: "19"}) {
-             ... on Tenant { id taxRate } } }"""
-    ))["createTenant"]
+    created = (
+        await api(
+            """mutation { createTenant(input: {name: "Taxed", email: "t@t.example", currency: "EUR",
+             taxRate: "19"}) { ... on Tenant { id taxRate } } }"""
+        )
+    )["createTenant"]
     assert created["taxRate"] == "19"
     set_rate = """mutation($id: ID!, $rate: Decimal!) { setTaxRate(tenantId: $id, taxRate: $rate) { __typename
         ... on Tenant { taxRate } ... on ValidationError { field } ... on Error { code message } } }"""
@@ -204,6 +206,9 @@ async def test_the_tax_rate_is_a_percent_set_by_an_admin(api: Api) -> None:
         result = (await api(set_rate, {"id": created["id"], "rate": bad}))["setTaxRate"]
         assert (result["code"], result["field"]) == ("VALIDATION_FAILED", "taxRate"), (bad, result)
     as_tenant = api.as_key((await new_key(api, "TENANT", created["id"]))["secret"])
-    assert (await as_tenant(set_rate, {"id": created["id"], "rate": "0"}))["setTaxRate"]["code"] == "FORBIDDEN"
-    assert (await api("query($id: ID!) { tenant(id: $id) { taxRate } }", {"id": created["id"]}))["tenant"] == {
-        "taxRate": "8.875"}
+    assert (await as_tenant(set_rate, {"id": created["id"], "rate": "0"}))["setTaxRate"][
+        "code"
+    ] == "FORBIDDEN"
+    assert (await api("query($id: ID!) { tenant(id: $id) { taxRate } }", {"id": created["id"]}))[
+        "tenant"
+    ] == {"taxRate": "8.875"}

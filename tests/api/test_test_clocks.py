@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import START, Api
+from tests.builders.api import START, Api
 
 CREATE_CLOCK = """mutation($t: DateTime!) { createTestClock(frozenTime: $t, name: "renewals") {
   __typename ... on TestClock { id frozenTime name status } ... on Error { code message }
@@ -66,9 +66,12 @@ async def test_times_without_an_offset_or_beyond_the_calendar_are_refused(api: A
 
 async def test_test_clocks_are_for_admin_keys(api: Api) -> None:
     tenant = (await api(TENANT_ON, {"clock": None}))["createTenant"]
-    key = (await api(
-        'mutation($id: ID!) { createApiKey(input: {role: TENANT, tenantId: $id}) { ... on NewApiKey { secret } } }',
-        {"id": tenant["id"]},
-    ))["createApiKey"]["secret"]
+    key = (
+        await api(
+            "mutation($id: ID!) "
+            "{ createApiKey(input: {role: TENANT, tenantId: $id}) { ... on NewApiKey { secret } } }",
+            {"id": tenant["id"]},
+        )
+    )["createApiKey"]["secret"]
     result = (await api.as_key(key)(CREATE_CLOCK, {"t": "2026-03-01T00:00:00Z"}))["createTestClock"]
     assert result["code"] == "FORBIDDEN"

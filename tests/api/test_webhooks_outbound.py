@@ -29,8 +29,9 @@ from models.platform import events
 from models.platform.deps import Deps
 from models.tables import WebhookDeliveryRow
 from models.webhooks import deliveries as webhook_deliveries
-from tests.api.billing import invite, plan_with_seat_addon, subscribe
-from tests.conftest import Api, new_tenant
+from tests.builders.api import Api, new_tenant
+from tests.builders.billing import invite, plan_with_seat_addon, subscribe
+from tests.builders.webhook_endpoints import DELIVERIES, new_endpoint
 
 
 @dataclass
@@ -83,35 +84,6 @@ async def receiver() -> AsyncIterator[Receiver]:
     sock.close()
 
 
-ENDPOINT = """__typename ... on NewWebhookEndpoint { secret endpoint { id url events tenantId description
-  enabled createdAt } } ... on ValidationError { field } ... on Error { code message }"""
-DELIVERIES = """query($id: ID!, $first: Int, $after: String) {
-  webhookDeliveries(endpointId: $id, first: $first, after: $after) {
-    edges { node { id eventId eventType status attempts nextAttemptAt createdAt
-                   attemptLog { attempt at statusCode error durationMs responseBody } } }
-    pageInfo { hasNextPage endCursor } } }"""
-
-
-async def create_endpoint(api: Api, url: str, event_types: list[str], tenant_id: str | None = None,
-                          **fields: Any) -> dict[str, Any]:
-    """The CreateWebhookEndpointResult."""
-    spec = {"url": url, "events": event_types, "tenantId": tenant_id, **fields}
-    return (await api(
-        f"""mutation($input: CreateWebhookEndpointInput!) {{
-              createWebhookEndpoint(input: $input) {{ {ENDPOINT} }} }}""",
-        {"input": spec},
-    ))["createWebhookEndpoint"]
-
-
-async def new_endpoint(
-    api: Api, url: str, event_types: list[str], tenant_id: str | None = None
-) -> tuple[str, str]:
-    """(endpoint id, secret)"""
-    created = await create_endpoint(api, url, event_types, tenant_id)
-    assert created["__typename"] == "NewWebhookEndpoint", created
-    return created["endpoint"]["id"], created["secret"]
-
-
 async def deliveries(api: Api, endpoint_id: str, first: int = 50) -> list[dict[str, Any]]:
     data = await api(DELIVERIES, {"id": endpoint_id, "first": first})
     return [edge["node"] for edge in data["webhookDeliveries"]["edges"]]
@@ -147,9 +119,16 @@ async def test_a_partner_receives_seats_changed_signed_with_its_secret(
         assert request.verified(secret) == {
             "type": "seats.changed",
             "timestamp": "2026-01-15T12:00:00+00:00",
-            "data": {"tenantId": tenant, "reason": "member.invited", "memberId": member["id"],
-                     "seats": {"FULL": {"total": 5, "used": 1}, "VIEWER": {"total": 0, "used": 0},
-                               "GUEST": {"total": 0, "used": 0}}},
+            "data": {
+                "tenantId": tenant,
+                "reason": "member.invited",
+                "memberId": member["id"],
+                "seats": {
+                    "FULL": {"total": 5, "used": 1},
+                    "VIEWER": {"total": 0, "used": 0},
+                    "GUEST": {"total": 0, "used": 0},
+                },
+            },
         }
         assert request.headers["content-type"] == "application/json"
     # The same webhook-id on every attempt: the receiver can drop repeats.
@@ -158,7 +137,9 @@ async def test_a_partner_receives_seats_changed_signed_with_its_secret(
     assert (delivery["status"], delivery["attempts"]) == ("SUCCEEDED", 2)
     assert delivery["eventType"] == "seats.changed"
     assert [(a["attempt"], a["statusCode"], a["responseBody"]) for a in delivery["attemptLog"]] == [
-        (1, 503, "receiver is down"), (2, 200, "ok")]
+        (1, 503, "receiver is down"),
+        (2, 200, "ok"),
+    ]
     # A forged body or another endpoint's secret does not verify.
     forged = Received(first.path, first.headers, first.body.replace(b'"used":1', b'"used":0'))
     with pytest.raises(WebhookVerificationError):
@@ -168,8 +149,14 @@ async def test_a_partner_receives_seats_changed_signed_with_its_secret(
         first.verified(other_secret)
 
 
-SCHEDULE = [timedelta(seconds=5), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2),
-            timedelta(hours=5), timedelta(hours=10)]
+SCHEDULE = [
+    timedelta(seconds=5),
+    timedelta(minutes=5),
+    timedelta(minutes=30),
+    timedelta(hours=2),
+    timedelta(hours=5),
+    timedelta(hours=10),
+]
 
 
 async def test_a_failing_endpoint_is_retried_on_the_schedule_then_failed_and_redelivered(
@@ -204,7 +191,8 @@ async def test_a_failing_endpoint_is_retried_on_the_schedule_then_failed_and_red
         at += wait
         times.append(at.isoformat())
     assert [(a["attempt"], a["at"], a["statusCode"]) for a in delivery["attemptLog"]] == [
-        (n, t, 500) for n, t in enumerate(times, 1)]
+        (n, t, 500) for n, t in enumerate(times, 1)
+    ]
     # Spent: nothing more however long one waits.
     advance(deps.clock, timedelta(days=3))
     assert await run_deliveries(deps) == 0
@@ -213,7 +201,8 @@ async def test_a_failing_endpoint_is_retried_on_the_schedule_then_failed_and_red
     lines = [json.loads(line) for line in log_output.getvalue().splitlines()]
     attempts = [line for line in lines if line["logger"] == "gateway.webhooks"]
     assert [(a["attempt"], a["status_code"], a["delivery_id"], a["endpoint_id"]) for a in attempts] == [
-        (n, 500, delivery["id"], endpoint) for n in range(1, 8)]
+        (n, 500, delivery["id"], endpoint) for n in range(1, 8)
+    ]
     assert [a.get("next_attempt_at") for a in attempts] == [*times[1:], None]
     assert "no attempts left: FAILED" in attempts[-1]["msg"]
     for a in attempts:
@@ -221,12 +210,20 @@ async def test_a_failing_endpoint_is_retried_on_the_schedule_then_failed_and_red
     assert secret not in log_output.getvalue()
 
     # The partner fixed its endpoint: redeliver.
-    redelivered = (await api(
-        """mutation($id: ID!) { redeliverWebhook(deliveryId: $id) { __typename
-             ... on WebhookDelivery { id status nextAttemptAt attempts } } }""", {"id": delivery["id"]}
-    ))["redeliverWebhook"]
-    assert redelivered == {"__typename": "WebhookDelivery", "id": delivery["id"], "status": "PENDING",
-                           "nextAttemptAt": deps.clock.now().isoformat(), "attempts": 7}
+    redelivered = (
+        await api(
+            """mutation($id: ID!) { redeliverWebhook(deliveryId: $id) { __typename
+             ... on WebhookDelivery { id status nextAttemptAt attempts } } }""",
+            {"id": delivery["id"]},
+        )
+    )["redeliverWebhook"]
+    assert redelivered == {
+        "__typename": "WebhookDelivery",
+        "id": delivery["id"],
+        "status": "PENDING",
+        "nextAttemptAt": deps.clock.now().isoformat(),
+        "attempts": 7,
+    }
     assert await run_deliveries(deps) == 1
     assert receiver.requests[-1].headers["webhook-id"] == delivery["id"]
     assert receiver.requests[-1].verified(secret)["type"] == "seats.changed"
@@ -318,10 +315,13 @@ async def test_a_disabled_endpoint_gets_nothing_new_its_retries_wait_and_a_delet
     receiver.answers["/doomed"] = [500]
     await invite(api, tenant, "cy@pause.example")
     await run_deliveries(deps)
-    deleted = (await api(
-        "mutation($id: ID!) { deleteWebhookEndpoint(id: $id) { __typename ... on WebhookEndpoint { id } } }",
-        {"id": doomed},
-    ))["deleteWebhookEndpoint"]
+    deleted = (
+        await api(
+            "mutation($id: ID!) "
+            "{ deleteWebhookEndpoint(id: $id) { __typename ... on WebhookEndpoint { id } } }",
+            {"id": doomed},
+        )
+    )["deleteWebhookEndpoint"]
     assert deleted == {"__typename": "WebhookEndpoint", "id": doomed}
     advance(deps.clock, timedelta(hours=1))
     assert await run_deliveries(deps) == 0
@@ -329,8 +329,11 @@ async def test_a_disabled_endpoint_gets_nothing_new_its_retries_wait_and_a_delet
     body = await api.raw(DELIVERIES, {"id": doomed})
     assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND"
     async with deps.store.read() as session:
-        assert (await session.scalars(select(WebhookDeliveryRow.id).where(
-            WebhookDeliveryRow.endpoint_id == doomed))).all() == []
+        assert (
+            await session.scalars(
+                select(WebhookDeliveryRow.id).where(WebhookDeliveryRow.endpoint_id == doomed)
+            )
+        ).all() == []
 
 
 async def test_dispatch_makes_one_delivery_per_matching_endpoint_once(api: Api, deps: Deps) -> None:
@@ -340,21 +343,28 @@ async def test_dispatch_makes_one_delivery_per_matching_endpoint_once(api: Api, 
     everyone, _ = await new_endpoint(api, "https://hooks.example.com/all", ["usage.recorded", "invoice.paid"])
     now = deps.clock.now()
     async with deps.store.transaction() as session:
-        events.emit(session, deps.bus, EventType.USAGE_RECORDED, tenant, {"tenantId": tenant}, now)
-        events.emit(session, deps.bus, EventType.USAGE_RECORDED, other, {"tenantId": other}, now)
-        events.emit(session, deps.bus, EventType.INVOICE_PAID, None, {"note": "no tenant"}, now)
+        events.record_event(session, deps.bus, EventType.USAGE_RECORDED, tenant, {"tenantId": tenant}, now)
+        events.record_event(session, deps.bus, EventType.USAGE_RECORDED, other, {"tenantId": other}, now)
+        events.record_event(session, deps.bus, EventType.INVOICE_PAID, None, {"note": "no tenant"}, now)
     with pytest.raises(RuntimeError):  # rolled back: never delivered
         async with deps.store.transaction() as session:
-            events.emit(session, deps.bus, EventType.USAGE_RECORDED, tenant, {"tenantId": tenant}, now)
+            events.record_event(
+                session, deps.bus, EventType.USAGE_RECORDED, tenant, {"tenantId": tenant}, now
+            )
             raise RuntimeError
 
     assert await webhook_deliveries.dispatch_events(deps) == 3
     assert await webhook_deliveries.dispatch_events(deps) == 0
     async with deps.store.read() as session:
         rows = (await session.scalars(select(WebhookDeliveryRow))).all()
-    assert sorted((r.endpoint_id, r.event_type) for r in rows) == sorted([
-        (mine, "usage.recorded"), (everyone, "usage.recorded"), (everyone, "usage.recorded"),
-        (everyone, "invoice.paid")])
+    assert sorted((r.endpoint_id, r.event_type) for r in rows) == sorted(
+        [
+            (mine, "usage.recorded"),
+            (everyone, "usage.recorded"),
+            (everyone, "usage.recorded"),
+            (everyone, "invoice.paid"),
+        ]
+    )
     assert all(r.status == "PENDING" and r.next_attempt_at == now for r in rows)
 
 
@@ -363,7 +373,9 @@ async def test_concurrent_passes_send_each_delivery_once(api: Api, deps: Deps, r
     await new_endpoint(api, receiver.url(), ["usage.recorded"], tenant)
     async with deps.store.transaction() as session:
         for n in range(30):
-            events.emit(session, deps.bus, EventType.USAGE_RECORDED, tenant, {"n": n}, deps.clock.now())
+            events.record_event(
+                session, deps.bus, EventType.USAGE_RECORDED, tenant, {"n": n}, deps.clock.now()
+            )
 
     await asyncio.gather(*(run_deliveries(deps) for _ in range(4)))
     while await run_deliveries(deps):
@@ -379,14 +391,19 @@ async def test_a_token_in_an_endpoint_url_stays_out_of_the_log(
 ) -> None:
     tenant = await subscribed_tenant(api, "Tokens", "team")
     await run_deliveries(deps)
-    await new_endpoint(api, receiver.url("/hooks/T0KEN-IN-PATH?token=s3cr3t-query"), ["seats.changed"], tenant)
+    await new_endpoint(
+        api, receiver.url("/hooks/T0KEN-IN-PATH?token=s3cr3t-query"), ["seats.changed"], tenant
+    )
     await invite(api, tenant, "eve@tokens.example")
     assert await run_deliveries(deps) >= 1
     assert [r.path for r in receiver.requests] == ["/hooks/T0KEN-IN-PATH"]
     # (The fixture also logs SQL statements and the driver's DEBUG tracing, with their
     # parameters, which serving at INFO does not.)
-    lines = [line for line in log_output.getvalue().splitlines()
-             if '"logger": "sqlalchemy' not in line and '"logger": "aiosqlite' not in line]
+    lines = [
+        line
+        for line in log_output.getvalue().splitlines()
+        if '"logger": "sqlalchemy' not in line and '"logger": "aiosqlite' not in line
+    ]
     logged = "\n".join(lines)
     assert "gateway.webhooks" in logged  # the attempt is logged, by ids
     assert "T0KEN-IN-PATH" not in logged and "s3cr3t-query" not in logged

@@ -16,16 +16,40 @@ pytestmark = pytest.mark.serve
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKLOADS = {
-    "ingest/http", "ingest/service", "month_count/setup", "month_count/service", "month_count/http",
-    "dashboard/setup", "dashboard/http", "fleet/http", "fleet/sql", "seats/http",
+    "ingest/http",
+    "ingest/service",
+    "month_count/setup",
+    "month_count/service",
+    "month_count/http",
+    "dashboard/setup",
+    "dashboard/http",
+    "fleet/http",
+    "fleet/sql",
+    "seats/http",
 }
-HEADLINES = {"ingest/http", "ingest/service", "month_count/service", "month_count/http", "dashboard/http", "fleet/http",
-             "seats/http"}
+HEADLINES = {
+    "ingest/http",
+    "ingest/service",
+    "month_count/service",
+    "month_count/http",
+    "dashboard/http",
+    "fleet/http",
+    "seats/http",
+}
 
 
 def test_the_smoke_run_measures_every_workload_on_each_database_and_writes_its_json(tmp_path: Path) -> None:
     databases = ["sqlite", "postgres"] if os.environ.get("GATEWAY_TEST_POSTGRES_URL") else ["sqlite"]
-    command = [sys.executable, "-m", "bench", "--smoke", "--out", str(tmp_path), "--databases", ",".join(databases)]
+    command = [
+        sys.executable,
+        "-m",
+        "bench",
+        "--smoke",
+        "--out",
+        str(tmp_path),
+        "--databases",
+        ",".join(databases),
+    ]
     if "postgres" in databases:
         command.append("--require-postgres")
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)

@@ -32,7 +32,10 @@ from models.test_clocks import service as test_clocks
 def run(db_url: str, cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "gateway", *args],
-        capture_output=True, text=True, cwd=cwd, timeout=60,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=60,
         env={**os.environ, "GATEWAY_DATABASE_URL": db_url, **env},
     )
 
@@ -52,8 +55,10 @@ async def test_seed_demo_twice_adds_the_demo_once(db_url: str, tmp_path: Path, d
         seeded = run(db_url, tmp_path, "seed-demo")
         assert seeded.returncode == 0 and expected in seeded.stderr, seeded.stderr
         async with deps.store.read() as session:
-            counts = [await session.scalar(select(func.count()).select_from(t))
-                      for t in (TenantRow, PlanRow, AddonRow, SubscriptionRow, MemberRow, InvoiceRow)]
+            counts = [
+                await session.scalar(select(func.count()).select_from(t))
+                for t in (TenantRow, PlanRow, AddonRow, SubscriptionRow, MemberRow, InvoiceRow)
+            ]
             members = sum(len(team["members"]) for team in DEMO_TEAMS.values())
             assert counts == [3, len(DEMO_PLANS), len(DEMO_ADDONS), 3, members, 3], counts
     # The guide's catalog, and a team at capacity to show enforcement on.
@@ -64,7 +69,13 @@ async def test_seed_demo_twice_adds_the_demo_once(db_url: str, tmp_path: Path, d
         (used,) = await seats_in_use(session, [acme.id])
         totals = await seat_totals_of(session, subscription)
     assert totals[SeatType.FULL] == used[SeatType.FULL] == 7
-    assert {p["code"] for p in DEMO_PLANS} >= {"starter", "team_pro", "per_user", "professional", "enterprise"}
+    assert {p["code"] for p in DEMO_PLANS} >= {
+        "starter",
+        "team_pro",
+        "per_user",
+        "professional",
+        "enterprise",
+    }
 
 
 async def test_tenant_keys_from_the_cli(db_url: str, tmp_path: Path, deps: Deps) -> None:
@@ -84,7 +95,9 @@ async def test_tenant_keys_from_the_cli(db_url: str, tmp_path: Path, deps: Deps)
     ],
 )
 def test_bad_settings_name_the_variable(tmp_path: Path, env: dict[str, str], message: str) -> None:
-    result = run(env.pop("GATEWAY_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path}/x.db"), tmp_path, "migrate", **env)
+    result = run(
+        env.pop("GATEWAY_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path}/x.db"), tmp_path, "migrate", **env
+    )
     assert result.returncode != 0
     assert message in result.stderr
     assert "Traceback" not in result.stderr
@@ -92,8 +105,14 @@ def test_bad_settings_name_the_variable(tmp_path: Path, env: dict[str, str], mes
 
 def test_migrate_creates_the_sqlite_default_in_the_working_directory(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "GATEWAY_DATABASE_URL"}
-    result = subprocess.run([sys.executable, "-m", "gateway", "migrate"], capture_output=True,
-                            text=True, cwd=tmp_path, env=env, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway", "migrate"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "gateway.db").exists()
 
@@ -102,11 +121,25 @@ async def test_bill_renews_what_is_due_once(db_url: str, tmp_path: Path, deps: D
     # A tenant whose test clock stands past its period end: due, not yet renewed.
     clock = await test_clocks.create_test_clock(deps, operator(), datetime(2026, 1, 15, 12, 0, tzinfo=UTC))
     tenant = await create_tenant(
-        deps, operator(), TenantCreate.parse({"name": "Acme Analytics", "email": "billing@example.com", "currency": "USD",
-                           "test_clock_id": clock.id}),
+        deps,
+        operator(),
+        TenantCreate.parse(
+            {
+                "name": "Acme Analytics",
+                "email": "billing@example.com",
+                "currency": "USD",
+                "test_clock_id": clock.id,
+            }
+        ),
     )
-    plan = await create_plan(deps, operator(), PlanCreate.parse({"code": "team", "name": "Team", "currency": "USD", "base_price": 99_00}))
-    subscription = await subscribe(deps, operator(), SubscriptionCreate.parse({"tenant_id": tenant.id, "plan_id": plan.id}))
+    plan = await create_plan(
+        deps,
+        operator(),
+        PlanCreate.parse({"code": "team", "name": "Team", "currency": "USD", "base_price": 99_00}),
+    )
+    subscription = await subscribe(
+        deps, operator(), SubscriptionCreate.parse({"tenant_id": tenant.id, "plan_id": plan.id})
+    )
     await test_clocks.move_test_clock(deps, operator(), clock.id, datetime(2026, 2, 20, tzinfo=UTC))
 
     billed = run(db_url, tmp_path, "bill")
@@ -117,10 +150,16 @@ async def test_bill_renews_what_is_due_once(db_url: str, tmp_path: Path, deps: D
     assert "renewed 0 subscription(s); issued 0 invoice(s)\n" in again.stderr
 
     async with deps.store.read() as session:
-        issued = (await session.execute(
-            select(InvoiceRow.number, InvoiceRow.reason, InvoiceRow.period_start).order_by(InvoiceRow.number)
-        )).all()
+        issued = (
+            await session.execute(
+                select(InvoiceRow.number, InvoiceRow.reason, InvoiceRow.period_start).order_by(
+                    InvoiceRow.number
+                )
+            )
+        ).all()
         renewed = await session.get(SubscriptionRow, subscription.id)
-    assert issued == [("ACME-0001", "SUBSCRIBE", datetime(2026, 1, 15, 12, 0, tzinfo=UTC)),
-                      ("ACME-0002", "RENEWAL", datetime(2026, 2, 15, 12, 0, tzinfo=UTC))]
+    assert issued == [
+        ("ACME-0001", "SUBSCRIBE", datetime(2026, 1, 15, 12, 0, tzinfo=UTC)),
+        ("ACME-0002", "RENEWAL", datetime(2026, 2, 15, 12, 0, tzinfo=UTC)),
+    ]
     assert renewed.current_period_end == datetime(2026, 3, 15, 12, 0, tzinfo=UTC)

@@ -30,7 +30,9 @@ def _refuse(value: Any) -> Any:
 
 
 Picky = NewType("Picky", str)
-CONFIG = StrawberryConfig(scalar_map={Picky: strawberry.scalar(name="Picky", serialize=_refuse, parse_value=str)})
+CONFIG = StrawberryConfig(
+    scalar_map={Picky: strawberry.scalar(name="Picky", serialize=_refuse, parse_value=str)}
+)
 
 
 @strawberry.type
@@ -63,8 +65,12 @@ class Item:
 
 def item(**changes: Any) -> Item:
     values: dict[str, Any] = {
-        "name": "a", "label": None, "color": Color.RED, "picky": "ok",
-        "amount": Amount(value=5, unit="usd", color=None), "maybe": None,
+        "name": "a",
+        "label": None,
+        "color": Color.RED,
+        "picky": "ok",
+        "amount": Amount(value=5, unit="usd", color=None),
+        "maybe": None,
     }
     values.update(changes)
     return Item(**values)
@@ -118,7 +124,9 @@ def test_errors_in_plain_leaves_keep_their_paths() -> None:
     result = run(LeafFastPath, "{ items { name picky amount { value } } }")
     assert result["data"]["items"][0] == {"name": "a", "picky": "ok", "amount": {"value": 5}}
     assert sorted(path for _, path in result["errors"]) == [
-        ("items", 2, "name"), ("items", 3, "picky"), ("items", 4, "amount"),
+        ("items", 2, "name"),
+        ("items", 3, "picky"),
+        ("items", 4, "amount"),
     ]
     assert [result["data"]["items"][i] for i in (2, 3, 4)] == [None] * 3
     # graphql-core does not check an object's class when its type has no is_type_of;
@@ -138,10 +146,19 @@ def test_plain_fields_skip_graphql_cores_field_machinery(monkeypatch: pytest.Mon
 
     monkeypatch.setattr(StrawberryGraphQLCoreExecutionContext, "execute_field", counted)
     result = run(LeafFastPath, "{ items { name color computed amount { value unit } } }")
-    assert result["data"]["items"][1] == {"name": "b", "color": "BLUE", "computed": "B",
-                                          "amount": {"value": 5, "unit": "usd"}}
+    assert result["data"]["items"][1] == {
+        "name": "b",
+        "color": "BLUE",
+        "computed": "B",
+        "amount": {"value": 5, "unit": "usd"},
+    }
     # The long way: the list, the resolver of each item, and only the values the fast
     # path hands back: item 2's null name, item 4's null amount and item 5's Other,
     # item 6's color that is no member (items 2 and 6 stop at that error, before `computed`).
-    assert Counter(calls) == {"Query.items": 1, "Item.computed": len(ITEMS) - 2, "Item.name": 1, "Item.amount": 2,
-                              "Item.color": 1}
+    assert Counter(calls) == {
+        "Query.items": 1,
+        "Item.computed": len(ITEMS) - 2,
+        "Item.name": 1,
+        "Item.amount": 2,
+        "Item.color": 1,
+    }

@@ -5,129 +5,35 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Any
 
-import httpx
 import pytest
-import uvicorn
 import websockets
 
-from gateway.app import create_app
 from gateway.live import QUEUE_SIZE, Hub
 from gateway.settings import Settings
 from models.platform.deps import Deps
 from models.platform.events import Event
 from resolvers.live import subscriptions as live_subscriptions
-from tests.api.billing import invite, plan_with_seat_addon, subscribe
-from tests.api.metering import event as usage
-from tests.api.metering import new_meter, record_all
-from tests.conftest import START, Api, new_key, new_tenant
+from tests.builders.api import START, new_key, new_tenant
+from tests.builders.billing import invite, plan_with_seat_addon, subscribe
+from tests.builders.live_subscriptions import (
+    SEATS,
+    http_api,
+    live,
+    next_data,
+    seated_tenant,
+    serve,
+    subscribed,
+)
+from tests.builders.metering import event as usage
+from tests.builders.metering import new_meter, record_all
 
-SEATS = """subscription($t: ID!) { seatsChanged(tenantId: $t) { id tenantId at reason memberId
-  seats { included purchased total used available byType { seatType total used available } } } }"""
 USAGE = """subscription($t: ID!) { usageRecorded(tenantId: $t) { tenantId accepted
   meters { meterName events } } }"""
 INVOICES = """subscription($t: ID!) { invoiceEvents(tenantId: $t) { type at
-  invoice { id number status total { amount currency } amountDue { amount } lines { kind amount { amount } } } } }"""
+  invoice { id number status total { amount currency } amountDue { amount }
+            lines { kind amount { amount } } } } }"""
 REVOKE = "mutation($id: ID!) { revokeApiKey(id: $id) { __typename } }"
-QUIET = 0.5  # how long "receives nothing" waits, once the event has reached everyone it would
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@asynccontextmanager
-async def serve(settings: Settings, deps: Deps) -> AsyncIterator[str]:
-    """The gateway under uvicorn on a free loopback port, lifespan (hub, workers) included."""
-    port = free_port()
-    config = uvicorn.Config(create_app(settings, deps=deps), host="127.0.0.1", port=port, log_level="warning",
-                            timeout_graceful_shutdown=2)
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    for _ in range(500):
-        if server.started or task.done():
-            break
-        await asyncio.sleep(0.01)
-    if task.done():
-        task.result()
-    assert server.started, "the server did not start"
-    try:
-        yield f"127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
-
-
-@asynccontextmanager
-async def http_api(address: str, key: str) -> AsyncIterator[Api]:
-    async with httpx.AsyncClient(base_url=f"http://{address}", timeout=10) as http:
-        yield Api(http, key)
-
-
-class LiveClient:
-    """A graphql-transport-ws client: connection_init with the key, then subscribe."""
-
-    def __init__(self, ws: Any) -> None:
-        self.ws = ws
-        self.ids = 0
-
-    async def subscribe(self, query: str, variables: dict[str, Any]) -> str:
-        self.ids += 1
-        op = str(self.ids)
-        await self.ws.send(json.dumps({"id": op, "type": "subscribe",
-                                       "payload": {"query": query, "variables": variables}}))
-        return op
-
-    async def receive(self, timeout: float = 5) -> dict[str, Any]:
-        return json.loads(await asyncio.wait_for(self.ws.recv(), timeout))
-
-    async def assert_silent(self, seconds: float = QUIET) -> None:
-        try:
-            message = await asyncio.wait_for(self.ws.recv(), seconds)
-        except TimeoutError:
-            return
-        raise AssertionError(f"expected nothing, received {message}")
-
-
-@asynccontextmanager
-async def live(address: str, key: str | None) -> AsyncIterator[LiveClient]:
-    payload = {"Authorization": f"Bearer {key}"} if key else {}
-    async with websockets.connect(f"ws://{address}/graphql", subprotocols=["graphql-transport-ws"]) as ws:
-        await ws.send(json.dumps({"type": "connection_init", "payload": payload}))
-        ack = json.loads(await asyncio.wait_for(ws.recv(), 5))
-        assert ack["type"] == "connection_ack", ack
-        yield LiveClient(ws)
-
-
-async def subscribed(hub: Any, count: int) -> None:
-    """Wait until the server's hub holds `count` subscribers: the protocol has no
-    acknowledgement of a subscribe, and events committed before it are not streamed."""
-    for _ in range(500):
-        if hub.subscriber_count == count:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"{hub.subscriber_count} subscribers, expected {count}")
-
-
-async def seated_tenant(api: Api, name: str, included: int = 3) -> str:
-    """A tenant on a plan with `included` FULL seats."""
-    tenant = await new_tenant(api, name)
-    code = name.lower().replace(" ", "_")
-    plan, _ = await plan_with_seat_addon(api, code, 49_00, 10_00, includedSeats=included)
-    assert (await subscribe(api, tenant, plan))["__typename"] == "Subscription"
-    return tenant
-
-
-def next_data(message: dict[str, Any], op: str, field: str) -> dict[str, Any]:
-    assert message["type"] == "next" and message["id"] == op, message
-    assert not message["payload"].get("errors"), message
-    return message["payload"]["data"][field]
 
 
 async def test_a_tenant_key_sees_its_invites_live_and_another_tenants_key_sees_nothing(
@@ -139,8 +45,11 @@ async def test_a_tenant_key_sees_its_invites_live_and_another_tenants_key_sees_n
         acme_key = (await new_key(api, "TENANT", acme))["secret"]
         globex_key = (await new_key(api, "TENANT", globex))["secret"]
 
-        async with live(address, acme_key) as acme_live, live(address, admin_key) as admin_live, \
-                live(address, globex_key) as globex_live:
+        async with (
+            live(address, acme_key) as acme_live,
+            live(address, admin_key) as admin_live,
+            live(address, globex_key) as globex_live,
+        ):
             acme_op = await acme_live.subscribe(SEATS, {"t": acme})
             admin_op = await admin_live.subscribe(SEATS, {"t": acme})
             globex_op = await globex_live.subscribe(SEATS, {"t": globex})
@@ -161,7 +70,10 @@ async def test_a_tenant_key_sees_its_invites_live_and_another_tenants_key_sees_n
                 assert event["reason"] == "member.invited"
                 assert event["memberId"] == member["id"]
                 assert event["seats"]["used"] == 1 and event["seats"]["available"] == 2
-                assert {t["seatType"]: (t["total"], t["used"]) for t in event["seats"]["byType"]}["FULL"] == (3, 1)
+                assert {t["seatType"]: (t["total"], t["used"]) for t in event["seats"]["byType"]}["FULL"] == (
+                    3,
+                    1,
+                )
             # Acme's event reached every subscriber of Acme: Globex's socket heard nothing.
             await globex_live.assert_silent()
 
@@ -254,7 +166,9 @@ async def test_a_bad_key_in_connection_init_closes_the_socket_with_4403(
 ) -> None:
     async with serve(settings, deps) as address:
         async with websockets.connect(f"ws://{address}/graphql", subprotocols=["graphql-transport-ws"]) as ws:
-            await ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": "Bearer gw_nope"}}))
+            await ws.send(
+                json.dumps({"type": "connection_init", "payload": {"Authorization": "Bearer gw_nope"}})
+            )
             with pytest.raises(websockets.ConnectionClosed) as closed:
                 await asyncio.wait_for(ws.recv(), 5)
             assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
@@ -272,12 +186,21 @@ async def test_usage_recorded_streams_to_the_tenants_partner(
         async with live(address, partner) as client:
             op = await client.subscribe(USAGE, {"t": tenant})
             await subscribed(deps.bus, 1)
-            await record_all(api, [usage(tenant, "api_calls", 1), usage(other, "api_calls", 7),
-                                   usage(tenant, "api_calls", 2), usage(tenant, "storage_gb", 40)])
+            await record_all(
+                api,
+                [
+                    usage(tenant, "api_calls", 1),
+                    usage(other, "api_calls", 7),
+                    usage(tenant, "api_calls", 2),
+                    usage(tenant, "storage_gb", 40),
+                ],
+            )
             event = next_data(await client.receive(), op, "usageRecorded")
-            assert event == {"tenantId": tenant, "accepted": 3,
-                             "meters": [{"meterName": "api_calls", "events": 2},
-                                        {"meterName": "storage_gb", "events": 1}]}
+            assert event == {
+                "tenantId": tenant,
+                "accepted": 3,
+                "meters": [{"meterName": "api_calls", "events": 2}, {"meterName": "storage_gb", "events": 1}],
+            }
             await client.assert_silent()  # Pied Piper's usage is not Hooli's
 
             # The partner's own recordUsage streams too.

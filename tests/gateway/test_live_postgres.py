@@ -20,8 +20,16 @@ from models.platform import events
 from models.platform.deps import Deps
 from models.platform.events import MAX_NOTIFY_BYTES
 from models.platform.store import Store
-from tests.api.billing import invite
-from tests.gateway.test_live import SEATS, http_api, live, next_data, seated_tenant, serve, subscribed
+from tests.builders.billing import invite
+from tests.builders.live_subscriptions import (
+    SEATS,
+    http_api,
+    live,
+    next_data,
+    seated_tenant,
+    serve,
+    subscribed,
+)
 
 
 @pytest.fixture(params=["postgres"])
@@ -41,8 +49,11 @@ async def other_process(db_url: str, clock: FixedClock) -> AsyncIterator[Deps]:
 async def test_an_invite_through_one_worker_reaches_a_subscriber_of_another(
     settings: Settings, deps: Deps, other_process: Deps, admin_key: str
 ) -> None:
-    async with serve(settings, deps) as first, serve(settings, other_process) as second, \
-            http_api(first, admin_key) as api:
+    async with (
+        serve(settings, deps) as first,
+        serve(settings, other_process) as second,
+        http_api(first, admin_key) as api,
+    ):
         tenant = await seated_tenant(api, "Acme")
         async with live(second, admin_key) as far, live(first, admin_key) as near:
             far_op = await far.subscribe(SEATS, {"t": tenant})
@@ -66,9 +77,14 @@ async def test_an_event_too_big_for_a_notify_is_read_from_the_store(deps: Deps, 
         received = hub.subscribe("ten_big", frozenset({EventType.USAGE_RECORDED.value}))
         meters = {f"meter_{i:04d}": i for i in range(MAX_NOTIFY_BYTES // 10)}
         async with deps.store.transaction() as session:
-            sent = events.emit(session, deps.bus, EventType.USAGE_RECORDED, "ten_big",
-                               {"tenantId": "ten_big", "accepted": sum(meters.values()), "meters": meters},
-                               deps.clock.now())
+            sent = events.record_event(
+                session,
+                deps.bus,
+                EventType.USAGE_RECORDED,
+                "ten_big",
+                {"tenantId": "ten_big", "accepted": sum(meters.values()), "meters": meters},
+                deps.clock.now(),
+            )
         assert len(sent.to_json()) > MAX_NOTIFY_BYTES
         event = await asyncio.wait_for(anext(received), 5)
         assert (event.id, event.data["meters"]) == (sent.id, meters)
@@ -101,8 +117,14 @@ async def test_the_hub_listens_again_after_its_connection_is_killed(
 
         received = hub.subscribe("ten_a", frozenset({EventType.SEATS_CHANGED.value}))
         async with deps.store.transaction() as session:
-            sent = events.emit(session, deps.bus, EventType.SEATS_CHANGED, "ten_a", {"reason": "member.invited"},
-                               deps.clock.now())
+            sent = events.record_event(
+                session,
+                deps.bus,
+                EventType.SEATS_CHANGED,
+                "ten_a",
+                {"reason": "member.invited"},
+                deps.clock.now(),
+            )
         assert (await asyncio.wait_for(anext(received), 5)).id == sent.id
         await received.aclose()
     finally:
@@ -136,7 +158,9 @@ async def test_a_url_with_driver_options_still_listens(db_url: str, deps: Deps) 
         assert hub.listening.is_set()
         received = hub.subscribe("ten_opts", frozenset({EventType.SEATS_CHANGED.value}))
         async with deps.store.transaction() as session:
-            sent = events.emit(session, deps.bus, EventType.SEATS_CHANGED, "ten_opts", {"n": 1}, deps.clock.now())
+            sent = events.record_event(
+                session, deps.bus, EventType.SEATS_CHANGED, "ten_opts", {"n": 1}, deps.clock.now()
+            )
         got = await asyncio.wait_for(anext(aiter(received)), 10)
         assert got.id == sent.id
     finally:

@@ -15,7 +15,7 @@ import httpx
 import pytest
 import websockets
 
-from tests.api.test_hardening import abusive_requests, assert_refused_cleanly
+from tests.builders.hostile import abusive_requests, assert_refused_cleanly
 
 pytestmark = pytest.mark.serve
 
@@ -32,8 +32,22 @@ class Server:
         self.base = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "GATEWAY_DATABASE_URL": db_url, "GATEWAY_LOG_LEVEL": log_level}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gateway", "serve", "--demo", "--port", str(self.port), "--workers", str(workers)],
-            cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                "-m",
+                "gateway",
+                "serve",
+                "--demo",
+                "--port",
+                str(self.port),
+                "--workers",
+                str(workers),
+            ],
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         self.admin_key = self._read_admin_key()
         self._wait_healthy()
@@ -105,7 +119,11 @@ def test_hostile_requests_never_get_a_500_and_the_server_stays_healthy(server: S
 async def test_graphql_transport_ws_authenticates_in_connection_init(server: Server) -> None:
     url = f"ws://127.0.0.1:{server.port}/graphql"
     async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as ws:
-        await ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {server.admin_key}"}}))
+        await ws.send(
+            json.dumps(
+                {"type": "connection_init", "payload": {"Authorization": f"Bearer {server.admin_key}"}}
+            )
+        )
         assert json.loads(await ws.recv())["type"] == "connection_ack"
         await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": DEMO_NAMES}}))
         message = json.loads(await ws.recv())
@@ -114,7 +132,11 @@ async def test_graphql_transport_ws_authenticates_in_connection_init(server: Ser
         assert json.loads(await ws.recv()) == {"id": "1", "type": "complete"}
 
     async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as ws:
-        await ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": "Bearer gwk_wrong_key_000000000000"}}))
+        await ws.send(
+            json.dumps(
+                {"type": "connection_init", "payload": {"Authorization": "Bearer gwk_wrong_key_000000000000"}}
+            )
+        )
         with pytest.raises(websockets.ConnectionClosed) as closed:
             await ws.recv()
         assert closed.value.rcvd.code == 4403
@@ -158,28 +180,47 @@ def test_serve_with_two_workers_each_logging_structured_lines(db_url: str, tmp_p
 
 async def test_a_websocket_checks_its_key_and_reloads_data_for_every_operation(server: Server) -> None:
     admin = server.admin_key
-    made = query(server, '''mutation { createTestClock(frozenTime: "2026-03-01T00:00:00Z") { ... on TestClock { id } } }''')
+    made = query(
+        server,
+        """mutation { createTestClock(frozenTime: "2026-03-01T00:00:00Z") { ... on TestClock { id } } }""",
+    )
     clock = made["data"]["createTestClock"]["id"]
-    tenant = query(server, f'''mutation {{ createTenant(input: {{name: "WS", email: "ws@x.example",
-        currency: "USD", testClockId: "{clock}"}}) {{ ... on Tenant {{ id }} }} }}''')["data"]["createTenant"]["id"]
-    key = query(server, f'''mutation {{ createApiKey(input: {{role: TENANT, tenantId: "{tenant}"}}) {{
-        ... on NewApiKey {{ secret apiKey {{ id }} }} }} }}''')["data"]["createApiKey"]
+    tenant = query(
+        server,
+        f'''mutation {{ createTenant(input: {{name: "WS", email: "ws@x.example",
+        currency: "USD", testClockId: "{clock}"}}) {{ ... on Tenant {{ id }} }} }}''',
+    )["data"]["createTenant"]["id"]
+    key = query(
+        server,
+        f'''mutation {{ createApiKey(input: {{role: TENANT, tenantId: "{tenant}"}}) {{
+        ... on NewApiKey {{ secret apiKey {{ id }} }} }} }}''',
+    )["data"]["createApiKey"]
     now = f'{{ tenant(id: "{tenant}") {{ now }} }}'
 
-    async with websockets.connect(f"ws://127.0.0.1:{server.port}/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+    async with websockets.connect(
+        f"ws://127.0.0.1:{server.port}/graphql", subprotocols=["graphql-transport-ws"]
+    ) as ws:
+
         async def run(op_id: str, document: str) -> dict:
             await ws.send(json.dumps({"id": op_id, "type": "subscribe", "payload": {"query": document}}))
             message = json.loads(await ws.recv())
             assert json.loads(await ws.recv())["type"] == "complete"
             return message["payload"]
 
-        await ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {key['secret']}"}}))
+        await ws.send(
+            json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {key['secret']}"}})
+        )
         assert json.loads(await ws.recv())["type"] == "connection_ack"
         assert (await run("1", now))["data"]["tenant"]["now"] == "2026-03-01T00:00:00+00:00"
 
-        query(server, f'''mutation {{ advanceTestClock(id: "{clock}", frozenTime: "2026-04-01T00:00:00Z") {{ __typename }} }}''', admin)
+        query(
+            server,
+            f'''mutation {{ advanceTestClock(id: "{clock}", frozenTime: "2026-04-01T00:00:00Z") {{
+              __typename }} }}''',
+            admin,
+        )
         assert (await run("2", now))["data"]["tenant"]["now"] == "2026-04-01T00:00:00+00:00"
 
-        query(server, f'''mutation {{ revokeApiKey(id: "{key['apiKey']['id']}") {{ __typename }} }}''', admin)
+        query(server, f'''mutation {{ revokeApiKey(id: "{key["apiKey"]["id"]}") {{ __typename }} }}''', admin)
         refused = await run("3", now)
         assert refused["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"

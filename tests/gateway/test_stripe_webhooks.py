@@ -6,116 +6,28 @@ move invoices and subscriptions in any order of arrival."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
 import time
 from typing import Any
 
 import httpx
-import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import select
 
 from gateway.settings import Settings
 from gateway.webhooks.stripe import provider_event
 from models.platform.deps import Deps
-from models.tables import EventRow, InvoiceRow, ProviderEventRow, TenantRow
-from tests.api.billing import plan_with_seat_addon, subscribe
-from tests.conftest import START, Api, new_tenant
-
-SECRET = "whsec_" + "k3y" * 12
-
-
-@pytest.fixture
-def settings(db_url: str) -> Settings:
-    return Settings(database_url=db_url, stripe_webhook_secret=SECRET)
-
-
-def signature(payload: str, secret: str = SECRET, at: int | None = None) -> str:
-    """The Stripe-Signature header: t=<unix>,v1=<hex HMAC-SHA256 of "t.payload">."""
-    at = int(time.time()) if at is None else at
-    digest = hmac.new(secret.encode(), f"{at}.{payload}".encode(), hashlib.sha256).hexdigest()
-    return f"t={at},v1={digest}"
-
-
-async def deliver(
-    client: httpx.AsyncClient, event: dict[str, Any] | str, *, secret: str = SECRET, at: int | None = None,
-    signed: bool = True,
-) -> httpx.Response:
-    payload = event if isinstance(event, str) else json.dumps(event, indent=2)
-    headers = {"Content-Type": "application/json; charset=utf-8"}
-    if signed:
-        headers["Stripe-Signature"] = signature(payload, secret, at)
-    return await client.post("/webhooks/stripe", content=payload.encode(), headers=headers)
-
-
-def invoice_event(
-    type: str, event_id: str, *, invoice_id: str | None, provider_invoice_id: str = "in_1Qgw", created: int | None = None,
-    customer: str = "cus_Rz9", status: str = "open", amount: int = 249_00, hosted_url: str | None = None,
-    failure: str | None = None, lines: list[dict[str, Any]] | None = None, tax: int = 0, currency: str = "usd",
-    amount_paid: int | None = None,
-) -> dict[str, Any]:
-    """A Stripe invoice event as Stripe sends it (the fields the gateway reads, and some it doesn't)."""
-    created = created if created is not None else int(START.timestamp())
-    metadata = {"gateway_invoice_id": invoice_id, "gateway_invoice_number": "X", "tenant_id": "t"} if invoice_id else {}
-    lines = lines if lines is not None else [
-        {"id": "il_1", "object": "line_item", "amount": amount, "currency": currency, "description": "Team",
-         "quantity": 1, "period": {"start": created, "end": created}},
-    ]
-    invoice = {
-        "id": provider_invoice_id, "object": "invoice", "customer": customer, "status": status, "currency": currency,
-        "metadata": metadata, "number": "1A2B-0001", "hosted_invoice_url": hosted_url,
-        "subtotal": amount - tax if lines else amount, "tax": tax, "total": amount, "amount_due": amount,
-        "amount_paid": amount_paid if amount_paid is not None else amount if status == "paid" else 0,
-        "amount_remaining": 0 if status == "paid" else amount,
-        "attempt_count": 1, "period_start": created, "period_end": created, "created": created,
-        "lines": {"object": "list", "data": lines, "has_more": False, "url": f"/v1/invoices/{provider_invoice_id}/lines"},
-        "payment_intent": {"id": "pi_1", "object": "payment_intent",
-                           "last_payment_error": {"message": failure} if failure else None},
-    }
-    return {"id": event_id, "object": "event", "api_version": "2024-06-20", "created": created, "livemode": False,
-            "type": type, "data": {"object": invoice}, "pending_webhooks": 1, "request": {"id": None}}
-
-
-async def link_customer(deps: Deps, tenant: str, customer: str | None) -> None:
-    """Link the tenant to its Stripe customer as the SYNC_CUSTOMER provider task would
-    (tested against localstripe in tests/providers); these tests run without a provider."""
-    async with deps.store.transaction() as session:
-        await session.execute(update(TenantRow).where(TenantRow.id == tenant).values(provider_customer_id=customer))
-
-
-async def subscribed_tenant(
-    api: Api, deps: Deps, name: str = "Acme", customer: str | None = "cus_Rz9"
-) -> tuple[str, str, str]:
-    """A tenant on $99 incl. 5 seats + 10 extra seats at $15, Stripe customer ``customer``:
-    its $249 first invoice is OPEN."""
-    tenant = await new_tenant(api, name)
-    await link_customer(deps, tenant, customer)
-    plan, seat = await plan_with_seat_addon(api, f"team_{name.lower()}", 99_00, 15_00, includedSeats=5)
-    subscription = await subscribe(api, tenant, plan, {seat: 10})
-    invoice = subscription["latestInvoice"]
-    assert (invoice["status"], invoice["amountDue"]["amount"]) == ("OPEN", 249_00)
-    return tenant, subscription["id"], invoice["id"]
-
-
-STATE = """query($invoice: ID!, $subscription: ID!) {
-  invoice(id: $invoice) { status }  subscription(id: $subscription) { status } }"""
-
-
-async def state(api: Api, invoice: str, subscription: str) -> tuple[str, str]:
-    data = await api(STATE, {"invoice": invoice, "subscription": subscription})
-    return data["invoice"]["status"], data["subscription"]["status"]
-
-
-async def count(deps: Deps, table: Any, *where: Any) -> int:
-    async with deps.store.read() as session:
-        return await session.scalar(select(func.count()).select_from(table).where(*where))
-
-
-async def audit_actions(api: Api, tenant: str) -> list[tuple[str, str]]:
-    data = await api("query($id: ID!) { auditLog(tenantId: $id, first: 100) { edges { node { actor action } } } }",
-                     {"id": tenant})
-    return [(e["node"]["actor"], e["node"]["action"]) for e in data["auditLog"]["edges"]]
+from models.tables import EventRow, InvoiceRow, ProviderEventRow
+from tests.builders.api import START, Api
+from tests.builders.stripe_webhooks import (
+    SECRET,
+    audit_actions,
+    count,
+    deliver,
+    invoice_event,
+    signature,
+    state,
+    subscribed_tenant,
+)
 
 
 async def test_forged_unsigned_stale_and_malformed_deliveries_get_400_and_change_nothing(
@@ -129,8 +41,9 @@ async def test_forged_unsigned_stale_and_malformed_deliveries_get_400_and_change
     hour_old = await deliver(client, event, at=int(time.time()) - 3600)
     tampered_header = signature(json.dumps(event), at=int(time.time()))
     event["data"]["object"]["amount_paid"] = 1  # signed one body, sent another
-    tampered = await client.post("/webhooks/stripe", content=json.dumps(event),
-                                 headers={"Stripe-Signature": tampered_header})
+    tampered = await client.post(
+        "/webhooks/stripe", content=json.dumps(event), headers={"Stripe-Signature": tampered_header}
+    )
     not_json = await deliver(client, "{not json")
     not_an_event = await deliver(client, json.dumps({"object": "event", "type": "invoice.paid"}))
 
@@ -143,15 +56,26 @@ async def test_forged_unsigned_stale_and_malformed_deliveries_get_400_and_change
     assert await count(deps, ProviderEventRow) == 0
     assert await count(deps, EventRow, EventRow.type == "invoice.paid") == 0
     # The same event, properly signed and fresh, is accepted: the 400s were the signatures.
-    assert (await deliver(client, invoice_event("invoice.payment_succeeded", "evt_forged", invoice_id=invoice,
-                                                status="paid"))).status_code == 200
+    assert (
+        await deliver(
+            client,
+            invoice_event("invoice.payment_succeeded", "evt_forged", invoice_id=invoice, status="paid"),
+        )
+    ).status_code == 200
     assert await state(api, invoice, subscription) == ("PAID", "ACTIVE")
 
 
-async def test_the_same_event_twice_is_processed_once(api: Api, client: httpx.AsyncClient, deps: Deps) -> None:
+async def test_the_same_event_twice_is_processed_once(
+    api: Api, client: httpx.AsyncClient, deps: Deps
+) -> None:
     tenant, subscription, invoice = await subscribed_tenant(api, deps)
-    event = invoice_event("invoice.payment_succeeded", "evt_twice", invoice_id=invoice, status="paid",
-                          hosted_url="https://invoice.stripe.com/i/acct_1/test_abc")
+    event = invoice_event(
+        "invoice.payment_succeeded",
+        "evt_twice",
+        invoice_id=invoice,
+        status="paid",
+        hosted_url="https://invoice.stripe.com/i/acct_1/test_abc",
+    )
 
     first, second = await deliver(client, event), await deliver(client, event)
 
@@ -167,15 +91,25 @@ async def test_the_same_event_twice_is_processed_once(api: Api, client: httpx.As
         created = (await session.scalars(select(EventRow).where(EventRow.type == "invoice.created"))).one()
     assert (row.provider_invoice_id, row.paid_at) == ("in_1Qgw", START)
     assert paid.tenant_id == tenant
-    assert paid.data == {"invoiceId": invoice, "tenantId": tenant, "subscriptionId": subscription,
-                         "number": row.number, "status": "PAID", "reason": "SUBSCRIBE", "currency": "USD",
-                         "total": 249_00, "amountDue": 249_00,
-                         "hostedInvoiceUrl": "https://invoice.stripe.com/i/acct_1/test_abc"}
+    assert paid.data == {
+        "invoiceId": invoice,
+        "tenantId": tenant,
+        "subscriptionId": subscription,
+        "number": row.number,
+        "status": "PAID",
+        "reason": "SUBSCRIBE",
+        "currency": "USD",
+        "total": 249_00,
+        "amountDue": 249_00,
+        "hostedInvoiceUrl": "https://invoice.stripe.com/i/acct_1/test_abc",
+    }
     # A consumer reads invoice.paid with the code it reads invoice.created with.
     assert paid.data == {**created.data, "status": "PAID", "hostedInvoiceUrl": row.hosted_invoice_url}
 
 
-async def test_concurrent_duplicates_are_processed_once(api: Api, client: httpx.AsyncClient, deps: Deps) -> None:
+async def test_concurrent_duplicates_are_processed_once(
+    api: Api, client: httpx.AsyncClient, deps: Deps
+) -> None:
     _, subscription, invoice = await subscribed_tenant(api, deps)
     event = invoice_event("invoice.payment_succeeded", "evt_burst", invoice_id=invoice, status="paid")
 
@@ -194,9 +128,17 @@ async def test_a_failed_payment_makes_the_subscription_past_due_until_a_payment_
     tenant, subscription, invoice = await subscribed_tenant(api, deps)
     t0 = int(START.timestamp())
 
-    failed = await deliver(client, invoice_event(
-        "invoice.payment_failed", "evt_fail", invoice_id=invoice, created=t0 + 60, failure="Your card was declined.",
-        hosted_url="https://invoice.stripe.com/i/acct_1/test_pay"))
+    failed = await deliver(
+        client,
+        invoice_event(
+            "invoice.payment_failed",
+            "evt_fail",
+            invoice_id=invoice,
+            created=t0 + 60,
+            failure="Your card was declined.",
+            hosted_url="https://invoice.stripe.com/i/acct_1/test_pay",
+        ),
+    )
 
     assert failed.status_code == 200, failed.text
     assert await state(api, invoice, subscription) == ("OPEN", "PAST_DUE")
@@ -206,8 +148,16 @@ async def test_a_failed_payment_makes_the_subscription_past_due_until_a_payment_
     assert row.hosted_invoice_url == "https://invoice.stripe.com/i/acct_1/test_pay"
     assert await count(deps, EventRow, EventRow.type == "invoice.payment_failed") == 1
 
-    paid = await deliver(client, invoice_event(
-        "invoice.payment_succeeded", "evt_retry_paid", invoice_id=invoice, created=t0 + 3600, status="paid"))
+    paid = await deliver(
+        client,
+        invoice_event(
+            "invoice.payment_succeeded",
+            "evt_retry_paid",
+            invoice_id=invoice,
+            created=t0 + 3600,
+            status="paid",
+        ),
+    )
 
     assert paid.status_code == 200, paid.text
     assert await state(api, invoice, subscription) == ("PAID", "ACTIVE")
@@ -216,17 +166,31 @@ async def test_a_failed_payment_makes_the_subscription_past_due_until_a_payment_
     assert (row.payment_error, row.payment_failed_at, row.paid_at.timestamp()) == (None, None, t0 + 3600)
     assert await count(deps, EventRow, EventRow.type == "invoice.paid") == 1
     async with deps.store.read() as session:
-        subscribed, failure, reactivated = (await session.scalars(select(EventRow).where(
-            EventRow.type.in_(["invoice.payment_failed", "subscription.active"])).order_by(EventRow.id))).all()
+        subscribed, failure, reactivated = (
+            await session.scalars(
+                select(EventRow)
+                .where(EventRow.type.in_(["invoice.payment_failed", "subscription.active"]))
+                .order_by(EventRow.id)
+            )
+        ).all()
     assert [e.type for e in (subscribed, failure, reactivated)] == [
-        "subscription.active", "invoice.payment_failed", "subscription.active"]
+        "subscription.active",
+        "invoice.payment_failed",
+        "subscription.active",
+    ]
     assert (failure.data["invoiceId"], failure.data["status"], failure.data["subscriptionId"]) == (
-        invoice, "OPEN", subscription)
+        invoice,
+        "OPEN",
+        subscription,
+    )
     # subscription.active on reactivation reads like the one sent when the tenant subscribed.
     assert reactivated.data == {**subscribed.data, "status": "ACTIVE"}
     assert set(reactivated.data) >= {"subscriptionId", "planCode", "currentPeriodStart", "currentPeriodEnd"}
     assert [a for _, a in await audit_actions(api, tenant)] == [
-        "subscription.created", "invoice.payment_failed", "subscription.past_due", "invoice.paid",
+        "subscription.created",
+        "invoice.payment_failed",
+        "subscription.past_due",
+        "invoice.paid",
         "subscription.reactivated",
     ]
 
@@ -236,14 +200,27 @@ async def test_each_new_failure_is_recorded_and_an_older_one_arriving_late_is_no
 ) -> None:
     _, subscription, invoice = await subscribed_tenant(api, deps)
     t0 = int(START.timestamp())
-    first = invoice_event("invoice.payment_failed", "evt_fail_1", invoice_id=invoice, created=t0 + 60,
-                          failure="Your card was declined.")
-    retry = invoice_event("invoice.payment_failed", "evt_fail_2", invoice_id=invoice, created=t0 + 86400,
-                          failure="Your card has expired.")
+    first = invoice_event(
+        "invoice.payment_failed",
+        "evt_fail_1",
+        invoice_id=invoice,
+        created=t0 + 60,
+        failure="Your card was declined.",
+    )
+    retry = invoice_event(
+        "invoice.payment_failed",
+        "evt_fail_2",
+        invoice_id=invoice,
+        created=t0 + 86400,
+        failure="Your card has expired.",
+    )
 
     outcomes = [(await deliver(client, e)).json()["outcome"] for e in (retry, first)]
 
-    assert outcomes == [f"invoice {invoice}: payment failed", f"ignored: invoice {invoice} has a later failure already"]
+    assert outcomes == [
+        f"invoice {invoice}: payment failed",
+        f"ignored: invoice {invoice} has a later failure already",
+    ]
     assert await state(api, invoice, subscription) == ("OPEN", "PAST_DUE")
     async with deps.store.read() as session:
         row = await session.get(InvoiceRow, invoice)
@@ -256,13 +233,22 @@ async def test_a_failure_arriving_after_the_payment_leaves_the_invoice_paid(
 ) -> None:
     _, subscription, invoice = await subscribed_tenant(api, deps)
     t0 = int(START.timestamp())
-    paid = invoice_event("invoice.payment_succeeded", "evt_paid", invoice_id=invoice, created=t0 + 120, status="paid")
-    older_failure = invoice_event("invoice.payment_failed", "evt_older_fail", invoice_id=invoice, created=t0 + 60,
-                                  failure="Your card has insufficient funds.")
+    paid = invoice_event(
+        "invoice.payment_succeeded", "evt_paid", invoice_id=invoice, created=t0 + 120, status="paid"
+    )
+    older_failure = invoice_event(
+        "invoice.payment_failed",
+        "evt_older_fail",
+        invoice_id=invoice,
+        created=t0 + 60,
+        failure="Your card has insufficient funds.",
+    )
 
     assert (await deliver(client, paid)).status_code == 200
     late = await deliver(client, older_failure)
-    again = await deliver(client, invoice_event("invoice.paid", "evt_paid_alias", invoice_id=invoice, status="paid"))
+    again = await deliver(
+        client, invoice_event("invoice.paid", "evt_paid_alias", invoice_id=invoice, status="paid")
+    )
 
     assert late.status_code == again.status_code == 200
     assert late.json()["outcome"].startswith("ignored")
@@ -280,12 +266,15 @@ async def test_payment_action_required_surfaces_the_hosted_invoice_page(
     _, subscription, invoice = await subscribed_tenant(api, deps)
     url = "https://invoice.stripe.com/i/acct_1/test_3ds"
 
-    response = await deliver(client, invoice_event(
-        "invoice.payment_action_required", "evt_3ds", invoice_id=invoice, hosted_url=url))
+    response = await deliver(
+        client,
+        invoice_event("invoice.payment_action_required", "evt_3ds", invoice_id=invoice, hosted_url=url),
+    )
 
     assert response.status_code == 200, response.text
-    data = await api("query($id: ID!) { invoice(id: $id) { status hostedInvoiceUrl providerInvoiceId } }",
-                     {"id": invoice})
+    data = await api(
+        "query($id: ID!) { invoice(id: $id) { status hostedInvoiceUrl providerInvoiceId } }", {"id": invoice}
+    )
     assert data["invoice"] == {"status": "OPEN", "hostedInvoiceUrl": url, "providerInvoiceId": "in_1Qgw"}
     assert await state(api, invoice, subscription) == ("OPEN", "ACTIVE")
 
@@ -295,8 +284,13 @@ async def test_unknown_event_types_are_acknowledged_stored_and_ignored(
 ) -> None:
     _, subscription, invoice = await subscribed_tenant(api, deps)
     event = invoice_event("invoice.upcoming", "evt_unknown", invoice_id=invoice, status="paid")
-    customer = {"id": "evt_cus", "object": "event", "type": "customer.updated", "created": int(time.time()),
-                "data": {"object": {"id": "cus_Rz9", "object": "customer"}}}
+    customer = {
+        "id": "evt_cus",
+        "object": "event",
+        "type": "customer.updated",
+        "created": int(time.time()),
+        "data": {"object": {"id": "cus_Rz9", "object": "customer"}},
+    }
 
     responses = [await deliver(client, e) for e in (event, customer, event)]
 
@@ -307,20 +301,32 @@ async def test_unknown_event_types_are_acknowledged_stored_and_ignored(
     async with deps.store.read() as session:
         stored = (await session.scalars(select(ProviderEventRow).order_by(ProviderEventRow.id))).all()
     assert [(r.id, r.provider, r.type) for r in stored] == [
-        ("evt_cus", "stripe", "customer.updated"), ("evt_unknown", "stripe", "invoice.upcoming")]
+        ("evt_cus", "stripe", "customer.updated"),
+        ("evt_unknown", "stripe", "invoice.upcoming"),
+    ]
 
 
 async def test_an_event_for_an_invoice_this_gateway_does_not_have_is_ignored(
     api: Api, client: httpx.AsyncClient, deps: Deps
 ) -> None:
-    other_gateway = invoice_event("invoice.payment_failed", "evt_elsewhere", invoice_id="inv_OTHER_ENVIRONMENT")
-    unknown_customer = invoice_event("invoice.payment_succeeded", "evt_stranger", invoice_id=None,
-                                     provider_invoice_id="in_stranger", customer="cus_nobody", status="paid")
+    other_gateway = invoice_event(
+        "invoice.payment_failed", "evt_elsewhere", invoice_id="inv_OTHER_ENVIRONMENT"
+    )
+    unknown_customer = invoice_event(
+        "invoice.payment_succeeded",
+        "evt_stranger",
+        invoice_id=None,
+        provider_invoice_id="in_stranger",
+        customer="cus_nobody",
+        status="paid",
+    )
 
     responses = [await deliver(client, e) for e in (other_gateway, unknown_customer)]
 
     assert [r.json()["outcome"] for r in responses] == [
-        "ignored: no invoice inv_OTHER_ENVIRONMENT in this gateway", "ignored: no tenant has customer cus_nobody"]
+        "ignored: no invoice inv_OTHER_ENVIRONMENT in this gateway",
+        "ignored: no tenant has customer cus_nobody",
+    ]
     assert await count(deps, InvoiceRow) == 0
     assert await count(deps, ProviderEventRow, ProviderEventRow.outcome.like("ignored: %")) == 2
 
@@ -331,8 +337,12 @@ async def test_without_a_webhook_secret_deliveries_are_refused_with_a_clear_mess
     from gateway.app import create_app
 
     app = create_app(Settings(database_url=db_url), deps=deps)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway.test") as http:
-        responses = [await deliver(http, invoice_event("invoice.paid", f"evt_{n}", invoice_id=None)) for n in range(2)]
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://gateway.test"
+    ) as http:
+        responses = [
+            await deliver(http, invoice_event("invoice.paid", f"evt_{n}", invoice_id=None)) for n in range(2)
+        ]
 
     assert [r.status_code for r in responses] == [503, 503]
     assert "GATEWAY_STRIPE_WEBHOOK_SECRET is not set" in responses[0].json()["error"]
@@ -345,13 +355,34 @@ def test_isk_amounts_come_back_in_the_gateways_units() -> None:
     ISK amounts are whole krónur); an amount that is not whole krónur maps to no invoice,
     with the reason the event is stored as ignored."""
     line = {"description": "Seats", "amount": 1_490_000, "quantity": 1, "price": {"unit_amount": 1_490_000}}
-    event = {"id": "evt_isk", "type": "invoice.paid", "created": 1_767_000_000, "data": {"object": {
-        "object": "invoice", "id": "in_isk", "currency": "isk", "customer": "cus_isk", "total": 1_490_000,
-        "subtotal": 1_490_000, "amount_due": 1_490_000, "amount_paid": 1_490_000, "tax": 0,
-        "lines": {"data": [line]}}}}
+    event = {
+        "id": "evt_isk",
+        "type": "invoice.paid",
+        "created": 1_767_000_000,
+        "data": {
+            "object": {
+                "object": "invoice",
+                "id": "in_isk",
+                "currency": "isk",
+                "customer": "cus_isk",
+                "total": 1_490_000,
+                "subtotal": 1_490_000,
+                "amount_due": 1_490_000,
+                "amount_paid": 1_490_000,
+                "tax": 0,
+                "lines": {"data": [line]},
+            }
+        },
+    }
     snap = provider_event(event).invoice
-    assert (snap.total, snap.subtotal, snap.amount_due, snap.amount_paid, snap.lines[0].amount,
-            snap.lines[0].unit_amount) == (14_900, 14_900, 14_900, 14_900, 14_900, 14_900)
+    assert (
+        snap.total,
+        snap.subtotal,
+        snap.amount_due,
+        snap.amount_paid,
+        snap.lines[0].amount,
+        snap.lines[0].unit_amount,
+    ) == (14_900, 14_900, 14_900, 14_900, 14_900, 14_900)
     event["data"]["object"]["total"] = 1_490_050
     unmapped = provider_event(event)
     assert unmapped.invoice is None
@@ -363,7 +394,9 @@ async def test_an_isk_event_in_fractions_of_a_krona_is_stored_as_ignored_not_ref
     client: httpx.AsyncClient, deps: Deps
 ) -> None:
     """A 400 would make Stripe retry it for three days and then drop it: it is acknowledged."""
-    event = invoice_event("invoice.payment_failed", "evt_isk_frac", invoice_id=None, currency="isk", amount=150)
+    event = invoice_event(
+        "invoice.payment_failed", "evt_isk_frac", invoice_id=None, currency="isk", amount=150
+    )
     answer = await deliver(client, event)
     assert answer.status_code == 200, answer.text
     assert answer.json()["outcome"].startswith("ignored: invoice.payment_failed for invoice in_1Qgw: ")

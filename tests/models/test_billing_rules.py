@@ -138,7 +138,9 @@ GAPS = {
 
 
 @given(
-    anchor=st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 12, 31), timezones=st.just(UTC)),
+    anchor=st.datetimes(
+        min_value=datetime(2000, 1, 1), max_value=datetime(2100, 12, 31), timezones=st.just(UTC)
+    ),
     timezone=st.sampled_from(TIMEZONES),
     interval=st.sampled_from(list(Interval)),
     periods=st.integers(min_value=1, max_value=24),
@@ -246,7 +248,9 @@ def test_overbooked_names_the_types_short_and_by_how_many() -> None:
 def test_recurring_lines_are_the_base_then_one_line_per_add_on() -> None:
     seat = Addon(name="Extra seat", price=15_00, id="addon_seat")
     storage = Addon(name="Storage", price=5_00, seat_type=None, id="addon_storage")
-    lines = recurring_lines(Plan(name="Team Pro", base_price=99_00, included_seats=5), [(seat, 10), (storage, 2)])
+    lines = recurring_lines(
+        Plan(name="Team Pro", base_price=99_00, included_seats=5), [(seat, 10), (storage, 2)]
+    )
 
     assert [(line.kind, line.quantity, line.unit_amount, line.amount, line.addon_id) for line in lines] == [
         (LineKind.BASE, 1, 99_00, 99_00, None),
@@ -275,10 +279,12 @@ def test_seat_pack_lines_say_how_many_seats_they_give() -> None:
 def test_check_representable_accepts_up_to_the_largest_graphql_int() -> None:
     assert MAX_AMOUNT == 2_147_483_647
     check_representable([Line(LineKind.BASE, "big", 1, MAX_AMOUNT, MAX_AMOUNT)])
-    check_representable([
-        Line(LineKind.BASE, "a", 1, MAX_AMOUNT - 1, MAX_AMOUNT - 1),
-        Line(LineKind.ADDON, "b", 1, 1, 1),
-    ])
+    check_representable(
+        [
+            Line(LineKind.BASE, "a", 1, MAX_AMOUNT - 1, MAX_AMOUNT - 1),
+            Line(LineKind.ADDON, "b", 1, 1, 1),
+        ]
+    )
 
 
 def test_check_representable_refuses_a_line_above_the_largest_graphql_int() -> None:

@@ -13,7 +13,7 @@ from models.platform.deps import Deps
 from models.platform.migrate import upgrade
 from models.platform.store import Store
 from models.test_clocks import service as test_clocks
-from tests.conftest import START
+from tests.builders.api import START
 
 
 async def test_concurrent_advances_never_move_a_clock_back(deps: Deps) -> None:

@@ -50,8 +50,10 @@ async def test_tenants_made_before_invoices_get_distinct_invoice_prefixes(empty_
         async with store.engine.begin() as conn:
             for i, name in enumerate(["Acme Analytics", "ACME corp", "株式会社さくら", "Nordwind"]):
                 await conn.execute(
-                    text("INSERT INTO tenants (id, name, email, currency, timezone, sales_mode, created_at, "
-                         "updated_at) VALUES (:id, :name, 'x@y.example', 'USD', 'UTC', 'SELF_SERVE', :at, :at)"),
+                    text(
+                        "INSERT INTO tenants (id, name, email, currency, timezone, sales_mode, created_at, "
+                        "updated_at) VALUES (:id, :name, 'x@y.example', 'USD', 'UTC', 'SELF_SERVE', :at, :at)"
+                    ),
                     {"id": f"ten_{i}", "name": name, "at": datetime(2026, 1, 1, tzinfo=UTC)},
                 )
         await upgrade(store)

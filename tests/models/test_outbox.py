@@ -28,14 +28,20 @@ class Mirroring:
 
 
 async def _tenant(deps: Deps, name: str) -> str:
-    row = await tenants.create_tenant(deps, operator(), TenantCreate.parse({"name": name, "email": "a@b.example", "currency": "USD"}))
+    row = await tenants.create_tenant(
+        deps, operator(), TenantCreate.parse({"name": name, "email": "a@b.example", "currency": "USD"})
+    )
     return row.id
 
 
 async def _queue_collect(deps: Deps, tenant_id: str, subject: str) -> None:
     async with deps.store.transaction() as session:
         outbox.queue_provider_task(
-            session, deps, tenant_id=tenant_id, kind=ProviderTaskKind.COLLECT_INVOICE, subject_id=subject,
+            session,
+            deps,
+            tenant_id=tenant_id,
+            kind=ProviderTaskKind.COLLECT_INVOICE,
+            subject_id=subject,
             now=deps.clock.now(),
         )
 
@@ -50,8 +56,12 @@ async def test_a_tenants_tasks_run_one_at_a_time_in_order_and_a_failure_holds_on
 
     first = await provider_tasks.claim_provider_tasks(deps)
     assert [(t.tenant_id, t.kind, t.attempts) for t in first] == [
-        (a, "SYNC_CUSTOMER", 1), (b, "SYNC_CUSTOMER", 1)]
-    assert await provider_tasks.claim_provider_tasks(deps) == []  # leased, and the collections wait behind them
+        (a, "SYNC_CUSTOMER", 1),
+        (b, "SYNC_CUSTOMER", 1),
+    ]
+    assert (
+        await provider_tasks.claim_provider_tasks(deps) == []
+    )  # leased, and the collections wait behind them
 
     await provider_tasks.finish_provider_task(deps, first[0], error="Stripe is down", retryable=True)
     await provider_tasks.finish_provider_task(deps, first[1])
@@ -77,7 +87,9 @@ async def test_a_tenants_tasks_run_one_at_a_time_in_order_and_a_failure_holds_on
     assert statuses[first[0].id] == TaskStatus.FAILED.value
 
 
-async def test_a_claim_whose_worker_died_is_claimed_again_when_its_lease_ends(deps: Deps, clock: FixedClock) -> None:
+async def test_a_claim_whose_worker_died_is_claimed_again_when_its_lease_ends(
+    deps: Deps, clock: FixedClock
+) -> None:
     deps = dataclasses.replace(deps, provider=Mirroring())
     await _tenant(deps, "A")
     (claimed,) = await provider_tasks.claim_provider_tasks(deps)
@@ -94,23 +106,42 @@ async def test_nothing_is_queued_without_a_provider_that_mirrors(deps: Deps) -> 
         assert await session.scalar(select(func.count()).select_from(ProviderTaskRow)) == 0
 
 
-async def test_finished_rows_are_forgotten_after_35_days_and_owed_ones_kept(deps: Deps, clock: FixedClock) -> None:
+async def test_finished_rows_are_forgotten_after_35_days_and_owed_ones_kept(
+    deps: Deps, clock: FixedClock
+) -> None:
     deps = dataclasses.replace(deps, provider=Mirroring())
     tenant = await _tenant(deps, "Old")
     (task,) = await provider_tasks.claim_provider_tasks(deps)
     await provider_tasks.finish_provider_task(deps, task)
     async with deps.store.transaction() as session:
-        session.add(WebhookEndpointRow(id="we_1", url="https://x.example/", events=["seats.changed"],
-                                       secret="whsec_x", created_at=clock.now()))
-        delivered = events.emit(session, deps.bus, EventType.SEATS_CHANGED, tenant, {"n": 1}, clock.now())
-        owed = events.emit(session, deps.bus, EventType.SEATS_CHANGED, tenant, {"n": 2}, clock.now())
+        session.add(
+            WebhookEndpointRow(
+                id="we_1",
+                url="https://x.example/",
+                events=["seats.changed"],
+                secret="whsec_x",
+                created_at=clock.now(),
+            )
+        )
+        delivered = events.record_event(
+            session, deps.bus, EventType.SEATS_CHANGED, tenant, {"n": 1}, clock.now()
+        )
+        owed = events.record_event(session, deps.bus, EventType.SEATS_CHANGED, tenant, {"n": 2}, clock.now())
     async with deps.store.transaction() as session:
         for event, status in ((delivered, DeliveryStatus.SUCCEEDED), (owed, DeliveryStatus.PENDING)):
             (await session.get(EventRow, event.id)).dispatched = True
-            session.add(WebhookDeliveryRow(
-                id=f"msg_{event.id}", endpoint_id="we_1", event_id=event.id, event_type=event.type,
-                status=status.value, next_attempt_at=clock.now(), created_at=clock.now(), updated_at=clock.now(),
-            ))
+            session.add(
+                WebhookDeliveryRow(
+                    id=f"msg_{event.id}",
+                    endpoint_id="we_1",
+                    event_id=event.id,
+                    event_type=event.type,
+                    status=status.value,
+                    next_attempt_at=clock.now(),
+                    created_at=clock.now(),
+                    updated_at=clock.now(),
+                )
+            )
 
     clock.set(clock.now() + outbox.RETENTION - timedelta(seconds=1))
     assert await outbox.purge_finished(deps) == 0

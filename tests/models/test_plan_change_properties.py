@@ -126,8 +126,11 @@ def scenarios(draw: st.DrawFn) -> Scenario:
         tax_percent=draw(st.sampled_from(["0", "0", "10", "8.875"])),
         timezone=draw(st.sampled_from(["UTC", "Asia/Tokyo", "America/New_York"])),
         start=(
-            draw(st.integers(2026, 2027)), draw(st.integers(1, 12)), draw(st.integers(1, 31)),
-            draw(st.integers(0, 23)), draw(st.sampled_from([0, 17, 30, 59])),
+            draw(st.integers(2026, 2027)),
+            draw(st.integers(1, 12)),
+            draw(st.integers(1, 31)),
+            draw(st.integers(0, 23)),
+            draw(st.sampled_from([0, 17, 30, 59])),
         ),
         old_plan=draw(plans),
         new_plan=draw(st.one_of(st.none(), plans)),
@@ -160,13 +163,17 @@ async def read_books(deps: Deps, tenant_id: str, subscription_id: str, tax_perce
     and that the credit ledger is what the invoices granted minus what they
     consumed, never negative after any of them."""
     async with deps.store.read() as session:
-        rows = list((await session.scalars(
-            select(InvoiceRow).where(InvoiceRow.tenant_id == tenant_id).order_by(InvoiceRow.number)
-        )).all())
+        rows = list(
+            (
+                await session.scalars(
+                    select(InvoiceRow).where(InvoiceRow.tenant_id == tenant_id).order_by(InvoiceRow.number)
+                )
+            ).all()
+        )
         lines = await invoice_lines(session, [row.id for row in rows])
-        entries = list((await session.scalars(
-            select(CreditEntryRow).where(CreditEntryRow.tenant_id == tenant_id)
-        )).all())
+        entries = list(
+            (await session.scalars(select(CreditEntryRow).where(CreditEntryRow.tenant_id == tenant_id))).all()
+        )
         (balance,) = await credit_balances(session, [tenant_id])
         subscription = await session.get(SubscriptionRow, subscription_id)
     rate = Fraction(Decimal(tax_percent)) / 100
@@ -190,11 +197,17 @@ async def read_books(deps: Deps, tenant_id: str, subscription_id: str, tax_perce
 
 
 @settings(
-    max_examples=1000, deadline=None, derandomize=True, database=None, print_blob=True,
+    max_examples=1000,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    print_blob=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(scenario=scenarios())
-async def test_plan_changes_bill_what_the_preview_showed_and_conserve_money(deps: Deps, scenario: Scenario) -> None:
+async def test_plan_changes_bill_what_the_preview_showed_and_conserve_money(
+    deps: Deps, scenario: Scenario
+) -> None:
     s = scenario
     zone = ZoneInfo(s.timezone)
     year, month, day, hour, minute = s.start
@@ -202,28 +215,56 @@ async def test_plan_changes_bill_what_the_preview_showed_and_conserve_money(deps
     start = datetime(year, month, day, hour, minute, tzinfo=zone).astimezone(UTC)
 
     clock = await test_clocks.create_test_clock(deps, ACTOR, start)
-    tenant = await tenants.create_tenant(deps, ACTOR, TenantCreate.parse({
-        # A name of its own: its invoice prefix is then free at once.
-        "name": f"T{next(_serial):07d} Co", "email": "team@example.com", "currency": s.currency,
-        "timezone": s.timezone, "test_clock_id": clock.id, "tax_rate": Decimal(s.tax_percent),
-    }))
+    tenant = await tenants.create_tenant(
+        deps,
+        ACTOR,
+        TenantCreate.parse(
+            {
+                # A name of its own: its invoice prefix is then free at once.
+                "name": f"T{next(_serial):07d} Co",
+                "email": "team@example.com",
+                "currency": s.currency,
+                "timezone": s.timezone,
+                "test_clock_id": clock.id,
+                "tax_rate": Decimal(s.tax_percent),
+            }
+        ),
+    )
 
     # The catalog in one transaction, through the same row builders and input
     # validation as createPlan/createAddon/attachAddon (one call each costs a
     # transaction; this example needs up to eight).
     def plan_row(draw: PlanDraw) -> PlanRow:
-        return catalog.new_plan(catalog.PlanCreate.parse({
-            "code": unique("plan"), "name": "Plan", "currency": s.currency, "interval": "MONTH",
-            "base_price": draw.base_price, "included_seats": draw.included_seats,
-        }), start)
+        return catalog.new_plan(
+            catalog.PlanCreate.parse(
+                {
+                    "code": unique("plan"),
+                    "name": "Plan",
+                    "currency": s.currency,
+                    "interval": "MONTH",
+                    "base_price": draw.base_price,
+                    "included_seats": draw.included_seats,
+                }
+            ),
+            start,
+        )
 
     old_plan = plan_row(s.old_plan)
     new_plan = plan_row(s.new_plan) if s.new_plan is not None else old_plan
     addon_rows = [
-        catalog.new_addon(catalog.AddonCreate.parse({
-            "code": unique("addon"), "name": "Extra", "currency": s.currency, "price": draw.price,
-            "seat_type": draw.seat_type, "seats_per_unit": draw.seats_per_unit,
-        }), start)
+        catalog.new_addon(
+            catalog.AddonCreate.parse(
+                {
+                    "code": unique("addon"),
+                    "name": "Extra",
+                    "currency": s.currency,
+                    "price": draw.price,
+                    "seat_type": draw.seat_type,
+                    "seats_per_unit": draw.seats_per_unit,
+                }
+            ),
+            start,
+        )
         for draw in s.addons
     ]
     async with deps.store.transaction() as session:
@@ -231,13 +272,24 @@ async def test_plan_changes_bill_what_the_preview_showed_and_conserve_money(deps
         await session.flush()
         session.add_all(
             PlanAddonRow(plan_id=plan_id, addon_id=addon.id, attached_at=start)
-            for addon in addon_rows for plan_id in dict.fromkeys([old_plan.id, new_plan.id])
+            for addon in addon_rows
+            for plan_id in dict.fromkeys([old_plan.id, new_plan.id])
         )
 
-    subscription = await subscriptions.subscribe(deps, ACTOR, SubscriptionCreate.parse({
-        "tenant_id": tenant.id, "plan_id": old_plan.id,
-        "addons": [{"addon_id": a.id, "quantity": q} for a, q in zip(addon_rows, s.old_quantities, strict=True)],
-    }))
+    subscription = await subscriptions.subscribe(
+        deps,
+        ACTOR,
+        SubscriptionCreate.parse(
+            {
+                "tenant_id": tenant.id,
+                "plan_id": old_plan.id,
+                "addons": [
+                    {"addon_id": a.id, "quantity": q}
+                    for a, q in zip(addon_rows, s.old_quantities, strict=True)
+                ],
+            }
+        ),
+    )
     end = subscription.current_period_end
     assert (subscription.current_period_start, end) == (start, months_after(start, 1, zone))
     first_day, last_day = start.astimezone(zone).date(), end.astimezone(zone).date()
@@ -252,11 +304,15 @@ async def test_plan_changes_bill_what_the_preview_showed_and_conserve_money(deps
 
     new_quantities = s.old_quantities if s.new_quantities is None else s.new_quantities
     spec = {
-        "subscription_id": subscription.id, "plan_id": new_plan.id,
-        "proration_billing_mode": s.mode, "effective_at": s.effective_at,
+        "subscription_id": subscription.id,
+        "plan_id": new_plan.id,
+        "proration_billing_mode": s.mode,
+        "effective_at": s.effective_at,
     }
     if s.new_quantities is not None:
-        spec["addons"] = [{"addon_id": a.id, "quantity": q} for a, q in zip(addon_rows, new_quantities, strict=True)]
+        spec["addons"] = [
+            {"addon_id": a.id, "quantity": q} for a, q in zip(addon_rows, new_quantities, strict=True)
+        ]
 
     preview = await plan_changes.preview_change(deps, ACTOR, PlanChangeRequest.parse(spec))
     applied = await plan_changes.change_plan(deps, ACTOR, PlanChangeRequest.parse(spec))
@@ -266,7 +322,10 @@ async def test_plan_changes_bill_what_the_preview_showed_and_conserve_money(deps
     restarted = s.mode is ProrationMode.FULL_IMMEDIATELY and not scheduled
     anchor = at if restarted else start
     changed = applied.subscription
-    assert (changed.current_period_start, changed.current_period_end) == (anchor, months_after(anchor, 1, zone))
+    assert (changed.current_period_start, changed.current_period_end) == (
+        anchor,
+        months_after(anchor, 1, zone),
+    )
     assert changed.plan_id == (old_plan.id if scheduled else new_plan.id)
 
     # Renew the period (sometimes two): one advance of the clock renews each, in order.
@@ -284,9 +343,15 @@ async def test_plan_changes_bill_what_the_preview_showed_and_conserve_money(deps
         assert applied.invoice is not None and change.id == applied.invoice.id and change.reason == "CHANGE"
         t = preview.totals
         assert (change.subtotal, change.tax, change.total, change.credits_applied, change.amount_due) == (
-            t.subtotal, t.tax, t.total, t.credits_applied, t.amount_due)
+            t.subtotal,
+            t.tax,
+            t.total,
+            t.credits_applied,
+            t.amount_due,
+        )
         assert [(li.kind, li.quantity, li.unit_amount, li.amount) for li in change_lines] == [
-            (li.kind.value, li.quantity, li.unit_amount, li.amount) for li in preview.lines]
+            (li.kind.value, li.quantity, li.unit_amount, li.amount) for li in preview.lines
+        ]
 
     # Money over the cycle: the first invoice and the change invoice together.
     old_price = recurring_price(s.old_plan, s.addons, s.old_quantities)
@@ -310,7 +375,9 @@ async def test_plan_changes_bill_what_the_preview_showed_and_conserve_money(deps
     for k, (renewal, _) in enumerate(renewed, start=1):
         assert renewal.reason == "RENEWAL"
         assert (renewal.period_start, renewal.period_end) == (
-            months_after(anchor, k, zone), months_after(anchor, k + 1, zone))
+            months_after(anchor, k, zone),
+            months_after(anchor, k + 1, zone),
+        )
         assert renewal.subtotal == new_price
     assert books.subscription.plan_id == new_plan.id
     assert books.subscription.current_period_end == months_after(anchor, s.renewals + 1, zone)
@@ -318,4 +385,6 @@ async def test_plan_changes_bill_what_the_preview_showed_and_conserve_money(deps
     # What the examples covered (shown by --hypothesis-show-statistics).
     event("scheduled" if scheduled else s.mode.value)
     event("change credited the balance" if cycle[-1][0].total < 0 else "change credited nothing")
-    event("renewal paid from credit" if any(r.credits_applied for r, _ in renewed) else "renewal paid no credit")
+    event(
+        "renewal paid from credit" if any(r.credits_applied for r, _ in renewed) else "renewal paid no credit"
+    )

@@ -79,15 +79,25 @@ def test_the_other_modes() -> None:
     assert change_lines(old, new, ProrationMode.DO_NOT_BILL, window(16)) == []
 
 
-@pytest.mark.parametrize(("numerator", "denominator", "rounded"), [
-    (1, 2, 1), (-1, 2, -1), (3, 2, 2), (-3, 2, -2), (1_000, 3, 333), (2_000, 3, 667), (49, 100, 0),
-])
+@pytest.mark.parametrize(
+    ("numerator", "denominator", "rounded"),
+    [
+        (1, 2, 1),
+        (-1, 2, -1),
+        (3, 2, 2),
+        (-3, 2, -2),
+        (1_000, 3, 333),
+        (2_000, 3, 667),
+        (49, 100, 0),
+    ],
+)
 def test_half_up_means_half_away_from_zero(numerator: int, denominator: int, rounded: int) -> None:
     assert half_up(numerator, denominator) == rounded
 
 
 def test_each_line_is_rounded_once_in_yen() -> None:
-    # ¥1,000 a seat, 1 seat added with 10 of 30 days left: ¥333.33 -> ¥333; with 15 of 30 on ¥1,001: ¥500.5 -> ¥501.
+    # ¥1,000 a seat, 1 seat added with 10 of 30 days left: ¥333.33 -> ¥333; with 15 of 30 on ¥1,001: ¥500.5 ->
+    # ¥501.
     yen = Item("addon_seat", LineKind.ADDON, "Seat", 1, 1_000, 1, "addon_seat")
     (line,) = change_lines([], [yen], ProrationMode.PRORATED_IMMEDIATELY, window(21))
     assert line.amount == 333
@@ -108,7 +118,7 @@ def test_settle_applies_tax_then_credit_and_grants_a_negative_total() -> None:
 
 
 @given(
-    st.lists(st.integers(-10**9, 10**9), max_size=6),
+    st.lists(st.integers(-(10**9), 10**9), max_size=6),
     st.sampled_from([0, 80_000, 88_750, 100_000, 190_000]),
     st.integers(0, 10**9),
 )
@@ -133,13 +143,36 @@ def test_the_next_period_ends_on_the_anchors_day_clamped_to_the_month() -> None:
 
 def test_the_sentence_a_customer_reads() -> None:
     added = settle([Line(LineKind.PRORATION, "x", 5, 10_00, 25_00)], 0, 0)
-    assert describe(currency="USD", plan_changed=None, seat_delta=5, mode=ProrationMode.PRORATED_IMMEDIATELY,
-                    totals=added, window=window(16)) == "Adding 5 seats costs $25.00 today (15 of 30 days prorated)."
+    assert (
+        describe(
+            currency="USD",
+            plan_changed=None,
+            seat_delta=5,
+            mode=ProrationMode.PRORATED_IMMEDIATELY,
+            totals=added,
+            window=window(16),
+        )
+        == "Adding 5 seats costs $25.00 today (15 of 30 days prorated)."
+    )
     credited = settle([Line(LineKind.CREDIT, "x", -1, 10_00, -5_00)], 0, 0)
-    assert describe(currency="USD", plan_changed=None, seat_delta=-1, mode=ProrationMode.PRORATED_IMMEDIATELY,
-                    totals=credited, window=window(16)) == (
-        "Removing 1 seat credits $5.00 to the credit balance (15 of 30 days prorated).")
-    assert describe(currency="JPY", plan_changed="Enterprise", seat_delta=0, mode=ProrationMode.DO_NOT_BILL,
-                    totals=settle([], 0, 0), window=None, takes_effect="2026-12-01", renewal_total=9_800) == (
+    assert describe(
+        currency="USD",
+        plan_changed=None,
+        seat_delta=-1,
+        mode=ProrationMode.PRORATED_IMMEDIATELY,
+        totals=credited,
+        window=window(16),
+    ) == ("Removing 1 seat credits $5.00 to the credit balance (15 of 30 days prorated).")
+    assert describe(
+        currency="JPY",
+        plan_changed="Enterprise",
+        seat_delta=0,
+        mode=ProrationMode.DO_NOT_BILL,
+        totals=settle([], 0, 0),
+        window=None,
+        takes_effect="2026-12-01",
+        renewal_total=9_800,
+    ) == (
         "Switching to Enterprise takes effect on 2026-12-01; nothing is charged today, and the renewal "
-        "invoice will be ¥9,800.")
+        "invoice will be ¥9,800."
+    )

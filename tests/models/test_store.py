@@ -27,14 +27,18 @@ async def test_a_failed_use_case_writes_nothing(deps: Deps) -> None:
     # A crash after a write inside the unit of work rolls the write back...
     with pytest.raises(RuntimeError):
         async with deps.store.transaction() as session:
-            session.add(TestClockRow(id="clock_x", frozen_time=datetime.now(UTC), created_at=datetime.now(UTC)))
+            session.add(
+                TestClockRow(id="clock_x", frozen_time=datetime.now(UTC), created_at=datetime.now(UTC))
+            )
             await session.flush()
             raise RuntimeError("crash mid-use-case")
     async with deps.store.read() as session:
         assert await session.get(TestClockRow, "clock_x") is None
     # ...and a use case that fails on bad input leaves no tenant behind.
     with pytest.raises(NotFound):
-        await tenants.create_tenant(deps, operator(), TenantCreate.parse({**SPEC, "test_clock_id": "clock_missing"}))
+        await tenants.create_tenant(
+            deps, operator(), TenantCreate.parse({**SPEC, "test_clock_id": "clock_missing"})
+        )
     assert await count(deps.store) == 0
 
 
@@ -52,7 +56,9 @@ async def test_times_come_back_aware_and_in_utc(deps: Deps) -> None:
 async def test_naive_times_are_refused(deps: Deps) -> None:
     with pytest.raises(Exception, match="naive"):
         async with deps.store.transaction() as session:
-            session.add(TestClockRow(id="clock_n", frozen_time=datetime(2026, 1, 1), created_at=datetime.now(UTC)))
+            session.add(
+                TestClockRow(id="clock_n", frozen_time=datetime(2026, 1, 1), created_at=datetime.now(UTC))
+            )
 
 
 async def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path) -> None:
@@ -69,9 +75,19 @@ async def test_foreign_keys_are_enforced(deps: Deps) -> None:
     now = datetime.now(UTC)
     with pytest.raises(Exception, match="(?i)foreign key"):
         async with deps.store.transaction() as session:
-            session.add(TenantRow(id="ten_x", name="x", email="x@x.example", currency="USD",
-                                  timezone="UTC", test_clock_id="clock_missing", invoice_prefix="X",
-                                  created_at=now, updated_at=now))
+            session.add(
+                TenantRow(
+                    id="ten_x",
+                    name="x",
+                    email="x@x.example",
+                    currency="USD",
+                    timezone="UTC",
+                    test_clock_id="clock_missing",
+                    invoice_prefix="X",
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
 
 
 @pytest.mark.parametrize("url", ["mysql+aiomysql://root@localhost/db", "sqlite:///sync.db", "not a url"])

@@ -4,9 +4,10 @@ Each example makes a fresh tenant in a random timezone (UTC, Tokyo, Kathmandu at
 +05:45, New York across its November DST change, Lord Howe across its 30-minute one,
 St. John's in 2009 falling back over midnight) and one or two fresh meters, then runs
 random steps: batches of ADD, SUB and DIRECT events (some retried, some reusing an
-idempotency key for another event), single events, deletes and aggregation changes. Timestamps come from a few seconds around a
-month boundary and a DST change (local midnights and the change itself, one second
-either side), so points collide often. Afterwards it checks what a user would:
+idempotency key for another event), single events, deletes and aggregation changes.
+Timestamps come from a few seconds around a month boundary and a DST change (local
+midnights and the change itself, one second either side), so points collide often.
+Afterwards it checks what a user would:
 
 - the points stored are what the events mean, applied in order by a model written
   here: ADD adds, SUB subtracts, DIRECT overwrites, a delete removes, a duplicate
@@ -95,7 +96,9 @@ def dst_day(zone_name: str, window: tuple[datetime, datetime]) -> list[int]:
     offset's change."""
     zone = ZoneInfo(zone_name)
     changes = [
-        s for s in landmarks(zone_name, window) if offset(s, zone) != offset(s - 1, zone) or offset(s, zone) != offset(s + 1, zone)
+        s
+        for s in landmarks(zone_name, window)
+        if offset(s, zone) != offset(s - 1, zone) or offset(s, zone) != offset(s + 1, zone)
     ]
     day, end = window[0].astimezone(zone).date(), window[1].astimezone(zone).date()
     marks = []
@@ -197,8 +200,11 @@ def scenarios(draw: st.DrawFn) -> Scenario:
 
     kinds = st.sampled_from(["batch", "batch", "batch", "single", "single", "delete", "retune", "retry"])
     return Scenario(
-        timezone=timezone, now=end, meters=tuple(draw(aggregations) for _ in range(n_meters)),
-        steps=tuple(step(draw(kinds)) for _ in range(draw(st.integers(2, 7)))), seconds=seconds,
+        timezone=timezone,
+        now=end,
+        meters=tuple(draw(aggregations) for _ in range(n_meters)),
+        steps=tuple(step(draw(kinds)) for _ in range(draw(st.integers(2, 7)))),
+        seconds=seconds,
     )
 
 
@@ -219,7 +225,12 @@ class Model:
             prior = self.keys.get(ev.key)
             if prior is not None:
                 p_meter, p_method, p_value, p_given, p_ts = prior
-                same = (p_meter, p_method, p_value, p_given) == (ev.meter, ev.method, micros, ev.ts is not None)
+                same = (p_meter, p_method, p_value, p_given) == (
+                    ev.meter,
+                    ev.method,
+                    micros,
+                    ev.ts is not None,
+                )
                 if same and (ev.ts is None or p_ts == ts):
                     self.seen.add("duplicate")
                     return "duplicate", self.points.get((p_meter, p_ts), 0)
@@ -247,7 +258,9 @@ class Model:
 
 def payload(ev: Ev, tenant_id: str, names: list[str], zone: ZoneInfo) -> dict:
     item: dict = {
-        "tenantId": tenant_id, "meterName": names[ev.meter], "method": ev.method,
+        "tenantId": tenant_id,
+        "meterName": names[ev.meter],
+        "method": ev.method,
         "value": int(ev.value) if ev.as_int else float(ev.value),
     }
     if ev.ts is not None:
@@ -272,7 +285,11 @@ def brute_force(values_by_ts: list[tuple[int, int]], aggregation: Aggregation) -
 
 
 @settings(
-    max_examples=150, deadline=None, derandomize=True, database=None, print_blob=True,
+    max_examples=150,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    print_blob=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(scenario=scenarios())
@@ -282,11 +299,22 @@ async def test_every_count_is_the_brute_force_count_of_the_points_the_events_lef
     s = scenario
     zone = ZoneInfo(s.timezone)
     clock.set(datetime.fromtimestamp(s.now, UTC).replace(microsecond=250_000))
-    tenant = await tenants.create_tenant(deps, ACTOR, TenantCreate.parse({
-        "name": f"U{next(_serial):07d} Co", "email": "team@example.com", "currency": "USD", "timezone": s.timezone,
-    }))
+    tenant = await tenants.create_tenant(
+        deps,
+        ACTOR,
+        TenantCreate.parse(
+            {
+                "name": f"U{next(_serial):07d} Co",
+                "email": "team@example.com",
+                "currency": "USD",
+                "timezone": s.timezone,
+            }
+        ),
+    )
     rows = [
-        await meters.create_meter(deps, ACTOR, MeterCreate.parse({"name": f"m_{next(_serial)}_{i}", "aggregation": a.value}))
+        await meters.create_meter(
+            deps, ACTOR, MeterCreate.parse({"name": f"m_{next(_serial)}_{i}", "aggregation": a.value})
+        )
         for i, a in enumerate(s.meters)
     ]
     names = [r.name for r in rows]
@@ -302,10 +330,14 @@ async def test_every_count_is_the_brute_force_count_of_the_points_the_events_lef
             sent = step
         if step.kind == "batch":
             expected = [model.record(ev) for ev in step.events]
-            outcome = await usage.record_batch(deps, ACTOR, [payload(ev, tenant.id, names, zone) for ev in step.events])
+            outcome = await usage.record_batch(
+                deps, ACTOR, [payload(ev, tenant.id, names, zone) for ev in step.events]
+            )
             assert outcome.accepted == sum(kind == "accepted" for kind, _ in expected)
             assert outcome.duplicates == sum(kind == "duplicate" for kind, _ in expected)
-            assert [i for i, _ in outcome.errors] == [i for i, (kind, _) in enumerate(expected) if kind == "conflict"]
+            assert [i for i, _ in outcome.errors] == [
+                i for i, (kind, _) in enumerate(expected) if kind == "conflict"
+            ]
             assert all(isinstance(error, IdempotencyConflict) for _, error in outcome.errors), outcome.errors
         elif step.kind == "single":
             (ev,) = step.events
@@ -327,10 +359,13 @@ async def test_every_count_is_the_brute_force_count_of_the_points_the_events_lef
 
     # a) The stored points are the model's.
     async with deps.store.read() as session:
-        stored = (await session.execute(
-            select(UsagePointRow.meter_id, UsagePointRow.ts, UsagePointRow.value)
-            .where(UsagePointRow.tenant_id == tenant.id)
-        )).all()
+        stored = (
+            await session.execute(
+                select(UsagePointRow.meter_id, UsagePointRow.ts, UsagePointRow.value).where(
+                    UsagePointRow.tenant_id == tenant.id
+                )
+            )
+        ).all()
     index_of = {r.id: i for i, r in enumerate(rows)}
     points = {(index_of[m], ts): value for m, ts, value in stored}
     assert points == model.points
@@ -350,13 +385,23 @@ async def test_every_count_is_the_brute_force_count_of_the_points_the_events_lef
             await meters.update_meter(deps, ACTOR, row.id, aggregation)
         for m, name in enumerate(names):
             for day in days:
-                (count,) = await metering_counts.counts(deps, ACTOR, tenant.id, name, metering_counts.Span(month=False, day=day))
+                (count,) = await metering_counts.counts(
+                    deps, ACTOR, tenant.id, name, metering_counts.Span(month=False, day=day)
+                )
                 assert count.value == brute_force(by_day[(m, day)], aggregation), (name, aggregation, day)
             for month in months:
-                in_month = [p for (mm, d), ps in by_day.items() if mm == m and d.replace(day=1) == month for p in ps]
-                (count,) = await metering_counts.counts(deps, ACTOR, tenant.id, name, metering_counts.Span(month=True, day=month))
+                in_month = [
+                    p for (mm, d), ps in by_day.items() if mm == m and d.replace(day=1) == month for p in ps
+                ]
+                (count,) = await metering_counts.counts(
+                    deps, ACTOR, tenant.id, name, metering_counts.Span(month=True, day=month)
+                )
                 assert count.value == brute_force(in_month, aggregation), (name, aggregation, month)
             _, per_day = await metering_counts.period_counts(deps, ACTOR, tenant.id, name, first, last)
-            expected = [(first + timedelta(days=n), by_day[(m, first + timedelta(days=n))])
-                        for n in range((last - first).days + 1)]
-            assert [(c.day, c.value) for c in per_day] == [(d, brute_force(ps, aggregation)) for d, ps in expected]
+            expected = [
+                (first + timedelta(days=n), by_day[(m, first + timedelta(days=n))])
+                for n in range((last - first).days + 1)
+            ]
+            assert [(c.day, c.value) for c in per_day] == [
+                (d, brute_force(ps, aggregation)) for d, ps in expected
+            ]

@@ -32,49 +32,62 @@ from models.metering.rules import (
     to_micros,
 )
 
-NEW_YORK, LORD_HOWE, KATHMANDU = ZoneInfo("America/New_York"), ZoneInfo("Australia/Lord_Howe"), ZoneInfo("Asia/Kathmandu")
+NEW_YORK, LORD_HOWE, KATHMANDU = (
+    ZoneInfo("America/New_York"),
+    ZoneInfo("Australia/Lord_Howe"),
+    ZoneInfo("Asia/Kathmandu"),
+)
 HOUR = 3600
 
 
 # -- to_micros -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("value", "micros"), [
-    (0, 0),
-    (1, 1_000_000),
-    (12_345, 12_345_000_000),
-    (100_000_000_000, 10**17),
-    (0.5, 500_000),
-    (1.234567, 1_234_567),
-    (0.000001, 1),
-    (999_999.999999, 999_999_999_999),
-    (0.1 + 0.2, 300_000),  # 0.30000000000000004 is 0.3 to six decimals
-    (-2.25, -2_250_000),
-])
+@pytest.mark.parametrize(
+    ("value", "micros"),
+    [
+        (0, 0),
+        (1, 1_000_000),
+        (12_345, 12_345_000_000),
+        (100_000_000_000, 10**17),
+        (0.5, 500_000),
+        (1.234567, 1_234_567),
+        (0.000001, 1),
+        (999_999.999999, 999_999_999_999),
+        (0.1 + 0.2, 300_000),  # 0.30000000000000004 is 0.3 to six decimals
+        (-2.25, -2_250_000),
+    ],
+)
 def test_a_value_becomes_exact_millionths(value: float, micros: int) -> None:
     assert to_micros(value) == micros
 
 
-@pytest.mark.parametrize(("value", "micros"), [
-    (0.0000005, 1),  # a half at the seventh decimal rounds up
-    (0.0000025, 3),  # up, not to even
-    (0.0000035, 4),
-    (0.0000004, 0),
-    (1.2345665, 1_234_567),
-    (1.2345664, 1_234_566),
-    (0.1234565, 123_457),
-    (-0.0000025, -3),  # halves away from zero
-    (-1.2345665, -1_234_567),
-])
+@pytest.mark.parametrize(
+    ("value", "micros"),
+    [
+        (0.0000005, 1),  # a half at the seventh decimal rounds up
+        (0.0000025, 3),  # up, not to even
+        (0.0000035, 4),
+        (0.0000004, 0),
+        (1.2345665, 1_234_567),
+        (1.2345664, 1_234_566),
+        (0.1234565, 123_457),
+        (-0.0000025, -3),  # halves away from zero
+        (-1.2345665, -1_234_567),
+    ],
+)
 def test_a_value_rounds_half_up_at_the_seventh_decimal(value: float, micros: int) -> None:
     assert to_micros(value) == micros
 
 
-@given(st.one_of(
-    st.decimals(min_value=0, max_value=10**9 - 1, places=6, allow_nan=False, allow_infinity=False),
-    # up to the limit, with as many decimals as a float keeps (15 significant digits)
-    st.decimals(min_value=10**9, max_value=10**11, places=4, allow_nan=False, allow_infinity=False),
-), st.booleans())
+@given(
+    st.one_of(
+        st.decimals(min_value=0, max_value=10**9 - 1, places=6, allow_nan=False, allow_infinity=False),
+        # up to the limit, with as many decimals as a float keeps (15 significant digits)
+        st.decimals(min_value=10**9, max_value=10**11, places=4, allow_nan=False, allow_infinity=False),
+    ),
+    st.booleans(),
+)
 def test_any_value_with_six_decimals_is_kept_exactly(value: Decimal, negative: bool) -> None:
     value = -value if negative else value
     assert to_micros(float(value)) == int(value * MICRO)
@@ -96,18 +109,21 @@ def test_nan_infinities_and_values_past_the_limit_raise(value: float) -> None:
 # -- format_units ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("micros", "text"), [
-    (0, "0"),
-    (1_000_000, "1"),
-    (12_345_000_000, "12,345"),
-    (1_500_000, "1.5"),
-    (1, "0.000001"),
-    (1_234_567_890_000, "1,234,567.89"),
-    (10**17, "100,000,000,000"),
-    (-1_500_000, "-1.5"),
-    (-1, "-0.000001"),
-    (2_000_010, "2.00001"),
-])
+@pytest.mark.parametrize(
+    ("micros", "text"),
+    [
+        (0, "0"),
+        (1_000_000, "1"),
+        (12_345_000_000, "12,345"),
+        (1_500_000, "1.5"),
+        (1, "0.000001"),
+        (1_234_567_890_000, "1,234,567.89"),
+        (10**17, "100,000,000,000"),
+        (-1_500_000, "-1.5"),
+        (-1, "-0.000001"),
+        (2_000_010, "2.00001"),
+    ],
+)
 def test_units_read_with_thousands_separators_and_no_trailing_zeros(micros: int, text: str) -> None:
     assert format_units(micros) == text
 
@@ -115,15 +131,18 @@ def test_units_read_with_thousands_separators_and_no_trailing_zeros(micros: int,
 # -- days and periods --------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("zone", "day", "first", "hours"), [
-    (NEW_YORK, date(2026, 3, 8), datetime(2026, 3, 8, 5, tzinfo=UTC), 23),  # spring forward
-    (NEW_YORK, date(2026, 11, 1), datetime(2026, 11, 1, 4, tzinfo=UTC), 25),  # fall back
-    (NEW_YORK, date(2026, 11, 2), datetime(2026, 11, 2, 5, tzinfo=UTC), 24),
-    (LORD_HOWE, date(2026, 10, 4), datetime(2026, 10, 3, 13, 30, tzinfo=UTC), 23.5),  # +10:30 -> +11
-    (LORD_HOWE, date(2026, 4, 5), datetime(2026, 4, 4, 13, tzinfo=UTC), 24.5),  # +11 -> +10:30
-    (KATHMANDU, date(2026, 11, 1), datetime(2026, 10, 31, 18, 15, tzinfo=UTC), 24),  # +05:45
-    (ZoneInfo("UTC"), date(2026, 2, 28), datetime(2026, 2, 28, tzinfo=UTC), 24),
-])
+@pytest.mark.parametrize(
+    ("zone", "day", "first", "hours"),
+    [
+        (NEW_YORK, date(2026, 3, 8), datetime(2026, 3, 8, 5, tzinfo=UTC), 23),  # spring forward
+        (NEW_YORK, date(2026, 11, 1), datetime(2026, 11, 1, 4, tzinfo=UTC), 25),  # fall back
+        (NEW_YORK, date(2026, 11, 2), datetime(2026, 11, 2, 5, tzinfo=UTC), 24),
+        (LORD_HOWE, date(2026, 10, 4), datetime(2026, 10, 3, 13, 30, tzinfo=UTC), 23.5),  # +10:30 -> +11
+        (LORD_HOWE, date(2026, 4, 5), datetime(2026, 4, 4, 13, tzinfo=UTC), 24.5),  # +11 -> +10:30
+        (KATHMANDU, date(2026, 11, 1), datetime(2026, 10, 31, 18, 15, tzinfo=UTC), 24),  # +05:45
+        (ZoneInfo("UTC"), date(2026, 2, 28), datetime(2026, 2, 28, tzinfo=UTC), 24),
+    ],
+)
 def test_a_local_day_starts_at_local_midnight_and_lasts_23_to_25_hours(
     zone: ZoneInfo, day: date, first: datetime, hours: float
 ) -> None:
@@ -133,8 +152,18 @@ def test_a_local_day_starts_at_local_midnight_and_lasts_23_to_25_hours(
 
 
 @given(
-    st.sampled_from(["UTC", "America/New_York", "Australia/Lord_Howe", "Asia/Kathmandu", "America/Santiago",
-                     "America/Havana", "Europe/London", "Pacific/Chatham"]),
+    st.sampled_from(
+        [
+            "UTC",
+            "America/New_York",
+            "Australia/Lord_Howe",
+            "Asia/Kathmandu",
+            "America/Santiago",
+            "America/Havana",
+            "Europe/London",
+            "Pacific/Chatham",
+        ]
+    ),
     st.dates(min_value=date(2000, 1, 1), max_value=date(2037, 12, 31)),
 )
 def test_a_days_bounds_hold_exactly_the_seconds_of_that_local_date(zone_name: str, day: date) -> None:
@@ -152,7 +181,9 @@ def test_a_days_bounds_hold_exactly_the_seconds_of_that_local_date(zone_name: st
 
 def test_days_fold_into_a_month_and_each_aggregation_reads_its_statistic() -> None:
     first = DayStats(total=5_000_000, points=2, max_value=4_000_000, latest_ts=1_000, latest_value=1_000_000)
-    second = DayStats(total=-2_500_000, points=3, max_value=7_000_000, latest_ts=90_000, latest_value=-500_000)
+    second = DayStats(
+        total=-2_500_000, points=3, max_value=7_000_000, latest_ts=90_000, latest_value=-500_000
+    )
     for days in ([first, second], [second, first]):  # the later point wins, in any order
         month = fold_days(days)
         assert month == DayStats(2_500_000, 5, 7_000_000, 90_000, -500_000)
@@ -174,10 +205,18 @@ def test_points_of_zero_still_count_as_points() -> None:
     assert count_of(stats, Aggregation.SUM) == count_of(stats, Aggregation.MAX) == 0
 
 
-@given(st.lists(st.tuples(st.integers(0, 10**6), st.integers(-10**12, 10**12)), min_size=1, max_size=30,
-                unique_by=lambda p: p[0]),
-       st.randoms(use_true_random=False))
-def test_folded_days_count_what_their_points_count_together(points: list[tuple[int, int]], rnd: random.Random) -> None:
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 10**6), st.integers(-(10**12), 10**12)),
+        min_size=1,
+        max_size=30,
+        unique_by=lambda p: p[0],
+    ),
+    st.randoms(use_true_random=False),
+)
+def test_folded_days_count_what_their_points_count_together(
+    points: list[tuple[int, int]], rnd: random.Random
+) -> None:
     ordered = sorted(points)
     cuts = sorted(rnd.sample(range(1, len(ordered)), rnd.randint(0, len(ordered) - 1)))
     days = [stats_of_points(ordered[a:b]) for a, b in zip([0, *cuts], [*cuts, len(ordered)], strict=True)]
@@ -196,23 +235,29 @@ def test_folded_days_count_what_their_points_count_together(points: list[tuple[i
 # -- tiers ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("tiers", "problem"), [
-    ([], "needs at least one tier"),
-    ([Tier(1000, 2)], "the last tier must have no upTo"),
-    ([Tier(None, 2), Tier(None, 1)], "only the last tier may leave upTo empty"),
-    ([Tier(1000, 2), Tier(1000, 1), Tier(None, 0)], "upTo must be at least 1 and rise"),
-    ([Tier(1000, 2), Tier(500, 1), Tier(None, 0)], "upTo must be at least 1 and rise"),
-    ([Tier(0, 2), Tier(None, 1)], "upTo must be at least 1 and rise"),
-])
+@pytest.mark.parametrize(
+    ("tiers", "problem"),
+    [
+        ([], "needs at least one tier"),
+        ([Tier(1000, 2)], "the last tier must have no upTo"),
+        ([Tier(None, 2), Tier(None, 1)], "only the last tier may leave upTo empty"),
+        ([Tier(1000, 2), Tier(1000, 1), Tier(None, 0)], "upTo must be at least 1 and rise"),
+        ([Tier(1000, 2), Tier(500, 1), Tier(None, 0)], "upTo must be at least 1 and rise"),
+        ([Tier(0, 2), Tier(None, 1)], "upTo must be at least 1 and rise"),
+    ],
+)
 def test_tiers_that_cannot_price_every_quantity_are_refused(tiers: list[Tier], problem: str) -> None:
     assert (check_tiers(tiers) or "").startswith(problem)
 
 
-@pytest.mark.parametrize("tiers", [
-    [Tier(None, 5)],
-    [Tier(1, 0), Tier(None, 5)],
-    [Tier(1000, 0), Tier(10_000, 2, 100), Tier(None, 1)],
-])
+@pytest.mark.parametrize(
+    "tiers",
+    [
+        [Tier(None, 5)],
+        [Tier(1, 0), Tier(None, 5)],
+        [Tier(1000, 0), Tier(10_000, 2, 100), Tier(None, 1)],
+    ],
+)
 def test_ascending_tiers_ending_unbounded_are_accepted(tiers: list[Tier]) -> None:
     assert check_tiers(tiers) is None
 
@@ -244,37 +289,53 @@ def test_package_pricing_charges_every_started_package() -> None:
     assert price(per_thousand, 0)[2:] == (0, 500, 0)
 
 
-GRADUATED = UsagePrice(PricingModel.GRADUATED, tiers=(
-    Tier(1000, 0), Tier(10_000, 2, flat_amount=100), Tier(None, 1),
-))
+GRADUATED = UsagePrice(
+    PricingModel.GRADUATED,
+    tiers=(
+        Tier(1000, 0),
+        Tier(10_000, 2, flat_amount=100),
+        Tier(None, 1),
+    ),
+)
 
 
-@pytest.mark.parametrize(("used", "quantity", "marginal", "amount"), [
-    ("500", 500, 0, 0),  # all in the free first tier
-    ("1000", 1000, 0, 0),  # tier 2 not reached: no flat fee
-    ("1000.5", 1001, 2, 101),  # 0.5 x 2c + the $1 flat fee of tier 2
-    ("10000", 10_000, 2, 18_100),  # 9,000 x 2c + $1
-    ("12345", 12_345, 1, 20_445),  # 0 + (9,000 x 2c + $1) + 2,345 x 1c
-])
+@pytest.mark.parametrize(
+    ("used", "quantity", "marginal", "amount"),
+    [
+        ("500", 500, 0, 0),  # all in the free first tier
+        ("1000", 1000, 0, 0),  # tier 2 not reached: no flat fee
+        ("1000.5", 1001, 2, 101),  # 0.5 x 2c + the $1 flat fee of tier 2
+        ("10000", 10_000, 2, 18_100),  # 9,000 x 2c + $1
+        ("12345", 12_345, 1, 20_445),  # 0 + (9,000 x 2c + $1) + 2,345 x 1c
+    ],
+)
 def test_graduated_pricing_charges_each_tiers_units_at_its_price_plus_its_flat_fee(
     used: str, quantity: int, marginal: int, amount: int
 ) -> None:
     assert price(GRADUATED, units(used)) == (0, units(used), quantity, marginal, amount)
 
 
-VOLUME = UsagePrice(PricingModel.VOLUME, tiers=(
-    Tier(1000, 3), Tier(10_000, 2, flat_amount=500), Tier(None, 1, flat_amount=1000),
-))
+VOLUME = UsagePrice(
+    PricingModel.VOLUME,
+    tiers=(
+        Tier(1000, 3),
+        Tier(10_000, 2, flat_amount=500),
+        Tier(None, 1, flat_amount=1000),
+    ),
+)
 
 
-@pytest.mark.parametrize(("used", "unit_amount", "amount"), [
-    ("1", 3, 3),
-    ("1000", 3, 3000),  # the bound belongs to its tier
-    ("1001", 2, 2502),  # every unit at 2c, plus $5
-    ("5000", 2, 10_500),
-    ("20000", 1, 21_000),  # every unit at 1c, plus $10
-    ("0.25", 3, 1),  # 0.75 cents rounds half up to 1
-])
+@pytest.mark.parametrize(
+    ("used", "unit_amount", "amount"),
+    [
+        ("1", 3, 3),
+        ("1000", 3, 3000),  # the bound belongs to its tier
+        ("1001", 2, 2502),  # every unit at 2c, plus $5
+        ("5000", 2, 10_500),
+        ("20000", 1, 21_000),  # every unit at 1c, plus $10
+        ("0.25", 3, 1),  # 0.75 cents rounds half up to 1
+    ],
+)
 def test_volume_pricing_prices_every_unit_at_the_tier_the_total_falls_in(
     used: str, unit_amount: int, amount: int
 ) -> None:
@@ -295,13 +356,16 @@ def test_free_units_come_off_before_pricing() -> None:
     assert price(volume, units("1010"))[1:] == (units("1000"), 1000, 3, 3000)
 
 
-@pytest.mark.parametrize("usage_price", [
-    UsagePrice(PricingModel.PER_UNIT, unit_amount=2),
-    UsagePrice(PricingModel.PACKAGE, unit_amount=500, package_size=1000),
-    GRADUATED,
-    VOLUME,
-    UsagePrice(PricingModel.GRADUATED, tiers=(Tier(None, 7, flat_amount=300),)),
-])
+@pytest.mark.parametrize(
+    "usage_price",
+    [
+        UsagePrice(PricingModel.PER_UNIT, unit_amount=2),
+        UsagePrice(PricingModel.PACKAGE, unit_amount=500, package_size=1000),
+        GRADUATED,
+        VOLUME,
+        UsagePrice(PricingModel.GRADUATED, tiers=(Tier(None, 7, flat_amount=300),)),
+    ],
+)
 @pytest.mark.parametrize("used", [-1, -units("5000"), 0])
 def test_no_usage_or_negative_usage_costs_nothing(usage_price: UsagePrice, used: int) -> None:
     free, chargeable, quantity, _, amount = price(usage_price, used)
@@ -337,9 +401,15 @@ def test_graduated_never_costs_more_than_every_unit_at_the_top_price_and_never_l
 
 # -- a period priced across the plans it had ------------------------------------------
 
-TIERED = UsagePrice(PricingModel.GRADUATED, free_units=100, tiers=(
-    Tier(1_000, 3), Tier(5_000, 2, flat_amount=50), Tier(None, 1),
-))
+TIERED = UsagePrice(
+    PricingModel.GRADUATED,
+    free_units=100,
+    tiers=(
+        Tier(1_000, 3),
+        Tier(5_000, 2, flat_amount=50),
+        Tier(None, 1),
+    ),
+)
 BILLED = (datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC))
 
 
@@ -348,8 +418,9 @@ def usage_of(units: int, at: int = 0) -> DayStats:
 
 
 def priced(segments: list[tuple[UsagePrice | None, DayStats | None]], aggregation: Aggregation) -> int:
-    return charge(segments, meter_name="m", display_name="M", aggregation=aggregation, currency="USD",
-                  period=BILLED).amount
+    return charge(
+        segments, meter_name="m", display_name="M", aggregation=aggregation, currency="USD", period=BILLED
+    ).amount
 
 
 @given(st.lists(st.integers(0, 4_000), min_size=1, max_size=5))
@@ -368,7 +439,10 @@ def test_free_units_and_tiers_count_once_across_plans() -> None:
 
 
 def test_a_peak_is_billed_once_at_the_dearest_plans_price() -> None:
-    cheap, dear = UsagePrice(PricingModel.PER_UNIT, unit_amount=1), UsagePrice(PricingModel.PER_UNIT, unit_amount=3)
+    cheap, dear = (
+        UsagePrice(PricingModel.PER_UNIT, unit_amount=1),
+        UsagePrice(PricingModel.PER_UNIT, unit_amount=3),
+    )
     same_peak = [(cheap, usage_of(500)), (dear, usage_of(500)), (cheap, usage_of(500))]
     assert priced(same_peak, Aggregation.MAX) == 1_500
     # Moving to a plan that charges nothing for the meter before the period ends avoids nothing.

@@ -43,7 +43,9 @@ def test_other_timezone_spellings_are_refused(tz: str) -> None:
 
 def test_nested_fields_are_named_by_their_api_path() -> None:
     with pytest.raises(ValidationFailed) as failure:
-        TenantCreate.parse({**BASE, "billing_info": {"address": {"line1": "x", "city": "y", "country": "XX"}}})
+        TenantCreate.parse(
+            {**BASE, "billing_info": {"address": {"line1": "x", "city": "y", "country": "XX"}}}
+        )
     assert failure.value.field == "input.billingInfo.address.country"
 
 

@@ -48,8 +48,16 @@ _new_invoice_item = resources.InvoiceItem._api_create.__func__
 _KEPT_OUT = "in_kept_out_of_this_invoice"
 
 
-def _create_invoice(cls, customer=None, subscription=None, pending_invoice_items_behavior=None,  # noqa: ANN001, ANN202
-                    description=None, metadata=None, currency=None, **kwargs):
+def _create_invoice(
+    cls,
+    customer=None,
+    subscription=None,
+    pending_invoice_items_behavior=None,  # noqa: ANN001, ANN202
+    description=None,
+    metadata=None,
+    currency=None,
+    **kwargs,
+):
     """Stripe's documented standalone invoice (``POST /v1/invoices`` with a customer and
     no subscription): a draft with its metadata, in ``currency``, holding the customer's
     pending invoice items when ``pending_invoice_items_behavior=include`` and none of
@@ -61,7 +69,9 @@ def _create_invoice(cls, customer=None, subscription=None, pending_invoice_items
     if subscription is None and pending_invoice_items_behavior in ("include", "exclude") and not kwargs:
         kept_out = []
         if pending_invoice_items_behavior == "exclude":
-            kept_out = resources.InvoiceItem._api_list_all(None, customer=customer)._list  # 404: no such customer
+            kept_out = resources.InvoiceItem._api_list_all(
+                None, customer=customer
+            )._list  # 404: no such customer
         for item in kept_out:
             item.invoice = _KEPT_OUT
         try:
@@ -74,8 +84,15 @@ def _create_invoice(cls, customer=None, subscription=None, pending_invoice_items
         return invoice
     if currency is not None:
         kwargs["currency"] = currency
-    return _next_invoice(cls, customer=customer, subscription=subscription, description=description,
-                         metadata=metadata, pending_invoice_items_behavior=pending_invoice_items_behavior, **kwargs)
+    return _next_invoice(
+        cls,
+        customer=customer,
+        subscription=subscription,
+        description=description,
+        metadata=metadata,
+        pending_invoice_items_behavior=pending_invoice_items_behavior,
+        **kwargs,
+    )
 
 
 def _create_invoice_item(cls, invoice=None, **data):  # noqa: ANN001, ANN202
@@ -87,7 +104,9 @@ def _create_invoice_item(cls, invoice=None, **data):  # noqa: ANN001, ANN202
     if isinstance(invoice, str) and invoice.startswith("in_"):
         draft = resources.Invoice._api_retrieve(invoice)  # 404: no such invoice
         if draft.status != "draft":
-            raise UserError(400, f"Invoice {invoice} is not a draft: invoice items can only be added to drafts.")
+            raise UserError(
+                400, f"Invoice {invoice} is not a draft: invoice items can only be added to drafts."
+            )
     item = _new_invoice_item(cls, invoice=invoice, **data)
     if draft is not None:
         draft.lines._list.append(resources.InvoiceLineItem(item))

@@ -22,7 +22,9 @@ def test_stripe_without_an_api_key_refuses_to_start(key: str | None) -> None:
 
 
 async def test_stripe_with_a_key_mirrors() -> None:
-    provider = build_provider(Settings(provider="stripe", stripe_api_key="sk_test_x", stripe_webhook_secret="whsec_x"))
+    provider = build_provider(
+        Settings(provider="stripe", stripe_api_key="sk_test_x", stripe_webhook_secret="whsec_x")
+    )
     try:
         assert isinstance(provider, StripeProvider) and provider.mirrors is True
     finally:

@@ -13,16 +13,18 @@ import secrets
 import time
 from typing import Any
 
-from tests.api.billing import plan_with_seat_addon, subscribe
-from tests.providers.conftest import StripeWorld
-from tests.providers.test_checkout_webhook import (  # noqa: F401  (proxy: the fixture that expands setup_intent)
+from tests.builders.billing import plan_with_seat_addon, subscribe
+from tests.builders.checkout import (
+    ExpandingProxy,
     complete_checkout,
     completed_event,
     default_card,
     default_card_posts,
     deliver,
-    proxy,
 )
+from tests.builders.stripe_world import StripeWorld
+
+PROXY = ExpandingProxy  # the proxy fixture's class: it expands setup_intent as Stripe does
 
 
 async def subscription_status(world: StripeWorld, subscription_id: str) -> str:
@@ -31,9 +33,18 @@ async def subscription_status(world: StripeWorld, subscription_id: str) -> str:
 
 
 def stripe_event(event_type: str, obj: dict[str, Any]) -> str:
-    return json.dumps({"id": f"evt_{secrets.token_hex(12)}", "object": "event", "api_version": "2024-06-20",
-                       "created": int(time.time()), "livemode": False, "type": event_type,
-                       "data": {"object": obj}, "pending_webhooks": 1})
+    return json.dumps(
+        {
+            "id": f"evt_{secrets.token_hex(12)}",
+            "object": "event",
+            "api_version": "2024-06-20",
+            "created": int(time.time()),
+            "livemode": False,
+            "type": event_type,
+            "data": {"object": obj},
+            "pending_webhooks": 1,
+        }
+    )
 
 
 async def test_a_card_saved_after_a_decline_pays_the_open_invoice_and_reactivates_the_subscription(
@@ -62,17 +73,25 @@ async def test_a_card_saved_after_a_decline_pays_the_open_invoice_and_reactivate
     assert await default_card(world, customer_id) == card_id
     assert await world.run_tasks() == 1
     (charged,) = await world.stripe_invoices(customer_id)
-    assert (charged["id"], charged["status"], charged["amount_paid"]) == (stripe_invoice["id"], "paid", 249_00)
+    assert (charged["id"], charged["status"], charged["amount_paid"]) == (
+        stripe_invoice["id"],
+        "paid",
+        249_00,
+    )
     assert (await world.wait_for_status(invoice, "PAID"))["providerInvoiceId"] == charged["id"]
     assert await subscription_status(world, subscription["id"]) == "ACTIVE"
     # Each attempt charged under its own task's key: the second is not a replay of the decline.
     first, second = [t for t in await world.tasks() if t.kind == "COLLECT_INVOICE"]
     assert (first.status, second.status) == ("DONE", "DONE")
     assert [p.idempotency_key for p in world.proxy.posts(f"/v1/invoices/{charged['id']}/pay")] == [
-        f"{invoice}-pay-{first.id}", f"{invoice}-pay-{second.id}"]
+        f"{invoice}-pay-{first.id}",
+        f"{invoice}-pay-{second.id}",
+    ]
 
 
-async def test_a_checkout_the_gateway_did_not_open_for_that_tenant_touches_no_card(world: StripeWorld) -> None:
+async def test_a_checkout_the_gateway_did_not_open_for_that_tenant_touches_no_card(
+    world: StripeWorld,
+) -> None:
     tenant = await world.tenant("Owner")
     other = await world.tenant("Bystander")
     customer_id, _, session = await complete_checkout(world, tenant)
@@ -81,8 +100,10 @@ async def test_a_checkout_the_gateway_did_not_open_for_that_tenant_touches_no_ca
     wrong_tenant = {**session, "id": "cs_test_wrong_tenant", "metadata": {"gateway_tenant_id": other}}
     unknown_tenant = {**session, "id": "cs_test_unknown", "metadata": {"gateway_tenant_id": "ten_nobody"}}
 
-    outcomes = [(await deliver(world, completed_event(s))).json()["outcome"]
-                for s in (someone_elses, wrong_tenant, unknown_tenant)]
+    outcomes = [
+        (await deliver(world, completed_event(s))).json()["outcome"]
+        for s in (someone_elses, wrong_tenant, unknown_tenant)
+    ]
 
     assert outcomes == [
         "ignored: the card page was not opened by this gateway (no gateway_tenant_id in its metadata)",

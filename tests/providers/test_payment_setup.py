@@ -2,23 +2,14 @@
 tenant types a card that never touches the gateway.
 
 localstripe has no Checkout: the recording proxy answers ``POST /v1/checkout/sessions``
-with a Stripe-shaped session (see ``harness.RecordingProxy``), so these tests assert
-what the adapter asked Stripe for, and the URL it hands back."""
+with a Stripe-shaped session (see ``tests.builders.stripe_harness.RecordingProxy``),
+so these tests assert what the adapter asked Stripe for, and the URL it hands back."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from tests.conftest import Api, new_key, new_tenant
-from tests.providers.conftest import StripeWorld
-
-SETUP = """mutation($id: ID!, $url: String!) { createPaymentSetupSession(tenantId: $id, returnUrl: $url) {
-  __typename ... on PaymentSetupSession { url } ... on ValidationError { field } ... on Error { code message } } }"""
-RETURN_URL = "https://app.example.com/billing?tab=card"
-
-
-async def setup_session(api: Api, tenant_id: str, url: str = RETURN_URL) -> dict[str, Any]:
-    return (await api(SETUP, {"id": tenant_id, "url": url}))["createPaymentSetupSession"]
+from tests.builders.api import Api, new_key, new_tenant
+from tests.builders.checkout import RETURN_URL, SETUP, setup_session
+from tests.builders.stripe_world import StripeWorld
 
 
 async def test_it_returns_the_checkout_url_of_a_setup_mode_session_for_the_tenants_customer(
@@ -35,8 +26,12 @@ async def test_it_returns_the_checkout_url_of_a_setup_mode_session_for_the_tenan
     customer_id = await world.customer_id(tenant)
     assert customer_id and customer_id.startswith("cus_")
     assert sent.form == {
-        "mode": "setup", "customer": customer_id, "currency": "usd", "payment_method_types[0]": "card",
-        "success_url": RETURN_URL, "cancel_url": RETURN_URL,
+        "mode": "setup",
+        "customer": customer_id,
+        "currency": "usd",
+        "payment_method_types[0]": "card",
+        "success_url": RETURN_URL,
+        "cancel_url": RETURN_URL,
         "metadata[gateway_tenant_id]": tenant,  # its completion is acted on only for this tenant
     }
     assert sent.idempotency_key.startswith(f"{tenant}-setup-")
@@ -46,14 +41,17 @@ async def test_it_returns_the_checkout_url_of_a_setup_mode_session_for_the_tenan
     second = await setup_session(world.api, tenant)
     assert second["url"] != first["url"]
     keys = [r.idempotency_key for r in world.proxy.posts("/v1/checkout/sessions")]
-    assert len(set(keys)) == 2 and all(r.form["customer"] == customer_id
-                                       for r in world.proxy.posts("/v1/checkout/sessions"))
+    assert len(set(keys)) == 2 and all(
+        r.form["customer"] == customer_id for r in world.proxy.posts("/v1/checkout/sessions")
+    )
     await world.run_tasks()
     assert len(world.proxy.posts("/v1/customers")) == 1
     assert await world.customer_id(tenant) == customer_id
 
 
-async def test_the_card_saved_on_checkout_becomes_the_card_invoices_are_charged_to(world: StripeWorld) -> None:
+async def test_the_card_saved_on_checkout_becomes_the_card_invoices_are_charged_to(
+    world: StripeWorld,
+) -> None:
     """After ``checkout.session.completed`` the adapter makes the session's card the
     customer's default for invoices (Checkout in setup mode only attaches it)."""
     tenant = await world.tenant("Saver")
@@ -70,7 +68,10 @@ async def test_the_card_saved_on_checkout_becomes_the_card_invoices_are_charged_
     world.proxy.complete_session(session_id, intent.id)
 
     provider = world.deps.provider
-    assert await provider.use_card_from_setup_session(session_id, idempotency_key=f"{session_id}-card") == method.id
+    assert (
+        await provider.use_card_from_setup_session(session_id, idempotency_key=f"{session_id}-card")
+        == method.id
+    )
 
     customer = await world.stripe.v1.customers.retrieve_async(customer_id)
     assert customer.invoice_settings.default_payment_method == method.id
@@ -80,11 +81,21 @@ async def test_the_card_saved_on_checkout_becomes_the_card_invoices_are_charged_
 
 async def test_a_return_url_that_is_not_an_absolute_web_url_is_refused(world: StripeWorld) -> None:
     tenant = await world.tenant("Typo")
-    for url in ("app.example.com/billing", "/billing", "javascript:alert(1)", "ftp://example.com/",
-                "https:///billing", "https://exa mple.com/", "https://example.com/" + "x" * 2000):
+    for url in (
+        "app.example.com/billing",
+        "/billing",
+        "javascript:alert(1)",
+        "ftp://example.com/",
+        "https:///billing",
+        "https://exa mple.com/",
+        "https://example.com/" + "x" * 2000,
+    ):
         result = await setup_session(world.api, tenant, url)
         assert (result["__typename"], result["code"], result["field"]) == (
-            "ValidationError", "VALIDATION_FAILED", "returnUrl"), (url, result)
+            "ValidationError",
+            "VALIDATION_FAILED",
+            "returnUrl",
+        ), (url, result)
         assert "absolute http(s) URL" in result["message"]
     assert world.proxy.requests == []  # nothing reached Stripe
 
@@ -92,11 +103,15 @@ async def test_a_return_url_that_is_not_an_absolute_web_url_is_refused(world: St
 async def test_other_tenants_and_partner_keys_get_not_found(world: StripeWorld) -> None:
     tenant = await world.tenant("Victim")
     other = await world.tenant("Mallory")
-    for key in [(await new_key(world.api, "TENANT", other))["secret"],
-                (await new_key(world.api, "PARTNER", tenant))["secret"]]:
+    for key in [
+        (await new_key(world.api, "TENANT", other))["secret"],
+        (await new_key(world.api, "PARTNER", tenant))["secret"],
+    ]:
         result = await setup_session(world.api.as_key(key), tenant)
         assert result["code"] == "NOT_FOUND", result
-    own = await setup_session(world.api.as_key((await new_key(world.api, "TENANT", tenant))["secret"]), tenant)
+    own = await setup_session(
+        world.api.as_key((await new_key(world.api, "TENANT", tenant))["secret"]), tenant
+    )
     assert own["__typename"] == "PaymentSetupSession"
     assert len(world.proxy.posts("/v1/checkout/sessions")) == 1
 

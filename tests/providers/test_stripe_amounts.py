@@ -9,29 +9,55 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.providers.stripe import from_stripe_amount, to_stripe_amount
-from tests.api.billing import create_plan, subscribe
-from tests.providers.conftest import StripeWorld
+from gateway.providers.stripe_amounts import from_stripe_amount, to_stripe_amount
+from tests.builders.billing import create_plan, subscribe
+from tests.builders.stripe_world import StripeWorld
 
 
-@pytest.mark.parametrize(("amount", "currency", "stripe_amount"), [
-    (249_00, "USD", 249_00), (1_000, "JPY", 1_000), (-25_00, "eur", -25_00), (12_345, "HUF", 12_345),
-    (1_000, "ISK", 100_000), (1, "isk", 100), (-50, "ISK", -5_000), (37_000, "UGX", 3_700_000),
-    (1_230, "KWD", 1_230), (-20, "BHD", -20), (10, "JOD", 10), (0, "OMR", 0), (5_550, "TND", 5_550),
-    # CLDR 0 decimals, Stripe 2: a whole lek is 100 for Stripe (a review found these charged 100x too little).
-    (500, "ALL", 50_000), (12_000, "LAK", 1_200_000), (90_000, "LBP", 9_000_000), (2_100, "MMK", 210_000),
-    (1_170, "RSD", 117_000), (5_700, "SOS", 570_000), (2_500, "YER", 250_000), (-3, "all", -300),
-    # Zero-decimal in both.
-    (1, "JPY", 1), (500, "KRW", 500), (10_000, "CLP", 10_000), (250, "XOF", 250),
-    (1_230, "LYD", 123),  # CLDR 3, Stripe 2: tenths of a cent shifted down, when whole
-])
-def test_amounts_go_out_in_stripes_scale_and_come_back_unchanged(amount: int, currency: str, stripe_amount: int) -> None:
+@pytest.mark.parametrize(
+    ("amount", "currency", "stripe_amount"),
+    [
+        (249_00, "USD", 249_00),
+        (1_000, "JPY", 1_000),
+        (-25_00, "eur", -25_00),
+        (12_345, "HUF", 12_345),
+        (1_000, "ISK", 100_000),
+        (1, "isk", 100),
+        (-50, "ISK", -5_000),
+        (37_000, "UGX", 3_700_000),
+        (1_230, "KWD", 1_230),
+        (-20, "BHD", -20),
+        (10, "JOD", 10),
+        (0, "OMR", 0),
+        (5_550, "TND", 5_550),
+        # CLDR 0 decimals, Stripe 2: a whole lek is 100 for Stripe (a review found these charged 100x too
+        # little).
+        (500, "ALL", 50_000),
+        (12_000, "LAK", 1_200_000),
+        (90_000, "LBP", 9_000_000),
+        (2_100, "MMK", 210_000),
+        (1_170, "RSD", 117_000),
+        (5_700, "SOS", 570_000),
+        (2_500, "YER", 250_000),
+        (-3, "all", -300),
+        # Zero-decimal in both.
+        (1, "JPY", 1),
+        (500, "KRW", 500),
+        (10_000, "CLP", 10_000),
+        (250, "XOF", 250),
+        (1_230, "LYD", 123),  # CLDR 3, Stripe 2: tenths of a cent shifted down, when whole
+    ],
+)
+def test_amounts_go_out_in_stripes_scale_and_come_back_unchanged(
+    amount: int, currency: str, stripe_amount: int
+) -> None:
     assert to_stripe_amount(amount, currency) == stripe_amount
     assert from_stripe_amount(stripe_amount, currency) == amount
 
 
-@pytest.mark.parametrize(("amount", "currency"), [(1_234, "KWD"), (-5, "BHD"), (1, "JOD"), (9_999, "OMR"),
-                                                  (5_551, "TND")])
+@pytest.mark.parametrize(
+    ("amount", "currency"), [(1_234, "KWD"), (-5, "BHD"), (1, "JOD"), (9_999, "OMR"), (5_551, "TND")]
+)
 def test_three_decimal_amounts_stripe_cannot_take_are_refused_by_name(amount: int, currency: str) -> None:
     with pytest.raises(ValueError, match=rf"Stripe takes {currency} amounts only in steps of 0\.010"):
         to_stripe_amount(amount, currency)
@@ -51,7 +77,9 @@ def test_an_amount_finer_than_stripes_scale_is_refused_by_name() -> None:
         to_stripe_amount(1_231, "LYD")
 
 
-async def test_an_isk_invoice_is_charged_in_stripes_hundredths_and_recorded_in_kronur(world: StripeWorld) -> None:
+async def test_an_isk_invoice_is_charged_in_stripes_hundredths_and_recorded_in_kronur(
+    world: StripeWorld,
+) -> None:
     tenant, customer_id = await world.card_holder("Reykjavik", currency="ISK")
     plan = await create_plan(world.api, "team_isk", 14_900, currency="ISK")
     invoice = (await subscribe(world.api, tenant, plan))["latestInvoice"]
@@ -67,7 +95,9 @@ async def test_an_isk_invoice_is_charged_in_stripes_hundredths_and_recorded_in_k
     assert task.status == "DONE"
 
 
-async def test_an_albanian_lek_invoice_is_charged_in_hundredths_and_recorded_in_leke(world: StripeWorld) -> None:
+async def test_an_albanian_lek_invoice_is_charged_in_hundredths_and_recorded_in_leke(
+    world: StripeWorld,
+) -> None:
     tenant, customer_id = await world.card_holder("Tirana", currency="ALL")
     plan = await create_plan(world.api, "team_all", 2_500, currency="ALL")  # 2,500 leke
     invoice = (await subscribe(world.api, tenant, plan))["latestInvoice"]
@@ -80,7 +110,9 @@ async def test_an_albanian_lek_invoice_is_charged_in_hundredths_and_recorded_in_
     assert local["total"]["amount"] == 2_500
 
 
-async def test_a_kwd_amount_stripe_cannot_take_fails_for_good_before_anything_is_made(world: StripeWorld) -> None:
+async def test_a_kwd_amount_stripe_cannot_take_fails_for_good_before_anything_is_made(
+    world: StripeWorld,
+) -> None:
     tenant, customer_id = await world.card_holder("Kuwait", currency="KWD")
     plan = await create_plan(world.api, "team_kwd", 29_995, currency="KWD")  # 29.995 KWD
     invoice = (await subscribe(world.api, tenant, plan))["latestInvoice"]

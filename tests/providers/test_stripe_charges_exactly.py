@@ -26,8 +26,8 @@ import pytest
 import stripe
 
 from models.platform.provider import InvoiceItem, InvoiceToCollect, ProviderError
-from tests.api.billing import change_input, change_plan, plan_with_seat_addon, subscribe
-from tests.providers.conftest import StripeWorld
+from tests.builders.billing import change_input, change_plan, plan_with_seat_addon, subscribe
+from tests.builders.stripe_world import StripeWorld
 
 
 def intercept(world: StripeWorld, before: Any) -> None:
@@ -36,7 +36,9 @@ def intercept(world: StripeWorld, before: Any) -> None:
     forward = world.proxy._handle
     seen: dict[tuple[str, str], int] = {}
 
-    async def handle(method: str, target: str, headers: dict[str, str], body: bytes) -> tuple[int, bytes] | None:
+    async def handle(
+        method: str, target: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, bytes] | None:
         path = target.split("?")[0]
         seen[method, path] = seen.get((method, path), 0) + 1
         answer = await before(method, path, seen[method, path])
@@ -45,7 +47,9 @@ def intercept(world: StripeWorld, before: Any) -> None:
     world.proxy._handle = handle
 
 
-async def seat_guide(world: StripeWorld, name: str, card: str = "4242424242424242") -> tuple[str, str, dict[str, Any]]:
+async def seat_guide(
+    world: StripeWorld, name: str, card: str = "4242424242424242"
+) -> tuple[str, str, dict[str, Any]]:
     tenant = await world.tenant(name)
     await world.run_tasks()
     customer_id = await world.customer_id(tenant)
@@ -68,9 +72,18 @@ async def test_an_item_added_to_the_customer_while_collecting_is_not_charged(wor
 
     async def add_by_hand(method: str, path: str, count: int) -> None:
         if method == "POST" and path in ("/v1/invoices", "/v1/invoiceitems") and count == 1:
-            strays.append((await world.stripe.v1.invoice_items.create_async(
-                {"customer": customer_id, "amount": 500_00, "currency": "usd", "description": "added by hand"}
-            )).id)
+            strays.append(
+                (
+                    await world.stripe.v1.invoice_items.create_async(
+                        {
+                            "customer": customer_id,
+                            "amount": 500_00,
+                            "currency": "usd",
+                            "description": "added by hand",
+                        }
+                    )
+                ).id
+            )
 
     intercept(world, add_by_hand)
     await world.run_tasks()
@@ -88,7 +101,9 @@ async def test_a_half_failed_collection_does_not_block_the_tenants_later_invoice
     stays on that draft (never charged) and the next invoice is collected in full."""
     customer_id, plan, subscription = await seat_guide(world, "Orphan")
     seat = subscription["addons"][0]["addon"]["id"]
-    refusal = {"error": {"type": "invalid_request_error", "message": "Amount must be no more than $999,999.99"}}
+    refusal = {
+        "error": {"type": "invalid_request_error", "message": "Amount must be no more than $999,999.99"}
+    }
 
     async def refuse_second_item(method: str, path: str, count: int) -> tuple[int, bytes] | None:
         if (method, path, count) == ("POST", "/v1/invoiceitems", 2):
@@ -126,10 +141,15 @@ async def test_a_line_added_to_the_draft_by_hand_is_caught_and_the_draft_deleted
     async def add_to_draft(method: str, path: str, count: int) -> None:
         if (method, path, count) == ("POST", "/v1/invoiceitems", 2):
             (draft,) = await world.stripe_invoices(customer_id)
-            await world.stripe.v1.invoice_items.create_async({
-                "customer": customer_id, "invoice": draft["id"], "amount": 500_00, "currency": "usd",
-                "description": "added in the dashboard",
-            })
+            await world.stripe.v1.invoice_items.create_async(
+                {
+                    "customer": customer_id,
+                    "invoice": draft["id"],
+                    "amount": 500_00,
+                    "currency": "usd",
+                    "description": "added in the dashboard",
+                }
+            )
 
     intercept(world, add_to_draft)
     await world.run_tasks()
@@ -147,9 +167,13 @@ async def test_a_line_added_to_the_draft_by_hand_is_caught_and_the_draft_deleted
 async def test_a_balance_on_the_stripe_customer_is_caught_before_paying(world: StripeWorld) -> None:
     """Stripe adds a customer's balance to the next invoice's amount due."""
     tenant = await world.tenant("Owing")
-    by_hand = await world.stripe.v1.customers.create_async({
-        "email": "billing@owing.example", "metadata": {"tenant_id": tenant}, "balance": 100_00,
-    })
+    by_hand = await world.stripe.v1.customers.create_async(
+        {
+            "email": "billing@owing.example",
+            "metadata": {"tenant_id": tenant},
+            "balance": 100_00,
+        }
+    )
     await world.run_tasks()
     assert await world.customer_id(tenant) == by_hand.id  # adopted, not made twice
     await world.attach_card(by_hand.id)
@@ -173,10 +197,14 @@ async def test_an_open_stripe_invoice_that_does_not_match_is_voided_not_paid(wor
     await world.run_tasks()
     customer_id = await world.customer_id(tenant)
     await world.attach_card(customer_id, "4000000000000341")  # declines
-    made = await world.stripe.v1.invoices.create_async({
-        "customer": customer_id, "currency": "usd", "pending_invoice_items_behavior": "exclude",
-        "metadata": {"gateway_invoice_id": "inv_gateway"},
-    })
+    made = await world.stripe.v1.invoices.create_async(
+        {
+            "customer": customer_id,
+            "currency": "usd",
+            "pending_invoice_items_behavior": "exclude",
+            "metadata": {"gateway_invoice_id": "inv_gateway"},
+        }
+    )
     await world.stripe.v1.invoice_items.create_async(
         {"customer": customer_id, "invoice": made.id, "amount": 749_00, "currency": "usd"}
     )
@@ -184,8 +212,13 @@ async def test_an_open_stripe_invoice_that_does_not_match_is_voided_not_paid(wor
         await world.stripe.v1.invoices.pay_async(made.id)
     assert (await world.stripe.v1.invoices.retrieve_async(made.id)).status == "open"
     collect = InvoiceToCollect(
-        invoice_id="inv_gateway", number="INV-1", tenant_id=tenant, customer_id=customer_id, currency="USD",
-        amount_due=249_00, items=(InvoiceItem(key="base", description="Team Pro", amount=249_00),),
+        invoice_id="inv_gateway",
+        number="INV-1",
+        tenant_id=tenant,
+        customer_id=customer_id,
+        currency="USD",
+        amount_due=249_00,
+        items=(InvoiceItem(key="base", description="Team Pro", amount=249_00),),
     )
 
     with pytest.raises(ProviderError) as refused:
@@ -197,6 +230,9 @@ async def test_an_open_stripe_invoice_that_does_not_match_is_voided_not_paid(wor
     voided = await world.stripe.v1.invoices.retrieve_async(made.id)
     assert voided.status == "void"
     # Marked first, so its invoice.voided webhook leaves the gateway's invoice owed.
-    assert voided.metadata.to_dict() == {"gateway_invoice_id": "inv_gateway", "gateway_discarded": "inv_gateway"}
+    assert voided.metadata.to_dict() == {
+        "gateway_invoice_id": "inv_gateway",
+        "gateway_discarded": "inv_gateway",
+    }
     (void,) = world.proxy.posts(f"/v1/invoices/{made.id}/void")
     assert void.idempotency_key == "inv_gateway-void"

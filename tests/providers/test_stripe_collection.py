@@ -10,10 +10,11 @@ the card is attached here as Checkout would attach it."""
 
 from __future__ import annotations
 
-from tests.api.billing import plan_with_seat_addon, subscribe
-from tests.providers.conftest import ADDRESS, StripeWorld
+from tests.builders.billing import plan_with_seat_addon, subscribe
+from tests.builders.stripe_world import ADDRESS, StripeWorld
 
-UPDATE_BILLING = """mutation($id: ID!, $input: BillingInfoInput!) { updateBillingInfo(tenantId: $id, input: $input) {
+UPDATE_BILLING = """mutation($id: ID!, $input: BillingInfoInput!) {
+  updateBillingInfo(tenantId: $id, input: $input) {
   __typename ... on Error { code message } } }"""
 
 
@@ -37,10 +38,16 @@ async def test_a_tenant_becomes_a_customer_with_its_address_and_billing_changes_
     assert customer["address"] == stripe_address(ADDRESS)
     assert customer["metadata"] == {"tenant_id": tenant}
 
-    moved = {"line1": "500 Howard St", "city": "San Francisco", "state": "CA", "postalCode": "94105",
-             "country": "US"}
-    result = await world.api(UPDATE_BILLING, {"id": tenant, "input": {"companyName": "Kaizen Inc.",
-                                                                      "address": moved}})
+    moved = {
+        "line1": "500 Howard St",
+        "city": "San Francisco",
+        "state": "CA",
+        "postalCode": "94105",
+        "country": "US",
+    }
+    result = await world.api(
+        UPDATE_BILLING, {"id": tenant, "input": {"companyName": "Kaizen Inc.", "address": moved}}
+    )
     assert result["updateBillingInfo"]["__typename"] == "Tenant", result
     assert await world.run_tasks() == 1
 
@@ -126,7 +133,9 @@ async def test_a_sales_led_tenant_gets_a_customer_and_no_stripe_invoice(world: S
     assert (await world.invoice(local["id"]))["providerInvoiceId"] is None
 
 
-async def test_a_declined_card_or_no_card_leaves_the_invoice_open_and_is_not_retried(world: StripeWorld) -> None:
+async def test_a_declined_card_or_no_card_leaves_the_invoice_open_and_is_not_retried(
+    world: StripeWorld,
+) -> None:
     """Not an error: Stripe keeps the invoice open and the customer pays it on the
     hosted invoice page. (Where real Stripe answers a decline with a 402 card_error
     and an ``invoice.payment_failed`` webhook, localstripe leaves the invoice open and
@@ -149,7 +158,8 @@ async def test_a_declined_card_or_no_card_leaves_the_invoice_open_and_is_not_ret
         local = await world.invoice(invoices[name])
         assert (local["status"], local["providerInvoiceId"]) == ("OPEN", open_invoice["id"]), name
     assert {(task.kind, task.status, task.attempts) for task in await world.tasks()} == {
-        ("SYNC_CUSTOMER", "DONE", 1), ("COLLECT_INVOICE", "DONE", 1)
+        ("SYNC_CUSTOMER", "DONE", 1),
+        ("COLLECT_INVOICE", "DONE", 1),
     }
 
 

@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 from models.payments.tasks import provider_retry_delay
-from tests.api.billing import plan_with_seat_addon, subscribe
-from tests.providers.conftest import StripeWorld
+from tests.builders.billing import plan_with_seat_addon, subscribe
+from tests.builders.stripe_world import StripeWorld
 
 
 @pytest.mark.parametrize("lost", ["answer", "request"])
@@ -107,7 +107,9 @@ async def test_a_lost_item_answer_is_retried_on_the_recorded_draft_by_its_lines(
     assert (await world.invoice(invoice["id"]))["status"] == "PAID"
 
 
-async def test_when_the_answer_to_the_charge_is_lost_the_webhook_alone_marks_it_paid(world: StripeWorld) -> None:
+async def test_when_the_answer_to_the_charge_is_lost_the_webhook_alone_marks_it_paid(
+    world: StripeWorld,
+) -> None:
     customer_id, invoice = await _collectable(world, "Payloss")
     world.proxy.lose_next("POST", "/v1/invoices/*/pay", "answer", lambda: None)  # charged, answer lost
     assert await world.run_tasks() == 1
@@ -121,7 +123,9 @@ async def test_when_the_answer_to_the_charge_is_lost_the_webhook_alone_marks_it_
     events = await world.provider_events()
     assert f"collect-{invoice['id']}-paid" not in events
     # (localstripe is shared: an earlier test's late webhooks may land here too, ignored.)
-    (webhook,) = [e for e in events.values() if e.type == "invoice.payment_succeeded" and invoice["id"] in e.outcome]
+    (webhook,) = [
+        e for e in events.values() if e.type == "invoice.payment_succeeded" and invoice["id"] in e.outcome
+    ]
     assert webhook.id.startswith("evt_") and webhook.outcome == f"invoice {invoice['id']}: paid"
 
     world.clock.set(task.next_attempt_at)
@@ -132,7 +136,9 @@ async def test_when_the_answer_to_the_charge_is_lost_the_webhook_alone_marks_it_
     assert [i["id"] for i in await world.stripe_invoices(customer_id)] == [charged["id"]]
 
 
-async def test_a_lost_invoice_is_found_past_the_first_page_of_the_customers_invoices(world: StripeWorld) -> None:
+async def test_a_lost_invoice_is_found_past_the_first_page_of_the_customers_invoices(
+    world: StripeWorld,
+) -> None:
     """The create's answer is lost and then the customer gets over a page (100) of newer
     invoices by other hands: the retry pages through them instead of making another."""
     customer_id, invoice = await _collectable(world, "Paged")

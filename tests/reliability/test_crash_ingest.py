@@ -20,9 +20,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.metering import new_meter
-from tests.conftest import Api, new_tenant
-from tests.reliability.live import LiveServer, admin_api, running, server_errors
+from tests.builders.api import Api, new_tenant
+from tests.builders.live import LiveServer, admin_api, running, server_errors
+from tests.builders.metering import new_meter
 
 pytestmark = pytest.mark.serve
 
@@ -34,7 +34,8 @@ METER = "api_calls"
 FIRST_DAY = date(2026, 1, 1)
 FROZEN = "2026-03-01T00:00:00Z"  # the tenants' test clock: every batch's day is in its past
 BATCH = """mutation($events: [RecordUsageInput!]!) { recordUsageBatch(events: $events) { __typename
-  ... on UsageBatchRecorded { accepted duplicates errors { index code message } } ... on Error { code message } } }"""
+  ... on UsageBatchRecorded { accepted duplicates errors { index code message } }
+  ... on Error { code message } } }"""
 PERIOD = """query($t: ID!, $m: String!, $from: Date!, $to: Date!) {
   meterUnitPeriodCounts(tenantId: $t, meterName: $m, from: $from, to: $to) { date count } }"""
 MONTH = """query($t: ID!, $m: String!, $month: String!) {
@@ -63,8 +64,13 @@ def make_batches(tenants: list[str]) -> list[Batch]:
         size = 200 + (number * 61) % 301
         tenant = tenants[number % TENANTS]
         events = [
-            {"tenantId": tenant, "meterName": METER, "value": float(i + 1),
-             "timestamp": (midnight + timedelta(minutes=i)).isoformat(), "idempotencyKey": f"crash-{number}-{i}"}
+            {
+                "tenantId": tenant,
+                "meterName": METER,
+                "value": float(i + 1),
+                "timestamp": (midnight + timedelta(minutes=i)).isoformat(),
+                "idempotencyKey": f"crash-{number}-{i}",
+            }
             for i in range(size)
         ]
         batches.append(Batch(number, tenant, day, events))
@@ -78,7 +84,9 @@ async def send(http: httpx.AsyncClient, batch: Batch) -> dict[str, Any]:
     body = response.json()
     assert not body.get("errors"), f"batch {batch.number}: {body['errors']}"
     reply = body["data"]["recordUsageBatch"]
-    assert reply["__typename"] == "UsageBatchRecorded" and reply["errors"] == [], f"batch {batch.number}: {reply}"
+    assert reply["__typename"] == "UsageBatchRecorded" and reply["errors"] == [], (
+        f"batch {batch.number}: {reply}"
+    )
     return reply
 
 
@@ -141,7 +149,9 @@ async def day_counts(api: Api, tenants: list[str]) -> dict[tuple[str, date], flo
     last = FIRST_DAY + timedelta(days=BATCHES - 1)
     counts = {}
     for tenant in tenants:
-        days = (await api(PERIOD, {"t": tenant, "m": METER, "from": FIRST_DAY.isoformat(), "to": last.isoformat()}))
+        days = await api(
+            PERIOD, {"t": tenant, "m": METER, "from": FIRST_DAY.isoformat(), "to": last.isoformat()}
+        )
         for entry in days["meterUnitPeriodCounts"]:
             counts[(tenant, date.fromisoformat(entry["date"]))] = entry["count"]
     return counts
@@ -162,7 +172,8 @@ def committed_batches(batches: list[Batch], counts: dict[tuple[str, date], float
     but 0 or its batch's whole sum."""
     partial = {
         b.number: (counts[(b.tenant, b.day)], b.total)
-        for b in batches if counts[(b.tenant, b.day)] not in (0, b.total)
+        for b in batches
+        if counts[(b.tenant, b.day)] not in (0, b.total)
     }
     assert not partial, f"half-written or double-counted batches (count, batch sum): {partial}"
     strays = {key: c for key, c in counts.items() if c and key not in {(b.tenant, b.day) for b in batches}}
@@ -190,8 +201,12 @@ async def test_kill_9_during_batched_ingestion_loses_no_acknowledged_event_and_r
     try:
         await first.start()
         async with admin_api(first) as api:
-            clock = (await api("mutation($t: DateTime!) { createTestClock(frozenTime: $t) { ... on TestClock { id } } }",
-                               {"t": FROZEN}))["createTestClock"]["id"]
+            clock = (
+                await api(
+                    "mutation($t: DateTime!) { createTestClock(frozenTime: $t) { ... on TestClock { id } } }",
+                    {"t": FROZEN},
+                )
+            )["createTestClock"]["id"]
             tenants = [await new_tenant(api, f"Partner {n}", test_clock_id=clock) for n in range(TENANTS)]
             await new_meter(api, METER, "SUM")
         batches = make_batches(tenants)
@@ -200,25 +215,33 @@ async def test_kill_9_during_batched_ingestion_loses_no_acknowledged_event_and_r
         first.stop()
     assert server_errors(first) == [], "errors logged before the kill"
     assert seen.killed and seen.in_flight_at_kill, "the kill must land while batches are in flight"
-    assert len(seen.acknowledged) < BATCHES, "every batch was acknowledged before the kill: nothing was in flight"
+    assert len(seen.acknowledged) < BATCHES, (
+        "every batch was acknowledged before the kill: nothing was in flight"
+    )
 
-    async with running(db_url, tmp_path / "second.log", admin_key=first.admin_key) as second, \
-            admin_api(second) as api:
+    async with (
+        running(db_url, tmp_path / "second.log", admin_key=first.admin_key) as second,
+        admin_api(second) as api,
+    ):
         counts = await day_counts(api, tenants)
         stored = committed_batches(batches, counts)
         lost = seen.acknowledged - stored
         assert not lost, f"acknowledged batches missing after the restart: {sorted(lost)}"
         for tenant in tenants:
-            assert await month_totals(api, tenant) == sum(b.total for b in batches if b.tenant == tenant
-                                                          and b.number in stored)
+            assert await month_totals(api, tenant) == sum(
+                b.total for b in batches if b.tenant == tenant and b.number in stored
+            )
 
         replies = await replay_all(second, batches)
         wrong = {
-            b.number: replies[b.number] for b in batches
+            b.number: replies[b.number]
+            for b in batches
             if (replies[b.number]["accepted"], replies[b.number]["duplicates"])
             != ((0, len(b.events)) if b.number in stored else (len(b.events), 0))
         }
-        assert not wrong, f"replies that do not match what was stored before the replay ({sorted(stored)}): {wrong}"
+        assert not wrong, (
+            f"replies that do not match what was stored before the replay ({sorted(stored)}): {wrong}"
+        )
 
         final = await day_counts(api, tenants)
         assert committed_batches(batches, final) == {b.number for b in batches}

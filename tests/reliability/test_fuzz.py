@@ -47,9 +47,9 @@ from models.platform.deps import Deps
 from models.platform.pagination import encode_cursor
 from models.platform.store import Store
 from models.webhooks import deliveries as webhook_deliveries
-from tests.api.billing import attach, create_addon, plan_with_seat_addon, subscribe
-from tests.api.metering import new_meter, record
-from tests.conftest import START, Api, new_key, new_tenant
+from tests.builders.api import START, Api, new_key, new_tenant
+from tests.builders.billing import attach, create_addon, plan_with_seat_addon, subscribe
+from tests.builders.metering import new_meter, record
 
 SDL = build_schema().as_str()
 BOOTSTRAP_KEY = "fuzz-bootstrap-admin-key-0123456789"  # cannot be revoked by a fuzzed revokeApiKey
@@ -76,9 +76,17 @@ class Seeded:
 
 
 # The kind of row (by id prefix) an `id` argument of these fields names.
-ID_OF_FIELD = {"tenant": "ten", "subscription": "sub", "invoice": "inv", "testClock": "clock",
-               "advanceTestClock": "clock", "revokeApiKey": "key", "updateMeter": "meter",
-               "updateWebhookEndpoint": "whe", "deleteWebhookEndpoint": "whe"}
+ID_OF_FIELD = {
+    "tenant": "ten",
+    "subscription": "sub",
+    "invoice": "inv",
+    "testClock": "clock",
+    "advanceTestClock": "clock",
+    "revokeApiKey": "key",
+    "updateMeter": "meter",
+    "updateWebhookEndpoint": "whe",
+    "deleteWebhookEndpoint": "whe",
+}
 
 
 async def seed(api: Api, deps: Deps) -> Seeded:
@@ -92,8 +100,12 @@ async def seed(api: Api, deps: Deps) -> Seeded:
         assert "code" not in result, result
         return result
 
-    clock = (await ok('mutation { createTestClock(frozenTime: "2026-01-15T12:00:00Z", name: "fuzz") '
-                      "{ ... on TestClock { id } ... on Error { code message } } }"))["id"]
+    clock = (
+        await ok(
+            'mutation { createTestClock(frozenTime: "2026-01-15T12:00:00Z", name: "fuzz") '
+            "{ ... on TestClock { id } ... on Error { code message } } }"
+        )
+    )["id"]
     tenant = await new_tenant(api, "Fuzz Co", clock)
     other = await new_tenant(api, "Other Co")
     plan, seat_addon = await plan_with_seat_addon(api, "fuzz_pro", 9900, 1500, includedSeats=2, maxSeats=50)
@@ -104,43 +116,133 @@ async def seed(api: Api, deps: Deps) -> Seeded:
     assert subscription["__typename"] == "Subscription", subscription
     other_subscription = await subscribe(api, other, other_plan)
     invoice = subscription["latestInvoice"]["id"]
-    endpoint = (await ok("""mutation($t: ID!) { createWebhookEndpoint(input: {url: "https://hooks.fuzz.example/in",
+    endpoint = (
+        await ok(
+            """mutation($t: ID!) { createWebhookEndpoint(input: {url: "https://hooks.fuzz.example/in",
                   events: ["seats.changed", "invoice.created"], tenantId: $t}) {
                   ... on NewWebhookEndpoint { endpoint { id } } ... on Error { code message } } }""",
-                         {"t": tenant}))["endpoint"]["id"]
-    member = (await ok("""mutation($t: ID!) { inviteMember(input: {tenantId: $t, email: "ann@fuzz.example"}) {
-                            ... on Member { id } ... on Error { code message } } }""", {"t": tenant}))["id"]
-    assert await webhook_deliveries.dispatch_events(deps) >= 1  # the worker's step: the event becomes a delivery
-    deliveries = (await api("""query($e: ID!) { webhookDeliveries(endpointId: $e) { edges { node { id } } } }""",
-                            {"e": endpoint}))["webhookDeliveries"]["edges"]
+            {"t": tenant},
+        )
+    )["endpoint"]["id"]
+    member = (
+        await ok(
+            """mutation($t: ID!) { inviteMember(input: {tenantId: $t, email: "ann@fuzz.example"}) {
+                            ... on Member { id } ... on Error { code message } } }""",
+            {"t": tenant},
+        )
+    )["id"]
+    assert (
+        await webhook_deliveries.dispatch_events(deps) >= 1
+    )  # the worker's step: the event becomes a delivery
+    deliveries = (
+        await api(
+            """query($e: ID!) { webhookDeliveries(endpointId: $e) { edges { node { id } } } }""",
+            {"e": endpoint},
+        )
+    )["webhookDeliveries"]["edges"]
     meter_name = "api_calls"
     meter = await new_meter(api, meter_name, "SUM")
     for day, value in ((10, 5.0), (14, 7.5), (15, 1.0)):
-        result = await record(api, tenant, meter_name, value, at=f"2026-01-{day:02d}T09:00:00Z", key=f"seed-{day}")
+        result = await record(
+            api, tenant, meter_name, value, at=f"2026-01-{day:02d}T09:00:00Z", key=f"seed-{day}"
+        )
         assert result["__typename"] == "UsageRecorded", result
-    await ok("""mutation($p: ID!) { addUsageCharge(input: {planId: $p, meterName: "api_calls", unitAmount: 2}) {
-                  __typename ... on Error { code message } } }""", {"p": plan})
+    await ok(
+        """mutation($p: ID!) { addUsageCharge(input: {planId: $p, meterName: "api_calls", unitAmount: 2}) {
+                  __typename ... on Error { code message } } }""",
+        {"p": plan},
+    )
     tenant_key = await new_key(api, "TENANT", tenant)
     partner_key = await new_key(api, "PARTNER", tenant)
     victim_key = await new_key(api, "TENANT", other)  # only this key's id is offered to revokeApiKey
     cursor = encode_cursor(tenant)
-    ids = [clock, tenant, other, plan, other_plan, seat_addon, pack, subscription["id"], other_subscription["id"],
-           invoice, member, meter, endpoint, deliveries[0]["node"]["id"], victim_key["apiKey"]["id"]]
-    strings = [meter_name, "2026-01", "2025-12", "2026-13", "0000-00", "9999-12", "USD", "JPY", "EUR", "XXX",
-               "UTC", "Europe/Berlin", "Pacific/Kiritimati", "Not/AZone", "https://hooks.fuzz.example/in",
-               "http://127.0.0.1:1/x", "ann@fuzz.example", "no-at-sign", "seats.changed", "usage.recorded",
-               cursor, "fuzz_pro", "fuzz_seat", "US", "DE", "", " ", "-1", "1e309", tenant, plan]
-    keys = {"admin": BOOTSTRAP_KEY, "tenant": tenant_key["secret"], "partner": partner_key["secret"], "none": None}
+    ids = [
+        clock,
+        tenant,
+        other,
+        plan,
+        other_plan,
+        seat_addon,
+        pack,
+        subscription["id"],
+        other_subscription["id"],
+        invoice,
+        member,
+        meter,
+        endpoint,
+        deliveries[0]["node"]["id"],
+        victim_key["apiKey"]["id"],
+    ]
+    strings = [
+        meter_name,
+        "2026-01",
+        "2025-12",
+        "2026-13",
+        "0000-00",
+        "9999-12",
+        "USD",
+        "JPY",
+        "EUR",
+        "XXX",
+        "UTC",
+        "Europe/Berlin",
+        "Pacific/Kiritimati",
+        "Not/AZone",
+        "https://hooks.fuzz.example/in",
+        "http://127.0.0.1:1/x",
+        "ann@fuzz.example",
+        "no-at-sign",
+        "seats.changed",
+        "usage.recorded",
+        cursor,
+        "fuzz_pro",
+        "fuzz_seat",
+        "US",
+        "DE",
+        "",
+        " ",
+        "-1",
+        "1e309",
+        tenant,
+        plan,
+    ]
+    keys = {
+        "admin": BOOTSTRAP_KEY,
+        "tenant": tenant_key["secret"],
+        "partner": partner_key["secret"],
+        "none": None,
+    }
     seeded = Seeded(ids=ids, strings=strings, keys=keys)
-    slot_ids = {"tenantId": "ten", "planId": "plan", "addonId": "addon", "subscriptionId": "sub",
-                "memberId": "mem", "endpointId": "whe", "deliveryId": "msg", "testClockId": "clock"}
-    values = {"meterName": [meter_name], "month": ["2026-01", "2025-12"], "currency": ["USD"],
-              "date": ["2026-01-14", "2026-01-15"], "from": ["2026-01-01"], "to": ["2026-01-31"],
-              "timezone": ["Europe/Berlin"], "country": ["DE"], "email": ["bob@fuzz.example", "ann@fuzz.example"],
-              "after": [encode_cursor(i) for i in ids[:3]]}
-    seeded.slots = {slot: [nodes.String(i) for i in seeded.of_kind(prefix)] for slot, prefix in slot_ids.items()}
+    slot_ids = {
+        "tenantId": "ten",
+        "planId": "plan",
+        "addonId": "addon",
+        "subscriptionId": "sub",
+        "memberId": "mem",
+        "endpointId": "whe",
+        "deliveryId": "msg",
+        "testClockId": "clock",
+    }
+    values = {
+        "meterName": [meter_name],
+        "month": ["2026-01", "2025-12"],
+        "currency": ["USD"],
+        "date": ["2026-01-14", "2026-01-15"],
+        "from": ["2026-01-01"],
+        "to": ["2026-01-31"],
+        "timezone": ["Europe/Berlin"],
+        "country": ["DE"],
+        "email": ["bob@fuzz.example", "ann@fuzz.example"],
+        "after": [encode_cursor(i) for i in ids[:3]],
+    }
+    seeded.slots = {
+        slot: [nodes.String(i) for i in seeded.of_kind(prefix)] for slot, prefix in slot_ids.items()
+    }
     seeded.slots |= {slot: [nodes.String(v) for v in vs] for slot, vs in values.items()}
-    seeded.slots |= {"first": [nodes.Int(1), nodes.Int(2), nodes.Int(100)], "quantity": [nodes.Int(1), nodes.Int(4)]}
+    seeded.slots |= {
+        "first": [nodes.Int(1), nodes.Int(2), nodes.Int(100)],
+        "quantity": [nodes.Int(1), nodes.Int(4)],
+    }
     return seeded
 
 
@@ -158,8 +260,17 @@ def scalars(seeded: Seeded) -> dict[str, st.SearchStrategy[graphql.ValueNode]]:
         near.map(datetime.isoformat),
         anywhen.map(datetime.isoformat),
         st.datetimes().map(datetime.isoformat),  # naive
-        st.sampled_from(["9999-12-31T23:59:59Z", "0001-01-01T00:00:00+14:00", "2026-02-30T00:00:00Z",
-                         "2026-01-15", "2026-01-15T12:00:00.123456789Z", "20260115T120000Z", "now"]),
+        st.sampled_from(
+            [
+                "9999-12-31T23:59:59Z",
+                "0001-01-01T00:00:00+14:00",
+                "2026-02-30T00:00:00Z",
+                "2026-01-15",
+                "2026-01-15T12:00:00.123456789Z",
+                "20260115T120000Z",
+                "now",
+            ]
+        ),
         junk,
     ).map(nodes.String)
     dates = st.one_of(
@@ -182,7 +293,9 @@ def scalars(seeded: Seeded) -> dict[str, st.SearchStrategy[graphql.ValueNode]]:
         junk.map(nodes.String),
         st.integers(min_value=-(2**31), max_value=2**31 - 1).map(nodes.Int),
     )
-    strings = st.one_of(st.sampled_from(seeded.strings), st.sampled_from(seeded.strings), junk).map(nodes.String)
+    strings = st.one_of(st.sampled_from(seeded.strings), st.sampled_from(seeded.strings), junk).map(
+        nodes.String
+    )
     return {"ID": ids, "String": strings, "DateTime": datetimes, "Date": dates, "Decimal": decimals}
 
 
@@ -231,11 +344,19 @@ def with_typename(document: str) -> str:
         return document
     typename = graphql.FieldNode(name=graphql.NameNode(value="__typename"))
     selection_set = graphql.SelectionSetNode(selections=(typename, *root.selection_set.selections))
-    root = graphql.FieldNode(alias=root.alias, name=root.name, arguments=root.arguments,
-                             directives=root.directives, selection_set=selection_set)
+    root = graphql.FieldNode(
+        alias=root.alias,
+        name=root.name,
+        arguments=root.arguments,
+        directives=root.directives,
+        selection_set=selection_set,
+    )
     operation = graphql.OperationDefinitionNode(
-        operation=operation.operation, name=operation.name, directives=operation.directives,
-        variable_definitions=operation.variable_definitions, selection_set=graphql.SelectionSetNode(selections=(root,)),
+        operation=operation.operation,
+        name=operation.name,
+        directives=operation.directives,
+        variable_definitions=operation.variable_definitions,
+        selection_set=graphql.SelectionSetNode(selections=(root,)),
     )
     return graphql.print_ast(graphql.DocumentNode(definitions=(operation,)))
 
@@ -256,17 +377,24 @@ def literals_to_variables(document: str, schema: graphql.GraphQLSchema) -> tuple
                 return None
             name = f"v{len(definitions)}"
             variables[name] = graphql.value_from_ast_untyped(node.value)
-            definitions.append(graphql.VariableDefinitionNode(
-                variable=graphql.VariableNode(name=graphql.NameNode(value=name)),
-                type=graphql.parse_type(str(argument.type)),
-            ))
-            return graphql.ArgumentNode(name=node.name, value=graphql.VariableNode(name=graphql.NameNode(value=name)))
+            definitions.append(
+                graphql.VariableDefinitionNode(
+                    variable=graphql.VariableNode(name=graphql.NameNode(value=name)),
+                    type=graphql.parse_type(str(argument.type)),
+                )
+            )
+            return graphql.ArgumentNode(
+                name=node.name, value=graphql.VariableNode(name=graphql.NameNode(value=name))
+            )
 
     lifted = graphql.visit(ast, graphql.TypeInfoVisitor(type_info, Lift()))
     operation = lifted.definitions[0]
     operation = graphql.OperationDefinitionNode(
-        operation=operation.operation, name=operation.name, directives=operation.directives,
-        variable_definitions=tuple(definitions), selection_set=operation.selection_set,
+        operation=operation.operation,
+        name=operation.name,
+        directives=operation.directives,
+        variable_definitions=tuple(definitions),
+        selection_set=operation.selection_set,
     )
     return graphql.print_ast(graphql.DocumentNode(definitions=(operation,))), variables
 
@@ -333,7 +461,8 @@ class Fuzzer:
             return ""
         return (
             f"{problems}\nkey: {key_name}\nrequest id: {response.headers.get('x-request-id')}\n"
-            f"operation:\n{document}\nvariables: {json.dumps(variables)[:2000]}\nanswer: {response.text[:2000]}"
+            f"operation:\n{document}\nvariables: {json.dumps(variables)[:2000]}\nanswer: "
+            f"{response.text[:2000]}"
         )
 
     def _tally(self, body: Any) -> None:
@@ -361,16 +490,21 @@ def operations(kind: str, custom: dict[str, st.SearchStrategy[graphql.ValueNode]
     if kind == "invalid":
         fields = [(gql_st.queries, name, f) for name, f in schema.query_type.fields.items()]  # type: ignore[union-attr]
         fields += [(gql_st.mutations, name, f) for name, f in schema.mutation_type.fields.items()]  # type: ignore[union-attr]
-        return st.one_of([generate(SDL, fields=[name], custom_scalars=custom, mode=gql_st.Mode.NEGATIVE)
-                          for generate, name, field in fields if field.args])
-    root, generate = (schema.query_type, gql_st.queries) if kind == "query" else (schema.mutation_type, gql_st.mutations)
+        return st.one_of(
+            [
+                generate(SDL, fields=[name], custom_scalars=custom, mode=gql_st.Mode.NEGATIVE)
+                for generate, name, field in fields
+                if field.args
+            ]
+        )
+    root, generate = (
+        (schema.query_type, gql_st.queries) if kind == "query" else (schema.mutation_type, gql_st.mutations)
+    )
     assert root is not None
     return st.one_of([generate(SDL, fields=[name], custom_scalars=custom) for name in root.fields])
 
 
-def run_fuzz(
-    fuzzer: Fuzzer, operations: st.SearchStrategy[str], examples: int, keys: list[str]
-) -> None:
+def run_fuzz(fuzzer: Fuzzer, operations: st.SearchStrategy[str], examples: int, keys: list[str]) -> None:
     @settings(
         max_examples=examples,
         derandomize=True,
@@ -422,8 +556,15 @@ def test_generated_operations_never_fail_unexpectedly(db_url: str, backend: str)
         custom = scalars(fuzzer.seeded)
         n_queries, n_mutations, n_invalid = BUDGET[backend]
         # Reads mostly by the tenant's own key; writes mostly by the admin, who may do the most.
-        run_fuzz(fuzzer, operations("query", custom), n_queries, ["admin", "tenant", "tenant", "partner", "none"])
-        run_fuzz(fuzzer, operations("mutation", custom), n_mutations, ["admin", "admin", "tenant", "partner", "none"])
+        run_fuzz(
+            fuzzer, operations("query", custom), n_queries, ["admin", "tenant", "tenant", "partner", "none"]
+        )
+        run_fuzz(
+            fuzzer,
+            operations("mutation", custom),
+            n_mutations,
+            ["admin", "admin", "tenant", "partner", "none"],
+        )
         run_fuzz(fuzzer, operations("invalid", custom), n_invalid, ["admin", "tenant"])
         healthy = fuzzer.runner.run(fuzzer.http.get("/healthz"))
         assert healthy.json() == {"status": "ok", "database": "up"}
@@ -449,8 +590,17 @@ def test_the_fuzz_flags_what_it_must(db_url: str) -> None:
         fuzzer.runner.run(lose_meters())
         report = fuzzer.check("{ meters { id } }", "admin", as_variables=True, pick=None)
     assert "error with code 'INTERNAL_SERVER_ERROR'" in report and "meters" in report
-    disguised = {"data": None, "errors": [{"message": "Int cannot represent 2**40", "path": ["plans", 0],
-                                             "extensions": {"code": "GRAPHQL_VALIDATION_FAILED"}}]}
-    assert problems_in(200, disguised) == ["GRAPHQL_VALIDATION_FAILED raised while executing "
-                                               "['plans', 0]: Int cannot represent 2**40"]
+    disguised = {
+        "data": None,
+        "errors": [
+            {
+                "message": "Int cannot represent 2**40",
+                "path": ["plans", 0],
+                "extensions": {"code": "GRAPHQL_VALIDATION_FAILED"},
+            }
+        ],
+    }
+    assert problems_in(200, disguised) == [
+        "GRAPHQL_VALIDATION_FAILED raised while executing ['plans', 0]: Int cannot represent 2**40"
+    ]
     assert problems_in(502, None) == ["HTTP 502"]

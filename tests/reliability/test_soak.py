@@ -23,10 +23,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.billing import plan_with_seat_addon, subscribe
-from tests.api.metering import new_meter
-from tests.conftest import new_tenant
-from tests.reliability.live import LiveServer, admin_api, running, server_errors
+from tests.builders.api import new_tenant
+from tests.builders.billing import plan_with_seat_addon, subscribe
+from tests.builders.live import LiveServer, admin_api, running, server_errors
+from tests.builders.metering import new_meter
 
 pytestmark = [pytest.mark.serve, pytest.mark.slow]
 
@@ -37,7 +37,9 @@ TENANTS = 4
 INCLUDED, PURCHASED = 10, 30  # 40 seats a tenant; at most 2 + 8 are ever taken
 STANDING_MEMBERS = 2
 RSS_MARGIN_KB = 15 * 1024  # or 10 % of the middle third's peak, whichever is larger
-MIN_REQUESTS_PER_SECOND = 5  # a third of what a 2-core runner shared with other jobs did; a stalled soak fails it
+MIN_REQUESTS_PER_SECOND = (
+    5  # a third of what a 2-core runner shared with other jobs did; a stalled soak fails it
+)
 FROZEN = datetime(2026, 3, 15, 12, tzinfo=timezone.utc)  # the tenants' test clock
 MONTH = "2026-03"
 METER = "soak_events"
@@ -58,7 +60,8 @@ INVITE = """mutation($input: InviteMemberInput!) { inviteMember(input: $input) {
 REMOVE = """mutation($id: ID!) { removeMember(memberId: $id) { __typename
   ... on Member { id status } ... on Error { code message } } }"""
 BATCH = """mutation($events: [RecordUsageInput!]!) { recordUsageBatch(events: $events) { __typename
-  ... on UsageBatchRecorded { accepted duplicates errors { index code message } } ... on Error { code message } } }"""
+  ... on UsageBatchRecorded { accepted duplicates errors { index code message } }
+  ... on Error { code message } } }"""
 RECORD = """mutation($input: RecordUsageInput!) { recordUsage(input: $input) { __typename
   ... on UsageRecorded { value duplicate } ... on Error { code message } } }"""
 
@@ -110,7 +113,9 @@ class SoakClient:
     async def read(self) -> None:
         tenant = (await self.call(DASHBOARD, {"id": self.tenant, "month": MONTH}))["tenant"]
         assert tenant["id"] == self.tenant and tenant["subscription"]["status"] == "ACTIVE", tenant
-        assert tenant["invoices"]["edges"] and tenant["invoices"]["edges"][0]["node"]["lines"], tenant["invoices"]
+        assert tenant["invoices"]["edges"] and tenant["invoices"]["edges"][0]["node"]["lines"], tenant[
+            "invoices"
+        ]
         assert tenant["seats"]["total"] == INCLUDED + PURCHASED, tenant["seats"]
 
     async def counts(self) -> None:
@@ -121,7 +126,9 @@ class SoakClient:
         if self.held is None:
             self.sequence += 1
             email = f"c{self.number}-{self.sequence}@soak.example"
-            made = (await self.call(INVITE, {"input": {"tenantId": self.tenant, "email": email}}))["inviteMember"]
+            made = (await self.call(INVITE, {"input": {"tenantId": self.tenant, "email": email}}))[
+                "inviteMember"
+            ]
             assert made["__typename"] == "Member" and made["status"] == "ACTIVE", made
             self.held = (made["id"], email)
             self.tally.members[self.tenant].add(email)
@@ -136,14 +143,23 @@ class SoakClient:
         """One event at a second of March 1-15 (the tenant's past), with a key of its own."""
         self.sequence += 1
         at = FROZEN - timedelta(seconds=(self.number * 7919 + self.sequence * 104729) % (14 * 86400))
-        return {"tenantId": self.tenant, "meterName": METER, "value": float(value), "timestamp": at.isoformat(),
-                "idempotencyKey": f"soak-{self.number}-{self.sequence}"}
+        return {
+            "tenantId": self.tenant,
+            "meterName": METER,
+            "value": float(value),
+            "timestamp": at.isoformat(),
+            "idempotencyKey": f"soak-{self.number}-{self.sequence}",
+        }
 
     async def batch(self) -> None:
         events = [self._event(n + 1) for n in range(BATCH_SIZE)]
         reply = (await self.call(BATCH, {"events": events}))["recordUsageBatch"]
-        assert reply == {"__typename": "UsageBatchRecorded", "accepted": BATCH_SIZE, "duplicates": 0,
-                         "errors": []}, reply
+        assert reply == {
+            "__typename": "UsageBatchRecorded",
+            "accepted": BATCH_SIZE,
+            "duplicates": 0,
+            "errors": [],
+        }, reply
         self.tally.usage[self.tenant] += sum(range(1, BATCH_SIZE + 1))
 
     async def event(self) -> None:
@@ -153,7 +169,9 @@ class SoakClient:
         self.tally.usage[self.tenant] += value
 
 
-async def sample_rss(server: LiveServer, started: float, until: float, samples: list[tuple[float, int]]) -> None:
+async def sample_rss(
+    server: LiveServer, started: float, until: float, samples: list[tuple[float, int]]
+) -> None:
     """The serving process's VmRSS once a second."""
     while (now := time.monotonic()) < until:
         samples.append((now - started, server.rss_kb()))
@@ -182,8 +200,12 @@ async def test_a_60_second_soak_of_32_clients_answers_everything_and_keeps_memor
 ) -> None:
     async with running(db_url, tmp_path / "serve.log") as server:
         async with admin_api(server) as api:
-            clock = (await api("mutation($t: DateTime!) { createTestClock(frozenTime: $t) { ... on TestClock { id } } }",
-                               {"t": FROZEN.isoformat()}))["createTestClock"]["id"]
+            clock = (
+                await api(
+                    "mutation($t: DateTime!) { createTestClock(frozenTime: $t) { ... on TestClock { id } } }",
+                    {"t": FROZEN.isoformat()},
+                )
+            )["createTestClock"]["id"]
             plan, seat = await plan_with_seat_addon(api, "soak", 49_00, 9_00, includedSeats=INCLUDED)
             await new_meter(api, METER, "SUM")
             tenants = []
@@ -191,7 +213,9 @@ async def test_a_60_second_soak_of_32_clients_answers_everything_and_keeps_memor
                 tenant = await new_tenant(api, f"Soak {n}", test_clock_id=clock)
                 assert (await subscribe(api, tenant, plan, {seat: PURCHASED}))["__typename"] == "Subscription"
                 for m in range(STANDING_MEMBERS):
-                    made = await api(INVITE, {"input": {"tenantId": tenant, "email": f"owner{m}@soak{n}.example"}})
+                    made = await api(
+                        INVITE, {"input": {"tenantId": tenant, "email": f"owner{m}@soak{n}.example"}}
+                    )
                     assert made["inviteMember"]["__typename"] == "Member", made
                 tenants.append(tenant)
 
@@ -208,11 +232,18 @@ async def test_a_60_second_soak_of_32_clients_answers_everything_and_keeps_memor
         elapsed = time.monotonic() - started
 
         total = sum(tally.done.values())
-        assert not tally.failures, f"{len(tally.failures)} failed requests of {total}; first: {tally.failures[:5]}"
-        assert total >= MIN_REQUESTS_PER_SECOND * SOAK_SECONDS, f"only {total} requests in {elapsed:.0f} s: {tally.done}"
+        assert not tally.failures, (
+            f"{len(tally.failures)} failed requests of {total}; first: {tally.failures[:5]}"
+        )
+        assert total >= MIN_REQUESTS_PER_SECOND * SOAK_SECONDS, (
+            f"only {total} requests in {elapsed:.0f} s: {tally.done}"
+        )
         assert set(tally.done) == set(SoakClient.MIX), tally.done
         flat, figures = rss_verdict(samples)
-        print(f"soak: {total} requests in {elapsed:.0f} s ({total / elapsed:.0f}/s) {dict(tally.done)}; {figures}")
+        print(
+            f"soak: {total} requests in {elapsed:.0f} s ({total / elapsed:.0f}/s) {dict(tally.done)}; "
+            f"{figures}"
+        )
         assert flat, f"memory grew after warm-up ({total} requests, {tally.done}): {figures}"
 
         async with admin_api(server) as api:

@@ -19,9 +19,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.billing import invite, plan_with_seat_addon, seats, subscribe
-from tests.conftest import new_tenant
-from tests.reliability.live import LiveServer, admin_api, running, server_errors
+from tests.builders.api import new_tenant
+from tests.builders.billing import invite, plan_with_seat_addon, seats, subscribe
+from tests.builders.live import LiveServer, admin_api, running, server_errors
 
 pytestmark = pytest.mark.serve
 
@@ -31,12 +31,14 @@ ALREADY_MEMBERS = 2
 FREE = INCLUDED + PURCHASED - ALREADY_MEMBERS  # 7
 INVITES = 60
 INVITE = """mutation($input: InviteMemberInput!) { inviteMember(input: $input) { __typename
-  ... on Member { id email seatType status } ... on NoSeatsAvailableError { fullType: seatType } ... on Error { code message } } }"""
+  ... on Member { id email seatType status } ... on NoSeatsAvailableError { fullType: seatType }
+  ... on Error { code message } } }"""
 
 
 @pytest.fixture(params=["postgres"])
 def backend(request: pytest.FixtureRequest) -> str:
-    """Several workers share one database only on PostgreSQL (missing under CI=true: fails, see tests/conftest.py)."""
+    """Several workers share one database only on PostgreSQL (missing under CI=true:
+    fails, see tests/conftest.py)."""
     return request.param
 
 
@@ -46,7 +48,8 @@ async def served_by(server: LiveServer, request_ids: set[str]) -> dict[str, int]
     deadline = time.monotonic() + 30
     while True:
         found = {
-            e["request_id"]: e["pid"] for e in server.log_entries()
+            e["request_id"]: e["pid"]
+            for e in server.log_entries()
             if e.get("logger") == "gateway.access" and e.get("request_id") in request_ids
         }
         if len(found) == len(request_ids) or time.monotonic() > deadline:
@@ -62,13 +65,17 @@ async def connections_on_each_worker(
     ask the access log where each landed, until every worker has its share."""
     landed: dict[int, list[httpx.AsyncClient]] = {pid: [] for pid in workers}
     for _ in range(10):
-        clients = [await stack.enter_async_context(server.http(limits=httpx.Limits(max_connections=1)))
-                   for _ in range(len(workers) * per_worker)]
+        clients = [
+            await stack.enter_async_context(server.http(limits=httpx.Limits(max_connections=1)))
+            for _ in range(len(workers) * per_worker)
+        ]
         probes = [f"probe-{uuid.uuid4().hex[:8]}-{n}" for n in range(len(clients))]
-        answers = await asyncio.gather(*(
-            http.post("/graphql", json={"query": "{ __typename }"}, headers={"X-Request-ID": probe})
-            for http, probe in zip(clients, probes, strict=True)
-        ))
+        answers = await asyncio.gather(
+            *(
+                http.post("/graphql", json={"query": "{ __typename }"}, headers={"X-Request-ID": probe})
+                for http, probe in zip(clients, probes, strict=True)
+            )
+        )
         assert {a.status_code for a in answers} == {200}, [a.text for a in answers if a.status_code != 200]
         pids = await served_by(server, set(probes))
         assert len(pids) == len(probes), f"{len(probes) - len(pids)} probes missing from the access log"
@@ -78,7 +85,9 @@ async def connections_on_each_worker(
             # The newest: uvicorn closes a connection idle for 5 s, and a reconnect lands anywhere.
             by_worker = [c[-per_worker:] for c in landed.values()]
             return [http for group in zip(*by_worker, strict=True) for http in group]
-    raise AssertionError(f"connections never reached every worker: {({p: len(c) for p, c in landed.items()})}")
+    raise AssertionError(
+        f"connections never reached every worker: { ({p: len(c) for p, c in landed.items()}) }"
+    )
 
 
 async def test_60_concurrent_invites_across_two_workers_admit_exactly_the_7_free_seats(
@@ -103,7 +112,10 @@ async def test_60_concurrent_invites_across_two_workers_admit_exactly_the_7_free
             async def invite_one(n: int, http: httpx.AsyncClient) -> dict[str, Any]:
                 response = await http.post(
                     "/graphql",
-                    json={"query": INVITE, "variables": {"input": {"tenantId": tenant, "email": f"new{n}@team.example"}}},
+                    json={
+                        "query": INVITE,
+                        "variables": {"input": {"tenantId": tenant, "email": f"new{n}@team.example"}},
+                    },
                     headers={"X-Request-ID": request_ids[n]},
                 )
                 assert response.status_code == 200, response.text
@@ -128,14 +140,20 @@ async def test_60_concurrent_invites_across_two_workers_admit_exactly_the_7_free
         assert set(server.pids()) == workers, "a worker died (and was replaced) during the invites"
 
         async with admin_api(server) as api:
-            tenant_now = (await api(
-                """query($id: ID!) { tenant(id: $id) { seats { included purchased total used available }
+            tenant_now = (
+                await api(
+                    """query($id: ID!) { tenant(id: $id) { seats { included purchased total used available }
                      members { email status } } }""",
-                {"id": tenant},
-            ))["tenant"]
+                    {"id": tenant},
+                )
+            )["tenant"]
         total = INCLUDED + PURCHASED
         assert tenant_now["seats"] == {
-            "included": INCLUDED, "purchased": PURCHASED, "total": total, "used": total, "available": 0
+            "included": INCLUDED,
+            "purchased": PURCHASED,
+            "total": total,
+            "used": total,
+            "available": 0,
         }
         early = {f"early{n}@team.example" for n in range(ALREADY_MEMBERS)}
         assert sorted(m["email"] for m in tenant_now["members"]) == sorted(early | admitted)

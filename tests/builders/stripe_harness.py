@@ -23,7 +23,7 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 import uvicorn
 
-SERVER_SCRIPT = Path(__file__).with_name("localstripe_server.py")
+SERVER_SCRIPT = Path(__file__).parents[1] / "providers" / "localstripe_server.py"
 
 
 def free_port() -> int:
@@ -54,7 +54,9 @@ class LocalStripe:
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, str(SERVER_SCRIPT), "--port", str(self.port), "--store", str(self.store)],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
             )
 
     def _listening(self) -> bool:
@@ -180,7 +182,8 @@ class RecordingProxy:
                 status, payload = answer
                 writer.write(
                     f"HTTP/1.1 {status} X\r\nContent-Type: application/json\r\n"
-                    f"Content-Length: {len(payload)}\r\nRequest-Id: req_proxy\r\n\r\n".encode() + payload
+                    f"Content-Length: {len(payload)}\r\nRequest-Id: req_proxy\r\n\r\n".encode()
+                    + payload
                 )
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
@@ -201,7 +204,10 @@ class RecordingProxy:
         if path.startswith("/v1/checkout/sessions/") and method == "GET":
             session = self.sessions.get(path.rsplit("/", 1)[1])
             if session is None:
-                return 404, b'{"error": {"type": "invalid_request_error", "message": "No such checkout session"}}'
+                return (
+                    404,
+                    b'{"error": {"type": "invalid_request_error", "message": "No such checkout session"}}',
+                )
             return 200, json.dumps(session).encode()
         loss = next((x for x in self._losses if x.method == method and fnmatchcase(path, x.path)), None)
         if loss is not None:
@@ -212,8 +218,12 @@ class RecordingProxy:
             return None
         try:
             response = await self._http.request(
-                method, target, content=body,
-                headers={k: v for k, v in headers.items() if k not in ("host", "content-length", "connection")},
+                method,
+                target,
+                content=body,
+                headers={
+                    k: v for k, v in headers.items() if k not in ("host", "content-length", "connection")
+                },
             )
         except httpx.TransportError:
             record.answered = False
@@ -227,11 +237,17 @@ class RecordingProxy:
     def _new_session(self, form: dict[str, str]) -> dict[str, Any]:
         session_id = f"cs_test_{secrets.token_hex(12)}"
         self.sessions[session_id] = {
-            "id": session_id, "object": "checkout.session", "mode": "setup", "status": "open",
-            "customer": form.get("customer"), "currency": form.get("currency"),
-            "success_url": form.get("success_url"), "cancel_url": form.get("cancel_url"),
-            "setup_intent": None, "url": f"https://checkout.stripe.com/c/pay/{session_id}",
-            "metadata": {k[len("metadata["):-1]: v for k, v in form.items() if k.startswith("metadata[")},
+            "id": session_id,
+            "object": "checkout.session",
+            "mode": "setup",
+            "status": "open",
+            "customer": form.get("customer"),
+            "currency": form.get("currency"),
+            "success_url": form.get("success_url"),
+            "cancel_url": form.get("cancel_url"),
+            "setup_intent": None,
+            "url": f"https://checkout.stripe.com/c/pay/{session_id}",
+            "metadata": {k[len("metadata[") : -1]: v for k, v in form.items() if k.startswith("metadata[")},
         }
         return self.sessions[session_id]
 
@@ -248,8 +264,16 @@ class LiveGateway:
     def __init__(self, app: Any) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, lifespan="off", log_config=None,
-                                access_log=False, log_level="warning", timeout_graceful_shutdown=2)
+        config = uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=self.port,
+            lifespan="off",
+            log_config=None,
+            access_log=False,
+            log_level="warning",
+            timeout_graceful_shutdown=2,
+        )
         self.server = uvicorn.Server(config)
 
     async def start(self) -> None:

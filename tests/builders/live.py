@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 
 from bench.server import free_port, gateway_command, serving_pids, status_kb
-from tests.conftest import Api
+from tests.builders.api import Api
 
 START_TIMEOUT = 60.0  # migrations and imports on a loaded CI runner
 STOP_TIMEOUT = 15.0
@@ -34,7 +34,12 @@ class LiveServer:
     """One `billing-gateway serve` process tree on ``db_url``."""
 
     def __init__(
-        self, db_url: str, log_path: Path, *, workers: int = 1, log_level: str = "WARNING",
+        self,
+        db_url: str,
+        log_path: Path,
+        *,
+        workers: int = 1,
+        log_level: str = "WARNING",
         admin_key: str | None = None,
     ) -> None:
         self.db_url = db_url
@@ -54,11 +59,23 @@ class LiveServer:
             "GATEWAY_LOG_LEVEL": self.log_level,
             "GATEWAY_LOG_FORMAT": "json",
         }
-        command = [gateway_command(), "serve", "--host", "127.0.0.1", "--port", str(self.port),
-                   "--workers", str(self.workers)]
+        command = [
+            gateway_command(),
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--workers",
+            str(self.workers),
+        ]
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                command, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                command,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
         await self._wait_healthy()
         return self
@@ -91,7 +108,9 @@ class LiveServer:
             return False
         if self.log_level not in ("INFO", "DEBUG"):
             return True
-        started = {e.get("pid") for e in self.log_entries() if e.get("msg") == "Application startup complete."}
+        started = {
+            e.get("pid") for e in self.log_entries() if e.get("msg") == "Application startup complete."
+        }
         return pids <= started
 
     def pids(self) -> list[int]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.conftest import Api
+from tests.builders.api import Api
 
 SUBSCRIPTION = """id status currentPeriodStart currentPeriodEnd
   plan { id code } addons { addon { id code } quantity }
@@ -17,11 +17,13 @@ SUBSCRIPTION = """id status currentPeriodStart currentPeriodEnd
 async def _create(api: Api, kind: str, spec: dict[str, Any]) -> str:
     """createPlan / createAddon with USD and a name from the code unless given."""
     spec = {"name": spec["code"].replace("_", " ").title(), "currency": "USD", **spec}
-    result = (await api(
-        f"""mutation($input: Create{kind}Input!) {{ create{kind}(input: $input) {{
+    result = (
+        await api(
+            f"""mutation($input: Create{kind}Input!) {{ create{kind}(input: $input) {{
              __typename ... on {kind} {{ id }} ... on Error {{ code message }} }} }}""",
-        {"input": spec},
-    ))[f"create{kind}"]
+            {"input": spec},
+        )
+    )[f"create{kind}"]
     assert result["__typename"] == kind, result
     return result["id"]
 
@@ -35,18 +37,22 @@ async def create_addon(api: Api, code: str, price: int, **fields: Any) -> str:
 
 
 async def attach(api: Api, plan_id: str, addon_id: str) -> dict[str, Any]:
-    return (await api(
-        """mutation($plan: ID!, $addon: ID!) { attachAddon(planId: $plan, addonId: $addon) {
+    return (
+        await api(
+            """mutation($plan: ID!, $addon: ID!) { attachAddon(planId: $plan, addonId: $addon) {
              __typename ... on Plan { id addons { id } } ... on Error { code message } } }""",
-        {"plan": plan_id, "addon": addon_id},
-    ))["attachAddon"]
+            {"plan": plan_id, "addon": addon_id},
+        )
+    )["attachAddon"]
 
 
 async def archive(api: Api, addon_id: str) -> None:
-    result = (await api(
-        "mutation($id: ID!) { archiveAddon(addonId: $id) { __typename ... on Error { code message } } }",
-        {"id": addon_id},
-    ))["archiveAddon"]
+    result = (
+        await api(
+            "mutation($id: ID!) { archiveAddon(addonId: $id) { __typename ... on Error { code message } } }",
+            {"id": addon_id},
+        )
+    )["archiveAddon"]
     assert result["__typename"] == "Addon", result
 
 
@@ -70,30 +76,36 @@ async def subscribe(
         "addons": [{"addonId": a, "quantity": q} for a, q in (addons or {}).items()],
         "idempotencyKey": key,
     }
-    return (await api(
-        f"""mutation($input: SubscribeInput!) {{ subscribe(input: $input) {{ __typename
+    return (
+        await api(
+            f"""mutation($input: SubscribeInput!) {{ subscribe(input: $input) {{ __typename
              ... on Subscription {{ {SUBSCRIPTION} }}
              ... on SeatsInUseError {{ membersToRemove members {{ email }} }}
              ... on Error {{ code message }} }} }}""",
-        {"input": spec},
-    ))["subscribe"]
+            {"input": spec},
+        )
+    )["subscribe"]
 
 
 async def invite(api: Api, tenant_id: str, email: str, seat_type: str = "FULL") -> dict[str, Any]:
-    return (await api(
-        """mutation($input: InviteMemberInput!) { inviteMember(input: $input) { __typename
+    return (
+        await api(
+            """mutation($input: InviteMemberInput!) { inviteMember(input: $input) { __typename
              ... on Member { id email seatType status }
              ... on Error { code message } } }""",
-        {"input": {"tenantId": tenant_id, "email": email, "seatType": seat_type}},
-    ))["inviteMember"]
+            {"input": {"tenantId": tenant_id, "email": email, "seatType": seat_type}},
+        )
+    )["inviteMember"]
 
 
 async def seats(api: Api, tenant_id: str) -> dict[str, Any]:
-    return (await api(
-        """query($id: ID!) { tenant(id: $id) { seats { included purchased total used available
+    return (
+        await api(
+            """query($id: ID!) { tenant(id: $id) { seats { included purchased total used available
              byType { seatType total used available } } } }""",
-        {"id": tenant_id},
-    ))["tenant"]["seats"]
+            {"id": tenant_id},
+        )
+    )["tenant"]["seats"]
 
 
 def by_type(summary: dict[str, Any]) -> dict[str, tuple[int, int]]:
@@ -117,13 +129,20 @@ CHANGE = f"""subscription {{ {SUBSCRIPTION} scheduledChange {{ effectiveAt plan 
 
 
 def change_input(
-    subscription_id: str, plan_id: str, addons: dict[str, int] | None = None, mode: str = "PRORATED_IMMEDIATELY",
-    effective_at: str = "IMMEDIATELY", key: str | None = None,
+    subscription_id: str,
+    plan_id: str,
+    addons: dict[str, int] | None = None,
+    mode: str = "PRORATED_IMMEDIATELY",
+    effective_at: str = "IMMEDIATELY",
+    key: str | None = None,
 ) -> dict[str, Any]:
     """A ChangePlanInput; ``addons`` None keeps the current add-ons, {} removes them."""
     spec: dict[str, Any] = {
-        "subscriptionId": subscription_id, "planId": plan_id, "prorationBillingMode": mode,
-        "effectiveAt": effective_at, "idempotencyKey": key,
+        "subscriptionId": subscription_id,
+        "planId": plan_id,
+        "prorationBillingMode": mode,
+        "effectiveAt": effective_at,
+        "idempotencyKey": key,
     }
     if addons is not None:
         spec["addons"] = [{"addonId": a, "quantity": q} for a, q in addons.items()]
@@ -132,42 +151,50 @@ def change_input(
 
 async def preview_change(api: Api, spec: dict[str, Any]) -> dict[str, Any]:
     """The PreviewChangePlanResult: a PlanChangePreview (PREVIEW's fields) or an error."""
-    return (await api(
-        f"""mutation($input: ChangePlanInput!) {{ previewChangePlan(input: $input) {{ __typename
+    return (
+        await api(
+            f"""mutation($input: ChangePlanInput!) {{ previewChangePlan(input: $input) {{ __typename
              ... on PlanChangePreview {{ {PREVIEW} }}
              ... on SeatsInUseError {{ membersToRemove members {{ email }} }}
              ... on ValidationError {{ field }} ... on Error {{ code message }} }} }}""",
-        {"input": spec},
-    ))["previewChangePlan"]
+            {"input": spec},
+        )
+    )["previewChangePlan"]
 
 
 async def change_plan(api: Api, spec: dict[str, Any]) -> dict[str, Any]:
     """The ChangePlanResult: a PlanChange (CHANGE's fields) or an error."""
-    return (await api(
-        f"""mutation($input: ChangePlanInput!) {{ changePlan(input: $input) {{ __typename
+    return (
+        await api(
+            f"""mutation($input: ChangePlanInput!) {{ changePlan(input: $input) {{ __typename
              ... on PlanChange {{ {CHANGE} }}
              ... on SeatsInUseError {{ membersToRemove members {{ email }} }}
              ... on ValidationError {{ field }} ... on Error {{ code message }} }} }}""",
-        {"input": spec},
-    ))["changePlan"]
+            {"input": spec},
+        )
+    )["changePlan"]
 
 
 async def advance(api: Api, clock_id: str, to: str) -> None:
-    result = (await api(
-        """mutation($id: ID!, $t: DateTime!) { advanceTestClock(id: $id, frozenTime: $t) {
+    result = (
+        await api(
+            """mutation($id: ID!, $t: DateTime!) { advanceTestClock(id: $id, frozenTime: $t) {
              __typename ... on Error { code message } } }""",
-        {"id": clock_id, "t": to},
-    ))["advanceTestClock"]
+            {"id": clock_id, "t": to},
+        )
+    )["advanceTestClock"]
     assert result["__typename"] == "TestClock", result
 
 
 async def invoices(api: Api, tenant_id: str, first: int = 50) -> list[dict[str, Any]]:
     """The tenant's invoices, newest first."""
-    data = (await api(
-        f"""query($id: ID!, $first: Int) {{ tenant(id: $id) {{
+    data = (
+        await api(
+            f"""query($id: ID!, $first: Int) {{ tenant(id: $id) {{
              invoices(first: $first) {{ edges {{ node {{ {INVOICE} }} }} }} }} }}""",
-        {"id": tenant_id, "first": first},
-    ))["tenant"]
+            {"id": tenant_id, "first": first},
+        )
+    )["tenant"]
     return [edge["node"] for edge in data["invoices"]["edges"]]
 
 
