@@ -114,7 +114,12 @@ def create_app(settings: Settings | None = None, *, deps: Deps | None = None) ->
     owns_store = deps is None
     if deps is None:
         store = Store(settings.database_url)
-        deps = Deps(store=store, provider=build_provider(settings), bus=Hub(store.dialect))
+        deps = Deps(
+            store=store,
+            provider=build_provider(settings),
+            bus=Hub(store.dialect),
+            policy=settings.billing_policy(),
+        )
     elif deps.bus is None:
         deps = dataclasses.replace(deps, bus=Hub(deps.store.dialect))
     hub = deps.bus

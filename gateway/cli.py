@@ -53,7 +53,7 @@ def _with_store(settings: Settings, work: Callable[[Deps], Awaitable[Any]]) -> A
             await upgrade(store)
             # With the settings' provider, so what `bill` or `seed-demo` issues is queued
             # for collection; `serve`'s workers then collect it.
-            return await work(Deps(store=store, provider=provider))
+            return await work(Deps(store=store, provider=provider, policy=settings.billing_policy()))
         finally:
             await provider.aclose()
             await store.dispose()

@@ -175,8 +175,10 @@ class _HugeInts(Visitor):
         self.errors: list[GraphQLError] = []
 
     def enter_int_value(self, node: IntValueNode, *_: Any) -> None:
-        if len(node.value) > 11:  # Int is 32-bit: ten digits and a sign at most
-            self.errors.append(GraphQLError(f"Int literal {node.value[:11]}... is out of range.", node))
+        # MinorUnits and Long reach 2^53 - 1: sixteen digits and a sign. Anything much longer
+        # is refused before graphql-core turns it into an integer.
+        if len(node.value) > 20:
+            self.errors.append(GraphQLError(f"Integer literal {node.value[:20]}... is out of range.", node))
 
 
 def _shape(selection_set: SelectionSetNode) -> tuple[int, dict[str, int]]:

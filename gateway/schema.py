@@ -13,6 +13,7 @@ from graphql import GraphQLError
 from strawberry.extensions import AddValidationRules, MaxTokensLimiter
 from strawberry.extensions.max_aliases import create_validator as max_aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
+from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.types.base_scalars import DateTimeDefinition, wrap_parser
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
@@ -41,6 +42,7 @@ from resolvers.payments.mutations import PaymentMutations
 from resolvers.plan_changes.mutations import PlanChangeMutations
 from resolvers.shared.errors import exception_handlers
 from resolvers.shared.loaders import SharedReads
+from resolvers.shared.scalars import SCALARS
 from resolvers.subscriptions.mutations import SubscriptionLifecycleMutations, SubscriptionMutations
 from resolvers.subscriptions.queries import SubscriptionQueries
 from resolvers.tenants.mutations import TenantMutations
@@ -128,6 +130,7 @@ def build_schema(settings: Settings | None = None) -> GatewaySchema:
         exception_handlers=exception_handlers(),
         execution_context_class=LeafFastPath,
         scalar_overrides={datetime: FAST_DATETIME},
+        config=StrawberryConfig(scalar_map=SCALARS),
     )
     _take_batches_raw(schema)
     return schema

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from models.platform.deps import BillingPolicy
 from models.platform.store import check_url
 
 
@@ -32,6 +34,14 @@ class Settings(BaseSettings):
         "instead).",
     )
 
+    usage_grace_seconds: int = Field(
+        default=3600,
+        ge=0,
+        le=7 * 86400,
+        description="How long after a period ends its usage is billed: usage reported within it still lands "
+        "on the period's renewal invoice (a draft until then); later usage goes on the next invoice.",
+    )
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = "json"
 
@@ -52,3 +62,6 @@ class Settings(BaseSettings):
         if value is not None and len(value.get_secret_value()) < 24:
             raise ValueError("must be at least 24 characters; generate one with `openssl rand -hex 24`")
         return value
+
+    def billing_policy(self) -> BillingPolicy:
+        return BillingPolicy(usage_grace=timedelta(seconds=self.usage_grace_seconds))

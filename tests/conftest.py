@@ -15,6 +15,7 @@ import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import asyncpg
@@ -30,7 +31,7 @@ from models.api_keys import service as api_keys
 from models.api_keys.inputs import ApiKeyCreate
 from models.kernel.clock import FixedClock
 from models.platform.access import operator
-from models.platform.deps import Deps
+from models.platform.deps import BillingPolicy, Deps
 from models.platform.migrate import upgrade_url
 from models.platform.store import Store
 
@@ -42,6 +43,9 @@ from tests.builders.api import START, Api
 PG_URL = os.environ.get("GATEWAY_TEST_POSTGRES_URL", "")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 BACKENDS = ["sqlite", "postgres"]
+
+
+NO_GRACE = BillingPolicy(usage_grace=timedelta(0))
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -144,7 +148,9 @@ async def store(db_url: str) -> AsyncIterator[Store]:
 
 @pytest.fixture
 def deps(store: Store, clock: FixedClock) -> Deps:
-    return Deps(store=store, clock=clock, bus=Hub(store.dialect))
+    # Renewals bill their usage at the period's end here, as they did before the grace
+    # window existed; tests/api/test_late_usage.py walks the default hour.
+    return Deps(store=store, clock=clock, bus=Hub(store.dialect), policy=NO_GRACE)
 
 
 @pytest.fixture

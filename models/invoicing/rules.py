@@ -10,10 +10,10 @@ from typing import Protocol
 
 from models.kernel.enums import LineKind
 from models.kernel.errors import ValidationFailed
-from models.kernel.money import half_up
+from models.kernel.money import MAX_SAFE_INTEGER, half_up
 
 # The API carries amounts as GraphQL Ints, which are 32-bit.
-MAX_AMOUNT = 2**31 - 1
+MAX_AMOUNT = MAX_SAFE_INTEGER  # the most one amount may be: what the API carries exactly
 
 
 class PricedPlan(Protocol):
@@ -98,18 +98,18 @@ def recurring_lines(plan: KeyedPlan, items: Iterable[tuple[PricedAddon, int]]) -
 def check_representable(
     lines: Iterable[Line], *totals: int, field: str = "input.addons", what: str | None = None
 ) -> None:
-    """Refuse a purchase whose amounts the API could not show (over 2,147,483,647
-    minor units on a line, in their sum, or in any of ``totals``: an invoice total
-    with tax, a renewal, a credit balance) instead of failing when it is read."""
+    """Refuse amounts the API could not show exactly (over 2^53 - 1 minor units on a
+    line, in their sum, or in any of ``totals``: an invoice total with tax, a renewal, a
+    credit balance) before they are stored, instead of failing when they are read."""
     lines = list(lines)
     amounts = [line.amount for line in lines] + [sum(line.amount for line in lines), *totals]
     if any(abs(amount) > MAX_AMOUNT for amount in amounts):
         if what:
-            raise ValidationFailed(field, f"{what} {MAX_AMOUNT} minor units, the most the API can carry")
+            raise ValidationFailed(field, f"{what} {MAX_AMOUNT:,} minor units, the most the API can carry")
         raise ValidationFailed(
             field,
-            f"an amount (a line, an invoice total with tax, or the credit balance) would exceed {MAX_AMOUNT} "
-            "minor units, the most the API can carry; choose a smaller plan or fewer add-ons",
+            "an amount (a line, an invoice total with tax, or the credit balance) would exceed "
+            f"{MAX_AMOUNT:,} minor units, the most the API can carry; choose a smaller plan or fewer add-ons",
         )
 
 

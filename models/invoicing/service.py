@@ -9,9 +9,9 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models.invoicing.queries import credit_balances
+from models.invoicing.queries import credit_balances, invoice_lines
 from models.invoicing.rules import Line, Totals, settle
-from models.kernel.enums import InvoiceReason, InvoiceStatus, ProviderTaskKind, SalesMode
+from models.kernel.enums import CreditReason, InvoiceReason, InvoiceStatus, ProviderTaskKind, SalesMode
 from models.kernel.ids import new_id
 from models.platform import events
 from models.platform.access import Principal, require_tenant, require_visible
@@ -64,26 +64,82 @@ async def issue_invoice(
     collection (SALES_LED tenants are billed by people in the provider)."""
     if sum(line.amount for line in lines) != totals.subtotal:
         raise ValueError("totals were computed for other lines")
+    invoice = await open_draft(
+        session,
+        tenant=tenant,
+        subscription_id=subscription_id,
+        reason=reason,
+        currency=currency,
+        lines=lines,
+        period=period,
+        at=at,
+    )
+    _settle(session, deps, tenant, invoice, totals, at)
+    return invoice
+
+
+async def open_draft(
+    session: AsyncSession,
+    *,
+    tenant: TenantRow,
+    subscription_id: str | None,
+    reason: InvoiceReason,
+    currency: str,
+    lines: Sequence[Line],
+    period: tuple[datetime, datetime],
+    at: datetime,
+) -> InvoiceRow:
+    """A DRAFT invoice holding ``lines`` (numbered now, so numbers stay gap-free), whose
+    tax and credits are worked out when ``finalize_draft`` adds the rest of its lines: a
+    renewal's, while its period's usage waits for the grace window. No event yet, and
+    nothing owed until it is final."""
+    subtotal = sum(line.amount for line in lines)
     invoice = InvoiceRow(
         id=new_id("inv"),
         tenant_id=tenant.id,
         subscription_id=subscription_id,
         number=await next_invoice_number(session, tenant.id),
-        status=InvoiceStatus.PAID if totals.amount_due == 0 else InvoiceStatus.OPEN,
+        status=InvoiceStatus.DRAFT,
         reason=reason,
         currency=currency,
         period_start=period[0],
         period_end=period[1],
-        subtotal=totals.subtotal,
-        tax=totals.tax,
-        credits_applied=totals.credits_applied,
-        total=totals.total,
-        amount_due=totals.amount_due,
+        subtotal=subtotal,
+        tax=0,
+        credits_applied=0,
+        total=subtotal,
+        amount_due=max(subtotal, 0),
         created_at=at,
-        paid_at=at if totals.amount_due == 0 else None,
     )
     session.add(invoice)
-    await session.flush()  # its lines and ledger entries refer to it
+    await session.flush()  # its lines refer to it
+    _add_lines(session, invoice, lines, start=0)
+    return invoice
+
+
+async def finalize_draft(
+    session: AsyncSession,
+    deps: Deps,
+    tenant: TenantRow,
+    invoice: InvoiceRow,
+    lines: Sequence[Line],
+    at: datetime,
+) -> InvoiceRow:
+    """Add ``lines`` to a DRAFT invoice, then tax it and let the credit balance pay what
+    it can, as ``issue_invoice`` does: the invoice is OPEN (or PAID, nothing due), told
+    and collected. Call it with the tenant and the invoice locked."""
+    if invoice.status is not InvoiceStatus.DRAFT:
+        raise ValueError(f"invoice {invoice.id} is {invoice.status}, not a draft")
+    (held,) = await invoice_lines(session, [invoice.id])
+    _add_lines(session, invoice, lines, start=len(held))
+    every = [Line(line.kind, line.description, line.quantity, line.unit_amount, line.amount) for line in held]
+    totals = await invoice_totals(session, tenant, [*every, *lines])
+    _settle(session, deps, tenant, invoice, totals, at)
+    return invoice
+
+
+def _add_lines(session: AsyncSession, invoice: InvoiceRow, lines: Sequence[Line], *, start: int) -> None:
+    period = (invoice.period_start, invoice.period_end)
     session.add_all(
         InvoiceLineRow(
             id=new_id("il"),
@@ -98,18 +154,29 @@ async def issue_invoice(
             period_start=(line.period or period)[0],
             period_end=(line.period or period)[1],
         )
-        for position, line in enumerate(lines)
+        for position, line in enumerate(lines, start)
     )
+
+
+def _settle(
+    session: AsyncSession, deps: Deps, tenant: TenantRow, invoice: InvoiceRow, totals: Totals, at: datetime
+) -> None:
+    """Make the invoice final at ``totals``: its credit-ledger entries, ``invoice.created``
+    (and ``invoice.paid`` when nothing is due), and its collection."""
+    invoice.status = InvoiceStatus.PAID if totals.amount_due == 0 else InvoiceStatus.OPEN
+    invoice.subtotal, invoice.tax, invoice.total = totals.subtotal, totals.tax, totals.total
+    invoice.credits_applied, invoice.amount_due = totals.credits_applied, totals.amount_due
+    invoice.paid_at = at if totals.amount_due == 0 else None
     for amount, kind, text in (
-        (-totals.credits_applied, "APPLIED", f"Applied to invoice {invoice.number}"),
-        (totals.credit_granted, "GRANTED", f"Credit from invoice {invoice.number}"),
+        (-totals.credits_applied, CreditReason.APPLIED, f"Applied to invoice {invoice.number}"),
+        (totals.credit_granted, CreditReason.GRANTED, f"Credit from invoice {invoice.number}"),
     ):
         if amount:
             session.add(
                 CreditEntryRow(
                     id=new_id("cred"),
                     tenant_id=tenant.id,
-                    currency=currency,
+                    currency=invoice.currency,
                     amount=amount,
                     reason=kind,
                     invoice_id=invoice.id,
@@ -118,9 +185,9 @@ async def issue_invoice(
                 )
             )
     events.emit(session, deps.bus, InvoiceCreatedPayload.of(invoice), at)
-    if invoice.status == InvoiceStatus.PAID:  # nothing was due: paid as it was made
+    if invoice.status is InvoiceStatus.PAID:  # nothing was due: paid as it was made
         events.emit(session, deps.bus, InvoicePaidPayload.of(invoice), at)
-    if invoice.amount_due > 0 and tenant.sales_mode == SalesMode.SELF_SERVE:
+    if invoice.amount_due > 0 and tenant.sales_mode is SalesMode.SELF_SERVE:
         queue_provider_task(
             session,
             deps,
@@ -129,7 +196,6 @@ async def issue_invoice(
             subject_id=invoice.id,
             now=deps.clock.now(),
         )
-    return invoice
 
 
 async def get_invoice(deps: Deps, actor: Principal, invoice_id: str) -> InvoiceRow:

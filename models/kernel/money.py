@@ -12,6 +12,11 @@ from decimal import ROUND_HALF_UP, Decimal, localcontext
 
 from babel.numbers import format_currency, get_currency_precision
 
+# The largest integer every JSON reader keeps exact (JavaScript's Number.MAX_SAFE_INTEGER):
+# the bound of every amount and quantity the API carries (the MinorUnits and Long scalars).
+# About 90 trillion USD, or 9 quadrillion of a currency without minor units.
+MAX_SAFE_INTEGER = 2**53 - 1
+
 
 @functools.cache
 def minor_digits(currency: str) -> int:

@@ -12,6 +12,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from pydantic.alias_generators import to_camel
 
 from models.kernel.errors import ValidationFailed
+from models.kernel.money import MAX_SAFE_INTEGER
 
 
 @functools.cache
@@ -92,5 +93,7 @@ def validation_failed(exc: ValidationError, path: str) -> ValidationFailed:
 Name = Annotated[NonBlank, StringConstraints(max_length=200)]
 
 
-# Prices are GraphQL Ints (32-bit), so 21,474,836.47 USD is the most one unit can cost.
-Price = Annotated[int, Field(ge=0, le=2**31 - 1)]
+# Prices are MinorUnits: at most 2^53 - 1 minor units, what every JSON reader keeps exact.
+Price = Annotated[int, Field(ge=0, le=MAX_SAFE_INTEGER)]
+# Quantities that can pass 2^31 (tier bounds, free units, package sizes): the Long scalar.
+Long = Annotated[int, Field(ge=0, le=MAX_SAFE_INTEGER)]

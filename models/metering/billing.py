@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -20,6 +19,7 @@ from models.metering.rollups import POINTS, read_days
 from models.metering.rules import (
     DayStats,
     PricedUsage,
+    UsagePrice,
     charge,
     day_bounds,
     fold_days,
@@ -33,6 +33,7 @@ from models.tables import (
     TenantRow,
     UsageChargeRow,
 )
+from models.tables.subscriptions import UsagePlan
 
 
 async def usage_between(
@@ -78,61 +79,59 @@ async def usage_between(
     return result
 
 
-@dataclass(frozen=True, slots=True)
-class PlanSpan:
-    """A plan the subscription had, until when (the last one: until the bill's end)."""
-
-    plan_id: str
-    until: datetime
+def plans_until(subscription: SubscriptionRow, cut: datetime) -> list[UsagePlan]:
+    """The plans of the current period in order, each until when: the ones it switched
+    from, then the one it has now, up to ``cut``."""
+    return [*(subscription.usage_plans or []), UsagePlan(plan_id=subscription.plan_id, until=cut)]
 
 
-def plan_spans(subscription: SubscriptionRow, cut: datetime) -> list[PlanSpan]:
-    """The plans of the current period in order: the ones it switched from, then the
-    one it has now, up to ``cut``."""
-    earlier = [PlanSpan(s.plan_id, s.until) for s in subscription.usage_plans or []]
-    return [*earlier, PlanSpan(subscription.plan_id, cut)]
-
-
-async def usage_charges(
-    session: AsyncSession,
-    tenant: TenantRow,
-    subscription: SubscriptionRow,
-    cut: datetime,
-) -> list[PricedUsage]:
-    """The usage of the subscription's current period up to ``cut``, to the second,
-    priced by the plans it had in that time (see ``charge``): one charge per meter any
-    of them charges for, in name order. Periods do not overlap and each bill ends where
-    the next period starts, so every second of usage is billed once."""
-    spans = plan_spans(subscription, cut)
-    plan_ids = list(dict.fromkeys(s.plan_id for s in spans))
+async def charges_of(
+    session: AsyncSession, plan_ids: Sequence[str]
+) -> dict[tuple[str, str], tuple[UsagePrice, MeterRow]]:
+    """(plan id, meter id) -> (the plan's price for the meter, the meter), for the plans given."""
     rows = (
         await session.execute(
             select(UsageChargeRow, MeterRow)
             .join(MeterRow, MeterRow.id == UsageChargeRow.meter_id)
-            .where(UsageChargeRow.plan_id.in_(plan_ids))
+            .where(UsageChargeRow.plan_id.in_(list(dict.fromkeys(plan_ids))))
             .order_by(MeterRow.name)
         )
     ).all()
-    if not rows:
+    return {(c.plan_id, m.id): (usage_price(c), m) for c, m in rows}
+
+
+async def price_usage(
+    session: AsyncSession, tenant: TenantRow, plans: Sequence[UsagePlan], start: datetime, cut: datetime
+) -> list[PricedUsage]:
+    """The usage of [start, cut), to the second, priced by ``plans`` (each until when, in
+    order; see ``rules.charge``): one charge per meter any of them charges for, in name
+    order. Periods do not overlap and each bill ends where the next period starts, so
+    every second of usage is billed once. VALIDATION_FAILED (field ``usage``) when an
+    amount would pass what the API carries."""
+    prices = await charges_of(session, [p.plan_id for p in plans])
+    if not prices:
         return []
-    prices = {(c.plan_id, m.id): usage_price(c) for c, m in rows}
-    meters = {m.id: m for _, m in rows}
-    start = subscription.current_period_start
-    stats_by_span = []
-    for span in spans:
-        stats_by_span.append(await usage_between(session, tenant, list(meters), start, min(span.until, cut)))
-        start = max(start, span.until)
+    meters = {meter.id: meter for _, meter in prices.values()}
+    stats_by_plan = []
+    since = start
+    for plan in plans:
+        stats_by_plan.append(await usage_between(session, tenant, list(meters), since, min(plan.until, cut)))
+        since = max(since, plan.until)
     result = [
         charge(
             [
-                (prices.get((span.plan_id, meter.id)), stats[meter.id])
-                for span, stats in zip(spans, stats_by_span, strict=True)
+                (
+                    prices[(plan.plan_id, meter.id)][0] if (plan.plan_id, meter.id) in prices else None,
+                    stats[meter.id],
+                )
+                for plan, stats in zip(plans, stats_by_plan, strict=True)
             ],
+            meter_id=meter.id,
             meter_name=meter.name,
             display_name=meter.display_name,
             aggregation=meter.aggregation,
             currency=tenant.currency,
-            period=(subscription.current_period_start, cut),
+            period=(start, cut),
         )
         for meter in sorted(meters.values(), key=lambda m: m.name)
     ]
@@ -140,11 +139,20 @@ async def usage_charges(
         [c.line() for c in result],
         *(c.quantity for c in result),
         field="usage",
-        what=f"the usage of subscription {subscription.id!r} in this period (a line's units or amount, or "
-        "their "
+        what=f"the usage from {start.isoformat()} to {cut.isoformat()} (a line's units or amount, or their "
         "total) would exceed",
     )
     return result
+
+
+async def usage_charges(
+    session: AsyncSession, tenant: TenantRow, subscription: SubscriptionRow, cut: datetime
+) -> list[PricedUsage]:
+    """The usage of the subscription's current period up to ``cut``, priced by the plans
+    it had in that time."""
+    return await price_usage(
+        session, tenant, plans_until(subscription, cut), subscription.current_period_start, cut
+    )
 
 
 def usage_lines(charges: Sequence[PricedUsage]) -> list[Line]:

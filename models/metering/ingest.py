@@ -21,11 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import (
-    delete,
-    select,
-    text,
-)
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.kernel.enums import UsageMethod
@@ -44,6 +40,7 @@ from models.tables import (
     UsageKeyRow,
 )
 from models.tables.base import table_of
+from models.tables.metering import UsageBillingRow
 
 BATCH_LIMIT = 10_000
 FUTURE_SLACK = timedelta(minutes=5)
@@ -267,6 +264,13 @@ async def record_batch(
         fold = Fold(await load_points(session, touched_points), await load_days(session, touched_days))
         new_keys: dict[tuple[str, str], Any] = {}
         accepted_by: dict[str, Counter[str]] = defaultdict(Counter)
+        # Usage for time already billed is late: the next invoice that bills usage bills it.
+        billed_until = {
+            tenant_id: math.ceil(t.row.usage_billed_until.timestamp())
+            for tenant_id, t in tenants.items()
+            if t.row.usage_billed_until is not None
+        }
+        late: dict[str, list[int]] = {}
         for e in events:
             prefix = path if single else f"{path}[{e.index}]"
             if e.key is not None:
@@ -313,6 +317,8 @@ async def record_batch(
                 continue
             outcome.accepted += 1
             accepted_by[e.tenant_id][e.meter.name] += 1
+            if e.ts < billed_until.get(e.tenant_id, LAST_TS + 1):
+                late.setdefault(e.tenant_id, []).append(e.ts)
             if e.key is not None:
                 new_keys[(e.tenant_id, e.key)] = _KeyRow(
                     e.meter.id, e.method.value if e.method else "DELETE", e.value, e.ts, e.ts_given
@@ -322,6 +328,7 @@ async def record_batch(
                     e.meter.name, datetime.fromtimestamp(e.ts, UTC), new or 0, False, old is not None
                 )
         await write_fold(session, fold, days_of, zones)
+        await _mark_late(session, late)
         if new_keys:
             columns = ("tenant_id", "key", "meter_id", "method", "value", "ts", "ts_given", "created_at")
             at = await driver_value(session, KEYS.c.created_at, now)
@@ -341,6 +348,23 @@ async def record_batch(
             emit(session, deps.bus, recorded, now)
     outcome.errors.sort(key=lambda pair: pair[0])
     return outcome
+
+
+async def _mark_late(session: AsyncSession, late: Mapping[str, list[int]]) -> None:
+    """Mark the billed periods that late usage changed (``subscriptions.usage_billing``)."""
+    for tenant_id, stamps in late.items():
+        first, last = (datetime.fromtimestamp(ts, UTC) for ts in (min(stamps), max(stamps)))
+        await session.execute(
+            update(UsageBillingRow)
+            .where(
+                UsageBillingRow.tenant_id == tenant_id,
+                UsageBillingRow.finalized_at.is_not(None),
+                UsageBillingRow.period_start <= last,
+                UsageBillingRow.period_end > first,
+            )
+            .values(stale=True)
+            .execution_options(synchronize_session=False)
+        )
 
 
 @dataclass(frozen=True, slots=True)

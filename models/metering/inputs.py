@@ -13,8 +13,8 @@ from models.metering.rules import Tier, UsagePrice, check_tiers
 
 MeterName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,64}$")]
 
-
-Units = Annotated[int, Field(ge=0, le=10**11)]
+# Units of usage priced per period (Long): a month of days at their most is 3.1 * 10^12.
+Units = Annotated[int, Field(ge=0, le=10**15)]
 
 
 class MeterCreate(Input):
@@ -25,7 +25,7 @@ class MeterCreate(Input):
 
 
 class TierCreate(Input):
-    up_to: Annotated[int, Field(ge=1, le=10**11)] | None = None
+    up_to: Annotated[int, Field(ge=1, le=10**15)] | None = None
     unit_amount: Price
     flat_amount: Price = 0
 

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from fractions import Fraction
 from zoneinfo import ZoneInfo
 
 from models.invoicing.rules import Line
@@ -172,6 +173,7 @@ class PricedUsage:
     amount: int
     currency: str
     period: tuple[datetime, datetime]
+    meter_id: str = ""
 
     def line(self) -> Line:
         return Line(
@@ -196,21 +198,27 @@ def price(price: UsagePrice, units: int) -> tuple[int, int, int, int, int]:
     """(free used, chargeable, line quantity, unit amount, amount) for ``units``
     millionths of usage in a period. Negative usage (more SUB than ADD) costs nothing.
     Rounding happens once, on the line's amount."""
+    free, chargeable, quantity, unit_amount, micro_amount = _exact(price, units)
+    return free, chargeable, quantity, unit_amount, _round(micro_amount)
+
+
+def _exact(price: UsagePrice, units: int) -> tuple[int, int, int, int, int]:
+    """``price``, its amount left exact, in millionths of a minor unit."""
     used = max(units, 0)
     free = min(used, price.free_units * MICRO)
     chargeable = used - free
     if price.model is PricingModel.PER_UNIT:
-        return free, chargeable, _round(chargeable), price.unit_amount, _round(chargeable * price.unit_amount)
+        return free, chargeable, _round(chargeable), price.unit_amount, chargeable * price.unit_amount
     if price.model is PricingModel.PACKAGE:
         packages = -(-chargeable // (price.package_size * MICRO))
-        return free, chargeable, packages, price.unit_amount, packages * price.unit_amount
+        return free, chargeable, packages, price.unit_amount, packages * price.unit_amount * MICRO
     tiers = price.tiers
     if not chargeable:
         return free, 0, 0, tiers[0].unit_amount if tiers else 0, 0
     if price.model is PricingModel.VOLUME:
         tier = next(t for t in tiers if t.up_to is None or chargeable <= t.up_to * MICRO)
         micro_amount = chargeable * tier.unit_amount + tier.flat_amount * MICRO
-        return free, chargeable, _round(chargeable), tier.unit_amount, _round(micro_amount)
+        return free, chargeable, _round(chargeable), tier.unit_amount, micro_amount
     micro_amount, floor, marginal = 0, 0, tiers[0].unit_amount
     for tier in tiers:
         ceiling = chargeable if tier.up_to is None else min(chargeable, tier.up_to * MICRO)
@@ -218,7 +226,14 @@ def price(price: UsagePrice, units: int) -> tuple[int, int, int, int, int]:
             break
         micro_amount += (ceiling - floor) * tier.unit_amount + tier.flat_amount * MICRO
         marginal, floor = tier.unit_amount, ceiling
-    return free, chargeable, _round(chargeable), marginal, _round(micro_amount)
+    return free, chargeable, _round(chargeable), marginal, micro_amount
+
+
+def _half_up(micro_amount: Fraction) -> int:
+    """An exact amount in millionths of a minor unit, rounded once to minor units (halves away from zero)."""
+    minor = micro_amount / MICRO
+    rounded = math.floor(abs(minor) + Fraction(1, 2))
+    return rounded if minor >= 0 else -rounded
 
 
 _NOTHING = UsagePrice(PricingModel.PER_UNIT)  # a plan that does not charge for the meter
@@ -227,6 +242,7 @@ _NOTHING = UsagePrice(PricingModel.PER_UNIT)  # a plan that does not charge for 
 def charge(
     segments: Sequence[tuple[UsagePrice | None, DayStats | None]],
     *,
+    meter_id: str = "",
     meter_name: str,
     display_name: str,
     aggregation: Aggregation,
@@ -236,22 +252,33 @@ def charge(
     """A meter's usage in a period, priced across the plans the period had, in order:
     one (price, usage statistics) per plan, None where a plan does not charge for it.
 
-    SUM and COUNT accumulate over the period, so free units and tiers count once: each
-    plan prices its share at its place in the period's running total (what its price
-    gives the total at the end of its share, less what it gives the total before).
-    MAX and LATEST do not add up: the period bills the dearest of its plans' priced
-    values (a constant peak under three plans is billed once, and moving to a plan
-    that does not charge for the meter before the period ends avoids nothing)."""
+    SUM and COUNT accumulate over the period, so free units and tiers count once. Each
+    plan bills a share of the line, worked out exactly and rounded once with the others:
+    a per-unit, package or graduated price bills its units at their place in the period's
+    running total (what it gives the total at the end of its share, less what it gives the
+    total before); a volume price, where the tier of the whole total prices every unit,
+    bills its units at that tier's average (its price for the period's total, times its
+    part of the units). So no share is negative, and plans with one price bill exactly
+    what that price gives the whole period. MAX and LATEST do not add up: the period
+    bills the dearest of its plans' priced values (a constant peak under three plans is
+    billed once, and moving to a plan that does not charge for the meter before the
+    period ends avoids nothing)."""
     if aggregation in (Aggregation.SUM, Aggregation.COUNT):
-        total = free = chargeable = quantity = amount = 0
+        units_of = [count_of(stats, aggregation) for _, stats in segments]
+        whole = sum(units_of)
+        total = free = chargeable = quantity = 0
         unit_amount = 0
-        for usage_price, stats in segments:
-            units = count_of(stats, aggregation)
+        micro_amount = Fraction(0)
+        for (usage_price, _), units in zip(segments, units_of, strict=True):
             rule = usage_price or _NOTHING
-            before, after = price(rule, total), price(rule, total + units)
+            before, after = _exact(rule, total), _exact(rule, total + units)
             free, chargeable = free + after[0] - before[0], chargeable + after[1] - before[1]
             quantity += after[2] - before[2]
-            amount += after[4] - before[4]
+            if rule.model is PricingModel.VOLUME:
+                if whole > 0 and units > 0:
+                    micro_amount += Fraction(_exact(rule, whole)[4] * units, whole)
+            else:
+                micro_amount += after[4] - before[4]
             if usage_price is not None:
                 unit_amount = after[3]
             total += units
@@ -264,15 +291,18 @@ def charge(
             chargeable,
             quantity,
             unit_amount,
-            amount,
+            _half_up(micro_amount),
             currency,
             period,
+            meter_id,
         )
     best: PricedUsage | None = None
     for usage_price, stats in segments:
         units = count_of(stats, aggregation)
         priced = price(usage_price or _NOTHING, units)
-        candidate = PricedUsage(meter_name, display_name, aggregation, units, *priced, currency, period)
+        candidate = PricedUsage(
+            meter_name, display_name, aggregation, units, *priced, currency, period, meter_id
+        )
         if best is None or (candidate.amount, candidate.units) > (best.amount, best.units):
             best = candidate
     assert best is not None, "a period has at least one plan"

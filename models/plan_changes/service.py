@@ -15,7 +15,7 @@ from models.invoicing.service import invoice_totals, issue_invoice
 from models.kernel.enums import EffectiveAt, InvoiceReason, ProrationMode, SubscriptionStatus
 from models.kernel.errors import AddonNotAttached, Forbidden, SubscriptionNotActive, ValidationFailed
 from models.kernel.periods import next_boundary, period_boundary
-from models.metering.billing import usage_charges, usage_lines
+from models.metering.billing import plans_until, usage_charges, usage_lines
 from models.metering.rules import PricedUsage
 from models.plan_changes.inputs import PlanChangeRequest
 from models.plan_changes.rules import Window, change_lines, days_left, describe
@@ -25,6 +25,7 @@ from models.platform.deps import Deps
 from models.platform.payloads import SubscriptionPlanChangedPayload
 from models.seats.queries import check_members_fit, seat_state
 from models.seats.rules import SeatSummary, check_bounds, seat_totals, summarize
+from models.subscriptions import usage_billing
 from models.subscriptions.inputs import distinct_addons
 from models.subscriptions.items import count_and_tell, replace_addons, snapshot
 from models.subscriptions.queries import held_items
@@ -269,9 +270,12 @@ async def _apply(
             at=now,
         )
         return None
+    ended = None
     if change.mode is ProrationMode.FULL_IMMEDIATELY:
+        # The period ends now: its usage is billed on this change's invoice, recorded as billed.
+        ended = ((subscription.current_period_start, now), plans_until(subscription, now))
         subscription.billing_anchor = now
-        subscription.usage_plans = None  # billed with the period that ended
+        subscription.usage_plans = None
     elif plan.id != subscription.plan_id:
         # The rest of the period's usage is priced by the new plan, its part so far by the old.
         subscription.usage_plans = [
@@ -296,6 +300,11 @@ async def _apply(
             totals=change.totals,
             period=change.period,
             at=now,
+        )
+    if ended is not None and change.usage:
+        period, plans = ended
+        usage_billing.record(
+            session, tenant, subscription, invoice, period, plans, finalize_at=now, charges=change.usage
         )
     audit.record(
         session,

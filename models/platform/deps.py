@@ -4,6 +4,7 @@ row whose name must be unique."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy.exc import IntegrityError
@@ -19,14 +20,25 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True, slots=True)
+class BillingPolicy:
+    """How the billing clock runs: what an operator sets (``gateway.settings``)."""
+
+    # A renewal's usage is billed this long after its period ends, so usage reported a
+    # little late still lands on the period's own invoice (GATEWAY_USAGE_GRACE_SECONDS).
+    usage_grace: timedelta = timedelta(hours=1)
+
+
+@dataclass(frozen=True, slots=True)
 class Deps:
     """``provider``: the payment rail (None: ``local``, nothing leaves the gateway).
-    ``bus``: hears of events once they commit (live subscriptions, the outbox worker)."""
+    ``bus``: hears of events once they commit (live subscriptions, the outbox worker).
+    ``policy``: the operator's billing settings."""
 
     store: Store
     clock: Clock = field(default_factory=SystemClock)
     provider: PaymentProvider | None = None
     bus: EventBus | None = None
+    policy: BillingPolicy = field(default_factory=BillingPolicy)
 
     @property
     def mirrors(self) -> bool:

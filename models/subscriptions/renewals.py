@@ -18,12 +18,12 @@ from datetime import datetime
 from sqlalchemy import func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models.invoicing.rules import recurring_lines
-from models.invoicing.service import invoice_totals, issue_invoice
+from models.invoicing.rules import Line, recurring_lines
+from models.invoicing.service import invoice_totals, issue_invoice, open_draft
 from models.kernel.enums import InvoiceReason, SubscriptionStatus
 from models.kernel.errors import ValidationFailed
 from models.kernel.periods import next_boundary
-from models.metering.billing import usage_charges, usage_lines
+from models.metering.billing import plans_until, price_usage
 from models.platform import audit, events, locks
 from models.platform.access import Principal, operator, require_visible
 from models.platform.clocks import tenant_clock
@@ -32,11 +32,12 @@ from models.platform.payloads import SubscriptionPlanChangedPayload, Subscriptio
 from models.platform.reads import rows_by_ids
 from models.seats.queries import seats_in_use
 from models.seats.rules import overbooked, seat_totals
-from models.subscriptions import lifecycle
+from models.subscriptions import lifecycle, usage_billing
 from models.subscriptions.items import count_and_tell, replace_addons, snapshot
 from models.subscriptions.queries import held_items
 from models.subscriptions.rules import is_due
 from models.tables import AddonRow, InvoiceRow, PlanRow, SubscriptionRow, TenantRow, TestClockRow, UTCDateTime
+from models.tables.subscriptions import UsagePlan
 
 log = logging.getLogger("models.subscriptions.renewals")
 
@@ -55,12 +56,13 @@ async def renew(
     while is_due(subscription, now):
         end = subscription.current_period_end
         if subscription.cancel_at_period_end:
-            final = await bill_final_usage(session, deps, tenant, subscription, end)
+            final = await bill_final_usage_or_note(session, deps, tenant, subscription, end)
             issued.extend([final] if final else [])
             await lifecycle.cancel(session, deps, actor, tenant, subscription, end, at_period_end=True)
             break
         # Usage is billed in arrears, by the plans the closing period had.
-        usage = usage_lines(await usage_charges(session, tenant, subscription, end))
+        period = (subscription.current_period_start, end)
+        plans = plans_until(subscription, end)
         subscription.usage_plans = None
         previous_plan = subscription.plan_id
         plan, items, scheduled_change_applied = await _apply_scheduled_change(
@@ -74,19 +76,8 @@ async def renew(
                 f"subscription {subscription.id!r} cannot renew: its next period would end after "
                 "the year 9999",
             ) from None
-        lines = recurring_lines(plan, items) + usage
-        totals = await invoice_totals(session, tenant, lines)
-        invoice = await issue_invoice(
-            session,
-            deps,
-            tenant=tenant,
-            subscription_id=subscription.id,
-            reason=InvoiceReason.RENEWAL,
-            currency=plan.currency,
-            lines=lines,
-            totals=totals,
-            period=(end, period_end),
-            at=end,
+        invoice = await _renewal_invoice(
+            session, deps, tenant, subscription, recurring_lines(plan, items), period, plans, period_end, now
         )
         before = {"periodStart": subscription.current_period_start.isoformat(), "periodEnd": end.isoformat()}
         subscription.current_period_start, subscription.current_period_end = end, period_end
@@ -118,27 +109,110 @@ async def renew(
     return issued
 
 
+async def _renewal_invoice(
+    session: AsyncSession,
+    deps: Deps,
+    tenant: TenantRow,
+    subscription: SubscriptionRow,
+    recurring: list[Line],
+    closing: tuple[datetime, datetime],
+    plans: list[UsagePlan],
+    period_end: datetime,
+    now: datetime,
+) -> InvoiceRow:
+    """The invoice of the period starting at ``closing``'s end: its base and add-ons in
+    advance, and the closing period's usage in arrears. Without usage charges it is final
+    at once; with them it is a draft until the grace window after the period has passed
+    (usage reported in it still lands here), then final. Usage that cannot be billed
+    leaves it a draft, said on the subscription: the period renews all the same."""
+    end = closing[1]
+    if not await usage_billing.charges_anything(session, plans):
+        totals = await invoice_totals(session, tenant, recurring)
+        return await issue_invoice(
+            session,
+            deps,
+            tenant=tenant,
+            subscription_id=subscription.id,
+            reason=InvoiceReason.RENEWAL,
+            currency=tenant.currency,
+            lines=recurring,
+            totals=totals,
+            period=(end, period_end),
+            at=end,
+        )
+    invoice = await open_draft(
+        session,
+        tenant=tenant,
+        subscription_id=subscription.id,
+        reason=InvoiceReason.RENEWAL,
+        currency=tenant.currency,
+        lines=recurring,
+        period=(end, period_end),
+        at=end,
+    )
+    finalize_at = end + deps.policy.usage_grace
+    row = usage_billing.record(
+        session, tenant, subscription, invoice, closing, plans, finalize_at=finalize_at, charges=None
+    )
+    if finalize_at <= now:
+        try:
+            async with session.begin_nested():
+                await usage_billing.finalize(session, deps, tenant, row, finalize_at)
+        except ValidationFailed as exc:
+            usage_billing.note_renewal_error(
+                session, tenant, subscription, f"usage could not be billed: {exc.reason}", end
+            )
+    return invoice
+
+
+async def bill_final_usage_or_note(
+    session: AsyncSession, deps: Deps, tenant: TenantRow, subscription: SubscriptionRow, at: datetime
+) -> InvoiceRow | None:
+    """``bill_final_usage``, or, when that usage cannot be billed, None with the reason
+    noted on the subscription: a subscription can always end."""
+    try:
+        async with session.begin_nested():
+            return await bill_final_usage(session, deps, tenant, subscription, at)
+    except ValidationFailed as exc:
+        subscription.usage_plans = None
+        usage_billing.note_renewal_error(
+            session, tenant, subscription, f"the last usage could not be billed: {exc.reason}", at
+        )
+        return None
+
+
 async def bill_final_usage(
     session: AsyncSession, deps: Deps, tenant: TenantRow, subscription: SubscriptionRow, at: datetime
 ) -> InvoiceRow | None:
-    """The FINAL invoice of a subscription that ends at ``at``: its last period's
-    usage up to then, in arrears. None when nothing of it costs anything."""
-    lines = usage_lines(await usage_charges(session, tenant, subscription, at))
+    """The FINAL invoice of a subscription that ends at ``at``: its last period's usage up
+    to then, in arrears, and any late usage of earlier periods. None when nothing of it
+    costs anything."""
+    period = (subscription.current_period_start, at)
+    plans = plans_until(subscription, at)
+    charges = await price_usage(session, tenant, plans, *period)
+    late = await usage_billing.late_usage(session, tenant)
     subscription.usage_plans = None
-    if not any(line.amount for line in lines):
-        return None
-    return await issue_invoice(
-        session,
-        deps,
-        tenant=tenant,
-        subscription_id=subscription.id,
-        reason=InvoiceReason.FINAL,
-        currency=tenant.currency,
-        lines=lines,
-        totals=await invoice_totals(session, tenant, lines),
-        period=(subscription.current_period_start, at),
-        at=at,
-    )
+    lines = [c.line() for c in charges] + [line for item in late for line in item.lines]
+    invoice = None
+    if any(line.amount for line in lines):
+        invoice = await issue_invoice(
+            session,
+            deps,
+            tenant=tenant,
+            subscription_id=subscription.id,
+            reason=InvoiceReason.FINAL,
+            currency=tenant.currency,
+            lines=lines,
+            totals=await invoice_totals(session, tenant, lines),
+            period=period,
+            at=at,
+        )
+    if charges:
+        usage_billing.record(
+            session, tenant, subscription, invoice, period, plans, finalize_at=at, charges=charges
+        )
+    usage_billing.settle_late(tenant, late, at)
+    return invoice
 
 
 async def _apply_scheduled_change(
@@ -209,6 +283,7 @@ async def _apply_scheduled_change(
 @dataclass
 class BillingRun:
     renewed: int = 0
+    finalized: int = 0  # renewal invoices made final once their usage grace window passed
     invoices: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
 
@@ -217,8 +292,10 @@ async def renew_due(
     deps: Deps, *, test_clock_id: str | None = None, subscription_id: str | None = None
 ) -> BillingRun:
     """Renew every subscription whose period has ended on its tenant's clock (the
-    test clock's frozen time, else now), each in its own transaction. One that
-    fails is logged and left for the next run; the others go on."""
+    test clock's frozen time, else now), each in its own transaction, then bill the
+    usage of every renewal whose grace window has passed. One that cannot be billed is
+    said on its subscription (``renewalError``) and tried again by the next run; one that
+    fails unexpectedly is logged; the others go on."""
     now = deps.clock.now()
     query = (
         select(SubscriptionRow.id, SubscriptionRow.tenant_id)
@@ -241,6 +318,10 @@ async def renew_due(
     for sub_id, tenant_id in due:
         try:
             issued = await renew_subscription(deps, tenant_id, sub_id)
+        except ValidationFailed as exc:
+            await _note_failure(deps, tenant_id, sub_id, exc.reason)
+            run.failed.append(sub_id)
+            continue
         except Exception:
             log.exception(
                 "renewal failed; the next billing run retries it", extra={"subscription_id": sub_id}
@@ -250,7 +331,18 @@ async def renew_due(
         if issued is not None:
             run.renewed += 1
             run.invoices.extend(invoice.number for invoice in issued)
+    if subscription_id is None:
+        run.finalized = await usage_billing.finalize_due(deps, test_clock_id=test_clock_id)
     return run
+
+
+async def _note_failure(deps: Deps, tenant_id: str, subscription_id: str, reason: str) -> None:
+    async with deps.store.transaction() as session:
+        tenant = await locks.tenant(session, tenant_id)
+        subscription = await locks.subscription(session, subscription_id)
+        if subscription is not None:
+            now = (await tenant_clock(session, deps, tenant)).now()
+            usage_billing.note_renewal_error(session, tenant, subscription, reason, now)
 
 
 async def renew_subscription(deps: Deps, tenant_id: str, subscription_id: str) -> list[InvoiceRow] | None:

@@ -18,11 +18,11 @@ from models.platform.payloads import SubscriptionActivePayload
 from models.seats.changes import seats_changed
 from models.seats.queries import check_members_fit, seat_state
 from models.seats.rules import check_bounds, seat_totals
-from models.subscriptions import lifecycle
+from models.subscriptions import lifecycle, usage_billing
 from models.subscriptions.inputs import SubscriptionCreate, distinct_addons
 from models.subscriptions.items import snapshot
 from models.subscriptions.queries import live_subscriptions
-from models.subscriptions.renewals import bill_final_usage, locked_subscription, renew_first
+from models.subscriptions.renewals import bill_final_usage_or_note, locked_subscription, renew_first
 from models.tables import SubscriptionAddonRow, SubscriptionRow
 
 
@@ -118,10 +118,16 @@ async def cancel_subscription(
 ) -> SubscriptionRow:
     """Cancel now, or at the end of the current period. A cancelled subscription
     gives no seats, so members can no longer be invited. Nothing is refunded for
-    the rest of a period cancelled now. Cancelling a cancelled one changes nothing."""
+    the rest of a period cancelled now. Cancelling a cancelled one changes nothing.
+    A subscription can always be cancelled, even one whose renewal cannot be billed."""
     async with deps.store.transaction() as session:
         tenant, subscription = await locked_subscription(session, actor, subscription_id)
-        now = await renew_first(session, deps, tenant, subscription)
+        try:
+            async with session.begin_nested():
+                now = await renew_first(session, deps, tenant, subscription)
+        except ValidationFailed as exc:  # a period that cannot renew does not keep it alive
+            now = (await tenant_clock(session, deps, tenant)).now()
+            usage_billing.note_renewal_error(session, tenant, subscription, exc.reason, now)
         if subscription.status is SubscriptionStatus.CANCELLED or (
             at_period_end and subscription.cancel_at_period_end
         ):
@@ -129,7 +135,7 @@ async def cancel_subscription(
         if at_period_end:
             lifecycle.schedule_cancel(session, actor, tenant, subscription, now)
         else:
-            # The period's usage up to now is billed as it ends.
-            await bill_final_usage(session, deps, tenant, subscription, now)
+            # The period's usage up to now is billed as it ends (or, if it cannot be, said why).
+            await bill_final_usage_or_note(session, deps, tenant, subscription, now)
             await lifecycle.cancel(session, deps, actor, tenant, subscription, now, at_period_end=False)
     return subscription

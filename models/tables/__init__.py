@@ -9,6 +9,7 @@ from models.tables.invoices import CreditEntryRow, InvoiceLineRow, InvoiceRow
 from models.tables.members import MemberRow
 from models.tables.metering import (
     MeterRow,
+    UsageBillingRow,
     UsageChargeRow,
     UsageDayRow,
     UsageKeyRow,
@@ -28,6 +29,7 @@ __all__ = [
     "WebhookDeliveryRow",
     "WebhookEndpointRow",
     "MeterRow",
+    "UsageBillingRow",
     "UsageChargeRow",
     "UsageDayRow",
     "UsageKeyRow",

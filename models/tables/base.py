@@ -6,7 +6,7 @@ import enum
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, TypeAdapter
+from pydantic import TypeAdapter
 from sqlalchemy import JSON, DateTime, MetaData, String, Table
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
@@ -69,22 +69,18 @@ class EnumText(TypeDecorator[E]):
         return None if value is None else self.enum_type(value)
 
 
-M = TypeVar("M", bound=BaseModel)
-
-
-class ModelJSON(TypeDecorator[M]):
-    """A JSON column holding one pydantic model (``many``: a list of them), validated
-    on the way out, so code reads typed values, never raw dicts."""
+class ModelJSON(TypeDecorator[Any]):
+    """A JSON column holding a typed value: a pydantic model, a list of them, or any type
+    pydantic validates (``dict[str, Billed]``). Validated on the way out, so code reads
+    typed values, never raw dicts."""
 
     impl = JSON
     cache_ok = True
 
-    def __init__(self, model: type[M], *, many: bool = False) -> None:
+    def __init__(self, shape: Any) -> None:
         super().__init__()
-        self.model = model
-        self.many = many
-        # A runtime type, built from the argument: mypy cannot check list[model] statically.
-        self._adapter: TypeAdapter[Any] = TypeAdapter(list[model] if many else model)  # type: ignore[valid-type]  # see above
+        self.shape = shape
+        self._adapter: TypeAdapter[Any] = TypeAdapter(shape)
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
         return None if value is None else self._adapter.dump_python(value, mode="json")

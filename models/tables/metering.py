@@ -12,11 +12,12 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import BigInteger, CheckConstraint, Date, Index, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, Date, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from models.kernel.enums import Aggregation, PricingModel
 from models.tables.base import EnumText, ModelJSON, UTCDateTime
+from models.tables.subscriptions import UsagePlan
 
 
 class MeterRow(SQLModel, table=True):
@@ -117,5 +118,45 @@ class UsageChargeRow(SQLModel, table=True):
     unit_amount: int = Field(default=0, sa_type=BigInteger)
     package_size: int = Field(default=1, sa_type=BigInteger)
     free_units: int = Field(default=0, sa_type=BigInteger)
-    tiers: list[StoredTier] | None = Field(default=None, sa_type=ModelJSON(StoredTier, many=True))
+    tiers: list[StoredTier] | None = Field(default=None, sa_type=ModelJSON(list[StoredTier]))
     created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class BilledUsage(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    amount: int  # minor units
+    units: int  # millionths of a unit, as the meter aggregates the period
+
+
+class UsageBillingRow(SQLModel, table=True):
+    """One period's usage as billed: the plans that priced it, each until when, and what
+    each meter came to. A renewal's usage waits for its grace window (``finalize_at``)
+    on the renewal invoice, a draft until then; usage that arrives for the period after it
+    was billed marks it ``stale``, and the next invoice that bills usage bills the
+    difference once, on a line naming the period."""
+
+    __tablename__ = "usage_billings"
+    __table_args__ = (
+        Index("ix_usage_billings_tenant_id_period_start", "tenant_id", "period_start"),
+        Index(
+            "ix_usage_billings_pending",
+            "finalize_at",
+            sqlite_where=text("finalized_at IS NULL"),
+            postgresql_where=text("finalized_at IS NULL"),
+        ),
+    )
+
+    id: str = Field(primary_key=True, max_length=40)
+    tenant_id: str = Field(foreign_key="tenants.id", max_length=40)
+    subscription_id: str = Field(foreign_key="subscriptions.id", max_length=40)
+    # The invoice its usage is on (None: a period whose usage came to nothing).
+    invoice_id: str | None = Field(default=None, foreign_key="invoices.id", index=True, max_length=40)
+    period_start: datetime = Field(sa_type=UTCDateTime)
+    period_end: datetime = Field(sa_type=UTCDateTime)
+    plans: list[UsagePlan] = Field(sa_type=ModelJSON(list[UsagePlan]))
+    finalize_at: datetime = Field(sa_type=UTCDateTime)
+    finalized_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # meter id -> what the period's usage of it was billed so far (None until finalized)
+    billed: dict[str, BilledUsage] | None = Field(default=None, sa_type=ModelJSON(dict[str, BilledUsage]))
+    stale: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})

@@ -69,7 +69,11 @@ class SubscriptionRow(SQLModel, table=True):
     scheduled_change: ScheduledChange | None = Field(default=None, sa_type=ModelJSON(ScheduledChange))
     # The plans this period switched away from, in order, each with when: the period's
     # usage is priced by each plan for its part of it. Emptied when a new period starts.
-    usage_plans: list[UsagePlan] | None = Field(default=None, sa_type=ModelJSON(UsagePlan, many=True))
+    usage_plans: list[UsagePlan] | None = Field(default=None, sa_type=ModelJSON(list[UsagePlan]))
+    # Why the last attempt to renew could not be billed, and when (None: it renewed, or
+    # nothing was due). Shown on Subscription.renewalError; the next billing run tries again.
+    renewal_error: str | None = Field(default=None, max_length=1000)
+    renewal_failed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
 

@@ -41,5 +41,8 @@ class TenantRow(SQLModel, table=True):
     invoice_count: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     # Exclusive tax on every invoice, in parts per million (10 % = 100000).
     tax_rate_ppm: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # The tenant's usage before this instant has been billed: usage recorded for that time
+    # afterwards is late, and the next invoice that bills usage bills it (usage_billings).
+    usage_billed_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)

@@ -149,7 +149,7 @@ async def _check_renewals_fit(session: AsyncSession, tenant: TenantRow, rate: in
         raise ValidationFailed(
             "taxRate",
             f"the renewal of subscription {subscription.id!r} would come to {total} minor units with this "
-            f"tax, more than the {MAX_AMOUNT} the API can carry",
+            f"tax, more than the {MAX_AMOUNT:,} the API can carry",
         )
 
 

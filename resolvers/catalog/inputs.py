@@ -3,6 +3,7 @@ from __future__ import annotations
 import strawberry
 
 from resolvers.shared.enums import Interval, SeatType
+from resolvers.shared.scalars import MinorUnits
 
 
 @strawberry.input
@@ -11,7 +12,9 @@ class CreatePlanInput:
     name: str
     currency: str = strawberry.field(description="ISO 4217; the plan's add-ons must share it.")
     interval: Interval = Interval.MONTH
-    base_price: int = strawberry.field(description="Minor units per interval; 0 for pure per-seat pricing.")
+    base_price: MinorUnits = strawberry.field(
+        description="Minor units per interval; 0 for pure per-seat pricing."
+    )
     included_seats: int = strawberry.field(default=0, description="FULL seats the base price includes.")
     min_seats: int | None = strawberry.field(default=None, description="Over all seat types.")
     max_seats: int | None = strawberry.field(default=None, description="Over all seat types.")
@@ -23,7 +26,7 @@ class CreateAddonInput:
     name: str = strawberry.field(description="Shown on invoices, e.g. `Additional team seat`.")
     description: str | None = None
     currency: str
-    price: int = strawberry.field(description="Minor units per unit and interval.")
+    price: MinorUnits = strawberry.field(description="Minor units per unit and interval.")
     seat_type: SeatType | None = strawberry.field(
         default=None, description="Null: the add-on gives no seats."
     )

@@ -12,13 +12,14 @@ from resolvers.invoicing import loaders as invoicing_loaders
 from resolvers.shared.context import Info
 from resolvers.shared.enums import InvoiceReason, InvoiceStatus, LineKind
 from resolvers.shared.money import Money
+from resolvers.shared.scalars import Long
 
 
 @strawberry.type
 class InvoiceLine:
     kind: LineKind
     description: str
-    quantity: int
+    quantity: Long
     unit_amount: Money
     amount: Money
     period_start: datetime

@@ -5,6 +5,7 @@ from datetime import datetime
 import strawberry
 
 from resolvers.shared.enums import Aggregation, PricingModel, UsageMethod
+from resolvers.shared.scalars import Long, MinorUnits
 
 
 @strawberry.input
@@ -34,9 +35,11 @@ class RecordUsageInput:
 
 @strawberry.input
 class UsageTierInput:
-    up_to: int | None = strawberry.field(default=None, description="Units; leave the last tier's empty.")
-    unit_amount: int = strawberry.field(description="Minor units per unit.")
-    flat_amount: int = strawberry.field(default=0, description="Minor units, once the tier is reached.")
+    up_to: Long | None = strawberry.field(default=None, description="Units; leave the last tier's empty.")
+    unit_amount: MinorUnits = strawberry.field(description="Minor units per unit.")
+    flat_amount: MinorUnits = strawberry.field(
+        default=0, description="Minor units, once the tier is reached."
+    )
 
 
 @strawberry.input
@@ -44,11 +47,11 @@ class AddUsageChargeInput:
     plan_id: strawberry.ID
     meter_name: str
     model: PricingModel = PricingModel.PER_UNIT
-    unit_amount: int = strawberry.field(
+    unit_amount: MinorUnits = strawberry.field(
         default=0, description="Minor units per unit (per package for PACKAGE)."
     )
-    package_size: int = strawberry.field(default=1, description="Units per package (PACKAGE only).")
-    free_units: int = strawberry.field(default=0, description="Units free each period.")
+    package_size: Long = strawberry.field(default=1, description="Units per package (PACKAGE only).")
+    free_units: Long = strawberry.field(default=0, description="Units free each period.")
     tiers: list[UsageTierInput] | None = strawberry.field(
         default=None, description="GRADUATED and VOLUME only."
     )

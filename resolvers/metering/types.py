@@ -14,6 +14,7 @@ from models.metering.rules import PricedUsage, from_micros
 from models.tables import MeterRow, UsageChargeRow
 from resolvers.shared.enums import Aggregation, ErrorCode, PricingModel
 from resolvers.shared.money import Money
+from resolvers.shared.scalars import Long
 
 MONTH = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")
 
@@ -124,7 +125,7 @@ class MeterUnitDayCount:
 
 @strawberry.type
 class UsageTier:
-    up_to: int | None = strawberry.field(description="Units up to which this tier applies; null: no bound.")
+    up_to: Long | None = strawberry.field(description="Units up to which this tier applies; null: no bound.")
     unit_amount: Money
     flat_amount: Money
 
@@ -135,8 +136,8 @@ class UsageCharge:
     meter_name: str
     model: PricingModel
     unit_amount: Money = strawberry.field(description="Per unit (PER_UNIT) or per package (PACKAGE).")
-    package_size: int
-    free_units: int = strawberry.field(description="Units free each period, before any price applies.")
+    package_size: Long
+    free_units: Long = strawberry.field(description="Units free each period, before any price applies.")
     tiers: list[UsageTier]
 
     @classmethod

@@ -12,6 +12,7 @@ from resolvers.metering.types import UsageLineItem
 from resolvers.seats.types import SeatSummary
 from resolvers.shared.enums import LineKind
 from resolvers.shared.money import Money
+from resolvers.shared.scalars import Long
 from resolvers.subscriptions.types import Subscription, SubscriptionAddon
 
 
@@ -19,7 +20,7 @@ from resolvers.subscriptions.types import Subscription, SubscriptionAddon
 class ChargeLineItem:
     kind: LineKind
     description: str
-    quantity: int = strawberry.field(description="Units; negative for units given up (a credit).")
+    quantity: Long = strawberry.field(description="Units; negative for units given up (a credit).")
     unit_amount: Money = strawberry.field(description="The price of one unit for a whole period.")
     proration_factor: float = strawberry.field(
         description="The share of the period billed: 0.5 for 15 of 30 days."

@@ -5,6 +5,7 @@ import functools
 import strawberry
 
 from models.kernel.money import Money as MoneyValue
+from resolvers.shared.scalars import MinorUnits
 
 
 @functools.lru_cache(maxsize=4096)
@@ -16,7 +17,7 @@ def _formatted(amount: int, currency: str) -> str:
 
 @strawberry.type(description="An amount in the currency's minor unit (cents for USD, yen for JPY).")
 class Money:
-    amount: int = strawberry.field(description="Minor units: 9900 is $99.00; 1000 is ¥1,000.")
+    amount: MinorUnits = strawberry.field(description="Minor units: 9900 is $99.00; 1000 is ¥1,000.")
     currency: str = strawberry.field(description="ISO 4217.")
 
     @strawberry.field(description="For people, e.g. `$99.00`, `¥1,000`.")

@@ -52,6 +52,11 @@ class Subscription:
     current_period_end: datetime
     cancel_at_period_end: bool = strawberry.field(description="The renewal will cancel instead of renewing.")
     cancelled_at: datetime | None
+    renewal_error: str | None = strawberry.field(
+        description="Why the last renewal (or its usage) could not be billed; null when it was. Billing runs "
+        "try again; fix the cause (e.g. deleteUsage for usage recorded by mistake) and the next run bills it."
+    )
+    renewal_failed_at: datetime | None
     created_at: datetime
     row: strawberry.Private[SubscriptionRow]
 
@@ -65,6 +70,8 @@ class Subscription:
             current_period_end=row.current_period_end,
             cancel_at_period_end=row.cancel_at_period_end,
             cancelled_at=row.cancelled_at,
+            renewal_error=row.renewal_error,
+            renewal_failed_at=row.renewal_failed_at,
             created_at=row.created_at,
             row=row,
         )

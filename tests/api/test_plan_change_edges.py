@@ -96,15 +96,15 @@ async def test_a_scheduled_change_that_buys_an_add_on_archived_meanwhile_is_drop
 
 
 async def test_amounts_the_api_cannot_carry_are_refused_before_anything_is_written(api: Api) -> None:
-    """GraphQL Ints stop at 2,147,483,647: with tax, in a renewal, or as a credit balance."""
+    """MinorUnits stop at 2^53 - 1 (9,007,199,254,740,991): with tax, in a renewal, or as a credit balance."""
     taxed = (
         await api(
             """mutation { createTenant(input: {name: "Big", email: "b@b.example", currency: "USD",
              taxRate: "10"}) { ... on Tenant { id } } }"""
         )
     )["createTenant"]["id"]
-    dear = await create_plan(api, "dear", 2_000_000_000)
-    refused = await subscribe(api, taxed, dear)  # $20,000,000 + 10 % tax
+    dear = await create_plan(api, "dear", 8_500_000_000_000_000)
+    refused = await subscribe(api, taxed, dear)  # $85 trillion + 10 % tax
     assert refused["code"] == "VALIDATION_FAILED" and "with tax" in refused["message"], refused
     assert await invoices(api, taxed) == []
 

@@ -19,69 +19,10 @@ from tests.builders.billing import (
     subscribe,
 )
 from tests.builders.clocks import new_clock, tenant_on
+from tests.builders.usage_billing import charge, meter, metered_team, record
 
 USAGE = """usage { meterName description aggregation units freeUnits chargeableUnits unitAmount { amount }
                  amount { amount } periodStart periodEnd }"""
-
-
-async def meter(api: Api, name: str, aggregation: str = "SUM") -> None:
-    result = (
-        await api(
-            """mutation($input: CreateMeterInput!) { createMeter(input: $input) { __typename
-             ... on Error { code message } } }""",
-            {
-                "input": {
-                    "name": name,
-                    "displayName": name.replace("_", " ").title(),
-                    "aggregation": aggregation,
-                }
-            },
-        )
-    )["createMeter"]
-    assert result["__typename"] == "Meter", result
-
-
-async def charge(api: Api, plan: str, meter_name: str, **fields: Any) -> dict[str, Any]:
-    return (
-        await api(
-            """mutation($input: AddUsageChargeInput!) { addUsageCharge(input: $input) { __typename
-             ... on Plan { usageCharges { meterName model unitAmount { amount } packageSize freeUnits
-                                          tiers { upTo unitAmount { amount } flatAmount { amount } } } }
-             ... on ValidationError { field } ... on Error { code message } } }""",
-            {"input": {"planId": plan, "meterName": meter_name, **fields}},
-        )
-    )["addUsageCharge"]
-
-
-async def record(api: Api, tenant: str, meter_name: str, value: float, at: str, method: str = "ADD") -> None:
-    result = (
-        await api(
-            """mutation($input: RecordUsageInput!) { recordUsage(input: $input) { __typename
-             ... on Error { code message } } }""",
-            {
-                "input": {
-                    "tenantId": tenant,
-                    "meterName": meter_name,
-                    "value": value,
-                    "timestamp": at,
-                    "method": method,
-                }
-            },
-        )
-    )["recordUsage"]
-    assert result["__typename"] == "UsageRecorded", result
-
-
-async def metered_team(api: Api, timezone: str = "UTC") -> tuple[str, str, str, str]:
-    """(clock, tenant, plan, subscription): a $10 plan with API calls at 2 cents after
-    100 free each month, subscribed on 2026-11-01 in ``timezone``."""
-    clock = await new_clock(api, "2026-11-01T00:00:00Z")
-    tenant = await tenant_on(api, "Metered", clock, timezone=timezone)
-    plan = await create_plan(api, "metered", 10_00)
-    await meter(api, "api_calls")
-    assert (await charge(api, plan, "api_calls", unitAmount=2, freeUnits=100))["__typename"] == "Plan"
-    subscription = (await subscribe(api, tenant, plan))["id"]
-    return clock, tenant, plan, subscription
 
 
 async def test_a_plan_lists_its_usage_charges_and_bad_ones_name_the_field(api: Api) -> None:
@@ -325,9 +266,15 @@ async def test_cancelling_and_subscribing_again_the_same_day_bills_that_day_once
 
 
 async def test_usage_too_large_for_the_api_is_a_clear_error_not_a_broken_invoice(api: Api) -> None:
-    clock, tenant, _, subscription = await metered_team(api)
+    clock = await new_clock(api, "2026-11-01T00:00:00Z")
+    tenant = await tenant_on(api, "Dear", clock)
+    plan = await create_plan(api, "dear_calls", 10_00)
+    await meter(api, "api_calls")
+    await charge(api, plan, "api_calls", unitAmount=100_000)  # $1,000 a call
+    subscription = (await subscribe(api, tenant, plan))["id"]
     await advance(api, clock, "2026-11-20T00:00:00Z")
-    await record(api, tenant, "api_calls", 3e9, "2026-11-05T10:00:00Z")
+    # 10^11 calls (the most one day holds) at $1,000: 10^16 cents, past what the API carries.
+    await record(api, tenant, "api_calls", 1e11, "2026-11-05T10:00:00Z")
     preview = await preview_with_usage(api, change_input(subscription, await create_plan(api, "other", 0)))
     assert (preview["code"], preview["field"]) == ("VALIDATION_FAILED", "usage")
 

@@ -74,7 +74,7 @@ def test_api_md_operations_keep_their_names_and_types() -> None:
         ("SeatSummary", "byType"): "byType: [SeatTypeSummary!]!",
         ("SeatsInUseError", "membersToRemove"): "membersToRemove: Int!",
         ("SeatsInUseError", "members"): "members: [Member!]!",
-        ("Money", "amount"): "amount: Int!",
+        ("Money", "amount"): "amount: MinorUnits!",
         (
             "Mutation",
             "previewChangePlan",

@@ -276,8 +276,8 @@ def test_seat_pack_lines_say_how_many_seats_they_give() -> None:
     assert (line.quantity, line.unit_amount, line.amount) == (2, 80_00, 160_00)
 
 
-def test_check_representable_accepts_up_to_the_largest_graphql_int() -> None:
-    assert MAX_AMOUNT == 2_147_483_647
+def test_check_representable_accepts_up_to_the_largest_exact_json_integer() -> None:
+    assert MAX_AMOUNT == 2**53 - 1 == 9_007_199_254_740_991
     check_representable([Line(LineKind.BASE, "big", 1, MAX_AMOUNT, MAX_AMOUNT)])
     check_representable(
         [
@@ -287,16 +287,16 @@ def test_check_representable_accepts_up_to_the_largest_graphql_int() -> None:
     )
 
 
-def test_check_representable_refuses_a_line_above_the_largest_graphql_int() -> None:
-    seat = Addon(price=2**31 - 1)
+def test_check_representable_refuses_a_line_above_the_largest_exact_json_integer() -> None:
+    seat = Addon(price=2**53 - 1)
     with pytest.raises(ValidationFailed) as failure:
         check_representable(recurring_lines(Plan(base_price=0), [(seat, 2)]))
     assert failure.value.field == "input.addons"
-    assert "2147483647" in failure.value.reason
+    assert "9,007,199,254,740,991" in failure.value.reason
 
 
-def test_check_representable_refuses_a_total_above_the_largest_graphql_int() -> None:
-    half = 2**30
+def test_check_representable_refuses_a_total_above_the_largest_exact_json_integer() -> None:
+    half = 2**52
     lines = [Line(LineKind.BASE, "a", 1, half, half), Line(LineKind.ADDON, "b", 1, half, half)]
     with pytest.raises(ValidationFailed):
         check_representable(lines)

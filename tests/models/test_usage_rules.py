@@ -1,4 +1,4 @@
-"""The pure metering rules (models/billing/usage.py): usage values as exact millionths,
+"""The pure metering rules (models/metering/rules.py): usage values as exact millionths,
 how they read, local days and billing periods across DST, how points fold into days
 and days into counts, tier checks, and what each pricing model charges, worked by hand."""
 
@@ -447,3 +447,65 @@ def test_a_peak_is_billed_once_at_the_dearest_plans_price() -> None:
     assert priced(same_peak, Aggregation.MAX) == 1_500
     # Moving to a plan that charges nothing for the meter before the period ends avoids nothing.
     assert priced([(dear, usage_of(400)), (None, usage_of(900))], Aggregation.MAX) == 1_200
+
+
+# -- a plan's share is priced before it is rounded, and never negative ----------------
+
+PER_CENT = UsagePrice(PricingModel.PER_UNIT, unit_amount=1)
+DEAR_THEN_CHEAP = UsagePrice(PricingModel.VOLUME, tiers=(Tier(100, 10), Tier(None, 1)))
+
+
+def usage_in_micros(micros: int) -> DayStats:
+    return DayStats(micros, 1, micros, 0, micros)
+
+
+def test_a_four_and_a_half_cent_share_bills_five_cents_not_the_difference_of_rounded_prices() -> None:
+    # 1.5 units on a plan that does not charge, then 4.5 at a cent each: 6 cents less 1.5.
+    # Rounded before subtracting it was 6 - 2 = 4 cents; rounded once it is 4.5 -> 5.
+    segments = [(None, usage_in_micros(1_500_000)), (PER_CENT, usage_in_micros(4_500_000))]
+    assert priced(segments, Aggregation.SUM) == 5
+
+
+def test_crossing_into_a_cheaper_volume_tier_bills_the_new_units_at_that_tier_never_a_credit() -> None:
+    # 100 units on a plan without usage charges, then 1 on a volume plan (10 cents up to 100
+    # units, 1 cent above): the 101 units fall in the 1-cent tier, so its unit costs 1 cent.
+    # Priced as the difference at its place it came to 101 - 1,000 = -899 cents.
+    segments = [(None, usage_of(100)), (DEAR_THEN_CHEAP, usage_of(1))]
+    assert priced(segments, Aggregation.SUM) == 1
+    # One volume plan in two parts bills what it bills the whole period: 101 units at 1 cent.
+    assert priced([(DEAR_THEN_CHEAP, usage_of(100)), (DEAR_THEN_CHEAP, usage_of(1))], Aggregation.SUM) == 101
+
+
+@st.composite
+def any_prices(draw: st.DrawFn) -> UsagePrice:
+    model = draw(st.sampled_from(list(PricingModel)))
+    free = draw(st.sampled_from([0, 0, 10, 1_000]))
+    amounts = st.integers(0, 500)
+    if model is PricingModel.PER_UNIT:
+        return UsagePrice(model, unit_amount=draw(amounts), free_units=free)
+    if model is PricingModel.PACKAGE:
+        return UsagePrice(
+            model, unit_amount=draw(amounts), package_size=draw(st.integers(1, 1_000)), free_units=free
+        )
+    bounds = sorted(set(draw(st.lists(st.integers(1, 100_000), max_size=3))))
+    tiers = tuple(Tier(b, draw(amounts), draw(st.one_of(st.just(0), amounts))) for b in [*bounds, None])
+    return UsagePrice(model, free_units=free, tiers=tiers)
+
+
+shares = st.lists(st.integers(0, 200_000 * MICRO), min_size=1, max_size=5)
+
+
+@given(st.lists(st.one_of(st.none(), any_prices()), min_size=5, max_size=5), shares)
+def test_no_usage_line_is_negative_whatever_plans_the_period_had(
+    plans: list[UsagePrice | None], parts: list[int]
+) -> None:
+    segments = [(plan, usage_in_micros(part)) for plan, part in zip(plans, parts, strict=False)]
+    assert priced(segments, Aggregation.SUM) >= 0
+
+
+@given(any_prices(), shares)
+def test_one_price_in_any_parts_bills_what_it_bills_the_whole_period_within_a_minor_unit(
+    usage_price: UsagePrice, parts: list[int]
+) -> None:
+    whole = price(usage_price, sum(parts))[4]
+    assert abs(priced([(usage_price, usage_in_micros(p)) for p in parts], Aggregation.SUM) - whole) <= 1
