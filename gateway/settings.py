@@ -49,6 +49,23 @@ class Settings(BaseSettings):
     max_query_depth: int = Field(default=15, ge=2)
     max_aliases: int = Field(default=100, ge=1)
     max_tokens: int = Field(default=20_000, ge=100)
+    max_query_cost: int = Field(
+        default=50_000,
+        ge=100,
+        description="The most an operation may cost before it runs: every field counts once for each object "
+        "it is selected on, list fields by their page size or bound (see the README's cost rules).",
+    )
+    max_response_bytes: int = Field(default=8 * 1024 * 1024, ge=64 * 1024)
+    anonymous_introspection: bool = Field(
+        default=False, description="Let callers without an API key introspect the schema."
+    )
+
+    webhooks_allow_private: bool = Field(
+        default=False,
+        description="Let ADMIN keys register webhook URLs on loopback or private addresses (tests, "
+        "on-premise receivers). TENANT keys never may.",
+    )
+    max_webhook_endpoints_per_tenant: int = Field(default=20, ge=1, le=1000)
 
     @field_validator("database_url")
     @classmethod
