@@ -10,9 +10,11 @@ checked before it is stored), so it fails loudly instead of sending a rounded nu
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NewType
 
 import strawberry
+from graphql import GraphQLError
 
 from models.kernel.money import MAX_SAFE_INTEGER
 
@@ -27,14 +29,19 @@ def _serialize(value: int) -> int:
     return value
 
 
-def _parse(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"must be a whole number, not {value!r}")
-    if isinstance(value, float):
-        if not value.is_integer():
-            raise ValueError(f"must be a whole number, not {value!r}")
-        value = int(value)
-    return value
+def _parser(name: str) -> Callable[[Any], int]:
+    """The scalar's input parser. A value that is not a whole number is the caller's
+    mistake: a GraphQLError (graphql-core reports it as it is), never a ValueError, which it
+    would keep as the cause and our error masking would take for a bug."""
+
+    def parse(value: Any) -> int:
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise GraphQLError(f"{name} must be a whole number (a JSON integer), not {value!r}")
+        return value
+
+    return parse
 
 
 MinorUnits = NewType("MinorUnits", int)
@@ -47,13 +54,13 @@ SCALARS = {
         description="An amount of money in its currency's minor unit (cents for USD, yen for JPY): "
         "a JSON integer within ±(2^53 − 1), exact in every client.",
         serialize=_serialize,
-        parse_value=_parse,
+        parse_value=_parser("MinorUnits"),
     ),
     Long: strawberry.scalar(
         name="Long",
         description="A whole quantity that can pass 2^31 (usage units, tier bounds, free units, invoice line "
         "quantities): a JSON integer within ±(2^53 − 1).",
         serialize=_serialize,
-        parse_value=_parse,
+        parse_value=_parser("Long"),
     ),
 }

@@ -131,3 +131,18 @@ async def test_unbillable_usage_leaves_the_renewal_a_draft_said_on_the_subscript
     )
     actions = [e["node"]["action"] for e in log["auditLog"]["edges"]]
     assert actions.count("subscription.renewal_failed") == 1 and "subscription.cancelled" in actions
+
+
+async def test_a_fraction_of_a_minor_unit_is_refused_as_the_callers_mistake_never_masked(api: Api) -> None:
+    plan = 'createPlan(input: {code: "frac", name: "Frac", currency: "USD", basePrice: %s})'
+    for literal in ("9.99", '"999"', "true"):
+        body = await api.raw(f"mutation {{ {plan % literal} {{ __typename }} }}")
+        error = body["errors"][0]
+        assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED", body
+        assert "MinorUnits must be a whole number" in error["message"]
+    body = await api.raw(
+        "mutation($p: MinorUnits!) { " + plan.replace("%s", "$p") + " { __typename } }",
+        {"p": 9.99},
+    )
+    assert body["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED", body
+    assert "$p" in body["errors"][0]["message"] and "whole number" in body["errors"][0]["message"]

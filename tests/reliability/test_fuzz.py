@@ -49,6 +49,7 @@ from models.platform.store import Store
 from models.webhooks import deliveries as webhook_deliveries
 from tests.builders.api import START, Api, new_key, new_tenant
 from tests.builders.billing import attach, create_addon, plan_with_seat_addon, subscribe
+from tests.builders.dns import FakeDns
 from tests.builders.metering import new_meter, record
 
 SDL = build_schema().as_str()
@@ -296,7 +297,25 @@ def scalars(seeded: Seeded) -> dict[str, st.SearchStrategy[graphql.ValueNode]]:
     strings = st.one_of(st.sampled_from(seeded.strings), st.sampled_from(seeded.strings), junk).map(
         nodes.String
     )
-    return {"ID": ids, "String": strings, "DateTime": datetimes, "Date": dates, "Decimal": decimals}
+    # MinorUnits and Long: JSON integers within ±(2^53 - 1); just past it, far past it, and
+    # what is not an integer at all must be refused naming the argument.
+    safe = 2**53 - 1
+    integers = st.one_of(
+        st.integers(min_value=-1000, max_value=100_000).map(nodes.Int),
+        st.integers(min_value=-safe, max_value=safe).map(nodes.Int),
+        st.sampled_from([safe + 1, -safe - 1, 2**63, 10**30]).map(nodes.Int),
+        st.decimals(allow_nan=False, allow_infinity=False, places=2).map(str).map(nodes.Float),
+        junk.map(nodes.String),
+    )
+    return {
+        "ID": ids,
+        "String": strings,
+        "DateTime": datetimes,
+        "Date": dates,
+        "Decimal": decimals,
+        "MinorUnits": integers,
+        "Long": integers,
+    }
 
 
 def retarget(document: str, seeded: Seeded, pick: int) -> str:
@@ -532,7 +551,8 @@ def fuzzer_for(db_url: str) -> Iterator[Fuzzer]:
 
     async def start() -> tuple[httpx.AsyncClient, Deps, Seeded]:
         store = Store(db_url)
-        deps = Deps(store=store, clock=FixedClock(START), bus=Hub(store.dialect))
+        # FakeDns: the seeded webhook endpoint's example host name resolves, to a public address.
+        deps = Deps(store=store, clock=FixedClock(START), bus=Hub(store.dialect), resolver=FakeDns())
         app = create_app(Settings(database_url=db_url, admin_api_key=SecretStr(BOOTSTRAP_KEY)), deps=deps)
         http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway.test")
         return http, deps, await seed(Api(http, BOOTSTRAP_KEY), deps)
