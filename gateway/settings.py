@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from models.platform.deps import BillingPolicy
+from models.platform.deps import BillingPolicy, WebhookPolicy
 from models.platform.store import check_url
 
 
@@ -50,7 +50,7 @@ class Settings(BaseSettings):
     max_aliases: int = Field(default=100, ge=1)
     max_tokens: int = Field(default=20_000, ge=100)
     max_query_cost: int = Field(
-        default=50_000,
+        default=1_000_000,
         ge=100,
         description="The most an operation may cost before it runs: every field counts once for each object "
         "it is selected on, list fields by their page size or bound (see the README's cost rules).",
@@ -65,7 +65,13 @@ class Settings(BaseSettings):
         description="Let ADMIN keys register webhook URLs on loopback or private addresses (tests, "
         "on-premise receivers). TENANT keys never may.",
     )
-    max_webhook_endpoints_per_tenant: int = Field(default=20, ge=1, le=1000)
+    max_webhook_endpoints_per_tenant: int = Field(
+        default=20,
+        ge=1,
+        le=1000,
+        description="How many webhook endpoints one tenant may have; createWebhookEndpoint beyond it "
+        "answers VALIDATION_FAILED.",
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -81,4 +87,10 @@ class Settings(BaseSettings):
         return value
 
     def billing_policy(self) -> BillingPolicy:
-        return BillingPolicy(usage_grace=timedelta(seconds=self.usage_grace_seconds))
+        return BillingPolicy(
+            usage_grace=timedelta(seconds=self.usage_grace_seconds),
+            webhooks=WebhookPolicy(
+                allow_private=self.webhooks_allow_private,
+                max_endpoints_per_tenant=self.max_webhook_endpoints_per_tenant,
+            ),
+        )

@@ -10,7 +10,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from gateway.live import Hub
-from gateway.webhooks.outbound import run_deliveries
+from gateway.webhooks.outbound import DeliverySender
 from models.metering.ingest import purge_expired_keys
 from models.payments.collection import run_provider_tasks
 from models.platform.deps import Deps
@@ -60,10 +60,18 @@ async def outbox_loop(name: str, work: Callable[[], Awaitable[int]], wakeup: asy
                 await asyncio.wait_for(wakeup.wait(), OUTBOX_POLL_SECONDS)
 
 
+async def webhook_loop(deps: Deps, wakeup: asyncio.Event) -> None:
+    """The outbox loop of webhook deliveries. Its passes do not wait for the deliveries
+    they start (``DeliverySender``): a delivery that finishes wakes the loop, which
+    claims into the freed slot; stopping the loop cancels those still in flight."""
+    async with DeliverySender(deps, wakeup=wakeup) as sender:
+        await outbox_loop("webhooks", sender.run_pass, wakeup)
+
+
 def start_workers(deps: Deps, hub: Hub, billing_interval: float) -> list[asyncio.Task[None]]:
     tasks = [
         asyncio.create_task(outbox_loop("provider", lambda: run_provider_tasks(deps), hub.wakeup())),
-        asyncio.create_task(outbox_loop("webhooks", lambda: run_deliveries(deps), hub.wakeup())),
+        asyncio.create_task(webhook_loop(deps, hub.wakeup())),
     ]
     if billing_interval > 0:
         tasks.append(asyncio.create_task(billing_worker(deps, billing_interval)))

@@ -9,6 +9,7 @@ are skipped locally; under CI=true a missing or unreachable server fails them.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import logging
 import os
@@ -39,6 +40,7 @@ from models.platform.store import Store
 pytest.register_assert_rewrite("tests.builders")
 
 from tests.builders.api import START, Api
+from tests.builders.dns import FakeDns
 
 PG_URL = os.environ.get("GATEWAY_TEST_POSTGRES_URL", "")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -147,15 +149,25 @@ async def store(db_url: str) -> AsyncIterator[Store]:
 
 
 @pytest.fixture
-def deps(store: Store, clock: FixedClock) -> Deps:
+def dns() -> FakeDns:
+    """What host names resolve to for this test's gateway (outbound webhooks)."""
+    return FakeDns()
+
+
+@pytest.fixture
+def deps(store: Store, clock: FixedClock, settings: Settings, dns: FakeDns) -> Deps:
     # Renewals bill their usage at the period's end here, as they did before the grace
-    # window existed; tests/api/test_late_usage.py walks the default hour.
-    return Deps(store=store, clock=clock, bus=Hub(store.dialect), policy=NO_GRACE)
+    # window existed; tests/api/test_late_usage.py walks the default hour. The rest of
+    # the policy is the test app's settings'.
+    policy = dataclasses.replace(settings.billing_policy(), usage_grace=NO_GRACE.usage_grace)
+    return Deps(store=store, clock=clock, bus=Hub(store.dialect), policy=policy, resolver=dns)
 
 
 @pytest.fixture
 def settings(db_url: str) -> Settings:
-    return Settings(database_url=db_url)
+    """The test app's settings. ADMIN keys may register webhook endpoints on loopback,
+    where the tests' receivers listen."""
+    return Settings(database_url=db_url, webhooks_allow_private=True)
 
 
 @pytest.fixture

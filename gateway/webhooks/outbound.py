@@ -1,11 +1,18 @@
 """Delivering outbound webhooks: the HTTP edge of ``models.webhooks``.
 
-Each pass dispatches committed events into deliveries, claims the due ones and POSTs
-them, a bounded number at a time, signed per Standard Webhooks: ``webhook-id`` is the
-delivery's id (the same on every attempt, so receivers can drop repeats),
-``webhook-timestamp`` the real time of sending (receivers check it against their
-clock; the gateway's clock may be a test clock), ``webhook-signature`` the HMAC of
-both and the body. Redirects are not followed: a 3xx is a failed attempt.
+A pass dispatches committed events into deliveries, then claims due deliveries for
+the slots that are free and starts each as a task of its own, without waiting for
+them: new events go out while older deliveries are still in flight. The slots are
+shared fairly: at most PER_TENANT of one tenant's deliveries (its endpoints') are in
+flight at once and the claim takes tenants in turn, so one tenant's endpoints that
+never answer hold its own share, not everyone's (and their circuit pauses them,
+``models.webhooks.rules.circuit_pause``). How each call is made safe against SSRF:
+``gateway.webhooks.calls``.
+
+Deliveries are signed per Standard Webhooks: ``webhook-id`` is the delivery's id (the
+same on every attempt, so receivers can drop repeats), ``webhook-timestamp`` the real
+time of sending (receivers check it against their clock; the gateway's clock may be a
+test clock), ``webhook-signature`` the HMAC of both and the body.
 """
 
 from __future__ import annotations
@@ -14,60 +21,112 @@ import asyncio
 import json
 import logging
 import time
+from collections import Counter
 from datetime import UTC, datetime
+from types import TracebackType
 
 import httpx
 from standardwebhooks.webhooks import Webhook
 
+from gateway.webhooks.calls import Answer, new_client, post
 from models.kernel.enums import DeliveryStatus
 from models.platform.deps import Deps
 from models.webhooks import deliveries
-from models.webhooks import rules as webhook_rules
 from models.webhooks.deliveries import DueDelivery
+from models.webhooks.service import DeliveryLog
 
 log = logging.getLogger("gateway.webhooks")
 
-TIMEOUT_SECONDS = 10.0
-CONCURRENCY = 10  # deliveries in flight at once, per process
-BATCH = 50  # deliveries claimed per pass
-USER_AGENT = "billing-gateway-webhooks/1"
+CONCURRENCY = 50  # deliveries in flight at once, per process
+PER_TENANT = 5  # of which one tenant's, at most
 
 
-def new_client() -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        timeout=TIMEOUT_SECONDS,
-        follow_redirects=False,
-        headers={"user-agent": USER_AGENT},
-        limits=httpx.Limits(max_connections=CONCURRENCY),
-    )
+class DeliverySender:
+    """Runs each claimed delivery as a task of its own, at most ``concurrency`` at once
+    and ``per_tenant`` of one tenant's. ``wakeup`` is set when one finishes: its slot
+    is free, the worker loop claims again. ``http``: a client the caller keeps open;
+    without one the sender makes its own when something is first due."""
+
+    def __init__(
+        self,
+        deps: Deps,
+        http: httpx.AsyncClient | None = None,
+        wakeup: asyncio.Event | None = None,
+        *,
+        concurrency: int = CONCURRENCY,
+        per_tenant: int = PER_TENANT,
+    ) -> None:
+        self.deps, self.wakeup = deps, wakeup
+        self.concurrency, self.per_tenant = concurrency, per_tenant
+        self._http, self._owns_http = http, http is None
+        self._in_flight: dict[asyncio.Task[None], str] = {}
+
+    async def run_pass(self) -> int:
+        """Dispatch, then claim and start what the free slots allow. How many events it
+        dispatched plus how many deliveries it started (0: nothing to do now)."""
+        dispatched = await deliveries.dispatch_events(self.deps)
+        due = await deliveries.claim_due_deliveries(
+            self.deps,
+            self.concurrency - len(self._in_flight),
+            per_tenant=self.per_tenant,
+            busy=Counter(self._in_flight.values()),
+        )
+        for item in due:
+            self._start(item)
+        return dispatched + len(due)
+
+    def _start(self, item: DueDelivery) -> None:
+        """A task for the delivery, counted against its owner's share until it ends."""
+        if self._http is None:
+            self._http = new_client(self.concurrency)
+        task = asyncio.create_task(self._deliver(self._http, item))
+        self._in_flight[task] = item.owner
+        task.add_done_callback(self._finished)
+
+    async def _deliver(self, http: httpx.AsyncClient, item: DueDelivery) -> None:
+        try:
+            await deliver(self.deps, http, item)
+        except Exception:  # its lease ends and it is claimed again
+            log.exception("webhook delivery %s could not be recorded", item.delivery.id)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.pop(task, None)
+        if self.wakeup is not None:
+            self.wakeup.set()
+
+    async def drain(self) -> None:
+        """Wait for every delivery in flight."""
+        while self._in_flight:
+            await asyncio.wait(list(self._in_flight))
+
+    async def aclose(self) -> None:
+        """Stop: deliveries in flight are cancelled (unrecorded, their lease ends and
+        they are claimed again), and the sender's own client closed."""
+        tasks = list(self._in_flight)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self._owns_http and self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+    async def __aenter__(self) -> DeliverySender:
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
 
 
 async def run_deliveries(deps: Deps, *, http: httpx.AsyncClient | None = None) -> int:
-    """One pass: how many events it dispatched plus how many deliveries it attempted
-    (0: nothing was due). ``http``: a client the caller keeps open across passes;
-    without one a client is made for the pass, only when something is due."""
-    dispatched = await deliveries.dispatch_events(deps)
-    due = await deliveries.claim_due_deliveries(deps, BATCH)
-    if due:
-        if http is not None:
-            await _deliver_all(deps, http, due)
-        else:
-            async with new_client() as client:
-                await _deliver_all(deps, client, due)
-    return dispatched + len(due)
-
-
-async def _deliver_all(deps: Deps, http: httpx.AsyncClient, due: list[DueDelivery]) -> None:
-    slots = asyncio.Semaphore(CONCURRENCY)
-
-    async def one(item: DueDelivery) -> None:
-        async with slots:
-            try:
-                await deliver(deps, http, item)
-            except Exception:  # its lease ends and it is claimed again
-                log.exception("webhook delivery %s could not be recorded", item.delivery.id)
-
-    await asyncio.gather(*(one(item) for item in due))
+    """One pass, waited for whole: how many events it dispatched plus how many
+    deliveries it attempted (0: nothing was due). For one-off runs and the tests;
+    ``serve`` keeps a sender running instead (``gateway.workers.webhook_loop``)."""
+    async with DeliverySender(deps, http) as sender:
+        done = await sender.run_pass()
+        await sender.drain()
+    return done
 
 
 def body_of(item: DueDelivery) -> str:
@@ -92,24 +151,30 @@ async def deliver(deps: Deps, http: httpx.AsyncClient, item: DueDelivery) -> Non
     """POST one delivery and record the attempt."""
     body = body_of(item)
     headers = signed_headers(item, body, datetime.now(UTC))
-    status_code: int | None = None
-    error: str | None = None
-    answer: str | None = None
     started = time.monotonic()
-    try:
-        async with http.stream("POST", item.url, content=body.encode(), headers=headers) as response:
-            status_code = response.status_code
-            answer = await _start_of(response)
-    except httpx.TimeoutException:
-        error = f"no answer within {TIMEOUT_SECONDS:g} s"
-    except Exception as exc:  # refused, reset, bad TLS, unusable URL: a failed attempt all the same
-        error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    answer = await post(
+        deps, http, item.url, allow_private=item.allow_private, content=body.encode(), headers=headers
+    )
     duration_ms = round((time.monotonic() - started) * 1000)
-    recorded = await deliveries.record_attempt(deps, item.delivery, status_code, error, duration_ms, answer)
+    recorded = await deliveries.record_attempt(
+        deps,
+        item.delivery,
+        answer.status_code,
+        answer.error,
+        duration_ms,
+        answer.body,
+        timed_out=answer.timed_out,
+    )
     if recorded is None:
         log.info("webhook delivery %s was deleted during its attempt", item.delivery.id)
         return
+    _log_attempt(recorded, answer, duration_ms)
+
+
+def _log_attempt(recorded: DeliveryLog, answer: Answer, duration_ms: int) -> None:
+    """By ids only: neither the URL (it may carry a token), the address, nor the payload."""
     row, (attempt,) = recorded.delivery, recorded.attempts
+    status_code, error = answer.status_code, answer.error
     outcome = f"answered {status_code}" if status_code is not None else f"failed ({error})"
     if row.status == DeliveryStatus.SUCCEEDED:
         then, level = "delivered", logging.INFO
@@ -138,13 +203,3 @@ async def deliver(deps: Deps, http: httpx.AsyncClient, item: DueDelivery) -> Non
             "next_attempt_at": next_at,
         },
     )
-
-
-async def _start_of(response: httpx.Response, limit: int = webhook_rules.MAX_TEXT) -> str:
-    """The first ``limit`` bytes of the answer, for the delivery log; the rest is not read."""
-    data = b""
-    async for chunk in response.aiter_bytes():
-        data += chunk
-        if len(data) >= limit:
-            break
-    return data[:limit].decode("utf-8", errors="replace")

@@ -1,11 +1,13 @@
-"""What every use case is given: the store and the process clock; and inserting a
-row whose name must be unique."""
+"""What every use case is given: the store, the process clock, the operator's policy
+and the name resolver; and inserting a row whose name must be unique."""
 
 from __future__ import annotations
 
+import asyncio
+import socket
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel
@@ -20,25 +22,60 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True, slots=True)
+class WebhookPolicy:
+    """What an operator allows outbound webhooks (``gateway.settings``)."""
+
+    # ADMIN keys may register endpoints on loopback or private addresses (tests,
+    # on-premise receivers); TENANT keys never may (GATEWAY_WEBHOOKS_ALLOW_PRIVATE).
+    allow_private: bool = False
+    # How many endpoints one tenant may have (GATEWAY_MAX_WEBHOOK_ENDPOINTS_PER_TENANT):
+    # each one is a delivery per event, sent from the gateway's own capacity.
+    max_endpoints_per_tenant: int = 20
+
+
+@dataclass(frozen=True, slots=True)
 class BillingPolicy:
-    """How the billing clock runs: what an operator sets (``gateway.settings``)."""
+    """What an operator sets (``gateway.settings``): how the billing clock runs, and
+    what outbound webhooks may do. (One policy object, so every place that builds
+    ``Deps`` from the settings hands the domain all of it.)"""
 
     # A renewal's usage is billed this long after its period ends, so usage reported a
     # little late still lands on the period's own invoice (GATEWAY_USAGE_GRACE_SECONDS).
     usage_grace: timedelta = timedelta(hours=1)
+    webhooks: WebhookPolicy = field(default_factory=WebhookPolicy)
+
+
+class Resolver(Protocol):
+    """A host name's addresses (IP strings, in the order to try them). Raises OSError
+    (or times out) when it does not resolve. Injected so tests decide what names mean."""
+
+    async def __call__(self, host: str) -> list[str]: ...
+
+
+RESOLVE_SECONDS = 5.0
+
+
+async def system_resolver(host: str) -> list[str]:
+    """The operating system's resolver (the event loop's getaddrinfo, in a thread)."""
+    loop = asyncio.get_running_loop()
+    async with asyncio.timeout(RESOLVE_SECONDS):
+        infos = await loop.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 @dataclass(frozen=True, slots=True)
 class Deps:
     """``provider``: the payment rail (None: ``local``, nothing leaves the gateway).
     ``bus``: hears of events once they commit (live subscriptions, the outbox worker).
-    ``policy``: the operator's billing settings."""
+    ``policy``: the operator's settings. ``resolver``: what host names resolve to
+    (outbound webhooks check every address before they connect to it)."""
 
     store: Store
     clock: Clock = field(default_factory=SystemClock)
     provider: PaymentProvider | None = None
     bus: EventBus | None = None
     policy: BillingPolicy = field(default_factory=BillingPolicy)
+    resolver: Resolver = system_resolver
 
     @property
     def mirrors(self) -> bool:

@@ -13,8 +13,8 @@ so two writers can only ever wait for each other, not deadlock:
     provider task              a worker's result against a newer claim
     catalog: plan, then add-on attaching, archiving, usage charges; buyers read add-ons FOR SHARE
     meter, API key             single-row updates
-    webhook endpoint, then     deleting an endpoint waits for attempts being recorded
-    its deliveries
+    webhook endpoint, then     deleting an endpoint waits for attempts being recorded;
+    its deliveries             recording one counts the endpoint's timeouts (its circuit)
 
 On PostgreSQL the row locks are ``FOR NO KEY UPDATE`` (``ROW_LOCK``): they queue other
 writers of the row but not inserts whose foreign keys point at it, so a transaction
@@ -152,6 +152,13 @@ async def api_key(session: AsyncSession, key_id: str) -> ApiKeyRow | None:
 async def webhook_endpoint(session: AsyncSession, endpoint_id: str) -> WebhookEndpointRow | None:
     """Before its deliveries: deleting an endpoint waits for attempts being recorded."""
     return await session.get(WebhookEndpointRow, endpoint_id, with_for_update=True, populate_existing=True)
+
+
+async def webhook_endpoint_of_attempt(session: AsyncSession, endpoint_id: str) -> WebhookEndpointRow | None:
+    """Before the delivery whose attempt is recorded: the attempt counts the endpoint's
+    timeouts in a row (its circuit), one attempt at a time. ``FOR NO KEY UPDATE``, so
+    deliveries inserted for it meanwhile do not wait; a delete still does."""
+    return await _row(session, WebhookEndpointRow, endpoint_id)
 
 
 async def webhook_deliveries_of(session: AsyncSession, endpoint_id: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, CheckConstraint, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from models.kernel.enums import DeliveryStatus
@@ -26,6 +26,13 @@ class WebhookEndpointRow(SQLModel, table=True):
     description: str | None = Field(default=None, max_length=500)
     disabled: bool = Field(default=False)
     created_at: datetime = Field(sa_type=UTCDateTime)
+    # Registered by an ADMIN key to a loopback or private address while the operator
+    # allowed it (GATEWAY_WEBHOOKS_ALLOW_PRIVATE): only then may it be delivered there.
+    allow_private: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})
+    # The circuit (``models.webhooks.rules.circuit_pause``): timeouts in a row, and
+    # until when its deliveries wait after too many.
+    consecutive_timeouts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    paused_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class WebhookDeliveryRow(SQLModel, table=True):

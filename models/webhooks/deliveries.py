@@ -1,14 +1,19 @@
 """Deliveries: an event committed by a service is dispatched into one delivery per
 matching endpoint (``dispatch_events``); a worker claims due deliveries under a lease
-(``claim_due_deliveries``), POSTs them outside any transaction (``gateway.webhooks``) and
-records how each attempt went (``record_attempt``), which schedules the next one on the
-Standard Webhooks schedule or gives up."""
+(``claim_due_deliveries``), fairly across tenants, POSTs them outside any transaction
+(``gateway.webhooks``) and records how each attempt went (``record_attempt``), which
+schedules the next one on the Standard Webhooks schedule or gives up, and counts an
+endpoint's timeouts towards its circuit."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, or_, select, text, update
+from sqlalchemy import Select, case, func, literal, or_, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.kernel.enums import DeliveryStatus
 from models.kernel.ids import new_id
@@ -24,7 +29,7 @@ from models.tables import (
     WebhookDeliveryRow,
     WebhookEndpointRow,
 )
-from models.webhooks.rules import MAX_TEXT, webhook_retry_delay
+from models.webhooks.rules import MAX_TEXT, circuit_pause, webhook_retry_delay
 from models.webhooks.service import DeliveryLog
 
 
@@ -81,41 +86,103 @@ async def dispatch_events(deps: Deps, limit: int = 500) -> int:
 
 @dataclass(frozen=True, slots=True)
 class DueDelivery:
-    """A claimed delivery and what sending it takes."""
+    """A claimed delivery and what sending it takes. ``owner``: whose share of the
+    sending capacity it takes (its endpoint's tenant; "" for the operator's all-tenant
+    endpoints). ``allow_private``: it may go to a private address (registered so by an
+    ADMIN key, and the operator still allows it)."""
 
     delivery: WebhookDeliveryRow
     url: str
     secret: str
     event: Event
+    owner: str = ""
+    allow_private: bool = False
 
 
-async def claim_due_deliveries(deps: Deps, limit: int = 50) -> list[DueDelivery]:
-    """Lease due deliveries of enabled endpoints, soonest due first."""
-    now = deps.clock.now()
-    query = (
-        select(WebhookDeliveryRow.id)
+# Whose share a delivery takes: its endpoint's tenant, or "" (all-tenant endpoints).
+OWNER = func.coalesce(WebhookEndpointRow.tenant_id, "")
+
+
+def _fair_due(now: datetime, limit: int, per_tenant: int, busy: Mapping[str, int]) -> Select[Any]:
+    """Due deliveries of enabled, unpaused endpoints, tenants taken in turn: each
+    tenant's soonest first, ranked within the tenant, and the first of every tenant
+    before the second of any. A tenant gets ``per_tenant`` less what it has in flight
+    (``busy``), so one tenant's backlog or slow endpoints never fill the claim."""
+    rank = func.row_number().over(
+        partition_by=OWNER, order_by=(WebhookDeliveryRow.next_attempt_at, WebhookDeliveryRow.id)
+    )
+    due = (
+        select(
+            WebhookDeliveryRow.id,
+            WebhookDeliveryRow.next_attempt_at,
+            OWNER.label("owner"),
+            rank.label("rank"),
+        )
         .join(WebhookEndpointRow, WebhookEndpointRow.id == WebhookDeliveryRow.endpoint_id)
         .where(
             WebhookDeliveryRow.status == DeliveryStatus.PENDING,
             WebhookDeliveryRow.next_attempt_at <= now,
             ~WebhookEndpointRow.disabled,
+            or_(WebhookEndpointRow.paused_until.is_(None), WebhookEndpointRow.paused_until <= now),
         )
-        .order_by(WebhookDeliveryRow.next_attempt_at, WebhookDeliveryRow.id)
+        .subquery()
+    )
+    in_flight = case(dict(busy), value=due.c.owner, else_=0) if busy else literal(0)
+    return (
+        select(due.c.id)
+        .where(due.c.rank <= per_tenant - in_flight)
+        .order_by(due.c.rank, due.c.next_attempt_at, due.c.id)
         .limit(limit)
     )
+
+
+async def claim_due_deliveries(
+    deps: Deps, limit: int = 50, *, per_tenant: int | None = None, busy: Mapping[str, int] | None = None
+) -> list[DueDelivery]:
+    """Lease up to ``limit`` due deliveries, fairly across tenants (``_fair_due``);
+    ``per_tenant`` defaults to ``limit``. On PostgreSQL, rows another worker holds are
+    skipped, never waited for."""
+    now = deps.clock.now()
+    if limit <= 0:
+        return []
+    chosen = _fair_due(now, limit, per_tenant or limit, busy or {})
     async with deps.store.transaction() as session:
-        if session.bind.dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True, of=WebhookDeliveryRow)
-        ids = (await session.scalars(query)).all()
+        ids = (await session.scalars(chosen)).all()
+        ids = await _lockable(session, ids, now)
         deliveries = await claim_rows(session, WebhookDeliveryRow, ids, now)
         if not deliveries:
             return []
         endpoints = await rows_by_ids(session, WebhookEndpointRow, [d.endpoint_id for d in deliveries])
         events = await rows_by_ids(session, EventRow, [d.event_id for d in deliveries])
+    # An endpoint registered as private goes there only while the operator still allows
+    # it: turning GATEWAY_WEBHOOKS_ALLOW_PRIVATE off stops them all at once.
+    private_allowed = deps.policy.webhooks.allow_private
     return [
-        DueDelivery(d, endpoint.url, endpoint.secret, Event.from_row(event))
+        DueDelivery(
+            d,
+            endpoint.url,
+            endpoint.secret,
+            Event.from_row(event),
+            owner=endpoint.tenant_id or "",
+            allow_private=endpoint.allow_private and private_allowed,
+        )
         for d, endpoint, event in zip(deliveries, endpoints, events, strict=True)
     ]
+
+
+async def _lockable(session: AsyncSession, ids: Sequence[str], now: datetime) -> list[str]:
+    """Those of ``ids`` still due, locked; on PostgreSQL without those another worker
+    holds (``SKIP LOCKED``: the window that chose them cannot take a row lock)."""
+    if not ids:
+        return []
+    query = select(WebhookDeliveryRow.id).where(
+        WebhookDeliveryRow.id.in_(ids),
+        WebhookDeliveryRow.status == DeliveryStatus.PENDING,
+        WebhookDeliveryRow.next_attempt_at <= now,
+    )
+    if session.bind.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return list((await session.scalars(query)).all())
 
 
 async def record_attempt(
@@ -125,16 +192,20 @@ async def record_attempt(
     error: str | None,
     duration_ms: int,
     response_body: str | None = None,
+    *,
+    timed_out: bool = False,
 ) -> DeliveryLog | None:
     """Log one attempt: a 2xx answer is SUCCEEDED; anything else (another status, no
     answer) is tried again after the schedule's next wait, or FAILED once it is
     spent. None if the delivery was deleted meanwhile. The returned log holds the
     new attempt only. Fenced by the claim: when the delivery was claimed again or
-    redelivered meanwhile, the attempt is logged but the newer state stands."""
+    redelivered meanwhile, the attempt is logged but the newer state stands. A timeout
+    counts towards the endpoint's circuit, an answer closes it (``_count``)."""
     now = deps.clock.now()
     async with deps.store.transaction() as session:
-        row = await locks.webhook_delivery(session, delivery.id)
-        if row is None:
+        endpoint = await locks.webhook_endpoint_of_attempt(session, delivery.endpoint_id)
+        row = None if endpoint is None else await locks.webhook_delivery(session, delivery.id)
+        if endpoint is None or row is None:
             return None
         last = await session.scalar(
             select(func.max(WebhookAttemptRow.attempt)).where(WebhookAttemptRow.delivery_id == row.id)
@@ -159,4 +230,18 @@ async def record_attempt(
         else:
             row.status, row.next_attempt_at = DeliveryStatus.PENDING, now + wait
         row.updated_at = now
+        _count(endpoint, answered=status_code is not None, timed_out=timed_out, now=now)
     return DeliveryLog(row, [attempt])
+
+
+def _count(endpoint: WebhookEndpointRow, *, answered: bool, timed_out: bool, now: datetime) -> None:
+    """The circuit (``rules.circuit_pause``): one more timeout in a row, and maybe a
+    pause; an answer, whatever its status, resets it. A refused connection does
+    neither: it fails fast and holds no slot for long."""
+    if timed_out:
+        endpoint.consecutive_timeouts += 1
+        pause = circuit_pause(endpoint.consecutive_timeouts)
+        if pause is not None:
+            endpoint.paused_until = now + pause
+    elif answered and (endpoint.consecutive_timeouts or endpoint.paused_until is not None):
+        endpoint.consecutive_timeouts, endpoint.paused_until = 0, None

@@ -14,20 +14,21 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.kernel.enums import DeliveryStatus
-from models.kernel.errors import NotFound, ValidationFailed
+from models.kernel.errors import ValidationFailed
 from models.kernel.ids import new_id
 from models.platform import locks
 from models.platform.access import Principal, require_admin, require_tenant, require_visible
 from models.platform.deps import Deps
 from models.platform.outbox import work_queued
 from models.platform.pagination import Page, paginate
-from models.tables import TenantRow, WebhookAttemptRow, WebhookDeliveryRow, WebhookEndpointRow
+from models.tables import WebhookAttemptRow, WebhookDeliveryRow, WebhookEndpointRow
+from models.webhooks import addresses
 from models.webhooks.inputs import WebhookEndpointCreate, WebhookEndpointUpdate
-from models.webhooks.rules import check_url, new_secret
+from models.webhooks.rules import all_public, check_url, new_secret, not_public, url_host
 
 
 def _visible(actor: Principal, endpoint: WebhookEndpointRow | None) -> bool:
@@ -35,6 +36,23 @@ def _visible(actor: Principal, endpoint: WebhookEndpointRow | None) -> bool:
     if endpoint is None:
         return False
     return actor.is_admin or (endpoint.tenant_id is not None and actor.can_manage(endpoint.tenant_id))
+
+
+async def checked_url(deps: Deps, actor: Principal, url: str, field: str = "input.url") -> tuple[str, bool]:
+    """The URL, and whether it may be delivered to a private address. Its host must
+    resolve, to public addresses only; an ADMIN key may register a loopback or private
+    one when the operator allows it (GATEWAY_WEBHOOKS_ALLOW_PRIVATE), a TENANT key
+    never. Resolved outside any transaction (it is I/O), and again at every delivery:
+    what a name resolves to changes."""
+    url = check_url(url, strict=not actor.is_admin, field=field)
+    host = url_host(url)
+    resolved = await addresses.resolve(deps, host)
+    if all_public(resolved):
+        return url, False
+    if resolved and actor.is_admin and deps.policy.webhooks.allow_private:
+        return url, True
+    hint = " (ADMIN keys may, with GATEWAY_WEBHOOKS_ALLOW_PRIVATE=true)" if actor.is_admin else ""
+    raise ValidationFailed(field, not_public(host) + hint)
 
 
 async def create_endpoint(
@@ -45,11 +63,12 @@ async def create_endpoint(
         require_admin(actor, "An endpoint for every tenant's events (no tenantId)")
     else:
         require_tenant(actor, spec.tenant_id)
-    url = check_url(spec.url, strict=not actor.is_admin)
+    url, allow_private = await checked_url(deps, actor, spec.url)
     secret = new_secret()
     async with deps.store.transaction() as session:
-        if spec.tenant_id is not None and await session.get(TenantRow, spec.tenant_id) is None:
-            raise NotFound("Tenant", spec.tenant_id)
+        if spec.tenant_id is not None:
+            await locks.tenant(session, spec.tenant_id)  # NOT_FOUND; two creates count in turn
+            await _check_room(deps, session, spec.tenant_id)
         row = WebhookEndpointRow(
             id=new_id("whe"),
             url=url,
@@ -58,9 +77,26 @@ async def create_endpoint(
             secret=secret,
             description=spec.description or None,
             created_at=deps.clock.now(),
+            allow_private=allow_private,
         )
         session.add(row)
     return row, secret
+
+
+async def _check_room(deps: Deps, session: AsyncSession, tenant_id: str) -> None:
+    """Every endpoint costs the gateway a delivery per event, sent from capacity all
+    tenants share: a tenant may have ``max_endpoints_per_tenant`` (the operator's
+    GATEWAY_MAX_WEBHOOK_ENDPOINTS_PER_TENANT). Counted under the tenant's lock."""
+    limit = deps.policy.webhooks.max_endpoints_per_tenant
+    count = await session.scalar(
+        select(func.count()).select_from(WebhookEndpointRow).where(WebhookEndpointRow.tenant_id == tenant_id)
+    )
+    if (count or 0) >= limit:
+        raise ValidationFailed(
+            "input.tenantId",
+            f"the tenant has {count} webhook endpoints, the most it may have is {limit}; delete one "
+            "(deleteWebhookEndpoint) or subscribe an existing one to more event types",
+        )
 
 
 async def _endpoint(
@@ -78,11 +114,19 @@ async def update_endpoint(
     deps: Deps, actor: Principal, endpoint_id: str, spec: WebhookEndpointUpdate
 ) -> WebhookEndpointRow:
     """Change what is left out as is. A disabled endpoint keeps its pending
-    deliveries; they go once it is enabled again."""
+    deliveries; they go once it is enabled again. A new URL is checked as at
+    registration (by the key changing it), and a new URL or enabling it again closes
+    its circuit: whoever did it expects it to answer now."""
+    checked = None
+    if spec.url is not None:
+        async with deps.store.read() as session:  # someone else's endpoint: NOT_FOUND first
+            await _endpoint(session, actor, endpoint_id)
+        checked = await checked_url(deps, actor, spec.url)
     async with deps.store.transaction() as session:
         row = await _endpoint(session, actor, endpoint_id, lock=True)
-        if spec.url is not None:
-            row.url = check_url(spec.url, strict=not actor.is_admin)
+        if checked is not None:
+            row.url, row.allow_private = checked
+            _close_circuit(row)
         if spec.events is not None:
             row.events = spec.events
         if spec.description is not None:
@@ -90,8 +134,13 @@ async def update_endpoint(
         if spec.enabled is not None:
             row.disabled = not spec.enabled
             if spec.enabled:
+                _close_circuit(row)
                 work_queued(session, deps)
     return row
+
+
+def _close_circuit(row: WebhookEndpointRow) -> None:
+    row.consecutive_timeouts, row.paused_until = 0, None
 
 
 async def delete_endpoint(deps: Deps, actor: Principal, endpoint_id: str) -> WebhookEndpointRow:
@@ -168,16 +217,20 @@ async def list_deliveries(
 
 async def redeliver(deps: Deps, actor: Principal, delivery_id: str) -> DeliveryLog:
     """Send a delivery again now, whatever became of it, with a fresh retry schedule;
-    its ``webhook-id`` stays the same, so a receiver that got it already can tell."""
+    its ``webhook-id`` stays the same, so a receiver that got it already can tell.
+    Closes the endpoint's circuit, so "now" holds for a paused endpoint too (its
+    endpoint is locked before it, in the order of ``platform.locks``)."""
     now = deps.clock.now()
     async with deps.store.transaction() as session:
-        row = await locks.webhook_delivery(session, delivery_id)
-        endpoint = None if row is None else await session.get(WebhookEndpointRow, row.endpoint_id)
-        require_visible(_visible(actor, endpoint), "WebhookDelivery", delivery_id)
+        found = await session.get(WebhookDeliveryRow, delivery_id)
+        endpoint = None if found is None else await locks.webhook_endpoint(session, found.endpoint_id)
+        row = None if endpoint is None else await locks.webhook_delivery(session, delivery_id)
+        require_visible(row is not None and _visible(actor, endpoint), "WebhookDelivery", delivery_id)
         if endpoint.disabled:
             raise ValidationFailed(
                 "deliveryId", "its endpoint is disabled; enable it with updateWebhookEndpoint first"
             )
+        _close_circuit(endpoint)
         row.status, row.attempts = DeliveryStatus.PENDING, 0
         row.next_attempt_at = row.updated_at = now
         work_queued(session, deps)

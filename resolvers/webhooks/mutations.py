@@ -30,8 +30,9 @@ RedeliverWebhookResult = Annotated[
 class WebhookMutations:
     @strawberry.mutation(
         description="Register a partner endpoint for some event types: one tenant's events (its TENANT "
-        "key, or ADMIN) or every tenant's (ADMIN). Deliveries are signed per Standard Webhooks with the "
-        "secret returned here, once."
+        "key, or ADMIN) or every tenant's (ADMIN); a tenant may have a limited number (the operator's "
+        "setting, 20 by default). Deliveries are signed per Standard Webhooks with the secret returned "
+        "here, once."
     )
     async def create_webhook_endpoint(
         self, info: Info, input: CreateWebhookEndpointInput

@@ -7,6 +7,7 @@ import strawberry
 from models.kernel.enums import DeliveryStatus as DeliveryStatusValue
 from models.tables import WebhookAttemptRow, WebhookEndpointRow
 from models.webhooks.service import DeliveryLog
+from resolvers.shared.context import Info
 from resolvers.shared.enums import WebhookDeliveryStatus
 
 
@@ -44,9 +45,19 @@ class WebhookAttempt:
     attempt: int = strawberry.field(description="1 for the first try, counting on across redeliveries.")
     at: datetime
     status_code: int | None = strawberry.field(description="The endpoint's HTTP status; null: no answer.")
-    error: str | None = strawberry.field(description="Why there was no answer (refused, timed out, ...).")
+    error: str | None = strawberry.field(
+        description="Why there was no answer: the connection failed, it timed out, TLS failed, or the "
+        "host's address is not allowed."
+    )
     duration_ms: int
-    response_body: str | None = strawberry.field(description="The start of the endpoint's answer.")
+    body: strawberry.Private[str | None]
+
+    @strawberry.field(
+        description="The start of the endpoint's answer: ADMIN keys only (null for other keys), as it "
+        "may come from a network the tenant has no business reading."
+    )
+    def response_body(self, info: Info) -> str | None:
+        return self.body if info.context.actor.is_admin else None
 
     @classmethod
     def from_row(cls, row: WebhookAttemptRow) -> WebhookAttempt:
@@ -56,7 +67,7 @@ class WebhookAttempt:
             status_code=row.status_code,
             error=row.error,
             duration_ms=row.duration_ms,
-            response_body=row.response_body,
+            body=row.response_body,
         )
 
 

@@ -9,18 +9,12 @@ import asyncio
 import json
 import socket
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 import pytest
-import uvicorn
 from sqlalchemy import select
-from standardwebhooks.webhooks import Webhook, WebhookVerificationError
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import PlainTextResponse
-from starlette.routing import Route
+from standardwebhooks.webhooks import WebhookVerificationError
 
 from gateway.webhooks.outbound import run_deliveries
 from models.kernel.clock import FixedClock
@@ -31,57 +25,14 @@ from models.tables import WebhookDeliveryRow
 from models.webhooks import deliveries as webhook_deliveries
 from tests.builders.api import Api, new_tenant
 from tests.builders.billing import invite, plan_with_seat_addon, subscribe
+from tests.builders.receivers import Received, Receiver, receiving
 from tests.builders.webhook_endpoints import DELIVERIES, new_endpoint
-
-
-@dataclass
-class Received:
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-    def verified(self, secret: str) -> dict[str, Any]:
-        """The payload, once its signature checks out with ``secret``."""
-        return Webhook(secret).verify(self.body, self.headers)
-
-
-@dataclass
-class Receiver:
-    """A partner's HTTP server on loopback. ``answers[path]``: the statuses of the next
-    requests to ``path`` (then 200)."""
-
-    port: int = 0
-    requests: list[Received] = field(default_factory=list)
-    answers: dict[str, list[int]] = field(default_factory=dict)
-
-    def url(self, path: str = "/hooks") -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def at(self, path: str) -> list[Received]:
-        return [r for r in self.requests if r.path == path]
-
-    async def handle(self, request: Request) -> PlainTextResponse:
-        self.requests.append(Received(request.url.path, dict(request.headers), await request.body()))
-        queued = self.answers.get(request.url.path)
-        status = queued.pop(0) if queued else 200
-        return PlainTextResponse("ok" if status < 300 else "receiver is down", status_code=status)
 
 
 @pytest.fixture
 async def receiver() -> AsyncIterator[Receiver]:
-    receiver = Receiver()
-    app = Starlette(routes=[Route("/{path:path}", receiver.handle, methods=["POST"])])
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    receiver.port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        await asyncio.sleep(0.01)
-    yield receiver
-    server.should_exit = True
-    await task
-    sock.close()
+    async with receiving() as receiver:
+        yield receiver
 
 
 async def deliveries(api: Api, endpoint_id: str, first: int = 50) -> list[dict[str, Any]]:
