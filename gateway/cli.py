@@ -11,16 +11,17 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy.engine import make_url
 
 from gateway import demo
 from gateway.logging import configure_logging
+from gateway.preflight import DatabaseUnreachable, check_database, shown_url
 from gateway.providers import ProviderNotConfigured, build_provider
 from gateway.settings import Settings
 from models.api_keys import service as api_keys
 from models.api_keys.inputs import ApiKeyCreate
 from models.kernel.errors import DomainError
 from models.metering import ingest as usage
+from models.payments import tasks as provider_tasks
 from models.platform import outbox
 from models.platform.access import operator
 from models.platform.deps import Deps
@@ -43,6 +44,9 @@ def _settings() -> Settings:
 
 
 def _with_store(settings: Settings, work: Callable[[Deps], Awaitable[Any]]) -> Any:
+    """Check that the database answers (one line and exit 1 when it does not), migrate
+    it, then run ``work``."""
+
     async def run() -> Any:
         store = Store(settings.database_url)
         try:
@@ -50,6 +54,7 @@ def _with_store(settings: Settings, work: Callable[[Deps], Awaitable[Any]]) -> A
         except ProviderNotConfigured as exc:
             raise SystemExit(f"billing-gateway: {exc}") from None
         try:
+            await check_database(store)
             await upgrade(store)
             # With the settings' provider, so what `bill` or `seed-demo` issues is queued
             # for collection; `serve`'s workers then collect it.
@@ -58,15 +63,27 @@ def _with_store(settings: Settings, work: Callable[[Deps], Awaitable[Any]]) -> A
             await provider.aclose()
             await store.dispose()
 
-    return asyncio.run(run())
+    try:
+        return asyncio.run(run())
+    except DatabaseUnreachable as exc:
+        raise SystemExit(f"billing-gateway: {exc}") from None
 
 
 async def _migrated_only(_: Deps) -> None:
     """Nothing beyond the migration `_with_store` always applies."""
 
 
+async def _before_serving(deps: Deps) -> None:
+    """The provider's key is read at start: calls it refused for good are queued again,
+    so fixing GATEWAY_STRIPE_API_KEY and restarting sends what was owed."""
+    requeued = await provider_tasks.requeue_key_refused(deps)
+    if requeued:
+        log.info("%d provider task(s) refused for the API key queued again with this key", requeued)
+
+
 async def _seed_and_key(deps: Deps) -> tuple[int, str]:
     created = await demo.seed_demo(deps)
+    await _before_serving(deps)
     return len(created), await demo.rotate_demo_admin_key(deps)
 
 
@@ -93,14 +110,14 @@ def cmd_serve(args: argparse.Namespace) -> None:
         url = f"http://{args.host}:{args.port}/graphql"
         print(
             f"\n  Billing gateway demo: {created} demo tenants added "
-            f"({make_url(settings.database_url).render_as_string(hide_password=True)})\n"
+            f"({shown_url(settings.database_url)})\n"
             f"  GraphiQL:      {url}\n"
             f"  Admin API key: {secret}   (shown once; earlier demo keys are revoked)\n"
             f'  In GraphiQL, open Headers and paste: {{"Authorization": "Bearer {secret}"}}\n',
             flush=True,
         )
     else:
-        _with_store(settings, _migrated_only)
+        _with_store(settings, _before_serving)
     uvicorn.run(
         "gateway.app:serve_app",
         factory=True,
@@ -110,6 +127,9 @@ def cmd_serve(args: argparse.Namespace) -> None:
         log_config=None,
         access_log=False,
         lifespan="on",
+        # A websocket frame larger than a request body may be is refused as it arrives
+        # (close 1009), before it is buffered whole; the middleware checks messages too.
+        ws_max_size=settings.max_request_bytes,
     )
 
 

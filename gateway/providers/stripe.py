@@ -37,6 +37,7 @@ from models.platform.provider import (
     PaymentOutcome,
     ProviderError,
     ProviderInvoice,
+    ProviderKeyRefused,
 )
 
 log = logging.getLogger("gateway.providers.stripe")
@@ -439,14 +440,35 @@ def _message(exc: stripe.StripeError) -> str:
 
 def _provider_error(doing: str, exc: stripe.StripeError) -> ProviderError:
     """Network failures, timeouts, 5xx, 409 (a request with this key in flight) and
-    429 are retried. So are 401/403: a wrong or revoked API key is fixed by the
-    operator, and the work owed should go out then, not be dropped. Any other 4xx is
-    Stripe refusing the request itself: repeating it cannot help."""
+    429 are retried. 401/403 are Stripe refusing the gateway's own key (wrong, revoked,
+    or a restricted key without the permission): not retried, since every call would
+    fail the same way until an operator sets another key (`serve` queues these calls
+    again when it starts with it). Any other 4xx is Stripe refusing the request itself:
+    repeating it cannot help."""
     status = exc.http_status
-    retryable = status is None or status >= 500 or status in (401, 403, 409, 429)
+    if status in (401, 403):
+        refused = _key_refused(doing, status, exc.request_id)
+        log.warning("%s", refused)
+        return refused
+    retryable = status is None or status >= 500 or status in (409, 429)
     message = f"Stripe could not {doing}: {_message(exc)}"
     if status is not None:
         message += f" (HTTP {status}{f', {exc.code}' if exc.code else ''}"
         message += f", request {exc.request_id})" if exc.request_id else ")"
     log.info("%s%s", message, " (retryable)" if retryable else "")
     return ProviderError(message, retryable=retryable)
+
+
+def _key_refused(doing: str, status: int, request_id: str | None) -> ProviderKeyRefused:
+    """In the gateway's words only: Stripe's own message quotes part of the key."""
+    why = (
+        "the key is wrong or was revoked"
+        if status == 401
+        else "the key lacks the permission (a restricted key: grant it, or use a secret key)"
+    )
+    request = f", request {request_id}" if request_id else ""
+    return ProviderKeyRefused(
+        f"Stripe refused GATEWAY_STRIPE_API_KEY (HTTP {status}{request}) when asked to {doing}: {why}. "
+        "Set a valid key (Stripe dashboard, Developers > API keys) and restart the gateway; "
+        "what was owed is then sent again"
+    )

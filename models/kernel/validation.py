@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import functools
-import zoneinfo
+from importlib import resources
 from typing import Annotated, Any
 
 import pycountry
@@ -14,10 +14,21 @@ from pydantic.alias_generators import to_camel
 from models.kernel.errors import ValidationFailed
 from models.kernel.money import MAX_SAFE_INTEGER
 
+# Not time zones, though the tzdata package or a system's zoneinfo directory holds
+# them: ``Factory`` is the database's placeholder for "no zone set" (abbreviated -00);
+# ``localtime`` (the host's own zone) and ``posixrules`` are files of the directory.
+_NOT_ZONES = frozenset({"Factory", "localtime", "posixrules"})
+
 
 @functools.cache
 def _timezones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
+    """The IANA time zone database's names as the tzdata package (a dependency, kept
+    current with each IANA release) lists them: every Zone and Link (UTC, Etc/GMT+5,
+    Asia/Tokyo, US/Eastern), and nothing else of what ``zoneinfo.available_timezones()``
+    finds on the host (``localtime``). Each loads with ``ZoneInfo``: the package is its
+    fallback when the host lacks a zone."""
+    listed = resources.files("tzdata").joinpath("zones").read_text(encoding="utf-8")
+    return frozenset(listed.split()) - _NOT_ZONES
 
 
 def _iso_code(database: Any, key: str, what: str) -> Any:

@@ -16,6 +16,7 @@ from models.platform import locks
 from models.platform.access import Principal, require_admin
 from models.platform.deps import Deps
 from models.platform.outbox import claim_rows, work_queued
+from models.platform.provider import KEY_REFUSED
 from models.tables import (
     ProviderTaskRow,
     TenantRow,
@@ -108,3 +109,26 @@ async def retry_failed_tasks(deps: Deps, actor: Principal, tenant_id: str) -> in
         if retried:
             work_queued(session, deps)
     return retried
+
+
+async def requeue_key_refused(deps: Deps) -> int:
+    """Queue again, due now, every provider task refused for the gateway's API key
+    (``KEY_REFUSED``); how many. `serve` calls it at start, where a new key takes
+    effect: if the key is still refused, each fails again at its first attempt."""
+    if not deps.mirrors:
+        return 0
+    now = deps.clock.now()
+    async with deps.store.transaction() as session:
+        result = await session.execute(
+            update(ProviderTaskRow)
+            .where(
+                ProviderTaskRow.status == TaskStatus.FAILED,
+                ProviderTaskRow.last_error.startswith(KEY_REFUSED, autoescape=True),
+            )
+            .values(status=TaskStatus.PENDING, next_attempt_at=now, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        requeued = result.rowcount or 0
+        if requeued:
+            work_queued(session, deps)
+    return requeued

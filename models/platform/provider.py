@@ -30,6 +30,21 @@ class ProviderError(Exception):
         self.retryable = retryable
 
 
+# How a refusal of the gateway's own credentials starts, as stored in a provider task's
+# ``last_error``: what `/healthz` and the start-up of `serve` look for.
+KEY_REFUSED = "key refused: "
+
+
+class ProviderKeyRefused(ProviderError):
+    """The provider refused the gateway's own credentials (a wrong, revoked or
+    under-privileged API key). Not retryable: every call fails the same way until an
+    operator sets another key, which takes a restart; `serve` then queues these calls
+    again (``retryProviderTasks`` does it for one tenant at any time)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(KEY_REFUSED + message, retryable=False)
+
+
 @dataclass(frozen=True, slots=True)
 class Address:
     line1: str

@@ -115,6 +115,25 @@ async def test_bad_values_name_the_field_and_what_is_allowed(
     assert (await api(LIST))["tenants"]["edges"] == []
 
 
+# Files of a zoneinfo directory, and tzdata's placeholder zone: ZoneInfo loads them all,
+# but none is an IANA time zone (``localtime`` is whatever the server's host is set to).
+@pytest.mark.parametrize("zone", ["localtime", "Factory", "posixrules", "posix/Asia/Tokyo", "right/UTC"])
+async def test_zoneinfo_files_that_are_not_iana_time_zones_are_refused(api: Api, zone: str) -> None:
+    result = await create(api, timezone=zone)
+    assert (result["code"], result["field"]) == ("VALIDATION_FAILED", "input.timezone")
+    assert result["message"] == (
+        f"input.timezone: {zone!r} is not an IANA timezone; "
+        "use a name such as UTC, Europe/Berlin or Asia/Tokyo"
+    )
+    assert (await api(LIST))["tenants"]["edges"] == []
+
+
+async def test_iana_zones_and_links_are_accepted(api: Api) -> None:
+    for zone in ("UTC", "Etc/GMT+5", "Asia/Tokyo", "America/Argentina/Buenos_Aires", "US/Eastern"):
+        created = await create(api, timezone=zone, email=f"{len(zone)}@acme.example")
+        assert (created["__typename"], created["timezone"]) == ("Tenant", zone), created
+
+
 async def test_every_problem_is_reported(api: Api) -> None:
     result = await create(api, currency="??", timezone="Nowhere", email="nope")
     assert {p["field"] for p in result["problems"]} == {

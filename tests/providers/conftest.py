@@ -86,11 +86,21 @@ async def proxy(localstripe: LocalStripe, request: pytest.FixtureRequest) -> Asy
         yield running
 
 
-def stripe_settings(db_url: str, api_base: str) -> Settings:
+# A key localstripe accepts (it takes any sk_ key).
+STRIPE_API_KEY = "sk_test_gateway_under_test"
+
+
+@pytest.fixture
+def stripe_api_key() -> str:
+    """The gateway's GATEWAY_STRIPE_API_KEY (a module overrides it to try another)."""
+    return STRIPE_API_KEY
+
+
+def stripe_settings(db_url: str, api_base: str, api_key: str = STRIPE_API_KEY) -> Settings:
     return Settings(
         database_url=db_url,
         provider="stripe",
-        stripe_api_key="sk_test_gateway_under_test",
+        stripe_api_key=api_key,
         stripe_api_base=api_base,
         stripe_webhook_secret=WEBHOOK_SECRET,
         billing_interval_seconds=0,
@@ -99,9 +109,14 @@ def stripe_settings(db_url: str, api_base: str) -> Settings:
 
 @pytest.fixture
 async def world(
-    store: Store, clock: FixedClock, db_url: str, localstripe: LocalStripe, proxy: RecordingProxy
+    store: Store,
+    clock: FixedClock,
+    db_url: str,
+    localstripe: LocalStripe,
+    proxy: RecordingProxy,
+    stripe_api_key: str,
 ) -> AsyncIterator[StripeWorld]:
-    settings = stripe_settings(db_url, proxy.url)
+    settings = stripe_settings(db_url, proxy.url, stripe_api_key)
     provider = build_provider(settings)
     deps = Deps(store=store, clock=clock, provider=provider, bus=Hub(store.dialect))
     gateway = LiveGateway(create_app(settings, deps=deps))
