@@ -20,7 +20,8 @@ from typing import Any
 
 import asyncpg
 
-from models.platform.events import CHANNEL, Event
+from models.kernel.enums import Role
+from models.platform.events import CHANNEL, OPERATOR, Event, Holder, Holdings
 from models.platform.store import Store
 from models.tables import EventRow
 
@@ -57,10 +58,11 @@ class Subscriber:
     missed. Iteration ends when the subscriber fell ``QUEUE_SIZE`` events behind (it
     was dropped; it sees the events queued before) or is closed."""
 
-    def __init__(self, hub: Hub, tenant_id: str, types: frozenset[str]) -> None:
+    def __init__(self, hub: Hub, tenant_id: str, types: frozenset[str], holder: Holder) -> None:
         self.hub = hub
         self.tenant_id = tenant_id
         self.types = types
+        self.holder = holder
         self.queue: asyncio.Queue[Event] = asyncio.Queue(QUEUE_SIZE)
         self.dropped = False
         hub._subscribers.add(self)
@@ -143,16 +145,25 @@ class Hub:
         for wakeup in self._wakeups:
             wakeup.set()
 
-    def subscribe(self, tenant_id: str, types: frozenset[str]) -> Subscriber:
+    def subscribe(self, tenant_id: str, types: frozenset[str], holder: Holder = OPERATOR) -> Subscriber:
         """The tenant's events of these types from now on; close it (or ``aclose``) when done."""
-        return Subscriber(self, tenant_id, types)
+        return Subscriber(self, tenant_id, types, holder)
 
     @property
     def subscriber_count(self) -> int:
         return len(self._subscribers)
 
-    def subscribers_of(self, tenant_id: str) -> int:
-        return sum(1 for subscriber in self._subscribers if subscriber.tenant_id == tenant_id)
+    def holdings(self, tenant_id: str, holder: Holder) -> Holdings:
+        """What the holder's key, the tenant's keys of each role, hold right now."""
+        by_key = 0
+        by_role: dict[Role, int] = {}
+        for subscriber in self._subscribers:
+            if subscriber.holder == holder:
+                by_key += 1
+            if subscriber.tenant_id == tenant_id:
+                role = subscriber.holder.role
+                by_role[role] = by_role.get(role, 0) + 1
+        return Holdings(by_key=by_key, by_role=by_role)
 
     def fan_out(self, events: Sequence[Event]) -> None:
         for event in events:

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models.kernel.enums import EventType
+from models.kernel.enums import EventType, Role
 from models.kernel.ids import new_id
 from models.platform.payloads import EventPayload
 from models.platform.store import after_commit, before_commit
@@ -50,6 +50,23 @@ class Event:
         return cls(row.id, row.type, row.tenant_id, row.data, row.created_at)
 
 
+@dataclass(frozen=True, slots=True)
+class Holder:
+    """Who holds a subscription: the key's role and id (None: the operator's key)."""
+
+    role: Role
+    key_id: str | None
+
+
+OPERATOR = Holder(Role.ADMIN, None)
+
+
+@dataclass(frozen=True, slots=True)
+class Holdings:
+    by_key: int  # the key's subscriptions, whatever their tenant
+    by_role: dict[Role, int]  # the tenant's subscriptions, by the role of the key that holds them
+
+
 class EventBus(Protocol):
     """The process's receiver of what committed (``gateway.live.Hub``)."""
 
@@ -61,11 +78,13 @@ class EventBus(Protocol):
         """Provider tasks or webhook deliveries are waiting: wake the outbox worker."""
         ...
 
-    def subscribers_of(self, tenant_id: str) -> int:
-        """How many live subscriptions of the tenant this process holds."""
+    def holdings(self, tenant_id: str, holder: Holder) -> Holdings:
+        """How many live subscriptions the holder's key, and the tenant's keys by role, hold here."""
         ...
 
-    def subscribe(self, tenant_id: str, types: frozenset[str]) -> AsyncIterator[Event]:
+    def subscribe(
+        self, tenant_id: str, types: frozenset[str], holder: Holder = OPERATOR
+    ) -> AsyncIterator[Event]:
         """The tenant's events of these types, from now on, as they commit (in any
         worker process), until the consumer stops iterating."""
         ...

@@ -23,10 +23,10 @@ from typing import Any, TypeVar
 import strawberry
 
 from models.invoicing import service as invoices
-from models.kernel.enums import EventType
+from models.kernel.enums import EventType, Role
 from models.kernel.errors import Unauthenticated, ValidationFailed
 from models.platform.access import Principal, require_visible
-from models.platform.events import Event
+from models.platform.events import Event, Holder, Holdings
 from models.tenants import service as tenants
 from resolvers.invoicing.types import Invoice
 from resolvers.live.types import InvoiceEvent, SeatsChanged, UsageRecordedEvent
@@ -34,9 +34,17 @@ from resolvers.shared.context import Info
 from resolvers.shared.loaders import Loaders
 
 T = TypeVar("T")
-# Each event costs every subscription a key check and the event's reads: a tenant's keys
-# may hold this many at once in one process (Strawberry also caps 100 per socket).
+# Each event costs every subscription a key check and the event's reads, so they are
+# counted per process (Strawberry also caps 100 per socket):
+# - a tenant's own TENANT and PARTNER keys hold at most MAX_PER_TENANT of its subscriptions,
+# - its PARTNER keys together at most PARTNER_SHARE of them, so an integration can never
+#   shut the tenant's own keys out,
+# - one key at most MAX_PER_KEY, whatever the tenants (an ADMIN key MAX_PER_ADMIN_KEY);
+# - ADMIN subscriptions do not count against a tenant's share: staff are never shut out.
 MAX_PER_TENANT = 200
+PARTNER_SHARE = MAX_PER_TENANT // 2
+MAX_PER_KEY = 50
+MAX_PER_ADMIN_KEY = 1000
 Access = Callable[[Principal, str], bool]
 
 SEATS = frozenset({EventType.SEATS_CHANGED})
@@ -93,18 +101,19 @@ async def _open(info: Info, tenant_id: str, types: frozenset[str], may_see: Acce
     ctx = info.context
     if ctx.deps.bus is None:
         raise RuntimeError("live subscriptions need the app's event hub (Deps.bus)")
-    events = ctx.deps.bus.subscribe(tenant_id, types)
+    actor = ctx.actor
+    holder = Holder(actor.role, actor.api_key_id)
+    events = ctx.deps.bus.subscribe(tenant_id, types, holder)
     try:
-        actor = ctx.actor
         require_visible(may_see(actor, tenant_id), "Tenant", tenant_id)
         # Counted before anything awaits, so subscriptions opened together are counted
         # in the order they joined (this one counts too).
-        if ctx.deps.bus.subscribers_of(tenant_id) > MAX_PER_TENANT:
+        refusal = over_quota(holder, ctx.deps.bus.holdings(tenant_id, holder))
+        if refusal is not None:
             raise ValidationFailed(
                 "tenantId",
-                f"this tenant already has {MAX_PER_TENANT} live subscriptions open on this server; "
-                "complete some before opening more (one per screen is plenty: each event is read once per "
-                "subscription)",
+                f"{refusal} on this server; complete some before opening more (one per screen is plenty: "
+                "each event is read once per subscription)",
             )
         if actor.can_manage(tenant_id):  # a PARTNER key's own tenant exists: it holds the key
             await tenants.get_tenant(ctx.deps, actor, tenant_id)
@@ -112,6 +121,22 @@ async def _open(info: Info, tenant_id: str, types: frozenset[str], may_see: Acce
         await _close(events)
         raise
     return events
+
+
+def over_quota(holder: Holder, held: Holdings) -> str | None:
+    """Why the subscription just joined (counted in ``held``) is one too many, or None."""
+    if holder.role is Role.ADMIN:
+        if held.by_key > MAX_PER_ADMIN_KEY:
+            return f"this key already holds {MAX_PER_ADMIN_KEY} live subscriptions"
+        return None
+    if held.by_key > MAX_PER_KEY:
+        return f"this key already holds {MAX_PER_KEY} live subscriptions"
+    partners = held.by_role.get(Role.PARTNER, 0)
+    if holder.role is Role.PARTNER and partners > PARTNER_SHARE:
+        return f"this tenant's PARTNER keys already hold {PARTNER_SHARE} live subscriptions, their share"
+    if partners + held.by_role.get(Role.TENANT, 0) > MAX_PER_TENANT:
+        return f"this tenant's keys already hold {MAX_PER_TENANT} live subscriptions"
+    return None
 
 
 class _LiveStream(AsyncIterator[T]):

@@ -11,13 +11,15 @@ import websockets
 
 from gateway.live import QUEUE_SIZE, Hub
 from gateway.settings import Settings
+from models.kernel.enums import Role
 from models.platform.deps import Deps
-from models.platform.events import Event
+from models.platform.events import Event, Holder, Holdings
 from resolvers.live import subscriptions as live_subscriptions
 from tests.builders.api import START, new_key, new_tenant
 from tests.builders.billing import invite, plan_with_seat_addon, subscribe
 from tests.builders.live_subscriptions import (
     SEATS,
+    LiveClient,
     http_api,
     live,
     next_data,
@@ -242,21 +244,81 @@ async def test_the_hub_drops_a_slow_subscriber_without_blocking_the_publisher() 
     assert hub.subscriber_count == 0
 
 
-async def test_a_tenant_holds_at_most_the_cap_of_live_subscriptions(
+async def refused(client: LiveClient, op: str) -> str:
+    """The refusal of subscription `op`: its message, after checking it is VALIDATION_FAILED."""
+    message = await client.receive()
+    assert (message["id"], message["type"]) == (op, "error"), message
+    assert message["payload"][0]["extensions"]["code"] == "VALIDATION_FAILED"
+    return message["payload"][0]["message"]
+
+
+async def test_a_tenants_keys_hold_at_most_the_cap_of_live_subscriptions_and_each_key_its_own(
     settings: Settings, deps: Deps, admin_key: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(live_subscriptions, "MAX_PER_TENANT", 2)
+    monkeypatch.setattr(live_subscriptions, "MAX_PER_TENANT", 3)
+    monkeypatch.setattr(live_subscriptions, "MAX_PER_KEY", 2)
     async with serve(settings, deps) as address, http_api(address, admin_key) as api:
         acme, globex = await new_tenant(api, "Acme"), await new_tenant(api, "Globex")
-        async with live(address, admin_key) as client:
+        first, second = [(await new_key(api, "TENANT", acme))["secret"] for _ in range(2)]
+        globex_key = (await new_key(api, "TENANT", globex))["secret"]
+        async with live(address, first) as one, live(address, second) as two:
             for _ in range(2):
-                await client.subscribe(SEATS, {"t": acme})
+                await one.subscribe(SEATS, {"t": acme})
             await subscribed(deps.bus, 2)
-            third = await client.subscribe(SEATS, {"t": acme})
-            refused = await client.receive()
-            assert (refused["id"], refused["type"]) == (third, "error"), refused
-            assert refused["payload"][0]["extensions"]["code"] == "VALIDATION_FAILED"
-            assert "2 live subscriptions" in refused["payload"][0]["message"]
-            assert deps.bus.subscriber_count == 2  # the refused one left nothing behind
-            await client.subscribe(SEATS, {"t": globex})  # another tenant's count is its own
+            assert "this key already holds 2" in await refused(one, await one.subscribe(SEATS, {"t": acme}))
+            await two.subscribe(SEATS, {"t": acme})
             await subscribed(deps.bus, 3)
+            message = await refused(two, await two.subscribe(SEATS, {"t": acme}))
+            assert "this tenant's keys already hold 3 live subscriptions" in message
+            assert deps.bus.subscriber_count == 3  # the refused ones left nothing behind
+            async with live(address, globex_key) as other:
+                await other.subscribe(SEATS, {"t": globex})  # another tenant's count is its own
+                await subscribed(deps.bus, 4)
+
+
+async def test_a_partner_key_cannot_shut_the_tenants_own_keys_or_an_admin_out_of_live_events(
+    settings: Settings, deps: Deps, admin_key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(live_subscriptions, "MAX_PER_TENANT", 4)
+    monkeypatch.setattr(live_subscriptions, "PARTNER_SHARE", 2)
+    async with serve(settings, deps) as address, http_api(address, admin_key) as api:
+        acme = await seated_tenant(api, "Acme")
+        partners = [(await new_key(api, "PARTNER", acme))["secret"] for _ in range(2)]
+        tenant_key = (await new_key(api, "TENANT", acme))["secret"]
+        async with live(address, partners[0]) as partner, live(address, partners[1]) as other_partner:
+            for _ in range(2):
+                await partner.subscribe(USAGE, {"t": acme})
+            await subscribed(deps.bus, 2)
+            message = await refused(partner, await partner.subscribe(USAGE, {"t": acme}))
+            assert "PARTNER keys already hold 2 live subscriptions, their share" in message
+            # The share is the PARTNER keys' together: a second PARTNER key gets no more room.
+            await refused(other_partner, await other_partner.subscribe(USAGE, {"t": acme}))
+
+            async with live(address, tenant_key) as own, live(address, admin_key) as staff:
+                for _ in range(2):
+                    await own.subscribe(SEATS, {"t": acme})
+                for _ in range(3):  # ADMIN subscriptions are not the tenant's to count
+                    await staff.subscribe(SEATS, {"t": acme})
+                await subscribed(deps.bus, 7)
+                await invite(api, acme, "ada@acme.example.com")
+                for client, ops in ((own, ("1", "2")), (staff, ("1", "2", "3"))):
+                    received = sorted([await client.receive() for _ in ops], key=lambda m: m["id"])
+                    reasons = [
+                        next_data(m, op, "seatsChanged")["reason"]
+                        for m, op in zip(received, ops, strict=True)
+                    ]
+                    assert reasons == ["member.invited"] * len(ops)
+
+
+def test_partner_keys_never_take_more_than_their_share_of_a_tenants_live_room() -> None:
+    """Whatever its PARTNER keys hold, the tenant's own keys keep MAX_PER_TENANT - PARTNER_SHARE."""
+    for partners in range(live_subscriptions.MAX_PER_TENANT + 2):
+        held = Holdings(by_key=1, by_role={Role.PARTNER: partners + 1})
+        allowed = live_subscriptions.over_quota(Holder(Role.PARTNER, "key_p"), held) is None
+        assert allowed == (partners < live_subscriptions.PARTNER_SHARE)
+    room = live_subscriptions.MAX_PER_TENANT - live_subscriptions.PARTNER_SHARE
+    for own in range(room):
+        held = Holdings(
+            by_key=1, by_role={Role.PARTNER: live_subscriptions.PARTNER_SHARE, Role.TENANT: own + 1}
+        )
+        assert live_subscriptions.over_quota(Holder(Role.TENANT, f"key_{own}"), held) is None
