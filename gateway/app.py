@@ -14,7 +14,7 @@ from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -22,6 +22,7 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from gateway.auth import Authenticator
+from gateway.health import health_endpoint
 from gateway.live import Hub
 from gateway.logging import configure_logging, request_id_var
 from gateway.middleware import RequestContextMiddleware
@@ -47,6 +48,16 @@ class GatewayGraphQL(GraphQL[Context, None]):
         )
         self.deps = deps
         self.auth = Authenticator(deps, settings.admin_api_key)
+        self.max_response_bytes = settings.max_response_bytes
+
+    def encode_json(self, data: object) -> str | bytes:
+        """A response (or a websocket result) larger than GATEWAY_MAX_RESPONSE_BYTES is
+        replaced by one error that says so, instead of megabytes a client cannot hold."""
+        encoded = json.dumps(data, separators=(",", ":"))
+        if len(encoded) <= self.max_response_bytes:
+            return encoded
+        log.warning("response of %d bytes refused (limit %d)", len(encoded), self.max_response_bytes)
+        return json.dumps(too_large(data, len(encoded), self.max_response_bytes), separators=(",", ":"))
 
     def decode_json(self, data: str | bytes) -> object:
         """Bodies and GET `variables`: anything but a JSON object (or a batch's array)
@@ -100,6 +111,24 @@ class GatewayGraphQL(GraphQL[Context, None]):
         context.principal, context.credentials = principal, str(header)
 
 
+def too_large(data: object, size: int, limit: int) -> object:
+    refusal = {
+        "data": None,
+        "errors": [
+            {
+                "message": f"The response is {size:,} bytes, more than the limit of {limit:,} "
+                "(GATEWAY_MAX_RESPONSE_BYTES): ask for smaller pages (first) or fewer fields.",
+                "extensions": {"code": "RESPONSE_TOO_LARGE", "size": size, "maxSize": limit},
+            }
+        ],
+    }
+    if isinstance(data, dict) and data.get("type") == "next":  # a websocket result keeps its envelope
+        return {**data, "payload": refusal}
+    if isinstance(data, list):  # a batch: every operation learns why
+        return [refusal for _ in data]
+    return refusal
+
+
 def serve_app() -> Starlette:
     """The factory `billing-gateway serve` hands uvicorn. It runs in every worker
     process, so each one sets up the same structured, scrubbed logging."""
@@ -126,14 +155,6 @@ def create_app(settings: Settings | None = None, *, deps: Deps | None = None) ->
     assert isinstance(hub, Hub)
     graphql = GatewayGraphQL(settings, deps)
 
-    async def healthz(_: Request) -> Response:
-        try:
-            await deps.store.ping()
-        except Exception:
-            log.exception("health check: database does not answer")
-            return JSONResponse({"status": "unavailable", "database": "down"}, status_code=503)
-        return JSONResponse({"status": "ok", "database": "up"})
-
     async def root(_: Request) -> Response:
         return RedirectResponse("/graphql")
 
@@ -159,7 +180,7 @@ def create_app(settings: Settings | None = None, *, deps: Deps | None = None) ->
     app = Starlette(
         routes=[
             Route("/", root),
-            Route("/healthz", healthz),
+            Route("/healthz", health_endpoint(deps)),
             Route("/webhooks/stripe", stripe_webhook_endpoint(settings, deps), methods=["POST"]),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),

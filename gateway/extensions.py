@@ -32,6 +32,7 @@ from strawberry.schema.schema import validate_document
 from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 
+from gateway.limits import ANONYMOUS, ANONYMOUS_INTROSPECTION, reads_beyond
 from models.kernel.errors import DomainError, ErrorCode
 
 
@@ -39,28 +40,6 @@ def is_unexpected(error: GraphQLError) -> bool:
     """An exception from our code that is not a DomainError: a bug or an outage."""
     original = error.original_error
     return original is not None and not isinstance(original, (DomainError, GraphQLError))
-
-
-def _root_fields(selection_set: SelectionSetNode, fragments: dict[str, Any]) -> Iterator[str]:
-    for selection in selection_set.selections:
-        if isinstance(selection, FieldNode):
-            yield selection.name.value
-        elif isinstance(selection, InlineFragmentNode):
-            yield from _root_fields(selection.selection_set, fragments)
-        elif isinstance(selection, FragmentSpreadNode) and selection.name.value in fragments:
-            yield from _root_fields(fragments[selection.name.value].selection_set, fragments)
-
-
-def _reads_data(document: DocumentNode, operation_name: str | None) -> bool:
-    """Whether the operation asks for anything beyond `__typename` and introspection."""
-    fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
-    return any(
-        not name.startswith("__")
-        for op in document.definitions
-        if isinstance(op, OperationDefinitionNode)
-        and (operation_name is None or (op.name is not None and op.name.value == operation_name))
-        for name in _root_fields(op.selection_set, fragments)
-    )
 
 
 def _refuse(ctx: ExecutionContext, message: str, code: ErrorCode, **extensions: Any) -> None:
@@ -72,8 +51,14 @@ def _refuse(ctx: ExecutionContext, message: str, code: ErrorCode, **extensions: 
 
 
 class RequireApiKey(SchemaExtension):
-    """Without a valid key, only `__typename` and introspection answer; every other
-    root field fails the whole operation with UNAUTHENTICATED."""
+    """Without a valid key, only `__typename` answers (and introspection, when
+    GATEWAY_ANONYMOUS_INTROSPECTION allows it); every other root field fails the whole
+    operation with UNAUTHENTICATED. Over HTTP ``gateway.limits.OperationLimits`` refuses
+    such operations before validation already; a websocket's key is checked again here
+    for each operation."""
+
+    def __init__(self, *, anonymous_introspection: bool = False) -> None:
+        self.anonymous = ANONYMOUS_INTROSPECTION if anonymous_introspection else ANONYMOUS
 
     async def on_execute(self) -> AsyncIterator[None]:
         ctx = self.execution_context
@@ -81,7 +66,7 @@ class RequireApiKey(SchemaExtension):
         if context.refresh is not None:  # a websocket: check the key again, fresh loaders
             await context.refresh(context)
         document = ctx.graphql_document
-        if context.principal is None and document is not None and _reads_data(document, ctx.operation_name):
+        if context.principal is None and document is not None and reads_beyond(document, self.anonymous):
             _refuse(ctx, context.auth_problem, ErrorCode.UNAUTHENTICATED)
         yield
 
@@ -329,8 +314,8 @@ class ParseAndValidate(SchemaExtension):
     def on_validate(self) -> Iterator[None]:
         ctx = self.execution_context
         rules = tuple(ctx.validation_rules)
-        if ctx.graphql_document is None:
-            pass
+        if ctx.graphql_document is None or ctx.pre_execution_errors:
+            pass  # refused before validation (gateway.limits.OperationLimits)
         elif self._cacheable():
             max_tokens = ctx.parse_options.get("max_tokens")
             ctx.pre_execution_errors = list(_validate(ctx.schema._schema, ctx.query, max_tokens, rules))

@@ -1,4 +1,5 @@
-"""Pure-ASGI middleware: request ids, an access log line, and a request body limit."""
+"""Pure-ASGI middleware: request ids, an access log line, and the size limit of request
+bodies and websocket messages alike."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import time
 import uuid
 from typing import Any
 
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.logging import request_id_var
@@ -46,7 +48,12 @@ class RequestContextMiddleware:
                 receive = await self._limit_body(scope, headers, receive, send_with_id)
                 if receive is None:
                     return
+            else:
+                receive = self._limit_messages(receive, send)
             await self.app(scope, receive, send_with_id)
+        except ClientDisconnect:
+            # The client went away mid-request: nothing to answer, and not the server's fault.
+            access_log.info("client disconnected before the request was read: %s", scope.get("path"))
         except Exception:
             # Whatever escaped the app still answers with the request id, and the
             # log line that holds the cause carries the same id.
@@ -77,6 +84,21 @@ class RequestContextMiddleware:
                 },
             )
             request_id_var.reset(token)
+
+    def _limit_messages(self, receive: Receive, send: Send) -> Receive:
+        """A websocket message larger than the request body limit closes the socket (1009,
+        "message too big") before anything parses it, as a body that size gets 413."""
+
+        async def limited() -> Message:
+            message = await receive()
+            if message["type"] == "websocket.receive":
+                size = len(message.get("text") or "") + len(message.get("bytes") or b"")
+                if size > self.max_body_bytes:
+                    await send({"type": "websocket.close", "code": 1009, "reason": "message too big"})
+                    return {"type": "websocket.disconnect", "code": 1009}
+            return message
+
+        return limited
 
     async def _limit_body(
         self, scope: Scope, headers: dict[bytes, bytes], receive: Receive, send: Send
@@ -115,6 +137,9 @@ class RequestContextMiddleware:
         size = 0
         while True:
             message = await receive()
+            if message["type"] == "http.disconnect":
+                access_log.info("client disconnected before the request was read: %s", scope.get("path"))
+                return None
             if message["type"] != "http.request":
                 return receive
             chunk = message.get("body", b"")

@@ -27,6 +27,7 @@ from gateway.extensions import (
     RequireApiKey,
     is_unexpected,
 )
+from gateway.limits import CostLimit, OperationLimits, RefuseOversizedLists
 from gateway.settings import Settings
 from resolvers.api_keys.mutations import ApiKeyMutations
 from resolvers.api_keys.queries import ApiKeyQueries
@@ -118,11 +119,14 @@ def build_schema(settings: Settings | None = None) -> GatewaySchema:
         mutation=mutation,
         subscription=live,
         extensions=[
-            RequireApiKey,
+            lambda: RequireApiKey(anonymous_introspection=settings.anonymous_introspection),
             RefuseUnstorableText,
+            RefuseOversizedLists,
             lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
             lambda: AddValidationRules(list(limits)),
+            lambda: OperationLimits(anonymous_introspection=settings.anonymous_introspection),
             ParseAndValidate,
+            lambda: CostLimit(max_cost=settings.max_query_cost),
             SharedReads,
             MaskUnexpectedErrors,
             CodeEveryError,

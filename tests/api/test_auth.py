@@ -33,10 +33,20 @@ async def test_no_key_answers_unauthenticated_for_every_field(api: Api) -> None:
     assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
 
-async def test_typename_and_introspection_need_no_key(api: Api) -> None:
+async def test_typename_needs_no_key_and_introspection_does_unless_the_setting_allows_it(
+    api: Api, deps: Deps, db_url: str
+) -> None:
     anonymous = api.as_key(None)
     assert await anonymous("{ __typename }") == {"__typename": "Query"}
-    data = await anonymous("{ __schema { queryType { name } } }")
+    refused = await anonymous.raw("{ __schema { queryType { name } } }")
+    assert refused["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert (await api("{ __schema { queryType { name } } }"))["__schema"]["queryType"]["name"] == "Query"
+
+    open_app = create_app(Settings(database_url=db_url, anonymous_introspection=True), deps=deps)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=open_app), base_url="http://g.test"
+    ) as http:
+        data = await Api(http, None)("{ __schema { queryType { name } } }")
     assert data["__schema"]["queryType"]["name"] == "Query"
 
 
