@@ -54,6 +54,9 @@ BOUNDS: Mapping[str, int] = {
     "Query.meterUnitPeriodCounts": 366,
     "SeatsInUseError.members": 1000,
     "Tenant.members": 1000,
+    "FeatureGrant.seatTypes": 3,
+    "Plan.features": 50,
+    "Addon.features": 50,
 }
 SCHEMA_COST = 2_000  # one introspection of the whole schema, as GraphiQL asks for it
 

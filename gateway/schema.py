@@ -34,6 +34,8 @@ from resolvers.api_keys.queries import ApiKeyQueries
 from resolvers.audit.queries import AuditQueries
 from resolvers.catalog.mutations import CatalogMutations, UsageChargeMutations
 from resolvers.catalog.queries import CatalogQueries
+from resolvers.entitlements.mutations import EntitlementMutations
+from resolvers.entitlements.queries import EntitlementQueries
 from resolvers.invoicing.queries import InvoiceQueries
 from resolvers.live.subscriptions import LiveSubscriptions
 from resolvers.members.mutations import MemberMutations
@@ -48,6 +50,7 @@ from resolvers.subscriptions.mutations import SubscriptionLifecycleMutations, Su
 from resolvers.subscriptions.queries import SubscriptionQueries
 from resolvers.tenants.mutations import TenantMutations
 from resolvers.tenants.queries import TenantQueries
+from resolvers.tenants.state import CustomerStateQueries
 from resolvers.test_clocks.mutations import TestClockMutations
 from resolvers.test_clocks.queries import TestClockQueries
 from resolvers.webhooks.mutations import WebhookMutations
@@ -65,6 +68,8 @@ QUERIES = (
     MeteringQueries,
     AuditQueries,
     WebhookQueries,
+    EntitlementQueries,
+    CustomerStateQueries,
 )
 MUTATIONS = (
     TestClockMutations,
@@ -79,6 +84,7 @@ MUTATIONS = (
     UsageChargeMutations,  # addUsageCharge, listed after metering's mutations
     PaymentMutations,
     WebhookMutations,
+    EntitlementMutations,
 )
 # The root of GraphQL subscriptions is `Live`: `Subscription` is the billing object.
 SUBSCRIPTIONS = (LiveSubscriptions,)

@@ -41,6 +41,12 @@ class Settings(BaseSettings):
         description="How long after a period ends its usage is billed: usage reported within it still lands "
         "on the period's renewal invoice (a draft until then); later usage goes on the next invoice.",
     )
+    past_due_grace_days: int = Field(
+        default=14,
+        ge=0,
+        le=365,
+        description="How long a PAST_DUE subscription's entitlements hold after its payment failed.",
+    )
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = "json"
@@ -89,6 +95,7 @@ class Settings(BaseSettings):
     def billing_policy(self) -> BillingPolicy:
         return BillingPolicy(
             usage_grace=timedelta(seconds=self.usage_grace_seconds),
+            past_due_grace=timedelta(days=self.past_due_grace_days),
             webhooks=WebhookPolicy(
                 allow_private=self.webhooks_allow_private,
                 max_endpoints_per_tenant=self.max_webhook_endpoints_per_tenant,

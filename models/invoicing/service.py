@@ -184,9 +184,9 @@ def _settle(
                     at=at,
                 )
             )
-    events.emit(session, deps.bus, InvoiceCreatedPayload.of(invoice), at)
+    events.emit(session, deps, InvoiceCreatedPayload.of(invoice), at)
     if invoice.status is InvoiceStatus.PAID:  # nothing was due: paid as it was made
-        events.emit(session, deps.bus, InvoicePaidPayload.of(invoice), at)
+        events.emit(session, deps, InvoicePaidPayload.of(invoice), at)
     if invoice.amount_due > 0 and tenant.sales_mode is SalesMode.SELF_SERVE:
         queue_provider_task(
             session,

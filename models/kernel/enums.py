@@ -60,8 +60,11 @@ class SalesMode(enum.StrEnum):
 
 
 class SubscriptionStatus(enum.StrEnum):
+    TRIALING = "TRIALING"
     ACTIVE = "ACTIVE"
     PAST_DUE = "PAST_DUE"
+    UNPAID = "UNPAID"
+    PAUSED = "PAUSED"
     CANCELLED = "CANCELLED"
 
 
@@ -136,3 +139,23 @@ class EventType(enum.StrEnum):
     INVOICE_PAID = "invoice.paid"
     INVOICE_PAYMENT_FAILED = "invoice.payment_failed"
     USAGE_RECORDED = "usage.recorded"
+    ENTITLEMENTS_CHANGED = "entitlements.changed"
+    USAGE_THRESHOLD_REACHED = "usage.threshold_reached"
+
+
+class FeatureKind(enum.StrEnum):
+    BOOLEAN = "BOOLEAN"  # on or off
+    LIMIT = "LIMIT"  # a number the tenant's app counts against (projects), through consumeEntitlement
+    METERED = "METERED"  # a meter's usage in the current billing period, against a limit
+
+
+class Overage(enum.StrEnum):
+    BLOCK = "BLOCK"  # past the limit the feature is off and consumption refused
+    ALLOW = "ALLOW"  # past the limit it stays on (the usage is billed by the plan's usage charge)
+
+
+class EntitlementReason(enum.StrEnum):
+    NOT_IN_PLAN = "NOT_IN_PLAN"
+    LIMIT_REACHED = "LIMIT_REACHED"
+    SUBSCRIPTION_INACTIVE = "SUBSCRIPTION_INACTIVE"
+    SEAT_TYPE_EXCLUDED = "SEAT_TYPE_EXCLUDED"

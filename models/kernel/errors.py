@@ -27,6 +27,8 @@ class ErrorCode(enum.Enum):
     SUBSCRIPTION_NOT_ACTIVE = "SUBSCRIPTION_NOT_ACTIVE"
     PROVIDER_ERROR = "PROVIDER_ERROR"
     ALREADY_SUBSCRIBED = "ALREADY_SUBSCRIBED"
+    LIMIT_REACHED = "LIMIT_REACHED"
+    NOT_ENTITLED = "NOT_ENTITLED"
 
 
 class DomainError(Exception):
@@ -140,3 +142,25 @@ class ProviderFailed(DomainError):
     no provider is configured (``GATEWAY_PROVIDER=local``)."""
 
     code = ErrorCode.PROVIDER_ERROR
+
+
+class LimitReached(DomainError):
+    """Consuming would take a BLOCK feature past its limit; nothing was recorded.
+    ``entitlement`` is the feature's state as it stands (limit, used, remaining)."""
+
+    code = ErrorCode.LIMIT_REACHED
+
+    def __init__(self, message: str, *, entitlement: Any) -> None:
+        super().__init__(message)
+        self.entitlement = entitlement
+
+
+class NotEntitled(DomainError):
+    """The tenant (or member) may not use the feature at all: ``entitlement.reason`` says
+    why (not in the plan, an inactive subscription, an excluded seat type)."""
+
+    code = ErrorCode.NOT_ENTITLED
+
+    def __init__(self, message: str, *, entitlement: Any) -> None:
+        super().__init__(message)
+        self.entitlement = entitlement

@@ -227,125 +227,137 @@ async def record_batch(
             f"holds {len(raw):,} events; at most {BATCH_LIMIT:,} fit in one call, so split it into smaller "
             "batches",
         )
-    outcome = BatchOutcome()
     if not raw:
-        return outcome
-    now = deps.clock.now()
+        return BatchOutcome()
     async with deps.store.transaction() as session:
-        tenants = await _lock_tenants(session, deps, actor, (item.get("tenantId") for item in raw))
-        names = {item.get("meterName") for item in raw}
-        meters = {
-            m.name: m
-            for m in (
-                await session.scalars(
-                    select(MeterRow).where(MeterRow.name.in_([n for n in names if isinstance(n, str)]))
-                )
-            ).all()
-        }
-        events: list[UsageEvent] = []
-        latest = {tenant_id: _latest_ts(t) for tenant_id, t in tenants.items()}
-        for index, item in enumerate(raw):
-            try:
-                events.append(_parse(index, item, path, tenants, meters, latest, single, delete_point))
-            except DomainError as exc:
-                outcome.errors.append((index, exc))
-        zones = {tenant_id: t.zone for tenant_id, t in tenants.items()}
-        day_finders = {tenant_id: DayFinder(zone) for tenant_id, zone in zones.items()}
-        days_of: dict[tuple[str, str, int], date] = {}
-        touched_points: dict[tuple[str, str], set[int]] = defaultdict(set)
-        touched_days: dict[tuple[str, str], set[date]] = defaultdict(set)
-        for e in events:
-            point = (e.tenant_id, e.meter.id, e.ts)
-            if point not in days_of:
-                days_of[point] = day = day_finders[e.tenant_id].day(e.ts)
-                touched_points[(e.tenant_id, e.meter.id)].add(e.ts)
-                touched_days[(e.tenant_id, e.meter.id)].add(day)
-        known_keys = await _load_keys(session, events)
-        fold = Fold(await load_points(session, touched_points), await load_days(session, touched_days))
-        new_keys: dict[tuple[str, str], Any] = {}
-        accepted_by: dict[str, Counter[str]] = defaultdict(Counter)
-        # Usage for time already billed is late: the next invoice that bills usage bills it.
-        billed_until = {
-            tenant_id: math.ceil(t.row.usage_billed_until.timestamp())
-            for tenant_id, t in tenants.items()
-            if t.row.usage_billed_until is not None
-        }
-        late: dict[str, list[int]] = {}
-        for e in events:
-            prefix = path if single else f"{path}[{e.index}]"
-            if e.key is not None:
-                prior = known_keys.get((e.tenant_id, e.key)) or new_keys.get((e.tenant_id, e.key))
-                if prior is not None:
-                    if not _same_event(prior, e):
-                        outcome.errors.append(
-                            (
-                                e.index,
-                                IdempotencyConflict(
-                                    f"Idempotency key {e.key!r} ({prefix}.idempotencyKey) was first used "
-                                    "for a different "
-                                    "usage event; use a new key for a new event."
-                                ),
-                            )
+        return await record_in(session, deps, actor, raw, path=path, single=single, delete_point=delete_point)
+
+
+async def record_in(
+    session: AsyncSession,
+    deps: Deps,
+    actor: Principal,
+    raw: Sequence[Mapping[str, Any]],
+    *,
+    path: str = "events",
+    single: bool = False,
+    delete_point: bool = False,
+) -> BatchOutcome:
+    """``record_batch``'s work in the caller's transaction (which may already hold the
+    tenants' locks: consumeEntitlement checks a limit and records under one)."""
+    outcome = BatchOutcome()
+    now = deps.clock.now()
+    tenants = await _lock_tenants(session, deps, actor, (item.get("tenantId") for item in raw))
+    names = {item.get("meterName") for item in raw}
+    meters = {
+        m.name: m
+        for m in (
+            await session.scalars(
+                select(MeterRow).where(MeterRow.name.in_([n for n in names if isinstance(n, str)]))
+            )
+        ).all()
+    }
+    events: list[UsageEvent] = []
+    latest = {tenant_id: _latest_ts(t) for tenant_id, t in tenants.items()}
+    for index, item in enumerate(raw):
+        try:
+            events.append(_parse(index, item, path, tenants, meters, latest, single, delete_point))
+        except DomainError as exc:
+            outcome.errors.append((index, exc))
+    zones = {tenant_id: t.zone for tenant_id, t in tenants.items()}
+    day_finders = {tenant_id: DayFinder(zone) for tenant_id, zone in zones.items()}
+    days_of: dict[tuple[str, str, int], date] = {}
+    touched_points: dict[tuple[str, str], set[int]] = defaultdict(set)
+    touched_days: dict[tuple[str, str], set[date]] = defaultdict(set)
+    for e in events:
+        point = (e.tenant_id, e.meter.id, e.ts)
+        if point not in days_of:
+            days_of[point] = day = day_finders[e.tenant_id].day(e.ts)
+            touched_points[(e.tenant_id, e.meter.id)].add(e.ts)
+            touched_days[(e.tenant_id, e.meter.id)].add(day)
+    known_keys = await _load_keys(session, events)
+    fold = Fold(await load_points(session, touched_points), await load_days(session, touched_days))
+    new_keys: dict[tuple[str, str], Any] = {}
+    accepted_by: dict[str, Counter[str]] = defaultdict(Counter)
+    # Usage for time already billed is late: the next invoice that bills usage bills it.
+    billed_until = {
+        tenant_id: math.ceil(t.row.usage_billed_until.timestamp())
+        for tenant_id, t in tenants.items()
+        if t.row.usage_billed_until is not None
+    }
+    late: dict[str, list[int]] = {}
+    for e in events:
+        prefix = path if single else f"{path}[{e.index}]"
+        if e.key is not None:
+            prior = known_keys.get((e.tenant_id, e.key)) or new_keys.get((e.tenant_id, e.key))
+            if prior is not None:
+                if not _same_event(prior, e):
+                    outcome.errors.append(
+                        (
+                            e.index,
+                            IdempotencyConflict(
+                                f"Idempotency key {e.key!r} ({prefix}.idempotencyKey) was first used "
+                                "for a different "
+                                "usage event; use a new key for a new event."
+                            ),
                         )
-                        continue
-                    outcome.duplicates += 1
-                    if single:  # the point the first event made, as it is now
-                        point = (e.tenant_id, e.meter.id, prior.ts)
-                        value = (
-                            fold.current[point]
-                            if point in fold.current
-                            else await session.scalar(
-                                select(POINTS.c.value).where(
-                                    POINTS.c.tenant_id == e.tenant_id,
-                                    POINTS.c.meter_id == e.meter.id,
-                                    POINTS.c.ts == prior.ts,
-                                )
-                            )
-                        )
-                        outcome.recorded[e.index] = Recorded(
-                            e.meter.name,
-                            datetime.fromtimestamp(prior.ts, UTC),
-                            value or 0,
-                            True,
-                            value is not None,
-                        )
+                    )
                     continue
-            try:
-                old, new = fold.apply(e, days_of[(e.tenant_id, e.meter.id, e.ts)], prefix)
-            except DomainError as exc:
-                outcome.errors.append((e.index, exc))
+                outcome.duplicates += 1
+                if single:  # the point the first event made, as it is now
+                    point = (e.tenant_id, e.meter.id, prior.ts)
+                    value = (
+                        fold.current[point]
+                        if point in fold.current
+                        else await session.scalar(
+                            select(POINTS.c.value).where(
+                                POINTS.c.tenant_id == e.tenant_id,
+                                POINTS.c.meter_id == e.meter.id,
+                                POINTS.c.ts == prior.ts,
+                            )
+                        )
+                    )
+                    outcome.recorded[e.index] = Recorded(
+                        e.meter.name,
+                        datetime.fromtimestamp(prior.ts, UTC),
+                        value or 0,
+                        True,
+                        value is not None,
+                    )
                 continue
-            outcome.accepted += 1
-            accepted_by[e.tenant_id][e.meter.name] += 1
-            if e.ts < billed_until.get(e.tenant_id, LAST_TS + 1):
-                late.setdefault(e.tenant_id, []).append(e.ts)
-            if e.key is not None:
-                new_keys[(e.tenant_id, e.key)] = _KeyRow(
-                    e.meter.id, e.method.value if e.method else "DELETE", e.value, e.ts, e.ts_given
-                )
-            if single:
-                outcome.recorded[e.index] = Recorded(
-                    e.meter.name, datetime.fromtimestamp(e.ts, UTC), new or 0, False, old is not None
-                )
-        await write_fold(session, fold, days_of, zones)
-        await _mark_late(session, late)
-        if new_keys:
-            columns = ("tenant_id", "key", "meter_id", "method", "value", "ts", "ts_given", "created_at")
-            at = await driver_value(session, KEYS.c.created_at, now)
-            await insert_many(
-                session,
-                KEYS,
-                columns,
-                [
-                    (t, k, r.meter_id, r.method, r.value, r.ts, r.ts_given, at)
-                    for (t, k), r in new_keys.items()
-                ],
+        try:
+            old, new = fold.apply(e, days_of[(e.tenant_id, e.meter.id, e.ts)], prefix)
+        except DomainError as exc:
+            outcome.errors.append((e.index, exc))
+            continue
+        outcome.accepted += 1
+        accepted_by[e.tenant_id][e.meter.name] += 1
+        if e.ts < billed_until.get(e.tenant_id, LAST_TS + 1):
+            late.setdefault(e.tenant_id, []).append(e.ts)
+        if e.key is not None:
+            new_keys[(e.tenant_id, e.key)] = _KeyRow(
+                e.meter.id, e.method.value if e.method else "DELETE", e.value, e.ts, e.ts_given
             )
-        for tenant_id, meters_accepted in accepted_by.items():
-            recorded = UsageRecordedPayload(
-                tenant_id=tenant_id, accepted=meters_accepted.total(), meters=dict(meters_accepted)
+        if single:
+            outcome.recorded[e.index] = Recorded(
+                e.meter.name, datetime.fromtimestamp(e.ts, UTC), new or 0, False, old is not None
             )
-            emit(session, deps.bus, recorded, now)
+    await write_fold(session, fold, days_of, zones)
+    await _mark_late(session, late)
+    if new_keys:
+        columns = ("tenant_id", "key", "meter_id", "method", "value", "ts", "ts_given", "created_at")
+        at = await driver_value(session, KEYS.c.created_at, now)
+        await insert_many(
+            session,
+            KEYS,
+            columns,
+            [(t, k, r.meter_id, r.method, r.value, r.ts, r.ts_given, at) for (t, k), r in new_keys.items()],
+        )
+    for tenant_id, meters_accepted in accepted_by.items():
+        recorded = UsageRecordedPayload(
+            tenant_id=tenant_id, accepted=meters_accepted.total(), meters=dict(meters_accepted)
+        )
+        emit(session, deps, recorded, now)
     outcome.errors.sort(key=lambda pair: pair[0])
     return outcome
 

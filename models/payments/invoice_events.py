@@ -118,7 +118,7 @@ async def mirror_external_invoice(
                 period_end=(line.period or period)[1],
             )
         )
-    emit(session, deps.bus, InvoiceCreatedPayload.of(invoice), now)
+    emit(session, deps, InvoiceCreatedPayload.of(invoice), now)
     log.info("mirrored provider invoice %s as %s (%s)", snap.provider_invoice_id, invoice.id, invoice.number)
     return invoice
 
@@ -180,7 +180,7 @@ async def apply_paid(
         at=now,
     )
     await _reactivate(session, deps, tenant, invoice, actor, now)
-    emit(session, deps.bus, InvoicePaidPayload.of(invoice), now)
+    emit(session, deps, InvoicePaidPayload.of(invoice), now)
     return f"invoice {invoice.id}: paid"
 
 
@@ -282,7 +282,7 @@ async def apply_failed(
         subscription = await locks.live_subscription(session, tenant.id)
     if subscription is not None and subscription.status is SubscriptionStatus.ACTIVE:
         lifecycle.mark_past_due(session, actor, tenant, subscription, invoice.number, now)
-    emit(session, deps.bus, InvoicePaymentFailedPayload.of(invoice), now)
+    emit(session, deps, InvoicePaymentFailedPayload.of(invoice), now)
     return f"invoice {invoice.id}: payment failed"
 
 

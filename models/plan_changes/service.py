@@ -330,7 +330,7 @@ async def _apply(
         proration_billing_mode=change.mode,
         invoice_id=invoice.id if invoice else None,
     )
-    events.emit(session, deps.bus, changed, now)
+    events.emit(session, deps, changed, now)
     if seat_totals(plan, change.items) != seat_totals(before_plan, before_items):
         await count_and_tell(session, deps, tenant.id, subscription, "subscription.changed", now)
     return invoice

@@ -42,6 +42,9 @@ class BillingPolicy:
     # A renewal's usage is billed this long after its period ends, so usage reported a
     # little late still lands on the period's own invoice (GATEWAY_USAGE_GRACE_SECONDS).
     usage_grace: timedelta = timedelta(hours=1)
+    # A PAST_DUE subscription's entitlements hold this long after it became past due
+    # (GATEWAY_PAST_DUE_GRACE_DAYS): the customer keeps working while payment is retried.
+    past_due_grace: timedelta = timedelta(days=14)
     webhooks: WebhookPolicy = field(default_factory=WebhookPolicy)
 
 

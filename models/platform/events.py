@@ -6,7 +6,7 @@ LISTEN/NOTIFY, so every worker process sees every event)."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -90,10 +90,51 @@ class EventBus(Protocol):
         ...
 
 
-def emit(session: AsyncSession, bus: EventBus | None, payload: EventPayload, at: datetime) -> Event:
+# What other domains do, in the same transaction, about the events it records (the
+# entitlements domain announces the entitlements a plan change moved). Each is called
+# once, just before the commit, with the transaction's events; it may emit more.
+# (Their second argument is the use case's ``Deps``, which depends on this module.)
+Reaction = Callable[[AsyncSession, Any, Sequence[Event]], Awaitable[None]]
+_REACTIONS: list[Reaction] = []
+
+
+def react(reaction: Reaction) -> Reaction:
+    """Register a reaction (a decorator; the reacting domain's module registers it when
+    imported, and every entry point imports ``models.reactions``)."""
+    if reaction not in _REACTIONS:
+        _REACTIONS.append(reaction)
+    return reaction
+
+
+class Emitting(Protocol):
+    """What emitting needs of ``Deps``: the process's bus (the reactions get all of it)."""
+
+    @property
+    def bus(self) -> EventBus | None: ...
+
+
+def emit(session: AsyncSession, deps: Emitting, payload: EventPayload, at: datetime) -> Event:
     """Record an event in the caller's transaction; the bus hears of it after the
-    commit (and never if the transaction rolls back). Its type is its payload's."""
-    return record_event(session, bus, payload.type, payload.tenant_id, payload.data(), at)
+    commit (and never if the transaction rolls back). Its type is its payload's. The
+    registered reactions see it before the commit."""
+    if _REACTIONS and "reacted" not in session.info:
+        seen: list[Event] = []
+        session.info["reacted"] = seen
+        before_commit(session, lambda: _react(session, deps, seen))
+    event = record_event(session, deps.bus, payload.type, payload.tenant_id, payload.data(), at)
+    reacted: list[Event] | None = session.info.get("reacted")
+    if reacted is not None:
+        reacted.append(event)
+    return event
+
+
+async def _react(session: AsyncSession, deps: Emitting, seen: list[Event]) -> None:
+    """Run every reaction on the events emitted so far; on what those emit, again."""
+    done = 0
+    while done < len(seen):
+        batch, done = tuple(seen[done:]), len(seen)
+        for reaction in _REACTIONS:
+            await reaction(session, deps, batch)
 
 
 def record_event(

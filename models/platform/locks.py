@@ -11,7 +11,9 @@ so two writers can only ever wait for each other, not deadlock:
     member                     one removal at a time
     invoice                    payments and provider results on one invoice
     provider task              a worker's result against a newer claim
-    catalog: plan, then add-on attaching, archiving, usage charges; buyers read add-ons FOR SHARE
+    catalog: plan, then add-on attaching, archiving, usage charges, feature grants;
+                               buyers read add-ons FOR SHARE
+    feature, then a grant      archiving a feature, replacing or revoking a grant
     meter, API key             single-row updates
     webhook endpoint, then     deleting an endpoint waits for attempts being recorded;
     its deliveries             recording one counts the endpoint's timeouts (its circuit)
@@ -37,6 +39,8 @@ from models.platform.store import ROW_LOCK
 from models.tables import (
     AddonRow,
     ApiKeyRow,
+    FeatureGrantRow,
+    FeatureRow,
     InvoiceRow,
     MemberRow,
     MeterRow,
@@ -139,6 +143,16 @@ async def addons_for_share(session: AsyncSession, addon_ids: Sequence[str]) -> l
     archive commits, while buyers do not wait for each other."""
     query = select(AddonRow).where(AddonRow.id.in_(addon_ids)).with_for_update(read=True)
     return list((await session.scalars(query)).all())
+
+
+async def feature(session: AsyncSession, feature_id: str) -> FeatureRow | None:
+    """After the plan or add-on that grants it: archiving it, or granting it."""
+    return await _row(session, FeatureRow, feature_id)
+
+
+async def feature_grant(session: AsyncSession, grant_id: str) -> FeatureGrantRow | None:
+    """One grant at a time replaced or revoked (the partial unique index holds one active)."""
+    return await _row(session, FeatureGrantRow, grant_id)
 
 
 async def meter(session: AsyncSession, meter_id: str) -> MeterRow | None:

@@ -134,8 +134,10 @@ class Store:
         async with self._writer() as session:
             async with session.begin():
                 yield session
-                for before in session.info.pop("before_commit", ()):
-                    await before()
+                # A hook may add hooks (a reaction records events, which NOTIFY): run until none is left.
+                while hooks := session.info.pop("before_commit", None):
+                    for before in hooks:
+                        await before()
             for after in session.info.pop("after_commit", ()):
                 try:
                     after()

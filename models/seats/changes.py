@@ -25,4 +25,4 @@ def seats_changed(
     member_id: str | None = None,
 ) -> None:
     """Tell of the seats the caller has just counted."""
-    events.emit(session, deps.bus, SeatsChangedPayload.of(tenant_id, reason, member_id, totals, used), at)
+    events.emit(session, deps, SeatsChangedPayload.of(tenant_id, reason, member_id, totals, used), at)

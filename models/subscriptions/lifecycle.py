@@ -67,7 +67,7 @@ async def cancel(
     plan = await session.get(PlanRow, subscription.plan_id)
     events.emit(
         session,
-        deps.bus,
+        deps,
         SubscriptionCancelledPayload.of(subscription, plan, at_period_end=at_period_end),
         at,
     )
@@ -103,6 +103,7 @@ def mark_past_due(
 ) -> None:
     """ACTIVE -> PAST_DUE: a payment of one of its invoices failed."""
     before = _move(subscription, SubscriptionStatus.PAST_DUE, at)
+    subscription.past_due_at = at  # its entitlements hold for the grace after (BillingPolicy.past_due_grace)
     audit.record(
         session,
         actor,
@@ -126,6 +127,7 @@ async def reactivate(
 ) -> None:
     """PAST_DUE -> ACTIVE: nothing it failed to pay is still owed."""
     before = _move(subscription, SubscriptionStatus.ACTIVE, at)
+    subscription.past_due_at = None
     audit.record(
         session,
         actor,
@@ -137,4 +139,4 @@ async def reactivate(
         at=at,
     )
     plan = await session.get(PlanRow, subscription.plan_id)
-    events.emit(session, deps.bus, SubscriptionActivePayload.of(subscription, plan), at)
+    events.emit(session, deps, SubscriptionActivePayload.of(subscription, plan), at)

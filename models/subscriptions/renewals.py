@@ -100,10 +100,10 @@ async def renew(
             changed = SubscriptionPlanChangedPayload.of(
                 subscription, plan, previous_plan_id=previous_plan, scheduled=True
             )
-            events.emit(session, deps.bus, changed, end)
+            events.emit(session, deps, changed, end)
             await count_and_tell(session, deps, tenant.id, subscription, "subscription.changed", end)
         events.emit(
-            session, deps.bus, SubscriptionRenewedPayload.of(subscription, plan, invoice_id=invoice.id), end
+            session, deps, SubscriptionRenewedPayload.of(subscription, plan, invoice_id=invoice.id), end
         )
         issued.append(invoice)
     return issued

@@ -97,7 +97,7 @@ async def subscribe(deps: Deps, actor: Principal, spec: SubscriptionCreate) -> S
             after={"subscription": snapshot(subscription, plan, items), "seats": seat_state(totals, used)},
             at=now,
         )
-        events.emit(session, deps.bus, SubscriptionActivePayload.of(subscription, plan), now)
+        events.emit(session, deps, SubscriptionActivePayload.of(subscription, plan), now)
         seats_changed(session, deps, tenant.id, "subscription.changed", totals, used, now)
         if key:
             idempotency.remember(

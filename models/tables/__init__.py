@@ -4,6 +4,14 @@ from models.tables.api_keys import ApiKeyRow
 from models.tables.audit import AuditEntryRow
 from models.tables.base import UTCDateTime, metadata
 from models.tables.catalog import AddonRow, PlanAddonRow, PlanRow
+from models.tables.entitlements import (
+    ConsumptionRow,
+    FeatureGrantRow,
+    FeatureRow,
+    FeatureUsageRow,
+    SigningKeyRow,
+    UsageThresholdRow,
+)
 from models.tables.idempotency import IdempotencyKeyRow
 from models.tables.invoices import CreditEntryRow, InvoiceLineRow, InvoiceRow
 from models.tables.members import MemberRow
@@ -22,6 +30,12 @@ from models.tables.test_clocks import TestClockRow
 from models.tables.webhooks import WebhookAttemptRow, WebhookDeliveryRow, WebhookEndpointRow
 
 __all__ = [
+    "ConsumptionRow",
+    "FeatureGrantRow",
+    "FeatureRow",
+    "FeatureUsageRow",
+    "SigningKeyRow",
+    "UsageThresholdRow",
     "EventRow",
     "ProviderEventRow",
     "ProviderTaskRow",

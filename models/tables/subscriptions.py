@@ -42,7 +42,9 @@ class SubscriptionRow(SQLModel, table=True):
 
     __tablename__ = "subscriptions"
     __table_args__ = (
-        CheckConstraint("status IN ('ACTIVE', 'PAST_DUE', 'CANCELLED')", name="status"),
+        CheckConstraint(
+            "status IN ('TRIALING', 'ACTIVE', 'PAST_DUE', 'UNPAID', 'PAUSED', 'CANCELLED')", name="status"
+        ),
         CheckConstraint("current_period_end > current_period_start", name="period"),
         Index(
             "uq_subscriptions_tenant_id_live",
@@ -74,6 +76,8 @@ class SubscriptionRow(SQLModel, table=True):
     # nothing was due). Shown on Subscription.renewalError; the next billing run tries again.
     renewal_error: str | None = Field(default=None, max_length=1000)
     renewal_failed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # When it became PAST_DUE (None otherwise): its entitlements hold for the grace after.
+    past_due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
 

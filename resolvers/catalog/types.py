@@ -9,6 +9,8 @@ from models.kernel.enums import Interval as IntervalValue
 from models.kernel.enums import SeatType as SeatTypeValue
 from models.tables import AddonRow, PlanRow
 from resolvers.catalog import loaders as catalog_loaders
+from resolvers.entitlements import loaders as entitlements_loaders
+from resolvers.entitlements.types import FeatureGrant
 from resolvers.metering import loaders as metering_loaders
 from resolvers.shared.context import Info
 from resolvers.shared.enums import Interval, SeatType
@@ -32,6 +34,8 @@ class Addon:
     archived_at: datetime | None = strawberry.field(description="Archived add-ons can no longer be bought.")
     created_at: datetime
 
+    row: strawberry.Private[AddonRow]
+
     @classmethod
     def from_row(cls, row: AddonRow) -> Addon:
         return cls(
@@ -46,7 +50,15 @@ class Addon:
             tax_category=row.tax_category,
             archived_at=row.archived_at,
             created_at=row.created_at,
+            row=row,
         )
+
+    @strawberry.field(description="The features each unit grants (a limit counts once per unit bought).")
+    async def features(self, info: Info) -> list[FeatureGrant]:
+        return [
+            FeatureGrant.from_row(g, f)
+            for g, f in await entitlements_loaders.addon_grants.load(info, self.row.id)
+        ]
 
 
 @strawberry.type
@@ -87,6 +99,13 @@ class Plan:
 
         rows = await metering_loaders.plan_usage_charges.load(info, self.row.id)
         return [UsageCharge.from_row(charge, meter, self.row.currency) for charge, meter in rows]
+
+    @strawberry.field(description="The features the plan grants, by code.")
+    async def features(self, info: Info) -> list[FeatureGrant]:
+        return [
+            FeatureGrant.from_row(g, f)
+            for g, f in await entitlements_loaders.plan_grants.load(info, self.row.id)
+        ]
 
     @strawberry.field(description="Add-ons offered with this plan.")
     async def addons(self, info: Info, include_archived: bool = False) -> list[Addon]:

@@ -29,7 +29,7 @@ from models.platform.access import Principal, require_visible
 from models.platform.events import Event, Holder, Holdings
 from models.tenants import service as tenants
 from resolvers.invoicing.types import Invoice
-from resolvers.live.types import InvoiceEvent, SeatsChanged, UsageRecordedEvent
+from resolvers.live.types import EntitlementsChanged, InvoiceEvent, SeatsChanged, UsageRecordedEvent
 from resolvers.shared.context import Info
 from resolvers.shared.loaders import Loaders
 
@@ -49,6 +49,7 @@ Access = Callable[[Principal, str], bool]
 
 SEATS = frozenset({EventType.SEATS_CHANGED})
 USAGE = frozenset({EventType.USAGE_RECORDED})
+ENTITLEMENTS = frozenset({EventType.ENTITLEMENTS_CHANGED})
 INVOICES = frozenset(
     t.value for t in (EventType.INVOICE_CREATED, EventType.INVOICE_PAID, EventType.INVOICE_PAYMENT_FAILED)
 )
@@ -93,6 +94,16 @@ class LiveSubscriptions:
             )
 
         return _LiveStream(info, str(tenant_id), events, _manages, build)
+
+    @strawberry.subscription(
+        description="The tenant's entitlements, each time something moves them (within a second of the "
+        "change's commit). ADMIN, the tenant's key or its PARTNER key."
+    )
+    async def entitlements_changed(
+        self, info: Info, tenant_id: strawberry.ID
+    ) -> AsyncIterator[EntitlementsChanged]:
+        events = await _open(info, str(tenant_id), ENTITLEMENTS, _meters)
+        return _LiveStream(info, str(tenant_id), events, _meters, _sync(EntitlementsChanged.of))
 
 
 async def _open(info: Info, tenant_id: str, types: frozenset[str], may_see: Access) -> AsyncIterator[Event]:

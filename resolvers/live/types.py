@@ -6,7 +6,9 @@ from datetime import datetime
 
 import strawberry
 
+from models.entitlements.payloads import EntitlementsChangedPayload
 from models.platform.events import Event
+from resolvers.entitlements.types import Entitlement
 from resolvers.invoicing.types import Invoice
 from resolvers.seats.types import SeatSummary
 from resolvers.shared.context import Info
@@ -83,3 +85,29 @@ class InvoiceEvent:
     type: str = strawberry.field(description="invoice.created, invoice.paid or invoice.payment_failed.")
     at: datetime
     invoice: Invoice = strawberry.field(description="The invoice as it is when the event is delivered.")
+
+
+@strawberry.type(
+    description="Something moved the tenant's entitlements (a plan change, a renewal, usage reaching a "
+    "limit, seats, a payment's standing, the catalog): every feature's as it stood right after."
+)
+class EntitlementsChanged:
+    id: strawberry.ID = strawberry.field(description="The event's id, the same as its webhook delivery's.")
+    tenant_id: strawberry.ID
+    at: datetime
+    reason: str = strawberry.field(
+        description="The event that moved them: subscription.plan_changed, subscription.renewed, "
+        "usage.limit_reached, seats.changed, catalog.changed, …"
+    )
+    entitlements: list[Entitlement]
+
+    @classmethod
+    def of(cls, event: Event) -> EntitlementsChanged:
+        payload = EntitlementsChangedPayload.model_validate(event.data)
+        return cls(
+            id=strawberry.ID(event.id),
+            tenant_id=strawberry.ID(str(event.tenant_id)),
+            at=event.at,
+            reason=payload.reason,
+            entitlements=[Entitlement.of_data(e) for e in payload.entitlements],
+        )

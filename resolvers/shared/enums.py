@@ -8,11 +8,14 @@ import strawberry
 from models.kernel.enums import Aggregation as AggregationValue
 from models.kernel.enums import DeliveryStatus as DeliveryStatusValue
 from models.kernel.enums import EffectiveAt as EffectiveAtValue
+from models.kernel.enums import EntitlementReason as EntitlementReasonValue
+from models.kernel.enums import FeatureKind as FeatureKindValue
 from models.kernel.enums import Interval as IntervalValue
 from models.kernel.enums import InvoiceReason as InvoiceReasonValue
 from models.kernel.enums import InvoiceStatus as InvoiceStatusValue
 from models.kernel.enums import LineKind as LineKindValue
 from models.kernel.enums import MemberStatus as MemberStatusValue
+from models.kernel.enums import Overage as OverageValue
 from models.kernel.enums import PricingModel as PricingModelValue
 from models.kernel.enums import ProrationMode as ProrationModeValue
 from models.kernel.enums import Role as RoleValue
@@ -123,3 +126,29 @@ WebhookDeliveryStatus = strawberry.enum(
 
 
 SubscriptionStatus = strawberry.enum(SubscriptionStatusValue, name="SubscriptionStatus")
+
+
+FeatureKind = strawberry.enum(
+    FeatureKindValue,
+    name="FeatureKind",
+    description="BOOLEAN: on or off; LIMIT: up to a number the app counts (projects), through "
+    "consumeEntitlement; METERED: up to a meter's usage in the current billing period.",
+)
+
+
+Overage = strawberry.enum(
+    OverageValue,
+    name="Overage",
+    description="Past the limit: BLOCK turns the feature off and refuses consumption; ALLOW keeps it on "
+    "(the plan's usage charge bills the usage).",
+)
+
+
+EntitlementReason = strawberry.enum(
+    EntitlementReasonValue,
+    name="EntitlementReason",
+    description="Why a feature is off: NOT_IN_PLAN (neither the plan nor an add-on grants it), "
+    "LIMIT_REACHED (a BLOCK limit is used up), SUBSCRIPTION_INACTIVE (no live subscription, or one "
+    "that grants nothing: only TRIALING, ACTIVE and PAST_DUE within its grace do), SEAT_TYPE_EXCLUDED (the "
+    "member's seat type is outside every grant).",
+)

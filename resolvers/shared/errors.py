@@ -108,6 +108,24 @@ class ProviderError(Error):
     pass
 
 
+# ``Entitlement`` is the entitlements domain's type; lazily referenced like ``Member``.
+EntitlementType = Annotated["Entitlement", strawberry.lazy("resolvers.entitlements.types")]  # noqa: F821
+
+
+@strawberry.type(description="Consuming would pass a BLOCK limit; nothing was recorded.")
+class LimitReachedError(Error):
+    entitlement: EntitlementType = strawberry.field(
+        description="The feature as it stands: limit, used, remaining."
+    )
+
+
+@strawberry.type(
+    description="The tenant or member may not use the feature at all; `entitlement.reason` says why."
+)
+class NotEntitledError(Error):
+    entitlement: EntitlementType
+
+
 # What buying a plan with add-on quantities can fail with (subscribe, changePlan).
 PurchaseErrors = (
     ValidationError
@@ -124,6 +142,11 @@ PurchaseErrors = (
 def _member_type() -> Any:
     """The seats domain's ``Member``, resolved when an error is built (after the schema is)."""
     return LazyType("Member", "resolvers.members.types").resolve_type()
+
+
+def _entitlement(value: Any) -> Any:
+    """The entitlements domain's ``Entitlement`` of a rules value, resolved when an error is built."""
+    return LazyType("Entitlement", "resolvers.entitlements.types").resolve_type().of(value)
 
 
 def _base(exc: domain.DomainError) -> dict[str, Any]:
@@ -168,6 +191,14 @@ ERROR_TYPES: dict[type[domain.DomainError], tuple[type, Any]] = {
     domain.AlreadySubscribed: _plain(AlreadySubscribedError),
     domain.IdempotencyConflict: _plain(IdempotencyConflictError),
     domain.ProviderFailed: _plain(ProviderError),
+    domain.LimitReached: (
+        LimitReachedError,
+        lambda e: LimitReachedError(**_base(e), entitlement=_entitlement(e.entitlement)),
+    ),
+    domain.NotEntitled: (
+        NotEntitledError,
+        lambda e: NotEntitledError(**_base(e), entitlement=_entitlement(e.entitlement)),
+    ),
 }
 
 

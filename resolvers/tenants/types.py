@@ -10,6 +10,8 @@ from models.kernel.enums import SalesMode as SalesModeValue
 from models.platform.clocks import clock_for_tenant
 from models.platform.pagination import Page, page_size
 from models.tables import TenantRow
+from resolvers.entitlements import loaders as entitlements_loaders
+from resolvers.entitlements.types import Entitlement
 from resolvers.invoicing import loaders as invoicing_loaders
 from resolvers.invoicing.types import Invoice
 from resolvers.members import loaders as members_loaders
@@ -126,6 +128,15 @@ class Tenant:
         return await seat_summary(
             info, self.row.id, await subscriptions_loaders.live_subscription.load(info, self.row.id)
         )
+
+    @strawberry.field(
+        description="The tenant's entitlement to every feature, by code, as its clock now sees it (ADMIN and "
+        "its TENANT keys; `entitlement` asks about one feature, or one member)."
+    )
+    async def entitlements(self, info: Info) -> list[Entitlement]:
+        return [
+            Entitlement.of(e) for e in await entitlements_loaders.tenant_entitlements.load(info, self.row)
+        ]
 
     @strawberry.field(description="Active members, oldest first.")
     async def members(self, info: Info) -> list[Member]:

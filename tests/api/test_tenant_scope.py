@@ -165,6 +165,19 @@ CASES: dict[str, tuple[str, Callable[[Objects], dict[str, Any]]]] = {
         "mutation($id: ID!) { redeliverWebhook(deliveryId: $id) { __typename ... on Error { code } } }",
         lambda o: {"id": o["delivery"]},
     ),
+    "Query.entitlement": (
+        'query($id: ID!) { entitlement(tenantId: $id, featureCode: "sso") { enabled } }',
+        lambda o: {"id": o["tenant"]},
+    ),
+    "Query.customerState": (
+        "query($id: ID!) { customerState(tenantId: $id) { tenant { id } } }",
+        lambda o: {"id": o["tenant"]},
+    ),
+    "Mutation.consumeEntitlement": (
+        """mutation($id: ID!) { consumeEntitlement(input: {tenantId: $id, featureCode: "projects",
+             idempotencyKey: "k"}) { __typename ... on Error { code } } }""",
+        lambda o: {"id": o["tenant"]},
+    ),
     "Mutation.advanceTestClock": (
         """mutation($id: ID!) { advanceTestClock(id: $id, frozenTime: "2030-01-01T00:00:00Z") {
              __typename ... on Error { code } } }""",
@@ -191,6 +204,12 @@ ADMIN_ONLY: dict[str, str] = {
         currency: "USD", testClockId: "clock_x"}) { __typename ... on Error { code } } }""",
     "Mutation.retryProviderTasks": """mutation { retryProviderTasks(tenantId: "ten_x") {
         __typename ... on Error { code } } }""",
+    "Mutation.grantFeature": """mutation { grantFeature(input: {planId: "plan_x", featureCode: "sso"}) {
+        __typename ... on Error { code } } }""",
+    "Mutation.revokeFeatureGrant": """mutation { revokeFeatureGrant(grantId: "grant_x") {
+        __typename ... on Error { code } } }""",
+    "Mutation.archiveFeature": """mutation { archiveFeature(featureId: "feat_x") {
+        __typename ... on Error { code } } }""",
 }
 
 
@@ -215,7 +234,7 @@ def fields_taking_ids(schema: GraphQLSchema) -> set[str]:
 
 # GraphQL subscriptions run over the websocket only; tests/gateway/test_live.py walks
 # each with another tenant's key (NOT_FOUND, and no event).
-LIVE = {"Live.seatsChanged", "Live.usageRecorded", "Live.invoiceEvents"}
+LIVE = {"Live.seatsChanged", "Live.usageRecorded", "Live.invoiceEvents", "Live.entitlementsChanged"}
 
 
 def test_every_field_that_takes_an_id_is_walked() -> None:
@@ -223,7 +242,10 @@ def test_every_field_that_takes_an_id_is_walked() -> None:
 
 
 # Usage ingestion and reads: a tenant's own PARTNER key may run these.
-METERING = {name for name in CASES if "Usage" in name or name.startswith("Query.meterUnit")}
+METERING = {name for name in CASES if "Usage" in name or name.startswith("Query.meterUnit")} | {
+    "Query.entitlement",
+    "Mutation.consumeEntitlement",
+}
 
 
 async def assert_not_found_everywhere(caller: Api, objects: Objects, skip: set[str] | None = None) -> None:

@@ -35,6 +35,8 @@ USAGE = """subscription($t: ID!) { usageRecorded(tenantId: $t) { tenantId accept
 INVOICES = """subscription($t: ID!) { invoiceEvents(tenantId: $t) { type at
   invoice { id number status total { amount currency } amountDue { amount }
             lines { kind amount { amount } } } } }"""
+ENTITLEMENTS = """subscription($t: ID!) { entitlementsChanged(tenantId: $t) { tenantId at reason
+  entitlements { featureCode enabled reason limit used remaining } } }"""
 REVOKE = "mutation($id: ID!) { revokeApiKey(id: $id) { __typename } }"
 
 
@@ -154,7 +156,7 @@ async def test_another_tenants_keys_get_not_found_on_every_live_field(
         keys = [(await new_key(api, role, intruder))["secret"] for role in ("TENANT", "PARTNER")]
         for key in keys:
             async with live(address, key) as client:
-                for query in (SEATS, USAGE, INVOICES):
+                for query in (SEATS, USAGE, INVOICES, ENTITLEMENTS):
                     op = await client.subscribe(query, {"t": victim})
                     message = await client.receive()
                     assert message["type"] == "error" and message["id"] == op, message

@@ -1,0 +1,1 @@
+"""Entitlements: features, grants, and what a tenant may do right now."""
