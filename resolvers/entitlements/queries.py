@@ -16,7 +16,7 @@ class EntitlementQueries:
         ctx = info.context
         rows = await entitlements.list_features(ctx.deps, include_archived)
         async with ctx.deps.store.read() as session:
-            meters = dict((await session.execute(select(MeterRow.id, MeterRow.name))).tuples().all())
+            meters = {row.id: row.name for row in await session.execute(select(MeterRow.id, MeterRow.name))}
         return [Feature.from_row(r, meters.get(r.meter_id or "")) for r in rows]
 
     @strawberry.field(

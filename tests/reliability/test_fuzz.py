@@ -55,7 +55,9 @@ from tests.builders.metering import new_meter, record
 SDL = build_schema().as_str()
 BOOTSTRAP_KEY = "fuzz-bootstrap-admin-key-0123456789"  # cannot be revoked by a fuzzed revokeApiKey
 TYPED_CODES = {code.value for code in ErrorCode}
-PRE_EXECUTION_CODES = {"GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED"}
+# Refusals before anything runs, each naming what to change; QUERY_COST_EXCEEDED comes
+# back for generated documents that nest three unpaginated lists (plans, add-ons, features).
+PRE_EXECUTION_CODES = {"GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED", "QUERY_COST_EXCEEDED"}
 # (queries, mutations, invalid operations) per backend: 2,000 operations on PostgreSQL,
 # which refuses what SQLite swallows (NUL, out-of-range numbers and dates), so finds
 # more; fewer on SQLite. About 20 ms each (half generating, half answering).
