@@ -10,7 +10,9 @@ from sqlalchemy import select, text, update
 
 from models.api_keys import service as api_keys
 from models.catalog import service as catalog
-from models.kernel.errors import AlreadySubscribed, NoSeatsAvailable, ValidationFailed
+from models.entitlements import service as entitlements
+from models.entitlements.inputs import FeatureCreate, FeatureGrantCreate
+from models.kernel.errors import AlreadySubscribed, NoSeatsAvailable, NotFound, ValidationFailed
 from models.members import service as members
 from models.members.inputs import MemberInvite
 from models.metering import ingest as usage
@@ -20,7 +22,7 @@ from models.platform.access import operator
 from models.platform.deps import Deps
 from models.subscriptions import service as subscriptions
 from models.subscriptions.inputs import SubscriptionCreate
-from models.tables import AddonRow, ApiKeyRow, PlanAddonRow, PlanRow, TenantRow
+from models.tables import AddonRow, ApiKeyRow, FeatureGrantRow, FeatureRow, PlanAddonRow, PlanRow, TenantRow
 from models.tenants import service as tenants
 
 DEMO_TENANTS: list[dict[str, Any]] = [
@@ -286,6 +288,27 @@ DEMO_USAGE_CHARGES: list[dict[str, Any]] = [
 ]
 DEMO_USAGE_DAYS = 20
 
+# Features, and what each plan grants of them: SSO on Enterprise; projects by tier;
+# API calls capped on Starter (blocked past 10,000 a period), unlimited (and charged
+# for, where a plan has a usage charge) on the rest; editing for FULL seats only.
+DEMO_FEATURES: list[dict[str, Any]] = [
+    {"code": "sso", "name": "Single sign-on", "kind": "BOOLEAN", "description": "SAML and OIDC sign-in."},
+    {"code": "projects", "name": "Projects", "kind": "LIMIT", "description": "Projects held at once."},
+    {"code": "api_calls", "name": "API calls", "kind": "METERED", "meter_name": "api_calls"},
+    {"code": "editing", "name": "Editing", "kind": "BOOLEAN", "description": "Changing content."},
+]
+DEMO_PROJECTS: dict[str, int | None] = {"starter": 3, "enterprise": None}  # other plans: 20
+DEMO_GRANTS: list[tuple[str, dict[str, Any]]] = [  # (plan code, grant)
+    (plan, grant)
+    for plan in [p["code"] for p in DEMO_PLANS]
+    for grant in [
+        {"feature_code": "projects", "limit": DEMO_PROJECTS.get(plan, 20)},
+        {"feature_code": "api_calls", "limit": 10_000 if plan == "starter" else None},
+        {"feature_code": "editing", "seat_types": ["FULL"]},
+        *([{"feature_code": "sso"}] if plan == "enterprise" else []),
+    ]
+]
+
 DEMO_KEY_NAME = "demo admin"
 
 
@@ -295,6 +318,7 @@ async def seed_demo(deps: Deps) -> list[TenantRow]:
     created = await _seed_tenants(deps)
     await _seed_catalog(deps)
     await _seed_meters(deps)
+    await _seed_features(deps)
     await _seed_teams(deps)
     await _seed_usage(deps)
     return created
@@ -333,9 +357,7 @@ async def _seed_meters(deps: Deps) -> None:
     """The demo meters and usage charges, where the names are free."""
     admin = operator()
     for spec in DEMO_METERS:
-        with contextlib.suppress(
-            ValidationFailed
-        ):  # the name is taken: an earlier seed, or the operator's own
+        with contextlib.suppress(ValidationFailed):  # the name is taken: an earlier seed, or the operator's
             await meters.create_meter(deps, admin, MeterCreate.parse(spec))
     async with deps.store.read() as session:
         plans = dict((await session.execute(select(PlanRow.code, PlanRow.id))).all())
@@ -347,19 +369,36 @@ async def _seed_meters(deps: Deps) -> None:
             )
 
 
+async def _seed_features(deps: Deps) -> None:
+    """The demo features where the codes are free, and their grants to plans that grant
+    nothing of them yet (an operator's own grant, or feature of another kind, is kept)."""
+    admin = operator()
+    for spec in DEMO_FEATURES:
+        with contextlib.suppress(ValidationFailed):  # the code is taken: an earlier seed, or the operator's
+            await entitlements.create_feature(deps, admin, FeatureCreate.parse(spec))
+    async with deps.store.read() as session:
+        plans = dict((await session.execute(select(PlanRow.code, PlanRow.id))).all())
+        kinds = dict((await session.execute(select(FeatureRow.code, FeatureRow.kind))).all())
+        grants = select(FeatureGrantRow.plan_id, FeatureRow.code).join(FeatureRow)
+        granted = set((await session.execute(grants.where(FeatureGrantRow.revoked_at.is_(None)))).all())
+    demo_kinds = {f["code"]: f["kind"] for f in DEMO_FEATURES}
+    for plan, spec in DEMO_GRANTS:
+        code, plan_id = spec["feature_code"], plans.get(plan)
+        if plan_id is None or (plan_id, code) in granted or kinds.get(code) != demo_kinds[code]:
+            continue
+        grant = FeatureGrantCreate.parse({"plan_id": plan_id, **spec})
+        with contextlib.suppress(ValidationFailed, NotFound):  # archived since, or changed by the operator
+            await entitlements.grant_feature(deps, admin, grant)
+
+
 async def _seed_usage(deps: Deps) -> None:
     """Hourly API calls and a daily storage peak for the last days, keyed by hour, so
     seeding again counts nothing twice and only adds the hours since."""
     async with deps.store.read() as session:
-        tenant_ids = list(
-            (
-                await session.scalars(
-                    select(TenantRow.id)
-                    .where(TenantRow.email.in_(list(DEMO_TEAMS)))
-                    .order_by(TenantRow.email)
-                )
-            ).all()
+        demo_teams = (
+            select(TenantRow.id).where(TenantRow.email.in_(list(DEMO_TEAMS))).order_by(TenantRow.email)
         )
+        tenant_ids = list((await session.scalars(demo_teams)).all())
     now = deps.clock.now().replace(minute=0, second=0, microsecond=0)
     events: list[dict[str, Any]] = []
     for n, tenant_id in enumerate(tenant_ids):

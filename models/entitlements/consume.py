@@ -10,8 +10,9 @@ back (a project deleted). Plain ``recordUsage`` never refuses: it says what happ
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,18 +20,19 @@ from models.entitlements.inputs import Consumption
 from models.entitlements.payloads import EntitlementsChangedPayload
 from models.entitlements.queries import feature_by_code, tenant_entitlements
 from models.entitlements.rules import MICROS, Entitlement
-from models.kernel.enums import EntitlementReason, FeatureKind, Overage
+from models.kernel.enums import Aggregation, EntitlementReason, FeatureKind, Overage
 from models.kernel.errors import IdempotencyConflict, LimitReached, NotEntitled, ValidationFailed
 from models.metering import ingest
 from models.metering.rules import format_units
 from models.platform import locks
 from models.platform.access import Principal, require_visible
-from models.platform.clocks import tenant_clock
 from models.platform.deps import Deps
 from models.platform.events import emit
-from models.tables import ConsumptionRow, FeatureRow, FeatureUsageRow, MeterRow, TenantRow
+from models.subscriptions.renewals import renew_first
+from models.tables import ConsumptionRow, FeatureRow, FeatureUsageRow, MeterRow, SubscriptionRow, TenantRow
 
 LIMIT_REACHED = "usage.limit_reached"
+BELOW_LIMIT = "usage.below_limit"  # a LIMIT feature given back under its limit is on again
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,19 +51,24 @@ async def consume(deps: Deps, actor: Principal, spec: Consumption) -> Consumed:
                 "input.featureCode",
                 f"{feature.code!r} is a BOOLEAN feature: nothing to consume; ask `entitlement`",
             )
-        now = (await tenant_clock(session, deps, tenant)).now()
+        # A period that has ended renews first, as for every change: a METERED limit
+        # counts the period the consumption falls in, never the one that just closed.
+        now = await renew_first(session, deps, tenant, await locks.live_subscription(session, tenant.id))
         prior = await session.get(ConsumptionRow, (tenant.id, spec.idempotency_key))
         if prior is not None:
             return await _replay(session, deps, tenant, feature, prior, spec, now)
-        before = (await tenant_entitlements(session, deps, tenant, now, codes=[feature.code])).of(
-            feature.code
-        )
+        state = await tenant_entitlements(session, deps, tenant, now, codes=[feature.code])
+        before = state.of(feature.code)
         amount = spec.amount_micros
+        if feature.kind is FeatureKind.METERED:
+            await _check_adds_up(session, feature)
         _check(before, feature, amount)
         if feature.kind is FeatureKind.LIMIT:
             await _hold(session, tenant.id, feature.id, amount, now)
         else:
-            await _record_usage(session, deps, actor, tenant, feature, spec)
+            await _record_usage(
+                session, deps, actor, tenant, feature, spec, _counted_at(now, state.subscription)
+            )
         session.add(
             ConsumptionRow(
                 tenant_id=tenant.id,
@@ -79,10 +86,25 @@ async def consume(deps: Deps, actor: Principal, spec: Consumption) -> Consumed:
             emit(
                 session,
                 deps,
-                EntitlementsChangedPayload.of(tenant.id, LIMIT_REACHED, state.entitlements),
+                EntitlementsChangedPayload.of(
+                    tenant.id, LIMIT_REACHED if not after.enabled else BELOW_LIMIT, state.entitlements
+                ),
                 now,
             )
         return Consumed(after, False)
+
+
+async def _check_adds_up(session: AsyncSession, feature: FeatureRow) -> None:
+    """A consumption adds its amount to the meter's count: true of a SUM meter only (a MAX
+    or LATEST meter's count is one point's value, a COUNT meter's the points, however big)."""
+    meter = await session.get(MeterRow, feature.meter_id)
+    if meter is not None and meter.aggregation is not Aggregation.SUM:
+        raise ValidationFailed(
+            "input.featureCode",
+            f"{feature.code!r} counts meter {meter.name!r}, which aggregates by {meter.aggregation.value}: "
+            "only a SUM meter's usage adds up consumption by consumption; record its usage with "
+            "recordUsage and check it with `entitlement`",
+        )
 
 
 def _check(entitlement: Entitlement, feature: FeatureRow, amount: int) -> None:
@@ -122,6 +144,18 @@ def _decided_again(entitlement: Entitlement) -> Entitlement:
     )
 
 
+def _counted_at(now: datetime, subscription: SubscriptionRow | None) -> datetime:
+    """When a METERED consumption's usage is recorded: now, except in the fraction of a
+    second before the period's first whole second. Meters keep whole seconds (a point at
+    12:00:00.4 is at 12:00:00) and a period counts those from its first whole second, so
+    usage recorded at now there would count in the period before, and the next check would
+    not see it; it is recorded at that first second instead (less than a second later)."""
+    first = math.ceil(subscription.current_period_start.timestamp()) if subscription is not None else 0
+    if math.floor(now.timestamp()) >= first:
+        return now
+    return datetime.fromtimestamp(first, UTC)
+
+
 async def _hold(session: AsyncSession, tenant_id: str, feature_id: str, amount: int, now: datetime) -> None:
     row = await session.get(FeatureUsageRow, (tenant_id, feature_id))
     if row is None:
@@ -140,6 +174,7 @@ async def _record_usage(
     tenant: TenantRow,
     feature: FeatureRow,
     spec: Consumption,
+    at: datetime,
 ) -> None:
     meter = await session.get(MeterRow, feature.meter_id)
     assert meter is not None  # a METERED feature's meter is a foreign key
@@ -152,6 +187,7 @@ async def _record_usage(
                 "tenantId": tenant.id,
                 "meterName": meter.name,
                 "value": spec.amount,
+                "timestamp": at,
                 "idempotencyKey": f"consume:{spec.idempotency_key}",
             }
         ],

@@ -251,3 +251,15 @@ async def test_customer_state_and_tenant_entitlements_answer_in_one_call(api: Ap
         "query($t: ID!) { customerState(tenantId: $t) { tenant { id } } }", {"t": tenant}
     )
     assert hidden["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+
+
+async def test_a_feature_on_a_max_meter_is_checked_not_consumed(api: Api) -> None:
+    await new_meter(api, "storage_gb", aggregation="MAX")
+    await feature(api, "storage", "METERED", meter="storage_gb")
+    plan = await create_plan(api, "storage_plan", 10_00)
+    await grant(api, "storage", plan=plan, limit=100)
+    tenant = await new_tenant(api, "Acme")
+    await subscribe(api, tenant, plan)
+    refused = await consume(api, tenant, "storage", "grow")
+    assert refused["__typename"] == "ValidationError" and refused["field"] == "input.featureCode"
+    assert (await entitlement(api, tenant, "storage"))["used"] == 0

@@ -178,6 +178,11 @@ CASES: dict[str, tuple[str, Callable[[Objects], dict[str, Any]]]] = {
              idempotencyKey: "k"}) { __typename ... on Error { code } } }""",
         lambda o: {"id": o["tenant"]},
     ),
+    "Mutation.issueEntitlementToken": (
+        """mutation($id: ID!, $member: ID!) { issueEntitlementToken(tenantId: $id, memberId: $member) {
+             __typename ... on Error { code } } }""",
+        lambda o: {"id": o["tenant"], "member": o["member"]},
+    ),
     "Mutation.advanceTestClock": (
         """mutation($id: ID!) { advanceTestClock(id: $id, frozenTime: "2030-01-01T00:00:00Z") {
              __typename ... on Error { code } } }""",
@@ -245,6 +250,7 @@ def test_every_field_that_takes_an_id_is_walked() -> None:
 METERING = {name for name in CASES if "Usage" in name or name.startswith("Query.meterUnit")} | {
     "Query.entitlement",
     "Mutation.consumeEntitlement",
+    "Mutation.issueEntitlementToken",
 }
 
 
