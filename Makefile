@@ -42,4 +42,4 @@ schema: $(VENV)/.installed-runtime  ## regenerate schema.graphql after changing 
 	$(BIN)/billing-gateway export-schema > schema.graphql
 
 clean:
-	rm -rf $(VENV) gateway.db gateway.db-wal gateway.db-shm
+	rm -rf $(VENV) gateway.db gateway.db-wal gateway.db-shm gateway-secret.key

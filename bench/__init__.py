@@ -16,9 +16,12 @@ Workloads, in the order they run (each on both databases):
   counts and last 10 invoices with lines, requests/s under 8 concurrent clients;
 - ``fleet``: the same fields for ``tenants(first: 100)``: latency, and the SQL
   statements it costs for 10 tenants and for 100 (which must be equal);
-- ``seats``: 200 concurrent invites for 50 free seats: exactly 50 admitted, invites/s.
+- ``seats``: 200 concurrent invites for 50 free seats: exactly 50 admitted, invites/s;
+- ``entitlements``: the entitlement check (BOOLEAN, LIMIT and METERED features of 20
+  tenants), checks/s and p50/p99 under 8 concurrent clients, and the SQL statements one
+  check costs.
 
-The last three measure the gateway over HTTP against ``baseline``, a bare Starlette app
+The last four measure the gateway over HTTP against ``baseline``, a bare Starlette app
 with hand-written SQL served the same way on the same database, after checking that
 both answer the same JSON. Sizes per profile (``--smoke``, ``--quick``, full) are in
 ``core.PROFILES``.

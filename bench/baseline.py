@@ -1,5 +1,5 @@
-"""The hand-written baseline of the dashboard, fleet and seats workloads: a bare
-Starlette app with hand-written SQL, what a good engineer would write without the
+"""The hand-written baseline of the dashboard, fleet, seats and entitlements workloads: a
+bare Starlette app with hand-written SQL, what a good engineer would write without the
 gateway's layers (GraphQL, services, the ORM).
 
 ``BaselineServer`` (bench.server) runs it under uvicorn in a process of its own, as
@@ -15,7 +15,10 @@ response carries under ``data`` for the same request (the workloads check that):
 - ``/dashboard {tenantId}``: ``{"tenant": TENANT}`` (bench.workloads.dashboard.DASHBOARD);
 - ``/fleet {first}``: ``{"tenants": {"edges": [{"node": TENANT}, ...]}}`` (FLEET);
 - ``/invite {tenantId, email}``: ``{"inviteMember": Member | NoSeatsAvailableError}``
-  (bench.workloads.seats.INVITE), the seat check and the insert under one lock.
+  (bench.workloads.seats.INVITE), the seat check and the insert under one lock;
+- ``/entitlement {tenantId, featureCode}``: ``{"entitlement": Entitlement}``
+  (bench.workloads.entitlements.CHECK), from bench.baseline_entitlements: the key, one
+  joined statement, and for a METERED feature one more for the period's usage.
 
 A request's tenants cost a fixed handful of statements, whatever their number: each
 relation is one query with IN (...) over the ids of the page (``= ANY(?)`` on
@@ -56,6 +59,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bench.baseline_entitlements import KEY, check_entitlement, may_read
 from models.kernel.ids import new_id
 
 POOL_SIZE = 10
@@ -620,6 +624,23 @@ def create_app(url: str | None = None) -> Starlette:
             result = await invite_member(conn, kind, key_id, str(body["tenantId"]), str(body["email"]))
             return _answer({"inviteMember": result}, conn)
 
+    async def entitlement(request: Request) -> Response:
+        body = await request.json()
+        tenant_id, code = str(body["tenantId"]), str(body["featureCode"])
+        scheme, _, secret = request.headers.get("authorization", "").partition(" ")
+        async with pool.acquire() as conn:
+            found = await conn.fetch(KEY, _hash(secret.strip())) if scheme.lower() == "bearer" else []
+            if not found:
+                return JSONResponse(UNAUTHORIZED, status_code=401)
+            answer = (
+                await check_entitlement(conn, tenant_id, code) if may_read(*found[0], tenant_id) else None
+            )
+            if answer is None:
+                return JSONResponse(
+                    {"error": f"no feature {code!r} for tenant {tenant_id!r}"}, status_code=404
+                )
+            return _answer({"entitlement": answer}, conn)
+
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await pool.open()
@@ -635,6 +656,7 @@ def create_app(url: str | None = None) -> Starlette:
             Route("/dashboard", dashboard, methods=["POST"]),
             Route("/fleet", fleet, methods=["POST"]),
             Route("/invite", invite, methods=["POST"]),
+            Route("/entitlement", entitlement, methods=["POST"]),
         ],
         lifespan=lifespan,
     )

@@ -1,5 +1,5 @@
-"""`python -m bench`: run every workload (ingest, month_count, dashboard, fleet, seats;
-see bench/__init__.py) on SQLite, then PostgreSQL; print the table and a summary line
+"""`python -m bench`: run every workload (ingest, month_count, dashboard, fleet, seats,
+entitlements; see bench/__init__.py) on SQLite, then PostgreSQL; print the table and a summary line
 of the headline ratios; write the JSON. ``--only NAME`` runs some of them."""
 
 from __future__ import annotations

@@ -152,6 +152,8 @@ class Profile:
     fleet_seconds: float  # fleet: fewer calls (2 at least) once a path has taken this long
     invites: int  # seats: concurrent invites to one team
     free_seats: int  # seats: its free seats
+    entitlement_tenants: int  # entitlements: tenants checked (each has three features)
+    entitlement_points: int  # entitlements: usage points of each tenant's metered feature this period
 
 
 PROFILES = {
@@ -172,6 +174,8 @@ PROFILES = {
         fleet_seconds=1.0,
         invites=20,
         free_seats=5,
+        entitlement_tenants=4,
+        entitlement_points=20,
     ),
     "quick": Profile(
         "quick",
@@ -190,6 +194,8 @@ PROFILES = {
         fleet_seconds=3.0,
         invites=200,
         free_seats=50,
+        entitlement_tenants=20,
+        entitlement_points=200,
     ),
     "full": Profile(
         "full",
@@ -208,6 +214,8 @@ PROFILES = {
         fleet_seconds=30.0,
         invites=200,
         free_seats=50,
+        entitlement_tenants=50,
+        entitlement_points=500,
     ),
 }
 

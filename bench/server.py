@@ -24,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -367,5 +367,48 @@ async def run_load(
             check(answer)
 
     await asyncio.gather(*(drive(c) for c in connections))
+    load.seconds = time.perf_counter() - began
+    return load
+
+
+async def run_mixed_load(
+    connections: Sequence[HttpConnection],
+    requests: Sequence[bytes],
+    *,
+    seconds: float,
+    warmup: int,
+    check: Callable[[int, Response], None],
+) -> Load:
+    """``run_load`` over several requests: connection ``c`` of ``n`` sends them in turn,
+    starting at request ``c * len(requests) // n``, so the connections ask different
+    things at any moment. ``check`` gets the request's index with each answer."""
+    count = len(requests)
+
+    def turns(conn_index: int) -> Iterator[int]:
+        index = conn_index * count // max(len(connections), 1)
+        while True:
+            yield index % count
+            index += 1
+
+    async def warm(conn: HttpConnection, order: Iterator[int]) -> None:
+        for _ in range(warmup):
+            index = next(order)
+            check(index, await conn.send(requests[index]))
+
+    orders = [turns(i) for i in range(len(connections))]
+    await asyncio.gather(*(warm(c, o) for c, o in zip(connections, orders, strict=True)))
+    load = Load(0.0)
+    began = time.perf_counter()
+    deadline = began + seconds
+
+    async def drive(conn: HttpConnection, order: Iterator[int]) -> None:
+        while time.perf_counter() < deadline:
+            index = next(order)
+            sent = time.perf_counter()
+            answer = await conn.send(requests[index])
+            load.latencies.append(time.perf_counter() - sent)
+            check(index, answer)
+
+    await asyncio.gather(*(drive(c, o) for c, o in zip(connections, orders, strict=True)))
     load.seconds = time.perf_counter() - began
     return load

@@ -16,13 +16,16 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route, WebSocketRoute
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from gateway.auth import Authenticator
+from gateway.fast_entitlements import FastEntitlements
 from gateway.health import health_endpoint
+from gateway.jwks import jwks_endpoint
 from gateway.live import Hub
 from gateway.logging import configure_logging, request_id_var
 from gateway.middleware import RequestContextMiddleware
@@ -49,6 +52,35 @@ class GatewayGraphQL(GraphQL[Context, None]):
         self.deps = deps
         self.auth = Authenticator(deps, settings.admin_api_key)
         self.max_response_bytes = settings.max_response_bytes
+        self.fast = (
+            FastEntitlements(
+                self.schema._schema,
+                settings,
+                deps,
+                self.auth,
+                self.encode_json,
+                self._streams,
+            )
+            if settings.fast_entitlements
+            else None
+        )
+
+    def _streams(self, accept: str) -> bool:
+        """Whether the Accept header asks for one of the view's streaming transports."""
+        return (
+            bool(self._stream_transport_map)
+            and self._get_stream_transport_from_headers({"accept": accept}) is not None
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """An entitlement check over POST is answered by ``gateway.fast_entitlements``
+        when it recognises it; everything else (and anything it hands back) by Strawberry."""
+        if self.fast is not None and scope["type"] == "http" and scope.get("method") == "POST":
+            handed_back = await self.fast.serve(scope, receive, send)
+            if handed_back is None:
+                return
+            receive = handed_back
+        await super().__call__(scope, receive, send)
 
     def encode_json(self, data: object) -> str | bytes:
         """A response (or a websocket result) larger than GATEWAY_MAX_RESPONSE_BYTES is
@@ -181,6 +213,7 @@ def create_app(settings: Settings | None = None, *, deps: Deps | None = None) ->
         routes=[
             Route("/", root),
             Route("/healthz", health_endpoint(deps)),
+            Route("/.well-known/jwks.json", jwks_endpoint(deps)),
             Route("/webhooks/stripe", stripe_webhook_endpoint(settings, deps), methods=["POST"]),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),

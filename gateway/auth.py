@@ -1,5 +1,10 @@
 """API-key authentication: `Authorization: Bearer <key>` (or the websocket's
-connection_init payload) to a Principal."""
+connection_init payload) to a Principal.
+
+Every request looks its key up afresh (one indexed SELECT by the secret's SHA-256), so a
+revoked key fails on the very next request. The entitlement check's fast path
+(``gateway.fast_entitlements``) reads the key in the same statement as the entitlement,
+using ``credentials`` and ``stored_key_hash`` below to decide what to look up."""
 
 from __future__ import annotations
 
@@ -21,17 +26,36 @@ class Authenticator:
         self._deps = deps
         self._bootstrap = bootstrap_admin_key.get_secret_value().encode() if bootstrap_admin_key else None
 
-    async def from_header(self, authorization: str | None) -> tuple[Principal | None, str]:
-        """The caller, or None with the reason to tell them."""
+    @staticmethod
+    def credentials(authorization: str | None) -> tuple[str | None, str]:
+        """The secret a header carries, or None with the reason to tell the caller."""
         if not authorization:
             return None, MISSING
         scheme, _, secret = authorization.strip().partition(" ")
         if scheme.lower() != "bearer" or not secret.strip():
             return None, MALFORMED
-        return await self.from_secret(secret.strip())
+        return secret.strip(), ""
+
+    def is_bootstrap(self, secret: str) -> bool:
+        """Whether ``secret`` is GATEWAY_ADMIN_API_KEY (an ADMIN with no stored key)."""
+        return self._bootstrap is not None and hmac.compare_digest(secret.encode(), self._bootstrap)
+
+    @staticmethod
+    def stored_key_hash(secret: str) -> str | None:
+        """What to look the secret up by, or None when no stored key can have it."""
+        if not secret.startswith(api_keys.SECRET_PREFIX):
+            return None
+        return api_keys.hash_secret(secret)
+
+    async def from_header(self, authorization: str | None) -> tuple[Principal | None, str]:
+        """The caller, or None with the reason to tell them."""
+        secret, problem = self.credentials(authorization)
+        if secret is None:
+            return None, problem
+        return await self.from_secret(secret)
 
     async def from_secret(self, secret: str) -> tuple[Principal | None, str]:
-        if self._bootstrap is not None and hmac.compare_digest(secret.encode(), self._bootstrap):
+        if self.is_bootstrap(secret):
             return operator(), ""
         principal = await api_keys.authenticate(self._deps, secret)
         return principal, ("" if principal else REJECTED)

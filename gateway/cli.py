@@ -1,4 +1,5 @@
-"""`billing-gateway`: serve, migrate, bill, export-schema, create-api-key, seed-demo."""
+"""`billing-gateway`: serve, migrate, bill, export-schema, create-api-key, seed-demo,
+rotate-signing-key."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from gateway.providers import ProviderNotConfigured, build_provider
 from gateway.settings import Settings
 from models.api_keys import service as api_keys
 from models.api_keys.inputs import ApiKeyCreate
+from models.entitlements import keys as signing_keys
 from models.kernel.errors import DomainError
 from models.metering import ingest as usage
 from models.payments import tasks as provider_tasks
@@ -192,6 +194,20 @@ def cmd_bill(_: argparse.Namespace) -> None:
         )
 
 
+def cmd_rotate_signing_key(_: argparse.Namespace) -> None:
+    """A new key signs entitlement tokens from now on; the old one stays published until
+    the last token it signed has expired."""
+    settings = _settings()
+    configure_logging(settings.log_level, settings.log_format)
+    try:
+        rotation = _with_store(settings, signing_keys.rotate)
+    except signing_keys.KeyUnreadable as exc:
+        raise SystemExit(f"billing-gateway: {exc}") from None
+    print(f"signing key {rotation.kid} signs entitlement tokens from now on", file=sys.stderr)
+    for kid, until in rotation.retired:
+        print(f"retired key {kid} stays published until {until.isoformat()}", file=sys.stderr)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="billing-gateway",
@@ -213,6 +229,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "bill", help="renew every subscription whose period has ended (serve also does this every minute)"
     ).set_defaults(func=cmd_bill)
+
+    sub.add_parser(
+        "rotate-signing-key",
+        help="sign entitlement tokens with a new key; the old one stays published until its tokens expire",
+    ).set_defaults(func=cmd_rotate_signing_key)
 
     key = sub.add_parser("create-api-key", help="create an API key and print its secret once")
     key.add_argument("--admin", action="store_true", help="an ADMIN key (bootstrap)")

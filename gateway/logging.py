@@ -16,10 +16,11 @@ from typing import Any
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
-# Our API key secrets, Standard Webhooks / Stripe secrets, and bearer tokens.
+# Our API key secrets, Standard Webhooks / Stripe secrets, bearer tokens, and sealed
+# token-signing keys (SQL parameters and integrity errors would otherwise print them).
 _SECRET = re.compile(
     r"(gwk_[A-Za-z0-9_\-]{8,}|whsec_[A-Za-z0-9+/=_\-]{8,}|(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{8,}"
-    r"|(?i:bearer)\s+\S+)"
+    r"|A256GCM\.[A-Za-z0-9_\-]{16,}|(?i:bearer)\s+\S+)"
 )
 # LogRecord internals, and uvicorn's ANSI-coloured duplicate of the message.
 _SKIPPED = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {

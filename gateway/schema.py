@@ -36,6 +36,7 @@ from resolvers.catalog.mutations import CatalogMutations, UsageChargeMutations
 from resolvers.catalog.queries import CatalogQueries
 from resolvers.entitlements.mutations import EntitlementMutations
 from resolvers.entitlements.queries import EntitlementQueries
+from resolvers.entitlements.tokens import EntitlementTokenMutations
 from resolvers.invoicing.queries import InvoiceQueries
 from resolvers.live.subscriptions import LiveSubscriptions
 from resolvers.members.mutations import MemberMutations
@@ -85,6 +86,7 @@ MUTATIONS = (
     PaymentMutations,
     WebhookMutations,
     EntitlementMutations,
+    EntitlementTokenMutations,  # issueEntitlementToken, listed after the other entitlement mutations
 )
 # The root of GraphQL subscriptions is `Live`: `Subscription` is the billing object.
 SUBSCRIPTIONS = (LiveSubscriptions,)

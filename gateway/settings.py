@@ -8,12 +8,14 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from models.platform.deps import BillingPolicy, WebhookPolicy
+from models.entitlements.keys import decode_secret
+from models.platform.deps import BillingPolicy, TokenPolicy, WebhookPolicy
 from models.platform.store import check_url
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore")
+    # Errors name the variable, never the value given (it may be a secret).
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore", hide_input_in_errors=True)
 
     database_url: str = Field(
         default="sqlite+aiosqlite:///./gateway.db",
@@ -65,6 +67,11 @@ class Settings(BaseSettings):
     anonymous_introspection: bool = Field(
         default=False, description="Let callers without an API key introspect the schema."
     )
+    fast_entitlements: bool = Field(
+        default=True,
+        description="Answer `entitlement` checks on their fast path (gateway/fast_entitlements.py): the same "
+        "answers in one or two SQL statements; false sends them through the general GraphQL path.",
+    )
 
     webhooks_allow_private: bool = Field(
         default=False,
@@ -77,6 +84,27 @@ class Settings(BaseSettings):
         le=1000,
         description="How many webhook endpoints one tenant may have; createWebhookEndpoint beyond it "
         "answers VALIDATION_FAILED.",
+    )
+
+    entitlement_token_seconds: int = Field(
+        default=300,
+        ge=10,
+        le=3600,
+        description="How long an entitlement token is valid; a retired signing key stays published this "
+        "long after it stops signing.",
+    )
+    entitlement_token_issuer: str = Field(
+        default="billing-gateway", min_length=1, max_length=200, description="Entitlement tokens' `iss`."
+    )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="The key-encryption key that seals the signing keys in the database: 32 random bytes, "
+        "base64 (`openssl rand -base64 32`); the same for every process.",
+    )
+    secret_key_file: str | None = Field(
+        default=None,
+        description="Without GATEWAY_SECRET_KEY, the file holding it, made (mode 0600) when missing; "
+        "default: gateway-secret.key beside the SQLite database, or in the working directory.",
     )
 
     @field_validator("database_url")
@@ -92,6 +120,13 @@ class Settings(BaseSettings):
             raise ValueError("must be at least 24 characters; generate one with `openssl rand -hex 24`")
         return value
 
+    @field_validator("secret_key")
+    @classmethod
+    def _key_encryption_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            decode_secret(value.get_secret_value())
+        return value
+
     def billing_policy(self) -> BillingPolicy:
         return BillingPolicy(
             usage_grace=timedelta(seconds=self.usage_grace_seconds),
@@ -99,5 +134,11 @@ class Settings(BaseSettings):
             webhooks=WebhookPolicy(
                 allow_private=self.webhooks_allow_private,
                 max_endpoints_per_tenant=self.max_webhook_endpoints_per_tenant,
+            ),
+            tokens=TokenPolicy(
+                lifetime=timedelta(seconds=self.entitlement_token_seconds),
+                issuer=self.entitlement_token_issuer,
+                secret_key=decode_secret(self.secret_key.get_secret_value()) if self.secret_key else None,
+                secret_key_file=self.secret_key_file,
             ),
         )

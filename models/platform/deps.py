@@ -34,6 +34,21 @@ class WebhookPolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class TokenPolicy:
+    """How entitlement tokens are signed (``gateway.settings``)."""
+
+    # How long a token is valid (GATEWAY_ENTITLEMENT_TOKEN_SECONDS); a retired signing key
+    # stays published this long after it stops signing.
+    lifetime: timedelta = timedelta(minutes=5)
+    issuer: str = "billing-gateway"  # the tokens' `iss` (GATEWAY_ENTITLEMENT_TOKEN_ISSUER)
+    # The key-encryption key that seals signing keys in the database: 32 bytes
+    # (GATEWAY_SECRET_KEY), else read from, or made in, ``secret_key_file``
+    # (GATEWAY_SECRET_KEY_FILE; None: beside the SQLite database, or in the working directory).
+    secret_key: bytes | None = field(default=None, repr=False)
+    secret_key_file: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class BillingPolicy:
     """What an operator sets (``gateway.settings``): how the billing clock runs, and
     what outbound webhooks may do. (One policy object, so every place that builds
@@ -46,6 +61,7 @@ class BillingPolicy:
     # (GATEWAY_PAST_DUE_GRACE_DAYS): the customer keeps working while payment is retried.
     past_due_grace: timedelta = timedelta(days=14)
     webhooks: WebhookPolicy = field(default_factory=WebhookPolicy)
+    tokens: TokenPolicy = field(default_factory=TokenPolicy)
 
 
 class Resolver(Protocol):

@@ -115,9 +115,21 @@ class UsageThresholdRow(SQLModel, table=True):
 class SigningKeyRow(SQLModel, table=True):
     """A key that signs entitlement tokens. The newest unretired one signs; a retired one
     stays published (``/.well-known/jwks.json``) until ``unpublish_at``, when the last
-    token it signed has expired. The private key is stored encrypted (see the README)."""
+    token it signed has expired. The private key is stored encrypted with the operator's
+    key-encryption key (``models.entitlements.keys``; see the README)."""
 
     __tablename__ = "signing_keys"
+    __table_args__ = (
+        # At most one key signs: two processes making the first key at once, or rotating at
+        # once, cannot both leave theirs active (the loser retries and reads the winner's).
+        Index(
+            "uq_signing_keys_active",
+            "algorithm",
+            unique=True,
+            sqlite_where=text("retired_at IS NULL"),
+            postgresql_where=text("retired_at IS NULL"),
+        ),
+    )
 
     kid: str = Field(primary_key=True, max_length=64)
     algorithm: str = Field(max_length=16)

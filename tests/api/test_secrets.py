@@ -12,7 +12,7 @@ from models.api_keys import service as api_keys
 from models.api_keys.inputs import ApiKeyCreate
 from models.platform.access import operator
 from models.platform.deps import Deps
-from models.tables import ApiKeyRow, metadata
+from models.tables import ApiKeyRow, SigningKeyRow, metadata
 from tests.builders.api import Api, new_key, new_tenant
 
 
@@ -62,3 +62,18 @@ def test_the_log_filter_scrubs_secrets_that_slip_into_messages(log_output: io.St
     assert "abcdefghijklmnop" not in logged
     assert "whsec_c2Vj" not in logged
     assert logged.count("[redacted]") >= 3
+
+
+async def test_a_sealed_signing_key_never_reaches_the_logs(
+    api: Api, deps: Deps, log_output: io.StringIO
+) -> None:
+    tenant = await new_tenant(api)
+    issued = await api(
+        "mutation($t: ID!) { issueEntitlementToken(tenantId: $t) { ... on EntitlementToken { kid } } }",
+        {"t": tenant},
+    )
+    async with deps.store.read() as session:
+        sealed = (await session.scalars(select(SigningKeyRow.private_key))).one()
+    logged = log_output.getvalue()
+    assert issued["issueEntitlementToken"]["kid"] in logged  # the key's insert was logged…
+    assert sealed.split(".", 1)[1][:24] not in logged  # …without what it sealed

@@ -26,6 +26,9 @@ WORKLOADS = {
     "fleet/http",
     "fleet/sql",
     "seats/http",
+    "entitlements/setup",
+    "entitlements/http",
+    "entitlements/sql",
 }
 HEADLINES = {
     "ingest/http",
@@ -35,6 +38,7 @@ HEADLINES = {
     "dashboard/http",
     "fleet/http",
     "seats/http",
+    "entitlements/http",
 }
 
 

@@ -6,9 +6,9 @@ Create Date: 2026-12-03
 
 Features and what plans and add-ons grant of them; what tenants consumed of LIMIT
 features and by which idempotency keys; the usage thresholds already announced per
-period; the keys that sign entitlement tokens. Audit entries of catalog changes belong
-to no tenant. Subscriptions may be TRIALING, UNPAID or PAUSED too, and remember when
-they became PAST_DUE (entitlements hold for a grace after).
+period; the keys that sign entitlement tokens (at most one active). Audit entries of
+catalog changes belong to no tenant. Subscriptions may be TRIALING, UNPAID or PAUSED
+too, and remember when they became PAST_DUE (entitlements hold for a grace after).
 """
 
 from __future__ import annotations
@@ -140,6 +140,14 @@ def upgrade() -> None:
         sa.Column("unpublish_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("kid", name=op.f("pk_signing_keys")),
     )
+    op.create_index(
+        "uq_signing_keys_active",
+        "signing_keys",
+        ["algorithm"],
+        unique=True,
+        sqlite_where=sa.text("retired_at IS NULL"),
+        postgresql_where=sa.text("retired_at IS NULL"),
+    )
 
     with op.batch_alter_table("audit_entries", schema=None) as batch_op:
         batch_op.alter_column("tenant_id", existing_type=sa.String(length=40), nullable=True)
@@ -157,6 +165,7 @@ def downgrade() -> None:
     op.execute("DELETE FROM audit_entries WHERE tenant_id IS NULL")
     with op.batch_alter_table("audit_entries", schema=None) as batch_op:
         batch_op.alter_column("tenant_id", existing_type=sa.String(length=40), nullable=False)
+    op.drop_index("uq_signing_keys_active", table_name="signing_keys")
     op.drop_table("signing_keys")
     op.drop_table("usage_thresholds")
     op.drop_table("entitlement_consumptions")
