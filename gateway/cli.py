@@ -29,7 +29,7 @@ from models.platform.access import operator
 from models.platform.deps import Deps
 from models.platform.migrate import upgrade
 from models.platform.store import Store
-from models.subscriptions import renewals
+from models.subscriptions import timeline
 
 log = logging.getLogger("gateway.cli")
 
@@ -179,7 +179,7 @@ def cmd_bill(_: argparse.Namespace) -> None:
     """Renew every subscription whose period has ended; safe to run as often as you like."""
     settings = _settings()
     configure_logging(settings.log_level, settings.log_format)
-    run = _with_store(settings, renewals.renew_due)
+    run = _with_store(settings, timeline.renew_due)
     _with_store(settings, usage.purge_expired_keys)  # housekeeping for deployments without the worker
     _with_store(settings, outbox.purge_finished)
     print(

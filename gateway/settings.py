@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from models.entitlements.keys import decode_secret
 from models.platform.deps import BillingPolicy, TokenPolicy, WebhookPolicy
@@ -47,7 +47,12 @@ class Settings(BaseSettings):
         default=14,
         ge=0,
         le=365,
-        description="How long a PAST_DUE subscription's entitlements hold after its payment failed.",
+        description="How long a PAST_DUE subscription keeps its entitlements before it becomes UNPAID.",
+    )
+    dunning_retry_days: Annotated[tuple[int, ...], NoDecode] = Field(
+        default=(3, 5, 7),
+        description="Days between a failed automatic charge and each retry, comma-separated (`3,5,7`: "
+        "three retries, 3, 5 and 7 days after the failure before); empty: no retries.",
     )
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -127,10 +132,23 @@ class Settings(BaseSettings):
             decode_secret(value.get_secret_value())
         return value
 
+    @field_validator("dunning_retry_days", mode="before")
+    @classmethod
+    def _retry_days(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [part.strip() for part in value.split(",") if part.strip()]
+            if not all(part.isdigit() and 1 <= int(part) <= 60 for part in parts) or len(parts) > 10:
+                raise ValueError(
+                    "must be up to 10 whole numbers of days from 1 to 60, comma-separated: 3,5,7"
+                )
+            return tuple(int(part) for part in parts)
+        return value
+
     def billing_policy(self) -> BillingPolicy:
         return BillingPolicy(
             usage_grace=timedelta(seconds=self.usage_grace_seconds),
             past_due_grace=timedelta(days=self.past_due_grace_days),
+            dunning_retry_days=self.dunning_retry_days,
             webhooks=WebhookPolicy(
                 allow_private=self.webhooks_allow_private,
                 max_endpoints_per_tenant=self.max_webhook_endpoints_per_tenant,

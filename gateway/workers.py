@@ -15,7 +15,7 @@ from models.metering.ingest import purge_expired_keys
 from models.payments.collection import run_provider_tasks
 from models.platform.deps import Deps
 from models.platform.outbox import purge_finished
-from models.subscriptions.renewals import renew_due
+from models.subscriptions.timeline import renew_due
 
 log = logging.getLogger("gateway.workers")
 

@@ -41,6 +41,16 @@ class LocalProvider:
     ) -> PaymentOutcome:
         raise ProviderError(NOT_CONFIGURED, retryable=False)
 
+    async def send_invoice(
+        self, invoice: InvoiceToCollect, provider_invoice_id: str, *, idempotency_key: str
+    ) -> ProviderInvoice:
+        raise ProviderError(NOT_CONFIGURED, retryable=False)
+
+    async def mark_paid_out_of_band(
+        self, invoice: InvoiceToCollect, provider_invoice_id: str | None, *, idempotency_key: str
+    ) -> ProviderInvoice | None:
+        raise ProviderError(NOT_CONFIGURED, retryable=False)
+
     async def create_setup_session(
         self, customer_id: str, currency: str, return_url: str, *, tenant_id: str, idempotency_key: str
     ) -> str:

@@ -15,18 +15,20 @@ Only what the gateway computed is charged: the invoice starts as an empty draft 
 customer's other pending items are never swept in), the items are created on it by
 id, and it is paid only when Stripe's total and amount due equal the gateway's amount
 due. Amounts are converted to Stripe's scale on the way out (``to_stripe_amount``).
+An invoice with payment terms (``SEND_INVOICE``) is made with
+``collection_method=send_invoice`` and ``days_until_due``, finalized and sent by Stripe,
+and never paid through the API.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable
 from typing import Any
 
 import stripe
 
+from gateway.providers import stripe_calls
 from gateway.providers.stripe_amounts import (
-    gateway_amount,
     shown,
     stripe_amounts,
 )
@@ -37,7 +39,6 @@ from models.platform.provider import (
     PaymentOutcome,
     ProviderError,
     ProviderInvoice,
-    ProviderKeyRefused,
 )
 
 log = logging.getLogger("gateway.providers.stripe")
@@ -50,6 +51,8 @@ PAGE = 100
 TENANT_METADATA = "gateway_tenant_id"
 # Metadata set on an invoice the adapter voids because it did not match the gateway's.
 DISCARDED = "gateway_discarded"
+# Metadata set on a SEND_INVOICE invoice once Stripe has sent it: it is not sent twice.
+SENT = "gateway_sent"
 _NO_PAYMENT_METHOD = ("no attached payment source", "no payment method", "no default payment method")
 
 
@@ -78,10 +81,11 @@ class StripeProvider:
         if customer_id is None:
             customer_id = await self._find_customer(customer)
             if customer_id is None:
-                created = await _call(
+                created = await stripe_calls.call(
                     "create the customer",
                     customers.create_async(
-                        _customer_params(customer, creating=True), {"idempotency_key": idempotency_key}
+                        stripe_calls.customer_params(customer, creating=True),
+                        {"idempotency_key": idempotency_key},
                     ),
                 )
                 log.info("created Stripe customer %s for tenant %s", created["id"], customer.tenant_id)
@@ -89,17 +93,19 @@ class StripeProvider:
             # Made by an attempt whose answer was lost: bring it up to date, under a
             # key of its own (Stripe refuses a key reused for another request).
             idempotency_key = f"{idempotency_key}-found"
-        await _call(
+        await stripe_calls.call(
             "update the customer",
             customers.update_async(
-                customer_id, _customer_params(customer, creating=False), {"idempotency_key": idempotency_key}
+                customer_id,
+                stripe_calls.customer_params(customer, creating=False),
+                {"idempotency_key": idempotency_key},
             ),
         )
         return customer_id
 
     async def _find_customer(self, customer: Customer) -> str | None:
         """The customer an earlier attempt created, if its answer was lost."""
-        found = await _call(
+        found = await stripe_calls.call(
             "list customers", self._client.v1.customers.list_async({"email": customer.email, "limit": PAGE})
         )
         for candidate in found["data"]:
@@ -117,11 +123,11 @@ class StripeProvider:
         the way. The items go on it by id (``add_missing_items``)."""
         stripe_amounts(invoice)  # what Stripe cannot represent is refused before anything is made
         if provider_invoice_id is not None:
-            return _provider_invoice(await self._recorded_invoice(invoice, provider_invoice_id))
+            return stripe_calls.provider_invoice(await self._recorded_invoice(invoice, provider_invoice_id))
         found = await self._find_invoice(invoice)
         if found is not None:
-            return _provider_invoice(found)
-        created = await _call(
+            return stripe_calls.provider_invoice(found)
+        created = await stripe_calls.call(
             "create the invoice",
             self._client.v1.invoices.create_async(
                 {
@@ -134,12 +140,13 @@ class StripeProvider:
                         "tenant_id": invoice.tenant_id,
                     },
                     "pending_invoice_items_behavior": "exclude",
+                    **stripe_calls.collection_params(invoice),
                 },
                 {"idempotency_key": f"{idempotency_key}-create"},
             ),
         )
         log.info("created Stripe draft invoice %s for gateway invoice %s", created["id"], invoice.invoice_id)
-        return _provider_invoice(created)
+        return stripe_calls.provider_invoice(created)
 
     async def _recorded_invoice(self, invoice: InvoiceToCollect, provider_invoice_id: str) -> dict[str, Any]:
         """The invoice an earlier attempt recorded; it must still exist and be ours."""
@@ -147,10 +154,10 @@ class StripeProvider:
             found = (await self._client.v1.invoices.retrieve_async(provider_invoice_id)).to_dict()
         except stripe.InvalidRequestError as exc:
             if exc.http_status != 404:
-                raise _provider_error("retrieve the invoice", exc) from None
+                raise stripe_calls.provider_error("retrieve the invoice", exc) from None
             found = None
         except stripe.StripeError as exc:
-            raise _provider_error("retrieve the invoice", exc) from None
+            raise stripe_calls.provider_error("retrieve the invoice", exc) from None
         if found is None or (found.get("metadata") or {}).get("gateway_invoice_id") != invoice.invoice_id:
             raise ProviderError(
                 f"Stripe invoice {provider_invoice_id}, recorded for gateway invoice {invoice.invoice_id}, "
@@ -167,7 +174,7 @@ class StripeProvider:
         params: dict[str, Any] = {"customer": invoice.customer_id, "limit": PAGE}
         matches: list[dict[str, Any]] = []
         while True:
-            page = await _call("list invoices", self._client.v1.invoices.list_async(params))
+            page = await stripe_calls.call("list invoices", self._client.v1.invoices.list_async(params))
             matches += [
                 c
                 for c in page["data"]
@@ -194,7 +201,7 @@ class StripeProvider:
         for item in invoice.items:
             if item.key in made:
                 continue
-            await _call(
+            await stripe_calls.call(
                 "create an invoice item",
                 self._client.v1.invoice_items.create_async(
                     {
@@ -212,7 +219,7 @@ class StripeProvider:
     async def _lines(self, provider_invoice_id: str) -> list[dict[str, Any]]:
         lines, params = [], {"limit": PAGE}
         while True:
-            page = await _call(
+            page = await stripe_calls.call(
                 "list the invoice's lines",
                 self._client.v1.invoices.line_items.list_async(provider_invoice_id, params),
             )
@@ -228,14 +235,16 @@ class StripeProvider:
         adds itself: default tax rates, the customer's balance, lines added by hand),
         then charge the customer's default card (Stripe finalizes a draft first). A
         decline, a card that needs 3-D Secure, or no card at all is an outcome, not an
-        error: the customer pays on the hosted invoice page, and webhooks tell us."""
-        current = await _call(
+        error: the gateway records the failure from it and charges again on its dunning
+        schedule (a new key each time); the customer may also pay on the hosted invoice page,
+        and webhooks tell us."""
+        current = await stripe_calls.call(
             "retrieve the invoice", self._client.v1.invoices.retrieve_async(provider_invoice_id)
         )
         await self._require_exact(invoice, current)
         status = current.get("status")
         if status == "paid":
-            return PaymentOutcome(_provider_invoice(current))
+            return PaymentOutcome(stripe_calls.provider_invoice(current))
         if status not in ("draft", "open"):
             raise ProviderError(
                 f"Stripe invoice {provider_invoice_id} for gateway invoice {invoice.invoice_id} is {status}; "
@@ -249,31 +258,101 @@ class StripeProvider:
                 )
             ).to_dict()
         except stripe.CardError as exc:
-            return await self._as_it_stands(provider_invoice_id, _message(exc))
+            return await self._as_it_stands(provider_invoice_id, stripe_calls.message(exc))
         except stripe.InvalidRequestError as exc:
-            message = _message(exc)
+            message = stripe_calls.message(exc)
             if exc.code == "invoice_already_paid" or "already paid" in message.lower():
                 return await self._as_it_stands(provider_invoice_id, None)
             if exc.code == "invoice_payment_intent_requires_action":
                 return await self._as_it_stands(provider_invoice_id, message)
             if any(phrase in message.lower() for phrase in _NO_PAYMENT_METHOD):
                 return await self._as_it_stands(provider_invoice_id, "no payment method")
-            raise _provider_error("pay the invoice", exc) from None
+            raise stripe_calls.provider_error("pay the invoice", exc) from None
         except stripe.StripeError as exc:
-            raise _provider_error("pay the invoice", exc) from None
+            raise stripe_calls.provider_error("pay the invoice", exc) from None
         paid_now = paid.get("status") == "paid"
         return PaymentOutcome(
-            _provider_invoice(paid), declined=None if paid_now else "the payment did not complete"
+            stripe_calls.provider_invoice(paid), declined=None if paid_now else "the payment did not complete"
         )
+
+    async def send_invoice(
+        self, invoice: InvoiceToCollect, provider_invoice_id: str, *, idempotency_key: str
+    ) -> ProviderInvoice:
+        """Check what Stripe would ask for (as ``pay_invoice`` does), finalize the draft
+        (``auto_advance`` off: the gateway, not Stripe, decides what happens next), then
+        ``POST /v1/invoices/{id}/send``: Stripe emails it with its hosted page, due
+        ``days_until_due`` days after it was made (``collection_method=send_invoice``).
+        Never ``pay``: that would charge the customer's card. Once sent, the invoice is
+        marked (metadata ``gateway_sent``) so a later task (a card saved, a retry) does not
+        email it again."""
+        current = await stripe_calls.call(
+            "retrieve the invoice", self._client.v1.invoices.retrieve_async(provider_invoice_id)
+        )
+        await self._require_exact(invoice, current)
+        status = current.get("status")
+        if status == "paid" or (status == "open" and (current.get("metadata") or {}).get(SENT)):
+            return stripe_calls.provider_invoice(current)
+        if status not in ("draft", "open"):
+            raise ProviderError(
+                f"Stripe invoice {provider_invoice_id} for gateway invoice {invoice.invoice_id} is {status}; "
+                "not sent. Collect this invoice another way.",
+                retryable=False,
+            )
+        invoices = self._client.v1.invoices
+        if status == "draft":
+            await stripe_calls.call(
+                "finalize the invoice",
+                invoices.finalize_invoice_async(
+                    provider_invoice_id,
+                    {"auto_advance": False},
+                    {"idempotency_key": f"{idempotency_key}-finalize"},
+                ),
+            )
+        await stripe_calls.call(
+            "send the invoice",
+            invoices.send_invoice_async(
+                provider_invoice_id, {}, {"idempotency_key": f"{idempotency_key}-send"}
+            ),
+        )
+        sent = await stripe_calls.call(
+            "mark the invoice sent",
+            invoices.update_async(
+                provider_invoice_id,
+                {"metadata": {SENT: "true"}},
+                {"idempotency_key": f"{idempotency_key}-sent"},
+            ),
+        )
+        log.info(
+            "sent Stripe invoice %s for gateway invoice %s (due in %s days): not charged",
+            provider_invoice_id,
+            invoice.invoice_id,
+            invoice.days_until_due,
+        )
+        return stripe_calls.provider_invoice(sent)
+
+    async def mark_paid_out_of_band(
+        self, invoice: InvoiceToCollect, provider_invoice_id: str | None, *, idempotency_key: str
+    ) -> ProviderInvoice | None:
+        """Paid by hand: ``POST /v1/invoices/{id}/pay`` with ``paid_out_of_band=true`` (no
+        charge; Stripe sends ``invoice.paid`` and stops reminding). The invoice recorded,
+        else the one a lost answer made (by its metadata); nothing to one paid or void.
+        See ``stripe_calls.mark_paid_out_of_band``."""
+        if provider_invoice_id is not None:
+            current = await stripe_calls.retrieve_ours(self._client, invoice, provider_invoice_id)
+        else:
+            current = await self._find_invoice(invoice)
+        if current is None:
+            return None
+        return await stripe_calls.mark_paid_out_of_band(self._client, invoice, current, idempotency_key)
 
     async def _as_it_stands(self, provider_invoice_id: str, reason: str | None) -> PaymentOutcome:
         """The invoice as it stands after a pay request that was not a plain success."""
-        invoice = await _call(
+        invoice = await stripe_calls.call(
             "retrieve the invoice", self._client.v1.invoices.retrieve_async(provider_invoice_id)
         )
         if reason is not None:
             log.info("Stripe invoice %s not paid: %s", provider_invoice_id, reason)
-        return PaymentOutcome(_provider_invoice(invoice), declined=reason)
+        return PaymentOutcome(stripe_calls.provider_invoice(invoice), declined=reason)
 
     async def _require_exact(self, invoice: InvoiceToCollect, current: dict[str, Any]) -> None:
         """Refuse, for good, an invoice that would charge anything but the gateway's
@@ -317,7 +396,8 @@ class StripeProvider:
                 done = f"it is {status} in Stripe and was not charged"
         except stripe.StripeError as exc:
             done = (
-                f"it was NOT charged, but discarding it failed ({_message(exc)}): delete or void it in Stripe"
+                f"it was NOT charged, but discarding it failed ({stripe_calls.message(exc)}): "
+                "delete or void it in Stripe"
             )
         log.error("%s; %s", what, done)
         raise ProviderError(
@@ -333,7 +413,7 @@ class StripeProvider:
         self, customer_id: str, currency: str, return_url: str, *, tenant_id: str, idempotency_key: str
     ) -> str:
         """A Checkout Session in setup mode: the card is typed on Stripe's page."""
-        session = await _call(
+        session = await stripe_calls.call(
             "create a Checkout session",
             self._client.v1.checkout.sessions.create_async(
                 {
@@ -359,13 +439,13 @@ class StripeProvider:
         make its card the customer's default for invoices. Checkout only attaches the
         card; without this step ``pay_invoice`` finds no payment method. Returns the
         payment method id, or None when the session saved no card."""
-        session = await _call(
+        session = await stripe_calls.call(
             "retrieve the Checkout session",
             self._client.v1.checkout.sessions.retrieve_async(session_id, {"expand": ["setup_intent"]}),
         )
         setup_intent = session.get("setup_intent")
         if isinstance(setup_intent, str):
-            setup_intent = await _call(
+            setup_intent = await stripe_calls.call(
                 "retrieve the SetupIntent", self._client.v1.setup_intents.retrieve_async(setup_intent)
             )
         payment_method = setup_intent.get("payment_method") if setup_intent else None
@@ -374,7 +454,7 @@ class StripeProvider:
         customer = session.get("customer")
         if not payment_method or not customer:
             return None
-        await _call(
+        await stripe_calls.call(
             "set the default card",
             self._client.v1.customers.update_async(
                 customer,
@@ -383,92 +463,3 @@ class StripeProvider:
             ),
         )
         return payment_method
-
-
-def _customer_params(customer: Customer, *, creating: bool) -> dict[str, Any]:
-    """Name on invoices: the company name when there is one, else the tenant's name.
-    An update sends every address field ("" clears one), so a removed line goes."""
-    params: dict[str, Any] = {
-        "name": customer.company_name or customer.name,
-        "email": customer.email,
-        "description": customer.name,
-        "metadata": {"tenant_id": customer.tenant_id},
-    }
-    address = customer.address
-    if address is not None:
-        fields = {
-            "line1": address.line1,
-            "line2": address.line2,
-            "city": address.city,
-            "state": address.state,
-            "postal_code": address.postal_code,
-            "country": address.country,
-        }
-        params["address"] = (
-            {k: v for k, v in fields.items() if v} if creating else {k: v or "" for k, v in fields.items()}
-        )
-    elif not creating:
-        params["address"] = ""
-    return params
-
-
-def _provider_invoice(invoice: dict[str, Any]) -> ProviderInvoice:
-    currency = invoice.get("currency")
-    return ProviderInvoice(
-        provider_invoice_id=invoice["id"],
-        status=invoice.get("status") or "draft",
-        hosted_invoice_url=invoice.get("hosted_invoice_url"),
-        currency=currency,
-        customer_id=invoice.get("customer") if isinstance(invoice.get("customer"), str) else None,
-        total=gateway_amount(invoice.get("total"), currency),
-        amount_due=gateway_amount(invoice.get("amount_due"), currency),
-        amount_paid=gateway_amount(invoice.get("amount_paid"), currency),
-    )
-
-
-async def _call(doing: str, request: Awaitable[Any]) -> dict[str, Any]:
-    """The answer as plain data (the SDK's objects are not dicts), or a ProviderError."""
-    try:
-        return (await request).to_dict()
-    except stripe.StripeError as exc:
-        raise _provider_error(doing, exc) from None
-
-
-def _message(exc: stripe.StripeError) -> str:
-    return " ".join((exc.user_message or type(exc).__name__).split())
-
-
-def _provider_error(doing: str, exc: stripe.StripeError) -> ProviderError:
-    """Network failures, timeouts, 5xx, 409 (a request with this key in flight) and
-    429 are retried. 401/403 are Stripe refusing the gateway's own key (wrong, revoked,
-    or a restricted key without the permission): not retried, since every call would
-    fail the same way until an operator sets another key (`serve` queues these calls
-    again when it starts with it). Any other 4xx is Stripe refusing the request itself:
-    repeating it cannot help."""
-    status = exc.http_status
-    if status in (401, 403):
-        refused = _key_refused(doing, status, exc.request_id)
-        log.warning("%s", refused)
-        return refused
-    retryable = status is None or status >= 500 or status in (409, 429)
-    message = f"Stripe could not {doing}: {_message(exc)}"
-    if status is not None:
-        message += f" (HTTP {status}{f', {exc.code}' if exc.code else ''}"
-        message += f", request {exc.request_id})" if exc.request_id else ")"
-    log.info("%s%s", message, " (retryable)" if retryable else "")
-    return ProviderError(message, retryable=retryable)
-
-
-def _key_refused(doing: str, status: int, request_id: str | None) -> ProviderKeyRefused:
-    """In the gateway's words only: Stripe's own message quotes part of the key."""
-    why = (
-        "the key is wrong or was revoked"
-        if status == 401
-        else "the key lacks the permission (a restricted key: grant it, or use a secret key)"
-    )
-    request = f", request {request_id}" if request_id else ""
-    return ProviderKeyRefused(
-        f"Stripe refused GATEWAY_STRIPE_API_KEY (HTTP {status}{request}) when asked to {doing}: {why}. "
-        "Set a valid key (Stripe dashboard, Developers > API keys) and restart the gateway; "
-        "what was owed is then sent again"
-    )

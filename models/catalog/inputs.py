@@ -23,6 +23,7 @@ class PlanCreate(Input):
     included_seats: SeatCount = 0
     min_seats: SeatCount | None = None
     max_seats: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
+    trial_days: Annotated[int, Field(ge=0, le=730)] = 0
 
     @model_validator(mode="after")
     def _bounds(self) -> PlanCreate:

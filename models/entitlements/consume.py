@@ -28,7 +28,7 @@ from models.platform import locks
 from models.platform.access import Principal, require_visible
 from models.platform.deps import Deps
 from models.platform.events import emit
-from models.subscriptions.renewals import renew_first
+from models.subscriptions.timeline import renew_first
 from models.tables import ConsumptionRow, FeatureRow, FeatureUsageRow, MeterRow, SubscriptionRow, TenantRow
 
 LIMIT_REACHED = "usage.limit_reached"

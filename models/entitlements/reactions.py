@@ -38,17 +38,13 @@ MOVING = frozenset(
         EventType.SUBSCRIPTION_CANCELLED,
         EventType.SEATS_CHANGED,
         EventType.INVOICE_PAYMENT_FAILED,
+        # The subscription lifecycle's other transitions (a trial's end is subscription.active).
+        EventType.SUBSCRIPTION_PAST_DUE,
+        EventType.SUBSCRIPTION_UNPAID,
+        EventType.SUBSCRIPTION_RECOVERED,
+        EventType.SUBSCRIPTION_PAUSED,
+        EventType.SUBSCRIPTION_RESUMED,
     )
-) | frozenset(
-    # The subscription lifecycle's other transitions, by name.
-    {
-        "subscription.past_due",
-        "subscription.unpaid",
-        "subscription.recovered",
-        "subscription.paused",
-        "subscription.resumed",
-        "subscription.trial_ended",
-    }
 )
 
 

@@ -1,12 +1,14 @@
-"""What a subscription costs per period: a base line and one line per add-on."""
+"""What a subscription costs per period: a base line and one line per add-on; what an
+invoice comes to (tax, credits); when it is due, and when a failed charge is retried."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, time, timedelta
 from fractions import Fraction
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 from models.kernel.enums import LineKind
 from models.kernel.errors import ValidationFailed
@@ -148,3 +150,17 @@ def settle(lines: Sequence[Line], tax_rate_ppm: int, credit_balance: int) -> Tot
         credit_granted=max(-total, 0),
         balance_after=credit_balance - applied + max(-total, 0),
     )
+
+
+def next_retry(failed_at: datetime, retries: int, schedule: tuple[int, ...]) -> datetime | None:
+    """When a charge that failed at ``failed_at`` is tried again, after ``retries`` retries
+    already queued; None once the schedule is spent."""
+    return failed_at + timedelta(days=schedule[retries]) if retries < len(schedule) else None
+
+
+def due_date(issued_at: datetime, days_until_due: int, timezone: str) -> datetime:
+    """The end of the due day: net 30 on an invoice issued on the 1st is due by the end of
+    the 31st in the tenant's timezone, so it is overdue from the 32nd."""
+    local = issued_at.astimezone(ZoneInfo(timezone))
+    day = local.date() + timedelta(days=days_until_due + 1)
+    return datetime.combine(day, time(), ZoneInfo(timezone)).astimezone(UTC)

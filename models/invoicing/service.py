@@ -10,8 +10,15 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.invoicing.queries import credit_balances, invoice_lines
-from models.invoicing.rules import Line, Totals, settle
-from models.kernel.enums import CreditReason, InvoiceReason, InvoiceStatus, ProviderTaskKind, SalesMode
+from models.invoicing.rules import Line, Totals, due_date, settle
+from models.kernel.enums import (
+    CollectionMethod,
+    CreditReason,
+    InvoiceReason,
+    InvoiceStatus,
+    ProviderTaskKind,
+    SalesMode,
+)
 from models.kernel.ids import new_id
 from models.platform import events
 from models.platform.access import Principal, require_tenant, require_visible
@@ -167,6 +174,8 @@ def _settle(
     invoice.subtotal, invoice.tax, invoice.total = totals.subtotal, totals.tax, totals.total
     invoice.credits_applied, invoice.amount_due = totals.credits_applied, totals.amount_due
     invoice.paid_at = at if totals.amount_due == 0 else None
+    if invoice.status is InvoiceStatus.OPEN and tenant.collection_method is CollectionMethod.SEND_INVOICE:
+        invoice.due_date = due_date(at, tenant.days_until_due, tenant.timezone)
     for amount, kind, text in (
         (-totals.credits_applied, CreditReason.APPLIED, f"Applied to invoice {invoice.number}"),
         (totals.credit_granted, CreditReason.GRANTED, f"Credit from invoice {invoice.number}"),

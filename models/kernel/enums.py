@@ -68,6 +68,19 @@ class SubscriptionStatus(enum.StrEnum):
     CANCELLED = "CANCELLED"
 
 
+class CollectionMethod(enum.StrEnum):
+    CHARGE_AUTOMATICALLY = "CHARGE_AUTOMATICALLY"  # the provider charges the saved card when issued
+    SEND_INVOICE = "SEND_INVOICE"  # the customer pays within daysUntilDue (bank transfer, cheque)
+
+
+class PaymentMethod(enum.StrEnum):
+    """How a payment recorded by hand (recordPayment) was made."""
+
+    BANK_TRANSFER = "BANK_TRANSFER"
+    CHECK = "CHECK"
+    OTHER = "OTHER"
+
+
 class MemberStatus(enum.StrEnum):
     ACTIVE = "ACTIVE"
     REMOVED = "REMOVED"
@@ -98,6 +111,9 @@ class TaskStatus(enum.StrEnum):
 class ProviderTaskKind(enum.StrEnum):
     SYNC_CUSTOMER = "SYNC_CUSTOMER"  # create or update the tenant's customer
     COLLECT_INVOICE = "COLLECT_INVOICE"  # push an invoice to the provider and charge it
+    # An invoice paid by hand (recordPayment): marked paid at the provider too, so it is
+    # neither charged nor payable there, and no reminder asks for it again.
+    MARK_PAID_OUT_OF_BAND = "MARK_PAID_OUT_OF_BAND"
 
 
 class DeliveryStatus(enum.StrEnum):
@@ -141,6 +157,13 @@ class EventType(enum.StrEnum):
     USAGE_RECORDED = "usage.recorded"
     ENTITLEMENTS_CHANGED = "entitlements.changed"
     USAGE_THRESHOLD_REACHED = "usage.threshold_reached"
+    SUBSCRIPTION_TRIAL_WILL_END = "subscription.trial_will_end"
+    SUBSCRIPTION_PAST_DUE = "subscription.past_due"
+    SUBSCRIPTION_UNPAID = "subscription.unpaid"
+    SUBSCRIPTION_RECOVERED = "subscription.recovered"
+    SUBSCRIPTION_PAUSED = "subscription.paused"
+    SUBSCRIPTION_RESUMED = "subscription.resumed"
+    INVOICE_OVERDUE = "invoice.overdue"
 
 
 class FeatureKind(enum.StrEnum):

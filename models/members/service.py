@@ -22,7 +22,7 @@ from models.seats.changes import seats_changed
 from models.seats.queries import seats_in_use
 from models.seats.rules import check_seat_free
 from models.subscriptions.queries import seat_totals_of
-from models.subscriptions.renewals import renew_first
+from models.subscriptions.timeline import renew_first
 from models.tables import MemberRow, TenantRow
 
 
@@ -44,6 +44,17 @@ async def invite_member(deps: Deps, actor: Principal, spec: MemberInvite) -> Mem
         if subscription is None or subscription.status is SubscriptionStatus.CANCELLED:
             raise SubscriptionNotActive(
                 f"Tenant {tenant.id!r} has no active subscription, so it has no seats; subscribe first."
+            )
+        if subscription.status in (SubscriptionStatus.UNPAID, SubscriptionStatus.PAUSED):
+            # Its seats and members are kept, but no one new joins an account that is not paying.
+            raise SubscriptionNotActive(
+                f"Subscription {subscription.id!r} is {subscription.status.value}: no one can be invited "
+                "until "
+                + (
+                    "what is overdue is paid."
+                    if subscription.status is SubscriptionStatus.UNPAID
+                    else "it resumes (resumeSubscription)."
+                )
             )
         taken = await session.scalar(
             select(MemberRow.id).where(

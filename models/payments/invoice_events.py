@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from models.invoicing.rules import next_retry
 from models.invoicing.service import next_invoice_number
 from models.kernel.enums import (
     InvoiceReason,
@@ -165,10 +166,25 @@ async def apply_paid(
             "provider reports payment of void invoice %s (%s)", invoice.id, invoice.provider_invoice_id
         )
         return f"ignored: invoice {invoice.id} is void"
-    actor = provider_actor(event.provider)
+    await mark_paid(session, deps, provider_actor(event.provider), tenant, invoice, event.created, now)
+    return f"invoice {invoice.id}: paid"
+
+
+async def mark_paid(
+    session: AsyncSession,
+    deps: Deps,
+    actor: Principal,
+    tenant: TenantRow,
+    invoice: InvoiceRow,
+    paid_at: datetime,
+    now: datetime,
+) -> None:
+    """An OPEN invoice is paid (at the provider, or by the payments recorded by hand):
+    audited, told, its retries over, and the subscription recovered if nothing else
+    overdue is owed."""
     before = _state(invoice)
-    invoice.status, invoice.paid_at = PAID, event.created
-    invoice.payment_failed_at = invoice.payment_error = None
+    invoice.status, invoice.paid_at = PAID, paid_at
+    invoice.payment_failed_at = invoice.payment_error = invoice.next_retry_at = None
     audit.record(
         session,
         actor,
@@ -179,31 +195,30 @@ async def apply_paid(
         after=_state(invoice),
         at=now,
     )
-    await _reactivate(session, deps, tenant, invoice, actor, now)
+    await _recover(session, deps, tenant, invoice, actor, now)
     emit(session, deps, InvoicePaidPayload.of(invoice), now)
-    return f"invoice {invoice.id}: paid"
 
 
-async def _reactivate(
+async def _recover(
     session: AsyncSession, deps: Deps, tenant: TenantRow, invoice: InvoiceRow, actor: Principal, now: datetime
 ) -> None:
-    """PAST_DUE -> ACTIVE once no OPEN invoice with a failed payment is left (``invoice``
-    has just been paid or given up on)."""
+    """PAST_DUE or UNPAID -> ACTIVE once no OPEN invoice that failed or is overdue is left
+    (``invoice`` has just been paid or given up on)."""
     live = await locks.live_subscription(session, tenant.id)
-    if live is None or live.status is not SubscriptionStatus.PAST_DUE:
+    if live is None or live.status not in (SubscriptionStatus.PAST_DUE, SubscriptionStatus.UNPAID):
         return
-    failing = await session.scalar(
+    owing = await session.scalar(
         select(InvoiceRow.id)
         .where(
             InvoiceRow.tenant_id == tenant.id,
             InvoiceRow.status == OPEN,
-            InvoiceRow.payment_failed_at.is_not(None),
+            InvoiceRow.payment_failed_at.is_not(None) | InvoiceRow.overdue_at.is_not(None),
             InvoiceRow.id != invoice.id,
         )
         .limit(1)
     )
-    if failing is None:
-        await lifecycle.reactivate(session, deps, actor, tenant, live, invoice.number, now)
+    if owing is None:
+        await lifecycle.recover(session, deps, actor, tenant, live, invoice, now)
 
 
 async def apply_given_up(
@@ -232,7 +247,7 @@ async def apply_given_up(
         return f"ignored: invoice {invoice.id} is {invoice.status.lower()}, not {target.lower()}"
     actor = provider_actor(event.provider)
     before = _state(invoice)
-    invoice.status = target
+    invoice.status, invoice.next_retry_at = target, None
     action = "invoice.voided" if target == VOID else "invoice.marked_uncollectible"
     audit.record(
         session,
@@ -244,7 +259,7 @@ async def apply_given_up(
         after=_state(invoice),
         at=now,
     )
-    await _reactivate(session, deps, tenant, invoice, actor, now)
+    await _recover(session, deps, tenant, invoice, actor, now)
     return f"invoice {invoice.id}: {target.lower()}"
 
 
@@ -275,13 +290,16 @@ async def apply_failed(
         after=_state(invoice),
         at=now,
     )
-    subscription = (
-        await locks.subscription(session, invoice.subscription_id) if invoice.subscription_id else None
-    )
+    own = await locks.subscription(session, invoice.subscription_id) if invoice.subscription_id else None
+    subscription = own
     if subscription is None or subscription.status is SubscriptionStatus.CANCELLED:
         subscription = await locks.live_subscription(session, tenant.id)
     if subscription is not None and subscription.status is SubscriptionStatus.ACTIVE:
-        lifecycle.mark_past_due(session, actor, tenant, subscription, invoice.number, now)
+        await lifecycle.mark_past_due(session, deps, actor, tenant, subscription, invoice, now)
+    if own is not None and own.status is not SubscriptionStatus.CANCELLED and invoice.due_date is None:
+        # Dunning: an invoice charged automatically (one sent with terms has a due date instead)
+        # is charged again on the schedule while it stays unpaid and its subscription lives.
+        invoice.next_retry_at = next_retry(now, invoice.retries, deps.policy.dunning_retry_days)
     emit(session, deps, InvoicePaymentFailedPayload.of(invoice), now)
     return f"invoice {invoice.id}: payment failed"
 

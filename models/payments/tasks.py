@@ -8,9 +8,10 @@ import logging
 from datetime import timedelta
 
 from sqlalchemy import exists, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from models.kernel.enums import TaskStatus
+from models.kernel.enums import ProviderTaskKind, TaskStatus
 from models.kernel.errors import NotFound
 from models.platform import locks
 from models.platform.access import Principal, require_admin
@@ -63,6 +64,16 @@ async def claim_provider_tasks(deps: Deps, limit: int = 5) -> list[ProviderTaskR
             query = query.with_for_update(skip_locked=True)
         ids = (await session.scalars(query)).all()
         return await claim_rows(session, ProviderTaskRow, ids, now)
+
+
+async def collection_queued(session: AsyncSession, invoice_id: str) -> bool:
+    """Whether a collection of the invoice was ever queued (whatever came of it): the
+    provider may hold it even though no provider invoice id was recorded (an attempt
+    whose answer was lost, or one still waiting to run)."""
+    query = select(ProviderTaskRow.id).where(
+        ProviderTaskRow.kind == ProviderTaskKind.COLLECT_INVOICE, ProviderTaskRow.subject_id == invoice_id
+    )
+    return (await session.scalar(query.limit(1))) is not None
 
 
 async def finish_provider_task(

@@ -104,6 +104,26 @@ def change_lines(
     return lines
 
 
+def _what(plan_changed: str | None, seat_delta: int) -> str:
+    if plan_changed:
+        return f"Switching to {plan_changed}"
+    if seat_delta:
+        count = abs(seat_delta)
+        return f"{'Adding' if seat_delta > 0 else 'Removing'} {count} seat{'s' if count != 1 else ''}"
+    return "This change"
+
+
+def describe_in_trial(
+    *, currency: str, plan_changed: str | None, seat_delta: int, trial_ends: str, first_total: int
+) -> str:
+    """A change during a trial: "Switching to Pro takes effect now and costs nothing
+    during the trial; the first invoice, when the trial ends on 2026-12-17, will be $49.00." """
+    return (
+        f"{_what(plan_changed, seat_delta)} takes effect now and costs nothing during the trial; the first "
+        f"invoice, when the trial ends on {trial_ends}, will be {Money(first_total, currency).formatted}."
+    )
+
+
 def describe(
     *,
     currency: str,
@@ -124,13 +144,7 @@ def describe(
     def money(amount: int) -> str:
         return Money(amount, currency).formatted
 
-    if plan_changed:
-        what = f"Switching to {plan_changed}"
-    elif seat_delta:
-        count = abs(seat_delta)
-        what = f"{'Adding' if seat_delta > 0 else 'Removing'} {count} seat{'s' if count != 1 else ''}"
-    else:
-        what = "This change"
+    what = _what(plan_changed, seat_delta)
     if takes_effect:
         return (
             f"{what} takes effect on {takes_effect}; nothing is charged today, and the renewal "

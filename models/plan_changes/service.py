@@ -18,7 +18,7 @@ from models.kernel.periods import next_boundary, period_boundary
 from models.metering.billing import plans_until, usage_charges, usage_lines
 from models.metering.rules import PricedUsage
 from models.plan_changes.inputs import PlanChangeRequest
-from models.plan_changes.rules import Window, change_lines, days_left, describe
+from models.plan_changes.rules import Window, change_lines, days_left, describe, describe_in_trial
 from models.platform import audit, events, idempotency
 from models.platform.access import Principal
 from models.platform.deps import Deps
@@ -29,7 +29,8 @@ from models.subscriptions import usage_billing
 from models.subscriptions.inputs import distinct_addons
 from models.subscriptions.items import count_and_tell, replace_addons, snapshot
 from models.subscriptions.queries import held_items
-from models.subscriptions.renewals import locked_subscription, renew_first
+from models.subscriptions.renewals import locked_subscription
+from models.subscriptions.timeline import renew_first
 from models.tables import AddonRow, InvoiceRow, PlanRow, SubscriptionRow, TenantRow
 from models.tables.subscriptions import ScheduledAddon, ScheduledChange, UsagePlan
 
@@ -70,6 +71,12 @@ async def _plan(
         raise SubscriptionNotActive(
             f"Subscription {subscription.id!r} is cancelled; subscribe the tenant again instead."
         )
+    if subscription.status == SubscriptionStatus.PAUSED:
+        raise SubscriptionNotActive(
+            f"Subscription {subscription.id!r} is paused; resume it (resumeSubscription) before "
+            "changing its plan."
+        )
+    trialing = subscription.status == SubscriptionStatus.TRIALING
     current_plan = await session.get(PlanRow, subscription.plan_id)
     current = await held_items(session, subscription.id)
     plan = await plan_for(session, tenant, spec.plan_id)
@@ -94,10 +101,11 @@ async def _plan(
     check_bounds(plan, sum(totals_by_type.values()))
     used = await check_members_fit(session, tenant.id, totals_by_type)
     mode = spec.proration_billing_mode
-    scheduled = spec.effective_at is EffectiveAt.NEXT_BILLING_DATE
+    # During a trial every change applies at once and costs nothing: the trial's end bills the plan it has.
+    scheduled = spec.effective_at is EffectiveAt.NEXT_BILLING_DATE and not trialing
     interval = plan.interval
     new_interval = plan.interval != current_plan.interval
-    if new_interval and not scheduled and mode is not ProrationMode.FULL_IMMEDIATELY:
+    if new_interval and not scheduled and mode is not ProrationMode.FULL_IMMEDIATELY and not trialing:
         raise ValidationFailed(
             "input.prorationBillingMode",
             f"{current_plan.name} is billed per {current_plan.interval.lower()} and {plan.name} per "
@@ -126,6 +134,8 @@ async def _plan(
                 "input.effectiveAt",
                 "the next billing period would end after the year 9999; change it now instead",
             ) from None
+    elif trialing:
+        effective_at, period, usage = now, (subscription.current_period_start, end), []
     else:
         effective_at = now
         remaining, days = days_left(subscription.current_period_start, end, now, tenant.timezone)
@@ -152,7 +162,17 @@ async def _plan(
     renewal_total = settle(recurring_lines(plan, items), tenant.tax_rate_ppm, 0).total
     check_representable(lines, totals.total, renewal_total, totals.balance_after)
     seat_delta = sum(totals_by_type.values()) - sum(seat_totals(current_plan, current).values())
-    text = describe(
+    text = (
+        describe_in_trial(
+            currency=plan.currency,
+            plan_changed=plan.name if plan.id != current_plan.id else None,
+            seat_delta=seat_delta,
+            trial_ends=end.astimezone(ZoneInfo(tenant.timezone)).date().isoformat(),
+            first_total=renewal_total,
+        )
+        if trialing
+        else None
+    ) or describe(
         currency=plan.currency,
         plan_changed=plan.name if plan.id != current_plan.id else None,
         seat_delta=seat_delta,
@@ -271,7 +291,9 @@ async def _apply(
         )
         return None
     ended = None
-    if change.mode is ProrationMode.FULL_IMMEDIATELY:
+    if subscription.status == SubscriptionStatus.TRIALING:
+        pass  # nothing of a trial is billed: its usage, nor its plans
+    elif change.mode is ProrationMode.FULL_IMMEDIATELY:
         # The period ends now: its usage is billed on this change's invoice, recorded as billed.
         ended = ((subscription.current_period_start, now), plans_until(subscription, now))
         subscription.billing_anchor = now

@@ -60,6 +60,9 @@ class BillingPolicy:
     # A PAST_DUE subscription's entitlements hold this long after it became past due
     # (GATEWAY_PAST_DUE_GRACE_DAYS): the customer keeps working while payment is retried.
     past_due_grace: timedelta = timedelta(days=14)
+    # After a failed automatic charge, the days (counted from the failure, then from each
+    # failed retry) before the charge is tried again; none past the last (GATEWAY_DUNNING_RETRY_DAYS).
+    dunning_retry_days: tuple[int, ...] = (3, 5, 7)
     webhooks: WebhookPolicy = field(default_factory=WebhookPolicy)
     tokens: TokenPolicy = field(default_factory=TokenPolicy)
 

@@ -51,7 +51,7 @@ class _Invoice(EventPayload):
     hosted_invoice_url: str | None
 
     @classmethod
-    def of(cls, invoice: InvoiceRow) -> Any:
+    def of(cls, invoice: InvoiceRow, **extra: Any) -> Any:
         return cls(
             invoice_id=invoice.id,
             tenant_id=invoice.tenant_id,
@@ -63,6 +63,7 @@ class _Invoice(EventPayload):
             total=invoice.total,
             amount_due=invoice.amount_due,
             hosted_invoice_url=invoice.hosted_invoice_url,
+            **extra,
         )
 
 
@@ -76,6 +77,14 @@ class InvoicePaidPayload(_Invoice):
 
 class InvoicePaymentFailedPayload(_Invoice):
     type = EventType.INVOICE_PAYMENT_FAILED
+
+
+class InvoiceOverduePayload(_Invoice):
+    """An OPEN invoice not paid by its due date (SEND_INVOICE terms)."""
+
+    type = EventType.INVOICE_OVERDUE
+
+    due_date: Instant
 
 
 class _Subscription(EventPayload):
@@ -125,6 +134,45 @@ class SubscriptionCancelledPayload(_Subscription):
     type = EventType.SUBSCRIPTION_CANCELLED
 
     at_period_end: bool
+
+
+class SubscriptionTrialWillEndPayload(_Subscription):
+    type = EventType.SUBSCRIPTION_TRIAL_WILL_END
+
+    trial_end: Instant
+
+
+class SubscriptionPastDuePayload(_Subscription):
+    """An invoice of it is overdue or its charge failed; UNPAID at ``grace_ends_at`` if still owed."""
+
+    type = EventType.SUBSCRIPTION_PAST_DUE
+
+    invoice_id: str
+    grace_ends_at: Instant
+
+
+class SubscriptionUnpaidPayload(_Subscription):
+    type = EventType.SUBSCRIPTION_UNPAID
+
+
+class SubscriptionRecoveredPayload(_Subscription):
+    """Everything overdue was paid (or given up on): ACTIVE again."""
+
+    type = EventType.SUBSCRIPTION_RECOVERED
+
+    invoice_id: str
+
+
+class SubscriptionPausedPayload(_Subscription):
+    type = EventType.SUBSCRIPTION_PAUSED
+
+    resumes_at: Instant | None
+
+
+class SubscriptionResumedPayload(_Subscription):
+    type = EventType.SUBSCRIPTION_RESUMED
+
+    invoice_id: str | None
 
 
 class SeatCount(BaseModel):

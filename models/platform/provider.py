@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from models.kernel.enums import CollectionMethod
+
 # What every operation that needs a payment rail answers under GATEWAY_PROVIDER=local.
 NOT_CONFIGURED = (
     "No payment provider is configured: set GATEWAY_PROVIDER=stripe with GATEWAY_STRIPE_API_KEY "
@@ -78,7 +80,10 @@ class InvoiceItem:
 
 @dataclass(frozen=True, slots=True)
 class InvoiceToCollect:
-    """A gateway invoice, as the items whose sum is exactly its amount due."""
+    """A gateway invoice, as the items whose sum is exactly its amount due, and how it
+    is collected: charged to the saved card (``CHARGE_AUTOMATICALLY``), or sent to the
+    customer with payment terms (``SEND_INVOICE``: due ``days_until_due`` days after it
+    was issued, on ``due_date`` as the gateway counts it), never charged."""
 
     invoice_id: str
     number: str
@@ -87,6 +92,9 @@ class InvoiceToCollect:
     currency: str
     amount_due: int
     items: tuple[InvoiceItem, ...] = field(default_factory=tuple)
+    collection_method: CollectionMethod = CollectionMethod.CHARGE_AUTOMATICALLY
+    days_until_due: int | None = None  # SEND_INVOICE only
+    due_date: datetime | None = None  # SEND_INVOICE only: the end of its due day (the gateway's)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,8 +115,9 @@ class ProviderInvoice:
 
 @dataclass(frozen=True, slots=True)
 class PaymentOutcome:
-    """What an attempt to charge an invoice came to. ``declined`` is not an error:
-    the provider tells the gateway by webhook and its own retries go on."""
+    """What an attempt to charge an invoice came to. ``declined`` is not an error: the
+    gateway records the failure at once (the provider's webhook says the same later) and
+    charges again on its dunning schedule."""
 
     invoice: ProviderInvoice  # after the attempt: ``status`` "paid", or "open" (declined, waiting), ...
     declined: str | None = None  # the provider's message when the charge failed
@@ -151,6 +160,27 @@ class PaymentProvider(Protocol):
         provider (deleted while a draft, voided once final) and a ProviderError
         (retryable=False) names both amounts: nothing is charged. An invoice already paid
         is reported, not charged again."""
+        ...
+
+    async def send_invoice(
+        self, invoice: InvoiceToCollect, provider_invoice_id: str, *, idempotency_key: str
+    ) -> ProviderInvoice:
+        """A ``SEND_INVOICE`` invoice: made final with its payment terms and sent to the
+        customer, who pays it on the provider's page or by transfer; nothing is charged.
+        Checked like ``pay_invoice`` first (exactly ``invoice.amount_due``, else discarded
+        and refused). Sent once: an invoice already sent, or already paid, is reported."""
+        ...
+
+    async def mark_paid_out_of_band(
+        self, invoice: InvoiceToCollect, provider_invoice_id: str | None, *, idempotency_key: str
+    ) -> ProviderInvoice | None:
+        """The gateway invoice was paid outside the provider (recorded by hand): mark the
+        provider's invoice paid without charging anything, so it is no longer payable on
+        the provider's page nor reminded of. ``provider_invoice_id`` None: the one an
+        earlier collection made whose answer was lost, if any. Nothing is done to one
+        already paid or void; a draft, never sent, is finalized first (without collection)
+        when it comes to exactly ``invoice.amount_due``, else deleted. None when the
+        provider holds no invoice for it."""
         ...
 
     async def create_setup_session(

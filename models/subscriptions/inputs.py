@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Annotated
 
 from pydantic import Field, StringConstraints
@@ -24,6 +25,14 @@ class SubscriptionCreate(Input):
     plan_id: ObjectId
     addons: Annotated[list[AddonQuantity], Field(max_length=100)] = []
     idempotency_key: IdempotencyKey | None = None
+    # None: the plan's trial if the tenant has not had one of it; True: the trial, or
+    # VALIDATION_FAILED; False: no trial, invoiced now.
+    trial: bool | None = None
+
+
+class SubscriptionPause(Input):
+    subscription_id: ObjectId
+    resumes_at: datetime | None = None
 
 
 def distinct_addons(addons: Sequence[AddonQuantity], field: str) -> list[tuple[str, int]]:

@@ -5,28 +5,26 @@ consumed) and rolls its period; or, when set to cancel at period end, cancels.
 Each subscription renews in one transaction, so a crash leaves it either renewed
 or untouched; the period only moves forward and the database refuses a second
 renewal invoice for a period, so running the billing twice issues nothing twice.
-The ``bill`` command, ``advanceTestClock`` and the worker in ``serve`` all call
-``renew_due``.
+``timeline.catch_up`` calls ``renew`` for the periods that end before each other moment
+the clock brings (``timeline.renew_due`` is what the ``bill`` command, ``advanceTestClock``
+and the worker in ``serve`` run).
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.invoicing.rules import Line, recurring_lines
 from models.invoicing.service import invoice_totals, issue_invoice, open_draft
-from models.kernel.enums import InvoiceReason, SubscriptionStatus
+from models.kernel.enums import InvoiceReason, InvoiceStatus
 from models.kernel.errors import ValidationFailed
 from models.kernel.periods import next_boundary
 from models.metering.billing import plans_until, price_usage
 from models.platform import audit, events, locks
-from models.platform.access import Principal, operator, require_visible
-from models.platform.clocks import tenant_clock
+from models.platform.access import Principal, require_visible
 from models.platform.deps import Deps
 from models.platform.payloads import SubscriptionPlanChangedPayload, SubscriptionRenewedPayload
 from models.platform.reads import rows_by_ids
@@ -36,10 +34,11 @@ from models.subscriptions import lifecycle, usage_billing
 from models.subscriptions.items import count_and_tell, replace_addons, snapshot
 from models.subscriptions.queries import held_items
 from models.subscriptions.rules import is_due
-from models.tables import AddonRow, InvoiceRow, PlanRow, SubscriptionRow, TenantRow, TestClockRow, UTCDateTime
+from models.tables import AddonRow, InvoiceRow, PlanRow, SubscriptionRow, TenantRow
 from models.tables.subscriptions import UsagePlan
 
 log = logging.getLogger("models.subscriptions.renewals")
+OPEN = InvoiceStatus.OPEN
 
 
 async def renew(
@@ -127,19 +126,7 @@ async def _renewal_invoice(
     leaves it a draft, said on the subscription: the period renews all the same."""
     end = closing[1]
     if not await usage_billing.charges_anything(session, plans):
-        totals = await invoice_totals(session, tenant, recurring)
-        return await issue_invoice(
-            session,
-            deps,
-            tenant=tenant,
-            subscription_id=subscription.id,
-            reason=InvoiceReason.RENEWAL,
-            currency=tenant.currency,
-            lines=recurring,
-            totals=totals,
-            period=(end, period_end),
-            at=end,
-        )
+        return await bill_in_advance(session, deps, tenant, subscription, recurring, (end, period_end))
     invoice = await open_draft(
         session,
         tenant=tenant,
@@ -163,6 +150,31 @@ async def _renewal_invoice(
                 session, tenant, subscription, f"usage could not be billed: {exc.reason}", end
             )
     return invoice
+
+
+async def bill_in_advance(
+    session: AsyncSession,
+    deps: Deps,
+    tenant: TenantRow,
+    subscription: SubscriptionRow,
+    recurring: list[Line],
+    period: tuple[datetime, datetime],
+) -> InvoiceRow:
+    """The RENEWAL invoice of ``period``'s plan and add-ons, in advance, final at once
+    (a renewal without usage to bill, a trial's end, a resume)."""
+    totals = await invoice_totals(session, tenant, recurring)
+    return await issue_invoice(
+        session,
+        deps,
+        tenant=tenant,
+        subscription_id=subscription.id,
+        reason=InvoiceReason.RENEWAL,
+        currency=tenant.currency,
+        lines=recurring,
+        totals=totals,
+        period=period,
+        at=period[0],
+    )
 
 
 async def bill_final_usage_or_note(
@@ -278,96 +290,6 @@ async def _apply_scheduled_change(
         at=at,
     )
     return plan, items, True
-
-
-@dataclass
-class BillingRun:
-    renewed: int = 0
-    finalized: int = 0  # renewal invoices made final once their usage grace window passed
-    invoices: list[str] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)
-
-
-async def renew_due(
-    deps: Deps, *, test_clock_id: str | None = None, subscription_id: str | None = None
-) -> BillingRun:
-    """Renew every subscription whose period has ended on its tenant's clock (the
-    test clock's frozen time, else now), each in its own transaction, then bill the
-    usage of every renewal whose grace window has passed. One that cannot be billed is
-    said on its subscription (``renewalError``) and tried again by the next run; one that
-    fails unexpectedly is logged; the others go on."""
-    now = deps.clock.now()
-    query = (
-        select(SubscriptionRow.id, SubscriptionRow.tenant_id)
-        .join(TenantRow, TenantRow.id == SubscriptionRow.tenant_id)
-        .outerjoin(TestClockRow, TestClockRow.id == TenantRow.test_clock_id)
-        .where(
-            SubscriptionRow.status != SubscriptionStatus.CANCELLED,
-            SubscriptionRow.current_period_end
-            <= func.coalesce(TestClockRow.frozen_time, literal(now, UTCDateTime())),
-        )
-        .order_by(SubscriptionRow.current_period_end)
-    )
-    if test_clock_id is not None:
-        query = query.where(TenantRow.test_clock_id == test_clock_id)
-    if subscription_id is not None:
-        query = query.where(SubscriptionRow.id == subscription_id)
-    async with deps.store.read() as session:
-        due = (await session.execute(query)).all()
-    run = BillingRun()
-    for sub_id, tenant_id in due:
-        try:
-            issued = await renew_subscription(deps, tenant_id, sub_id)
-        except ValidationFailed as exc:
-            await _note_failure(deps, tenant_id, sub_id, exc.reason)
-            run.failed.append(sub_id)
-            continue
-        except Exception:
-            log.exception(
-                "renewal failed; the next billing run retries it", extra={"subscription_id": sub_id}
-            )
-            run.failed.append(sub_id)
-            continue
-        if issued is not None:
-            run.renewed += 1
-            run.invoices.extend(invoice.number for invoice in issued)
-    if subscription_id is None:
-        run.finalized = await usage_billing.finalize_due(deps, test_clock_id=test_clock_id)
-    return run
-
-
-async def _note_failure(deps: Deps, tenant_id: str, subscription_id: str, reason: str) -> None:
-    async with deps.store.transaction() as session:
-        tenant = await locks.tenant(session, tenant_id)
-        subscription = await locks.subscription(session, subscription_id)
-        if subscription is not None:
-            now = (await tenant_clock(session, deps, tenant)).now()
-            usage_billing.note_renewal_error(session, tenant, subscription, reason, now)
-
-
-async def renew_subscription(deps: Deps, tenant_id: str, subscription_id: str) -> list[InvoiceRow] | None:
-    """Renew one subscription if it is due (None if another run got there first);
-    its errors propagate."""
-    async with deps.store.transaction() as session:
-        tenant = await locks.tenant(session, tenant_id)
-        subscription = await locks.subscription(session, subscription_id)
-        now = (await tenant_clock(session, deps, tenant)).now()
-        if subscription is None or not is_due(subscription, now):
-            return None  # another run got here first
-        return await renew(session, deps, operator(), tenant, subscription, now)
-
-
-async def renew_first(
-    session: AsyncSession, deps: Deps, tenant: TenantRow, subscription: SubscriptionRow | None
-) -> datetime:
-    """The one way a change acts on the current period: every period of ``subscription``
-    that has ended is renewed first, as the worker would have (it may cancel, or apply a
-    scheduled change, and what the caller does next must see that). Tenant and
-    subscription are locked by the caller; returns the tenant's now."""
-    now = (await tenant_clock(session, deps, tenant)).now()
-    if subscription is not None:
-        await renew(session, deps, operator(), tenant, subscription, now)
-    return now
 
 
 async def locked_subscription(

@@ -3,23 +3,37 @@ may follow which. ``lifecycle`` makes every transition through ``check_transitio
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from models.kernel.enums import SubscriptionStatus
 
-ACTIVE, PAST_DUE, CANCELLED = (
+TRIALING, ACTIVE, PAST_DUE, UNPAID, PAUSED, CANCELLED = (
+    SubscriptionStatus.TRIALING,
     SubscriptionStatus.ACTIVE,
     SubscriptionStatus.PAST_DUE,
+    SubscriptionStatus.UNPAID,
+    SubscriptionStatus.PAUSED,
     SubscriptionStatus.CANCELLED,
 )
 
 # Which status may follow which. CANCELLED is final: a tenant subscribes again instead.
+# TRIALING ends in ACTIVE (its first invoice); ACTIVE goes PAST_DUE when an invoice is not
+# paid in time, UNPAID when the grace after that passes, and back to ACTIVE when what is
+# overdue is paid; only an ACTIVE subscription pauses, and it resumes ACTIVE.
 TRANSITIONS: dict[SubscriptionStatus, frozenset[SubscriptionStatus]] = {
-    ACTIVE: frozenset({PAST_DUE, CANCELLED}),
-    PAST_DUE: frozenset({ACTIVE, CANCELLED}),
+    TRIALING: frozenset({ACTIVE, CANCELLED}),
+    ACTIVE: frozenset({PAST_DUE, PAUSED, CANCELLED}),
+    PAST_DUE: frozenset({ACTIVE, UNPAID, CANCELLED}),
+    UNPAID: frozenset({ACTIVE, CANCELLED}),
+    PAUSED: frozenset({ACTIVE, CANCELLED}),
     CANCELLED: frozenset(),
 }
+# The statuses whose periods renew (and are invoiced) at their end. A trial's "period" is
+# the trial; a paused subscription has none.
+RENEWING = frozenset({ACTIVE, PAST_DUE, UNPAID})
+# How long before a trial's end subscription.trial_will_end is sent.
+TRIAL_REMINDER = timedelta(days=3)
 
 
 class InvalidTransition(ValueError):
@@ -36,7 +50,7 @@ class Period(Protocol):
 
 def is_due(subscription: Period, now: datetime) -> bool:
     """Whether the subscription's period is over and not yet renewed."""
-    return subscription.status is not CANCELLED and subscription.current_period_end <= now
+    return subscription.status in RENEWING and subscription.current_period_end <= now
 
 
 def check_transition(current: SubscriptionStatus, target: SubscriptionStatus) -> None:

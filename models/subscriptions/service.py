@@ -1,13 +1,18 @@
-"""Subscribing a tenant to a plan with add-on quantities, reading subscriptions, and
-cancelling them (now, or at the end of the period)."""
+"""Subscribing a tenant to a plan with add-on quantities (with the plan's trial, once),
+reading subscriptions, cancelling them (now, or at the end of the period), pausing and
+resuming them."""
 
 from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.catalog.service import buyable_addons, plan_for
 from models.invoicing.rules import check_representable, recurring_lines
 from models.invoicing.service import invoice_totals, issue_invoice
 from models.kernel.enums import InvoiceReason, SubscriptionStatus
-from models.kernel.errors import AlreadySubscribed, ValidationFailed
+from models.kernel.errors import AlreadySubscribed, SubscriptionNotActive, ValidationFailed
 from models.kernel.ids import new_id
 from models.kernel.periods import period_boundary
 from models.platform import audit, events, idempotency, locks
@@ -18,12 +23,16 @@ from models.platform.payloads import SubscriptionActivePayload
 from models.seats.changes import seats_changed
 from models.seats.queries import check_members_fit, seat_state
 from models.seats.rules import check_bounds, seat_totals
-from models.subscriptions import lifecycle, usage_billing
-from models.subscriptions.inputs import SubscriptionCreate, distinct_addons
+from models.subscriptions import lifecycle, timeline, usage_billing
+from models.subscriptions.inputs import SubscriptionCreate, SubscriptionPause, distinct_addons
 from models.subscriptions.items import snapshot
 from models.subscriptions.queries import live_subscriptions
-from models.subscriptions.renewals import bill_final_usage_or_note, locked_subscription, renew_first
-from models.tables import SubscriptionAddonRow, SubscriptionRow
+from models.subscriptions.renewals import bill_final_usage_or_note, locked_subscription
+from models.subscriptions.rules import TRIAL_REMINDER
+from models.subscriptions.timeline import renew_first
+from models.tables import PlanRow, SubscriptionAddonRow, SubscriptionRow, TenantRow, TrialRow
+
+OWING = frozenset({SubscriptionStatus.PAST_DUE, SubscriptionStatus.UNPAID})
 
 
 async def subscribe(deps: Deps, actor: Principal, spec: SubscriptionCreate) -> SubscriptionRow:
@@ -53,8 +62,13 @@ async def subscribe(deps: Deps, actor: Principal, spec: SubscriptionCreate) -> S
         due = await invoice_totals(session, tenant, lines)
         check_representable(lines, due.total, due.balance_after)
 
+        trial_days = await _trial_days(session, tenant, plan, spec.trial)
         try:
-            end = period_boundary(now, plan.interval, 1, tenant.timezone)
+            end = (
+                now + timedelta(days=trial_days)
+                if trial_days
+                else period_boundary(now, plan.interval, 1, tenant.timezone)
+            )
         except (ValueError, OverflowError):
             raise ValidationFailed(
                 "input.tenantId",
@@ -64,9 +78,12 @@ async def subscribe(deps: Deps, actor: Principal, spec: SubscriptionCreate) -> S
             id=new_id("sub"),
             tenant_id=tenant.id,
             plan_id=plan.id,
+            status=SubscriptionStatus.TRIALING if trial_days else SubscriptionStatus.ACTIVE,
             billing_anchor=now,
             current_period_start=now,
             current_period_end=end,
+            trial_end=end if trial_days else None,
+            trial_reminder_at=max(end - TRIAL_REMINDER, now) if trial_days else None,
             created_at=now,
             updated_at=now,
         )
@@ -75,18 +92,25 @@ async def subscribe(deps: Deps, actor: Principal, spec: SubscriptionCreate) -> S
         session.add_all(
             SubscriptionAddonRow(subscription_id=subscription.id, addon_id=a.id, quantity=q) for a, q in items
         )
-        await issue_invoice(
-            session,
-            deps,
-            tenant=tenant,
-            subscription_id=subscription.id,
-            reason=InvoiceReason.SUBSCRIBE,
-            currency=plan.currency,
-            lines=lines,
-            totals=due,
-            period=(now, end),
-            at=now,
-        )
+        if trial_days:  # nothing is invoiced until the trial ends
+            session.add(
+                TrialRow(
+                    tenant_id=tenant.id, plan_id=plan.id, subscription_id=subscription.id, started_at=now
+                )
+            )
+        else:
+            await issue_invoice(
+                session,
+                deps,
+                tenant=tenant,
+                subscription_id=subscription.id,
+                reason=InvoiceReason.SUBSCRIBE,
+                currency=plan.currency,
+                lines=lines,
+                totals=due,
+                period=(now, end),
+                at=now,
+            )
         audit.record(
             session,
             actor,
@@ -104,6 +128,29 @@ async def subscribe(deps: Deps, actor: Principal, spec: SubscriptionCreate) -> S
                 session, tenant.id, "subscribe", key, spec, subscription.id, deps.clock.now()
             )
     return subscription
+
+
+async def _trial_days(session: AsyncSession, tenant: TenantRow, plan: PlanRow, wanted: bool | None) -> int:
+    """The days of trial this subscription starts with: the plan's, once per tenant and plan."""
+    if wanted is False:
+        return 0
+    if not plan.trial_days:
+        if wanted:
+            raise ValidationFailed(
+                "input.trial", f"plan {plan.code!r} offers no trial; subscribe without `trial: true`"
+            )
+        return 0
+    had = await session.get(TrialRow, (tenant.id, plan.id))
+    if had is not None:
+        if wanted:
+            raise ValidationFailed(
+                "input.trial",
+                f"tenant {tenant.id!r} already had its trial of plan {plan.code!r} (from "
+                f"{had.started_at.date().isoformat()}); a plan's trial is given once: subscribe with "
+                "`trial: false`",
+            )
+        return 0
+    return plan.trial_days
 
 
 async def get_subscription(deps: Deps, actor: Principal, subscription_id: str) -> SubscriptionRow:
@@ -132,10 +179,63 @@ async def cancel_subscription(
             at_period_end and subscription.cancel_at_period_end
         ):
             return subscription
+        if at_period_end and subscription.status is SubscriptionStatus.PAUSED:
+            raise ValidationFailed(
+                "atPeriodEnd",
+                f"subscription {subscription.id!r} is paused and has no period to end; cancel it now "
+                "(atPeriodEnd: false)",
+            )
         if at_period_end:
             lifecycle.schedule_cancel(session, actor, tenant, subscription, now)
         else:
-            # The period's usage up to now is billed as it ends (or, if it cannot be, said why).
-            await bill_final_usage_or_note(session, deps, tenant, subscription, now)
+            if subscription.status is SubscriptionStatus.ACTIVE or subscription.status in OWING:
+                # The period's usage up to now is billed as it ends (or, if it cannot be, said why).
+                # A trial's is free; a paused subscription's was billed when it paused.
+                await bill_final_usage_or_note(session, deps, tenant, subscription, now)
             await lifecycle.cancel(session, deps, actor, tenant, subscription, now, at_period_end=False)
+    return subscription
+
+
+async def pause_subscription(deps: Deps, actor: Principal, spec: SubscriptionPause) -> SubscriptionRow:
+    """Pause an ACTIVE subscription now: the usage of its period so far is billed (a FINAL
+    invoice, if it costs anything), then nothing is invoiced and nothing granted until it
+    resumes (at ``resumes_at``, or by ``resume_subscription``); the rest of the period paid
+    in advance is not refunded. Seats and members are kept."""
+    async with deps.store.transaction() as session:
+        tenant, subscription = await locked_subscription(session, actor, spec.subscription_id)
+        now = await renew_first(session, deps, tenant, subscription)
+        if subscription.status is not SubscriptionStatus.ACTIVE:
+            raise SubscriptionNotActive(
+                f"Subscription {subscription.id!r} is {subscription.status.value}; only an ACTIVE "
+                "subscription can be paused"
+                + (" (pay what is overdue first)" if subscription.status in OWING else "")
+            )
+        if subscription.cancel_at_period_end:
+            raise ValidationFailed(
+                "subscriptionId",
+                f"subscription {subscription.id!r} is set to cancel at the end of its period; cancel it now "
+                "(atPeriodEnd: false) rather than pause it",
+            )
+        if spec.resumes_at is not None and spec.resumes_at <= now:
+            raise ValidationFailed(
+                "resumesAt",
+                f"must be after now ({now.isoformat()}) on the tenant's clock; leave it out to resume "
+                "by hand",
+            )
+        await bill_final_usage_or_note(session, deps, tenant, subscription, now)
+        await lifecycle.pause(session, deps, actor, tenant, subscription, spec.resumes_at, now)
+    return subscription
+
+
+async def resume_subscription(deps: Deps, actor: Principal, subscription_id: str) -> SubscriptionRow:
+    """Resume a PAUSED subscription now: a new period starts and is invoiced."""
+    async with deps.store.transaction() as session:
+        tenant, subscription = await locked_subscription(session, actor, subscription_id)
+        now = await renew_first(session, deps, tenant, subscription)
+        if subscription.status is not SubscriptionStatus.PAUSED:
+            raise SubscriptionNotActive(
+                f"Subscription {subscription.id!r} is {subscription.status.value}, not PAUSED; "
+                "nothing to resume"
+            )
+        await timeline.resume(session, deps, actor, tenant, subscription, now)
     return subscription

@@ -13,7 +13,7 @@ from models.tables.entitlements import (
     UsageThresholdRow,
 )
 from models.tables.idempotency import IdempotencyKeyRow
-from models.tables.invoices import CreditEntryRow, InvoiceLineRow, InvoiceRow
+from models.tables.invoices import CreditEntryRow, InvoiceLineRow, InvoiceRow, PaymentRow
 from models.tables.members import MemberRow
 from models.tables.metering import (
     MeterRow,
@@ -24,12 +24,14 @@ from models.tables.metering import (
     UsagePointRow,
 )
 from models.tables.outbox import EventRow, ProviderEventRow, ProviderTaskRow
-from models.tables.subscriptions import SubscriptionAddonRow, SubscriptionRow
+from models.tables.subscriptions import SubscriptionAddonRow, SubscriptionRow, TrialRow
 from models.tables.tenants import TenantRow
 from models.tables.test_clocks import TestClockRow
 from models.tables.webhooks import WebhookAttemptRow, WebhookDeliveryRow, WebhookEndpointRow
 
 __all__ = [
+    "PaymentRow",
+    "TrialRow",
     "ConsumptionRow",
     "FeatureGrantRow",
     "FeatureRow",

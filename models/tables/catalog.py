@@ -17,6 +17,7 @@ class PlanRow(SQLModel, table=True):
         CheckConstraint("interval IN ('MONTH', 'YEAR')", name="interval"),
         CheckConstraint("base_price >= 0", name="base_price"),
         CheckConstraint("included_seats >= 0", name="included_seats"),
+        CheckConstraint("trial_days >= 0 AND trial_days <= 730", name="trial_days"),
         CheckConstraint("min_seats IS NULL OR min_seats >= 0", name="min_seats"),
         CheckConstraint(
             "max_seats IS NULL OR (max_seats >= 1 AND max_seats >= COALESCE(min_seats, 0) "
@@ -34,6 +35,8 @@ class PlanRow(SQLModel, table=True):
     included_seats: int = Field(default=0)
     min_seats: int | None = Field(default=None)
     max_seats: int | None = Field(default=None)
+    # Days of free trial a tenant gets the first time it subscribes to the plan (0: none).
+    trial_days: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = Field(sa_type=UTCDateTime)
 
 

@@ -5,10 +5,11 @@ from datetime import datetime
 from sqlalchemy import BigInteger, CheckConstraint, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
-from models.kernel.enums import CreditReason, InvoiceReason, InvoiceStatus, LineKind
+from models.kernel.enums import CreditReason, InvoiceReason, InvoiceStatus, LineKind, PaymentMethod
 from models.tables.base import EnumText, UTCDateTime
 
 RENEWAL = "reason = 'RENEWAL'"
+AWAITING = "status = 'OPEN' AND due_date IS NOT NULL AND overdue_at IS NULL"
 
 
 class InvoiceRow(SQLModel, table=True):
@@ -38,6 +39,15 @@ class InvoiceRow(SQLModel, table=True):
             sqlite_where=text(RENEWAL),
             postgresql_where=text(RENEWAL),
         ),
+        CheckConstraint("amount_paid >= 0 AND amount_paid <= amount_due", name="amount_paid"),
+        # What the billing run looks for: invoices coming due, and failed charges to retry.
+        Index("ix_invoices_due", "due_date", sqlite_where=text(AWAITING), postgresql_where=text(AWAITING)),
+        Index(
+            "ix_invoices_retry",
+            "next_retry_at",
+            sqlite_where=text("next_retry_at IS NOT NULL"),
+            postgresql_where=text("next_retry_at IS NOT NULL"),
+        ),
     )
 
     id: str = Field(primary_key=True, max_length=40)
@@ -64,6 +74,34 @@ class InvoiceRow(SQLModel, table=True):
     paid_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     payment_failed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     payment_error: str | None = Field(default=None, max_length=500)
+    # Payment terms and dunning. When an OPEN invoice must be paid (SEND_INVOICE: the end
+    # of its due day; None: charged at once), when it was found overdue, what was paid of
+    # it by hand (recordPayment), and when its failed charge is next retried (and how
+    # many retries were queued: GATEWAY_DUNNING_RETRY_DAYS).
+    due_date: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    overdue_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    amount_paid: int = Field(default=0, sa_type=BigInteger, sa_column_kwargs={"server_default": "0"})
+    next_retry_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    retries: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+
+
+class PaymentRow(SQLModel, table=True):
+    """A payment recorded by hand against an invoice (bank transfer, cheque)."""
+
+    __tablename__ = "payments"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount"),
+        CheckConstraint("method IN ('BANK_TRANSFER', 'CHECK', 'OTHER')", name="method"),
+    )
+
+    id: str = Field(primary_key=True, max_length=40)
+    invoice_id: str = Field(foreign_key="invoices.id", index=True, max_length=40)
+    tenant_id: str = Field(foreign_key="tenants.id", max_length=40)
+    amount: int = Field(sa_type=BigInteger)
+    currency: str = Field(max_length=3)
+    method: PaymentMethod = Field(sa_type=EnumText(PaymentMethod, 20))
+    reference: str | None = Field(default=None, max_length=200)
+    recorded_at: datetime = Field(sa_type=UTCDateTime)
 
 
 class InvoiceLineRow(SQLModel, table=True):

@@ -49,7 +49,7 @@ class ProviderTaskRow(SQLModel, table=True):
     __tablename__ = "provider_tasks"
     __table_args__ = (
         CheckConstraint("status IN ('PENDING', 'DONE', 'FAILED')", name="status"),
-        CheckConstraint("kind IN ('SYNC_CUSTOMER', 'COLLECT_INVOICE')", name="kind"),
+        CheckConstraint("kind IN ('SYNC_CUSTOMER', 'COLLECT_INVOICE', 'MARK_PAID_OUT_OF_BAND')", name="kind"),
         Index(
             "ix_provider_tasks_pending",
             "tenant_id",

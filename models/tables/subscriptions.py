@@ -78,6 +78,15 @@ class SubscriptionRow(SQLModel, table=True):
     renewal_failed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # When it became PAST_DUE (None otherwise): its entitlements hold for the grace after.
     past_due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # When a PAST_DUE one becomes UNPAID if still owing (past_due_at + the grace).
+    grace_ends_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # A trial's end (the first invoice's start), and when subscription.trial_will_end is to
+    # be sent (three days before; None once sent).
+    trial_end: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    trial_reminder_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # While PAUSED: since when, and when it resumes by itself (None: when asked).
+    paused_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    resumes_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
 
@@ -91,3 +100,14 @@ class SubscriptionAddonRow(SQLModel, table=True):
     subscription_id: str = Field(primary_key=True, foreign_key="subscriptions.id", max_length=40)
     addon_id: str = Field(primary_key=True, foreign_key="addons.id", index=True, max_length=40)
     quantity: int
+
+
+class TrialRow(SQLModel, table=True):
+    """A trial a tenant had of a plan: one per tenant and plan, ever."""
+
+    __tablename__ = "trials"
+
+    tenant_id: str = Field(primary_key=True, foreign_key="tenants.id", max_length=40)
+    plan_id: str = Field(primary_key=True, foreign_key="plans.id", max_length=40)
+    subscription_id: str = Field(foreign_key="subscriptions.id", max_length=40)
+    started_at: datetime = Field(sa_type=UTCDateTime)

@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint
 from sqlmodel import Field, SQLModel
 
-from models.kernel.enums import SalesMode
+from models.kernel.enums import CollectionMethod, SalesMode
 from models.tables.base import EnumText, UTCDateTime
 
 
@@ -19,6 +19,10 @@ class TenantRow(SQLModel, table=True):
     __table_args__ = (
         CheckConstraint("sales_mode IN ('SELF_SERVE', 'SALES_LED')", name="sales_mode"),
         CheckConstraint("tax_rate_ppm >= 0 AND tax_rate_ppm <= 1000000", name="tax_rate_ppm"),
+        CheckConstraint(
+            "collection_method IN ('CHARGE_AUTOMATICALLY', 'SEND_INVOICE')", name="collection_method"
+        ),
+        CheckConstraint("days_until_due >= 0 AND days_until_due <= 365", name="days_until_due"),
     )
 
     id: str = Field(primary_key=True, max_length=40)
@@ -27,6 +31,14 @@ class TenantRow(SQLModel, table=True):
     currency: str = Field(max_length=3)
     timezone: str = Field(max_length=64)
     sales_mode: SalesMode = Field(default=SalesMode.SELF_SERVE, sa_type=EnumText(SalesMode, 20))
+    # How its invoices are paid: charged to the saved card, or sent with payment terms
+    # (due daysUntilDue days after they are issued, paid by transfer: recordPayment).
+    collection_method: CollectionMethod = Field(
+        default=CollectionMethod.CHARGE_AUTOMATICALLY,
+        sa_type=EnumText(CollectionMethod, 20),
+        sa_column_kwargs={"server_default": "CHARGE_AUTOMATICALLY"},
+    )
+    days_until_due: int = Field(default=30, sa_column_kwargs={"server_default": "30"})
     company_name: str | None = Field(default=None, max_length=200)
     address_line1: str | None = Field(default=None, max_length=200)
     address_line2: str | None = Field(default=None, max_length=200)

@@ -7,11 +7,12 @@ from typing import Annotated
 
 from pydantic import EmailStr, Field, StringConstraints
 
-from models.kernel.enums import SalesMode
+from models.kernel.enums import CollectionMethod, SalesMode
 from models.kernel.validation import CountryCode, CurrencyCode, Input, Name, NonBlank, TimezoneName
 
 Line = Annotated[NonBlank, StringConstraints(max_length=200)]
 Optional200 = Annotated[str, StringConstraints(max_length=200)] | None
+DaysUntilDue = Annotated[int, Field(ge=0, le=365)]  # SEND_INVOICE: days from issue to due
 
 
 class AddressUpdate(Input):
@@ -45,3 +46,10 @@ class TenantCreate(Input):
     billing_info: BillingInfoUpdate | None = None
     test_clock_id: str | None = None
     tax_rate: TaxRate = Decimal(0)
+    collection_method: CollectionMethod = CollectionMethod.CHARGE_AUTOMATICALLY
+    days_until_due: DaysUntilDue = 30
+
+
+class PaymentTermsUpdate(Input):
+    collection_method: CollectionMethod
+    days_until_due: DaysUntilDue = 30

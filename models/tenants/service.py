@@ -12,7 +12,7 @@ from models.invoicing.rules import MAX_AMOUNT, recurring_lines, settle
 from models.kernel.enums import ProviderTaskKind, Role
 from models.kernel.errors import NotFound, ValidationFailed
 from models.kernel.ids import new_id
-from models.platform import locks
+from models.platform import audit, locks
 from models.platform.access import Principal, require_admin, require_tenant
 from models.platform.clocks import clock_for_tenant, tenant_clock
 from models.platform.deps import Deps
@@ -20,7 +20,7 @@ from models.platform.outbox import queue_provider_task
 from models.platform.pagination import Page, paginate
 from models.subscriptions.queries import held_items, live_subscriptions
 from models.tables import PlanRow, TenantRow, TestClockRow
-from models.tenants.inputs import BillingInfoUpdate, TaxRateUpdate, TenantCreate
+from models.tenants.inputs import BillingInfoUpdate, PaymentTermsUpdate, TaxRateUpdate, TenantCreate
 
 
 def tax_rate_ppm(percent: Decimal) -> int:
@@ -61,6 +61,8 @@ async def insert_tenant(session: AsyncSession, deps: Deps, spec: TenantCreate) -
         sales_mode=spec.sales_mode,
         test_clock_id=spec.test_clock_id,
         tax_rate_ppm=tax_rate_ppm(spec.tax_rate),
+        collection_method=spec.collection_method,
+        days_until_due=spec.days_until_due,
     )
     _apply_billing_info(row, spec.billing_info)
     row.created_at = row.updated_at = clock_for_tenant(deps, row, test_clock).now()
@@ -135,6 +137,32 @@ async def set_tax_rate(deps: Deps, actor: Principal, tenant_id: str, tax_rate: A
         await _check_renewals_fit(session, row, rate)
         row.tax_rate_ppm = rate
         row.updated_at = (await tenant_clock(session, deps, row)).now()
+    return row
+
+
+async def set_payment_terms(
+    deps: Deps, actor: Principal, tenant_id: str, spec: PaymentTermsUpdate
+) -> TenantRow:
+    """How the tenant's next invoices are paid (ADMIN: payment terms are agreed with the
+    operator): charged to its card, or sent, due ``days_until_due`` days after issue.
+    Invoices already issued keep the terms they were issued with."""
+    require_admin(actor, "setPaymentTerms")
+    async with deps.store.transaction() as session:
+        row = await locks.tenant(session, tenant_id)
+        before = {"collectionMethod": row.collection_method.value, "daysUntilDue": row.days_until_due}
+        row.collection_method, row.days_until_due = spec.collection_method, spec.days_until_due
+        now = (await tenant_clock(session, deps, row)).now()
+        row.updated_at = now
+        audit.record(
+            session,
+            actor,
+            tenant_id=row.id,
+            action="tenant.payment_terms_changed",
+            subject_id=row.id,
+            before=before,
+            after={"collectionMethod": row.collection_method.value, "daysUntilDue": row.days_until_due},
+            at=now,
+        )
     return row
 
 

@@ -15,7 +15,7 @@ from models.kernel.ids import new_id
 from models.platform import locks
 from models.platform.access import Principal, require_admin, require_visible
 from models.platform.deps import Deps
-from models.subscriptions.renewals import renew_due
+from models.subscriptions.timeline import renew_due
 from models.tables import TenantRow, TestClockRow
 from models.test_clocks.inputs import TestClockCreate
 

@@ -18,6 +18,10 @@ class CreatePlanInput:
     included_seats: int = strawberry.field(default=0, description="FULL seats the base price includes.")
     min_seats: int | None = strawberry.field(default=None, description="Over all seat types.")
     max_seats: int | None = strawberry.field(default=None, description="Over all seat types.")
+    trial_days: int = strawberry.field(
+        default=0,
+        description="Days of free trial, once per tenant (0-730; 0: none). No invoice until it ends.",
+    )
 
 
 @strawberry.input

@@ -72,6 +72,9 @@ class Plan:
     included_seats: int = strawberry.field(description="FULL seats that come with the base price.")
     min_seats: int | None = strawberry.field(description="Fewest seats (all types together) allowed.")
     max_seats: int | None = strawberry.field(description="Most seats (all types together) allowed.")
+    trial_days: int = strawberry.field(
+        description="Days of free trial a tenant gets the first time it subscribes to the plan (0: none)."
+    )
     created_at: datetime
     row: strawberry.Private[PlanRow]
 
@@ -87,6 +90,7 @@ class Plan:
             included_seats=row.included_seats,
             min_seats=row.min_seats,
             max_seats=row.max_seats,
+            trial_days=row.trial_days,
             created_at=row.created_at,
             row=row,
         )

@@ -71,6 +71,20 @@ class Invoice:
     payment_error: str | None = strawberry.field(
         description="The provider's reason for that failure, when it gave one."
     )
+    due_date: datetime | None = strawberry.field(
+        description="When an OPEN invoice sent with payment terms (SEND_INVOICE) must be paid by: the end of "
+        "its due day in the tenant's timezone; null for invoices charged automatically."
+    )
+    overdue_at: datetime | None = strawberry.field(
+        description="When it was found unpaid past its due date (invoice.overdue)."
+    )
+    amount_paid: Money = strawberry.field(
+        description="What payments recorded by hand (recordPayment) have paid of it so far."
+    )
+    next_retry_at: datetime | None = strawberry.field(
+        description="When its failed charge is tried again (GATEWAY_DUNNING_RETRY_DAYS); null when none "
+        "is due."
+    )
     row: strawberry.Private[InvoiceRow]
 
     @classmethod
@@ -97,6 +111,10 @@ class Invoice:
             paid_at=row.paid_at,
             payment_failed_at=row.payment_failed_at,
             payment_error=row.payment_error,
+            due_date=row.due_date,
+            overdue_at=row.overdue_at,
+            amount_paid=money(row.amount_paid),
+            next_retry_at=row.next_retry_at,
             row=row,
         )
 

@@ -27,11 +27,19 @@ from models.kernel.enums import EventType, Role
 from models.kernel.errors import Unauthenticated, ValidationFailed
 from models.platform.access import Principal, require_visible
 from models.platform.events import Event, Holder, Holdings
+from models.subscriptions import service as subscriptions
 from models.tenants import service as tenants
 from resolvers.invoicing.types import Invoice
-from resolvers.live.types import EntitlementsChanged, InvoiceEvent, SeatsChanged, UsageRecordedEvent
+from resolvers.live.types import (
+    EntitlementsChanged,
+    InvoiceEvent,
+    SeatsChanged,
+    SubscriptionEvent,
+    UsageRecordedEvent,
+)
 from resolvers.shared.context import Info
 from resolvers.shared.loaders import Loaders
+from resolvers.subscriptions.types import Subscription
 
 T = TypeVar("T")
 # Each event costs every subscription a key check and the event's reads, so they are
@@ -51,8 +59,16 @@ SEATS = frozenset({EventType.SEATS_CHANGED})
 USAGE = frozenset({EventType.USAGE_RECORDED})
 ENTITLEMENTS = frozenset({EventType.ENTITLEMENTS_CHANGED})
 INVOICES = frozenset(
-    t.value for t in (EventType.INVOICE_CREATED, EventType.INVOICE_PAID, EventType.INVOICE_PAYMENT_FAILED)
+    t.value
+    for t in (
+        EventType.INVOICE_CREATED,
+        EventType.INVOICE_PAID,
+        EventType.INVOICE_PAYMENT_FAILED,
+        EventType.INVOICE_OVERDUE,
+    )
 )
+# Every event of a subscription's life (renewals, plan changes, trials, dunning, pauses).
+SUBSCRIPTIONS = frozenset(t.value for t in EventType if t.value.startswith("subscription."))
 
 
 def _manages(principal: Principal, tenant_id: str) -> bool:
@@ -80,8 +96,8 @@ class LiveSubscriptions:
         return _LiveStream(info, str(tenant_id), events, _meters, _sync(UsageRecordedEvent.of))
 
     @strawberry.subscription(
-        description="The tenant's invoices as they are created, paid or fail to be paid. ADMIN or the "
-        "tenant's key."
+        description="The tenant's invoices as they are created, paid, fail to be paid or go overdue. ADMIN "
+        "or the tenant's key."
     )
     async def invoice_events(self, info: Info, tenant_id: strawberry.ID) -> AsyncIterator[InvoiceEvent]:
         events = await _open(info, str(tenant_id), INVOICES, _manages)
@@ -91,6 +107,28 @@ class LiveSubscriptions:
             row = await invoices.get_invoice(ctx.deps, ctx.actor, str(event.data["invoiceId"]))
             return InvoiceEvent(
                 id=strawberry.ID(event.id), type=event.type, at=event.at, invoice=Invoice.from_row(row)
+            )
+
+        return _LiveStream(info, str(tenant_id), events, _manages, build)
+
+    @strawberry.subscription(
+        description="The tenant's subscription, at each event of its life: subscription.active, .renewed, "
+        ".plan_changed, .cancelled, .trial_will_end, .past_due, .unpaid, .recovered, .paused, .resumed. "
+        "ADMIN or the tenant's key."
+    )
+    async def subscription_events(
+        self, info: Info, tenant_id: strawberry.ID
+    ) -> AsyncIterator[SubscriptionEvent]:
+        events = await _open(info, str(tenant_id), SUBSCRIPTIONS, _manages)
+
+        async def build(event: Event) -> SubscriptionEvent:
+            ctx = info.context
+            row = await subscriptions.get_subscription(ctx.deps, ctx.actor, str(event.data["subscriptionId"]))
+            return SubscriptionEvent(
+                id=strawberry.ID(event.id),
+                type=event.type,
+                at=event.at,
+                subscription=Subscription.from_row(row),
             )
 
         return _LiveStream(info, str(tenant_id), events, _manages, build)

@@ -14,6 +14,7 @@ from resolvers.seats.types import SeatSummary
 from resolvers.shared.context import Info
 from resolvers.subscriptions import loaders as subscriptions_loaders
 from resolvers.subscriptions.seats import seat_summary
+from resolvers.subscriptions.types import Subscription
 
 
 @strawberry.type(
@@ -82,9 +83,21 @@ class UsageRecordedEvent:
 @strawberry.type(description="An invoice of the tenant was created, paid, or its payment failed.")
 class InvoiceEvent:
     id: strawberry.ID
-    type: str = strawberry.field(description="invoice.created, invoice.paid or invoice.payment_failed.")
+    type: str = strawberry.field(
+        description="invoice.created, invoice.paid, invoice.payment_failed or invoice.overdue."
+    )
     at: datetime
     invoice: Invoice = strawberry.field(description="The invoice as it is when the event is delivered.")
+
+
+@strawberry.type(description="An event of the tenant's subscription's life.")
+class SubscriptionEvent:
+    id: strawberry.ID = strawberry.field(description="The event's id, the same as its webhook delivery's.")
+    type: str = strawberry.field(description="subscription.active, subscription.past_due, … (the webhook's).")
+    at: datetime
+    subscription: Subscription = strawberry.field(
+        description="The subscription as it is when the event is delivered."
+    )
 
 
 @strawberry.type(

@@ -1,4 +1,5 @@
-"""Payments: the provider's card setup page."""
+"""Payments: the provider's card setup page, retries of provider calls, and payments
+recorded by hand."""
 
 from __future__ import annotations
 
@@ -6,12 +7,33 @@ from typing import Annotated
 
 import strawberry
 
+from models.payments import manual
 from models.payments import service as payments
 from models.payments import tasks as provider_tasks
 from models.tenants import service as tenants
+from resolvers.invoicing.types import Invoice
 from resolvers.shared.context import Info
+from resolvers.shared.enums import PaymentMethod
 from resolvers.shared.errors import ForbiddenError, NotFoundError, ProviderError, ValidationError
+from resolvers.shared.scalars import MinorUnits
 from resolvers.tenants.types import Tenant
+
+
+@strawberry.input
+class RecordPaymentInput:
+    invoice_id: strawberry.ID
+    amount: MinorUnits = strawberry.field(
+        description="Minor units of the invoice's currency received; at most what is still due."
+    )
+    method: PaymentMethod
+    reference: str | None = strawberry.field(
+        default=None, description="The bank's or cheque's reference, kept for the books (200 characters)."
+    )
+
+
+RecordPaymentResult = Annotated[
+    Invoice | ValidationError | NotFoundError | ForbiddenError, strawberry.union("RecordPaymentResult")
+]
 
 
 @strawberry.type(description="A page of the payment provider where the customer enters a card.")
@@ -60,3 +82,15 @@ class PaymentMutations:
         retried = await provider_tasks.retry_failed_tasks(ctx.deps, ctx.actor, tenant_id)
         tenant = await tenants.get_tenant(ctx.deps, ctx.actor, tenant_id)
         return ProviderTasksRetried(tenant=Tenant.from_row(tenant), retried=retried)
+
+    @strawberry.mutation(
+        description="Record a payment received outside the provider (a bank transfer, a cheque) against an "
+        "OPEN invoice (ADMIN). Partial payments add up (Invoice.amountPaid); the invoice is PAID when they "
+        "reach its amount due, and a PAST_DUE or UNPAID subscription owing nothing else is ACTIVE again."
+    )
+    async def record_payment(self, info: Info, input: RecordPaymentInput) -> RecordPaymentResult:
+        ctx = info.context
+        row = await manual.record_payment(
+            ctx.deps, ctx.actor, manual.PaymentRecord.parse(strawberry.asdict(input))
+        )
+        return Invoice.from_row(row)

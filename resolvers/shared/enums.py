@@ -6,6 +6,7 @@ from __future__ import annotations
 import strawberry
 
 from models.kernel.enums import Aggregation as AggregationValue
+from models.kernel.enums import CollectionMethod as CollectionMethodValue
 from models.kernel.enums import DeliveryStatus as DeliveryStatusValue
 from models.kernel.enums import EffectiveAt as EffectiveAtValue
 from models.kernel.enums import EntitlementReason as EntitlementReasonValue
@@ -16,6 +17,7 @@ from models.kernel.enums import InvoiceStatus as InvoiceStatusValue
 from models.kernel.enums import LineKind as LineKindValue
 from models.kernel.enums import MemberStatus as MemberStatusValue
 from models.kernel.enums import Overage as OverageValue
+from models.kernel.enums import PaymentMethod as PaymentMethodValue
 from models.kernel.enums import PricingModel as PricingModelValue
 from models.kernel.enums import ProrationMode as ProrationModeValue
 from models.kernel.enums import Role as RoleValue
@@ -114,6 +116,18 @@ SalesMode = strawberry.enum(
     SalesModeValue,
     name="SalesMode",
     description="SELF_SERVE: the gateway bills; SALES_LED: invoices are made by people in the provider.",
+)
+
+
+CollectionMethod = strawberry.enum(
+    CollectionMethodValue,
+    name="CollectionMethod",
+    description="CHARGE_AUTOMATICALLY: invoices are charged to the saved card as they are issued; "
+    "SEND_INVOICE: they are sent with payment terms, due daysUntilDue days later (paid by transfer).",
+)
+
+PaymentMethod = strawberry.enum(
+    PaymentMethodValue, name="PaymentMethod", description="How a payment recorded by hand was made."
 )
 
 

@@ -18,3 +18,8 @@ class SubscribeInput:
         default=None,
         description="A retry with the same key returns the first result instead of subscribing twice.",
     )
+    trial: bool | None = strawberry.field(
+        default=None,
+        description="null: the plan's trial if the tenant never had one of it; true: the trial, or "
+        "VALIDATION_FAILED; false: no trial, invoiced now.",
+    )

@@ -57,6 +57,17 @@ class Subscription:
         "try again; fix the cause (e.g. deleteUsage for usage recorded by mistake) and the next run bills it."
     )
     renewal_failed_at: datetime | None
+    trial_end: datetime | None = strawberry.field(
+        description="When its trial ends (its first invoice); null without a trial."
+    )
+    paused_at: datetime | None = strawberry.field(description="While PAUSED: since when.")
+    resumes_at: datetime | None = strawberry.field(
+        description="While PAUSED: when it resumes by itself (null: when resumeSubscription is called)."
+    )
+    past_due_at: datetime | None = strawberry.field(description="While PAST_DUE or UNPAID: since when.")
+    grace_ends_at: datetime | None = strawberry.field(
+        description="While PAST_DUE: when it becomes UNPAID (entitlements off, no invites) if still owing."
+    )
     created_at: datetime
     row: strawberry.Private[SubscriptionRow]
 
@@ -72,6 +83,11 @@ class Subscription:
             cancelled_at=row.cancelled_at,
             renewal_error=row.renewal_error,
             renewal_failed_at=row.renewal_failed_at,
+            trial_end=row.trial_end,
+            paused_at=row.paused_at,
+            resumes_at=row.resumes_at,
+            past_due_at=row.past_due_at,
+            grace_ends_at=row.grace_ends_at,
             created_at=row.created_at,
             row=row,
         )

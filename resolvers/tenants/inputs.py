@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import strawberry
 
-from resolvers.shared.enums import SalesMode
+from resolvers.shared.enums import CollectionMethod, SalesMode
 
 
 @strawberry.input
@@ -36,4 +36,8 @@ class CreateTenantInput:
     )
     tax_rate: Decimal = strawberry.field(
         default=Decimal(0), description="Exclusive tax on its invoices, in percent (e.g. 10 or 8.875)."
+    )
+    collection_method: CollectionMethod = CollectionMethod.CHARGE_AUTOMATICALLY
+    days_until_due: int = strawberry.field(
+        default=30, description="With SEND_INVOICE: days from an invoice's issue to its due date (0-365)."
     )

@@ -6,8 +6,9 @@ from typing import Annotated
 import strawberry
 
 from models.tenants import service as tenants
-from models.tenants.inputs import BillingInfoUpdate, TenantCreate
+from models.tenants.inputs import BillingInfoUpdate, PaymentTermsUpdate, TenantCreate
 from resolvers.shared.context import Info
+from resolvers.shared.enums import CollectionMethod
 from resolvers.shared.errors import ForbiddenError, NotFoundError, ValidationError
 from resolvers.tenants.inputs import BillingInfoInput, CreateTenantInput
 from resolvers.tenants.types import Tenant
@@ -17,6 +18,9 @@ CreateTenantResult = Annotated[
 ]
 SetTaxRateResult = Annotated[
     Tenant | ValidationError | ForbiddenError | NotFoundError, strawberry.union("SetTaxRateResult")
+]
+SetPaymentTermsResult = Annotated[
+    Tenant | ValidationError | ForbiddenError | NotFoundError, strawberry.union("SetPaymentTermsResult")
 ]
 UpdateBillingInfoResult = Annotated[
     Tenant | ValidationError | NotFoundError, strawberry.union("UpdateBillingInfoResult")
@@ -47,3 +51,20 @@ class TenantMutations:
     async def set_tax_rate(self, info: Info, tenant_id: strawberry.ID, tax_rate: Decimal) -> SetTaxRateResult:
         ctx = info.context
         return Tenant.from_row(await tenants.set_tax_rate(ctx.deps, ctx.actor, tenant_id, tax_rate))
+
+    @strawberry.mutation(
+        description="How the tenant's next invoices are paid (ADMIN): CHARGE_AUTOMATICALLY, or SEND_INVOICE "
+        "due daysUntilDue days after issue. Invoices already issued keep their terms."
+    )
+    async def set_payment_terms(
+        self,
+        info: Info,
+        tenant_id: strawberry.ID,
+        collection_method: CollectionMethod,
+        days_until_due: int = 30,
+    ) -> SetPaymentTermsResult:
+        ctx = info.context
+        spec = PaymentTermsUpdate.parse(
+            {"collection_method": collection_method, "days_until_due": days_until_due}, path=""
+        )
+        return Tenant.from_row(await tenants.set_payment_terms(ctx.deps, ctx.actor, tenant_id, spec))

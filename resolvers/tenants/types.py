@@ -6,6 +6,7 @@ from decimal import Decimal
 import strawberry
 
 from models.invoicing import service as invoices
+from models.kernel.enums import CollectionMethod as CollectionMethodValue
 from models.kernel.enums import SalesMode as SalesModeValue
 from models.platform.clocks import clock_for_tenant
 from models.platform.pagination import Page, page_size
@@ -20,7 +21,7 @@ from resolvers.metering import loaders as metering_loaders
 from resolvers.metering.types import MeterUnitCount, parse_month
 from resolvers.seats.types import SeatSummary
 from resolvers.shared.context import Info
-from resolvers.shared.enums import SalesMode
+from resolvers.shared.enums import CollectionMethod, SalesMode
 from resolvers.shared.money import Money
 from resolvers.shared.pagination import Connection
 from resolvers.subscriptions import loaders as subscriptions_loaders
@@ -55,6 +56,11 @@ class Tenant:
     currency: str = strawberry.field(description="ISO 4217; every amount billed to the tenant is in it.")
     timezone: str = strawberry.field(description="IANA; days and months are counted in it.")
     sales_mode: SalesMode
+    collection_method: CollectionMethod
+    days_until_due: int = strawberry.field(
+        description="With SEND_INVOICE, the days from an invoice's issue to its due date (the end of that "
+        "day)."
+    )
     billing_info: BillingInfo | None
     provider_customer_id: str | None
     created_at: datetime
@@ -87,6 +93,8 @@ class Tenant:
             currency=row.currency,
             timezone=row.timezone,
             sales_mode=SalesModeValue(row.sales_mode),
+            collection_method=CollectionMethodValue(row.collection_method),
+            days_until_due=row.days_until_due,
             billing_info=billing,
             provider_customer_id=row.provider_customer_id,
             created_at=row.created_at,

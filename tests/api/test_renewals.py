@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from gateway.workers import billing_worker
 from models.kernel.clock import FixedClock
 from models.platform.deps import Deps
-from models.subscriptions import renewals
+from models.subscriptions import renewals, timeline
 from models.tables import AuditEntryRow, CreditEntryRow, InvoiceRow, SubscriptionRow, TenantRow
 from tests.builders.api import START, Api, new_tenant
 from tests.builders.billing import (
@@ -205,7 +205,7 @@ async def test_billing_again_issues_nothing_twice(api: Api, deps: Deps) -> None:
     before = await history(api, tenant)
     assert [i["number"] for i in before] == ["ACME-0001", "ACME-0002", "ACME-0003", "ACME-0004"]
 
-    again = await renewals.renew_due(deps)
+    again = await timeline.renew_due(deps)
     assert (again.renewed, again.invoices, again.failed) == (0, [], [])
     await advance(api, clock, "2026-04-15T12:00:01Z")
     assert await history(api, tenant) == before
@@ -225,7 +225,7 @@ async def test_two_billing_runs_at_once_issue_one_invoice_per_period(
         assert (await subscribe(api, tenant, plan))["__typename"] == "Subscription"
     clock.set(START + timedelta(days=91))  # three periods ended for each: Feb 15, Mar 15, Apr 15
 
-    runs = await asyncio.gather(renewals.renew_due(deps), renewals.renew_due(deps))
+    runs = await asyncio.gather(timeline.renew_due(deps), timeline.renew_due(deps))
 
     assert [run.failed for run in runs] == [[], []]
     assert sum(run.renewed for run in runs) == len(tenants)
@@ -270,16 +270,16 @@ async def test_a_renewal_that_fails_midway_leaves_nothing_half_done(
         raise RuntimeError("the process died after the invoice was written")
 
     monkeypatch.setattr(renewals.audit, "record", crash)
-    run = await renewals.renew_due(deps)
+    run = await timeline.renew_due(deps)
     assert (run.renewed, run.invoices, run.failed) == (0, [], [subscription])
     assert await written() == before  # no invoice, no ledger entry, no number used, the period unchanged
     assert before[4] == (START, datetime(2026, 2, 15, 12, 0, tzinfo=UTC))
     assert await credit_balance(api, tenant) == 20_00
 
     monkeypatch.undo()
-    run = await renewals.renew_due(deps)
+    run = await timeline.renew_due(deps)
     assert (run.renewed, run.invoices, run.failed) == (1, ["ACME-0003"], [])
-    assert (await renewals.renew_due(deps)).renewed == 0
+    assert (await timeline.renew_due(deps)).renewed == 0
     (renewal,) = await renewal_invoices(api, tenant)
     assert (
         renewal["number"],

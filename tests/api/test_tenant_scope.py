@@ -87,6 +87,16 @@ CASES: dict[str, tuple[str, Callable[[Objects], dict[str, Any]]]] = {
              __typename ... on Error { code } } }""",
         lambda o: {"id": o["subscription"], "plan": o["plan"]},
     ),
+    "Mutation.pauseSubscription": (
+        """mutation($id: ID!) { pauseSubscription(subscriptionId: $id) {
+             __typename ... on Error { code } } }""",
+        lambda o: {"id": o["subscription"]},
+    ),
+    "Mutation.resumeSubscription": (
+        """mutation($id: ID!) { resumeSubscription(subscriptionId: $id) {
+             __typename ... on Error { code } } }""",
+        lambda o: {"id": o["subscription"]},
+    ),
     "Mutation.cancelSubscription": (
         """mutation($id: ID!) { cancelSubscription(subscriptionId: $id, atPeriodEnd: false) {
              __typename ... on Error { code } } }""",
@@ -209,6 +219,12 @@ ADMIN_ONLY: dict[str, str] = {
         currency: "USD", testClockId: "clock_x"}) { __typename ... on Error { code } } }""",
     "Mutation.retryProviderTasks": """mutation { retryProviderTasks(tenantId: "ten_x") {
         __typename ... on Error { code } } }""",
+    "Mutation.setPaymentTerms": """mutation {
+        setPaymentTerms(tenantId: "ten_x", collectionMethod: SEND_INVOICE) {
+            __typename ... on Error { code } } }""",
+    "Mutation.recordPayment": """mutation {
+        recordPayment(input: {invoiceId: "inv_x", amount: 1, method: OTHER}) {
+            __typename ... on Error { code } } }""",
     "Mutation.grantFeature": """mutation { grantFeature(input: {planId: "plan_x", featureCode: "sso"}) {
         __typename ... on Error { code } } }""",
     "Mutation.revokeFeatureGrant": """mutation { revokeFeatureGrant(grantId: "grant_x") {
@@ -239,7 +255,13 @@ def fields_taking_ids(schema: GraphQLSchema) -> set[str]:
 
 # GraphQL subscriptions run over the websocket only; tests/gateway/test_live.py walks
 # each with another tenant's key (NOT_FOUND, and no event).
-LIVE = {"Live.seatsChanged", "Live.usageRecorded", "Live.invoiceEvents", "Live.entitlementsChanged"}
+LIVE = {
+    "Live.seatsChanged",
+    "Live.usageRecorded",
+    "Live.invoiceEvents",
+    "Live.entitlementsChanged",
+    "Live.subscriptionEvents",
+}
 
 
 def test_every_field_that_takes_an_id_is_walked() -> None:

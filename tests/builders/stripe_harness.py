@@ -23,7 +23,8 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 import uvicorn
 
-SERVER_SCRIPT = Path(__file__).parents[1] / "providers" / "localstripe_server.py"
+# localstripe_server.py (tests/providers), plus payment terms: see stripe_server.py.
+SERVER_SCRIPT = Path(__file__).parent / "stripe_server.py"
 
 
 def free_port() -> int:

@@ -37,6 +37,8 @@ INVOICES = """subscription($t: ID!) { invoiceEvents(tenantId: $t) { type at
             lines { kind amount { amount } } } } }"""
 ENTITLEMENTS = """subscription($t: ID!) { entitlementsChanged(tenantId: $t) { tenantId at reason
   entitlements { featureCode enabled reason limit used remaining } } }"""
+SUBSCRIPTIONS = """subscription($t: ID!) { subscriptionEvents(tenantId: $t) { type at
+  subscription { id status pausedAt } } }"""
 REVOKE = "mutation($id: ID!) { revokeApiKey(id: $id) { __typename } }"
 
 
@@ -125,7 +127,7 @@ async def test_who_may_subscribe_to_what(settings: Settings, deps: Deps, admin_k
         partner = (await new_key(api, "PARTNER", tenant))["secret"]
         async with live(address, partner) as client:
             # A partner reads usage, never seats or invoices.
-            for query in (SEATS, INVOICES):
+            for query in (SEATS, INVOICES, SUBSCRIPTIONS):
                 op = await client.subscribe(query, {"t": tenant})
                 message = await client.receive()
                 assert message["type"] == "error" and message["id"] == op, message
@@ -156,7 +158,7 @@ async def test_another_tenants_keys_get_not_found_on_every_live_field(
         keys = [(await new_key(api, role, intruder))["secret"] for role in ("TENANT", "PARTNER")]
         for key in keys:
             async with live(address, key) as client:
-                for query in (SEATS, USAGE, INVOICES, ENTITLEMENTS):
+                for query in (SEATS, USAGE, INVOICES, ENTITLEMENTS, SUBSCRIPTIONS):
                     op = await client.subscribe(query, {"t": victim})
                     message = await client.receive()
                     assert message["type"] == "error" and message["id"] == op, message
@@ -229,6 +231,34 @@ async def test_invoice_events_carry_the_invoice(settings: Settings, deps: Deps, 
             assert event["invoice"]["id"] == invoice["id"] and event["invoice"]["number"] == invoice["number"]
             assert event["invoice"]["total"] == {"amount": 249_00, "currency": "USD"}
             assert [line["amount"]["amount"] for line in event["invoice"]["lines"]] == [99_00, 150_00]
+
+
+async def test_subscription_events_stream_a_pause_and_a_resume_with_the_subscription(
+    settings: Settings, deps: Deps, admin_key: str
+) -> None:
+    async with serve(settings, deps) as address, http_api(address, admin_key) as api:
+        tenant = await new_tenant(api, "Initech")
+        key = (await new_key(api, "TENANT", tenant))["secret"]
+        plan, seat = await plan_with_seat_addon(api, "initech", 99_00, 15_00, includedSeats=5)
+        subscription = (await subscribe(api, tenant, plan, {seat: 1}))["id"]
+        async with live(address, key) as client:
+            op = await client.subscribe(SUBSCRIPTIONS, {"t": tenant})
+            await subscribed(deps.bus, 1)
+            for mutation, type_, status in (
+                ("pauseSubscription", "subscription.paused", "PAUSED"),
+                ("resumeSubscription", "subscription.resumed", "ACTIVE"),
+            ):
+                done = await api(
+                    f"mutation($id: ID!) {{ {mutation}(subscriptionId: $id) {{ __typename }} }}",
+                    {"id": subscription},
+                )
+                assert done[mutation]["__typename"] == "Subscription", done
+                event = next_data(await client.receive(), op, "subscriptionEvents")
+                assert (event["type"], event["subscription"]["id"], event["subscription"]["status"]) == (
+                    type_,
+                    subscription,
+                    status,
+                )
 
 
 async def test_the_hub_drops_a_slow_subscriber_without_blocking_the_publisher() -> None:

@@ -191,7 +191,7 @@ async def test_a_failed_payment_makes_the_subscription_past_due_until_a_payment_
         "invoice.payment_failed",
         "subscription.past_due",
         "invoice.paid",
-        "subscription.reactivated",
+        "subscription.recovered",
     ]
 
 

@@ -61,7 +61,7 @@ async def test_giving_up_on_the_failed_invoice_in_stripe_reactivates_the_subscri
     assert answer.status_code == 200, answer.text
     assert answer.json()["outcome"] == f"invoice {invoice}: {status.lower()}"
     assert await state(api, invoice, subscription) == (status, "ACTIVE")
-    assert [a for _, a in await audit_actions(api, tenant)][-2:] == [action, "subscription.reactivated"]
+    assert [a for _, a in await audit_actions(api, tenant)][-2:] == [action, "subscription.recovered"]
     # A retry's failure arriving after it cannot make the tenant PAST_DUE again.
     late = await deliver(
         client,

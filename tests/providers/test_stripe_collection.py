@@ -133,13 +133,15 @@ async def test_a_sales_led_tenant_gets_a_customer_and_no_stripe_invoice(world: S
     assert (await world.invoice(local["id"]))["providerInvoiceId"] is None
 
 
-async def test_a_declined_card_or_no_card_leaves_the_invoice_open_and_is_not_retried(
+async def test_a_declined_card_or_no_card_leaves_the_invoice_open_and_its_task_done_at_once(
     world: StripeWorld,
 ) -> None:
-    """Not an error: Stripe keeps the invoice open and the customer pays it on the
-    hosted invoice page. (Where real Stripe answers a decline with a 402 card_error
-    and an ``invoice.payment_failed`` webhook, localstripe leaves the invoice open and
-    sends nothing; without a card it answers 404 rather than Stripe's 400.)"""
+    """Not an error of the task: Stripe keeps the invoice open and the customer pays it
+    on the hosted invoice page; a declined charge is tried again only on the dunning
+    schedule, as a task of its own (tests/providers/test_stripe_dunning.py). (Where real
+    Stripe answers a decline with a 402 card_error and an ``invoice.payment_failed``
+    webhook, localstripe leaves the invoice open and sends nothing; without a card it
+    answers 404 rather than Stripe's 400.)"""
     plan, seat = await plan_with_seat_addon(world.api, "team_pro", 99_00, 15_00, includedSeats=5)
     cards = {"Nocard": None, "Declined": "4000000000000341"}
     tenants = {name: await world.tenant(name) for name in cards}
