@@ -1,4 +1,5 @@
-"""Demo data for `billing-gateway seed-demo` and `serve --demo`. Safe to run again."""
+"""Demo data for `billing-gateway seed-demo` and `serve --demo`. Safe to run again.
+The subscription lifecycle's tenants (in trial, overdue, paused) are ``demo_lifecycle``'s."""
 
 from __future__ import annotations
 
@@ -8,20 +9,17 @@ from typing import Any
 
 from sqlalchemy import select, text, update
 
+from gateway import demo_lifecycle
 from models.api_keys import service as api_keys
 from models.catalog import service as catalog
 from models.entitlements import service as entitlements
 from models.entitlements.inputs import FeatureCreate, FeatureGrantCreate
-from models.kernel.errors import AlreadySubscribed, NoSeatsAvailable, NotFound, ValidationFailed
-from models.members import service as members
-from models.members.inputs import MemberInvite
+from models.kernel.errors import NotFound, ValidationFailed
 from models.metering import ingest as usage
 from models.metering import service as meters
 from models.metering.inputs import MeterCreate, UsageChargeCreate
 from models.platform.access import operator
 from models.platform.deps import Deps
-from models.subscriptions import service as subscriptions
-from models.subscriptions.inputs import SubscriptionCreate
 from models.tables import AddonRow, ApiKeyRow, FeatureGrantRow, FeatureRow, PlanAddonRow, PlanRow, TenantRow
 from models.tenants import service as tenants
 
@@ -76,6 +74,7 @@ DEMO_TENANTS: list[dict[str, Any]] = [
             },
         },
     },
+    *demo_lifecycle.LIFECYCLE_TENANTS,
 ]
 
 
@@ -115,6 +114,7 @@ DEMO_PLANS: list[dict[str, Any]] = [
         "name": "Professional",
         "currency": "USD",
         "base_price": 99_00,
+        "trial_days": demo_lifecycle.TRIAL_DAYS,
         "addons": ["professional_seat"],
     },
     {
@@ -319,8 +319,9 @@ async def seed_demo(deps: Deps) -> list[TenantRow]:
     await _seed_catalog(deps)
     await _seed_meters(deps)
     await _seed_features(deps)
-    await _seed_teams(deps)
+    await demo_lifecycle.seed_teams(deps, DEMO_TEAMS)
     await _seed_usage(deps)
+    await demo_lifecycle.seed_lifecycle(deps)
     return created
 
 
@@ -429,44 +430,8 @@ async def _seed_usage(deps: Deps) -> None:
     await usage.record_batch(deps, operator(), events)
 
 
-async def _seed_teams(deps: Deps) -> None:
-    """Subscribe each demo tenant and invite its members, skipping what is there."""
-    admin = operator()
-    async with deps.store.read() as session:
-        tenant_ids = dict(
-            (
-                await session.execute(
-                    select(TenantRow.email, TenantRow.id).where(TenantRow.email.in_(list(DEMO_TEAMS)))
-                )
-            ).all()
-        )
-        plans = dict((await session.execute(select(PlanRow.code, PlanRow.id))).all())
-        addons = dict((await session.execute(select(AddonRow.code, AddonRow.id))).all())
-    for email, team in DEMO_TEAMS.items():
-        tenant_id = tenant_ids[email]
-        wanted = [{"addon_id": addons[code], "quantity": q} for code, q in team["addons"].items()]
-        try:
-            await subscriptions.subscribe(
-                deps,
-                admin,
-                SubscriptionCreate.parse(
-                    {"tenant_id": tenant_id, "plan_id": plans[team["plan"]], "addons": wanted}
-                ),
-            )
-        except AlreadySubscribed:
-            pass
-        for member, seat_type in team["members"]:
-            try:
-                await members.invite_member(
-                    deps,
-                    admin,
-                    MemberInvite.parse({"tenant_id": tenant_id, "email": member, "seat_type": seat_type}),
-                )
-            except (ValidationFailed, NoSeatsAvailable):  # already a member, or the team changed since
-                pass
-
-
 async def _seed_tenants(deps: Deps) -> list[TenantRow]:
+    clocks = await demo_lifecycle.test_clocks_for(deps, DEMO_TENANTS)  # the overdue tenant lives on one
     async with deps.store.transaction() as session:
         if deps.store.dialect == "postgresql":  # two seeds at once must not both insert
             await session.execute(text("LOCK TABLE tenants IN SHARE ROW EXCLUSIVE MODE"))
@@ -478,7 +443,11 @@ async def _seed_tenants(deps: Deps) -> list[TenantRow]:
             ).all()
         )
         return [
-            await tenants.insert_tenant(session, deps, tenants.TenantCreate.parse(spec))
+            await tenants.insert_tenant(
+                session,
+                deps,
+                tenants.TenantCreate.parse({**spec, "test_clock_id": clocks.get(spec["email"])}),
+            )
             for spec in DEMO_TENANTS
             if spec["email"] not in existing
         ]

@@ -10,6 +10,7 @@ import httpx
 import pytest
 import websockets
 
+from gateway.demo import DEMO_TENANTS
 from tests.builders.hostile import abusive_requests, assert_refused_cleanly
 from tests.builders.served import Server
 
@@ -37,7 +38,7 @@ def test_demo_serves_graphiql_and_demo_tenants(server: Server) -> None:
     page = httpx.get(f"{server.base}/graphql", headers={"Accept": "text/html"})
     assert page.status_code == 200 and "graphiql" in page.text.lower()
     tenants = query(server, DEMO_NAMES)["data"]["tenants"]["edges"]
-    assert [t["node"]["name"] for t in tenants] == ["Acme Analytics", "Sakura Design", "Nordwind Logistics"]
+    assert [t["node"]["name"] for t in tenants] == [t["name"] for t in DEMO_TENANTS]
     assert {t["node"]["currency"] for t in tenants} == {"USD", "JPY", "EUR"}
 
 
@@ -47,7 +48,7 @@ def test_hostile_requests_never_get_a_500_and_the_server_stays_healthy(server: S
             method = "GET" if "params" in request else "POST"
             assert_refused_cleanly(what, http.request(method, "/graphql", **request))
         assert http.get("/healthz").json()["status"] == "ok"
-    assert len(query(server, DEMO_NAMES)["data"]["tenants"]["edges"]) == 3
+    assert len(query(server, DEMO_NAMES)["data"]["tenants"]["edges"]) == len(DEMO_TENANTS)
     assert server.process.poll() is None
 
 
@@ -63,7 +64,7 @@ async def test_graphql_transport_ws_authenticates_in_connection_init(server: Ser
         await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": DEMO_NAMES}}))
         message = json.loads(await ws.recv())
         assert message["type"] == "next"
-        assert len(message["payload"]["data"]["tenants"]["edges"]) == 3
+        assert len(message["payload"]["data"]["tenants"]["edges"]) == len(DEMO_TENANTS)
         assert json.loads(await ws.recv()) == {"id": "1", "type": "complete"}
 
     async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as ws:
@@ -103,7 +104,7 @@ def test_serve_with_two_workers_each_logging_structured_lines(db_url: str, tmp_p
         workers = child_pids(server.process.pid)
         assert len(workers) >= 2, workers
         for _ in range(10):
-            assert len(query(server, DEMO_NAMES)["data"]["tenants"]["edges"]) == 3
+            assert len(query(server, DEMO_NAMES)["data"]["tenants"]["edges"]) == len(DEMO_TENANTS)
     finally:
         stderr = server.stop()
     access = [json.loads(line) for line in stderr.splitlines() if '"gateway.access"' in line]
