@@ -46,6 +46,7 @@ class LineKind(enum.StrEnum):
     USAGE = "USAGE"
     PRORATION = "PRORATION"
     CREDIT = "CREDIT"
+    DISCOUNT = "DISCOUNT"  # a coupon's amount off the lines it covers (negative, before tax)
 
 
 class Role(enum.StrEnum):
@@ -137,6 +138,9 @@ class EffectiveAt(enum.StrEnum):
 class CreditReason(enum.StrEnum):
     GRANTED = "GRANTED"  # the balance grows: a change credited more than it charged
     APPLIED = "APPLIED"  # an invoice drew on the balance
+    GRANT = "GRANT"  # credits granted by the operator (grantCredits), maybe expiring
+    EXPIRED = "EXPIRED"  # what was left of a grant when it expired
+    CREDIT_NOTE = "CREDIT_NOTE"  # a credit note on a paid invoice, to the balance
 
 
 class TestClockStatus(enum.StrEnum):
@@ -164,6 +168,8 @@ class EventType(enum.StrEnum):
     SUBSCRIPTION_PAUSED = "subscription.paused"
     SUBSCRIPTION_RESUMED = "subscription.resumed"
     INVOICE_OVERDUE = "invoice.overdue"
+    INVOICE_VOIDED = "invoice.voided"
+    CREDIT_NOTE_CREATED = "credit_note.created"
 
 
 class FeatureKind(enum.StrEnum):

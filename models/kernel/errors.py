@@ -29,6 +29,8 @@ class ErrorCode(enum.Enum):
     ALREADY_SUBSCRIBED = "ALREADY_SUBSCRIBED"
     LIMIT_REACHED = "LIMIT_REACHED"
     NOT_ENTITLED = "NOT_ENTITLED"
+    COUPON_NOT_APPLICABLE = "COUPON_NOT_APPLICABLE"
+    INVOICE_NOT_CREDITABLE = "INVOICE_NOT_CREDITABLE"
 
 
 class DomainError(Exception):
@@ -164,3 +166,17 @@ class NotEntitled(DomainError):
     def __init__(self, message: str, *, entitlement: Any) -> None:
         super().__init__(message)
         self.entitlement = entitlement
+
+
+class CouponNotApplicable(DomainError):
+    """The coupon cannot apply here: expired, used up, archived, in another currency, or
+    covering nothing the subscription has. The message says which."""
+
+    code = ErrorCode.COUPON_NOT_APPLICABLE
+
+
+class InvoiceNotCreditable(DomainError):
+    """The invoice cannot take this credit note or void: its status, or the amount
+    already credited. The message says which and how much is left."""
+
+    code = ErrorCode.INVOICE_NOT_CREDITABLE

@@ -126,6 +126,22 @@ class NotEntitledError(Error):
     entitlement: EntitlementType
 
 
+@strawberry.type(
+    description="The coupon cannot apply: expired, used up, archived, in another currency, or covering "
+    "nothing the subscription has."
+)
+class CouponNotApplicableError(Error):
+    pass
+
+
+@strawberry.type(
+    description="The invoice cannot take this credit note or be voided (its status, or what is already "
+    "credited)."
+)
+class InvoiceNotCreditableError(Error):
+    pass
+
+
 # What buying a plan with add-on quantities can fail with (subscribe, changePlan).
 PurchaseErrors = (
     ValidationError
@@ -199,6 +215,8 @@ ERROR_TYPES: dict[type[domain.DomainError], tuple[type, Any]] = {
         NotEntitledError,
         lambda e: NotEntitledError(**_base(e), entitlement=_entitlement(e.entitlement)),
     ),
+    domain.CouponNotApplicable: _plain(CouponNotApplicableError),
+    domain.InvoiceNotCreditable: _plain(InvoiceNotCreditableError),
 }
 
 

@@ -316,4 +316,5 @@ def test_types_carry_the_fields_api_md_names() -> None:
         "USAGE",
         "PRORATION",
         "CREDIT",
+        "DISCOUNT",  # API.md: "invoice and preview lines of kind DISCOUNT"
     }
