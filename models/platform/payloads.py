@@ -109,6 +109,9 @@ class _Subscription(EventPayload):
         )
 
 
+SubscriptionPayload = _Subscription  # what every subscription.* event says, and more
+
+
 class SubscriptionActivePayload(_Subscription):
     type = EventType.SUBSCRIPTION_ACTIVE
 

@@ -25,11 +25,11 @@ from models.platform import audit, events
 from models.platform.access import Principal
 from models.platform.deps import Deps
 from models.platform.payloads import (
-    EventPayload,
     SubscriptionActivePayload,
     SubscriptionCancelledPayload,
     SubscriptionPastDuePayload,
     SubscriptionPausedPayload,
+    SubscriptionPayload,
     SubscriptionRecoveredPayload,
     SubscriptionResumedPayload,
     SubscriptionTrialWillEndPayload,
@@ -65,7 +65,7 @@ async def _tell(
     before: dict[str, Any],
     after: dict[str, Any],
     at: datetime,
-    payload: type[EventPayload],
+    payload: type[SubscriptionPayload],
     **extra: Any,
 ) -> None:
     """The audit entry and the event of one transition."""
@@ -80,8 +80,7 @@ async def _tell(
         at=at,
     )
     plan = await session.get(PlanRow, subscription.plan_id)
-    # Every payload passed here is a _Subscription, whose ``of`` EventPayload does not declare.
-    events.emit(session, deps, payload.of(subscription, plan, **extra), at)  # type: ignore[attr-defined]
+    events.emit(session, deps, payload.of(subscription, plan, **extra), at)
 
 
 async def cancel(
