@@ -11,6 +11,12 @@ from resolvers.shared.enums import CouponDuration
 from resolvers.shared.money import Money
 
 
+def _percent(thousandths: int) -> Decimal:
+    """20000 -> 20, 12500 -> 12.5, 33333 -> 33.333 (never an exponent)."""
+    value = Decimal(thousandths).scaleb(-3)
+    return value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize()
+
+
 @strawberry.type(description="A percentage or an amount off, for one invoice, N periods or for ever.")
 class Coupon:
     id: strawberry.ID
@@ -37,9 +43,7 @@ class Coupon:
             id=strawberry.ID(row.id),
             code=row.code,
             name=row.name,
-            percent_off=Decimal(row.percent_off).scaleb(-3).normalize()
-            if row.percent_off is not None
-            else None,
+            percent_off=_percent(row.percent_off) if row.percent_off is not None else None,
             amount_off=Money.of(row.amount_off, row.currency) if row.amount_off and row.currency else None,
             duration=CouponDurationValue(row.duration),
             duration_in_periods=row.duration_in_periods,
@@ -58,7 +62,8 @@ class Discount:
     coupon: Coupon
     started_at: datetime
     ends_at: datetime | None = strawberry.field(
-        description="REPEATING: the end of its last period; null for ONCE (its next invoice) and FOREVER."
+        description="REPEATING: the end of its last period (known once its first period starts); null for "
+        "ONCE (its next invoice) and FOREVER."
     )
     periods_left: int | None = strawberry.field(
         description="REPEATING: periods it still covers after the current one."

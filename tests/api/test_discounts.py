@@ -104,7 +104,8 @@ async def team_pro(api: Api, currency: str = "USD") -> tuple[str, str, str, str]
 async def test_twenty_percent_off_team_pro_is_199_20_before_tax(api: Api) -> None:
     _, tenant, plan, seat = await team_pro(api)
     await set_tax(api, tenant, "10")
-    await coupon(api, "launch20", percentOff="20")
+    created = await create_coupon(api, "launch20", percentOff="20")
+    assert (created["couponCode"], created["percentOff"], created["amountOff"]) == ("LAUNCH20", "20", None)
     sub = await subscribe_with(api, tenant, plan, {seat: 10}, "launch20")
     assert sub["__typename"] == "Subscription", sub
     invoice = sub["latestInvoice"]
@@ -241,7 +242,7 @@ async def test_apply_coupon_discounts_the_next_invoices_once_per_subscription(ap
 async def test_the_preview_of_a_discounted_change_is_its_invoice(api: Api) -> None:
     clock, tenant, plan, seat = await team_pro(api)
     await set_tax(api, tenant, "8.875")
-    await coupon(api, "third", percentOff="33.333")
+    assert (await create_coupon(api, "third", percentOff="33.333"))["percentOff"] == "33.333"
     sub = await subscribe_with(api, tenant, plan, {seat: 10}, "third")
     await advance(api, clock, "2026-11-11T09:30:00Z")
     spec = change_input(sub["id"], plan, {seat: 17})
