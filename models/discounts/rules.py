@@ -2,8 +2,9 @@
 
 A percentage is taken of the covered lines' total, rounded half-up once; an amount off
 is capped at that total. Either way the discount is never more than the covered lines
-come to and never below zero (lines that credit are not discounted further), and it is
-taken before tax: ``settle`` taxes the discounted subtotal, then credits pay."""
+(nor the whole invoice) come to and never below zero (lines that credit are not
+discounted further), and it is taken before tax: ``settle`` taxes the discounted
+subtotal, then credits pay."""
 
 from __future__ import annotations
 
@@ -66,7 +67,8 @@ def discount_amount(terms: Terms, covered_total: int) -> int:
 def discount_line(terms: Terms, lines: Sequence[Line], plan_id: str) -> Line | None:
     """The DISCOUNT line for ``lines`` (negative), or None when nothing comes off."""
     covered = sum(line.amount for line in lines if covers(terms, line, plan_id))
-    off = discount_amount(terms, covered)
+    # Never below zero: not past what the covered lines, nor the whole invoice, come to.
+    off = min(discount_amount(terms, covered), max(sum(line.amount for line in lines), 0))
     if off == 0:
         return None
     return Line(LineKind.DISCOUNT, terms.label(), 1, -off, -off)
