@@ -34,6 +34,8 @@ from resolvers.api_keys.queries import ApiKeyQueries
 from resolvers.audit.queries import AuditQueries
 from resolvers.catalog.mutations import CatalogMutations, UsageChargeMutations
 from resolvers.catalog.queries import CatalogQueries
+from resolvers.discounts.mutations import CouponMutations
+from resolvers.discounts.queries import CouponQueries
 from resolvers.entitlements.mutations import EntitlementMutations
 from resolvers.entitlements.queries import EntitlementQueries
 from resolvers.entitlements.tokens import EntitlementTokenMutations
@@ -47,6 +49,7 @@ from resolvers.plan_changes.mutations import PlanChangeMutations
 from resolvers.shared.errors import exception_handlers
 from resolvers.shared.loaders import SharedReads
 from resolvers.shared.scalars import SCALARS
+from resolvers.subscriptions.discounts import DiscountMutations
 from resolvers.subscriptions.mutations import SubscriptionLifecycleMutations, SubscriptionMutations
 from resolvers.subscriptions.queries import SubscriptionQueries
 from resolvers.tenants.mutations import TenantMutations
@@ -71,6 +74,7 @@ QUERIES = (
     WebhookQueries,
     EntitlementQueries,
     CustomerStateQueries,
+    CouponQueries,
 )
 MUTATIONS = (
     TestClockMutations,
@@ -87,6 +91,8 @@ MUTATIONS = (
     WebhookMutations,
     EntitlementMutations,
     EntitlementTokenMutations,  # issueEntitlementToken, listed after the other entitlement mutations
+    CouponMutations,
+    DiscountMutations,  # applyCoupon, removeDiscount
 )
 # The root of GraphQL subscriptions is `Live`: `Subscription` is the billing object.
 SUBSCRIPTIONS = (LiveSubscriptions,)

@@ -49,6 +49,12 @@ class LineKind(enum.StrEnum):
     DISCOUNT = "DISCOUNT"  # a coupon's amount off the lines it covers (negative, before tax)
 
 
+class CouponDuration(enum.StrEnum):
+    ONCE = "ONCE"  # the next invoice only
+    REPEATING = "REPEATING"  # durationInPeriods periods (the invoices that start them, and changes within)
+    FOREVER = "FOREVER"
+
+
 class Role(enum.StrEnum):
     ADMIN = "ADMIN"
     TENANT = "TENANT"

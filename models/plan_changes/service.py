@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.catalog.service import buyable_addons, plan_for
+from models.discounts import service as discounts
 from models.invoicing.rules import Line, Totals, check_representable, recurring_items, recurring_lines, settle
 from models.invoicing.service import invoice_totals, issue_invoice
 from models.kernel.enums import EffectiveAt, InvoiceReason, ProrationMode, SubscriptionStatus
@@ -54,6 +55,9 @@ class PlannedChange:
     # The current period's usage so far, priced by the plans it had: billed now by a
     # FULL_IMMEDIATELY change (it ends the period), else at the renewal.
     usage: list[PricedUsage]
+    # The subscription's discount (taken off ``lines``), and whether this change starts a period.
+    discount: discounts.Discounted | None = None
+    starts_period: bool = False
 
     @property
     def currency(self) -> str:
@@ -158,6 +162,10 @@ async def _plan(
             period = (subscription.current_period_start, end)
     if usage is None:
         usage = await usage_charges(session, tenant, subscription, now)
+    # The discount comes off before tax, the same way for the preview and the charge.
+    starts_period = not scheduled and not trialing and mode is ProrationMode.FULL_IMMEDIATELY
+    discount = await discounts.live_discount(session, subscription.id)
+    lines = discounts.discounted(discount, lines, plan.id, starts_period=starts_period)
     totals = await invoice_totals(session, tenant, lines)
     renewal_total = settle(recurring_lines(plan, items), tenant.tax_rate_ppm, 0).total
     check_representable(lines, totals.total, renewal_total, totals.balance_after)
@@ -198,6 +206,8 @@ async def _plan(
         seats=summarize(plan, items, used),
         text=text,
         usage=usage,
+        discount=discount,
+        starts_period=starts_period,
     )
 
 
@@ -321,6 +331,16 @@ async def _apply(
             lines=change.lines,
             totals=change.totals,
             period=change.period,
+            at=now,
+        )
+        discounts.record_use(
+            change.discount,
+            change.lines,
+            starts_period=change.starts_period,
+            subscription=subscription,
+            period_end=change.period[1],
+            interval=plan.interval,
+            timezone=tenant.timezone,
             at=now,
         )
     if ended is not None and change.usage:

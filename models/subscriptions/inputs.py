@@ -28,6 +28,8 @@ class SubscriptionCreate(Input):
     # None: the plan's trial if the tenant has not had one of it; True: the trial, or
     # VALIDATION_FAILED; False: no trial, invoiced now.
     trial: bool | None = None
+    # A coupon to redeem: its discount starts with the first invoice.
+    coupon_code: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
 
 
 class SubscriptionPause(Input):

@@ -17,6 +17,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from models.discounts import service as discounts
 from models.invoicing.rules import Line, recurring_lines
 from models.invoicing.service import invoice_totals, issue_invoice, open_draft
 from models.kernel.enums import InvoiceReason, InvoiceStatus
@@ -127,6 +128,9 @@ async def _renewal_invoice(
     end = closing[1]
     if not await usage_billing.charges_anything(session, plans):
         return await bill_in_advance(session, deps, tenant, subscription, recurring, (end, period_end))
+    # The discount is taken off the lines billed in advance (the usage is added at the grace window's end).
+    found = await discounts.live_discount(session, subscription.id)
+    recurring = discounts.discounted(found, recurring, subscription.plan_id, starts_period=True)
     invoice = await open_draft(
         session,
         tenant=tenant,
@@ -137,6 +141,7 @@ async def _renewal_invoice(
         period=(end, period_end),
         at=end,
     )
+    await _record_discount(session, tenant, subscription, found, recurring, True, period_end, end)
     finalize_at = end + deps.policy.usage_grace
     row = usage_billing.record(
         session, tenant, subscription, invoice, closing, plans, finalize_at=finalize_at, charges=None
@@ -161,9 +166,11 @@ async def bill_in_advance(
     period: tuple[datetime, datetime],
 ) -> InvoiceRow:
     """The RENEWAL invoice of ``period``'s plan and add-ons, in advance, final at once
-    (a renewal without usage to bill, a trial's end, a resume)."""
+    (a renewal without usage to bill, a trial's end, a resume), less the discount."""
+    found = await discounts.live_discount(session, subscription.id)
+    recurring = discounts.discounted(found, recurring, subscription.plan_id, starts_period=True)
     totals = await invoice_totals(session, tenant, recurring)
-    return await issue_invoice(
+    invoice = await issue_invoice(
         session,
         deps,
         tenant=tenant,
@@ -174,6 +181,33 @@ async def bill_in_advance(
         totals=totals,
         period=period,
         at=period[0],
+    )
+    await _record_discount(session, tenant, subscription, found, recurring, True, period[1], period[0])
+    return invoice
+
+
+async def _record_discount(
+    session: AsyncSession,
+    tenant: TenantRow,
+    subscription: SubscriptionRow,
+    found: discounts.Discounted | None,
+    lines: list[Line],
+    starts_period: bool,
+    period_end: datetime,
+    at: datetime,
+) -> None:
+    if found is None:
+        return
+    plan = await session.get(PlanRow, subscription.plan_id)
+    discounts.record_use(
+        found,
+        lines,
+        starts_period=starts_period,
+        subscription=subscription,
+        period_end=period_end,
+        interval=plan.interval,
+        timezone=tenant.timezone,
+        at=at,
     )
 
 
@@ -205,6 +239,8 @@ async def bill_final_usage(
     late = await usage_billing.late_usage(session, tenant)
     subscription.usage_plans = None
     lines = [c.line() for c in charges] + [line for item in late for line in item.lines]
+    found = await discounts.live_discount(session, subscription.id)
+    lines = discounts.discounted(found, lines, subscription.plan_id, starts_period=False)
     invoice = None
     if any(line.amount for line in lines):
         invoice = await issue_invoice(
@@ -219,6 +255,7 @@ async def bill_final_usage(
             period=period,
             at=at,
         )
+        await _record_discount(session, tenant, subscription, found, lines, False, at, at)
     if charges:
         usage_billing.record(
             session, tenant, subscription, invoice, period, plans, finalize_at=at, charges=charges

@@ -9,6 +9,7 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.catalog.service import buyable_addons, plan_for
+from models.discounts import service as discounts
 from models.invoicing.rules import check_representable, recurring_lines
 from models.invoicing.service import invoice_totals, issue_invoice
 from models.kernel.enums import InvoiceReason, SubscriptionStatus
@@ -58,11 +59,19 @@ async def subscribe(deps: Deps, actor: Principal, spec: SubscriptionCreate) -> S
         totals = seat_totals(plan, items)
         check_bounds(plan, sum(totals.values()))
         used = await check_members_fit(session, tenant.id, totals)
+        coupon = await discounts.coupon_by_code(session, spec.coupon_code) if spec.coupon_code else None
+        if coupon is not None:
+            addon_ids = [a.id for a, q in items if q]
+            discounts.check_applicable(
+                coupon, currency=tenant.currency, plan_id=plan.id, addon_ids=addon_ids, now=now
+            )
+        trial_days = await _trial_days(session, tenant, plan, spec.trial)
         lines = recurring_lines(plan, items)
+        if coupon is not None and not trial_days:  # a trial's end bills the first period
+            lines = discounts.with_coupon(coupon, lines, plan.id)
         due = await invoice_totals(session, tenant, lines)
         check_representable(lines, due.total, due.balance_after)
 
-        trial_days = await _trial_days(session, tenant, plan, spec.trial)
         try:
             end = (
                 now + timedelta(days=trial_days)
@@ -92,6 +101,12 @@ async def subscribe(deps: Deps, actor: Principal, spec: SubscriptionCreate) -> S
         session.add_all(
             SubscriptionAddonRow(subscription_id=subscription.id, addon_id=a.id, quantity=q) for a, q in items
         )
+        found = None
+        if coupon is not None:
+            discount = await discounts.redeem(
+                session, coupon, tenant, subscription.id, plan_id=plan.id, addon_ids=addon_ids, now=now
+            )
+            found = discounts.Discounted(discount, coupon)
         if trial_days:  # nothing is invoiced until the trial ends
             session.add(
                 TrialRow(
@@ -109,6 +124,16 @@ async def subscribe(deps: Deps, actor: Principal, spec: SubscriptionCreate) -> S
                 lines=lines,
                 totals=due,
                 period=(now, end),
+                at=now,
+            )
+            discounts.record_use(
+                found,
+                lines,
+                starts_period=True,
+                subscription=subscription,
+                period_end=end,
+                interval=plan.interval,
+                timezone=tenant.timezone,
                 at=now,
             )
         audit.record(

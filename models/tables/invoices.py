@@ -107,7 +107,7 @@ class PaymentRow(SQLModel, table=True):
 class InvoiceLineRow(SQLModel, table=True):
     __tablename__ = "invoice_lines"
     __table_args__ = (
-        CheckConstraint("kind IN ('BASE', 'ADDON', 'USAGE', 'PRORATION', 'CREDIT')", name="kind"),
+        CheckConstraint("kind IN ('BASE', 'ADDON', 'USAGE', 'PRORATION', 'CREDIT', 'DISCOUNT')", name="kind"),
     )
 
     id: str = Field(primary_key=True, max_length=40)

@@ -7,6 +7,7 @@ import strawberry
 
 from models.kernel.enums import Aggregation as AggregationValue
 from models.kernel.enums import CollectionMethod as CollectionMethodValue
+from models.kernel.enums import CouponDuration as CouponDurationValue
 from models.kernel.enums import DeliveryStatus as DeliveryStatusValue
 from models.kernel.enums import EffectiveAt as EffectiveAtValue
 from models.kernel.enums import EntitlementReason as EntitlementReasonValue
@@ -51,6 +52,14 @@ InvoiceStatus = strawberry.enum(InvoiceStatusValue, name="InvoiceStatus")
 
 
 LineKind = strawberry.enum(LineKindValue, name="LineKind")
+
+
+CouponDuration = strawberry.enum(
+    CouponDurationValue,
+    name="CouponDuration",
+    description="ONCE: the next invoice it takes something off; REPEATING: durationInPeriods billing periods "
+    "(and the changes within them); FOREVER: every invoice.",
+)
 
 
 InvoiceReason = strawberry.enum(

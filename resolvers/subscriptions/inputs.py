@@ -23,3 +23,8 @@ class SubscribeInput:
         description="null: the plan's trial if the tenant never had one of it; true: the trial, or "
         "VALIDATION_FAILED; false: no trial, invoiced now.",
     )
+    coupon_code: str | None = strawberry.field(
+        default=None,
+        description="A coupon to redeem: its discount comes off the first invoice on (COUPON_NOT_APPLICABLE "
+        "when it cannot).",
+    )

@@ -10,6 +10,7 @@ from models.subscriptions.inputs import SubscriptionCreate, SubscriptionPause
 from resolvers.shared.context import Info
 from resolvers.shared.errors import (
     AlreadySubscribedError,
+    CouponNotApplicableError,
     IdempotencyConflictError,
     NotFoundError,
     PurchaseErrors,
@@ -20,7 +21,11 @@ from resolvers.subscriptions.inputs import SubscribeInput
 from resolvers.subscriptions.types import Subscription
 
 SubscribeResult = Annotated[
-    Subscription | PurchaseErrors | AlreadySubscribedError | IdempotencyConflictError,
+    Subscription
+    | PurchaseErrors
+    | AlreadySubscribedError
+    | IdempotencyConflictError
+    | CouponNotApplicableError,
     strawberry.union("SubscribeResult"),
 ]
 

@@ -8,6 +8,8 @@ from models.kernel.enums import SubscriptionStatus as SubscriptionStatusValue
 from models.tables import SubscriptionRow
 from resolvers.catalog import loaders as catalog_loaders
 from resolvers.catalog.types import Addon, Plan
+from resolvers.discounts import loaders as discount_loaders
+from resolvers.discounts.types import Discount
 from resolvers.invoicing import loaders as invoicing_loaders
 from resolvers.invoicing.types import Invoice
 from resolvers.seats.types import SeatSummary
@@ -113,6 +115,11 @@ class Subscription:
     async def latest_invoice(self, info: Info) -> Invoice | None:
         row = await invoicing_loaders.latest_invoice.load(info, self.row.id)
         return Invoice.from_row(row) if row else None
+
+    @strawberry.field(description="Its live discount (one at most): a coupon taken off its invoices.")
+    async def discount(self, info: Info) -> Discount | None:
+        found = await discount_loaders.live_discount.load(info, self.row.id)
+        return Discount.from_rows(*found) if found else None
 
     @strawberry.field(description="A change waiting for the renewal, if any.")
     def scheduled_change(self) -> ScheduledChange | None:

@@ -193,6 +193,16 @@ CASES: dict[str, tuple[str, Callable[[Objects], dict[str, Any]]]] = {
              __typename ... on Error { code } } }""",
         lambda o: {"id": o["tenant"], "member": o["member"]},
     ),
+    "Mutation.applyCoupon": (
+        """mutation($id: ID!) { applyCoupon(subscriptionId: $id, couponCode: "ANY") {
+             __typename ... on Error { code } } }""",
+        lambda o: {"id": o["subscription"]},
+    ),
+    "Mutation.removeDiscount": (
+        """mutation($id: ID!) { removeDiscount(subscriptionId: $id) {
+             __typename ... on Error { code } } }""",
+        lambda o: {"id": o["subscription"]},
+    ),
     "Mutation.advanceTestClock": (
         """mutation($id: ID!) { advanceTestClock(id: $id, frozenTime: "2030-01-01T00:00:00Z") {
              __typename ... on Error { code } } }""",
@@ -230,6 +240,10 @@ ADMIN_ONLY: dict[str, str] = {
     "Mutation.revokeFeatureGrant": """mutation { revokeFeatureGrant(grantId: "grant_x") {
         __typename ... on Error { code } } }""",
     "Mutation.archiveFeature": """mutation { archiveFeature(featureId: "feat_x") {
+        __typename ... on Error { code } } }""",
+    "Mutation.createCoupon": """mutation { createCoupon(input: {code: "x", name: "X", percentOff: "10",
+        duration: ONCE, appliesTo: ["plan_x"]}) { __typename ... on Error { code } } }""",
+    "Mutation.archiveCoupon": """mutation { archiveCoupon(couponId: "coupon_x") {
         __typename ... on Error { code } } }""",
 }
 

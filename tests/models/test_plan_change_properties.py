@@ -13,6 +13,12 @@ more period). Then it checks what a customer reading the invoices would check:
   - credits applied, never negative;
 - the credit balance is never negative, after any invoice, and is what the invoices
   granted minus what they consumed (the ledger rows, and ``credit_balances``);
+- with a random coupon (percent or amount off, ONCE, REPEATING or FOREVER, on everything,
+  the old plan only, or the old plan and an add-on) redeemed at subscribe, each DISCOUNT
+  line takes off something between nothing and what the other lines come to (exactly the
+  percentage rounded half-up, or the amount capped, when it covers everything), a ONCE
+  coupon discounts one invoice, a REPEATING one at most its periods, and the rest of
+  these properties hold for what the invoices come to before the discount;
 - money is conserved over the cycle: the first invoice and the change invoice
   together cost what the plans cost for the days each was used (prorated: within
   half a minor unit per prorated line, the half-up rounding of each line);
@@ -45,7 +51,15 @@ from models.platform.access import operator
 from models.platform.deps import Deps
 from models.subscriptions import service as subscriptions
 from models.subscriptions.inputs import SubscriptionCreate
-from models.tables import CreditEntryRow, InvoiceLineRow, InvoiceRow, PlanAddonRow, PlanRow, SubscriptionRow
+from models.tables import (
+    CouponRow,
+    CreditEntryRow,
+    InvoiceLineRow,
+    InvoiceRow,
+    PlanAddonRow,
+    PlanRow,
+    SubscriptionRow,
+)
 from models.tenants import service as tenants
 from models.tenants.inputs import TenantCreate
 from models.test_clocks import service as test_clocks
@@ -90,6 +104,15 @@ class AddonDraw:
 
 
 @dataclass(frozen=True)
+class CouponDraw:
+    percent_off: int | None  # thousandths of a percent
+    amount_off: int | None
+    duration: str
+    periods: int | None
+    covers: str  # "all", "old plan", "old plan and first add-on"
+
+
+@dataclass(frozen=True)
 class Scenario:
     currency: str
     tax_percent: str
@@ -105,6 +128,7 @@ class Scenario:
     change_day: int  # days after the start's local date, modulo the days of the period
     change_time: tuple[int, int]  # local hour, minute
     renewals: int  # periods renewed after the change, by one advance of the clock
+    coupon: CouponDraw | None = None
 
 
 prices = st.one_of(st.just(0), st.integers(1, 99), st.integers(100, 50_000))
@@ -114,6 +138,25 @@ addons = st.one_of(
     st.builds(AddonDraw, price=prices, seat_type=st.just("FULL"), seats_per_unit=st.integers(1, 5)),
 )
 quantity = st.integers(0, 20)
+coupons = st.one_of(
+    st.none(),
+    st.builds(
+        CouponDraw,
+        percent_off=st.one_of(st.integers(1, 100_000), st.sampled_from([20_000, 33_333, 50_000, 100_000])),
+        amount_off=st.none(),
+        duration=st.sampled_from(["ONCE", "REPEATING", "FOREVER"]),
+        periods=st.integers(1, 3),
+        covers=st.sampled_from(["all", "old plan", "old plan and first add-on"]),
+    ),
+    st.builds(
+        CouponDraw,
+        percent_off=st.none(),
+        amount_off=st.one_of(st.integers(1, 99), st.integers(100, 60_000)),
+        duration=st.sampled_from(["ONCE", "REPEATING", "FOREVER"]),
+        periods=st.integers(1, 3),
+        covers=st.sampled_from(["all", "old plan", "old plan and first add-on"]),
+    ),
+)
 
 
 @st.composite
@@ -142,6 +185,7 @@ def scenarios(draw: st.DrawFn) -> Scenario:
         change_day=draw(st.integers(0, 30)),
         change_time=(draw(st.integers(0, 23)), draw(st.sampled_from([0, 1, 29, 45, 59]))),
         renewals=draw(st.sampled_from([1, 1, 2])),
+        coupon=draw(coupons),
     )
 
 
@@ -267,8 +311,29 @@ async def test_plan_changes_bill_what_the_preview_showed_and_conserve_money(
         )
         for draw in s.addons
     ]
+    coupon = None
+    if s.coupon is not None:
+        c = s.coupon
+        covered = {
+            "all": None,
+            "old plan": [old_plan.id],
+            "old plan and first add-on": [old_plan.id, addon_rows[0].id],
+        }[c.covers]
+        coupon = CouponRow(
+            id=unique("coupon"),
+            code=unique("COUPON").upper(),
+            name="Promo",
+            percent_off=c.percent_off,
+            amount_off=c.amount_off,
+            currency=s.currency if c.amount_off is not None else None,
+            duration=c.duration,
+            duration_in_periods=c.periods if c.duration == "REPEATING" else None,
+            applies_to=covered,
+            created_at=start,
+        )
     async with deps.store.transaction() as session:
         session.add_all([old_plan, *([new_plan] if new_plan is not old_plan else []), *addon_rows])
+        session.add_all([coupon] if coupon is not None else [])
         await session.flush()
         session.add_all(
             PlanAddonRow(plan_id=plan_id, addon_id=addon.id, attached_at=start)
@@ -287,6 +352,7 @@ async def test_plan_changes_bill_what_the_preview_showed_and_conserve_money(
                     {"addon_id": a.id, "quantity": q}
                     for a, q in zip(addon_rows, s.old_quantities, strict=True)
                 ],
+                "coupon_code": coupon.code if coupon is not None else None,
             }
         ),
     )
@@ -353,12 +419,34 @@ async def test_plan_changes_bill_what_the_preview_showed_and_conserve_money(
             (li.kind.value, li.quantity, li.unit_amount, li.amount) for li in preview.lines
         ]
 
+    # Each DISCOUNT line takes off between nothing and what the invoice's other lines come
+    # to; the rest of the properties hold for what the invoices cost before it.
+    discounted = [
+        (invoice, -sum(li.amount for li in its if li.kind == "DISCOUNT")) for invoice, its in books.invoices
+    ]
+    for invoice, its in books.invoices:
+        off = -sum(li.amount for li in its if li.kind == "DISCOUNT")
+        before = sum(li.amount for li in its if li.kind != "DISCOUNT")
+        assert [li.kind for li in its].count("DISCOUNT") <= 1 and 0 <= off, invoice.number
+        assert off == 0 or off <= before, invoice.number
+        c = s.coupon
+        if off and c is not None and c.covers == "all":
+            exact = half_away(Fraction(before * c.percent_off, 100_000)) if c.percent_off else c.amount_off
+            assert off == min(exact, before), invoice.number
+    if s.coupon is None:
+        assert all(off == 0 for _, off in discounted)
+    elif s.coupon.duration == "ONCE":
+        assert sum(1 for _, off in discounted if off) <= 1
+    elif s.coupon.duration == "REPEATING":
+        assert sum(1 for i, off in discounted if off and i.reason != "CHANGE") <= s.coupon.periods
+    full = {invoice.id: invoice.subtotal + off for invoice, off in discounted}
+
     # Money over the cycle: the first invoice and the change invoice together.
     old_price = recurring_price(s.old_plan, s.addons, s.old_quantities)
     new_price = recurring_price(s.new_plan or s.old_plan, s.addons, new_quantities)
     first = cycle[0][0]
-    assert first.reason == "SUBSCRIBE" and first.subtotal == old_price
-    charged = sum(invoice.subtotal for invoice, _ in cycle)
+    assert first.reason == "SUBSCRIBE" and full[first.id] == old_price
+    charged = sum(full[invoice.id] for invoice, _ in cycle)
     if scheduled or s.mode is ProrationMode.DO_NOT_BILL:
         assert charged == old_price
     elif s.mode is ProrationMode.PRORATED_IMMEDIATELY:
@@ -378,11 +466,12 @@ async def test_plan_changes_bill_what_the_preview_showed_and_conserve_money(
             months_after(anchor, k, zone),
             months_after(anchor, k + 1, zone),
         )
-        assert renewal.subtotal == new_price
+        assert full[renewal.id] == new_price
     assert books.subscription.plan_id == new_plan.id
     assert books.subscription.current_period_end == months_after(anchor, s.renewals + 1, zone)
 
     # What the examples covered (shown by --hypothesis-show-statistics).
+    event("discounted" if any(off for _, off in discounted) else "no discount")
     event("scheduled" if scheduled else s.mode.value)
     event("change credited the balance" if cycle[-1][0].total < 0 else "change credited nothing")
     event(

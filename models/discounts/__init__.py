@@ -1,0 +1,1 @@
+"""Coupons and the discounts they give subscriptions: a DISCOUNT line before tax."""
