@@ -4,6 +4,7 @@ from models.tables.api_keys import ApiKeyRow
 from models.tables.audit import AuditEntryRow
 from models.tables.base import UTCDateTime, metadata
 from models.tables.catalog import AddonRow, PlanAddonRow, PlanRow
+from models.tables.credit_notes import CreditNoteRow
 from models.tables.entitlements import (
     ConsumptionRow,
     FeatureGrantRow,
@@ -30,6 +31,7 @@ from models.tables.test_clocks import TestClockRow
 from models.tables.webhooks import WebhookAttemptRow, WebhookDeliveryRow, WebhookEndpointRow
 
 __all__ = [
+    "CreditNoteRow",
     "PaymentRow",
     "TrialRow",
     "ConsumptionRow",
