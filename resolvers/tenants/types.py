@@ -12,6 +12,7 @@ from models.kernel.enums import SalesMode as SalesModeValue
 from models.platform.clocks import clock_for_tenant
 from models.platform.pagination import Page, page_size
 from models.tables import TenantRow
+from resolvers.credit_notes import loaders as credit_notes_loaders
 from resolvers.credit_notes.types import CreditNote
 from resolvers.entitlements import loaders as entitlements_loaders
 from resolvers.entitlements.types import Entitlement
@@ -192,5 +193,10 @@ class Tenant:
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[CreditNote]:
         ctx = info.context
-        page = await credit_notes.list_credit_notes(ctx.deps, ctx.actor, self.row.id, first, after)
+        if after is None:  # the first page: batched over every tenant in the response
+            size = page_size(first)
+            rows = await credit_notes_loaders.newest_credit_notes.load(info, (self.row.id, size + 1))
+            page = Page.of(rows, size)
+        else:
+            page = await credit_notes.list_credit_notes(ctx.deps, ctx.actor, self.row.id, first, after)
         return Connection[CreditNote].from_page(page, CreditNote.from_row)

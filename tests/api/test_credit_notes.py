@@ -198,6 +198,16 @@ async def test_credit_notes_are_numbered_per_tenant_and_listed_on_the_invoice_an
     page = data["tenant"]["creditNotes"]
     assert [e["node"] for e in page["edges"]] == [{"number": numbers[1], "invoice": {"id": invoice["id"]}}]
     assert page["pageInfo"]["hasNextPage"] is True
+    rest = await api(
+        """query($tenant: ID!, $after: String) { tenant(id: $tenant) {
+             creditNotes(first: 5, after: $after) { edges { node { number } } pageInfo { hasNextPage } }
+           } }""",
+        {"tenant": tenant, "after": page["pageInfo"]["endCursor"]},
+    )
+    assert rest["tenant"]["creditNotes"] == {
+        "edges": [{"node": {"number": numbers[0]}}],
+        "pageInfo": {"hasNextPage": False},
+    }
 
 
 async def test_credit_notes_and_voids_need_an_admin_key(api: Api) -> None:
