@@ -34,6 +34,7 @@ from resolvers.api_keys.queries import ApiKeyQueries
 from resolvers.audit.queries import AuditQueries
 from resolvers.catalog.mutations import CatalogMutations, UsageChargeMutations
 from resolvers.catalog.queries import CatalogQueries
+from resolvers.credit_notes.mutations import CreditNoteMutations
 from resolvers.discounts.mutations import CouponMutations
 from resolvers.discounts.queries import CouponQueries
 from resolvers.entitlements.mutations import EntitlementMutations
@@ -88,6 +89,7 @@ MUTATIONS = (
     MeteringMutations,
     UsageChargeMutations,  # addUsageCharge, listed after metering's mutations
     PaymentMutations,
+    CreditNoteMutations,
     WebhookMutations,
     EntitlementMutations,
     EntitlementTokenMutations,  # issueEntitlementToken, listed after the other entitlement mutations

@@ -14,6 +14,7 @@ from models.platform.provider import (
     PaymentOutcome,
     ProviderError,
     ProviderInvoice,
+    RefundToMake,
 )
 
 
@@ -48,6 +49,14 @@ class LocalProvider:
 
     async def mark_paid_out_of_band(
         self, invoice: InvoiceToCollect, provider_invoice_id: str | None, *, idempotency_key: str
+    ) -> ProviderInvoice | None:
+        raise ProviderError(NOT_CONFIGURED, retryable=False)
+
+    async def refund_payment(self, refund: RefundToMake, *, idempotency_key: str) -> str:
+        raise ProviderError(NOT_CONFIGURED, retryable=False)
+
+    async def void_invoice(
+        self, invoice_id: str, provider_invoice_id: str, *, idempotency_key: str
     ) -> ProviderInvoice | None:
         raise ProviderError(NOT_CONFIGURED, retryable=False)
 

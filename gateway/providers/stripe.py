@@ -27,7 +27,7 @@ from typing import Any
 
 import stripe
 
-from gateway.providers import stripe_calls
+from gateway.providers import stripe_calls, stripe_corrections
 from gateway.providers.stripe_amounts import (
     shown,
     stripe_amounts,
@@ -39,6 +39,7 @@ from models.platform.provider import (
     PaymentOutcome,
     ProviderError,
     ProviderInvoice,
+    RefundToMake,
 )
 
 log = logging.getLogger("gateway.providers.stripe")
@@ -344,6 +345,18 @@ class StripeProvider:
         if current is None:
             return None
         return await stripe_calls.mark_paid_out_of_band(self._client, invoice, current, idempotency_key)
+
+    # Corrections (credit notes refunded, invoices voided): see ``stripe_corrections``.
+
+    async def refund_payment(self, refund: RefundToMake, *, idempotency_key: str) -> str:
+        return await stripe_corrections.refund_payment(self._client, refund, idempotency_key)
+
+    async def void_invoice(
+        self, invoice_id: str, provider_invoice_id: str, *, idempotency_key: str
+    ) -> ProviderInvoice | None:
+        return await stripe_corrections.void_invoice(
+            self._client, invoice_id, provider_invoice_id, idempotency_key
+        )
 
     async def _as_it_stands(self, provider_invoice_id: str, reason: str | None) -> PaymentOutcome:
         """The invoice as it stands after a pay request that was not a plain success."""

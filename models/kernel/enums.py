@@ -121,6 +121,10 @@ class ProviderTaskKind(enum.StrEnum):
     # An invoice paid by hand (recordPayment): marked paid at the provider too, so it is
     # neither charged nor payable there, and no reminder asks for it again.
     MARK_PAID_OUT_OF_BAND = "MARK_PAID_OUT_OF_BAND"
+    # A credit note refunded through the provider: a refund of its invoice's payment.
+    REFUND_CREDIT_NOTE = "REFUND_CREDIT_NOTE"
+    # An invoice voided in the gateway (voidInvoice): voided at the provider too.
+    VOID_INVOICE = "VOID_INVOICE"
 
 
 class DeliveryStatus(enum.StrEnum):
@@ -139,6 +143,13 @@ class ProrationMode(enum.StrEnum):
 class EffectiveAt(enum.StrEnum):
     IMMEDIATELY = "IMMEDIATELY"
     NEXT_BILLING_DATE = "NEXT_BILLING_DATE"
+
+
+class CreditNoteOutcome(enum.StrEnum):
+    """Where a credit note on a PAID invoice goes (on an OPEN one it lowers what is due)."""
+
+    CREDIT_BALANCE = "CREDIT_BALANCE"  # the tenant's credit balance, used by its next invoices
+    REFUND = "REFUND"  # back to the customer through the provider (a refund of the payment)
 
 
 class CreditReason(enum.StrEnum):

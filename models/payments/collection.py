@@ -37,6 +37,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from models.kernel.enums import CollectionMethod, InvoiceStatus, ProviderTaskKind, SalesMode
+from models.payments import corrections
 from models.payments.provider_events import process_provider_event
 from models.payments.tasks import claim_provider_tasks, finish_provider_task
 from models.platform import locks
@@ -78,6 +79,10 @@ async def _run(deps: Deps, task: ProviderTaskRow) -> None:
             await _collect_invoice(deps, task)
         elif task.kind == ProviderTaskKind.MARK_PAID_OUT_OF_BAND:
             await _mark_paid_out_of_band(deps, task)
+        elif task.kind == ProviderTaskKind.REFUND_CREDIT_NOTE:
+            await corrections.refund_credit_note(deps, task)
+        elif task.kind == ProviderTaskKind.VOID_INVOICE:
+            await corrections.void_at_provider(deps, task)
         else:
             raise ProviderError(f"unknown provider task kind {task.kind!r}", retryable=False)
     except ProviderError as exc:
@@ -348,7 +353,8 @@ async def _failed_now(deps: Deps, invoice_id: str, task: ProviderTaskRow, outcom
 def _to_collect(
     invoice: InvoiceRow, lines: list[InvoiceLineRow], customer_id: str, terms: dict[str, Any]
 ) -> InvoiceToCollect:
-    """One item per line, then tax, then the credits applied (negative): their sum is
+    """One item per line, then tax, then the credits applied and what credit notes took
+    off while it was OPEN (both negative): their sum is
     exactly the amount due, so the provider charges what the gateway computed. An
     invoice with a due date was issued with payment terms (``SEND_INVOICE``) and keeps
     them, whatever the tenant's are now."""
@@ -367,6 +373,8 @@ def _to_collect(
         items.append(
             InvoiceItem(key="credits", description="Credit balance applied", amount=-invoice.credits_applied)
         )
+    if invoice.credited:
+        items.append(InvoiceItem(key="credit-notes", description="Credit notes", amount=-invoice.credited))
     if sum(item.amount for item in items) != invoice.amount_due:
         raise ProviderError(
             f"invoice {invoice.id}: its lines, tax and credits come to {sum(i.amount for i in items)}, "

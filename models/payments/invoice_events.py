@@ -245,7 +245,21 @@ async def apply_given_up(
         invoice.status == UNCOLLECTIBLE and target != VOID
     ):
         return f"ignored: invoice {invoice.id} is {invoice.status.lower()}, not {target.lower()}"
-    actor = provider_actor(event.provider)
+    await give_up(session, deps, provider_actor(event.provider), tenant, invoice, target, now)
+    return f"invoice {invoice.id}: {target.lower()}"
+
+
+async def give_up(
+    session: AsyncSession,
+    deps: Deps,
+    actor: Principal,
+    tenant: TenantRow,
+    invoice: InvoiceRow,
+    target: InvoiceStatus,
+    now: datetime,
+) -> None:
+    """The invoice is VOID or UNCOLLECTIBLE (at the provider, or voidInvoice): audited,
+    its retries over, and the subscription recovered if nothing else overdue is owed."""
     before = _state(invoice)
     invoice.status, invoice.next_retry_at = target, None
     action = "invoice.voided" if target == VOID else "invoice.marked_uncollectible"
@@ -260,7 +274,6 @@ async def apply_given_up(
         at=now,
     )
     await _recover(session, deps, tenant, invoice, actor, now)
-    return f"invoice {invoice.id}: {target.lower()}"
 
 
 async def apply_failed(

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, PlainSerializer
 from pydantic.alias_generators import to_camel
 
 from models.kernel.enums import (
+    CreditNoteOutcome,
     EventType,
     InvoiceReason,
     InvoiceStatus,
@@ -85,6 +86,29 @@ class InvoiceOverduePayload(_Invoice):
     type = EventType.INVOICE_OVERDUE
 
     due_date: Instant
+
+
+class InvoiceVoidedPayload(_Invoice):
+    """An OPEN invoice voided (voidInvoice): no longer owed."""
+
+    type = EventType.INVOICE_VOIDED
+
+
+class CreditNoteCreatedPayload(EventPayload):
+    """A credit note issued against an invoice: ``outcome`` says where a PAID invoice's
+    credit went; ``loweredDue`` is true when it lowered what an OPEN invoice was due."""
+
+    type = EventType.CREDIT_NOTE_CREATED
+
+    credit_note_id: str
+    number: str
+    invoice_id: str
+    invoice_number: str
+    amount: int
+    currency: str
+    outcome: CreditNoteOutcome
+    lowered_due: bool
+    reason: str
 
 
 class _Subscription(EventPayload):

@@ -123,6 +123,19 @@ class PaymentOutcome:
     declined: str | None = None  # the provider's message when the charge failed
 
 
+@dataclass(frozen=True, slots=True)
+class RefundToMake:
+    """A credit note refunded through the provider: ``amount`` (minor units of
+    ``currency``) back from the payment of ``provider_invoice_id``."""
+
+    credit_note_id: str
+    invoice_id: str
+    tenant_id: str
+    provider_invoice_id: str
+    amount: int
+    currency: str
+
+
 class PaymentProvider(Protocol):
     name: str
     # False for ``local``: nothing is mirrored, no provider task is queued.
@@ -181,6 +194,20 @@ class PaymentProvider(Protocol):
         already paid or void; a draft, never sent, is finalized first (without collection)
         when it comes to exactly ``invoice.amount_due``, else deleted. None when the
         provider holds no invoice for it."""
+        ...
+
+    async def refund_payment(self, refund: RefundToMake, *, idempotency_key: str) -> str:
+        """Refund ``refund.amount`` of the payment that paid ``refund.provider_invoice_id``;
+        the provider's refund id. Made once per key, and once per credit note whatever the
+        key (an earlier attempt's refund is found by the credit note id it carries)."""
+        ...
+
+    async def void_invoice(
+        self, invoice_id: str, provider_invoice_id: str, *, idempotency_key: str
+    ) -> ProviderInvoice | None:
+        """The gateway voided ``invoice_id``: void the provider's copy (delete it while a
+        draft, reported as status "deleted"). Nothing is done to one already void; one the
+        provider has paid meanwhile is reported as it is. None when it no longer exists."""
         ...
 
     async def create_setup_session(

@@ -4,6 +4,7 @@ from models.tables.api_keys import ApiKeyRow
 from models.tables.audit import AuditEntryRow
 from models.tables.base import UTCDateTime, metadata
 from models.tables.catalog import AddonRow, PlanAddonRow, PlanRow
+from models.tables.credit_notes import CreditNoteRow
 from models.tables.discounts import CouponRow, DiscountRow
 from models.tables.entitlements import (
     ConsumptionRow,
@@ -33,6 +34,7 @@ from models.tables.webhooks import WebhookAttemptRow, WebhookDeliveryRow, Webhoo
 __all__ = [
     "CouponRow",
     "DiscountRow",
+    "CreditNoteRow",
     "PaymentRow",
     "TrialRow",
     "ConsumptionRow",

@@ -26,7 +26,7 @@ class InvoiceRow(SQLModel, table=True):
         CheckConstraint("total = subtotal + tax", name="total"),
         CheckConstraint(
             "credits_applied >= 0 AND amount_due >= 0 AND "
-            "amount_due = (CASE WHEN total > 0 THEN total ELSE 0 END) - credits_applied",
+            "amount_due = (CASE WHEN total > 0 THEN total ELSE 0 END) - credits_applied - credited",
             name="amount_due",
         ),
         CheckConstraint("reason IN ('SUBSCRIBE', 'CHANGE', 'RENEWAL', 'FINAL', 'EXTERNAL')", name="reason"),
@@ -40,6 +40,7 @@ class InvoiceRow(SQLModel, table=True):
             postgresql_where=text(RENEWAL),
         ),
         CheckConstraint("amount_paid >= 0 AND amount_paid <= amount_due", name="amount_paid"),
+        CheckConstraint("credited >= 0", name="credited"),
         # What the billing run looks for: invoices coming due, and failed charges to retry.
         Index("ix_invoices_due", "due_date", sqlite_where=text(AWAITING), postgresql_where=text(AWAITING)),
         Index(
@@ -83,6 +84,9 @@ class InvoiceRow(SQLModel, table=True):
     amount_paid: int = Field(default=0, sa_type=BigInteger, sa_column_kwargs={"server_default": "0"})
     next_retry_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     retries: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # What credit notes took off the amount due while the invoice was OPEN (those on a
+    # PAID invoice go to the credit balance or are refunded, and leave it as it was).
+    credited: int = Field(default=0, sa_type=BigInteger, sa_column_kwargs={"server_default": "0"})
 
 
 class PaymentRow(SQLModel, table=True):
@@ -130,7 +134,7 @@ class CreditEntryRow(SQLModel, table=True):
     __tablename__ = "credit_entries"
     __table_args__ = (
         CheckConstraint("amount <> 0", name="amount"),
-        CheckConstraint("reason IN ('GRANTED', 'APPLIED')", name="reason"),
+        CheckConstraint("reason IN ('GRANTED', 'APPLIED', 'CREDIT_NOTE')", name="reason"),
     )
 
     id: str = Field(primary_key=True, max_length=40)

@@ -49,7 +49,11 @@ class ProviderTaskRow(SQLModel, table=True):
     __tablename__ = "provider_tasks"
     __table_args__ = (
         CheckConstraint("status IN ('PENDING', 'DONE', 'FAILED')", name="status"),
-        CheckConstraint("kind IN ('SYNC_CUSTOMER', 'COLLECT_INVOICE', 'MARK_PAID_OUT_OF_BAND')", name="kind"),
+        CheckConstraint(
+            "kind IN ('SYNC_CUSTOMER', 'COLLECT_INVOICE', 'MARK_PAID_OUT_OF_BAND', 'REFUND_CREDIT_NOTE', "
+            "'VOID_INVOICE')",
+            name="kind",
+        ),
         Index(
             "ix_provider_tasks_pending",
             "tenant_id",
@@ -65,7 +69,7 @@ class ProviderTaskRow(SQLModel, table=True):
     )
     tenant_id: str = Field(foreign_key="tenants.id", max_length=40)
     kind: ProviderTaskKind = Field(sa_type=EnumText(ProviderTaskKind, 30))
-    subject_id: str = Field(max_length=40)  # the tenant or the invoice
+    subject_id: str = Field(max_length=40)  # the tenant, the invoice or the credit note
     payload: dict[str, Any] | None = Field(default=None, sa_type=JSON)
     status: TaskStatus = Field(default=TaskStatus.PENDING, sa_type=EnumText(TaskStatus, 20))
     attempts: int = Field(default=0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from models.credit_notes import queries as credit_note_queries
 from models.invoicing import queries as invoicing_queries
 from resolvers.shared.loaders import Loader
 
@@ -13,3 +14,5 @@ newest_invoices = Loader.of(invoicing_queries.newest_invoices)
 credit_balance = Loader.of(invoicing_queries.credit_balances)
 # invoice id -> its lines in order
 invoice_lines = Loader.of(invoicing_queries.invoice_lines)
+# invoice id -> its credit notes, oldest first
+credit_notes = Loader.of(credit_note_queries.credit_notes_of_invoices)

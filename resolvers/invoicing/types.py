@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated, Any
 
 import strawberry
+from strawberry.types.lazy_type import LazyType
 
 from models.kernel.enums import InvoiceReason as InvoiceReasonValue
 from models.kernel.enums import InvoiceStatus as InvoiceStatusValue
@@ -13,6 +15,9 @@ from resolvers.shared.context import Info
 from resolvers.shared.enums import InvoiceReason, InvoiceStatus, LineKind
 from resolvers.shared.money import Money
 from resolvers.shared.scalars import Long
+
+# The credit-notes domain's type: a layer up, so named lazily (never imported from here).
+CreditNoteType = Annotated["CreditNote", strawberry.lazy("resolvers.credit_notes.types")]  # noqa: F821
 
 
 @strawberry.type
@@ -81,6 +86,9 @@ class Invoice:
     amount_paid: Money = strawberry.field(
         description="What payments recorded by hand (recordPayment) have paid of it so far."
     )
+    credited: Money = strawberry.field(
+        description="What credit notes took off the amount due while it was OPEN (issueCreditNote)."
+    )
     next_retry_at: datetime | None = strawberry.field(
         description="When its failed charge is tried again (GATEWAY_DUNNING_RETRY_DAYS); null when none "
         "is due."
@@ -114,6 +122,7 @@ class Invoice:
             due_date=row.due_date,
             overdue_at=row.overdue_at,
             amount_paid=money(row.amount_paid),
+            credited=money(row.credited),
             next_retry_at=row.next_retry_at,
             row=row,
         )
@@ -122,3 +131,13 @@ class Invoice:
     async def lines(self, info: Info) -> list[InvoiceLine]:
         rows = await invoicing_loaders.invoice_lines.load(info, self.row.id)
         return [InvoiceLine.from_row(r, self.row.currency) for r in rows]
+
+    @strawberry.field(description="The credit notes issued against it, oldest first.")
+    async def credit_notes(self, info: Info) -> list[CreditNoteType]:
+        rows = await invoicing_loaders.credit_notes.load(info, self.row.id)
+        return [_credit_note_type().from_row(r) for r in rows]
+
+
+def _credit_note_type() -> Any:
+    """The credit-notes domain's ``CreditNote`` (a layer up), resolved when a field is read."""
+    return LazyType("CreditNote", "resolvers.credit_notes.types").resolve_type()

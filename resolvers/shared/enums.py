@@ -8,6 +8,7 @@ import strawberry
 from models.kernel.enums import Aggregation as AggregationValue
 from models.kernel.enums import CollectionMethod as CollectionMethodValue
 from models.kernel.enums import CouponDuration as CouponDurationValue
+from models.kernel.enums import CreditNoteOutcome as CreditNoteOutcomeValue
 from models.kernel.enums import DeliveryStatus as DeliveryStatusValue
 from models.kernel.enums import EffectiveAt as EffectiveAtValue
 from models.kernel.enums import EntitlementReason as EntitlementReasonValue
@@ -137,6 +138,14 @@ CollectionMethod = strawberry.enum(
 
 PaymentMethod = strawberry.enum(
     PaymentMethodValue, name="PaymentMethod", description="How a payment recorded by hand was made."
+)
+
+
+CreditNoteOutcome = strawberry.enum(
+    CreditNoteOutcomeValue,
+    name="CreditNoteOutcome",
+    description="Where a credit note on a PAID invoice goes: the tenant's credit balance, or back to the "
+    "customer through the payment provider. On an OPEN invoice it lowers what is due (CREDIT_BALANCE).",
 )
 
 

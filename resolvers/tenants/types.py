@@ -5,12 +5,15 @@ from decimal import Decimal
 
 import strawberry
 
+from models.credit_notes import service as credit_notes
 from models.invoicing import service as invoices
 from models.kernel.enums import CollectionMethod as CollectionMethodValue
 from models.kernel.enums import SalesMode as SalesModeValue
 from models.platform.clocks import clock_for_tenant
 from models.platform.pagination import Page, page_size
 from models.tables import TenantRow
+from resolvers.credit_notes import loaders as credit_notes_loaders
+from resolvers.credit_notes.types import CreditNote
 from resolvers.entitlements import loaders as entitlements_loaders
 from resolvers.entitlements.types import Entitlement
 from resolvers.invoicing import loaders as invoicing_loaders
@@ -184,3 +187,16 @@ class Tenant:
         else:
             page = await invoices.list_invoices(ctx.deps, ctx.actor, self.row.id, first, after)
         return Connection[Invoice].from_page(page, Invoice.from_row)
+
+    @strawberry.field(description="The tenant's credit notes, newest first.")
+    async def credit_notes(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[CreditNote]:
+        ctx = info.context
+        if after is None:  # the first page: batched over every tenant in the response
+            size = page_size(first)
+            rows = await credit_notes_loaders.newest_credit_notes.load(info, (self.row.id, size + 1))
+            page = Page.of(rows, size)
+        else:
+            page = await credit_notes.list_credit_notes(ctx.deps, ctx.actor, self.row.id, first, after)
+        return Connection[CreditNote].from_page(page, CreditNote.from_row)

@@ -235,6 +235,11 @@ ADMIN_ONLY: dict[str, str] = {
     "Mutation.recordPayment": """mutation {
         recordPayment(input: {invoiceId: "inv_x", amount: 1, method: OTHER}) {
             __typename ... on Error { code } } }""",
+    "Mutation.issueCreditNote": """mutation {
+        issueCreditNote(input: {invoiceId: "inv_x", amount: 1, reason: "x"}) {
+            __typename ... on Error { code } } }""",
+    "Mutation.voidInvoice": """mutation { voidInvoice(invoiceId: "inv_x") {
+        __typename ... on Error { code } } }""",
     "Mutation.grantFeature": """mutation { grantFeature(input: {planId: "plan_x", featureCode: "sso"}) {
         __typename ... on Error { code } } }""",
     "Mutation.revokeFeatureGrant": """mutation { revokeFeatureGrant(grantId: "grant_x") {

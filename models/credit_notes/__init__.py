@@ -1,0 +1,1 @@
+"""Credit notes and voided invoices: corrections of an issued invoice."""

@@ -1,0 +1,61 @@
+"""Reads of credit notes, batched for the per-request loaders."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.kernel.enums import CreditNoteOutcome
+from models.tables import CreditNoteRow
+from models.tables.base import table_of
+
+
+async def credit_notes_of_invoices(session: AsyncSession, invoice_ids: Sequence[str]) -> list[list[Any]]:
+    """Each invoice's credit notes, oldest first, in one statement."""
+    rows = await session.scalars(
+        select(CreditNoteRow).where(CreditNoteRow.invoice_id.in_(invoice_ids)).order_by(CreditNoteRow.id)
+    )
+    found: dict[str, list[Any]] = {}
+    for row in rows:
+        found.setdefault(row.invoice_id, []).append(row)
+    return [found.get(invoice_id, []) for invoice_id in invoice_ids]
+
+
+async def newest_credit_notes(session: AsyncSession, keys: Sequence[tuple[str, int]]) -> list[list[Any]]:
+    """For each (tenant id, n): the tenant's n newest credit notes, newest first, in one
+    statement per distinct n (a window over the tenants): the first page of
+    ``Tenant.creditNotes`` for every tenant of a response at once."""
+    notes = table_of(CreditNoteRow)
+    found: dict[tuple[str, int], list[Any]] = {}
+    for n in {n for _, n in keys}:
+        tenant_ids = [t for t, size in keys if size == n]
+        rank = (
+            func.row_number()
+            .over(partition_by=CreditNoteRow.tenant_id, order_by=CreditNoteRow.id.desc())
+            .label("rank")
+        )
+        ranked = select(CreditNoteRow.id, rank).where(CreditNoteRow.tenant_id.in_(tenant_ids)).subquery()
+        query = select(notes).join(ranked, ranked.c.id == notes.c.id).where(ranked.c.rank <= n)
+        for row in await session.execute(query.order_by(notes.c.id.desc())):
+            found.setdefault((row.tenant_id, n), []).append(row)
+    return [found.get(key, []) for key in keys]
+
+
+async def credited_so_far(session: AsyncSession, invoice_id: str) -> tuple[int, int]:
+    """What the invoice's credit notes come to, and how much of it was refunded."""
+    refunded = func.sum(CreditNoteRow.amount).filter(CreditNoteRow.outcome == CreditNoteOutcome.REFUND)
+    total, refund = (
+        await session.execute(
+            select(func.coalesce(func.sum(CreditNoteRow.amount), 0), func.coalesce(refunded, 0)).where(
+                CreditNoteRow.invoice_id == invoice_id
+            )
+        )
+    ).one()
+    return int(total), int(refund)
+
+
+async def credit_note_count(session: AsyncSession, tenant_id: str) -> int:
+    return int(await session.scalar(select(func.count()).where(CreditNoteRow.tenant_id == tenant_id)) or 0)

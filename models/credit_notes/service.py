@@ -1,0 +1,216 @@
+"""Issuing credit notes against invoices and voiding OPEN invoices (ADMIN: the operator
+corrects what a tenant owes).
+
+A credit note on an OPEN invoice lowers what is due (``invoices.credited``; PAID once
+nothing is owed); on a PAID one it goes to the tenant's credit balance (a ledger entry
+``CREDIT_NOTE``, used by its next invoices) or is refunded through the provider (a
+``REFUND_CREDIT_NOTE`` task: one refund per credit note, however often it is retried).
+Numbers run gap-free per tenant (``ACME-CN-0001``), counted under the tenant's lock.
+
+A voided invoice is no longer owed: the credit balance it had drawn on is given back, a
+PAST_DUE subscription owing nothing else recovers (``payments.invoice_events``), and
+the provider's copy is voided too (``VOID_INVOICE``).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from models.credit_notes import rules
+from models.credit_notes.inputs import CreditNoteIssue
+from models.credit_notes.queries import credit_note_count, credited_so_far
+from models.kernel.enums import CreditReason, InvoiceStatus, ProviderTaskKind
+from models.kernel.errors import InvoiceNotCreditable
+from models.kernel.ids import new_id
+from models.kernel.money import Money
+from models.payments.invoice_events import give_up, mark_paid
+from models.payments.tasks import collection_queued
+from models.platform import audit, locks
+from models.platform.access import Principal, require_admin, require_tenant, require_visible
+from models.platform.clocks import tenant_clock
+from models.platform.deps import Deps
+from models.platform.events import emit
+from models.platform.outbox import queue_provider_task
+from models.platform.pagination import Page, paginate
+from models.platform.payloads import CreditNoteCreatedPayload, InvoiceVoidedPayload
+from models.tables import CreditEntryRow, CreditNoteRow, InvoiceRow
+
+
+async def issue_credit_note(deps: Deps, actor: Principal, spec: CreditNoteIssue) -> CreditNoteRow:
+    require_admin(actor, "issueCreditNote")
+    async with deps.store.transaction() as session:
+        found = await session.get(InvoiceRow, spec.invoice_id)
+        require_visible(found is not None, "Invoice", spec.invoice_id)
+        tenant = await locks.tenant(session, found.tenant_id)
+        invoice = await locks.invoice(session, found.id)
+        now = (await tenant_clock(session, deps, tenant)).now()
+        credit_noted, refunded = await credited_so_far(session, invoice.id)
+        # The provider holds a copy, or will (its collection is queued, maybe running): its
+        # amount due is fixed there, so an OPEN one is not lowered here (rules.effect).
+        held = invoice.provider_invoice_id is not None or (
+            deps.mirrors and await collection_queued(session, invoice.id)
+        )
+        effect = rules.effect(
+            rules.Creditable(
+                number=invoice.number,
+                status=invoice.status,
+                currency=invoice.currency,
+                total=invoice.total,
+                amount_due=invoice.amount_due,
+                amount_paid=invoice.amount_paid,
+                credit_noted=credit_noted,
+                refunded=refunded,
+                charged_by_provider=deps.mirrors
+                and invoice.provider_invoice_id is not None
+                and invoice.amount_paid == 0,
+                held_by_provider=held,
+            ),
+            spec.amount,
+            spec.outcome,
+        )
+        note = CreditNoteRow(
+            id=new_id("cn"),
+            tenant_id=tenant.id,
+            invoice_id=invoice.id,
+            number=rules.number(tenant.invoice_prefix, await credit_note_count(session, tenant.id) + 1),
+            amount=spec.amount,
+            currency=invoice.currency,
+            outcome=spec.outcome,
+            lowered_due=effect is rules.Effect.LOWER_DUE,
+            reason=spec.reason,
+            created_at=now,
+        )
+        session.add(note)
+        before = {"status": invoice.status, "amountDue": invoice.amount_due, "credited": invoice.credited}
+        if effect is rules.Effect.LOWER_DUE:
+            invoice.amount_due -= spec.amount
+            invoice.credited += spec.amount
+        elif effect is rules.Effect.TO_BALANCE:
+            session.add(
+                CreditEntryRow(
+                    id=new_id("cred"),
+                    tenant_id=tenant.id,
+                    currency=invoice.currency,
+                    amount=spec.amount,
+                    reason=CreditReason.CREDIT_NOTE,
+                    invoice_id=invoice.id,
+                    description=f"Credit note {note.number} on invoice {invoice.number}",
+                    at=now,
+                )
+            )
+        await session.flush()
+        audit.record(
+            session,
+            actor,
+            tenant_id=tenant.id,
+            action="invoice.credited",
+            subject_id=invoice.id,
+            before=before,
+            after={
+                "status": invoice.status,
+                "amountDue": invoice.amount_due,
+                "credited": invoice.credited,
+                "creditNote": {
+                    "id": note.id,
+                    "number": note.number,
+                    "amount": note.amount,
+                    "outcome": note.outcome.value,
+                    "reason": note.reason,
+                },
+            },
+            at=now,
+        )
+        emit(
+            session,
+            deps,
+            CreditNoteCreatedPayload(
+                tenant_id=tenant.id,
+                credit_note_id=note.id,
+                number=note.number,
+                invoice_id=invoice.id,
+                invoice_number=invoice.number,
+                amount=note.amount,
+                currency=note.currency,
+                outcome=note.outcome,
+                lowered_due=note.lowered_due,
+                reason=note.reason,
+            ),
+            now,
+        )
+        if effect is rules.Effect.LOWER_DUE and invoice.amount_due == invoice.amount_paid:
+            # Nothing is owed any more: paid, as Stripe marks paid an invoice credited to zero.
+            await mark_paid(session, deps, actor, tenant, invoice, now, now)
+        elif effect is rules.Effect.REFUND:
+            queue_provider_task(
+                session,
+                deps,
+                tenant_id=tenant.id,
+                kind=ProviderTaskKind.REFUND_CREDIT_NOTE,
+                subject_id=note.id,
+                now=deps.clock.now(),
+            )
+    return note
+
+
+async def void_invoice(deps: Deps, actor: Principal, invoice_id: str) -> InvoiceRow:
+    require_admin(actor, "voidInvoice")
+    async with deps.store.transaction() as session:
+        found = await session.get(InvoiceRow, invoice_id)
+        require_visible(found is not None, "Invoice", invoice_id)
+        tenant = await locks.tenant(session, found.tenant_id)
+        invoice = await locks.invoice(session, found.id)
+        now = (await tenant_clock(session, deps, tenant)).now()
+        if invoice.status is not InvoiceStatus.OPEN:
+            raise InvoiceNotCreditable(
+                f"invoice {invoice.number} is {invoice.status.value}; only an OPEN invoice can be voided"
+                + (" (credit a PAID one with a credit note)" if invoice.status is InvoiceStatus.PAID else "")
+            )
+        if invoice.amount_paid:
+            raise InvoiceNotCreditable(
+                f"invoice {invoice.number} has {Money(invoice.amount_paid, invoice.currency).formatted} paid "
+                "by hand against it: issue a credit note for what is still owed instead of voiding it"
+            )
+        if invoice.credits_applied:  # the balance it drew on is the tenant's again
+            session.add(
+                CreditEntryRow(
+                    id=new_id("cred"),
+                    tenant_id=tenant.id,
+                    currency=invoice.currency,
+                    amount=invoice.credits_applied,
+                    reason=CreditReason.GRANTED,
+                    invoice_id=invoice.id,
+                    description=f"Returned from voided invoice {invoice.number}",
+                    at=now,
+                )
+            )
+        await give_up(session, deps, actor, tenant, invoice, InvoiceStatus.VOID, now)
+        emit(session, deps, InvoiceVoidedPayload.of(invoice), now)
+        if deps.mirrors and (
+            invoice.provider_invoice_id is not None or await collection_queued(session, invoice.id)
+        ):
+            queue_provider_task(
+                session,
+                deps,
+                tenant_id=tenant.id,
+                kind=ProviderTaskKind.VOID_INVOICE,
+                subject_id=invoice.id,
+                now=deps.clock.now(),
+            )
+    return invoice
+
+
+async def get_credit_note(deps: Deps, actor: Principal, credit_note_id: str) -> CreditNoteRow:
+    async with deps.store.read() as session:
+        row = await session.get(CreditNoteRow, credit_note_id)
+    require_visible(row is not None and actor.can_manage(row.tenant_id), "CreditNote", credit_note_id)
+    return row
+
+
+async def list_credit_notes(
+    deps: Deps, actor: Principal, tenant_id: str, first: int | None, after: str | None
+) -> Page[CreditNoteRow]:
+    """A tenant's credit notes, newest first."""
+    require_tenant(actor, tenant_id)
+    query = select(CreditNoteRow).where(CreditNoteRow.tenant_id == tenant_id)
+    async with deps.store.read() as session:
+        return await paginate(session, query, CreditNoteRow.id, first, after, newest_first=True)

@@ -1,0 +1,9 @@
+"""Credit notes, batched per request."""
+
+from __future__ import annotations
+
+from models.credit_notes import queries as credit_note_queries
+from resolvers.shared.loaders import Loader
+
+# (tenant id, n) -> its n newest credit notes: the first page of Tenant.creditNotes
+newest_credit_notes = Loader.of(credit_note_queries.newest_credit_notes)
