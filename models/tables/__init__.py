@@ -4,6 +4,7 @@ from models.tables.api_keys import ApiKeyRow
 from models.tables.audit import AuditEntryRow
 from models.tables.base import UTCDateTime, metadata
 from models.tables.catalog import AddonRow, PlanAddonRow, PlanRow
+from models.tables.credits import CreditGrantRow
 from models.tables.entitlements import (
     ConsumptionRow,
     FeatureGrantRow,
@@ -54,6 +55,7 @@ __all__ = [
     "ApiKeyRow",
     "AuditEntryRow",
     "CreditEntryRow",
+    "CreditGrantRow",
     "IdempotencyKeyRow",
     "InvoiceLineRow",
     "InvoiceRow",
