@@ -34,6 +34,7 @@ from resolvers.api_keys.queries import ApiKeyQueries
 from resolvers.audit.queries import AuditQueries
 from resolvers.catalog.mutations import CatalogMutations, UsageChargeMutations
 from resolvers.catalog.queries import CatalogQueries
+from resolvers.credits.mutations import CreditMutations
 from resolvers.entitlements.mutations import EntitlementMutations
 from resolvers.entitlements.queries import EntitlementQueries
 from resolvers.entitlements.tokens import EntitlementTokenMutations
@@ -87,6 +88,7 @@ MUTATIONS = (
     WebhookMutations,
     EntitlementMutations,
     EntitlementTokenMutations,  # issueEntitlementToken, listed after the other entitlement mutations
+    CreditMutations,
 )
 # The root of GraphQL subscriptions is `Live`: `Subscription` is the billing object.
 SUBSCRIPTIONS = (LiveSubscriptions,)

@@ -231,6 +231,8 @@ ADMIN_ONLY: dict[str, str] = {
         __typename ... on Error { code } } }""",
     "Mutation.archiveFeature": """mutation { archiveFeature(featureId: "feat_x") {
         __typename ... on Error { code } } }""",
+    "Mutation.grantCredits": """mutation { grantCredits(input: {tenantId: "ten_x", amount: 100,
+        description: "Goodwill"}) { __typename ... on Error { code } } }""",
 }
 
 
