@@ -35,6 +35,7 @@ from resolvers.audit.queries import AuditQueries
 from resolvers.catalog.mutations import CatalogMutations, UsageChargeMutations
 from resolvers.catalog.queries import CatalogQueries
 from resolvers.credit_notes.mutations import CreditNoteMutations
+from resolvers.credits.mutations import CreditMutations
 from resolvers.discounts.mutations import CouponMutations
 from resolvers.discounts.queries import CouponQueries
 from resolvers.entitlements.mutations import EntitlementMutations
@@ -95,6 +96,7 @@ MUTATIONS = (
     EntitlementTokenMutations,  # issueEntitlementToken, listed after the other entitlement mutations
     CouponMutations,
     DiscountMutations,  # applyCoupon, removeDiscount
+    CreditMutations,
 )
 # The root of GraphQL subscriptions is `Live`: `Subscription` is the billing object.
 SUBSCRIPTIONS = (LiveSubscriptions,)

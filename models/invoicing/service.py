@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from models.credits import service as credits
 from models.invoicing.queries import credit_balances, invoice_lines
 from models.invoicing.rules import Line, Totals, due_date, settle
 from models.kernel.enums import (
@@ -81,7 +82,7 @@ async def issue_invoice(
         period=period,
         at=at,
     )
-    _settle(session, deps, tenant, invoice, totals, at)
+    await _settle(session, deps, tenant, invoice, totals, at)
     return invoice
 
 
@@ -141,7 +142,7 @@ async def finalize_draft(
     _add_lines(session, invoice, lines, start=len(held))
     every = [Line(line.kind, line.description, line.quantity, line.unit_amount, line.amount) for line in held]
     totals = await invoice_totals(session, tenant, [*every, *lines])
-    _settle(session, deps, tenant, invoice, totals, at)
+    await _settle(session, deps, tenant, invoice, totals, at)
     return invoice
 
 
@@ -165,10 +166,11 @@ def _add_lines(session: AsyncSession, invoice: InvoiceRow, lines: Sequence[Line]
     )
 
 
-def _settle(
+async def _settle(
     session: AsyncSession, deps: Deps, tenant: TenantRow, invoice: InvoiceRow, totals: Totals, at: datetime
 ) -> None:
-    """Make the invoice final at ``totals``: its credit-ledger entries, ``invoice.created``
+    """Make the invoice final at ``totals``: its credit-ledger entries (the credits it
+    applied, soonest-expiring first, or the credit it granted), ``invoice.created``
     (and ``invoice.paid`` when nothing is due), and its collection."""
     invoice.status = InvoiceStatus.PAID if totals.amount_due == 0 else InvoiceStatus.OPEN
     invoice.subtotal, invoice.tax, invoice.total = totals.subtotal, totals.tax, totals.total
@@ -176,23 +178,28 @@ def _settle(
     invoice.paid_at = at if totals.amount_due == 0 else None
     if invoice.status is InvoiceStatus.OPEN and tenant.collection_method is CollectionMethod.SEND_INVOICE:
         invoice.due_date = due_date(at, tenant.days_until_due, tenant.timezone)
-    for amount, kind, text in (
-        (-totals.credits_applied, CreditReason.APPLIED, f"Applied to invoice {invoice.number}"),
-        (totals.credit_granted, CreditReason.GRANTED, f"Credit from invoice {invoice.number}"),
-    ):
-        if amount:
-            session.add(
-                CreditEntryRow(
-                    id=new_id("cred"),
-                    tenant_id=tenant.id,
-                    currency=invoice.currency,
-                    amount=amount,
-                    reason=kind,
-                    invoice_id=invoice.id,
-                    description=text,
-                    at=at,
-                )
+    await credits.draw(
+        session,
+        tenant,
+        amount=totals.credits_applied,
+        invoice_id=invoice.id,
+        invoice_number=invoice.number,
+        currency=invoice.currency,
+        at=at,
+    )
+    if totals.credit_granted:
+        session.add(
+            CreditEntryRow(
+                id=new_id("cred"),
+                tenant_id=tenant.id,
+                currency=invoice.currency,
+                amount=totals.credit_granted,
+                reason=CreditReason.GRANTED,
+                invoice_id=invoice.id,
+                description=f"Credit from invoice {invoice.number}",
+                at=at,
             )
+        )
     events.emit(session, deps, InvoiceCreatedPayload.of(invoice), at)
     if invoice.status is InvoiceStatus.PAID:  # nothing was due: paid as it was made
         events.emit(session, deps, InvoicePaidPayload.of(invoice), at)

@@ -1,6 +1,6 @@
 """What the clock does to a tenant's billing, in the order it happens: a trial's
 reminder and end, a paused subscription's resume, an invoice coming due unpaid, the
-end of a PAST_DUE grace, a failed charge's retry, and renewals.
+end of a PAST_DUE grace, a failed charge's retry, a credit grant's expiry, and renewals.
 
 ``catch_up`` applies, one at a time and oldest first, every such moment that has come
 by ``now`` on the tenant's clock, each at its own instant (an invoice due on day 31 makes
@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from models.credits import service as credits
 from models.invoicing.rules import check_representable, recurring_lines
 from models.invoicing.service import invoice_totals
 from models.kernel.enums import InvoiceStatus, ProviderTaskKind, SubscriptionStatus
@@ -38,7 +39,15 @@ from models.subscriptions import lifecycle, usage_billing
 from models.subscriptions.queries import held_items
 from models.subscriptions.renewals import bill_in_advance, renew
 from models.subscriptions.rules import RENEWING
-from models.tables import InvoiceRow, PlanRow, SubscriptionRow, TenantRow, TestClockRow, UTCDateTime
+from models.tables import (
+    CreditGrantRow,
+    InvoiceRow,
+    PlanRow,
+    SubscriptionRow,
+    TenantRow,
+    TestClockRow,
+    UTCDateTime,
+)
 
 log = logging.getLogger("models.subscriptions.timeline")
 OPEN = InvoiceStatus.OPEN
@@ -59,6 +68,7 @@ class Moment(enum.IntEnum):
     OVERDUE = 4
     GRACE_END = 5
     RETRY = 6
+    GRANT_EXPIRY = 7  # after whatever else comes due at its instant, which may still draw on it
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +76,7 @@ class Due:
     at: datetime
     moment: Moment
     invoice: InvoiceRow | None = None
+    grant: CreditGrantRow | None = None
 
 
 async def catch_up(
@@ -131,6 +142,9 @@ async def next_due(
     )
     if retry is not None:
         found.append(Due(retry.next_retry_at, Moment.RETRY, retry))
+    expiring = await credits.next_expiry(session, tenant.id, now)
+    if expiring is not None:
+        found.append(Due(expiring.expires_at, Moment.GRANT_EXPIRY, grant=expiring))
     found = [d for d in found if d.at <= now]
     return min(found, key=lambda d: (d.at, d.moment)) if found else None
 
@@ -159,6 +173,8 @@ async def _apply(
         await _overdue(session, deps, actor, tenant, subscription, due.invoice, at)
     elif due.moment is Moment.GRACE_END:
         await lifecycle.mark_unpaid(session, deps, actor, tenant, subscription, at)
+    elif due.moment is Moment.GRANT_EXPIRY:
+        credits.expire(session, tenant, due.grant, at)
     else:
         _retry(session, deps, actor, tenant, due.invoice, at)
     return []
@@ -364,6 +380,21 @@ async def _due_tenants(
             if test_clock_id is not None:
                 query = query.where(TenantRow.test_clock_id == test_clock_id)
             keep((await session.execute(query)).all())
+        # Grants expire for tenants with a subscription or without one.
+        query = (
+            select(CreditGrantRow.tenant_id, SubscriptionRow.id, CreditGrantRow.expires_at)
+            .join(TenantRow, TenantRow.id == CreditGrantRow.tenant_id)
+            .outerjoin(TestClockRow, TestClockRow.id == TenantRow.test_clock_id)
+            .outerjoin(SubscriptionRow, (SubscriptionRow.tenant_id == TenantRow.id) & live)
+            .where(
+                CreditGrantRow.expires_at.is_not(None),
+                CreditGrantRow.expired_at.is_(None),
+                CreditGrantRow.expires_at <= clock,
+            )
+        )
+        if test_clock_id is not None:
+            query = query.where(TenantRow.test_clock_id == test_clock_id)
+        keep((await session.execute(query)).all())
     return [(tenant_id, sub_id) for tenant_id, (_, sub_id) in sorted(found.items(), key=lambda kv: kv[1][0])]
 
 

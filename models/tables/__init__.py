@@ -5,6 +5,7 @@ from models.tables.audit import AuditEntryRow
 from models.tables.base import UTCDateTime, metadata
 from models.tables.catalog import AddonRow, PlanAddonRow, PlanRow
 from models.tables.credit_notes import CreditNoteRow
+from models.tables.credits import CreditGrantRow
 from models.tables.discounts import CouponRow, DiscountRow
 from models.tables.entitlements import (
     ConsumptionRow,
@@ -59,6 +60,7 @@ __all__ = [
     "ApiKeyRow",
     "AuditEntryRow",
     "CreditEntryRow",
+    "CreditGrantRow",
     "IdempotencyKeyRow",
     "InvoiceLineRow",
     "InvoiceRow",

@@ -9,6 +9,8 @@ from models.kernel.enums import CreditReason, InvoiceReason, InvoiceStatus, Line
 from models.tables.base import EnumText, UTCDateTime
 
 RENEWAL = "reason = 'RENEWAL'"
+EXPIRED = "reason = 'EXPIRED'"
+CREDIT_REASONS = "'GRANTED', 'APPLIED', 'GRANT', 'EXPIRED', 'CREDIT_NOTE'"
 AWAITING = "status = 'OPEN' AND due_date IS NOT NULL AND overdue_at IS NULL"
 
 
@@ -129,12 +131,22 @@ class InvoiceLineRow(SQLModel, table=True):
 
 class CreditEntryRow(SQLModel, table=True):
     """The credit ledger: a grant (positive) or a consumption (negative) of a
-    tenant's credit balance, which is the sum of its entries and never negative."""
+    tenant's credit balance, which is the sum of its entries and never negative.
+    ``grant_id`` names the credit grant an entry made (GRANT), drew on (APPLIED) or
+    expired (EXPIRED); an APPLIED entry without one drew on credit that never expires."""
 
     __tablename__ = "credit_entries"
     __table_args__ = (
         CheckConstraint("amount <> 0", name="amount"),
-        CheckConstraint("reason IN ('GRANTED', 'APPLIED', 'CREDIT_NOTE')", name="reason"),
+        CheckConstraint(f"reason IN ({CREDIT_REASONS})", name="reason"),
+        # A grant expires once.
+        Index(
+            "uq_credit_entries_grant_id_expired",
+            "grant_id",
+            unique=True,
+            sqlite_where=text(EXPIRED),
+            postgresql_where=text(EXPIRED),
+        ),
     )
 
     id: str = Field(primary_key=True, max_length=40)
@@ -143,5 +155,6 @@ class CreditEntryRow(SQLModel, table=True):
     amount: int = Field(sa_type=BigInteger)
     reason: CreditReason = Field(sa_type=EnumText(CreditReason, 20))
     invoice_id: str | None = Field(default=None, foreign_key="invoices.id", max_length=40)
+    grant_id: str | None = Field(default=None, foreign_key="credit_grants.id", index=True, max_length=40)
     description: str = Field(max_length=500)
     at: datetime = Field(sa_type=UTCDateTime)

@@ -6,6 +6,7 @@ from decimal import Decimal
 import strawberry
 
 from models.credit_notes import service as credit_notes
+from models.credits import queries as credit_queries
 from models.invoicing import service as invoices
 from models.kernel.enums import CollectionMethod as CollectionMethodValue
 from models.kernel.enums import SalesMode as SalesModeValue
@@ -14,6 +15,8 @@ from models.platform.pagination import Page, page_size
 from models.tables import TenantRow
 from resolvers.credit_notes import loaders as credit_notes_loaders
 from resolvers.credit_notes.types import CreditNote
+from resolvers.credits import loaders as credits_loaders
+from resolvers.credits.types import CreditGrant, CreditLedgerEntry
 from resolvers.entitlements import loaders as entitlements_loaders
 from resolvers.entitlements.types import Entitlement
 from resolvers.invoicing import loaders as invoicing_loaders
@@ -163,6 +166,21 @@ class Tenant:
     )
     async def credit_balance(self, info: Info) -> Money:
         return Money.of(await invoicing_loaders.credit_balance.load(info, self.row.id), self.row.currency)
+
+    @strawberry.field(description="Credit granted to the tenant (grantCredits), newest first.")
+    async def credit_grants(self, info: Info) -> list[CreditGrant]:
+        return [CreditGrant.from_row(r) for r in await credits_loaders.tenant_grants.load(info, self.row.id)]
+
+    @strawberry.field(
+        description="The credit ledger, newest first: every grant, use, expiry and credit note, each with "
+        "the balance it left, so where the credit went can be read off it."
+    )
+    async def credit_ledger(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[CreditLedgerEntry]:
+        ctx = info.context
+        page = await credit_queries.ledger(ctx.deps, ctx.actor, self.row.id, first, after)
+        return Connection[CreditLedgerEntry].from_page(page, CreditLedgerEntry.of)
 
     @strawberry.field(
         description="Every meter's count in a month (`YYYY-MM`) of the tenant's timezone, meters oldest "

@@ -250,6 +250,8 @@ ADMIN_ONLY: dict[str, str] = {
         duration: ONCE, appliesTo: ["plan_x"]}) { __typename ... on Error { code } } }""",
     "Mutation.archiveCoupon": """mutation { archiveCoupon(couponId: "coupon_x") {
         __typename ... on Error { code } } }""",
+    "Mutation.grantCredits": """mutation { grantCredits(input: {tenantId: "ten_x", amount: 100,
+        description: "Goodwill"}) { __typename ... on Error { code } } }""",
 }
 
 
