@@ -35,9 +35,9 @@ from sqlalchemy import select
 
 from models.kernel.enums import CreditReason
 from models.platform.deps import Deps
-from models.tables import CreditEntryRow, CreditGrantRow, InvoiceRow, TestClockRow
+from models.tables import CreditEntryRow, CreditGrantRow, CreditNoteRow, InvoiceRow, TestClockRow
 from tests.builders.api import Api
-from tests.builders.billing import advance, change_input, change_plan, create_plan, credit_balance
+from tests.builders.billing import advance, change_input, change_plan, create_plan, credit_balance, invoices
 from tests.builders.billing import subscribe as subscribe_to
 from tests.builders.clocks import new_clock, tenant_on
 from tests.builders.credits import grant_credits, ledger
@@ -71,7 +71,17 @@ class Advance:
     hours: int
 
 
-Step = Subscribe | ChangePlan | Grant | Advance
+@dataclass(frozen=True)
+class CreditNote:
+    """A credit note to the balance on one of the tenant's invoices (by recency), OPEN or PAID."""
+
+    invoice: int
+    amount: int
+
+
+Step = Subscribe | ChangePlan | Grant | Advance | CreditNote
+ISSUE = """mutation($input: IssueCreditNoteInput!) { issueCreditNote(input: $input) { __typename
+  ... on Error { code message } } }"""
 
 hours = st.one_of(
     st.integers(1, 36),
@@ -92,6 +102,9 @@ steps = st.one_of(
     ),
     st.builds(Advance, hours=hours),
     st.builds(Advance, hours=hours),
+    st.builds(
+        CreditNote, invoice=st.integers(0, 3), amount=st.sampled_from([1, 10_00, 45_00, 120_00, 500_00])
+    ),
 )
 
 
@@ -124,6 +137,19 @@ class Books:
                 at = None if expires is None else (self.now + timedelta(hours=expires)).isoformat()
                 made = await grant_credits(self.api, self.tenant, amount, at)
                 assert made["__typename"] == "CreditGrant", made
+            case CreditNote(invoice=which, amount=amount):
+                issued = await invoices(self.api, self.tenant)
+                if issued:
+                    spec = {
+                        "invoiceId": issued[which % len(issued)]["id"],
+                        "amount": amount,
+                        "reason": "goodwill",
+                        "outcome": "CREDIT_BALANCE",
+                    }
+                    made = (await self.api(ISSUE, {"input": spec}))["issueCreditNote"]
+                    # Refused only for what the invoice cannot take: its status or what is left of it.
+                    assert made["__typename"] in ("CreditNote", "InvoiceNotCreditableError"), made
+                    event(f"credit note: {made['__typename']}")
             case Advance(hours=h):
                 self.now += timedelta(hours=h)
                 await advance(self.api, self.clock, self.now.isoformat())
@@ -142,6 +168,9 @@ async def check_books(deps: Deps, tenant: str, clock: str) -> None:
             await session.scalars(select(CreditGrantRow).where(CreditGrantRow.tenant_id == tenant))
         ).all()
         invoices = (await session.scalars(select(InvoiceRow).where(InvoiceRow.tenant_id == tenant))).all()
+        credit_notes = (
+            await session.scalars(select(CreditNoteRow).where(CreditNoteRow.tenant_id == tenant))
+        ).all()
         now = (await session.get(TestClockRow, clock)).frozen_time
     balance = 0
     for entry in entries:
@@ -174,6 +203,10 @@ async def check_books(deps: Deps, tenant: str, clock: str) -> None:
             applied[entry.invoice_id] -= entry.amount
     for invoice in invoices:
         assert applied[invoice.id] == invoice.credits_applied <= max(invoice.total, 0), invoice
+        mine = [note for note in credit_notes if note.invoice_id == invoice.id]
+        # Never credited beyond its total; what lowered an OPEN invoice's due is its `credited`.
+        assert sum(note.amount for note in mine) <= max(invoice.total, 0), (invoice, mine)
+        assert sum(note.amount for note in mine if note.lowered_due) == invoice.credited, (invoice, mine)
 
 
 @pytest.mark.slow
