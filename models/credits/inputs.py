@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
 from models.kernel.money import MAX_SAFE_INTEGER
-from models.kernel.validation import Input, NonBlank
+from models.kernel.validation import Input, Instant, NonBlank
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=40)]
 
@@ -16,5 +15,5 @@ Id = Annotated[str, StringConstraints(min_length=1, max_length=40)]
 class CreditGrantCreate(Input):
     tenant_id: Id
     amount: Annotated[int, Field(gt=0, le=MAX_SAFE_INTEGER)]
-    expires_at: datetime | None = None
+    expires_at: Instant | None = None
     description: Annotated[NonBlank, StringConstraints(max_length=500)]

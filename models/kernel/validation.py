@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import functools
+from datetime import UTC, datetime
 from importlib import resources
 from typing import Annotated, Any
 
@@ -73,6 +74,14 @@ CurrencyCode = Annotated[str, AfterValidator(_currency)]
 TimezoneName = Annotated[str, AfterValidator(_timezone)]
 CountryCode = Annotated[str, AfterValidator(_country)]
 NonBlank = Annotated[str, AfterValidator(_not_blank)]
+
+
+def _instant(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+# An instant given without an offset is UTC, as test clocks take it (never compared naive).
+Instant = Annotated[datetime, AfterValidator(_instant)]
 
 
 class Input(BaseModel):

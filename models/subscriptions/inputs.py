@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
 from models.kernel.errors import ValidationFailed
-from models.kernel.validation import Input
+from models.kernel.validation import Input, Instant
 
 ObjectId = Annotated[str, StringConstraints(min_length=1, max_length=40)]
 IdempotencyKey = Annotated[str, StringConstraints(min_length=1, max_length=255)]
@@ -34,7 +33,7 @@ class SubscriptionCreate(Input):
 
 class SubscriptionPause(Input):
     subscription_id: ObjectId
-    resumes_at: datetime | None = None
+    resumes_at: Instant | None = None
 
 
 def distinct_addons(addons: Sequence[AddonQuantity], field: str) -> list[tuple[str, int]]:

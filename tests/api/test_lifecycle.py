@@ -310,6 +310,8 @@ async def test_a_pause_with_a_resume_date_resumes_on_the_clock_and_cannot_be_cha
     subscription = (await _subscribe(api, tenant, plan))["id"]
     too_early = await _call(api, PAUSE, id=subscription, at="2026-02-01T00:00:00Z")
     assert too_early["code"] == "VALIDATION_FAILED", too_early
+    naive = await _call(api, PAUSE, id=subscription, at="2000-01-01T00:00:00")  # no offset: UTC
+    assert naive["code"] == "VALIDATION_FAILED" and "after now" in naive["message"], naive
     assert (await _call(api, PAUSE, id=subscription, at="2026-04-10T00:00:00Z"))["status"] == "PAUSED"
     assert (await _call(api, PAUSE, id=subscription))["code"] == "SUBSCRIPTION_NOT_ACTIVE"
     change = await change_plan(api, change_input(subscription, other))
