@@ -24,7 +24,7 @@ from models.kernel.errors import InvoiceNotCreditable
 from models.kernel.ids import new_id
 from models.kernel.money import Money
 from models.payments.invoice_events import give_up, mark_paid
-from models.payments.tasks import collection_queued
+from models.payments.tasks import collection_queued, tell_provider_if_it_holds
 from models.platform import audit, locks
 from models.platform.access import Principal, require_admin, require_tenant, require_visible
 from models.platform.clocks import tenant_clock
@@ -185,17 +185,7 @@ async def void_invoice(deps: Deps, actor: Principal, invoice_id: str) -> Invoice
             )
         await give_up(session, deps, actor, tenant, invoice, InvoiceStatus.VOID, now)
         emit(session, deps, InvoiceVoidedPayload.of(invoice), now)
-        if deps.mirrors and (
-            invoice.provider_invoice_id is not None or await collection_queued(session, invoice.id)
-        ):
-            queue_provider_task(
-                session,
-                deps,
-                tenant_id=tenant.id,
-                kind=ProviderTaskKind.VOID_INVOICE,
-                subject_id=invoice.id,
-                now=deps.clock.now(),
-            )
+        await tell_provider_if_it_holds(session, deps, invoice, ProviderTaskKind.VOID_INVOICE)
     return invoice
 
 

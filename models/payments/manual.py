@@ -19,12 +19,11 @@ from models.kernel.ids import new_id
 from models.kernel.money import MAX_SAFE_INTEGER, Money
 from models.kernel.validation import Input
 from models.payments.invoice_events import mark_paid
-from models.payments.tasks import collection_queued
+from models.payments.tasks import tell_provider_if_it_holds
 from models.platform import audit, locks
 from models.platform.access import Principal, require_visible
 from models.platform.clocks import tenant_clock
 from models.platform.deps import Deps
-from models.platform.outbox import queue_provider_task
 from models.tables import InvoiceRow, PaymentRow
 
 
@@ -88,15 +87,5 @@ async def record_payment(deps: Deps, actor: Principal, spec: PaymentRecord) -> I
         )
         if invoice.amount_paid == invoice.amount_due:
             await mark_paid(session, deps, actor, tenant, invoice, now, now)
-            if deps.mirrors and (
-                invoice.provider_invoice_id is not None or await collection_queued(session, invoice.id)
-            ):
-                queue_provider_task(
-                    session,
-                    deps,
-                    tenant_id=tenant.id,
-                    kind=ProviderTaskKind.MARK_PAID_OUT_OF_BAND,
-                    subject_id=invoice.id,
-                    now=deps.clock.now(),
-                )
+            await tell_provider_if_it_holds(session, deps, invoice, ProviderTaskKind.MARK_PAID_OUT_OF_BAND)
     return invoice

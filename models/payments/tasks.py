@@ -16,9 +16,10 @@ from models.kernel.errors import NotFound
 from models.platform import locks
 from models.platform.access import Principal, require_admin
 from models.platform.deps import Deps
-from models.platform.outbox import claim_rows, work_queued
+from models.platform.outbox import claim_rows, queue_provider_task, work_queued
 from models.platform.provider import KEY_REFUSED
 from models.tables import (
+    InvoiceRow,
     ProviderTaskRow,
     TenantRow,
 )
@@ -74,6 +75,19 @@ async def collection_queued(session: AsyncSession, invoice_id: str) -> bool:
         ProviderTaskRow.kind == ProviderTaskKind.COLLECT_INVOICE, ProviderTaskRow.subject_id == invoice_id
     )
     return (await session.scalar(query.limit(1))) is not None
+
+
+async def tell_provider_if_it_holds(
+    session: AsyncSession, deps: Deps, invoice: InvoiceRow, kind: ProviderTaskKind
+) -> None:
+    """Queue ``kind`` (void it, mark it paid out of band) for the provider's copy of the
+    invoice, when there is a provider and it may hold one."""
+    if deps.mirrors and (
+        invoice.provider_invoice_id is not None or await collection_queued(session, invoice.id)
+    ):
+        queue_provider_task(
+            session, deps, tenant_id=invoice.tenant_id, kind=kind, subject_id=invoice.id, now=deps.clock.now()
+        )
 
 
 async def finish_provider_task(
