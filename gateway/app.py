@@ -29,6 +29,7 @@ from gateway.jwks import jwks_endpoint
 from gateway.live import Hub
 from gateway.logging import configure_logging, request_id_var
 from gateway.middleware import RequestContextMiddleware
+from gateway.pages import page_routes
 from gateway.providers import build_provider
 from gateway.schema import build_schema
 from gateway.settings import Settings
@@ -217,6 +218,7 @@ def create_app(settings: Settings | None = None, *, deps: Deps | None = None) ->
             Route("/webhooks/stripe", stripe_webhook_endpoint(settings, deps), methods=["POST"]),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
+            *page_routes(settings),
         ],
         middleware=[Middleware(RequestContextMiddleware, max_body_bytes=settings.max_request_bytes)],
         lifespan=lifespan,

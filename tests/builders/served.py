@@ -15,10 +15,17 @@ from tests.builders.live_subscriptions import free_port
 
 
 class Server:
-    def __init__(self, db_url: str, cwd: Path, workers: int = 1, log_level: str = "WARNING") -> None:
+    def __init__(
+        self,
+        db_url: str,
+        cwd: Path,
+        workers: int = 1,
+        log_level: str = "WARNING",
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "GATEWAY_DATABASE_URL": db_url, "GATEWAY_LOG_LEVEL": log_level}
+        env = {**os.environ, "GATEWAY_DATABASE_URL": db_url, "GATEWAY_LOG_LEVEL": log_level, **(env or {})}
         self.process = subprocess.Popen(
             [
                 sys.executable,
