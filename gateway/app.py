@@ -29,7 +29,7 @@ from gateway.jwks import jwks_endpoint
 from gateway.live import Hub
 from gateway.logging import configure_logging, request_id_var
 from gateway.middleware import RequestContextMiddleware
-from gateway.pages import page_routes
+from gateway.pages import graphiql, page_routes
 from gateway.providers import build_provider
 from gateway.schema import build_schema
 from gateway.settings import Settings
@@ -65,6 +65,9 @@ class GatewayGraphQL(GraphQL[Context, None]):
             if settings.fast_entitlements
             else None
         )
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return graphiql.render(request, self.graphql_ide_html)
 
     def _streams(self, accept: str) -> bool:
         """Whether the Accept header asks for one of the view's streaming transports."""

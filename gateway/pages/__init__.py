@@ -16,9 +16,10 @@ STATIC = Path(__file__).resolve().parent.parent / "static"
 
 def page_routes(settings: Settings) -> list[BaseRoute]:
     """Routes for /assets (vendored libraries and the pages' own modules) and the pages."""
-    from gateway.pages import console
+    from gateway.pages import console, portal
 
     return [
         Mount("/assets", app=StaticFiles(directory=STATIC), name="assets"),
         *console.routes(settings),
+        *portal.routes(settings),
     ]
