@@ -5,6 +5,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 PIP_FLAGS := --quiet --disable-pip-version-check
+# The port `make demo` serves on: `make demo PORT=8001` runs a second demo beside the first.
+PORT ?= 8000
 # One test process per core (worksteal evens out the two 1,000-example property runs).
 PYTEST_ARGS ?= -n auto --dist worksteal
 
@@ -22,8 +24,8 @@ $(VENV)/.installed-test: pyproject.toml constraints.txt | $(BIN)/python
 	$(BIN)/pip install $(PIP_FLAGS) -c constraints.txt -e '.[test]'
 	@touch $@ $(VENV)/.installed-runtime
 
-demo: $(VENV)/.installed-runtime  ## serve GraphiQL on http://127.0.0.1:8000/graphql with demo data
-	GATEWAY_LOG_FORMAT=$${GATEWAY_LOG_FORMAT:-text} $(BIN)/billing-gateway serve --demo
+demo: $(VENV)/.installed-runtime  ## serve GraphiQL on http://127.0.0.1:$(PORT)/graphql with demo data (PORT=8001: a second demo)
+	GATEWAY_LOG_FORMAT=$${GATEWAY_LOG_FORMAT:-text} $(BIN)/billing-gateway serve --demo --port $(PORT)
 
 serve: $(VENV)/.installed-runtime
 	$(BIN)/billing-gateway serve

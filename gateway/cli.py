@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import logging
 import os
+import socket
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -83,10 +84,37 @@ async def _before_serving(deps: Deps) -> None:
         log.info("%d provider task(s) refused for the API key queued again with this key", requeued)
 
 
-async def _seed_and_key(deps: Deps) -> tuple[int, str]:
-    created = await demo.seed_demo(deps)
-    await _before_serving(deps)
-    return len(created), await demo.rotate_demo_admin_key(deps)
+def _seed_and_key(address: str) -> Callable[[Deps], Awaitable[tuple[int, str]]]:
+    async def work(deps: Deps) -> tuple[int, str]:
+        created = await demo.seed_demo(deps)
+        await _before_serving(deps)
+        return len(created), await demo.rotate_demo_admin_key(deps, address)
+
+    return work
+
+
+def _port_free(host: str, port: int) -> bool:
+    """Whether uvicorn could listen on host:port now (SO_REUSEADDR, as uvicorn binds, so
+    a port left in TIME_WAIT by a stopped server counts as free)."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0][0]
+        with socket.create_server((host, port), family=family):
+            return True
+    except OSError:
+        return False
+
+
+def _refuse_busy_port(host: str, port: int, demo_run: bool) -> None:
+    """Say so in one line before anything touches the database: a second `make demo` must
+    neither migrate, seed nor revoke the running demo's key."""
+    if _port_free(host, port):
+        return
+    free = next((p for p in range(port + 1, min(port + 100, 65536)) if _port_free(host, p)), port + 1)
+    if demo_run:
+        raise SystemExit(f"billing-gateway: port {port} is in use (another demo?); run make demo PORT={free}")
+    raise SystemExit(
+        f"billing-gateway: port {port} on {host} is in use; serve on another one (--port {free})"
+    )
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
@@ -107,14 +135,15 @@ def cmd_serve(args: argparse.Namespace) -> None:
             "PostgreSQL",
             args.workers,
         )
+    _refuse_busy_port(args.host, args.port, args.demo)
     if args.demo:
-        created, secret = _with_store(settings, _seed_and_key)
+        created, secret = _with_store(settings, _seed_and_key(f"{args.host}:{args.port}"))
         url = f"http://{args.host}:{args.port}/graphql"
         print(
             f"\n  Billing gateway demo: {created} demo tenants added "
             f"({shown_url(settings.database_url)})\n"
             f"  GraphiQL:      {url}\n"
-            f"  Admin API key: {secret}   (shown once; earlier demo keys are revoked)\n"
+            f"  Admin API key: {secret}   (shown once; the next demo on this port revokes it)\n"
             f'  In GraphiQL, open Headers and paste: {{"Authorization": "Bearer {secret}"}}\n',
             flush=True,
         )

@@ -453,16 +453,24 @@ async def _seed_tenants(deps: Deps) -> list[TenantRow]:
         ]
 
 
-async def rotate_demo_admin_key(deps: Deps) -> str:
-    """A fresh ADMIN key for the demo; earlier demo keys are revoked in the same step,
-    so restarting the demo never piles up live admin secrets."""
+def demo_key_name(address: str) -> str:
+    """The demo's ADMIN key is named after the address it serves on, one live key each."""
+    return f"{DEMO_KEY_NAME} on {address}"
+
+
+async def rotate_demo_admin_key(deps: Deps, address: str = "127.0.0.1:8000") -> str:
+    """A fresh ADMIN key for the demo about to serve on ``address`` (host:port). The key
+    of an earlier demo on that address is revoked in the same step: `serve` has found the
+    port free, so that demo has stopped, and restarting never piles up live admin
+    secrets. A demo running on another port keeps its key."""
+    name = demo_key_name(address)
     async with deps.store.transaction() as session:
         await session.execute(
             update(ApiKeyRow)
-            .where(ApiKeyRow.name == DEMO_KEY_NAME, ApiKeyRow.revoked_at.is_(None))
+            .where(ApiKeyRow.name == name, ApiKeyRow.revoked_at.is_(None))
             .values(revoked_at=deps.clock.now())
         )
         _, secret = api_keys.insert_api_key(
-            session, deps, operator(), api_keys.ApiKeyCreate.parse({"role": "ADMIN", "name": DEMO_KEY_NAME})
+            session, deps, operator(), api_keys.ApiKeyCreate.parse({"role": "ADMIN", "name": name})
         )
     return secret
