@@ -6,6 +6,8 @@ the API and codegen accepts every block as it is."""
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -104,3 +106,16 @@ fragment Names on Tenant { id name }
 mutation Archive($addonId: ID!) { archiveAddon(addonId: $addonId) { __typename } }
 """
     assert problems_of(block, schema) == []
+
+
+def test_every_javascript_snippet_in_the_readme_parses_as_a_module(tmp_path: Path) -> None:
+    node = shutil.which("node")
+    if node is None:
+        pytest.fail("node is not on PATH: the README's JavaScript snippets cannot be checked")
+    snippets = re.findall(r"```js\n(.*?)```", README.read_text(), flags=re.S)
+    assert len(snippets) >= 3  # the token check, Apollo Client, urql
+    for index, snippet in enumerate(snippets):
+        module = tmp_path / f"snippet{index}.mjs"
+        module.write_text(snippet)
+        checked = subprocess.run([node, "--check", str(module)], capture_output=True, text=True, timeout=30)
+        assert checked.returncode == 0, (snippet, checked.stderr)
