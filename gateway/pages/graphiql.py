@@ -123,6 +123,7 @@ def page_html(assets_base: str) -> str:
             '<meta charset="utf-8">',
             '<meta name="viewport" content="width=device-width, initial-scale=1">',
             '<meta name="referrer" content="no-referrer">',
+            '<link rel="icon" href="data:,">',
             "<title>GraphiQL · billing-gateway</title>",
             *styles,
             *scripts,

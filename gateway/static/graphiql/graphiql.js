@@ -58,7 +58,7 @@
   }
 
   function masked(key) {
-    return key.length > 12 ? key.slice(0, 8) + "…" + key.slice(-4) : "…";
+    return key.length > 12 ? key.slice(0, 4) + "…" + key.slice(-4) : "…";
   }
 
   function KeyBar(props) {
