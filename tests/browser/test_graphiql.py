@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-
 from playwright.async_api import Page, expect
 
 from tests.browser.conftest import Offline
@@ -81,7 +80,9 @@ async def test_the_key_is_kept_for_the_tabs_session_and_forgotten_on_request(
 ) -> None:
     server = serve()
     await open_graphiql(page, server)
-    await page.get_by_role("textbox", name="API key").fill(f'{{"Authorization": "Bearer {server.admin_key}"}}')
+    await page.get_by_role("textbox", name="API key").fill(
+        f'{{"Authorization": "Bearer {server.admin_key}"}}'
+    )
     await page.get_by_role("button", name="Use key").click()
 
     await page.reload()
@@ -123,11 +124,15 @@ async def test_a_subscription_in_graphiql_authenticates_its_socket_with_the_past
 ) -> None:
     server = serve()
     tenants = await graphql(server, "{ tenants(first: 10) { edges { node { id name } } } }", {})
-    nordwind = next(e["node"]["id"] for e in tenants["tenants"]["edges"] if e["node"]["name"] == "Nordwind Logistics")
+    nordwind = next(
+        e["node"]["id"] for e in tenants["tenants"]["edges"] if e["node"]["name"] == "Nordwind Logistics"
+    )
     await open_graphiql(page, server)
     await page.get_by_role("textbox", name="API key").fill(server.admin_key)
     await page.get_by_role("button", name="Use key").click()
-    await set_operation(page, f'subscription Seats {{ seatsChanged(tenantId: "{nordwind}") {{ reason seats {{ used }} }} }}')
+    await set_operation(
+        page, f'subscription Seats {{ seatsChanged(tenantId: "{nordwind}") {{ reason seats {{ used }} }} }}'
+    )
 
     sent: list[str] = []
     page.on("websocket", lambda socket: socket.on("framesent", lambda frame: sent.append(frame)))
@@ -136,7 +141,9 @@ async def test_a_subscription_in_graphiql_authenticates_its_socket_with_the_past
     # The socket subscribes a moment after its ack: invite until the first event shows.
     result = page.locator(".graphiql-response")
     for attempt in range(10):
-        invited = await graphql(server, INVITE, {"tenantId": nordwind, "email": f"new{attempt}@nordwind.example"})
+        invited = await graphql(
+            server, INVITE, {"tenantId": nordwind, "email": f"new{attempt}@nordwind.example"}
+        )
         assert invited["inviteMember"]["__typename"] == "Member", invited
         with contextlib.suppress(AssertionError):
             await expect(result).to_contain_text('"reason": "member.invited"', timeout=1000)
