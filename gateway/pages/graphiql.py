@@ -30,13 +30,14 @@ VENDOR = STATIC / "vendor"
 PAGE = STATIC / "graphiql"
 
 # What the page loads from the vendored packages, in order: GraphiQL's UMD build needs
-# React and ReactDOM as globals first.
+# React and ReactDOM as globals first, the explorer plugin GraphiQL.
 SCRIPTS = (
     ("react", "umd/react.production.min.js"),
     ("react-dom", "umd/react-dom.production.min.js"),
     ("graphiql", "graphiql.min.js"),
+    ("@graphiql/plugin-explorer", "dist/index.umd.js"),
 )
-STYLES = (("graphiql", "graphiql.min.css"),)
+STYLES = (("graphiql", "graphiql.min.css"), ("@graphiql/plugin-explorer", "dist/style.css"))
 
 CONTENT_SECURITY_POLICY = "; ".join(
     (

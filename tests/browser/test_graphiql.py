@@ -66,6 +66,8 @@ async def test_graphiql_runs_the_readmes_first_query_offline_with_a_pasted_key(
     # Anonymous introspection is off: the docs come from introspecting with the key.
     await page.get_by_role("button", name="Show Documentation Explorer").click()
     await expect(page.locator(".graphiql-doc-explorer")).to_contain_text("subscription: Live")
+    await page.get_by_role("button", name="Show GraphiQL Explorer").click()
+    await expect(page.locator(".graphiql-explorer-root")).to_contain_text("customerState")
 
     assert server.admin_key in (await storage(page, "sessionStorage")).values()
     assert server.admin_key not in json.dumps(await storage(page, "localStorage"))

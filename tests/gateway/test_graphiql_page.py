@@ -98,10 +98,12 @@ def test_every_script_and_stylesheet_carries_the_hash_the_manifest_pins() -> Non
             assert tag["integrity"] == sri(own.read_bytes()), tag
     assert urls == [
         "/assets/vendor/graphiql@3.8.3/graphiql.min.css",
+        "/assets/vendor/@graphiql/plugin-explorer@3.2.5/dist/style.css",
         "/assets/graphiql/graphiql.css",
         "/assets/vendor/react@18.3.1/umd/react.production.min.js",
         "/assets/vendor/react-dom@18.3.1/umd/react-dom.production.min.js",
         "/assets/vendor/graphiql@3.8.3/graphiql.min.js",
+        "/assets/vendor/@graphiql/plugin-explorer@3.2.5/dist/index.umd.js",
         "/assets/graphiql/graphiql.js",
     ]
 

@@ -106,6 +106,9 @@
     );
   }
 
+  // The explorer plugin (a tree of the schema's fields to tick), when its script loaded.
+  const plugins = window.GraphiQLPluginExplorer ? [GraphiQLPluginExplorer.explorerPlugin()] : [];
+
   function Page() {
     const [apiKey, setApiKey] = React.useState(() => sessionStorage.getItem(KEY_ITEM) || "");
     const [generation, setGeneration] = React.useState(0);
@@ -127,6 +130,7 @@
         key: generation,
         fetcher,
         storage: graphiqlStorage,
+        plugins,
         defaultTabs: config.tabs,
         shouldPersistHeaders: false,
         isHeadersEditorEnabled: true,
