@@ -43,7 +43,9 @@ CONTENT_SECURITY_POLICY = "; ".join(
     (
         "default-src 'none'",
         "script-src 'self'",
-        "style-src 'self'",
+        # GraphiQL's dialogs and menus (Radix) add a <style> locking the page's scroll, with
+        # a nonce hook its bundle keeps private: inline styles are allowed, scripts never.
+        "style-src 'self' 'unsafe-inline'",
         "font-src 'self' data:",  # GraphiQL's CSS embeds its fonts as data: URLs
         "img-src 'self' data:",
         "connect-src 'self'",  # POST /graphql and its graphql-transport-ws socket

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,8 @@ from playwright.async_api import Page, expect
 from tests.browser.conftest import Offline
 from tests.builders.served import Server
 
+README = Path(__file__).resolve().parents[2] / "README.md"
+
 # Every Content-Security-Policy violation the page reports, recorded before its first script.
 RECORD_CSP_VIOLATIONS = """
 window.cspViolations = [];
@@ -23,6 +26,14 @@ document.addEventListener("securitypolicyviolation", (event) => {
   window.cspViolations.push(`${event.violatedDirective} ${event.blockedURI}`);
 });
 """
+
+
+def readme_first_query() -> str:
+    return re.findall(r"```graphql\n(.*?)```", README.read_text(), flags=re.S)[0]
+
+
+def editor_text(page: Page) -> Awaitable[str]:
+    return page.evaluate("document.querySelector('.graphiql-query-editor .CodeMirror').CodeMirror.getValue()")
 
 
 async def open_graphiql(page: Page, server: Server) -> None:
@@ -47,14 +58,15 @@ async def test_graphiql_runs_the_readmes_first_query_offline_with_a_pasted_key(
     page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
     page.on("pageerror", lambda error: failed.append(str(error)))
     await open_graphiql(page, server)
-    await expect(page.locator(".graphiql-query-editor")).to_contain_text("tenants(first: 10)")
+    await expect(page.locator(".graphiql-query-editor .CodeMirror")).to_be_visible()
+    assert await editor_text(page) == readme_first_query()
     await expect(page.locator(".key-bar")).to_contain_text("No key")
 
     await page.get_by_role("textbox", name="API key").fill(server.admin_key)
     await page.get_by_role("button", name="Use key").click()
     await expect(page.locator(".key-bar")).to_contain_text("in use for this tab")
     async with page.expect_request(
-        lambda r: r.method == "POST" and "tenants(first: 10)" in (r.post_data or "")
+        lambda r: r.method == "POST" and (r.post_data_json or {}).get("query") == readme_first_query()
     ) as sent:
         await page.locator(".graphiql-execute-button").click()
     assert (await (await sent.value).all_headers())["authorization"] == f"Bearer {server.admin_key}"
@@ -68,6 +80,13 @@ async def test_graphiql_runs_the_readmes_first_query_offline_with_a_pasted_key(
     await expect(page.locator(".graphiql-doc-explorer")).to_contain_text("subscription: Live")
     await page.get_by_role("button", name="Show GraphiQL Explorer").click()
     await expect(page.locator(".graphiql-explorer-root")).to_contain_text("customerState")
+    await page.get_by_role("button", name="Open settings dialog").click()
+    await expect(page.get_by_role("dialog")).to_contain_text("Clear storage")
+    await page.keyboard.press("Escape")
+    await page.get_by_role("tab", name="Catalog").click()
+    await page.locator(".graphiql-execute-button").click()  # several operations: a menu to pick one
+    await page.get_by_role("menuitem", name="Catalog").click()
+    await expect(result).to_contain_text('"code": "team_pro"')
 
     assert server.admin_key in (await storage(page, "sessionStorage")).values()
     assert server.admin_key not in json.dumps(await storage(page, "localStorage"))
