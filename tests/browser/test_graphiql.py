@@ -119,6 +119,21 @@ async def test_the_key_is_kept_for_the_tabs_session_and_forgotten_on_request(
     assert offline.blocked == []
 
 
+async def test_a_vendored_file_that_does_not_match_its_pinned_hash_is_refused(
+    serve: Callable[..., Server], page: Page, offline: Offline
+) -> None:
+    server = serve()
+    tampered = "window.tampered = true; /* not the React the manifest pins */"
+    await page.route(
+        "**/react.production.min.js",
+        lambda route: route.fulfill(body=tampered, content_type="text/javascript"),
+    )
+    await page.goto(f"{server.base}/graphql")
+    await expect(page.locator("#graphiql-page")).to_contain_text("GraphiQL's files did not load")
+    assert await page.evaluate("window.tampered") is None
+    assert offline.blocked == []
+
+
 async def set_operation(page: Page, text: str) -> None:
     """Replace the query editor's text (GraphiQL's CodeMirror), as a paste would."""
     await expect(page.locator(".graphiql-query-editor .CodeMirror")).to_be_visible()

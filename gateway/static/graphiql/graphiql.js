@@ -8,6 +8,13 @@
 "use strict";
 
 (function () {
+  const page = document.getElementById("graphiql-page");
+  if (typeof React === "undefined" || typeof ReactDOM === "undefined" || typeof GraphiQL === "undefined") {
+    // A vendored file missing or changed (its integrity hash refused it): say so.
+    page.textContent =
+      "GraphiQL's files did not load. On the server, run `python scripts/vendor_assets.py --check`.";
+    return;
+  }
   const h = React.createElement;
   const KEY_ITEM = "billing-gateway:api-key";
   const config = JSON.parse(document.getElementById("graphiql-config").textContent);
@@ -140,5 +147,5 @@
     );
   }
 
-  ReactDOM.createRoot(document.getElementById("graphiql-page")).render(h(Page));
+  ReactDOM.createRoot(page).render(h(Page));
 })();
