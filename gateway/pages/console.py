@@ -34,6 +34,7 @@ SHELL = """<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
 <title>Billing gateway · Operator console</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="/assets/shared/base.css">
 <link rel="stylesheet" href="/assets/console/console.css">
 <script type="module" src="/assets/console/app.js"></script>
