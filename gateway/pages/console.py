@@ -60,4 +60,7 @@ async def console_page(request: Request) -> Response:
 
 
 def routes(settings: Settings) -> list[BaseRoute]:
-    return [Route("/console", console_page, methods=["GET"]), Route("/console/", console_page, methods=["GET"])]
+    return [
+        Route("/console", console_page, methods=["GET"]),
+        Route("/console/", console_page, methods=["GET"]),
+    ]

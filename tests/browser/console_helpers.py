@@ -1,0 +1,77 @@
+"""What the console's browser tests need besides the browser: the public API over
+HTTP (to set up and to check what the console did), a webhook receiver on loopback,
+and the provider outbox read from the database the served gateway writes."""
+
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+
+from models.kernel.enums import ProviderTaskKind
+from models.platform.store import Store
+from models.tables import ProviderTaskRow
+from tests.builders.served import Server
+
+
+def gql(server: Server, query: str, variables: dict[str, Any] | None = None, key: str | None = None) -> Any:
+    response = httpx.post(
+        f"{server.base}/graphql",
+        json={"query": query, "variables": variables or {}},
+        headers={"Authorization": f"Bearer {key or server.admin_key}"},
+        timeout=10,
+    )
+    body = response.json()
+    assert not body.get("errors"), body
+    return body["data"]
+
+
+class Receiver:
+    """A webhook endpoint on 127.0.0.1 that answers 200 and keeps each request's
+    `webhook-id` header, in order."""
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+        received = self.ids
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("content-length", "0")))
+                received.append(self.headers.get("webhook-id", ""))
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+async def customer_syncs(db_url: str, tenant_id: str) -> list[ProviderTaskRow]:
+    """The tenant's SYNC_CUSTOMER tasks in the provider outbox, oldest first. The API
+    shows only refusals (Tenant.providerError), so a queued call is read from the store."""
+    store = Store(db_url)
+    try:
+        async with store.read() as session:
+            rows = await session.scalars(
+                select(ProviderTaskRow)
+                .where(
+                    ProviderTaskRow.tenant_id == tenant_id,
+                    ProviderTaskRow.kind == ProviderTaskKind.SYNC_CUSTOMER,
+                )
+                .order_by(ProviderTaskRow.id)
+            )
+            return list(rows.all())
+    finally:
+        await store.dispose()
