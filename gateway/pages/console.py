@@ -5,11 +5,21 @@ in the tab's sessionStorage: the server keeps no session and puts no key in a UR
 
 from __future__ import annotations
 
+import hashlib
+import re
+from functools import cache
+
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from gateway.pages import STATIC
 from gateway.settings import Settings
+
+OPERATIONS = STATIC / "console" / "operations.js"
+# A template string with neither `${` interpolation nor a backslash escape: its text in
+# the browser is the file's text, so the hash the browser takes is the hash taken here.
+_DOCUMENT = re.compile(r"export const (\w+) = `((?:[^`\\$]|\$(?!\{))*)`;")
 
 # No inline script or style: everything comes from /assets on this origin, and the page
 # may only talk to this origin (the API, and its websocket for live updates).
@@ -64,3 +74,17 @@ def routes(settings: Settings) -> list[BaseRoute]:
         Route("/console", console_page, methods=["GET"]),
         Route("/console/", console_page, methods=["GET"]),
     ]
+
+
+@cache
+def documents() -> dict[str, str]:
+    """The console's GraphQL documents by constant name, exactly as the browser sends
+    (and hashes) them: each a template string without interpolation or escapes in
+    gateway/static/console/operations.js."""
+    return dict(_DOCUMENT.findall(OPERATIONS.read_text(encoding="utf-8")))
+
+
+def persisted_documents() -> dict[str, str]:
+    """{sha256 hex: document}, the trusted-documents file format: what a gateway run with
+    GATEWAY_PERSISTED_ONLY must also trust for the console to work."""
+    return {hashlib.sha256(text.encode()).hexdigest(): text for text in documents().values()}

@@ -4,13 +4,18 @@ and the provider outbox read from the database the served gateway writes."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
+from playwright.async_api import Page
 from sqlalchemy import select
 
+from gateway.pages import console
 from models.kernel.enums import ProviderTaskKind
 from models.platform.store import Store
 from models.tables import ProviderTaskRow
@@ -75,3 +80,30 @@ async def customer_syncs(db_url: str, tenant_id: str) -> list[ProviderTaskRow]:
             return list(rows.all())
     finally:
         await store.dispose()
+
+
+class Traffic:
+    """Every request a page makes, to check it spoke only persisted queries."""
+
+    def __init__(self, page: Page) -> None:
+        self.requests: list[tuple[str, str, str | None]] = []
+        page.on(
+            "request", lambda request: self.requests.append((request.method, request.url, request.post_data))
+        )
+
+    def assert_only_persisted_console_queries(self, server: Server) -> None:
+        trusted = console.persisted_documents()
+        graphql = 0
+        for method, url, post_data in self.requests:
+            path = urlsplit(url).path
+            if path != "/graphql":
+                assert method == "GET" and (path == "/console" or path.startswith("/assets/")), url
+                continue
+            graphql += 1
+            body = json.loads(post_data or "{}")
+            persisted = body["extensions"]["persistedQuery"]
+            assert persisted["version"] == 1
+            assert persisted["sha256Hash"] in trusted, body.get("operationName")  # one of operations.js's
+            if "query" in body:  # sent again with its document: the very text hashed
+                assert hashlib.sha256(body["query"].encode()).hexdigest() == persisted["sha256Hash"]
+        assert graphql > 10

@@ -14,7 +14,7 @@ from playwright.async_api import Page, expect
 
 from models.kernel.enums import TaskStatus
 from tests.browser.conftest import Offline
-from tests.browser.console_helpers import Receiver, customer_syncs, gql
+from tests.browser.console_helpers import Receiver, Traffic, customer_syncs, gql
 from tests.builders.live_subscriptions import free_port
 from tests.builders.served import Server
 
@@ -170,6 +170,7 @@ async def test_an_operator_signs_in_finds_a_tenant_fixes_its_address_reads_an_in
 ) -> None:
     server = serve_with_provider(serve)
     receiver = Receiver()
+    traffic = Traffic(page)
     try:
         endpoint_id = a_delivered_webhook(server, receiver)
         await page.add_init_script("localStorage.setItem('console.lang', 'en')")
@@ -185,6 +186,7 @@ async def test_an_operator_signs_in_finds_a_tenant_fixes_its_address_reads_an_in
         await switch_to_japanese_and_sign_out(page, screenshot)
     finally:
         receiver.stop()
+    traffic.assert_only_persisted_console_queries(server)
     assert offline.blocked == []
 
 

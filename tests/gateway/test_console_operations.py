@@ -4,27 +4,27 @@ limits the gateway enforces: a renamed field breaks this test, not an operator's
 
 from __future__ import annotations
 
+import hashlib
 import re
-from pathlib import Path
 
 from graphql import OperationDefinitionNode, parse, specified_rules, validate
 from strawberry.extensions.max_aliases import create_validator as max_aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
 
+from gateway.pages import console
+from gateway.pages.console import OPERATIONS
 from gateway.schema import build_schema
 from gateway.settings import Settings
 
-OPERATIONS = Path(__file__).resolve().parents[2] / "gateway" / "static" / "console" / "operations.js"
 STATIC = OPERATIONS.parent
 
 
 def console_documents() -> dict[str, str]:
-    """`export const NAME = \\`...\\`;` → {NAME: document}; interpolation is refused, so
-    the text sent (and hashed for persisted queries) is exactly the text validated."""
-    source = OPERATIONS.read_text()
-    found = dict(re.findall(r"export const (\w+) = `([^`]*)`;", source))
-    assert "${" not in "".join(found.values()), "operations.js must not interpolate into documents"
-    assert source.count("export const") == len(found), "every export of operations.js is one document"
+    """Every `export const NAME = \\`...\\`;` of operations.js, as the server reads them; one
+    that interpolates or escapes (so the browser would send other text) is not read, and
+    fails the count."""
+    found = console.documents()
+    assert OPERATIONS.read_text().count("export const") == len(found), "every export is one plain document"
     return found
 
 
@@ -76,3 +76,10 @@ def test_the_operations_the_console_needs_are_all_there() -> None:
     }
     names = {parse(text).definitions[0].name.value for text in console_documents().values()}  # type: ignore[attr-defined]  # reason: every definition is an operation (asserted above)
     assert wanted <= names
+
+
+def test_the_trusted_documents_of_the_console_are_keyed_by_the_sha256_the_browser_sends() -> None:
+    persisted = console.persisted_documents()
+    assert sorted(persisted.values()) == sorted(console_documents().values())
+    for key, text in persisted.items():
+        assert key == hashlib.sha256(text.encode()).hexdigest()
