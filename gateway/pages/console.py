@@ -8,15 +8,15 @@ from __future__ import annotations
 import hashlib
 import re
 from functools import cache
+from pathlib import Path
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from gateway.pages import STATIC
 from gateway.settings import Settings
 
-OPERATIONS = STATIC / "console" / "operations.js"
+OPERATIONS = Path(__file__).resolve().parent.parent / "static" / "console" / "operations.js"
 # A template string with neither `${` interpolation nor a backslash escape: its text in
 # the browser is the file's text, so the hash the browser takes is the hash taken here.
 _DOCUMENT = re.compile(r"export const (\w+) = `((?:[^`\\$]|\$(?!\{))*)`;")
