@@ -145,7 +145,7 @@ async def redeliver(page: Page, server: Server, receiver: Receiver, endpoint_id:
     await expect(attempts).to_have_text(str(delivery["attempts"]))
     await shot(page, "console-webhook-deliveries")
     await page.get_by_role("button", name=f"Redeliver usage.recorded ({delivery['id']})").click()
-    await expect(page.get_by_text(f"Delivery {delivery['id']} queued again")).to_be_visible()
+    await expect(page.get_by_text(f"Delivery {delivery['id']} queued to be sent again")).to_be_visible()
     for _ in range(100):  # the worker sends it within moments; the log shows the new attempt
         if len(receiver.ids) >= 2:
             break
@@ -159,6 +159,7 @@ async def switch_to_japanese_and_sign_out(page: Page, shot: Shot) -> None:
     await page.get_by_label("Language").select_option("ja")
     await expect(page.get_by_role("link", name="カタログ")).to_be_visible()
     await expect(page.get_by_role("heading", name="配信ログ")).to_be_visible()
+    await expect(page.get_by_text("今すぐ再送するようキューに入れました")).to_be_visible()  # notices too
     await shot(page, "console-ja")
     await page.get_by_role("button", name="サインアウト").click()
     await expect(page.get_by_label("ADMIN API キー")).to_be_visible()

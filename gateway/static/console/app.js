@@ -29,9 +29,9 @@ async function checkAdminKey(key) {
     return null;
   } catch (err) {
     session.signOut();
-    if (err.code === "FORBIDDEN") return t("signin.notAdmin");
-    if (err.code === "UNAUTHENTICATED") return t("signin.invalid");
-    return t("signin.failed", { message: err.message });
+    if (err.code === "FORBIDDEN") return { key: "signin.notAdmin" };
+    if (err.code === "UNAUTHENTICATED") return { key: "signin.invalid" };
+    return { key: "signin.failed", params: { message: err.message } };
   }
 }
 
@@ -42,7 +42,7 @@ function SignIn({ onSignedIn, notice }) {
   async function submit(event) {
     event.preventDefault();
     const trimmed = key.trim();
-    if (!trimmed) return setError(t("signin.empty"));
+    if (!trimmed) return setError({ key: "signin.empty" });
     setBusy(true);
     const refusal = await checkAdminKey(trimmed);
     setBusy(false);
@@ -54,10 +54,10 @@ function SignIn({ onSignedIn, notice }) {
     <form class="card" onSubmit=${submit} aria-labelledby="signin-title" novalidate>
       <h1 id="signin-title">${t("signin.title")}</h1>
       <p>${t("signin.intro")}</p>
-      ${notice ? html`<${ErrorNotice} error=${{ message: notice }} />` : ""}
+      ${notice ? html`<${ErrorNotice} error=${{ message: t(notice) }} />` : ""}
       <${Field} label=${t("signin.key")} name="admin-key" type="password" value=${key} onInput=${setKey}
         autocomplete="off" required />
-      ${error ? html`<${ErrorNotice} error=${{ message: error }} />` : ""}
+      ${error ? html`<${ErrorNotice} error=${{ message: t(error.key, error.params) }} />` : ""}
       <button type="submit" class="btn btn-primary" disabled=${busy}>
         ${busy ? t("signin.checking") : t("signin.submit")}
       </button>
@@ -130,7 +130,7 @@ function App() {
     () =>
       onKeyRefused(() => {
         session.signOut();
-        setNotice(t("signin.expired"));
+        setNotice("signin.expired");
         setSignedIn(false);
       }),
     [],
@@ -149,7 +149,7 @@ function App() {
   }
   return html`<${TopBar} section=${parts[0] || "tenants"} signedIn=${true} onSignOut=${signOut} />
     <main id="main" tabindex="-1">
-      ${notice ? html`<${Notice}>${notice}</${Notice}>` : ""}
+      ${notice ? html`<${Notice}>${t(notice)}</${Notice}>` : ""}
       <${Page} key=${parts.join("/")} parts=${parts} />
     </main>`;
 }

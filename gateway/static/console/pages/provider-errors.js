@@ -17,7 +17,7 @@ export function RetryButton({ tenant, onDone }) {
       const result = (await run(RETRY_PROVIDER_TASKS, { tenantId: tenant.id })).retryProviderTasks;
       const error = typedError(result);
       if (error) return setState({ busy: false, error, done: null });
-      setState({ busy: false, error: null, done: t("provider.retried", { n: result.retried, name: tenant.name }) });
+      setState({ busy: false, error: null, done: { n: result.retried, name: tenant.name } });
       if (onDone) onDone(result);
     } catch (error) {
       setState({ busy: false, error, done: null });
@@ -27,7 +27,7 @@ export function RetryButton({ tenant, onDone }) {
     <button type="button" class="btn btn-secondary" onClick=${retry} disabled=${state.busy}
       aria-label=${t("provider.retryFor", { name: tenant.name })}>${t("provider.retry")}</button>
     ${state.error ? html`<${ErrorNotice} error=${state.error} />` : ""}
-    ${state.done ? html`<${Notice}>${state.done}</${Notice}>` : ""}
+    ${state.done ? html`<${Notice}>${t("provider.retried", state.done)}</${Notice}>` : ""}
   </span>`;
 }
 

@@ -70,12 +70,12 @@ export function EndpointPage({ endpointId }) {
   const [done, setDone] = useState(null);
   const endpoint = endpoints.data && endpoints.data.webhookEndpoints.find((e) => e.id === endpointId);
   function redelivered(result) {
-    setDone(t("webhooks.redelivered", { id: result.id, attempts: result.attempts }));
+    setDone({ id: result.id }); // a message key's parameters: shown in the language of the moment
     reload();
   }
   return html`<p><a href=${href("webhooks")}>${t("webhooks.back")}</a></p>
     <h1>${t("webhooks.deliveriesOf", { url: endpoint ? endpoint.url : endpointId })}</h1>
-    ${done ? html`<${Notice}>${done}</${Notice}>` : ""}
+    ${done ? html`<${Notice}>${t("webhooks.redelivered", done)}</${Notice}>` : ""}
     <${Section} title=${t("webhooks.deliveries")} id="deliveries">
       <${Button} onClick=${reload}>${t("common.reload")}</${Button}>
       ${error ? html`<${ErrorNotice} error=${error} title=${t("common.failed")} />` : ""}
