@@ -4,6 +4,7 @@ and the provider outbox read from the database the served gateway writes."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import threading
@@ -16,7 +17,7 @@ from playwright.async_api import Page
 from sqlalchemy import select
 
 from gateway.pages import console
-from models.kernel.enums import ProviderTaskKind
+from models.kernel.enums import ProviderTaskKind, TaskStatus
 from models.platform.store import Store
 from models.tables import ProviderTaskRow
 from tests.builders.served import Server
@@ -57,6 +58,50 @@ class Receiver:
         self.url = f"http://127.0.0.1:{self.server.server_port}/hooks"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class RefusingProvider:
+    """A payment provider on 127.0.0.1 that refuses every request as Stripe refuses a bad
+    one (HTTP 400, invalid_request_error): the gateway's calls fail for good, and each
+    tenant shows a provider error the console can retry."""
+
+    REFUSAL = json.dumps(
+        {
+            "error": {
+                "type": "invalid_request_error",
+                "code": "resource_missing",
+                "message": "Refused by the test",
+            }
+        }
+    ).encode()
+
+    def __init__(self) -> None:
+        self.requests: list[str] = []
+        seen = self.requests
+        refusal = self.REFUSAL
+
+        class Handler(BaseHTTPRequestHandler):
+            def refuse(self) -> None:
+                self.rfile.read(int(self.headers.get("content-length", "0")))
+                seen.append(f"{self.command} {self.path}")
+                self.send_response(400)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(refusal)))
+                self.end_headers()
+                self.wfile.write(refusal)
+
+            do_GET = do_POST = do_DELETE = refuse
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def stop(self) -> None:
         self.server.shutdown()
@@ -107,3 +152,25 @@ class Traffic:
             if "query" in body:  # sent again with its document: the very text hashed
                 assert hashlib.sha256(body["query"].encode()).hexdigest() == persisted["sha256Hash"]
         assert graphql > 10
+
+
+async def settled_failures(db_url: str, tenant_id: str, timeout: float = 20) -> int:
+    """Once none of the tenant's provider tasks is PENDING: how many the provider refused."""
+    store = Store(db_url)
+    deadline = asyncio.get_running_loop().time() + timeout
+    try:
+        while True:
+            async with store.read() as session:
+                statuses = list(
+                    (
+                        await session.scalars(
+                            select(ProviderTaskRow.status).where(ProviderTaskRow.tenant_id == tenant_id)
+                        )
+                    ).all()
+                )
+            if statuses and TaskStatus.PENDING not in statuses:
+                return statuses.count(TaskStatus.FAILED)
+            assert asyncio.get_running_loop().time() < deadline, f"provider tasks still pending: {statuses}"
+            await asyncio.sleep(0.2)
+    finally:
+        await store.dispose()

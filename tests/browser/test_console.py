@@ -12,10 +12,15 @@ from pathlib import Path
 
 from playwright.async_api import Page, expect
 
-from models.kernel.enums import TaskStatus
 from tests.browser.conftest import Offline
-from tests.browser.console_helpers import Receiver, Traffic, customer_syncs, gql
-from tests.builders.live_subscriptions import free_port
+from tests.browser.console_helpers import (
+    Receiver,
+    RefusingProvider,
+    Traffic,
+    customer_syncs,
+    gql,
+    settled_failures,
+)
 from tests.builders.served import Server
 
 Shot = Callable[[Page, str], Awaitable[Path]]
@@ -31,13 +36,13 @@ DELIVERIES_QUERY = """query CheckDeliveries($endpointId: ID!) {
 }"""
 
 
-def serve_with_provider(serve: Callable[..., Server]) -> Server:
-    """The demo with Stripe as provider, at an address where nothing answers: calls owed
-    to it wait in the outbox (PENDING, retried), where the test can see them."""
+def serve_with_provider(serve: Callable[..., Server], provider: RefusingProvider) -> Server:
+    """The demo with Stripe as provider, one that refuses every call: what the gateway owes
+    it goes through the outbox, and each refusal shows as the tenant's provider error."""
     return serve(
         GATEWAY_PROVIDER="stripe",
         GATEWAY_STRIPE_API_KEY="sk_test_console",
-        GATEWAY_STRIPE_API_BASE=f"http://127.0.0.1:{free_port()}",
+        GATEWAY_STRIPE_API_BASE=provider.url,
         GATEWAY_WEBHOOKS_ALLOW_PRIVATE="true",
     )
 
@@ -104,8 +109,8 @@ async def change_billing_address(page: Page, server: Server, db_url: str, tenant
         "country": "JP",
     }
     after = await customer_syncs(db_url, tenant_id)
-    assert len(after) == len(before) + 1  # the refused save queued nothing
-    assert after[-1].status == TaskStatus.PENDING  # owed to the provider, which is down
+    assert len(after) == len(before) + 1  # the refused save queued nothing; this one a call
+    assert after[-1].created_at > before[-1].created_at
 
 
 async def read_invoice(page: Page, server: Server, shot: Shot) -> None:
@@ -123,14 +128,25 @@ async def read_invoice(page: Page, server: Server, shot: Shot) -> None:
     await shot(page, "console-invoice")
 
 
-async def visit_catalog_and_provider_errors(page: Page, shot: Shot) -> None:
+async def visit_catalog(page: Page, shot: Shot) -> None:
     await page.get_by_role("link", name="Catalog").click()
     await expect(page.get_by_role("heading", name="Plans")).to_be_visible()
     await expect(page.locator("#plans tbody tr").first).to_be_visible()
     await shot(page, "console-catalog")
+
+
+async def retry_provider_calls(page: Page, db_url: str, tenant_id: str, shot: Shot) -> None:
+    failed = await settled_failures(db_url, tenant_id)
+    assert failed >= 1  # the customer sync, at least
     await page.get_by_role("link", name="Provider errors").click()
-    await expect(page.get_by_text("No tenant has a provider error.")).to_be_visible()
+    row = page.locator("#provider-errors tbody tr", has_text="Sakura Design")
+    await expect(row).to_contain_text("Refused by the test")
     await shot(page, "console-provider-errors")
+    await row.get_by_role("button", name="Retry provider calls for Sakura Design").click()
+    await expect(row.get_by_role("status")).to_have_text(
+        f"{failed} provider call(s) queued again for Sakura Design."
+    )
+    await settled_failures(db_url, tenant_id)  # sent again (and refused again) by the worker
 
 
 async def redeliver(page: Page, server: Server, receiver: Receiver, endpoint_id: str, shot: Shot) -> None:
@@ -169,7 +185,8 @@ async def switch_to_japanese_and_sign_out(page: Page, shot: Shot) -> None:
 async def test_an_operator_signs_in_finds_a_tenant_fixes_its_address_reads_an_invoice_and_redelivers(
     serve: Callable[..., Server], db_url: str, page: Page, offline: Offline, screenshot: Shot
 ) -> None:
-    server = serve_with_provider(serve)
+    provider = RefusingProvider()
+    server = serve_with_provider(serve, provider)
     receiver = Receiver()
     traffic = Traffic(page)
     try:
@@ -182,11 +199,14 @@ async def test_an_operator_signs_in_finds_a_tenant_fixes_its_address_reads_an_in
         tenant_id = await find_tenant(page, screenshot)
         await change_billing_address(page, server, db_url, tenant_id)
         await read_invoice(page, server, screenshot)
-        await visit_catalog_and_provider_errors(page, screenshot)
+        await visit_catalog(page, screenshot)
+        await retry_provider_calls(page, db_url, tenant_id, screenshot)
         await redeliver(page, server, receiver, endpoint_id, screenshot)
         await switch_to_japanese_and_sign_out(page, screenshot)
     finally:
         receiver.stop()
+        provider.stop()
+    assert any("/v1/customers" in request for request in provider.requests)
     traffic.assert_only_persisted_console_queries(server)
     assert offline.blocked == []
 
@@ -203,10 +223,15 @@ async def test_a_wrong_key_and_a_tenant_key_are_refused_with_a_reason(
         {"t": tenant["node"]["id"]},
     )["createApiKey"]
     await page.add_init_script("localStorage.setItem('console.lang', 'en')")
+    await page.goto(f"{server.base}/console")
+    await page.keyboard.press("Tab")  # by keyboard: the first stop skips to the content
+    assert await page.evaluate("document.activeElement.textContent") == "Skip to content"
     await sign_in(page, server, "gwk_not-a-key")
     await expect(page.get_by_role("alert")).to_have_text("This key is not valid, or it has been revoked.")
-    await page.get_by_label("ADMIN API key").fill(created["secret"])
-    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.get_by_label("ADMIN API key")).to_be_focused()  # to type another at once
+    await page.keyboard.press("Control+A")
+    await page.keyboard.type(created["secret"])
+    await page.keyboard.press("Enter")
     await expect(page.get_by_role("alert")).to_contain_text("it is not an ADMIN key")
     await screenshot(page, "console-sign-in-refused")
     assert await page.evaluate("sessionStorage.length") == 0

@@ -35,6 +35,11 @@ async function checkAdminKey(key) {
   }
 }
 
+function focusKeyField() {
+  const field = document.getElementById("field-admin-key");
+  if (field) field.focus();
+}
+
 function SignIn({ onSignedIn, notice }) {
   const [key, setKey] = useState("");
   const [error, setError] = useState(null);
@@ -42,11 +47,19 @@ function SignIn({ onSignedIn, notice }) {
   async function submit(event) {
     event.preventDefault();
     const trimmed = key.trim();
-    if (!trimmed) return setError({ key: "signin.empty" });
+    if (!trimmed) {
+      setError({ key: "signin.empty" });
+      focusKeyField();
+      return;
+    }
     setBusy(true);
     const refusal = await checkAdminKey(trimmed);
     setBusy(false);
-    if (refusal) return setError(refusal);
+    if (refusal) {
+      setError(refusal);
+      focusKeyField(); // the button was disabled while checking: give the field the focus back
+      return;
+    }
     setKey("");
     onSignedIn();
   }
