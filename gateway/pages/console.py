@@ -22,7 +22,7 @@ OPERATIONS = Path(__file__).resolve().parent.parent / "static" / "console" / "op
 _DOCUMENT = re.compile(r"export const (\w+) = `((?:[^`\\$]|\$(?!\{))*)`;")
 
 # No inline script or style: everything comes from /assets on this origin, and the page
-# may only talk to this origin (the API, and its websocket for live updates).
+# may only talk to this origin's API (it opens no websocket).
 CONTENT_SECURITY_POLICY = "; ".join(
     [
         "default-src 'none'",
@@ -30,7 +30,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "style-src 'self'",
         "img-src 'self' data:",
         "font-src 'self'",
-        "connect-src 'self' ws: wss:",
+        "connect-src 'self'",
         "base-uri 'none'",
         "form-action 'none'",
         "frame-ancestors 'none'",

@@ -223,7 +223,11 @@ async def test_a_wrong_key_and_a_tenant_key_are_refused_with_a_reason(
         {"t": tenant["node"]["id"]},
     )["createApiKey"]
     await page.add_init_script("localStorage.setItem('console.lang', 'en')")
-    await page.goto(f"{server.base}/console")
+    shell = await page.goto(f"{server.base}/console")
+    assert shell is not None
+    policy = shell.headers["content-security-policy"]
+    assert "script-src 'self';" in policy and "connect-src 'self';" in policy  # no inline script runs
+    assert "<script>" not in await shell.text()
     await page.keyboard.press("Tab")  # by keyboard: the first stop skips to the content
     assert await page.evaluate("document.activeElement.textContent") == "Skip to content"
     await sign_in(page, server, "gwk_not-a-key")
