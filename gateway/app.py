@@ -23,6 +23,8 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData, GraphQLRequestProtocol
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
@@ -65,7 +67,25 @@ class TrustedFastEntitlements(FastEntitlements):
         return super().plan(query) if self.persisted.admits(query) else None
 
 
+class TrustedSocket(BaseGraphQLTransportWSHandler[Context, None]):
+    """graphql-transport-ws under GATEWAY_PERSISTED_ONLY: a `subscribe` whose document is not
+    a trusted one gets an `error` message (PERSISTED_QUERY_NOT_ALLOWED) instead of running."""
+
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        view = self.view
+        query = (message.get("payload") or {}).get("query")
+        if isinstance(view, GatewayGraphQL) and isinstance(query, str) and not view.persisted.admits(query):
+            refused = view.persisted.not_allowed()
+            await self.send_message(
+                {"id": message["id"], "type": "error", "payload": refused.payload()["errors"]}
+            )
+            return
+        await super().handle_subscribe(message)
+
+
 class GatewayGraphQL(GraphQL[Context, None]):
+    graphql_transport_ws_handler_class = TrustedSocket
+
     def __init__(self, settings: Settings, deps: Deps) -> None:
         super().__init__(
             build_schema(settings),

@@ -116,7 +116,7 @@ class PersistedQueries:
         persisted = (extensions or {}).get("persistedQuery")
         if persisted is None:
             if query is not None and not self.admits(query):
-                raise self._not_allowed()
+                raise self.not_allowed()
             return query
         key = _hash_of(persisted)
         if query is None:
@@ -128,7 +128,7 @@ class PersistedQueries:
             if key in self.trusted and self.trusted[key] != query:
                 raise _mismatch(key)
             if key not in self.trusted:
-                raise self._not_allowed()
+                raise self.not_allowed()
             return query
         if sha256_of(query).lower() != key.lower():
             raise _mismatch(key)
@@ -151,7 +151,7 @@ class PersistedQueries:
             _, dropped = self.stored.popitem(last=False)
             self.stored_chars -= len(dropped)
 
-    def _not_allowed(self) -> RequestRefused:
+    def not_allowed(self) -> RequestRefused:
         return RequestRefused(
             400,
             NOT_ALLOWED,

@@ -18,6 +18,7 @@ from gateway.cli import _settings
 from gateway.settings import Settings
 from models.platform.deps import Deps
 from tests.builders.api import Api, new_tenant
+from tests.builders.live_subscriptions import SEATS, live, next_data, serve
 
 NOT_FOUND = {
     "errors": [{"message": "PersistedQueryNotFound", "extensions": {"code": "PERSISTED_QUERY_NOT_FOUND"}}]
@@ -250,3 +251,20 @@ def test_persisted_only_without_a_documents_file_fails_start_up_in_one_line(
         "billing-gateway: bad settings: GATEWAY_PERSISTED_ONLY: true needs GATEWAY_PERSISTED_DOCUMENTS, "
         "the JSON file of the documents that may run"
     )
+
+
+async def test_persisted_only_holds_on_the_websocket_too(
+    db_url: str, deps: Deps, admin_key: str, api: Api, tmp_path: Path
+) -> None:
+    tenant = await new_tenant(api, "Socket")
+    trusted = "query Typename { __typename }"
+    settings = Settings(
+        database_url=db_url, persisted_documents=manifest(tmp_path, [trusted]), persisted_only=True
+    )
+    async with serve(settings, deps) as address, live(address, admin_key) as socket:
+        refused = await socket.subscribe(SEATS, {"t": tenant})
+        message = await socket.receive()
+        assert message["id"] == refused and message["type"] == "error", message
+        assert message["payload"][0]["extensions"] == {"code": "PERSISTED_QUERY_NOT_ALLOWED"}
+        allowed = await socket.subscribe(trusted, {})
+        assert next_data(await socket.receive(), allowed, "__typename") == "Query"
