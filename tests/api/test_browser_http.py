@@ -10,13 +10,16 @@ from typing import Any
 
 import httpx
 import pytest
+import websockets
 from pydantic import ValidationError
+from websockets.typing import Origin, Subprotocol
 
 from gateway.app import create_app
 from gateway.cli import _settings
 from gateway.settings import Settings
 from models.platform.deps import Deps
 from tests.builders.api import Api, new_tenant
+from tests.builders.live_subscriptions import serve
 
 APP = "https://app.example.com"
 MODERN = "application/graphql-response+json, application/json;q=0.9"
@@ -341,3 +344,17 @@ async def test_page_info_of_a_newest_first_list_tells_both_ends_too(api: Api) ->
         "startCursor": second["edges"][0]["cursor"],
         "endCursor": second["edges"][0]["cursor"],
     }
+
+
+async def test_pages_on_a_listed_origin_may_open_the_websocket_and_others_may_not(
+    db_url: str, deps: Deps
+) -> None:
+    settings = Settings(database_url=db_url, cors_origins=APP)
+    async with serve(settings, deps) as address:
+        url, protocols = f"ws://{address}/graphql", [Subprotocol("graphql-transport-ws")]
+        async with websockets.connect(url, subprotocols=protocols, origin=Origin(APP)) as ws:
+            assert ws.subprotocol == "graphql-transport-ws"
+        with pytest.raises(websockets.InvalidStatus) as refused:
+            async with websockets.connect(url, subprotocols=protocols, origin=Origin("https://evil.example")):
+                pass
+        assert refused.value.response.status_code == 403
