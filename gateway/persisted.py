@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from cross_web import HTTPException
-from graphql import GraphQLError, parse
+from graphql import GraphQLError, GraphQLSchema, parse, validate
 
 NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
 NOT_ALLOWED = "PERSISTED_QUERY_NOT_ALLOWED"
@@ -93,6 +93,18 @@ def load_documents(path: str) -> dict[str, str]:
             raise ValueError(f"{where}: the document does not parse: {exc.message}") from None
         documents[key] = document
     return documents
+
+
+def check_documents(path: str, documents: Mapping[str, str], schema: GraphQLSchema) -> None:
+    """A ValueError naming the first trusted document that does not validate against the
+    schema (it could never run)."""
+    for index, (key, document) in enumerate(documents.items()):
+        errors = validate(schema, parse(document))
+        if errors:
+            raise ValueError(
+                f"{path}: entry {index + 1} ({key[:70]!r}) does not validate against the schema: "
+                f"{errors[0].message}"
+            )
 
 
 class PersistedQueries:

@@ -223,6 +223,7 @@ async def test_persisted_only_runs_the_trusted_documents_and_nothing_else(
         ("[]", "must hold a JSON object"),
         ('{"abc": 5}', "the document must be text"),
         ('{"abc": "query {"}', "does not parse"),
+        ('{"abc": "query Q { __typename }", "def": "query N { nope }"}', "entry 2 ('def') does not validate"),
         ('{"format": "apollo-persisted-query-manifest", "version": 2, "operations": []}', "version 1"),
     ],
 )
