@@ -37,7 +37,13 @@ from gateway.live import Hub
 from gateway.logging import configure_logging, request_id_var
 from gateway.middleware import GraphQLCORS, RequestContextMiddleware
 from gateway.pages import graphiql, page_routes
-from gateway.persisted import PersistedQueries, RequestRefused, load_documents
+from gateway.persisted import (
+    DocumentsRefused,
+    PersistedQueries,
+    RequestRefused,
+    check_documents,
+    load_documents,
+)
 from gateway.providers import build_provider
 from gateway.schema import build_schema
 from gateway.settings import Settings
@@ -96,10 +102,13 @@ class GatewayGraphQL(GraphQL[Context, None]):
         self.deps = deps
         self.auth = Authenticator(deps, settings.admin_api_key)
         self.max_response_bytes = settings.max_response_bytes
-        documents = settings.persisted_documents
+        path = settings.persisted_documents
+        trusted = load_documents(path) if path else {}
+        if path:
+            check_documents(path, trusted, self.schema._schema)
         self.persisted = PersistedQueries(
             cache_size=settings.persisted_queries_cache_size,
-            trusted=load_documents(documents) if documents else {},
+            trusted=trusted,
             persisted_only=settings.persisted_only,
         )
         fast_args = (self.schema._schema, settings, deps, self.auth, self.encode_json, self._not_fast)
@@ -273,7 +282,16 @@ def serve_app() -> Starlette:
     process, so each one sets up the same structured, scrubbed logging."""
     settings = Settings()
     configure_logging(settings.log_level, settings.log_format)
-    return create_app(settings)
+    return app_or_exit(settings)
+
+
+def app_or_exit(settings: Settings) -> Starlette:
+    """The app, or the one line that says why it cannot start (a trusted document the schema
+    refuses: the settings could only check the file's shape)."""
+    try:
+        return create_app(settings)
+    except DocumentsRefused as exc:
+        raise SystemExit(f"billing-gateway: bad settings: GATEWAY_PERSISTED_DOCUMENTS: {exc}") from None
 
 
 def create_app(settings: Settings | None = None, *, deps: Deps | None = None) -> Starlette:

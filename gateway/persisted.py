@@ -95,13 +95,17 @@ def load_documents(path: str) -> dict[str, str]:
     return documents
 
 
+class DocumentsRefused(ValueError):
+    """A trusted document that could never run; ``str`` is the one line to show."""
+
+
 def check_documents(path: str, documents: Mapping[str, str], schema: GraphQLSchema) -> None:
-    """A ValueError naming the first trusted document that does not validate against the
-    schema (it could never run)."""
+    """DocumentsRefused naming the first trusted document that does not validate against
+    the schema (the settings checked the file's shape; the schema is known here)."""
     for index, (key, document) in enumerate(documents.items()):
         errors = validate(schema, parse(document))
         if errors:
-            raise ValueError(
+            raise DocumentsRefused(
                 f"{path}: entry {index + 1} ({key[:70]!r}) does not validate against the schema: "
                 f"{errors[0].message}"
             )

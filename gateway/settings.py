@@ -9,7 +9,7 @@ from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from gateway.middleware import check_origins
-from gateway.persisted import check_documents, load_documents
+from gateway.persisted import load_documents
 from models.entitlements.keys import decode_secret
 from models.platform.deps import BillingPolicy, TokenPolicy, WebhookPolicy
 from models.platform.store import check_url
@@ -181,10 +181,8 @@ class Settings(BaseSettings):
     @field_validator("persisted_documents")
     @classmethod
     def _trusted_documents(cls, value: str | None) -> str | None:
-        if value is not None:  # a file that cannot serve fails start-up, naming why
-            from gateway.schema import build_schema  # here: the schema's modules import these settings
-
-            check_documents(value, load_documents(value), build_schema()._schema)
+        if value is not None:
+            load_documents(value)  # a file that cannot serve fails start-up, naming why
         return value
 
     @field_validator("persisted_only")

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.app import create_app
+from gateway.app import app_or_exit, create_app
 from gateway.cli import _settings
 from gateway.settings import Settings
 from models.platform.deps import Deps
@@ -223,7 +223,6 @@ async def test_persisted_only_runs_the_trusted_documents_and_nothing_else(
         ("[]", "must hold a JSON object"),
         ('{"abc": 5}', "the document must be text"),
         ('{"abc": "query {"}', "does not parse"),
-        ('{"abc": "query Q { __typename }", "def": "query N { nope }"}', "entry 2 ('def') does not validate"),
         ('{"format": "apollo-persisted-query-manifest", "version": 2, "operations": []}', "version 1"),
     ],
 )
@@ -269,3 +268,16 @@ async def test_persisted_only_holds_on_the_websocket_too(
         assert message["payload"][0]["extensions"] == {"code": "PERSISTED_QUERY_NOT_ALLOWED"}
         allowed = await socket.subscribe(trusted, {})
         assert next_data(await socket.receive(), allowed, "__typename") == "Query"
+
+
+def test_a_trusted_document_the_schema_refuses_fails_start_up_in_one_line(
+    db_url: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "documents.json"
+    path.write_text(json.dumps({"abc": "query Q { __typename }", "def": "query N { nope }"}))
+    with pytest.raises(SystemExit) as exited:
+        app_or_exit(Settings(database_url=db_url, persisted_documents=str(path)))
+    assert str(exited.value) == (
+        f"billing-gateway: bad settings: GATEWAY_PERSISTED_DOCUMENTS: {path}: entry 2 ('def') does not "
+        "validate against the schema: Cannot query field 'nope' on type 'Query'."
+    )
