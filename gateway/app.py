@@ -20,16 +20,30 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData, GraphQLRequestProtocol
+from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
+from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
 
 from gateway.auth import Authenticator
-from gateway.fast_entitlements import FastEntitlements
+from gateway.fast_entitlements import FastEntitlements, Plan
+from gateway.graphql_http import graphql_response, refusal, request_error_status, wants_graphql_response
 from gateway.health import health_endpoint
 from gateway.jwks import jwks_endpoint
 from gateway.live import Hub
 from gateway.logging import configure_logging, request_id_var
-from gateway.middleware import RequestContextMiddleware
+from gateway.middleware import GraphQLCORS, RequestContextMiddleware
 from gateway.pages import graphiql, page_routes
+from gateway.persisted import (
+    DocumentsRefused,
+    PersistedQueries,
+    RequestRefused,
+    check_documents,
+    load_documents,
+)
 from gateway.providers import build_provider
 from gateway.schema import build_schema
 from gateway.settings import Settings
@@ -41,50 +55,148 @@ from resolvers.shared.context import Context
 from resolvers.shared.loaders import Loaders
 
 log = logging.getLogger("gateway.app")
+BATCHING = (
+    "Batching is not enabled: send one operation per request, as a JSON object (a JSON array is a "
+    "batch of operations)."
+)
+
+
+class TrustedFastEntitlements(FastEntitlements):
+    """The entitlement fast path under GATEWAY_PERSISTED_ONLY: it answers only documents
+    the trusted file holds; any other goes to the general path, which refuses it."""
+
+    def __init__(self, *args: Any, persisted: PersistedQueries) -> None:
+        super().__init__(*args)
+        self.persisted = persisted
+
+    def plan(self, query: str) -> Plan | None:
+        return super().plan(query) if self.persisted.admits(query) else None
+
+
+class TrustedSocket(BaseGraphQLTransportWSHandler[Context, None]):
+    """graphql-transport-ws under GATEWAY_PERSISTED_ONLY: a `subscribe` whose document is not
+    a trusted one gets an `error` message (PERSISTED_QUERY_NOT_ALLOWED) instead of running."""
+
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        view = self.view
+        query = (message.get("payload") or {}).get("query")
+        if isinstance(view, GatewayGraphQL) and isinstance(query, str) and not view.persisted.admits(query):
+            refused = view.persisted.not_allowed()
+            await self.send_message(
+                {"id": message["id"], "type": "error", "payload": refused.payload()["errors"]}
+            )
+            return
+        await super().handle_subscribe(message)
 
 
 class GatewayGraphQL(GraphQL[Context, None]):
+    graphql_transport_ws_handler_class = TrustedSocket
+
     def __init__(self, settings: Settings, deps: Deps) -> None:
         super().__init__(
             build_schema(settings),
             graphql_ide="graphiql",
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            allowed_origins=settings.cors_origins,  # pages there may open the websocket too
         )
         self.deps = deps
         self.auth = Authenticator(deps, settings.admin_api_key)
         self.max_response_bytes = settings.max_response_bytes
+        path = settings.persisted_documents
+        trusted = load_documents(path) if path else {}
+        if path:
+            check_documents(path, trusted, self.schema._schema)
+        self.persisted = PersistedQueries(
+            cache_size=settings.persisted_queries_cache_size,
+            trusted=trusted,
+            persisted_only=settings.persisted_only,
+        )
+        fast_args = (self.schema._schema, settings, deps, self.auth, self.encode_json, self._not_fast)
         self.fast = (
-            FastEntitlements(
-                self.schema._schema,
-                settings,
-                deps,
-                self.auth,
-                self.encode_json,
-                self._streams,
-            )
-            if settings.fast_entitlements
-            else None
+            None
+            if not settings.fast_entitlements
+            else TrustedFastEntitlements(*fast_args, persisted=self.persisted)
+            if settings.persisted_only
+            else FastEntitlements(*fast_args)
         )
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return graphiql.render(request, self.graphql_ide_html)
 
-    def _streams(self, accept: str) -> bool:
-        """Whether the Accept header asks for one of the view's streaming transports."""
-        return (
+    def _not_fast(self, accept: str) -> bool:
+        """Whether the Accept header asks for what the fast path does not write: one of the
+        view's streaming transports, or application/graphql-response+json."""
+        return wants_graphql_response(accept) or (
             bool(self._stream_transport_map)
             and self._get_stream_transport_from_headers({"accept": accept}) is not None
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """An entitlement check over POST is answered by ``gateway.fast_entitlements``
-        when it recognises it; everything else (and anything it hands back) by Strawberry."""
-        if self.fast is not None and scope["type"] == "http" and scope.get("method") == "POST":
+        when it recognises it; everything else (and anything it hands back) by Strawberry,
+        in the media type the request accepts (``gateway.graphql_http``)."""
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        if self.fast is not None and scope.get("method") == "POST":
             handed_back = await self.fast.serve(scope, receive, send)
             if handed_back is None:
                 return
             receive = handed_back
-        await super().__call__(scope, receive, send)
+        request = Request(scope=scope, receive=receive)
+        modern = wants_graphql_response(request.headers.get("accept", ""))
+        request.state.graphql_response = modern
+        try:
+            response = await self.run(request)
+        except HTTPException as error:
+            response = refusal(error, modern, self.encode_json)
+        else:
+            if modern and response.media_type == "application/json":
+                response = graphql_response(response, getattr(request.state, "request_error", None))
+        await response(scope, receive, send)
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        """Not for a hash-only GET of a persisted query (Apollo Client sends it with
+        ``Accept: */*``)."""
+        return "extensions" not in request.query_params and super().should_render_graphql_ide(request)
+
+    async def parse_http_body(self, request: Any) -> GraphQLRequestData | list[GraphQLRequestData]:
+        """The request, its document taken from the persisted ones when it names one by hash
+        (``gateway.persisted``)."""
+        data = await super().parse_http_body(request)
+        assert isinstance(data, GraphQLRequestData)  # batches were refused
+        data.query = self.persisted.resolve(data.query, data.extensions)
+        return data
+
+    def _validate_batch_request(
+        self, request_data: list[GraphQLRequestData], protocol: GraphQLRequestProtocol
+    ) -> None:
+        raise RequestRefused(400, "BATCHING_NOT_SUPPORTED", BATCHING)
+
+    async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
+        """A mutation over GET is 405 (GraphQL over HTTP: MUST), with ``Allow: POST``."""
+        try:
+            return await super().execute_single(*args, **kwargs)
+        except HTTPException as error:
+            cause = error.__cause__
+            if (
+                isinstance(cause, InvalidOperationTypeError)
+                and cause.operation_type is OperationType.MUTATION
+                and kwargs["request_adapter"].method == "GET"
+            ):
+                raise RequestRefused(405, "METHOD_NOT_ALLOWED", error.reason) from cause
+            raise
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        """Under graphql-response+json, a request error's answer has no ``data`` entry and
+        its 4xx status is kept for ``__call__``."""
+        processed = await super().process_result(request, result)
+        if getattr(request.state, "graphql_response", False):
+            status = request_error_status(result)
+            if status is not None:
+                processed.pop("data", None)
+                request.state.request_error = status
+        return processed
 
     def encode_json(self, data: object) -> str | bytes:
         """A response (or a websocket result) larger than GATEWAY_MAX_RESPONSE_BYTES is
@@ -170,7 +282,16 @@ def serve_app() -> Starlette:
     process, so each one sets up the same structured, scrubbed logging."""
     settings = Settings()
     configure_logging(settings.log_level, settings.log_format)
-    return create_app(settings)
+    return app_or_exit(settings)
+
+
+def app_or_exit(settings: Settings) -> Starlette:
+    """The app, or the one line that says why it cannot start (a trusted document the schema
+    refuses: the settings could only check the file's shape)."""
+    try:
+        return create_app(settings)
+    except DocumentsRefused as exc:
+        raise SystemExit(f"billing-gateway: bad settings: GATEWAY_PERSISTED_DOCUMENTS: {exc}") from None
 
 
 def create_app(settings: Settings | None = None, *, deps: Deps | None = None) -> Starlette:
@@ -223,7 +344,10 @@ def create_app(settings: Settings | None = None, *, deps: Deps | None = None) ->
             WebSocketRoute("/graphql", graphql),
             *page_routes(settings),
         ],
-        middleware=[Middleware(RequestContextMiddleware, max_body_bytes=settings.max_request_bytes)],
+        middleware=[
+            Middleware(GraphQLCORS, origins=settings.cors_origins),
+            Middleware(RequestContextMiddleware, max_body_bytes=settings.max_request_bytes),
+        ],
         lifespan=lifespan,
     )
     app.state.deps = deps

@@ -1,5 +1,5 @@
-"""Pure-ASGI middleware: request ids, an access log line, and the size limit of request
-bodies and websocket messages alike."""
+"""Pure-ASGI middleware: request ids, an access log line, the size limit of request
+bodies and websocket messages alike, and CORS on /graphql."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ import re
 import time
 import uuid
 from typing import Any
+from urllib.parse import urlsplit
 
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -176,3 +178,82 @@ async def _send_json(send: Send, status: int, payload: Any) -> None:
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+def check_origins(entries: list[str]) -> tuple[str, ...]:
+    """GATEWAY_CORS_ORIGINS' entries as browsers send them in ``Origin`` (scheme and host
+    in lower case, the scheme's default port left out); a ValueError names the first entry
+    that is not an origin. ``*`` may only stand alone: any origin, never with cookies."""
+    if "*" in entries:
+        if len(entries) > 1:
+            raise ValueError("`*` (any origin) must stand alone; list origins or give `*`, not both")
+        return ("*",)
+    origins: list[str] = []
+    for entry in entries:
+        parts = urlsplit(entry)
+        try:
+            port = parts.port
+        except ValueError:
+            port = -1
+        if (
+            parts.scheme.lower() not in ("http", "https")
+            or not parts.hostname
+            or parts.path
+            or parts.query
+            or parts.fragment
+            or parts.username is not None
+            or port == -1
+            or "*" in entry
+        ):
+            raise ValueError(
+                f"{entry[:100]!r} is not an origin: give scheme and host with an optional port, no path "
+                "and no trailing slash, such as https://app.example.com or http://localhost:3000"
+            )
+        scheme = parts.scheme.lower()
+        default = {"http": 80, "https": 443}[scheme]
+        host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+        origins.append(f"{scheme}://{host}" + (f":{port}" if port not in (None, default) else ""))
+    return tuple(dict.fromkeys(origins))
+
+
+# What browsers may send to /graphql from another origin: the key, JSON, the media types
+# of GraphQL over HTTP, a request id to quote, and the headers Apollo Client adds.
+CORS_HEADERS = (
+    "Authorization",
+    "Content-Type",
+    "Accept",
+    "X-Request-Id",
+    "apollographql-client-name",
+    "apollographql-client-version",
+    "apollo-require-preflight",
+    "x-apollo-operation-name",
+)
+
+
+class GraphQLCORS:
+    """CORS on /graphql alone (Starlette's CORSMiddleware): a preflight from a listed
+    origin is answered for GET and POST with the headers above; a request from any other
+    origin gets no Access-Control-Allow-Origin, so the browser keeps the answer from the
+    page. No cookies are involved (keys travel in Authorization), so credentials stay off."""
+
+    def __init__(self, app: ASGIApp, *, origins: tuple[str, ...]) -> None:
+        self.app = app
+        self.cors = (
+            CORSMiddleware(
+                app,
+                allow_origins=list(origins),
+                allow_methods=["GET", "POST"],
+                allow_headers=list(CORS_HEADERS),
+                expose_headers=["X-Request-Id"],
+                allow_credentials=False,
+                max_age=600,
+            )
+            if origins
+            else None
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.cors is not None and scope["type"] == "http" and scope.get("path") == "/graphql":
+            await self.cors(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)

@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from gateway.middleware import check_origins
+from gateway.persisted import load_documents
 from models.entitlements.keys import decode_secret
 from models.platform.deps import BillingPolicy, TokenPolicy, WebhookPolicy
 from models.platform.store import check_url
@@ -78,6 +80,29 @@ class Settings(BaseSettings):
         "answers in one or two SQL statements; false sends them through the general GraphQL path.",
     )
 
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="Origins whose pages may call /graphql from a browser, comma-separated "
+        "(`https://app.example.com,https://admin.example.com`); `*` alone: any origin. Default: none.",
+    )
+    persisted_queries_cache_size: int = Field(
+        default=1000,
+        ge=0,
+        le=100_000,
+        description="How many documents Apollo's automatic persisted queries keep per process (least "
+        "recently used go first; 0: none kept, every hash-only request answers PERSISTED_QUERY_NOT_FOUND).",
+    )
+    persisted_documents: str | None = Field(
+        default=None,
+        description="A JSON file of trusted documents loaded at start: a map {id: document} (GraphQL Code "
+        "Generator's persisted-documents.json) or Apollo's persisted query manifest.",
+    )
+    persisted_only: bool = Field(
+        default=False,
+        description="Run only the documents of GATEWAY_PERSISTED_DOCUMENTS; any other document, and "
+        "registering one through automatic persisted queries, is PERSISTED_QUERY_NOT_ALLOWED.",
+    )
+
     webhooks_allow_private: bool = Field(
         default=False,
         description="Let ADMIN keys register webhook URLs on loopback or private addresses (tests, "
@@ -142,6 +167,31 @@ class Settings(BaseSettings):
                     "must be up to 10 whole numbers of days from 1 to 60, comma-separated: 3,5,7"
                 )
             return tuple(int(part) for part in parts)
+        return value
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list | tuple):
+            return check_origins([str(part) for part in value])
+        return value
+
+    @field_validator("persisted_documents")
+    @classmethod
+    def _trusted_documents(cls, value: str | None) -> str | None:
+        if value is not None:
+            load_documents(value)  # a file that cannot serve fails start-up, naming why
+        return value
+
+    @field_validator("persisted_only")
+    @classmethod
+    def _documents_for_persisted_only(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and not info.data.get("persisted_documents"):
+            raise ValueError(
+                "true needs GATEWAY_PERSISTED_DOCUMENTS, the JSON file of the documents that may run"
+            )
         return value
 
     def billing_policy(self) -> BillingPolicy:

@@ -49,7 +49,7 @@ async def ledger(
     async with deps.store.read() as session:
         page = await paginate(session, query, CreditEntryRow.id, first, after, newest_first=True)
         if not page.items:
-            return Page([], page.has_next_page)
+            return Page([], page.has_next_page, page.has_previous_page)
         balance = await session.scalar(
             select(func.coalesce(func.sum(CreditEntryRow.amount), 0)).where(
                 CreditEntryRow.tenant_id == tenant_id, CreditEntryRow.id <= page.items[0].id
@@ -59,4 +59,4 @@ async def ledger(
     for row in page.items:
         entries.append(LedgerEntry(row, balance))
         balance -= row.amount
-    return Page(entries, page.has_next_page)
+    return Page(entries, page.has_next_page, page.has_previous_page)

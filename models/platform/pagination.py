@@ -22,11 +22,18 @@ MAX_PAGE_SIZE = 100
 class Page(Generic[T]):
     items: list[T]
     has_next_page: bool
+    # Relay, paging forward: true when rows before ``after`` exist (the cursor's own row,
+    # which the query reads along); false on the first page.
+    has_previous_page: bool = False
 
     @classmethod
-    def of(cls, rows: list[T], size: int) -> Page[T]:
+    def of(cls, rows: list[T], size: int, *, has_previous_page: bool = False) -> Page[T]:
         """A page from up to ``size + 1`` rows: the extra one only says there is more."""
-        return cls(items=rows[:size], has_next_page=len(rows) > size)
+        return cls(items=rows[:size], has_next_page=len(rows) > size, has_previous_page=has_previous_page)
+
+    @property
+    def start_cursor(self) -> str | None:
+        return encode_cursor(getattr(self.items[0], "id")) if self.items else None  # noqa: B009 - T has an id
 
     @property
     def end_cursor(self) -> str | None:
@@ -64,10 +71,18 @@ async def paginate(
     *,
     newest_first: bool = False,
 ) -> Page[Any]:
+    """A page of ``first`` rows after the cursor ``after``, in one statement: with a cursor
+    it also reads the cursor's own row, which (when it still exists) says there is a
+    previous page."""
     size = page_size(first)
-    if after is not None:
-        cursor = decode_cursor(after)
-        query = query.where(id_column < cursor if newest_first else id_column > cursor)
     order = id_column.desc() if newest_first else id_column
-    rows = list((await session.scalars(query.order_by(order).limit(size + 1))).all())
-    return Page.of(rows, size)
+    if after is None:
+        rows = list((await session.scalars(query.order_by(order).limit(size + 1))).all())
+        return Page.of(rows, size)
+    cursor = decode_cursor(after)
+    query = query.where(id_column <= cursor if newest_first else id_column >= cursor)
+    rows = list((await session.scalars(query.order_by(order).limit(size + 2))).all())
+    previous = bool(rows) and getattr(rows[0], id_column.key) == cursor
+    if previous:
+        rows = rows[1:]
+    return Page.of(rows[: size + 1], size, has_previous_page=previous)

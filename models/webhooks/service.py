@@ -212,7 +212,7 @@ async def list_deliveries(
         if status is not None:
             query = query.where(WebhookDeliveryRow.status == status)
         page = await paginate(session, query, WebhookDeliveryRow.id, first, after, newest_first=True)
-        return Page(await _with_attempts(session, page.items), page.has_next_page)
+        return Page(await _with_attempts(session, page.items), page.has_next_page, page.has_previous_page)
 
 
 async def redeliver(deps: Deps, actor: Principal, delivery_id: str) -> DeliveryLog:
