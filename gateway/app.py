@@ -36,7 +36,7 @@ from gateway.jwks import jwks_endpoint
 from gateway.live import Hub
 from gateway.logging import configure_logging, request_id_var
 from gateway.middleware import GraphQLCORS, RequestContextMiddleware
-from gateway.pages import graphiql, page_routes
+from gateway.pages import graphiql, page_routes, trusted_documents
 from gateway.persisted import (
     DocumentsRefused,
     PersistedQueries,
@@ -108,7 +108,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
             check_documents(path, trusted, self.schema._schema)
         self.persisted = PersistedQueries(
             cache_size=settings.persisted_queries_cache_size,
-            trusted=trusted,
+            trusted={**trusted_documents(), **trusted},
             persisted_only=settings.persisted_only,
         )
         fast_args = (self.schema._schema, settings, deps, self.auth, self.encode_json, self._not_fast)

@@ -23,3 +23,11 @@ def page_routes(settings: Settings) -> list[BaseRoute]:
         *console.routes(settings),
         *portal.routes(settings),
     ]
+
+
+def trusted_documents() -> dict[str, str]:
+    """{sha256: document} of every operation the gateway's own pages send, trusted
+    beside GATEWAY_PERSISTED_DOCUMENTS, so the console works under GATEWAY_PERSISTED_ONLY."""
+    from gateway.pages import console
+
+    return console.persisted_documents()

@@ -15,6 +15,7 @@ import pytest
 
 from gateway.app import app_or_exit, create_app
 from gateway.cli import _settings
+from gateway.pages.console import documents as documents_of_the_console
 from gateway.settings import Settings
 from models.platform.deps import Deps
 from tests.builders.api import Api, new_tenant
@@ -213,6 +214,18 @@ async def test_persisted_only_runs_the_trusted_documents_and_nothing_else(
         assert (await apq.post({"extensions": persisted(other)})).json() == NOT_FOUND
         swapped = await apq.post({"query": other, "extensions": persisted(TENANT)})
         assert swapped.json()["errors"][0]["extensions"] == {"code": "PERSISTED_QUERY_HASH_MISMATCH"}
+
+
+async def test_persisted_only_still_trusts_the_consoles_own_documents_by_hash(
+    db_url: str, deps: Deps, admin_key: str, tmp_path: Path
+) -> None:
+    document = documents_of_the_console()["CATALOG"]
+    async with gateway(
+        db_url, deps, persisted_documents=manifest(tmp_path, [TENANT]), persisted_only=True
+    ) as http:
+        answer = await Client(http, admin_key).post({"variables": {}, "extensions": persisted(document)})
+    assert answer.status_code == 200
+    assert "errors" not in answer.json(), answer.json()
 
 
 @pytest.mark.parametrize(
