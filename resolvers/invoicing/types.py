@@ -22,6 +22,7 @@ CreditNoteType = Annotated["CreditNote", strawberry.lazy("resolvers.credit_notes
 
 @strawberry.type
 class InvoiceLine:
+    id: strawberry.ID = strawberry.field(description="Names the line in a credit note by line.")
     kind: LineKind
     description: str
     quantity: Long
@@ -33,6 +34,7 @@ class InvoiceLine:
     @classmethod
     def from_row(cls, row: InvoiceLineRow, currency: str) -> InvoiceLine:
         return cls(
+            id=strawberry.ID(row.id),
             kind=LineKindValue(row.kind),
             description=row.description,
             quantity=row.quantity,
