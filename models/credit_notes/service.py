@@ -8,8 +8,9 @@ nothing is owed); on a PAID one it goes to the tenant's credit balance (a ledger
 Numbers run gap-free per tenant (``ACME-CN-0001``), counted under the tenant's lock.
 
 A voided invoice is no longer owed: the credit balance it had drawn on is given back, a
-PAST_DUE subscription owing nothing else recovers (``payments.invoice_events``), and
-the provider's copy is voided too (``VOID_INVOICE``).
+PAST_DUE subscription owing nothing else recovers, ``invoice.voided`` is told (all of it
+``payments.invoice_events.void``, as when the provider voids an invoice), and the
+provider's copy is voided too (``VOID_INVOICE``).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from models.kernel.enums import CreditReason, InvoiceStatus, ProviderTaskKind
 from models.kernel.errors import InvoiceNotCreditable
 from models.kernel.ids import new_id
 from models.kernel.money import Money
-from models.payments.invoice_events import give_up, mark_paid
+from models.payments.invoice_events import mark_paid, void
 from models.payments.tasks import collection_queued, tell_provider_if_it_holds
 from models.platform import audit, locks
 from models.platform.access import Principal, require_admin, require_tenant, require_visible
@@ -36,7 +37,7 @@ from models.platform.deps import Deps
 from models.platform.events import emit
 from models.platform.outbox import queue_provider_task
 from models.platform.pagination import Page, paginate
-from models.platform.payloads import CreditNoteCreatedPayload, InvoiceVoidedPayload
+from models.platform.payloads import CreditNoteCreatedPayload
 from models.tables import CreditEntryRow, CreditNoteLineRow, CreditNoteRow, InvoiceRow
 
 
@@ -217,21 +218,7 @@ async def void_invoice(deps: Deps, actor: Principal, invoice_id: str) -> Invoice
                 f"invoice {invoice.number} has {Money(invoice.amount_paid, invoice.currency).formatted} paid "
                 "by hand against it: issue a credit note for what is still owed instead of voiding it"
             )
-        if invoice.credits_applied:  # the balance it drew on is the tenant's again
-            session.add(
-                CreditEntryRow(
-                    id=new_id("cred"),
-                    tenant_id=tenant.id,
-                    currency=invoice.currency,
-                    amount=invoice.credits_applied,
-                    reason=CreditReason.GRANTED,
-                    invoice_id=invoice.id,
-                    description=f"Returned from voided invoice {invoice.number}",
-                    at=now,
-                )
-            )
-        await give_up(session, deps, actor, tenant, invoice, InvoiceStatus.VOID, now)
-        emit(session, deps, InvoiceVoidedPayload.of(invoice), now)
+        await void(session, deps, actor, tenant, invoice, now)
         await tell_provider_if_it_holds(session, deps, invoice, ProviderTaskKind.VOID_INVOICE)
     return invoice
 

@@ -125,6 +125,46 @@ async def draw(
         )
 
 
+async def give_back(
+    session: AsyncSession,
+    tenant: TenantRow,
+    *,
+    invoice_id: str,
+    invoice_number: str,
+    currency: str,
+    at: datetime,
+) -> int:
+    """Invoice ``invoice_number`` is voided: the balance it drew on is the tenant's again.
+    What came from a grant still live at ``at`` goes back to that grant (its expiry kept,
+    so a void never turns expiring credit into lasting credit); the rest (the pool, or a
+    grant expired since) to the pool. Call it with the tenant locked. Returns the amount."""
+    drawn = await session.execute(
+        select(CreditEntryRow.grant_id, func.sum(CreditEntryRow.amount))
+        .where(CreditEntryRow.invoice_id == invoice_id, CreditEntryRow.reason == CreditReason.APPLIED)
+        .group_by(CreditEntryRow.grant_id)
+    )
+    text = f"Returned from voided invoice {invoice_number}"
+    to_pool = total = 0
+    for grant_id, amount in drawn.all():
+        used = -int(amount)
+        total += used
+        grant = await session.get(CreditGrantRow, grant_id) if grant_id is not None else None
+        live = (
+            grant is not None
+            and grant.expired_at is None
+            and (grant.expires_at is None or grant.expires_at > at)
+        )
+        if grant is None or not live:
+            to_pool += used
+            continue
+        grant.remaining += used
+        description = f"{text} to grant: {grant.description}"[:500]
+        _entry(session, tenant, used, CreditReason.GRANTED, description, at, invoice_id, grant.id, currency)
+    if to_pool > 0:
+        _entry(session, tenant, to_pool, CreditReason.GRANTED, text, at, invoice_id, currency=currency)
+    return total
+
+
 async def next_expiry(session: AsyncSession, tenant_id: str, now: datetime) -> CreditGrantRow | None:
     """The tenant's grant that expires soonest by ``now`` and has not yet."""
     return await session.scalar(
