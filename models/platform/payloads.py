@@ -89,7 +89,7 @@ class InvoiceOverduePayload(_Invoice):
 
 
 class InvoiceVoidedPayload(_Invoice):
-    """An OPEN invoice voided (voidInvoice): no longer owed."""
+    """An invoice voided (voidInvoice, or at the provider): no longer owed."""
 
     type = EventType.INVOICE_VOIDED
 
