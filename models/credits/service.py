@@ -8,6 +8,7 @@ pool: GRANTED and CREDIT_NOTE credit) never goes negative."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -21,18 +22,25 @@ from models.kernel.ids import new_id
 from models.kernel.money import MAX_SAFE_INTEGER, Money
 from models.platform import audit, locks
 from models.platform.access import Principal, require_admin
-from models.platform.clocks import tenant_clock
 from models.platform.deps import Deps
-from models.tables import CreditEntryRow, CreditGrantRow, TenantRow
+from models.tables import CreditEntryRow, CreditGrantRow, SubscriptionRow, TenantRow
+
+# ``subscriptions.timeline.renew_first``: this domain sits below subscriptions, so the caller
+# hands it in (session, deps, tenant, live subscription) -> the tenant's now.
+CatchUp = Callable[[AsyncSession, Deps, TenantRow, SubscriptionRow | None], Awaitable[datetime]]
 
 
-async def grant_credits(deps: Deps, actor: Principal, spec: CreditGrantCreate) -> CreditGrantRow:
+async def grant_credits(
+    deps: Deps, actor: Principal, spec: CreditGrantCreate, *, renew_first: CatchUp
+) -> CreditGrantRow:
     """Grant ``spec.amount`` of the tenant's currency (ADMIN), usable by its next invoices
-    until ``spec.expires_at`` on the tenant's clock (never, without one)."""
+    until ``spec.expires_at`` on the tenant's clock (never, without one). What the clock
+    owes the tenant is applied first (``renew_first``): a renewal that fell due before the
+    grant, and that no worker has made yet, is made without it, as it would have been."""
     require_admin(actor, "grantCredits")
     async with deps.store.transaction() as session:
         tenant = await locks.tenant(session, spec.tenant_id)
-        now = (await tenant_clock(session, deps, tenant)).now()
+        now = await renew_first(session, deps, tenant, await locks.live_subscription(session, tenant.id))
         if spec.expires_at is not None and spec.expires_at <= now:
             raise ValidationFailed(
                 "input.expiresAt",
