@@ -37,7 +37,7 @@ from models.platform.deps import Deps
 from models.platform.events import emit
 from models.platform.outbox import queue_provider_task
 from models.platform.pagination import Page, paginate
-from models.platform.payloads import CreditNoteCreatedPayload
+from models.platform.payloads import CreditNoteCreatedPayload, CreditNoteLinePayload
 from models.tables import CreditEntryRow, CreditNoteLineRow, CreditNoteRow, InvoiceRow
 
 
@@ -195,6 +195,7 @@ def _record(
             outcome=note.outcome,
             lowered_due=note.lowered_due,
             reason=note.reason,
+            lines=[CreditNoteLinePayload(invoice_line_id=line.id, amount=credit) for line, credit in by_line],
         ),
         now,
     )

@@ -8,6 +8,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from sqlalchemy import select
+
+from models.platform.deps import Deps
+from models.tables import EventRow
 from tests.api.test_discounts import coupon, subscribe_with
 from tests.builders.api import Api, new_tenant
 from tests.builders.billing import credit_balance, plan_with_seat_addon
@@ -63,7 +67,9 @@ async def _issue(api: Api, invoice: str, lines: list[dict[str, Any]] | None, **m
     return (await api(ISSUE, {"input": spec}))["issueCreditNote"]
 
 
-async def test_a_credit_note_by_line_credits_each_line_named_and_amounts_to_their_sum(api: Api) -> None:
+async def test_a_credit_note_by_line_credits_each_line_named_and_amounts_to_their_sum(
+    api: Api, deps: Deps
+) -> None:
     tenant, invoice, lines = await _paid(api)
     note = await _issue(
         api,
@@ -90,6 +96,20 @@ async def test_a_credit_note_by_line_credits_each_line_named_and_amounts_to_thei
 
     by_amount = await api(ISSUE, {"input": {"invoiceId": invoice["id"], "amount": 1_00, "reason": "x"}})
     assert by_amount["issueCreditNote"]["lines"] == []  # a note by amount names no line
+
+    async with deps.store.read() as session:  # what webhooks deliver as credit_note.created
+        told = (
+            await session.scalars(
+                select(EventRow)
+                .where(EventRow.tenant_id == tenant, EventRow.type == "credit_note.created")
+                .order_by(EventRow.id)
+            )
+        ).all()
+    by_line = [
+        {"invoiceLineId": lines["ADDON"], "amount": 30_00},
+        {"invoiceLineId": lines["BASE"], "amount": 99_00},
+    ]
+    assert [(e.data["amount"], e.data["lines"]) for e in told] == [(129_00, by_line), (1_00, [])]
 
 
 async def test_a_line_is_never_credited_by_line_beyond_its_amount(api: Api) -> None:
