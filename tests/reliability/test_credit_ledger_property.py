@@ -13,6 +13,7 @@ After every step it reads the tenant's books from the database and checks:
   entry, and nothing was drawn from it after it expired;
 - no invoice is credited beyond its total: the APPLIED entries of an invoice add up to
   its ``creditsApplied``, at most its total;
+- a void gives back what the invoice drew (to the grants it came from while they live);
 - a credit note by line is the sum of its lines, and no invoice line is credited by
   line beyond its amount;
 
@@ -37,7 +38,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from models.kernel.enums import CreditReason
+from models.kernel.enums import CreditReason, InvoiceStatus
 from models.platform.deps import Deps
 from models.tables import (
     CreditEntryRow,
@@ -101,7 +102,16 @@ class CreditNoteByLine:
     amount: int | None
 
 
-Step = Subscribe | ChangePlan | Grant | Advance | CreditNote | CreditNoteByLine
+@dataclass(frozen=True)
+class Void:
+    """voidInvoice on one of the tenant's invoices: what it drew on goes back."""
+
+    invoice: int
+
+
+Step = Subscribe | ChangePlan | Grant | Advance | CreditNote | CreditNoteByLine | Void
+RETURN = "Returned from voided invoice"
+VOID = """mutation($id: ID!) { voidInvoice(invoiceId: $id) { __typename ... on Error { code message } } }"""
 ISSUE = """mutation($input: IssueCreditNoteInput!) { issueCreditNote(input: $input) { __typename
   ... on Error { code message } } }"""
 LINES = "query($id: ID!) { invoice(id: $id) { lines { id kind amount { amount } } } }"
@@ -134,6 +144,7 @@ steps = st.one_of(
         line=st.integers(0, 3),
         amount=st.one_of(st.none(), st.sampled_from([1, 10_00, 45_00, 120_00])),
     ),
+    st.builds(Void, invoice=st.integers(0, 3)),
 )
 
 
@@ -181,6 +192,12 @@ class Books:
                     event(f"credit note: {made['__typename']}")
             case CreditNoteByLine(invoice=which, line=at, amount=amount):
                 await self.credit_line(which, at, amount)
+            case Void(invoice=which):
+                issued = await invoices(self.api, self.tenant)
+                if issued:
+                    voided = (await self.api(VOID, {"id": issued[which % len(issued)]["id"]}))["voidInvoice"]
+                    assert voided["__typename"] in ("Invoice", "InvoiceNotCreditableError"), voided
+                    event(f"void: {voided['__typename']}")
             case Advance(hours=h):
                 self.now += timedelta(hours=h)
                 await advance(self.api, self.clock, self.now.isoformat())
@@ -260,6 +277,10 @@ async def check_books(deps: Deps, tenant: str, clock: str) -> None:
             applied[entry.invoice_id] -= entry.amount
     for invoice in invoices:
         assert applied[invoice.id] == invoice.credits_applied <= max(invoice.total, 0), invoice
+        returned = sum(
+            e.amount for e in entries if e.invoice_id == invoice.id and e.description.startswith(RETURN)
+        )
+        assert returned == (invoice.credits_applied if invoice.status is InvoiceStatus.VOID else 0), invoice
         mine = [note for note in credit_notes if note.invoice_id == invoice.id]
         # Never credited beyond its total; what lowered an OPEN invoice's due is its `credited`.
         assert sum(note.amount for note in mine) <= max(invoice.total, 0), (invoice, mine)
