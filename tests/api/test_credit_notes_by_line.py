@@ -23,7 +23,8 @@ ISSUE = f"""mutation IssueCreditNote($input: IssueCreditNoteInput!) {{ issueCred
   __typename ... on CreditNote {{ {NOTE} }} ... on ValidationError {{ field }} ... on Error {{ code message }}
 }} }}"""
 LINES = """query InvoiceLines($id: ID!) { invoice(id: $id) { number status total { amount }
-  lines { id kind amount { amount } } creditNotes { number lines { amount { amount } } } } }"""
+  lines { id kind amount { amount } credited { amount } }
+  creditNotes { number lines { amount { amount } } } } }"""
 PAY = """mutation Pay($input: RecordPaymentInput!) { recordPayment(input: $input) {
   __typename ... on Invoice { status } ... on Error { code message } } }"""
 
@@ -123,6 +124,10 @@ async def test_a_line_is_never_credited_by_line_beyond_its_amount(api: Api) -> N
 
     rest = await _issue(api, invoice["id"], [{"invoiceLineId": lines["ADDON"]}])  # what is left: $120.00
     assert rest["amount"]["amount"] == 120_00, rest
+    credited = {
+        line["kind"]: line["credited"]["amount"] for line in (await _invoice(api, invoice["id"]))["lines"]
+    }
+    assert credited == {"BASE": 0, "ADDON": 150_00, "DISCOUNT": 0}
     done = await _issue(api, invoice["id"], [{"invoiceLineId": lines["ADDON"]}])
     assert done["code"] == "INVOICE_NOT_CREDITABLE" and "credited in full already" in done["message"], done
     assert await credit_balance(api, tenant) == 150_00  # the refusals credited nothing
