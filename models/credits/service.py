@@ -8,6 +8,7 @@ pool: GRANTED and CREDIT_NOTE credit) never goes negative."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -21,18 +22,25 @@ from models.kernel.ids import new_id
 from models.kernel.money import MAX_SAFE_INTEGER, Money
 from models.platform import audit, locks
 from models.platform.access import Principal, require_admin
-from models.platform.clocks import tenant_clock
 from models.platform.deps import Deps
-from models.tables import CreditEntryRow, CreditGrantRow, TenantRow
+from models.tables import CreditEntryRow, CreditGrantRow, SubscriptionRow, TenantRow
+
+# ``subscriptions.timeline.renew_first``: this domain sits below subscriptions, so the caller
+# hands it in (session, deps, tenant, live subscription) -> the tenant's now.
+CatchUp = Callable[[AsyncSession, Deps, TenantRow, SubscriptionRow | None], Awaitable[datetime]]
 
 
-async def grant_credits(deps: Deps, actor: Principal, spec: CreditGrantCreate) -> CreditGrantRow:
+async def grant_credits(
+    deps: Deps, actor: Principal, spec: CreditGrantCreate, *, renew_first: CatchUp
+) -> CreditGrantRow:
     """Grant ``spec.amount`` of the tenant's currency (ADMIN), usable by its next invoices
-    until ``spec.expires_at`` on the tenant's clock (never, without one)."""
+    until ``spec.expires_at`` on the tenant's clock (never, without one). What the clock
+    owes the tenant is applied first (``renew_first``): a renewal that fell due before the
+    grant, and that no worker has made yet, is made without it, as it would have been."""
     require_admin(actor, "grantCredits")
     async with deps.store.transaction() as session:
         tenant = await locks.tenant(session, spec.tenant_id)
-        now = (await tenant_clock(session, deps, tenant)).now()
+        now = await renew_first(session, deps, tenant, await locks.live_subscription(session, tenant.id))
         if spec.expires_at is not None and spec.expires_at <= now:
             raise ValidationFailed(
                 "input.expiresAt",
@@ -123,6 +131,46 @@ async def draw(
         _entry(
             session, tenant, -used.amount, CreditReason.APPLIED, text, at, invoice_id, used.grant_id, currency
         )
+
+
+async def give_back(
+    session: AsyncSession,
+    tenant: TenantRow,
+    *,
+    invoice_id: str,
+    invoice_number: str,
+    currency: str,
+    at: datetime,
+) -> int:
+    """Invoice ``invoice_number`` is voided: the balance it drew on is the tenant's again.
+    What came from a grant still live at ``at`` goes back to that grant (its expiry kept,
+    so a void never turns expiring credit into lasting credit); the rest (the pool, or a
+    grant expired since) to the pool. Call it with the tenant locked. Returns the amount."""
+    drawn = await session.execute(
+        select(CreditEntryRow.grant_id, func.sum(CreditEntryRow.amount))
+        .where(CreditEntryRow.invoice_id == invoice_id, CreditEntryRow.reason == CreditReason.APPLIED)
+        .group_by(CreditEntryRow.grant_id)
+    )
+    text = f"Returned from voided invoice {invoice_number}"
+    to_pool = total = 0
+    for grant_id, amount in drawn.all():
+        used = -int(amount)
+        total += used
+        grant = await session.get(CreditGrantRow, grant_id) if grant_id is not None else None
+        live = (
+            grant is not None
+            and grant.expired_at is None
+            and (grant.expires_at is None or grant.expires_at > at)
+        )
+        if grant is None or not live:
+            to_pool += used
+            continue
+        grant.remaining += used
+        description = f"{text} to grant: {grant.description}"[:500]
+        _entry(session, tenant, used, CreditReason.GRANTED, description, at, invoice_id, grant.id, currency)
+    if to_pool > 0:
+        _entry(session, tenant, to_pool, CreditReason.GRANTED, text, at, invoice_id, currency=currency)
+    return total
 
 
 async def next_expiry(session: AsyncSession, tenant_id: str, now: datetime) -> CreditGrantRow | None:

@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from models.credits.service import give_back
 from models.invoicing.rules import next_retry
 from models.invoicing.service import next_invoice_number
 from models.kernel.enums import (
@@ -25,7 +26,12 @@ from models.platform import audit, locks
 from models.platform.access import Principal
 from models.platform.deps import Deps
 from models.platform.events import emit
-from models.platform.payloads import InvoiceCreatedPayload, InvoicePaidPayload, InvoicePaymentFailedPayload
+from models.platform.payloads import (
+    InvoiceCreatedPayload,
+    InvoicePaidPayload,
+    InvoicePaymentFailedPayload,
+    InvoiceVoidedPayload,
+)
 from models.platform.provider import (
     ProviderEvent,
     ProviderEventKind,
@@ -245,8 +251,36 @@ async def apply_given_up(
         invoice.status == UNCOLLECTIBLE and target != VOID
     ):
         return f"ignored: invoice {invoice.id} is {invoice.status.lower()}, not {target.lower()}"
-    await give_up(session, deps, provider_actor(event.provider), tenant, invoice, target, now)
+    actor = provider_actor(event.provider)
+    if target == VOID:
+        await void(session, deps, actor, tenant, invoice, now)
+    else:
+        await give_up(session, deps, actor, tenant, invoice, target, now)
     return f"invoice {invoice.id}: {target.lower()}"
+
+
+async def void(
+    session: AsyncSession,
+    deps: Deps,
+    actor: Principal,
+    tenant: TenantRow,
+    invoice: InvoiceRow,
+    now: datetime,
+) -> None:
+    """The one way an invoice becomes VOID, whether voidInvoice or the provider voided it:
+    the credit balance it drew on given back (``credits.give_back``), audited, the
+    subscription recovered if nothing else overdue is owed (``give_up``), and
+    ``invoice.voided`` told. Call it with the tenant and the invoice locked."""
+    await give_back(
+        session,
+        tenant,
+        invoice_id=invoice.id,
+        invoice_number=invoice.number,
+        currency=invoice.currency,
+        at=now,
+    )
+    await give_up(session, deps, actor, tenant, invoice, VOID, now)
+    emit(session, deps, InvoiceVoidedPayload.of(invoice), now)
 
 
 async def give_up(

@@ -89,14 +89,24 @@ class InvoiceOverduePayload(_Invoice):
 
 
 class InvoiceVoidedPayload(_Invoice):
-    """An OPEN invoice voided (voidInvoice): no longer owed."""
+    """An invoice voided (voidInvoice, or at the provider): no longer owed."""
 
     type = EventType.INVOICE_VOIDED
 
 
+class CreditNoteLinePayload(BaseModel):
+    """What a credit note by line credits on one invoice line."""
+
+    model_config = ConfigDict(frozen=True, alias_generator=to_camel, populate_by_name=True)
+
+    invoice_line_id: str
+    amount: int
+
+
 class CreditNoteCreatedPayload(EventPayload):
     """A credit note issued against an invoice: ``outcome`` says where a PAID invoice's
-    credit went; ``loweredDue`` is true when it lowered what an OPEN invoice was due."""
+    credit went; ``loweredDue`` is true when it lowered what an OPEN invoice was due;
+    ``lines`` what a note by line credits on each line (empty for a note by amount)."""
 
     type = EventType.CREDIT_NOTE_CREATED
 
@@ -109,6 +119,7 @@ class CreditNoteCreatedPayload(EventPayload):
     outcome: CreditNoteOutcome
     lowered_due: bool
     reason: str
+    lines: list[CreditNoteLinePayload] = []
 
 
 class _Subscription(EventPayload):

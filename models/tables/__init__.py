@@ -4,7 +4,7 @@ from models.tables.api_keys import ApiKeyRow
 from models.tables.audit import AuditEntryRow
 from models.tables.base import UTCDateTime, metadata
 from models.tables.catalog import AddonRow, PlanAddonRow, PlanRow
-from models.tables.credit_notes import CreditNoteRow
+from models.tables.credit_notes import CreditNoteLineRow, CreditNoteRow
 from models.tables.credits import CreditGrantRow
 from models.tables.discounts import CouponRow, DiscountRow
 from models.tables.entitlements import (
@@ -35,6 +35,7 @@ from models.tables.webhooks import WebhookAttemptRow, WebhookDeliveryRow, Webhoo
 __all__ = [
     "CouponRow",
     "DiscountRow",
+    "CreditNoteLineRow",
     "CreditNoteRow",
     "PaymentRow",
     "TrialRow",

@@ -35,3 +35,21 @@ class CreditNoteRow(SQLModel, table=True):
     reason: str = Field(max_length=500)
     provider_refund_id: str | None = Field(default=None, max_length=255)
     created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class CreditNoteLineRow(SQLModel, table=True):
+    """What a credit note issued by line credits on each invoice line it names; the
+    note's amount is the sum of its lines. A line is never credited by line beyond its
+    amount (checked under the invoice's lock)."""
+
+    __tablename__ = "credit_note_lines"
+    __table_args__ = (
+        UniqueConstraint("credit_note_id", "invoice_line_id"),
+        CheckConstraint("amount > 0", name="amount"),
+    )
+
+    id: str = Field(primary_key=True, max_length=40)
+    credit_note_id: str = Field(foreign_key="credit_notes.id", index=True, max_length=40)
+    invoice_line_id: str = Field(foreign_key="invoice_lines.id", index=True, max_length=40)
+    position: int
+    amount: int = Field(sa_type=BigInteger)

@@ -6,7 +6,8 @@ import strawberry
 
 from models.kernel.enums import CreditNoteOutcome as CreditNoteOutcomeValue
 from models.tables import CreditNoteRow, InvoiceRow
-from resolvers.invoicing.types import Invoice
+from resolvers.credit_notes.loaders import credit_note_lines
+from resolvers.invoicing.types import Invoice, InvoiceLine
 from resolvers.shared.context import Info
 from resolvers.shared.enums import CreditNoteOutcome
 from resolvers.shared.loaders import Loader
@@ -14,6 +15,12 @@ from resolvers.shared.money import Money
 
 # invoice id -> the invoice (the one a credit note was issued against)
 invoice_by_id = Loader.by_id(InvoiceRow)
+
+
+@strawberry.type(description="What a credit note by line credits on one invoice line.")
+class CreditNoteLine:
+    invoice_line: InvoiceLine
+    amount: Money
 
 
 @strawberry.type(description="A correction of an issued invoice, numbered per tenant (`ACME-CN-0001`).")
@@ -50,3 +57,15 @@ class CreditNote:
     @strawberry.field(description="The invoice it corrects.")
     async def invoice(self, info: Info) -> Invoice:
         return Invoice.from_row(await invoice_by_id.load(info, self.row.invoice_id))
+
+    @strawberry.field(
+        description="What it credits on each invoice line, when issued by line; empty when issued by amount."
+    )
+    async def lines(self, info: Info) -> list[CreditNoteLine]:
+        currency = self.row.currency
+        return [
+            CreditNoteLine(
+                invoice_line=InvoiceLine.from_row(line, currency), amount=Money.of(own.amount, currency)
+            )
+            for own, line in await credit_note_lines.load(info, self.row.id)
+        ]

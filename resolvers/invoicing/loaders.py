@@ -16,3 +16,5 @@ credit_balance = Loader.of(invoicing_queries.credit_balances)
 invoice_lines = Loader.of(invoicing_queries.invoice_lines)
 # invoice id -> its credit notes, oldest first
 credit_notes = Loader.of(credit_note_queries.credit_notes_of_invoices)
+# invoice line id -> what credit notes by line credited on it
+line_credited = Loader.of(credit_note_queries.credited_on_lines)

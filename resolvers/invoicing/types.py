@@ -22,6 +22,7 @@ CreditNoteType = Annotated["CreditNote", strawberry.lazy("resolvers.credit_notes
 
 @strawberry.type
 class InvoiceLine:
+    id: strawberry.ID = strawberry.field(description="Names the line in a credit note by line.")
     kind: LineKind
     description: str
     quantity: Long
@@ -29,10 +30,12 @@ class InvoiceLine:
     amount: Money
     period_start: datetime
     period_end: datetime
+    currency: strawberry.Private[str]
 
     @classmethod
     def from_row(cls, row: InvoiceLineRow, currency: str) -> InvoiceLine:
         return cls(
+            id=strawberry.ID(row.id),
             kind=LineKindValue(row.kind),
             description=row.description,
             quantity=row.quantity,
@@ -40,7 +43,15 @@ class InvoiceLine:
             amount=Money.of(row.amount, currency),
             period_start=row.period_start,
             period_end=row.period_end,
+            currency=currency,
         )
+
+    @strawberry.field(
+        description="What credit notes by line credited on it so far: a note by line credits at most its "
+        "amount less this."
+    )
+    async def credited(self, info: Info) -> Money:
+        return Money.of(await invoicing_loaders.line_credited.load(info, str(self.id)), self.currency)
 
 
 @strawberry.type

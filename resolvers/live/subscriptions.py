@@ -65,6 +65,8 @@ INVOICES = frozenset(
         EventType.INVOICE_PAID,
         EventType.INVOICE_PAYMENT_FAILED,
         EventType.INVOICE_OVERDUE,
+        EventType.INVOICE_VOIDED,
+        EventType.CREDIT_NOTE_CREATED,  # names the invoice it credits
     )
 )
 # Every event of a subscription's life (renewals, plan changes, trials, dunning, pauses).
@@ -96,8 +98,8 @@ class LiveSubscriptions:
         return _LiveStream(info, str(tenant_id), events, _meters, _sync(UsageRecordedEvent.of))
 
     @strawberry.subscription(
-        description="The tenant's invoices as they are created, paid, fail to be paid or go overdue. ADMIN "
-        "or the tenant's key."
+        description="The tenant's invoices as they are created, paid, fail to be paid, go overdue, are "
+        "voided or credited (credit_note.created, with the invoice credited). ADMIN or the tenant's key."
     )
     async def invoice_events(self, info: Info, tenant_id: strawberry.ID) -> AsyncIterator[InvoiceEvent]:
         events = await _open(info, str(tenant_id), INVOICES, _manages)

@@ -80,11 +80,15 @@ class UsageRecordedEvent:
         )
 
 
-@strawberry.type(description="An invoice of the tenant was created, paid, or its payment failed.")
+@strawberry.type(
+    description="An invoice of the tenant was created, paid, its payment failed, it went overdue, was "
+    "voided or credited."
+)
 class InvoiceEvent:
     id: strawberry.ID
     type: str = strawberry.field(
-        description="invoice.created, invoice.paid, invoice.payment_failed or invoice.overdue."
+        description="invoice.created, invoice.paid, invoice.payment_failed, invoice.overdue, invoice.voided "
+        "or credit_note.created (the invoice is the one credited)."
     )
     at: datetime
     invoice: Invoice = strawberry.field(description="The invoice as it is when the event is delivered.")

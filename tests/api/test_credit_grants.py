@@ -5,7 +5,12 @@ explains the balance entry by entry."""
 
 from __future__ import annotations
 
-from tests.builders.api import Api, new_key
+from datetime import timedelta
+
+from models.kernel.clock import FixedClock
+from models.platform.deps import Deps
+from models.subscriptions.timeline import advance_tenant
+from tests.builders.api import START, Api, new_key, new_tenant
 from tests.builders.billing import advance, change_input, change_plan, create_plan, credit_balance, invoices
 from tests.builders.billing import subscribe as subscribe_to
 from tests.builders.clocks import new_clock, tenant_on
@@ -141,3 +146,27 @@ async def test_granting_is_for_admins_in_the_tenants_currency_and_a_past_expiry_
     own = api.as_key((await new_key(api, "TENANT", tenant))["secret"])
     assert (await grant_credits(own, tenant, 1_000))["code"] == "FORBIDDEN"
     assert await credit_balance(api, tenant) == 1_000
+
+
+async def test_a_grant_made_after_a_missed_renewal_does_not_pay_that_renewal(api: Api, deps: Deps) -> None:
+    """The renewal fell due on the process clock and no worker has run yet: granting
+    makes the renewal first, as the worker would have made it, without the grant; the
+    grant pays the renewal after."""
+    tenant = await new_tenant(api, "Late Worker")
+    plan = await create_plan(api, "team_late", 100_00)
+    assert (await subscribe_to(api, tenant, plan))["__typename"] == "Subscription"
+    assert isinstance(deps.clock, FixedClock)
+    deps.clock.set(START + timedelta(days=40))  # past the renewal; the worker is late
+
+    made = await grant_credits(api, tenant, 30_00, None, "Goodwill")
+    assert made["__typename"] == "CreditGrant", made
+    renewal, first = await invoices(api, tenant)
+    assert renewal["periodStart"] == first["periodEnd"]
+    assert (renewal["creditsApplied"]["amount"], renewal["amountDue"]["amount"]) == (0, 100_00)
+    assert (await credit_grants(api, tenant))["Goodwill"]["remaining"]["amount"] == 30_00
+    assert await credit_balance(api, tenant) == 30_00
+
+    deps.clock.set(START + timedelta(days=70))
+    await advance_tenant(deps, tenant)  # the worker's next pass
+    later = (await invoices(api, tenant))[0]
+    assert (later["creditsApplied"]["amount"], later["amountDue"]["amount"]) == (30_00, 70_00)

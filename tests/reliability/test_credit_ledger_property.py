@@ -13,6 +13,9 @@ After every step it reads the tenant's books from the database and checks:
   entry, and nothing was drawn from it after it expired;
 - no invoice is credited beyond its total: the APPLIED entries of an invoice add up to
   its ``creditsApplied``, at most its total;
+- a void gives back what the invoice drew (to the grants it came from while they live);
+- a credit note by line is the sum of its lines, and no invoice line is credited by
+  line beyond its amount;
 
 and at the end that ``Tenant.creditLedger``, walked a page at a time, adds up to
 ``creditBalance`` entry by entry (``balanceAfter``).
@@ -25,17 +28,27 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from models.kernel.enums import CreditReason
+from models.kernel.enums import CreditReason, InvoiceStatus
 from models.platform.deps import Deps
-from models.tables import CreditEntryRow, CreditGrantRow, CreditNoteRow, InvoiceRow, TestClockRow
+from models.tables import (
+    CreditEntryRow,
+    CreditGrantRow,
+    CreditNoteLineRow,
+    CreditNoteRow,
+    InvoiceLineRow,
+    InvoiceRow,
+    TestClockRow,
+)
 from tests.builders.api import Api
 from tests.builders.billing import advance, change_input, change_plan, create_plan, credit_balance, invoices
 from tests.builders.billing import subscribe as subscribe_to
@@ -79,9 +92,29 @@ class CreditNote:
     amount: int
 
 
-Step = Subscribe | ChangePlan | Grant | Advance | CreditNote
+@dataclass(frozen=True)
+class CreditNoteByLine:
+    """A credit note by line on one line (any kind: DISCOUNT and crediting lines are refused)
+    of one of the tenant's invoices; no amount: all that is left of the line."""
+
+    invoice: int
+    line: int
+    amount: int | None
+
+
+@dataclass(frozen=True)
+class Void:
+    """voidInvoice on one of the tenant's invoices: what it drew on goes back."""
+
+    invoice: int
+
+
+Step = Subscribe | ChangePlan | Grant | Advance | CreditNote | CreditNoteByLine | Void
+RETURN = "Returned from voided invoice"
+VOID = """mutation($id: ID!) { voidInvoice(invoiceId: $id) { __typename ... on Error { code message } } }"""
 ISSUE = """mutation($input: IssueCreditNoteInput!) { issueCreditNote(input: $input) { __typename
   ... on Error { code message } } }"""
+LINES = "query($id: ID!) { invoice(id: $id) { lines { id kind amount { amount } } } }"
 
 hours = st.one_of(
     st.integers(1, 36),
@@ -105,6 +138,13 @@ steps = st.one_of(
     st.builds(
         CreditNote, invoice=st.integers(0, 3), amount=st.sampled_from([1, 10_00, 45_00, 120_00, 500_00])
     ),
+    st.builds(
+        CreditNoteByLine,
+        invoice=st.integers(0, 3),
+        line=st.integers(0, 3),
+        amount=st.one_of(st.none(), st.sampled_from([1, 10_00, 45_00, 120_00])),
+    ),
+    st.builds(Void, invoice=st.integers(0, 3)),
 )
 
 
@@ -150,11 +190,37 @@ class Books:
                     # Refused only for what the invoice cannot take: its status or what is left of it.
                     assert made["__typename"] in ("CreditNote", "InvoiceNotCreditableError"), made
                     event(f"credit note: {made['__typename']}")
+            case CreditNoteByLine(invoice=which, line=at, amount=amount):
+                await self.credit_line(which, at, amount)
+            case Void(invoice=which):
+                issued = await invoices(self.api, self.tenant)
+                if issued:
+                    voided = (await self.api(VOID, {"id": issued[which % len(issued)]["id"]}))["voidInvoice"]
+                    assert voided["__typename"] in ("Invoice", "InvoiceNotCreditableError"), voided
+                    event(f"void: {voided['__typename']}")
             case Advance(hours=h):
                 self.now += timedelta(hours=h)
                 await advance(self.api, self.clock, self.now.isoformat())
             case _:
                 pass
+
+    async def credit_line(self, which: int, at: int, amount: int | None) -> None:
+        issued = await invoices(self.api, self.tenant)
+        if not issued:
+            return
+        invoice = issued[which % len(issued)]["id"]
+        lines = (await self.api(LINES, {"id": invoice}))["invoice"]["lines"]
+        line = lines[at % len(lines)]
+        spec = {
+            "invoiceId": invoice,
+            "lines": [{"invoiceLineId": line["id"], "amount": amount}],
+            "reason": "unused seats",
+        }
+        made = (await self.api(ISSUE, {"input": spec}))["issueCreditNote"]
+        creditable = line["kind"] != "DISCOUNT" and line["amount"]["amount"] > 0
+        expected = ("CreditNote", "InvoiceNotCreditableError") if creditable else ("ValidationError",)
+        assert made["__typename"] in expected, (line, made)
+        event(f"credit note by line: {made['__typename']}")
 
 
 async def check_books(deps: Deps, tenant: str, clock: str) -> None:
@@ -172,6 +238,14 @@ async def check_books(deps: Deps, tenant: str, clock: str) -> None:
             await session.scalars(select(CreditNoteRow).where(CreditNoteRow.tenant_id == tenant))
         ).all()
         now = (await session.get(TestClockRow, clock)).frozen_time
+        by_line = (
+            await session.execute(
+                select(CreditNoteLineRow, InvoiceLineRow)
+                .join(InvoiceLineRow, InvoiceLineRow.id == CreditNoteLineRow.invoice_line_id)
+                .join(CreditNoteRow, CreditNoteRow.id == CreditNoteLineRow.credit_note_id)
+                .where(CreditNoteRow.tenant_id == tenant)
+            )
+        ).all()
     balance = 0
     for entry in entries:
         balance += entry.amount
@@ -203,10 +277,28 @@ async def check_books(deps: Deps, tenant: str, clock: str) -> None:
             applied[entry.invoice_id] -= entry.amount
     for invoice in invoices:
         assert applied[invoice.id] == invoice.credits_applied <= max(invoice.total, 0), invoice
+        returned = sum(
+            e.amount for e in entries if e.invoice_id == invoice.id and e.description.startswith(RETURN)
+        )
+        assert returned == (invoice.credits_applied if invoice.status is InvoiceStatus.VOID else 0), invoice
         mine = [note for note in credit_notes if note.invoice_id == invoice.id]
         # Never credited beyond its total; what lowered an OPEN invoice's due is its `credited`.
         assert sum(note.amount for note in mine) <= max(invoice.total, 0), (invoice, mine)
         assert sum(note.amount for note in mine if note.lowered_due) == invoice.credited, (invoice, mine)
+    check_lines(credit_notes, by_line)
+
+
+def check_lines(credit_notes: Sequence[CreditNoteRow], by_line: Sequence[Any]) -> None:
+    """A note by line is the sum of its lines; no line is credited by line beyond its amount."""
+    of_note: dict[str, int] = defaultdict(int)
+    of_line: dict[str, int] = defaultdict(int)
+    for note_line, invoice_line in by_line:
+        assert note_line.amount > 0 and invoice_line.amount > 0, (note_line, invoice_line)
+        of_note[note_line.credit_note_id] += note_line.amount
+        of_line[invoice_line.id] += note_line.amount
+        assert of_line[invoice_line.id] <= invoice_line.amount, (invoice_line, of_line[invoice_line.id])
+    for note in credit_notes:
+        assert of_note.get(note.id, note.amount) == note.amount, (note, of_note[note.id])
 
 
 @pytest.mark.slow
