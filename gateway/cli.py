@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import logging
 import os
 import sys
@@ -14,6 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from gateway import demo
+from gateway.demo_portal import demo_portal_link
 from gateway.logging import configure_logging
 from gateway.preflight import DatabaseUnreachable, check_database, shown_url
 from gateway.providers import ProviderNotConfigured, build_provider
@@ -83,10 +85,11 @@ async def _before_serving(deps: Deps) -> None:
         log.info("%d provider task(s) refused for the API key queued again with this key", requeued)
 
 
-async def _seed_and_key(deps: Deps) -> tuple[int, str]:
+async def _seed_and_key(deps: Deps, base_url: str = "") -> tuple[int, str, str | None]:
     created = await demo.seed_demo(deps)
     await _before_serving(deps)
-    return len(created), await demo.rotate_demo_admin_key(deps)
+    secret = await demo.rotate_demo_admin_key(deps)
+    return len(created), secret, await demo_portal_link(deps, base_url)
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
@@ -108,14 +111,19 @@ def cmd_serve(args: argparse.Namespace) -> None:
             args.workers,
         )
     if args.demo:
-        created, secret = _with_store(settings, _seed_and_key)
+        base_url = f"http://{args.host}:{args.port}"
+        os.environ.setdefault("GATEWAY_PORTAL_ALLOW_LOOPBACK_RETURN", "true")  # links back to the demo
+        created, secret, portal_url = _with_store(
+            settings, functools.partial(_seed_and_key, base_url=base_url)
+        )
         url = f"http://{args.host}:{args.port}/graphql"
         print(
             f"\n  Billing gateway demo: {created} demo tenants added "
             f"({shown_url(settings.database_url)})\n"
             f"  GraphiQL:      {url}\n"
             f"  Admin API key: {secret}   (shown once; earlier demo keys are revoked)\n"
-            f'  In GraphiQL, open Headers and paste: {{"Authorization": "Bearer {secret}"}}\n',
+            f'  In GraphiQL, open Headers and paste: {{"Authorization": "Bearer {secret}"}}\n'
+            f"  Billing portal: {portal_url}   (the first demo tenant's; opens once, within an hour)\n",
             flush=True,
         )
     else:
