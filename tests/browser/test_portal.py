@@ -94,7 +94,10 @@ async def test_a_customer_adds_seats_sees_who_must_go_cancels_and_prints_an_invo
     preview = page.get_by_test_id("preview")
     await expect(preview).to_contain_text("$25.00 today")
     await expect(preview).to_contain_text("$100.00 at each renewal")
-    await screenshot(page, "portal-change-preview")
+    whole = await screenshot(page, "portal-change-preview")
+    await page.locator("#change").screenshot(
+        path=str(whole.with_name(whole.name.replace("preview", "preview-section")))
+    )
     await preview.get_by_role("button", name="Review change").click()
     await preview.get_by_role("button", name="Confirm and pay $25.00").click()
     await expect(page.locator("#change")).to_contain_text("$25.00.")
