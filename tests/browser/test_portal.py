@@ -128,7 +128,8 @@ async def test_a_customer_adds_seats_sees_who_must_go_cancels_and_prints_an_invo
     # The page holds no API key: nothing in its storage or cookies a script can read,
     # and no request carried one.
     stored = await page.evaluate(
-        "() => JSON.stringify([Object.entries(localStorage), Object.entries(sessionStorage), document.cookie])"
+        "() => JSON.stringify([Object.entries(localStorage), Object.entries(sessionStorage), "
+        "document.cookie])"
     )
     assert "gwk_" not in stored and server.admin_key not in stored and "gw_portal_session" not in stored
     assert sent and not [r for r in sent if "authorization" in r.headers]
@@ -180,7 +181,8 @@ async def test_a_used_link_and_another_tenants_data_are_refused(
     foreign = await page.evaluate(
         """async (id) => (await fetch("/graphql", {method: "POST", credentials: "same-origin",
              headers: {"Content-Type": "application/json", "X-Portal-Session": "1"},
-             body: JSON.stringify({query: "query($id: ID!) { tenant(id: $id) { name } }", variables: {id}})})).json()""",
+             body: JSON.stringify({query: "query($id: ID!) { tenant(id: $id) { name } }",
+                                   variables: {id}})})).json()""",
         other,
     )
     assert foreign["data"]["tenant"] is None
