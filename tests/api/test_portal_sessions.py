@@ -4,6 +4,7 @@ operator's portal configuration allows."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import io
 from datetime import timedelta
@@ -79,6 +80,16 @@ async def test_a_link_opens_once_into_an_http_only_same_site_strict_cookie(api: 
 
     unknown = await open_link(api.http, link["url"] + "x")
     assert unknown.status_code == 401 and "not valid" in unknown.json()["error"]["message"]
+
+
+async def test_a_link_opened_by_many_browsers_at_once_opens_exactly_one_session(api: Api) -> None:
+    tenant = await new_tenant(api)
+    link = await create_link(api, tenant)
+
+    answers = await asyncio.gather(*(open_link(api.http, link["url"]) for _ in range(8)))
+
+    assert sorted(a.status_code for a in answers) == [200] + [401] * 7
+    assert len({a.cookies.get("gw_portal_session") for a in answers if a.status_code == 200}) == 1
 
 
 async def test_a_link_opened_after_it_expires_is_refused(api: Api, clock: FixedClock) -> None:
@@ -219,6 +230,12 @@ async def test_the_portal_configuration_decides_what_a_session_may_change(api: A
     assert by_key["__typename"] == "PlanChange", by_key
     at_end = (await session(CANCEL, {"s": subscription, "end": True}))["cancelSubscription"]
     assert at_end == {"__typename": "Subscription", "cancelAtPeriodEnd": True}
+    audit = await api(
+        "query($t: ID!) { auditLog(tenantId: $t, first: 50) { edges { node { actor action } } } }",
+        {"t": tenant},
+    )
+    actors = {e["node"]["actor"] for e in audit["auditLog"]["edges"]}
+    assert any(actor.startswith("portal:ps_") for actor in actors), actors  # the session is named
 
 
 async def test_only_an_admin_changes_the_portal_configuration(api: Api) -> None:
