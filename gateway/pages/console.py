@@ -1,11 +1,90 @@
-"""The operator console at /console (issue 21): built in gateway/static/console."""
+"""The operator console at /console (issue 21): a static shell that loads the console's
+ES modules from gateway/static/console. The page speaks only the public GraphQL API
+(POST /graphql, persisted queries), with the ADMIN key the operator signs in with kept
+in the tab's sessionStorage: the server keeps no session and puts no key in a URL."""
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
+import hashlib
+import re
+from functools import cache
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import BaseRoute, Route
 
 from gateway.settings import Settings
 
+OPERATIONS = Path(__file__).resolve().parent.parent / "static" / "console" / "operations.js"
+# A template string with neither `${` interpolation nor a backslash escape: its text in
+# the browser is the file's text, so the hash the browser takes is the hash taken here.
+_DOCUMENT = re.compile(r"export const (\w+) = `((?:[^`\\$]|\$(?!\{))*)`;")
+
+# No inline script or style: everything comes from /assets on this origin, and the page
+# may only talk to this origin's API (it opens no websocket).
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "base-uri 'none'",
+        "form-action 'none'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+SHELL = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>Billing gateway · Operator console</title>
+<link rel="icon" href="data:,">
+<link rel="stylesheet" href="/assets/shared/base.css">
+<link rel="stylesheet" href="/assets/console/console.css">
+<script type="module" src="/assets/console/app.js"></script>
+</head>
+<body>
+<div id="app"><noscript>The operator console needs JavaScript.</noscript></div>
+</body>
+</html>
+"""
+
+
+async def console_page(request: Request) -> Response:
+    return HTMLResponse(
+        SHELL,
+        headers={
+            "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "no-referrer",
+            "X-Frame-Options": "DENY",
+        },
+    )
+
 
 def routes(settings: Settings) -> list[BaseRoute]:
-    return []
+    return [
+        Route("/console", console_page, methods=["GET"]),
+        Route("/console/", console_page, methods=["GET"]),
+    ]
+
+
+@cache
+def documents() -> dict[str, str]:
+    """The console's GraphQL documents by constant name, exactly as the browser sends
+    (and hashes) them: each a template string without interpolation or escapes in
+    gateway/static/console/operations.js."""
+    return dict(_DOCUMENT.findall(OPERATIONS.read_text(encoding="utf-8")))
+
+
+def persisted_documents() -> dict[str, str]:
+    """{sha256 hex: document}, the trusted-documents file format: what a gateway run with
+    GATEWAY_PERSISTED_ONLY must also trust for the console to work."""
+    return {hashlib.sha256(text.encode()).hexdigest(): text for text in documents().values()}

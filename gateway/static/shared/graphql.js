@@ -5,7 +5,8 @@
 // {version: 1, sha256Hash}`, the hash taken over the exact document text). When the
 // server answers PERSISTED_QUERY_NOT_FOUND, the document is sent again with its text,
 // which stores it. A server that does not know APQ at all (it answers a hash-only request
-// with another error and no data) gets full documents for the rest of the session.
+// with another error and no data) gets the document, with its hash, on every request for
+// the rest of the session.
 
 const APQ_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND";
 const APQ_NOT_SUPPORTED = "PERSISTED_QUERY_NOT_SUPPORTED";
@@ -86,16 +87,19 @@ export function createClient({ endpoint = "/graphql", getKey = () => null, fetch
   async function send(document, variables) {
     const key = getKey();
     const base = { operationName: operationName(document), variables: variables || {} };
-    const hash = apq ? await hashOf(document) : null;
-    if (hash) {
-      const extensions = { persistedQuery: { version: 1, sha256Hash: hash } };
+    const hash = await hashOf(document);
+    if (!hash) return post({ ...base, query: document }, key);
+    const extensions = { persistedQuery: { version: 1, sha256Hash: hash } };
+    if (apq) {
       const first = await post({ ...base, extensions }, key);
       const codes = errorCodes(first.body);
-      if (codes.includes(APQ_NOT_FOUND) || codes.includes("PersistedQueryNotFound")) return post({ ...base, query: document, extensions }, key);
-      if (!codes.includes(APQ_NOT_SUPPORTED) && answeredByServer(first)) return first;
-      apq = false; // no JSON, or an error that is not the gateway's: it ignored the hash
+      if (!codes.includes(APQ_NOT_FOUND) && !codes.includes("PersistedQueryNotFound")) {
+        if (!codes.includes(APQ_NOT_SUPPORTED) && answeredByServer(first)) return first;
+        apq = false; // no JSON, or an error that is not the gateway's: it ignored the hash
+      }
     }
-    return post({ ...base, query: document }, key);
+    // The document with its hash: an APQ server checks and stores it, another runs it.
+    return post({ ...base, query: document, extensions }, key);
   }
 
   async function request(document, variables) {
