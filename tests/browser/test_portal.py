@@ -209,3 +209,25 @@ async def test_every_portal_screen_is_captured_at_desktop_and_phone_width(
         await expect(locator).to_be_visible()
         name = whole.name.replace(f"portal-{width}", f"portal-{section}-{width}")
         await locator.screenshot(path=str(whole.with_name(name)))
+
+
+async def test_a_full_seat_type_offers_more_seats_and_the_portal_speaks_japanese(
+    admin: tuple[Server, Api], page: Page, screenshot: Shot
+) -> None:
+    server, api = admin
+    team = await seed_example(api)
+    await open_portal(page, api, server, team.tenant)
+    seats = page.locator("#seats")
+
+    for name in ("dee", "eve", "fay"):  # two seats are free
+        await seats.get_by_label("Email").fill(f"{name}@portal.example")
+        await seats.get_by_role("button", name="Invite").click()
+        if name != "fay":
+            await expect(seats.get_by_role("status")).to_contain_text(f"{name}@portal.example was invited")
+    await expect(seats.get_by_role("alert")).to_contain_text("NO_SEATS_AVAILABLE")
+    await expect(seats.get_by_role("link", name="Add seats")).to_have_attribute("href", "#change")
+    await screenshot(page, "portal-no-seats")
+
+    await page.get_by_label("Language").select_option("ja")
+    await expect(page.get_by_role("heading", name="プランと状態")).to_be_visible()
+    await expect(page.locator("html")).to_have_attribute("lang", "ja")

@@ -13,7 +13,7 @@ export function Seats({ t, tenant, tenantId, client, reload, config }) {
   const members = tenant.members.filter((m) => m.status === "ACTIVE");
   const types = tenant.seats.byType.filter((s) => s.total > 0 || s.used > 0);
 
-  async function run(document, variables, field, message) {
+  async function run(document, variables, field, message, after) {
     setError(null);
     setDone(null);
     try {
@@ -21,6 +21,7 @@ export function Seats({ t, tenant, tenantId, client, reload, config }) {
       const problem = typedError(result);
       if (problem) setError(problem);
       else {
+        if (after) after();
         setDone(message(result));
         await reload();
       }
@@ -33,10 +34,13 @@ export function Seats({ t, tenant, tenantId, client, reload, config }) {
 
   async function invite(e) {
     e.preventDefault();
-    const ok = await run(INVITE, { input: { tenantId, email, seatType } }, "inviteMember", (m) =>
-      t("seats.invited", { email: m.email }),
+    await run(
+      INVITE,
+      { input: { tenantId, email, seatType } },
+      "inviteMember",
+      (m) => t("seats.invited", { email: m.email }),
+      () => setEmail(""),
     );
-    if (ok) setEmail("");
   }
 
   const typeColumns = [
