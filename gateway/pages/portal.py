@@ -10,8 +10,11 @@ cookie and never holds an API key."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import re
+from pathlib import Path
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
@@ -24,6 +27,7 @@ from models.kernel.errors import DomainError
 from models.portal import service as portal
 
 log = logging.getLogger("gateway.portal")
+QUERIES = Path(__file__).resolve().parent.parent / "static" / "portal" / "queries.js"
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -117,6 +121,28 @@ async def close_session(request: Request) -> Response:
     response = JSONResponse({"ended": bool(secret)}, headers=HEADERS)
     portal_session.clear_cookie(response, request)
     return response
+
+
+def documents() -> dict[str, str]:
+    """The portal page's GraphQL documents by name (``LIVE.seats`` for the live ones), each
+    exactly as the browser builds it from queries.js's template literals."""
+    text = QUERIES.read_text(encoding="utf-8")
+    parts = dict(re.findall(r"const (\w+) = [`\"](.*?)[`\"];", text, re.S))
+    parts |= {f"LIVE.{k}": v for k, v in re.findall(r"^\s+(\w+): `(.*?)`,", text, re.S | re.M)}
+
+    def expand(body: str) -> str:
+        return re.sub(r"\$\{(\w+)\}", lambda m: expand(parts[m.group(1)]), body)
+
+    found = {name: expand(body) for name, body in parts.items()}
+    return {
+        name: body for name, body in found.items() if re.match(r"\s*(query|mutation|subscription)\b", body)
+    }
+
+
+def persisted_documents() -> dict[str, str]:
+    """{sha256 hex: document}, the trusted-documents file format: what a gateway run with
+    GATEWAY_PERSISTED_ONLY must also trust for the portal to work."""
+    return {hashlib.sha256(text.encode()).hexdigest(): text for text in documents().values()}
 
 
 def routes(settings: Settings) -> list[BaseRoute]:

@@ -4,41 +4,24 @@ main reads answer a real portal session without errors."""
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
 import pytest
 from graphql import OperationDefinitionNode, parse, validate
 
+from gateway.pages import portal as portal_page
 from gateway.schema import build_schema
 from resolvers.portal.guard import CHANGES, LIVE, READS
 from tests.builders.api import Api, new_tenant
 from tests.builders.billing import plan_with_seat_addon, subscribe
 from tests.builders.portal import portal_for
 
-QUERIES = Path(__file__).resolve().parents[2] / "gateway" / "static" / "portal" / "queries.js"
+DOCUMENTS = portal_page.documents()
 
 
-def documents() -> dict[str, str]:
-    """The module's template literals, with their ${NAME} parts filled in."""
-    text = QUERIES.read_text()
-    parts = dict(re.findall(r"const (\w+) = [`\"](.*?)[`\"];", text, re.S))
-    parts |= {f"LIVE.{k}": v for k, v in re.findall(r"^\s+(\w+): `(.*?)`,", text, re.S | re.M)}
-
-    def expand(body: str) -> str:
-        return re.sub(r"\$\{(\w+)\}", lambda m: expand(parts[m.group(1)]), body)
-
-    found = {name: expand(body) for name, body in parts.items()}
-    return {
-        name: body for name, body in found.items() if re.match(r"\s*(query|mutation|subscription)\b", body)
-    }
-
-
-DOCUMENTS = documents()
-
-
-def test_the_page_has_its_documents() -> None:
+def test_the_page_has_its_documents_and_trusts_each_by_its_hash() -> None:
     assert {"PORTAL", "PREVIEW", "CHANGE", "INVITE", "USAGE", "LIVE.seats"} <= set(DOCUMENTS)
+    trusted = portal_page.persisted_documents()
+    assert sorted(trusted.values()) == sorted(DOCUMENTS.values())
+    assert all(len(key) == 64 for key in trusted)
 
 
 @pytest.mark.parametrize("name", sorted(DOCUMENTS))
