@@ -320,3 +320,28 @@ async def test_the_portal_page_is_a_static_shell_under_a_strict_policy(client: h
     assert '<script type="module" src="/assets/portal/app.js"></script>' in page.text
     assert page.text.count("<script") == 1  # no inline script
     assert (await client.get("/assets/portal/app.js")).status_code == 200
+
+
+async def test_pausing_members_and_coupons_follow_their_settings(api: Api) -> None:
+    tenant, subscription, _, _ = await _subscribed(api)
+    session = await portal_for(api, tenant)
+    pause = """mutation($s: ID!) { pauseSubscription(subscriptionId: $s) {
+      __typename ... on Error { code message } } }"""
+    coupon = """mutation($s: ID!) { applyCoupon(subscriptionId: $s, couponCode: "NOPE") {
+      __typename ... on Error { code message } } }"""
+    invite = """mutation($t: ID!) { inviteMember(input: {tenantId: $t, email: "x@portal.example"}) {
+      __typename ... on Error { code message } } }"""
+
+    refused = (await session(pause, {"s": subscription}))["pauseSubscription"]
+    assert (
+        refused["code"] == "PORTAL_ACTION_NOT_ALLOWED" and "portalConfiguration.pause" in refused["message"]
+    )
+    unknown = (await session(coupon, {"s": subscription}))["applyCoupon"]
+    assert unknown["code"] == "COUPON_NOT_APPLICABLE"  # allowed, but there is no such coupon
+    assert (await session(invite, {"t": tenant}))["inviteMember"]["__typename"] == "Member"
+
+    await api(CONFIGURE, {"input": {"pause": True, "applyCoupons": False, "manageMembers": False}})
+
+    assert (await session(pause, {"s": subscription}))["pauseSubscription"]["__typename"] == "Subscription"
+    assert (await session(coupon, {"s": subscription}))["applyCoupon"]["code"] == "PORTAL_ACTION_NOT_ALLOWED"
+    assert (await session(invite, {"t": tenant}))["inviteMember"]["code"] == "PORTAL_ACTION_NOT_ALLOWED"
