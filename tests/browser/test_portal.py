@@ -147,7 +147,15 @@ async def test_the_portal_shows_usage_against_the_limit_and_a_member_invited_els
 ) -> None:
     server, api = admin
     team = await seed_example(api)
+    granted = await api(
+        """mutation($t: ID!) { grantCredits(input: {tenantId: $t, amount: 1500,
+             description: "Welcome credit"}) { __typename } }""",
+        {"t": team.tenant},
+    )
+    assert granted["grantCredits"]["__typename"] == "CreditGrant", granted
     await open_portal(page, api, server, team.tenant)
+    await expect(page.get_by_test_id("credit-balance")).to_have_text("$15.00")
+    await expect(page.locator("#credit table")).to_contain_text("Welcome credit")
 
     chart = page.locator('figure[data-meter="api_calls"]')
     await expect(chart.locator("line.limit")).to_have_attribute("data-limit", "1000")

@@ -14,6 +14,8 @@ export const PORTAL = `query Portal($tenantId: ID!) {
   tenant(id: $tenantId) {
     id name currency timezone now
     creditBalance { ${MONEY} }
+    creditLedger(first: 50) { edges { node { id amount { ${MONEY} } reason description at
+      balanceAfter { ${MONEY} } } } }
     subscription {
       id status currentPeriodStart currentPeriodEnd cancelAtPeriodEnd cancelledAt trialEnd pausedAt resumesAt
       pastDueAt graceEndsAt

@@ -33,10 +33,18 @@ export function PlanStatus({ t, tenant, money, date }) {
   return html`<${Section} id="plan" title=${t("plan.title")}><${Facts} items=${items} />${notes}<//>`;
 }
 
-export function Credit({ t, tenant, money }) {
+export function Credit({ t, tenant, money, date }) {
+  const entries = tenant.creditLedger.edges.map((e) => e.node).reverse(); // newest first
+  const columns = [
+    { key: "at", label: t("invoices.date"), render: (e) => date(e.at) },
+    { key: "description", label: t("credit.entry") },
+    { key: "amount", label: t("credit.amount"), numeric: true, render: (e) => money(e.amount) },
+    { key: "balanceAfter", label: t("credit.after"), numeric: true, render: (e) => money(e.balanceAfter) },
+  ];
   return html`<${Section} id="credit" title=${t("credit.title")}>
     <p class="big-number" data-testid="credit-balance">${money(tenant.creditBalance)}</p>
     <p class="hint">${t("credit.note")}</p>
+    ${entries.length ? html`<${Table} columns=${columns} rows=${entries} caption=${t("credit.ledger")} />` : ""}
   <//>`;
 }
 
