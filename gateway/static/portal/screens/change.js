@@ -117,8 +117,8 @@ function ChangeForm({ t, sub, data, client, reload, config, money }) {
   const plans = data.plans.filter((p) => p.currency === sub.plan.currency);
   const summary = preview && preview.immediateCharge.summary;
   const lineColumns = [
-    { key: "description", label: "" },
-    { key: "amount", label: "", numeric: true, render: (l) => money(l.amount) },
+    { key: "description", label: t("change.line") },
+    { key: "amount", label: t("credit.amount"), numeric: true, render: (l) => money(l.amount) },
   ];
   return html`<${Section} id="change" title=${t("change.title")}>
     <form class="change-form" onSubmit=${(e) => e.preventDefault()}>
