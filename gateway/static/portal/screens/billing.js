@@ -42,7 +42,7 @@ export function Invoices({ t, tenant, money, date }) {
       label: "",
       render: (i) => html`<a href=${`/portal/invoices/${encodeURIComponent(i.id)}`} target="_blank" rel="noopener"
           aria-label=${`${t("invoices.print")} ${i.number}`}>${t("invoices.print")}</a>
-        ${i.hostedInvoiceUrl && i.amountDue.amount > 0
+        ${/^https:\/\//.test(i.hostedInvoiceUrl || "") && i.amountDue.amount > 0
           ? html` · <a href=${i.hostedInvoiceUrl} rel="noopener noreferrer">${t("invoices.pay")}</a>`
           : ""}`,
     },

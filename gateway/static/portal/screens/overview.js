@@ -11,7 +11,7 @@ export function PlanStatus({ t, tenant, money, date }) {
   if (sub.status === "TRIALING" && sub.trialEnd) notes.push(html`<p>${t("plan.trialEnds", { date: date(sub.trialEnd) })}</p>`);
   if (sub.status === "PAST_DUE" || sub.status === "UNPAID") {
     notes.push(html`<div class="notice notice-error" role="alert">${t("plan.pastDue")}
-      ${invoice && invoice.hostedInvoiceUrl
+      ${invoice && /^https:\/\//.test(invoice.hostedInvoiceUrl || "")
         ? html` <a href=${invoice.hostedInvoiceUrl} rel="noopener noreferrer">${t("plan.payNow", { number: invoice.number })}</a>`
         : ""}</div>`);
   }
