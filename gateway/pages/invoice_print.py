@@ -83,7 +83,7 @@ def render(doc: PrintableInvoice) -> str:
     pay = (
         f'<p class="no-print"><a href="{escape(inv.hosted_invoice_url)}" rel="noopener noreferrer">'
         "Pay this invoice</a></p>"
-        if inv.hosted_invoice_url and inv.amount_due > 0
+        if (inv.hosted_invoice_url or "").startswith("https://") and inv.amount_due > 0
         else ""
     )
     return (

@@ -345,3 +345,23 @@ async def test_pausing_members_and_coupons_follow_their_settings(api: Api) -> No
     assert (await session(pause, {"s": subscription}))["pauseSubscription"]["__typename"] == "Subscription"
     assert (await session(coupon, {"s": subscription}))["applyCoupon"]["code"] == "PORTAL_ACTION_NOT_ALLOWED"
     assert (await session(invite, {"t": tenant}))["inviteMember"]["code"] == "PORTAL_ACTION_NOT_ALLOWED"
+
+
+async def test_the_printable_invoice_is_the_sessions_own_tenants_only(api: Api) -> None:
+    tenant, _, plan, seat = await _subscribed(api)
+    other = await new_tenant(api, "Other")
+    theirs = (await subscribe(api, other, plan, {seat: 1}))["latestInvoice"]
+    ours = (
+        await api(
+            "query($t: ID!) { tenant(id: $t) { subscription { latestInvoice { id number } } } }",
+            {"t": tenant},
+        )
+    )["tenant"]["subscription"]["latestInvoice"]
+    session = await portal_for(api, tenant)
+    cookie = {"Cookie": f"gw_portal_session={session.cookie}"}
+
+    printed = await api.http.get(f"/portal/invoices/{ours['id']}", headers=cookie)
+    assert printed.status_code == 200 and f"Invoice {ours['number']}" in printed.text
+    assert "$50.00" in printed.text and "frame-ancestors 'none'" in printed.headers["content-security-policy"]
+    assert (await api.http.get(f"/portal/invoices/{theirs['id']}", headers=cookie)).status_code == 404
+    assert (await api.http.get(f"/portal/invoices/{ours['id']}")).status_code == 401
