@@ -27,7 +27,8 @@ def page_routes(settings: Settings) -> list[BaseRoute]:
 
 def trusted_documents() -> dict[str, str]:
     """{sha256: document} of every operation the gateway's own pages send, trusted
-    beside GATEWAY_PERSISTED_DOCUMENTS, so the console works under GATEWAY_PERSISTED_ONLY."""
-    from gateway.pages import console
+    beside GATEWAY_PERSISTED_DOCUMENTS, so the console and the portal work under
+    GATEWAY_PERSISTED_ONLY."""
+    from gateway.pages import console, portal
 
-    return console.persisted_documents()
+    return {**console.persisted_documents(), **portal.persisted_documents()}
