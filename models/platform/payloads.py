@@ -172,6 +172,8 @@ class SubscriptionCancelledPayload(_Subscription):
     type = EventType.SUBSCRIPTION_CANCELLED
 
     at_period_end: bool
+    # Why, as the canceller gave it (null: not said).
+    cancellation_reason: str | None = None
 
 
 class SubscriptionTrialWillEndPayload(_Subscription):

@@ -31,6 +31,13 @@ class SubscriptionCreate(Input):
     coupon_code: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
 
 
+class SubscriptionCancel(Input):
+    subscription_id: ObjectId
+    at_period_end: bool
+    # Why (trimmed by Input); blank is as if not given.
+    reason: Annotated[str, StringConstraints(max_length=500)] | None = None
+
+
 class SubscriptionPause(Input):
     subscription_id: ObjectId
     resumes_at: Instant | None = None

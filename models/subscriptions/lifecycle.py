@@ -125,6 +125,7 @@ async def cancel(
     after: dict[str, Any] = (
         {"atPeriodEnd": True} if at_period_end else {"cancelAtPeriodEnd": subscription.cancel_at_period_end}
     )
+    after["cancellationReason"] = subscription.cancellation_reason
     await _tell(
         session,
         deps,
@@ -137,6 +138,7 @@ async def cancel(
         at,
         SubscriptionCancelledPayload,
         at_period_end=at_period_end,
+        cancellation_reason=subscription.cancellation_reason,
     )
     await count_and_tell(session, deps, tenant.id, None, "subscription.cancelled", at)
 
@@ -155,7 +157,11 @@ def schedule_cancel(
         action="subscription.cancel_scheduled",
         subject_id=subscription.id,
         before=before,
-        after={"status": subscription.status, "cancelAtPeriodEnd": True},
+        after={
+            "status": subscription.status,
+            "cancelAtPeriodEnd": True,
+            "cancellationReason": subscription.cancellation_reason,
+        },
         at=at,
     )
 

@@ -25,7 +25,12 @@ from models.seats.changes import seats_changed
 from models.seats.queries import check_members_fit, seat_state
 from models.seats.rules import check_bounds, seat_totals
 from models.subscriptions import lifecycle, timeline, usage_billing
-from models.subscriptions.inputs import SubscriptionCreate, SubscriptionPause, distinct_addons
+from models.subscriptions.inputs import (
+    SubscriptionCancel,
+    SubscriptionCreate,
+    SubscriptionPause,
+    distinct_addons,
+)
 from models.subscriptions.items import snapshot
 from models.subscriptions.queries import live_subscriptions
 from models.subscriptions.renewals import bill_final_usage_or_note, locked_subscription
@@ -185,15 +190,15 @@ async def get_subscription(deps: Deps, actor: Principal, subscription_id: str) -
     return row
 
 
-async def cancel_subscription(
-    deps: Deps, actor: Principal, subscription_id: str, at_period_end: bool
-) -> SubscriptionRow:
-    """Cancel now, or at the end of the current period. A cancelled subscription
-    gives no seats, so members can no longer be invited. Nothing is refunded for
-    the rest of a period cancelled now. Cancelling a cancelled one changes nothing.
-    A subscription can always be cancelled, even one whose renewal cannot be billed."""
+async def cancel_subscription(deps: Deps, actor: Principal, spec: SubscriptionCancel) -> SubscriptionRow:
+    """Cancel now, or at the end of the current period, keeping the reason given (if
+    any). A cancelled subscription gives no seats, so members can no longer be invited.
+    Nothing is refunded for the rest of a period cancelled now. Cancelling a cancelled
+    one changes nothing (nor its reason). A subscription can always be cancelled, even
+    one whose renewal cannot be billed."""
+    at_period_end = spec.at_period_end
     async with deps.store.transaction() as session:
-        tenant, subscription = await locked_subscription(session, actor, subscription_id)
+        tenant, subscription = await locked_subscription(session, actor, spec.subscription_id)
         try:
             async with session.begin_nested():
                 now = await renew_first(session, deps, tenant, subscription)
@@ -210,6 +215,7 @@ async def cancel_subscription(
                 f"subscription {subscription.id!r} is paused and has no period to end; cancel it now "
                 "(atPeriodEnd: false)",
             )
+        subscription.cancellation_reason = spec.reason or subscription.cancellation_reason
         if at_period_end:
             lifecycle.schedule_cancel(session, actor, tenant, subscription, now)
         else:

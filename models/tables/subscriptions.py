@@ -67,6 +67,8 @@ class SubscriptionRow(SQLModel, table=True):
     # Set by cancelSubscription(atPeriodEnd: true): the renewal cancels instead.
     cancel_at_period_end: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})
     cancelled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Why it was cancelled (or set to cancel), as the canceller gave it (trimmed); None: not said.
+    cancellation_reason: str | None = Field(default=None, max_length=500)
     # A change with effectiveAt NEXT_BILLING_DATE, applied by the renewal.
     scheduled_change: ScheduledChange | None = Field(default=None, sa_type=ModelJSON(ScheduledChange))
     # The plans this period switched away from, in order, each with when: the period's

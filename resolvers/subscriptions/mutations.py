@@ -6,7 +6,7 @@ from typing import Annotated
 import strawberry
 
 from models.subscriptions import service as subscriptions
-from models.subscriptions.inputs import SubscriptionCreate, SubscriptionPause
+from models.subscriptions.inputs import SubscriptionCancel, SubscriptionCreate, SubscriptionPause
 from resolvers.shared.context import Info
 from resolvers.shared.errors import (
     AlreadySubscribedError,
@@ -61,13 +61,17 @@ class SubscriptionMutations:
 class SubscriptionLifecycleMutations:
     @strawberry.mutation(
         description="Cancel now (nothing refunded) or at the end of the period; a cancelled subscription "
-        "gives no seats."
+        "gives no seats. reason (optional, trimmed, at most 500 characters) is kept as "
+        "Subscription.cancellationReason."
     )
     async def cancel_subscription(
-        self, info: Info, subscription_id: strawberry.ID, at_period_end: bool
+        self, info: Info, subscription_id: strawberry.ID, at_period_end: bool, reason: str | None = None
     ) -> CancelSubscriptionResult:
         ctx = info.context
-        row = await subscriptions.cancel_subscription(ctx.deps, ctx.actor, subscription_id, at_period_end)
+        spec = SubscriptionCancel.parse(
+            {"subscription_id": subscription_id, "at_period_end": at_period_end, "reason": reason}, path=""
+        )
+        row = await subscriptions.cancel_subscription(ctx.deps, ctx.actor, spec)
         return Subscription.from_row(row)
 
     @strawberry.mutation(

@@ -54,6 +54,10 @@ class Subscription:
     current_period_end: datetime
     cancel_at_period_end: bool = strawberry.field(description="The renewal will cancel instead of renewing.")
     cancelled_at: datetime | None
+    cancellation_reason: str | None = strawberry.field(
+        description="Why it was cancelled (or is set to cancel), as given to cancelSubscription; "
+        "null: not said."
+    )
     renewal_error: str | None = strawberry.field(
         description="Why the last renewal (or its usage) could not be billed; null when it was. Billing runs "
         "try again; fix the cause (e.g. deleteUsage for usage recorded by mistake) and the next run bills it."
@@ -83,6 +87,7 @@ class Subscription:
             current_period_end=row.current_period_end,
             cancel_at_period_end=row.cancel_at_period_end,
             cancelled_at=row.cancelled_at,
+            cancellation_reason=row.cancellation_reason,
             renewal_error=row.renewal_error,
             renewal_failed_at=row.renewal_failed_at,
             trial_end=row.trial_end,
