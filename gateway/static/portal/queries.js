@@ -60,9 +60,10 @@ export const CHANGE = `mutation PortalChange($input: ChangePlanInput!) {
     ... on PlanChange { subscription { id } invoice { id number total { ${MONEY} } amountDue { ${MONEY} } } }
     ${CHANGE_ERRORS} } }`;
 
-export const CANCEL = `mutation PortalCancel($subscriptionId: ID!, $atPeriodEnd: Boolean!) {
-  cancelSubscription(subscriptionId: $subscriptionId, atPeriodEnd: $atPeriodEnd) { __typename
-    ... on Subscription { id status cancelAtPeriodEnd } ... on Error { code message } } }`;
+export const CANCEL = `mutation PortalCancel($subscriptionId: ID!, $atPeriodEnd: Boolean!, $reason: String) {
+  cancelSubscription(subscriptionId: $subscriptionId, atPeriodEnd: $atPeriodEnd, reason: $reason) { __typename
+    ... on Subscription { id status cancelAtPeriodEnd cancellationReason }
+    ... on ValidationError { field } ... on Error { code message } } }`;
 
 export const PAUSE = `mutation PortalPause($subscriptionId: ID!) {
   pauseSubscription(subscriptionId: $subscriptionId) { __typename

@@ -3,7 +3,7 @@
 
 import { html, useState } from "/assets/vendor/htm@3.1.1/preact/standalone.module.js";
 import { typedError } from "/assets/shared/graphql.js";
-import { Button, ErrorNotice, Field, Notice, Section, Table } from "/assets/shared/ui.js";
+import { Button, ErrorNotice, Field, Notice, Section, Select, Table } from "/assets/shared/ui.js";
 import { CANCEL, COUPON, PAUSE, RESUME } from "../queries.js";
 
 function useAction(client, reload) {
@@ -52,9 +52,39 @@ export function Invoices({ t, tenant, money, date }) {
   <//>`;
 }
 
+// The reasons a customer may pick, stored in English (the operator reads them) whatever
+// the portal's language, followed by what they wrote; the API keeps at most 500 characters.
+const REASONS = {
+  tooExpensive: "Too expensive",
+  missingFeatures: "Missing features",
+  switching: "Switching to another service",
+  notUsing: "Not using it enough",
+  temporary: "Only needed it for a while",
+  other: "Other",
+};
+const DETAILS_MAX = 400;
+
+function reasonText(choice, details) {
+  const text = details.trim().slice(0, DETAILS_MAX);
+  const chosen = REASONS[choice] || "";
+  return [chosen, text].filter(Boolean).join(": ") || null;
+}
+
+function ReasonFields({ t, choice, setChoice, details, setDetails }) {
+  const options = [{ value: "", label: t("cancel.reason.none") }].concat(
+    Object.keys(REASONS).map((key) => ({ value: key, label: t(`cancel.reason.${key}`) })));
+  return html`<div class="reason">
+    <${Select} label=${t("cancel.reason")} name="cancel-reason" value=${choice} options=${options}
+      onChange=${setChoice} />
+    <${Field} label=${t("cancel.details")} name="cancel-details" value=${details} onInput=${setDetails} />
+  </div>`;
+}
+
 export function Cancel({ t, tenant, client, reload, config, date }) {
   const sub = tenant.subscription;
   const [asking, setAsking] = useState(null); // "end" | "now" | null
+  const [choice, setChoice] = useState("");
+  const [details, setDetails] = useState("");
   const { error, done, run } = useAction(client, reload);
   if (!sub || sub.status === "CANCELLED") return null;
   const canEnd = config.cancelAtPeriodEnd && !sub.cancelAtPeriodEnd;
@@ -63,7 +93,8 @@ export function Cancel({ t, tenant, client, reload, config, date }) {
   const canResume = config.pause && sub.status === "PAUSED";
   if (!canEnd && !canNow && !canPause && !canResume && !done) return null;
   const cancel = async (atPeriodEnd) => {
-    const ok = await run(CANCEL, { subscriptionId: sub.id, atPeriodEnd }, "cancelSubscription",
+    const reason = reasonText(choice, details);
+    const ok = await run(CANCEL, { subscriptionId: sub.id, atPeriodEnd, reason }, "cancelSubscription",
       t("cancel.done", { date: date(sub.currentPeriodEnd) }));
     if (ok) setAsking(null);
   };
@@ -71,6 +102,7 @@ export function Cancel({ t, tenant, client, reload, config, date }) {
     ${asking
       ? html`<div class="confirm" role="group" aria-label=${t("cancel.title")}>
           <p>${asking === "end" ? t("cancel.question", { date: date(sub.currentPeriodEnd) }) : t("cancel.questionNow")}</p>
+          <${ReasonFields} t=${t} choice=${choice} setChoice=${setChoice} details=${details} setDetails=${setDetails} />
           <${Button} kind="danger" onClick=${() => cancel(asking === "end")}>
             ${asking === "end" ? t("cancel.confirm") : t("cancel.confirmNow")}<//>
           <${Button} onClick=${() => setAsking(null)}>${t("cancel.keep")}<//>
