@@ -1,7 +1,8 @@
 """The billing portal in Chromium, against `billing-gateway serve --demo`: a customer opens
 a portal link and, on the seed example's day 16, adds 5 seats seeing "$25.00 today" before
 confirming, is told who must go before seats can be cut, cancels at period end giving a
-reason (kept on the subscription) and prints an invoice; the page holds no API key, and a used link is refused."""
+reason (kept on the subscription) and prints an invoice; the page holds no API key, and a
+used link is refused."""
 
 from __future__ import annotations
 
@@ -115,7 +116,9 @@ async def test_a_customer_adds_seats_sees_who_must_go_cancels_and_prints_an_invo
     cancel = page.locator("#cancel")
     await cancel.get_by_role("button", name="Cancel at period end").click()
     await cancel.get_by_label("Why are you cancelling? (optional)").select_option(label="Too expensive")
-    await cancel.get_by_label("Anything else you would like to tell us?").fill("  We only need it in spring  ")
+    await cancel.get_by_label("Anything else you would like to tell us?").fill(
+        "  We only need it in spring  "
+    )
     await screenshot(page, "portal-cancel-reason")
     await cancel.get_by_role("button", name="Yes, cancel at the end of the period").click()
     await expect(page.locator("#plan")).to_contain_text("Cancels at the end of the period")
