@@ -1,7 +1,8 @@
 """The operator console in a real browser, on SQLite and PostgreSQL: an operator signs in
 with an ADMIN key, finds a tenant, corrects its billing address (and the change is owed
-to the payment provider through the outbox), reads an invoice with its lines, and
-redelivers a webhook; each page is screenshotted. Nothing is fetched beyond loopback."""
+to the payment provider through the outbox), reads an invoice with its lines, turns off
+plan changes in the billing portal, and redelivers a webhook; each page is screenshotted.
+Nothing is fetched beyond loopback."""
 
 from __future__ import annotations
 
@@ -30,6 +31,10 @@ TENANT_QUERY = """query CheckTenant($id: ID!) {
 }"""
 INVOICE_QUERY = """query CheckInvoice($id: ID!) {
   invoice(id: $id) { number lines { description amount { formatted } } }
+}"""
+PORTAL_QUERY = """query CheckPortal {
+  portalConfiguration { changePlan changeSeats cancelAtPeriodEnd cancelImmediately pause applyCoupons
+    manageMembers prorationBillingMode }
 }"""
 DELIVERIES_QUERY = """query CheckDeliveries($endpointId: ID!) {
   webhookDeliveries(endpointId: $endpointId) { edges { node { id attempts status } } }
@@ -135,6 +140,22 @@ async def visit_catalog(page: Page, shot: Shot) -> None:
     await shot(page, "console-catalog")
 
 
+async def turn_off_plan_changes_in_the_portal(page: Page, server: Server, shot: Shot) -> None:
+    before = gql(server, PORTAL_QUERY)["portalConfiguration"]
+    assert before["changePlan"] is True
+    await page.get_by_role("link", name="Billing portal").click()
+    await expect(page.get_by_role("heading", name="Billing portal settings", level=1)).to_be_visible()
+    switch = page.get_by_label("Switch to another plan")
+    await expect(switch).to_be_checked()
+    await switch.uncheck()
+    await page.get_by_role("button", name="Save").click()
+    await expect(page.get_by_text("Billing portal settings saved.")).to_be_visible()
+    await expect(switch).not_to_be_checked()
+    await shot(page, "console-portal-configuration")
+    after = gql(server, PORTAL_QUERY)["portalConfiguration"]
+    assert after == {**before, "changePlan": False}  # that one setting, and nothing else
+
+
 async def retry_provider_calls(page: Page, db_url: str, tenant_id: str, shot: Shot) -> None:
     failed = await settled_failures(db_url, tenant_id)
     assert failed >= 1  # the customer sync, at least
@@ -200,6 +221,7 @@ async def test_an_operator_signs_in_finds_a_tenant_fixes_its_address_reads_an_in
         await change_billing_address(page, server, db_url, tenant_id)
         await read_invoice(page, server, screenshot)
         await visit_catalog(page, screenshot)
+        await turn_off_plan_changes_in_the_portal(page, server, screenshot)
         await retry_provider_calls(page, db_url, tenant_id, screenshot)
         await redeliver(page, server, receiver, endpoint_id, screenshot)
         await switch_to_japanese_and_sign_out(page, screenshot)

@@ -73,6 +73,8 @@ def test_the_operations_the_console_needs_are_all_there() -> None:
         "ConsoleWebhookEndpoints",
         "ConsoleWebhookDeliveries",
         "ConsoleRedeliverWebhook",
+        "ConsolePortalConfiguration",
+        "ConsoleUpdatePortalConfiguration",
     }
     names = {parse(text).definitions[0].name.value for text in console_documents().values()}  # type: ignore[attr-defined]  # reason: every definition is an operation (asserted above)
     assert wanted <= names

@@ -1,6 +1,6 @@
 // The operator console: sign-in with an ADMIN key, a top bar with the sections and the
 // language, and hash routes (#/tenants, #/tenants/<id>, #/tenants/<id>/invoices/<id>, #/catalog,
-// #/provider-errors, #/webhooks, #/webhooks/<endpoint id>).
+// #/provider-errors, #/webhooks, #/webhooks/<endpoint id>, #/portal-configuration).
 
 import { html, render, useEffect, useState } from "/assets/vendor/htm@3.1.1/preact/standalone.module.js";
 import { LANGUAGES } from "/assets/shared/i18n.js";
@@ -9,6 +9,7 @@ import { api, href, i18n, onKeyRefused, routeParts, session, t } from "./context
 import { SIGN_IN_CHECK } from "./operations.js";
 import { CatalogPage } from "./pages/catalog.js";
 import { InvoicePage } from "./pages/invoice.js";
+import { PortalConfigurationPage } from "./pages/portal-configuration.js";
 import { ProviderErrorsPage } from "./pages/provider-errors.js";
 import { TenantPage } from "./pages/tenant.js";
 import { TenantsPage } from "./pages/tenants.js";
@@ -19,6 +20,7 @@ const SECTIONS = [
   ["catalog", "nav.catalog"],
   ["provider-errors", "nav.providerErrors"],
   ["webhooks", "nav.webhooks"],
+  ["portal-configuration", "nav.portalConfiguration"],
 ];
 
 /** Ask for something only ADMIN keys may read: FORBIDDEN means a TENANT or PARTNER key. */
@@ -125,6 +127,7 @@ function Page({ parts }) {
   if (section === "provider-errors") return html`<${ProviderErrorsPage} />`;
   if (section === "webhooks" && id) return html`<${EndpointPage} endpointId=${id} />`;
   if (section === "webhooks") return html`<${WebhooksPage} />`;
+  if (section === "portal-configuration") return html`<${PortalConfigurationPage} />`;
   return html`<${TenantsPage} />`;
 }
 

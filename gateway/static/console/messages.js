@@ -9,6 +9,7 @@ const en = {
   "nav.catalog": "Catalog",
   "nav.providerErrors": "Provider errors",
   "nav.webhooks": "Webhooks",
+  "nav.portalConfiguration": "Billing portal",
   "lang.label": "Language",
   "signin.title": "Sign in to the operator console",
   "signin.intro": "Paste an ADMIN API key. It is kept in this browser tab only, and forgotten when the tab closes.",
@@ -160,6 +161,19 @@ const en = {
   "webhooks.noAnswer": "no answer",
   "webhooks.open": "Open",
   "webhooks.openLabel": "Open the delivery log of {url}",
+  "portalConfig.title": "Billing portal settings",
+  "portalConfig.intro": "What customers may change themselves in the billing portal. The portal hides what is off and the API refuses it (PORTAL_ACTION_NOT_ALLOWED); customers can always see their billing.",
+  "portalConfig.section": "Self-service",
+  "portalConfig.permissions": "Customers may",
+  "portalConfig.changePlan": "Switch to another plan",
+  "portalConfig.changeSeats": "Change seat and add-on quantities",
+  "portalConfig.cancelAtPeriodEnd": "Cancel at the end of the period",
+  "portalConfig.cancelImmediately": "Cancel immediately",
+  "portalConfig.pause": "Pause and resume",
+  "portalConfig.applyCoupons": "Apply coupons",
+  "portalConfig.manageMembers": "Invite and remove members",
+  "portalConfig.prorationBillingMode": "How portal plan changes are billed",
+  "portalConfig.saved": "Billing portal settings saved.",
 };
 
 const ja = {
@@ -170,6 +184,7 @@ const ja = {
   "nav.catalog": "カタログ",
   "nav.providerErrors": "決済プロバイダーのエラー",
   "nav.webhooks": "Webhook",
+  "nav.portalConfiguration": "請求ポータル",
   "lang.label": "言語",
   "signin.title": "オペレーターコンソールにサインイン",
   "signin.intro": "ADMIN API キーを貼り付けてください。キーはこのタブにだけ保存され、タブを閉じると消えます。",
@@ -320,6 +335,19 @@ const ja = {
   "webhooks.noAnswer": "応答なし",
   "webhooks.open": "開く",
   "webhooks.openLabel": "{url} の配信ログを開く",
+  "portalConfig.title": "請求ポータルの設定",
+  "portalConfig.intro": "顧客が請求ポータルで自分で変更できることです。オフにした操作はポータルに表示されず、API も拒否します（PORTAL_ACTION_NOT_ALLOWED）。請求内容の閲覧はいつでもできます。",
+  "portalConfig.section": "セルフサービス",
+  "portalConfig.permissions": "顧客ができること",
+  "portalConfig.changePlan": "別のプランへの変更",
+  "portalConfig.changeSeats": "シート数・アドオン数の変更",
+  "portalConfig.cancelAtPeriodEnd": "期間終了時の解約",
+  "portalConfig.cancelImmediately": "即時解約",
+  "portalConfig.pause": "一時停止と再開",
+  "portalConfig.applyCoupons": "クーポンの適用",
+  "portalConfig.manageMembers": "メンバーの招待と削除",
+  "portalConfig.prorationBillingMode": "ポータルでのプラン変更の請求方法",
+  "portalConfig.saved": "請求ポータルの設定を保存しました。",
 };
 
 // Labels for the API's enum values, the same in every page.
@@ -329,6 +357,8 @@ const enumsEn = {
   UNPAID: "Unpaid", PAUSED: "Paused", CANCELLED: "Cancelled", DRAFT: "Draft", OPEN: "Open", PAID: "Paid",
   VOID: "Void", UNCOLLECTIBLE: "Uncollectible", PENDING: "Pending", SUCCEEDED: "Succeeded", FAILED: "Failed",
   MONTH: "Monthly", YEAR: "Yearly", FULL: "Full", VIEWER: "Viewer", GUEST: "Guest", REMOVED: "Removed",
+  PRORATED_IMMEDIATELY: "Prorated, billed now", DIFFERENCE_IMMEDIATELY: "Price difference, billed now",
+  FULL_IMMEDIATELY: "Full new price, billed now", DO_NOT_BILL: "Not billed",
 };
 const enumsJa = {
   SELF_SERVE: "セルフサーブ", SALES_LED: "営業主導", CHARGE_AUTOMATICALLY: "自動引き落とし",
@@ -336,7 +366,8 @@ const enumsJa = {
   UNPAID: "未払い", PAUSED: "一時停止", CANCELLED: "解約済み", DRAFT: "下書き", OPEN: "未払い（発行済み）",
   PAID: "支払済み", VOID: "無効", UNCOLLECTIBLE: "回収不能", PENDING: "保留中", SUCCEEDED: "成功",
   FAILED: "失敗", MONTH: "月次", YEAR: "年次", FULL: "フル", VIEWER: "閲覧者", GUEST: "ゲスト",
-  REMOVED: "削除済み",
+  REMOVED: "削除済み", PRORATED_IMMEDIATELY: "日割りで今すぐ請求", DIFFERENCE_IMMEDIATELY: "差額を今すぐ請求",
+  FULL_IMMEDIATELY: "新しい価格の全額を今すぐ請求", DO_NOT_BILL: "請求しない",
 };
 for (const [k, v] of Object.entries(enumsEn)) en[`enum.${k}`] = v;
 for (const [k, v] of Object.entries(enumsJa)) ja[`enum.${k}`] = v;

@@ -133,3 +133,22 @@ export const REDELIVER_WEBHOOK = `mutation ConsoleRedeliverWebhook($deliveryId: 
     ... on Error { code message }
   }
 }`;
+
+export const PORTAL_CONFIGURATION = `query ConsolePortalConfiguration {
+  portalConfiguration {
+    changePlan changeSeats cancelAtPeriodEnd cancelImmediately pause applyCoupons manageMembers
+    prorationBillingMode
+  }
+}`;
+
+export const UPDATE_PORTAL_CONFIGURATION = `mutation ConsoleUpdatePortalConfiguration($input: PortalConfigurationInput!) {
+  updatePortalConfiguration(input: $input) {
+    __typename
+    ... on PortalConfiguration {
+      changePlan changeSeats cancelAtPeriodEnd cancelImmediately pause applyCoupons manageMembers
+      prorationBillingMode
+    }
+    ... on ValidationError { field problems { field message } }
+    ... on Error { code message }
+  }
+}`;
