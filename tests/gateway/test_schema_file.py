@@ -80,10 +80,11 @@ def test_api_md_operations_keep_their_names_and_types() -> None:
             "previewChangePlan",
         ): "previewChangePlan(input: ChangePlanInput!): PreviewChangePlanResult!",
         ("Mutation", "changePlan"): "changePlan(input: ChangePlanInput!): ChangePlanResult!",
-        (
-            "Mutation",
-            "cancelSubscription",
-        ): "cancelSubscription(subscriptionId: ID!, atPeriodEnd: Boolean!): CancelSubscriptionResult!",
+        # API.md's arguments unchanged, plus an optional reason (issue 22): existing calls still valid.
+        ("Mutation", "cancelSubscription"): (
+            "cancelSubscription(subscriptionId: ID!, atPeriodEnd: Boolean!, reason: String): "
+            "CancelSubscriptionResult!"
+        ),
         ("Query", "invoice"): "invoice(id: ID!): Invoice",
         ("Tenant", "creditBalance"): "creditBalance: Money!",
         ("Tenant", "invoices"): "invoices(first: Int, after: String): InvoiceConnection!",
