@@ -8,22 +8,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
-
 from models.kernel.enums import MemberStatus, SeatType, SubscriptionStatus
 from models.kernel.errors import SubscriptionNotActive, ValidationFailed
 from models.kernel.ids import new_id
+from models.members.due import due_elsewhere, due_on_subscription
 from models.members.inputs import MemberInvite
 from models.platform import audit, locks
 from models.platform.access import Principal, require_tenant, require_visible
 from models.platform.clocks import tenant_clock
 from models.platform.deps import Deps
 from models.seats.changes import seats_changed
-from models.seats.queries import seats_in_use
+from models.seats.queries import admit, seats_in_use
 from models.seats.rules import check_seat_free
 from models.subscriptions.queries import seat_totals_of
 from models.subscriptions.timeline import renew_first
-from models.tables import MemberRow, TenantRow
+from models.tables import MemberRow, SubscriptionRow, TenantRow
 
 
 def _member_state(member: MemberRow) -> dict[str, Any]:
@@ -34,51 +33,66 @@ def _seats(seat_type: SeatType, total: int, used: int) -> dict[str, Any]:
     return {"seatType": seat_type.value, "total": total, "used": used}
 
 
+def _check_active(tenant: TenantRow, subscription: SubscriptionRow | None) -> SubscriptionRow:
+    if subscription is None or subscription.status is SubscriptionStatus.CANCELLED:
+        raise SubscriptionNotActive(
+            f"Tenant {tenant.id!r} has no active subscription, so it has no seats; subscribe first."
+        )
+    if subscription.status in (SubscriptionStatus.UNPAID, SubscriptionStatus.PAUSED):
+        # Its seats and members are kept, but no one new joins an account that is not paying.
+        raise SubscriptionNotActive(
+            f"Subscription {subscription.id!r} is {subscription.status.value}: no one can be invited "
+            "until "
+            + (
+                "what is overdue is paid."
+                if subscription.status is SubscriptionStatus.UNPAID
+                else "it resumes (resumeSubscription)."
+            )
+        )
+    return subscription
+
+
 async def invite_member(deps: Deps, actor: Principal, spec: MemberInvite) -> MemberRow:
+    """Under the locks: the tenant, its subscription, then one statement that counts the
+    seats and inserts the member (``seats.queries.admit``), then the audit entry and the
+    event. What the tenant's clock has made due is applied first (``renew_first``), only
+    when something is: the subscription's own moments are read from its locked row, the
+    invoices' and credit grants' ride along in the admitting statement, which then
+    inserts nothing."""
     require_tenant(actor, spec.tenant_id)
     email = spec.email.lower()
     async with deps.store.transaction() as session:
         tenant = await locks.tenant(session, spec.tenant_id)
         subscription = await locks.live_subscription(session, tenant.id)
-        now = await renew_first(session, deps, tenant, subscription)
-        if subscription is None or subscription.status is SubscriptionStatus.CANCELLED:
-            raise SubscriptionNotActive(
-                f"Tenant {tenant.id!r} has no active subscription, so it has no seats; subscribe first."
+        now = (await tenant_clock(session, deps, tenant)).now()
+        caught_up = subscription is not None and due_on_subscription(subscription, now)
+        if caught_up:
+            now = await renew_first(session, deps, tenant, subscription)
+            await session.flush()
+        while True:
+            subscription = _check_active(tenant, subscription)
+            values = {
+                "id": new_id("mem"),
+                "tenant_id": tenant.id,
+                "email": email,
+                "seat_type": spec.seat_type,
+                "status": MemberStatus.ACTIVE,
+                "invited_by": actor.api_key_id,
+                "created_at": now,
+            }
+            unless = None if caught_up else due_elsewhere(tenant.id, now)
+            admission = await admit(session, values, subscription.id, subscription.plan_id, unless)
+            if not admission.held_back:
+                break
+            now, caught_up = await renew_first(session, deps, tenant, subscription), True
+            await session.flush()
+        if admission.taken is not None:
+            raise ValidationFailed(
+                "input.email", f"{email} is already a member of this team ({admission.taken})"
             )
-        if subscription.status in (SubscriptionStatus.UNPAID, SubscriptionStatus.PAUSED):
-            # Its seats and members are kept, but no one new joins an account that is not paying.
-            raise SubscriptionNotActive(
-                f"Subscription {subscription.id!r} is {subscription.status.value}: no one can be invited "
-                "until "
-                + (
-                    "what is overdue is paid."
-                    if subscription.status is SubscriptionStatus.UNPAID
-                    else "it resumes (resumeSubscription)."
-                )
-            )
-        taken = await session.scalar(
-            select(MemberRow.id).where(
-                MemberRow.tenant_id == tenant.id,
-                MemberRow.email == email,
-                MemberRow.status == MemberStatus.ACTIVE,
-            )
-        )
-        if taken is not None:
-            raise ValidationFailed("input.email", f"{email} is already a member of this team ({taken})")
-        totals = await seat_totals_of(session, subscription)
-        total = totals[spec.seat_type]
-        (used_by_type,) = await seats_in_use(session, [tenant.id])
-        used = used_by_type.get(spec.seat_type, 0)
+        total, used = admission.totals[spec.seat_type], admission.used.get(spec.seat_type, 0)
         check_seat_free(spec.seat_type, total, used)
-        member = MemberRow(
-            id=new_id("mem"),
-            tenant_id=tenant.id,
-            email=email,
-            seat_type=spec.seat_type,
-            invited_by=actor.api_key_id,
-            created_at=now,
-        )
-        session.add(member)
+        member = MemberRow(**values)
         audit.record(
             session,
             actor,
@@ -94,8 +108,8 @@ async def invite_member(deps: Deps, actor: Principal, spec: MemberInvite) -> Mem
             deps,
             tenant.id,
             "member.invited",
-            totals,
-            {**used_by_type, spec.seat_type: used + 1},
+            admission.totals,
+            {**admission.used, spec.seat_type: used + 1},
             now,
             member.id,
         )
