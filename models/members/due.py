@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, exists, or_
+from sqlalchemy import Boolean, ColumnElement, String, and_, bindparam, exists, or_
 
 from models.kernel.enums import InvoiceStatus, SubscriptionStatus
 from models.subscriptions.rules import is_due
-from models.tables import CreditGrantRow, InvoiceRow, SubscriptionRow
+from models.tables import CreditGrantRow, InvoiceRow, SubscriptionRow, UTCDateTime
 
 
 def due_on_subscription(subscription: SubscriptionRow, now: datetime) -> bool:
@@ -30,9 +30,10 @@ def due_on_subscription(subscription: SubscriptionRow, now: datetime) -> bool:
     return any(at is not None and at <= now for at in moments)
 
 
-def due_elsewhere(tenant_id: str, now: datetime) -> ColumnElement[bool]:
-    """True in SQL when an invoice has come due unpaid, a failed charge's retry, or a credit
-    grant's expiry has come by ``now`` for the tenant."""
+def due_elsewhere() -> ColumnElement[bool]:
+    """True in SQL when ``:look`` and an invoice has come due unpaid, a failed charge's
+    retry, or a credit grant's expiry has come by ``:now`` for the tenant ``:tenant_id``."""
+    tenant_id, now = bindparam("tenant_id", type_=String), bindparam("now", type_=UTCDateTime)
     overdue = exists().where(
         InvoiceRow.tenant_id == tenant_id,
         InvoiceRow.status == InvoiceStatus.OPEN,
@@ -47,4 +48,4 @@ def due_elsewhere(tenant_id: str, now: datetime) -> ColumnElement[bool]:
         CreditGrantRow.expired_at.is_(None),
         CreditGrantRow.expires_at <= now,
     )
-    return or_(overdue, retry, expiring)
+    return and_(bindparam("look", type_=Boolean), or_(overdue, retry, expiring))

@@ -6,7 +6,10 @@ admit exactly k. A period that ended renews first, as the worker would."""
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
+
+from sqlalchemy import CompoundSelect
 
 from models.kernel.enums import MemberStatus, SeatType, SubscriptionStatus
 from models.kernel.errors import SubscriptionNotActive, ValidationFailed
@@ -18,7 +21,7 @@ from models.platform.access import Principal, require_tenant, require_visible
 from models.platform.clocks import tenant_clock
 from models.platform.deps import Deps
 from models.seats.changes import seats_changed
-from models.seats.queries import admit, seats_in_use
+from models.seats.queries import admission, admit, seats_in_use
 from models.seats.rules import check_seat_free
 from models.subscriptions.queries import seat_totals_of
 from models.subscriptions.timeline import renew_first
@@ -31,6 +34,13 @@ def _member_state(member: MemberRow) -> dict[str, Any]:
 
 def _seats(seat_type: SeatType, total: int, used: int) -> dict[str, Any]:
     return {"seatType": seat_type.value, "total": total, "used": used}
+
+
+@cache
+def _admission(dialect: str) -> CompoundSelect:
+    """The admitting statement (``seats.queries.admission``), held back when the tenant's
+    clock has made an invoice's or a credit grant's moment due (``due_elsewhere``)."""
+    return admission(due_elsewhere(), postgresql=dialect == "postgresql")
 
 
 def _check_active(tenant: TenantRow, subscription: SubscriptionRow | None) -> SubscriptionRow:
@@ -61,6 +71,15 @@ async def invite_member(deps: Deps, actor: Principal, spec: MemberInvite) -> Mem
     inserts nothing."""
     require_tenant(actor, spec.tenant_id)
     email = spec.email.lower()
+    member_values = {
+        "id": new_id("mem"),
+        "tenant_id": spec.tenant_id,
+        "email": email,
+        "seat_type": spec.seat_type,
+        "status": MemberStatus.ACTIVE,
+        "invited_by": actor.api_key_id,
+    }
+    statement = _admission(deps.store.dialect)  # built once per process, before any lock
     async with deps.store.transaction() as session:
         tenant = await locks.tenant(session, spec.tenant_id)
         subscription = await locks.live_subscription(session, tenant.id)
@@ -71,17 +90,9 @@ async def invite_member(deps: Deps, actor: Principal, spec: MemberInvite) -> Mem
             await session.flush()
         while True:
             subscription = _check_active(tenant, subscription)
-            values = {
-                "id": new_id("mem"),
-                "tenant_id": tenant.id,
-                "email": email,
-                "seat_type": spec.seat_type,
-                "status": MemberStatus.ACTIVE,
-                "invited_by": actor.api_key_id,
-                "created_at": now,
-            }
-            unless = None if caught_up else due_elsewhere(tenant.id, now)
-            admission = await admit(session, values, subscription.id, subscription.plan_id, unless)
+            values = {**member_values, "created_at": now}
+            params = {**values, "subscription_id": subscription.id, "plan_id": subscription.plan_id}
+            admission = await admit(session, statement, {**params, "now": now, "look": not caught_up})
             if not admission.held_back:
                 break
             now, caught_up = await renew_first(session, deps, tenant, subscription), True

@@ -10,17 +10,19 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    CompoundSelect,
     Integer,
     String,
+    bindparam,
+    case,
     exists,
-    false,
     func,
     insert,
-    literal,
+    literal_column,
     select,
     type_coerce,
+    union_all,
 )
-from sqlalchemy import union_all as union_all_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.kernel.enums import MemberStatus, SeatType
@@ -80,90 +82,96 @@ async def check_members_fit(
 
 @dataclass(frozen=True, slots=True)
 class Admission:
-    """What ``admit`` found, in the statement that inserted (or not) the member."""
+    """What an admission statement found, in the statement that inserted (or not) the member."""
 
     inserted: bool
     taken: str | None  # the id of the active member already holding the email
     totals: dict[SeatType, int]
-    used: dict[SeatType, int]  # before the insert
-    held_back: bool  # the caller's ``unless`` held: nothing was inserted
+    used: dict[SeatType, int]  # before the insert, the seat types some member holds
+    held_back: bool  # the statement's ``unless`` held: nothing was inserted
+
+
+# A member's values, as the admission statements bind them.
+MEMBER_VALUES = ("id", "tenant_id", "email", "seat_type", "status", "invited_by", "created_at")
+_m, _sa, _a, _p = (t.__table__.c for t in (MemberRow, SubscriptionAddonRow, AddonRow, PlanRow))
+_ZERO = literal_column("0", Integer)
+_INSERT = insert(MemberRow.__table__)
 
 
 def _tag(kind: str) -> ColumnElement[str]:
-    return literal(kind, String)
+    return literal_column(f"'{kind}'", String)
 
 
-def _facts(
-    member: Mapping[str, Any], subscription_id: str, plan_id: str, unless: ColumnElement[bool]
-) -> list[Any]:
+def _bind(name: str) -> Any:
+    return bindparam(name, type_=_m[name].type)
+
+
+def _active() -> ColumnElement[bool]:
+    return (_m.tenant_id == _bind("tenant_id")) & (_m.status == MemberStatus.ACTIVE)
+
+
+def _addon_seats(*columns: Any) -> Any:
+    """``columns`` over the subscription's add-ons that give seats."""
+    return (
+        select(*columns)
+        .join_from(SubscriptionAddonRow.__table__, AddonRow.__table__, _a.id == _sa.addon_id)
+        .where(_sa.subscription_id == bindparam("subscription_id"), _a.seat_type.is_not(None))
+    )
+
+
+def _facts(unless: ColumnElement[bool]) -> list[Any]:
     """Rows (kind, key, n): active members per seat type ("used"), seats bought per type
-    ("held": the plan's included FULL seats, each seat add-on's units), the member
-    already holding the email ("taken"), and whether ``unless`` holds ("held_back")."""
-    m, sa, a = MemberRow.__table__.c, SubscriptionAddonRow.__table__.c, AddonRow.__table__.c
-    tenant_id = member["tenant_id"]
-    active = (m.tenant_id == tenant_id) & (m.status == MemberStatus.ACTIVE)
+    ("held": the plan's included FULL seats, its seat add-ons' units), the member already
+    holding the email ("taken"), and whether ``unless`` holds ("held_back")."""
+    units = func.sum(_sa.quantity * _a.seats_per_unit)
     return [
-        select(_tag("used"), type_coerce(m.seat_type, String), func.count())
-        .where(active)
-        .group_by(m.seat_type),
-        select(_tag("held"), _tag(SeatType.FULL.value), PlanRow.__table__.c.included_seats).where(
-            PlanRow.__table__.c.id == plan_id
+        select(_tag("used"), type_coerce(_m.seat_type, String), func.count())
+        .where(_active())
+        .group_by(_m.seat_type),
+        select(_tag("held"), _tag(SeatType.FULL.value), _p.included_seats).where(
+            _p.id == bindparam("plan_id")
         ),
-        select(_tag("held"), type_coerce(a.seat_type, String), func.sum(sa.quantity * a.seats_per_unit))
-        .join_from(SubscriptionAddonRow.__table__, AddonRow.__table__, a.id == sa.addon_id)
-        .where(sa.subscription_id == subscription_id, a.seat_type.is_not(None))
-        .group_by(a.seat_type),
-        select(_tag("taken"), m.id, literal(0, Integer)).where(active, m.email == member["email"]),
-        select(_tag("held_back"), _tag(""), literal(0, Integer)).where(unless),
+        _addon_seats(_tag("held"), type_coerce(_a.seat_type, String), units).group_by(_a.seat_type),
+        select(_tag("taken"), _m.id, _ZERO).where(_active(), _m.email == _bind("email")),
+        select(_tag("held_back"), _tag(""), _ZERO).where(unless),
     ]
 
 
-def _guarded_insert(
-    member: Mapping[str, Any], subscription_id: str, plan_id: str, unless: ColumnElement[bool]
-) -> Any:
-    """INSERT the member ... WHERE a seat of its type is free, the email holds none, and
-    ``unless`` does not hold, RETURNING its id: the check and the insert as one statement."""
-    m, sa, a = MemberRow.__table__.c, SubscriptionAddonRow.__table__.c, AddonRow.__table__.c
-    tenant_id, seat_type = member["tenant_id"], member["seat_type"]
-    active = (m.tenant_id == tenant_id) & (m.status == MemberStatus.ACTIVE)
-    used = select(func.count()).where(active, m.seat_type == seat_type).scalar_subquery()
-    bought = func.coalesce(
-        select(func.sum(sa.quantity * a.seats_per_unit))
-        .join_from(SubscriptionAddonRow.__table__, AddonRow.__table__, a.id == sa.addon_id)
-        .where(sa.subscription_id == subscription_id, a.seat_type == seat_type)
-        .scalar_subquery(),
-        0,
+def _guarded_insert(unless: ColumnElement[bool]) -> Any:
+    """INSERT the member ... WHERE a seat of its type is free, its email holds none and
+    ``unless`` does not hold, RETURNING its id: the check and the insert in one statement."""
+    seat_type = _bind("seat_type")
+    used = select(func.count()).where(_active(), _m.seat_type == seat_type).scalar_subquery()
+    bought = _addon_seats(func.coalesce(func.sum(_sa.quantity * _a.seats_per_unit), 0))
+    bought = bought.where(_a.seat_type == seat_type)
+    included = select(_p.included_seats).where(_p.id == bindparam("plan_id")).scalar_subquery()
+    total = bought.scalar_subquery() + case((seat_type == SeatType.FULL, included), else_=0)
+    values = select(*(_bind(c) for c in MEMBER_VALUES)).where(
+        used < total, ~exists().where(_active(), _m.email == _bind("email")), ~unless
     )
-    if seat_type is SeatType.FULL:
-        included = select(PlanRow.__table__.c.included_seats).where(PlanRow.__table__.c.id == plan_id)
-        bought = bought + included.scalar_subquery()
-    columns = list(member)
-    values = select(*(literal(member[c], m[c].type) for c in columns)).where(
-        used < bought, ~exists().where(active, m.email == member["email"]), ~unless
-    )
-    return insert(MemberRow.__table__).from_select(columns, values).returning(m.id)
+    return insert(MemberRow.__table__).from_select(list(MEMBER_VALUES), values).returning(_m.id)
 
 
-async def admit(
-    session: AsyncSession,
-    member: Mapping[str, Any],
-    subscription_id: str,
-    plan_id: str,
-    unless: ColumnElement[bool] | None = None,
-) -> Admission:
-    """Insert ``member`` (a ``members`` row's values, status ACTIVE) if a seat of its type
-    is free and its email holds none, unless ``unless`` holds; with what was counted.
-    The caller holds the tenant's and the subscription's locks (PostgreSQL) or the write
-    lock (SQLite). On PostgreSQL the count, the checks and the insert are one statement;
-    on SQLite the insert follows the count in the same write transaction."""
-    unless = false() if unless is None else unless
-    facts = _facts(member, subscription_id, plan_id, unless)
-    postgres = session.bind.dialect.name == "postgresql"
-    if postgres:
-        inserted = _guarded_insert(member, subscription_id, plan_id, unless).cte("inserted")
-        facts.append(select(_tag("inserted"), inserted.c.id, literal(0, Integer)))
-    rows = (await session.execute(union_all_(*facts))).all()
-    totals, used = dict.fromkeys(SeatType, 0), dict.fromkeys(SeatType, 0)
+def admission(unless: ColumnElement[bool], *, postgresql: bool) -> CompoundSelect:
+    """The statement admitting a member, built once per process: it binds the member's
+    ``MEMBER_VALUES``, ``subscription_id``, ``plan_id`` and whatever ``unless`` (true: hold
+    the member back, e.g. something else must happen first) binds. On PostgreSQL it
+    counts, checks and inserts in one statement (the insert, a CTE, sees what the counts
+    saw); on SQLite it counts, and ``admit`` inserts next in the same write transaction."""
+    facts = _facts(unless)
+    if postgresql:
+        inserted = _guarded_insert(unless).cte("inserted")
+        facts.append(select(_tag("inserted"), inserted.c.id, _ZERO))
+    return union_all(*facts)
+
+
+async def admit(session: AsyncSession, statement: CompoundSelect, params: Mapping[str, Any]) -> Admission:
+    """Run an ``admission`` statement: insert the member (``params``, status ACTIVE) if a
+    seat of its type is free and its email holds none, unless its ``unless`` holds; with
+    what was counted. The caller holds the tenant's and the subscription's locks
+    (PostgreSQL) or the write lock (SQLite)."""
+    rows = (await session.execute(statement, params)).all()
+    totals, used = dict.fromkeys(SeatType, 0), {}
     taken, held_back, inserted_id = None, False, None
     for kind, key, n in rows:
         if kind == "used":
@@ -176,10 +184,11 @@ async def admit(
             held_back = True
         else:
             inserted_id = key
-    seat_type = SeatType(member["seat_type"])
-    free = taken is None and not held_back and used[seat_type] < totals[seat_type]
-    if postgres and (inserted_id is not None) != free:
-        raise RuntimeError(f"seat check and insert disagree for {member['id']}: {rows}")
-    if free and not postgres:
-        await session.execute(insert(MemberRow.__table__).values(**member))
-    return Admission(free, taken, totals, {t: n for t, n in used.items() if n}, held_back)
+    seat_type = SeatType(params["seat_type"])
+    free = taken is None and not held_back and used.get(seat_type, 0) < totals[seat_type]
+    if session.bind.dialect.name == "postgresql":
+        if (inserted_id is not None) != free:
+            raise RuntimeError(f"the seat check and the insert disagree for {params['id']}: {rows}")
+    elif free:
+        await session.execute(_INSERT, [{c: params[c] for c in MEMBER_VALUES}])
+    return Admission(free, taken, totals, used, held_back)
