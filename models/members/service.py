@@ -6,6 +6,7 @@ admit exactly k. A period that ended renews first, as the worker would."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import cache
 from typing import Any
 
@@ -25,7 +26,7 @@ from models.seats.queries import admission, admit, seats_in_use
 from models.seats.rules import check_seat_free
 from models.subscriptions.queries import seat_totals_of
 from models.subscriptions.timeline import renew_first
-from models.tables import MemberRow, SubscriptionRow, TenantRow
+from models.tables import MemberRow, TenantRow
 
 
 def _member_state(member: MemberRow) -> dict[str, Any]:
@@ -43,10 +44,18 @@ def _admission(dialect: str) -> CompoundSelect:
     return admission(due_elsewhere(), postgresql=dialect == "postgresql")
 
 
-def _check_active(tenant: TenantRow, subscription: SubscriptionRow | None) -> SubscriptionRow:
+def _now(deps: Deps, subscription: Any) -> datetime:
+    """The tenant's now (``clocks.clock_for_tenant``) from its live subscription's light row."""
+    if subscription is None or subscription.test_clock_id is None:
+        return deps.clock.now()
+    return subscription.frozen_time
+
+
+def _check_active(tenant_id: str, subscription: Any) -> Any:
+    """The live subscription (a light row or a ``SubscriptionRow``), if it takes new members."""
     if subscription is None or subscription.status is SubscriptionStatus.CANCELLED:
         raise SubscriptionNotActive(
-            f"Tenant {tenant.id!r} has no active subscription, so it has no seats; subscribe first."
+            f"Tenant {tenant_id!r} has no active subscription, so it has no seats; subscribe first."
         )
     if subscription.status in (SubscriptionStatus.UNPAID, SubscriptionStatus.PAUSED):
         # Its seats and members are kept, but no one new joins an account that is not paying.
@@ -81,22 +90,22 @@ async def invite_member(deps: Deps, actor: Principal, spec: MemberInvite) -> Mem
     }
     statement = _admission(deps.store.dialect)  # built once per process, before any lock
     async with deps.store.transaction() as session:
-        tenant = await locks.tenant(session, spec.tenant_id)
-        subscription = await locks.live_subscription(session, tenant.id)
-        now = (await tenant_clock(session, deps, tenant)).now()
+        subscription: Any = await locks.tenant_and_live_subscription_rows(session, spec.tenant_id)
+        now = _now(deps, subscription)
         caught_up = subscription is not None and due_on_subscription(subscription, now)
-        if caught_up:
-            now = await renew_first(session, deps, tenant, subscription)
-            await session.flush()
         while True:
-            subscription = _check_active(tenant, subscription)
+            if caught_up:  # the slow path, as every other change takes it
+                tenant = await locks.tenant(session, spec.tenant_id)
+                subscription = await locks.live_subscription(session, tenant.id)
+                now = await renew_first(session, deps, tenant, subscription)
+                await session.flush()
+            subscription = _check_active(spec.tenant_id, subscription)
             values = {**member_values, "created_at": now}
             params = {**values, "subscription_id": subscription.id, "plan_id": subscription.plan_id}
             admission = await admit(session, statement, {**params, "now": now, "look": not caught_up})
             if not admission.held_back:
                 break
-            now, caught_up = await renew_first(session, deps, tenant, subscription), True
-            await session.flush()
+            caught_up = True
         if admission.taken is not None:
             raise ValidationFailed(
                 "input.email", f"{email} is already a member of this team ({admission.taken})"
@@ -107,7 +116,7 @@ async def invite_member(deps: Deps, actor: Principal, spec: MemberInvite) -> Mem
         audit.record(
             session,
             actor,
-            tenant_id=tenant.id,
+            tenant_id=member.tenant_id,
             action="member.invited",
             subject_id=member.id,
             before={"member": None, "seats": _seats(spec.seat_type, total, used)},
@@ -117,7 +126,7 @@ async def invite_member(deps: Deps, actor: Principal, spec: MemberInvite) -> Mem
         seats_changed(
             session,
             deps,
-            tenant.id,
+            member.tenant_id,
             "member.invited",
             admission.totals,
             {**admission.used, spec.seat_type: used + 1},

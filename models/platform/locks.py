@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import Row, bindparam, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.kernel.enums import SubscriptionStatus
@@ -101,6 +101,44 @@ async def live_subscription(session: AsyncSession, tenant_id: str) -> Subscripti
         .execution_options(populate_existing=True)
     )
     return await session.scalar(query)
+
+
+_t, _s, _c = TenantRow.__table__.c, SubscriptionRow.__table__.c, TestClockRow.__table__.c
+_TENANT_ONLY = select(_t.id).where(_t.id == bindparam("tenant_id")).with_for_update(**ROW_LOCK)
+# The live subscription's columns a seat change decides by, with its tenant's test clock's
+# frozen time (NULL: the tenant lives on the process clock).
+_SUBSCRIPTION_ONLY = (
+    select(
+        _s.id,
+        _s.plan_id,
+        _s.status,
+        _s.current_period_end,
+        _s.trial_end,
+        _t.test_clock_id,
+        _s.trial_reminder_at,
+        _s.resumes_at,
+        _s.grace_ends_at,
+        _c.frozen_time,
+    )
+    .join_from(SubscriptionRow.__table__, TenantRow.__table__, _t.id == _s.tenant_id)
+    .outerjoin(TestClockRow.__table__, _c.id == _t.test_clock_id)
+    .where(_s.tenant_id == bindparam("tenant_id"), _s.status != SubscriptionStatus.CANCELLED)
+)
+_SUBSCRIPTION_LOCKED = _SUBSCRIPTION_ONLY.with_for_update(of=SubscriptionRow.__table__, **ROW_LOCK)
+
+
+async def tenant_and_live_subscription_rows(session: AsyncSession, tenant_id: str) -> Row[Any] | None:
+    """``tenant`` then ``live_subscription`` as light rows, without loading either into the
+    session: the subscription's columns in ``_SUBSCRIPTION_ONLY`` (None: no live one).
+    On PostgreSQL two statements (the order above); on SQLite one, under the write lock."""
+    params = {"tenant_id": tenant_id}
+    postgres = session.bind.dialect.name == "postgresql"
+    if postgres and (await session.execute(_TENANT_ONLY, params)).first() is None:
+        raise NotFound("Tenant", tenant_id)
+    found = (await session.execute(_SUBSCRIPTION_LOCKED if postgres else _SUBSCRIPTION_ONLY, params)).first()
+    if found is None and not postgres and (await session.execute(_TENANT_ONLY, params)).first() is None:
+        raise NotFound("Tenant", tenant_id)
+    return found
 
 
 async def member(session: AsyncSession, member_id: str) -> MemberRow | None:
