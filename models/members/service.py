@@ -6,7 +6,6 @@ admit exactly k. A period that ended renews first, as the worker would."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from functools import cache
 from typing import Any
 
@@ -42,13 +41,6 @@ def _admission(dialect: str) -> CompoundSelect:
     """The admitting statement (``seats.queries.admission``), held back when the tenant's
     clock has made an invoice's or a credit grant's moment due (``due_elsewhere``)."""
     return admission(due_elsewhere(), postgresql=dialect == "postgresql")
-
-
-def _now(deps: Deps, subscription: Any) -> datetime:
-    """The tenant's now (``clocks.clock_for_tenant``) from its live subscription's light row."""
-    if subscription is None or subscription.test_clock_id is None:
-        return deps.clock.now()
-    return subscription.frozen_time
 
 
 def _check_active(tenant_id: str, subscription: Any) -> Any:
@@ -90,8 +82,9 @@ async def invite_member(deps: Deps, actor: Principal, spec: MemberInvite) -> Mem
     }
     statement = _admission(deps.store.dialect)  # built once per process, before any lock
     async with deps.store.transaction() as session:
-        subscription: Any = await locks.tenant_and_live_subscription_rows(session, spec.tenant_id)
-        now = _now(deps, subscription)
+        live = await locks.tenant_and_live_subscription_rows(session, spec.tenant_id)
+        subscription: Any = live.subscription
+        now = live.frozen_time or deps.clock.now()  # clocks.clock_for_tenant
         caught_up = subscription is not None and due_on_subscription(subscription, now)
         while True:
             if caught_up:  # the slow path, as every other change takes it

@@ -28,6 +28,8 @@ one write lock, so these statements are plain reads there and the order holds tr
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, bindparam, select, text
@@ -104,41 +106,53 @@ async def live_subscription(session: AsyncSession, tenant_id: str) -> Subscripti
 
 
 _t, _s, _c = TenantRow.__table__.c, SubscriptionRow.__table__.c, TestClockRow.__table__.c
-_TENANT_ONLY = select(_t.id).where(_t.id == bindparam("tenant_id")).with_for_update(**ROW_LOCK)
-# The live subscription's columns a seat change decides by, with its tenant's test clock's
-# frozen time (NULL: the tenant lives on the process clock).
-_SUBSCRIPTION_ONLY = (
+_TENANT_EXISTS = select(_t.id).where(_t.id == bindparam("tenant_id"))
+_CLOCK = select(_c.frozen_time).where(_c.id == bindparam("clock_id"))
+# A tenant's live subscription, with the columns a seat change decides by.
+_LIVE = (
     select(
+        _t.test_clock_id,
         _s.id,
         _s.plan_id,
         _s.status,
         _s.current_period_end,
         _s.trial_end,
-        _t.test_clock_id,
         _s.trial_reminder_at,
         _s.resumes_at,
         _s.grace_ends_at,
-        _c.frozen_time,
     )
-    .join_from(SubscriptionRow.__table__, TenantRow.__table__, _t.id == _s.tenant_id)
-    .outerjoin(TestClockRow.__table__, _c.id == _t.test_clock_id)
-    .where(_s.tenant_id == bindparam("tenant_id"), _s.status != SubscriptionStatus.CANCELLED)
+    .join_from(
+        TenantRow.__table__,
+        SubscriptionRow.__table__,
+        (_s.tenant_id == _t.id) & (_s.status != SubscriptionStatus.CANCELLED),
+    )
+    .where(_t.id == bindparam("tenant_id"))
 )
-_SUBSCRIPTION_LOCKED = _SUBSCRIPTION_ONLY.with_for_update(of=SubscriptionRow.__table__, **ROW_LOCK)
+# Both rows in one statement, the tenant's first (PostgreSQL locks a row's relations in
+# the order its OF clause names them).
+_LIVE_LOCKED = _LIVE.with_for_update(of=[TenantRow.__table__, SubscriptionRow.__table__], **ROW_LOCK)
 
 
-async def tenant_and_live_subscription_rows(session: AsyncSession, tenant_id: str) -> Row[Any] | None:
-    """``tenant`` then ``live_subscription`` as light rows, without loading either into the
-    session: the subscription's columns in ``_SUBSCRIPTION_ONLY`` (None: no live one).
-    On PostgreSQL two statements (the order above); on SQLite one, under the write lock."""
+@dataclass(frozen=True, slots=True)
+class LiveRows:
+    subscription: Row[Any] | None  # ``_LIVE``'s columns; None: the tenant has no live subscription
+    frozen_time: datetime | None  # its test clock's, read once the locks are held; None: no test clock
+
+
+async def tenant_and_live_subscription_rows(session: AsyncSession, tenant_id: str) -> LiveRows:
+    """``tenant`` then ``live_subscription``, both locked by one statement, as light rows
+    that the session does not keep (NOT_FOUND when there is no such tenant; nothing is
+    locked when it has no live subscription). SQLite: plain reads under the write lock."""
     params = {"tenant_id": tenant_id}
     postgres = session.bind.dialect.name == "postgresql"
-    if postgres and (await session.execute(_TENANT_ONLY, params)).first() is None:
-        raise NotFound("Tenant", tenant_id)
-    found = (await session.execute(_SUBSCRIPTION_LOCKED if postgres else _SUBSCRIPTION_ONLY, params)).first()
-    if found is None and not postgres and (await session.execute(_TENANT_ONLY, params)).first() is None:
-        raise NotFound("Tenant", tenant_id)
-    return found
+    found = (await session.execute(_LIVE_LOCKED if postgres else _LIVE, params)).first()
+    if found is None:
+        if (await session.execute(_TENANT_EXISTS, params)).first() is None:
+            raise NotFound("Tenant", tenant_id)
+        return LiveRows(None, None)
+    if found.test_clock_id is None:
+        return LiveRows(found, None)
+    return LiveRows(found, await session.scalar(_CLOCK, {"clock_id": found.test_clock_id}))
 
 
 async def member(session: AsyncSession, member_id: str) -> MemberRow | None:
