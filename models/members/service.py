@@ -1,8 +1,10 @@
-"""Members take seats. Inviting checks for a free seat of the member's type
-(``seats.rules.check_seat_free``) and inserts the member as one atomic step under the
-tenant's and its subscription's row locks (PostgreSQL) inside a write transaction
-(SQLite: BEGIN IMMEDIATE), so concurrent invites queue and N of them for k free seats
-admit exactly k. A period that ended renews first, as the worker would."""
+"""Members take seats. Inviting checks for a free seat of the member's type and inserts
+the member as one atomic step under the tenant's and its subscription's row locks
+(PostgreSQL: both taken by one statement, then one statement counts, checks and inserts)
+inside a write transaction (SQLite: BEGIN IMMEDIATE), so concurrent invites queue and N
+of them for k free seats admit exactly k, each holding the locks for a few round trips.
+What the tenant's clock has made due (a period that ended...) is applied first, as the
+worker would."""
 
 from __future__ import annotations
 
@@ -64,12 +66,12 @@ def _check_active(tenant_id: str, subscription: Any) -> Any:
 
 
 async def invite_member(deps: Deps, actor: Principal, spec: MemberInvite) -> MemberRow:
-    """Under the locks: the tenant, its subscription, then one statement that counts the
-    seats and inserts the member (``seats.queries.admit``), then the audit entry and the
-    event. What the tenant's clock has made due is applied first (``renew_first``), only
-    when something is: the subscription's own moments are read from its locked row, the
-    invoices' and credit grants' ride along in the admitting statement, which then
-    inserts nothing."""
+    """Under the locks (``locks.tenant_and_live_subscription_rows``): one statement that
+    counts the seats and inserts the member (``seats.queries.admit``), then the audit
+    entry and the event, written at the commit. What the tenant's clock has made due is
+    applied first (``renew_first``), only when something is: the subscription's own
+    moments are read from its locked row, the invoices' and credit grants' ride along in
+    the admitting statement, which then inserts nothing."""
     require_tenant(actor, spec.tenant_id)
     email = spec.email.lower()
     member_values = {
