@@ -28,9 +28,11 @@ one write lock, so these statements are plain reads there and the order holds tr
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import Row, bindparam, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.kernel.enums import SubscriptionStatus
@@ -101,6 +103,56 @@ async def live_subscription(session: AsyncSession, tenant_id: str) -> Subscripti
         .execution_options(populate_existing=True)
     )
     return await session.scalar(query)
+
+
+_t, _s, _c = TenantRow.__table__.c, SubscriptionRow.__table__.c, TestClockRow.__table__.c
+_TENANT_EXISTS = select(_t.id).where(_t.id == bindparam("tenant_id"))
+_CLOCK = select(_c.frozen_time).where(_c.id == bindparam("clock_id"))
+# A tenant's live subscription, with the columns a seat change decides by.
+_LIVE = (
+    select(
+        _t.test_clock_id,
+        _s.id,
+        _s.plan_id,
+        _s.status,
+        _s.current_period_end,
+        _s.trial_end,
+        _s.trial_reminder_at,
+        _s.resumes_at,
+        _s.grace_ends_at,
+    )
+    .join_from(
+        TenantRow.__table__,
+        SubscriptionRow.__table__,
+        (_s.tenant_id == _t.id) & (_s.status != SubscriptionStatus.CANCELLED),
+    )
+    .where(_t.id == bindparam("tenant_id"))
+)
+# Both rows in one statement, the tenant's first (PostgreSQL locks a row's relations in
+# the order its OF clause names them).
+_LIVE_LOCKED = _LIVE.with_for_update(of=[TenantRow.__table__, SubscriptionRow.__table__], **ROW_LOCK)
+
+
+@dataclass(frozen=True, slots=True)
+class LiveRows:
+    subscription: Row[Any] | None  # ``_LIVE``'s columns; None: the tenant has no live subscription
+    frozen_time: datetime | None  # its test clock's, read once the locks are held; None: no test clock
+
+
+async def tenant_and_live_subscription_rows(session: AsyncSession, tenant_id: str) -> LiveRows:
+    """``tenant`` then ``live_subscription``, both locked by one statement, as light rows
+    that the session does not keep (NOT_FOUND when there is no such tenant; nothing is
+    locked when it has no live subscription). SQLite: plain reads under the write lock."""
+    params = {"tenant_id": tenant_id}
+    postgres = session.bind.dialect.name == "postgresql"
+    found = (await session.execute(_LIVE_LOCKED if postgres else _LIVE, params)).first()
+    if found is None:
+        if (await session.execute(_TENANT_EXISTS, params)).first() is None:
+            raise NotFound("Tenant", tenant_id)
+        return LiveRows(None, None)
+    if found.test_clock_id is None:
+        return LiveRows(found, None)
+    return LiveRows(found, await session.scalar(_CLOCK, {"clock_id": found.test_clock_id}))
 
 
 async def member(session: AsyncSession, member_id: str) -> MemberRow | None:

@@ -91,6 +91,11 @@ async def test_a_tenant_without_a_subscription_has_no_seats(api: Api) -> None:
     assert by_type(summary) == {"FULL": (0, 0), "VIEWER": (0, 0), "GUEST": (0, 0)}
 
 
+async def test_inviting_to_a_tenant_that_does_not_exist_is_not_found_and_names_it(api: Api) -> None:
+    result = await invite(api, "ten_nobody", "ann@team.example")
+    assert result["code"] == "NOT_FOUND" and "ten_nobody" in result["message"], result
+
+
 async def test_subscribing_with_fewer_seats_than_existing_members_names_who_must_go(
     api: Api, deps: Deps
 ) -> None:
