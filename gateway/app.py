@@ -224,7 +224,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
         request_id = request_id_var.get() or "-"
         credentials = request.headers.get("authorization")
         try:
-            principal, problem = await self.auth.from_header(credentials)
+            principal, problem = await self.auth.from_request(request, credentials)
         except Exception:
             # The key store does not answer: an outage, not the caller's fault.
             log.exception("authentication failed: the key store does not answer")
@@ -244,7 +244,9 @@ class GatewayGraphQL(GraphQL[Context, None]):
 
     async def _refresh_socket(self, context: Context) -> None:
         context.loaders = Loaders(self.deps)
-        context.principal, context.auth_problem = await self.auth.from_header(context.credentials)
+        context.principal, context.auth_problem = await self.auth.from_request(
+            context.request, context.credentials
+        )
 
     async def on_ws_connect(self, context: Context) -> None:
         """A key in connection_init (`{"Authorization": "Bearer ..."}`) authenticates

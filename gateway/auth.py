@@ -11,10 +11,13 @@ from __future__ import annotations
 import hmac
 
 from pydantic import SecretStr
+from starlette.requests import HTTPConnection
 
+from gateway import portal_session
 from models.api_keys import service as api_keys
 from models.platform.access import Principal, operator
 from models.platform.deps import Deps
+from models.portal import service as portal
 
 MISSING = "Send an API key: Authorization: Bearer <key>."
 MALFORMED = "The Authorization header must read 'Bearer <key>'."
@@ -53,6 +56,20 @@ class Authenticator:
         if secret is None:
             return None, problem
         return await self.from_secret(secret)
+
+    async def from_request(
+        self, connection: HTTPConnection, authorization: str | None
+    ) -> tuple[Principal | None, str]:
+        """The caller: by its API key, or without one by a billing portal session's cookie
+        (checked against cross-site use, see ``gateway.portal_session``)."""
+        secret = connection.cookies.get(portal_session.COOKIE) if authorization is None else None
+        if not secret:
+            return await self.from_header(authorization)
+        problem = portal_session.cross_site_problem(connection, self._deps)
+        if problem is not None:
+            return None, problem
+        principal, _ = await portal.authenticate(self._deps, secret)
+        return principal, ("" if principal else portal.SESSION_ENDED)
 
     async def from_secret(self, secret: str) -> tuple[Principal | None, str]:
         if self.is_bootstrap(secret):

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from gateway import demo
+from gateway.demo_portal import demo_portal_link
 from gateway.logging import configure_logging
 from gateway.preflight import DatabaseUnreachable, check_database, shown_url
 from gateway.providers import ProviderNotConfigured, build_provider
@@ -84,11 +85,12 @@ async def _before_serving(deps: Deps) -> None:
         log.info("%d provider task(s) refused for the API key queued again with this key", requeued)
 
 
-def _seed_and_key(address: str) -> Callable[[Deps], Awaitable[tuple[int, str]]]:
-    async def work(deps: Deps) -> tuple[int, str]:
+def _seed_and_key(address: str, base_url: str) -> Callable[[Deps], Awaitable[tuple[int, str, str | None]]]:
+    async def work(deps: Deps) -> tuple[int, str, str | None]:
         created = await demo.seed_demo(deps)
         await _before_serving(deps)
-        return len(created), await demo.rotate_demo_admin_key(deps, address)
+        secret = await demo.rotate_demo_admin_key(deps, address)
+        return len(created), secret, await demo_portal_link(deps, base_url)
 
     return work
 
@@ -137,14 +139,19 @@ def cmd_serve(args: argparse.Namespace) -> None:
         )
     _refuse_busy_port(args.host, args.port, args.demo)
     if args.demo:
-        created, secret = _with_store(settings, _seed_and_key(f"{args.host}:{args.port}"))
+        base_url = f"http://{args.host}:{args.port}"
+        os.environ.setdefault("GATEWAY_PORTAL_ALLOW_LOOPBACK_RETURN", "true")  # links back to the demo
+        created, secret, portal_url = _with_store(
+            settings, _seed_and_key(f"{args.host}:{args.port}", base_url)
+        )
         url = f"http://{args.host}:{args.port}/graphql"
         print(
             f"\n  Billing gateway demo: {created} demo tenants added "
             f"({shown_url(settings.database_url)})\n"
             f"  GraphiQL:      {url}\n"
             f"  Admin API key: {secret}   (shown once; the next demo on this port revokes it)\n"
-            f'  In GraphiQL, open Headers and paste: {{"Authorization": "Bearer {secret}"}}\n',
+            f'  In GraphiQL, open Headers and paste: {{"Authorization": "Bearer {secret}"}}\n'
+            f"  Billing portal: {portal_url}   (the first demo tenant's; opens once, within an hour)\n",
             flush=True,
         )
     else:

@@ -264,6 +264,10 @@ class FastEntitlements:
                 authorization = value.decode("latin-1")
             elif name == b"accept" and accept is None:
                 accept = value.decode("latin-1")
+            elif name == b"cookie" and authorization is None:
+                authorization = ""  # maybe a billing portal session: the general path reads cookies
+        if authorization == "":
+            return receive
         if not content_type or not _is_json(content_type) or self.has_stream_transport(accept or ""):
             return receive
         messages: list[Message] = []

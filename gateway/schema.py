@@ -48,6 +48,9 @@ from resolvers.metering.mutations import MeteringMutations, record_usage_batch
 from resolvers.metering.queries import MeteringQueries
 from resolvers.payments.mutations import PaymentMutations
 from resolvers.plan_changes.mutations import PlanChangeMutations
+from resolvers.portal import guard as portal_guard
+from resolvers.portal.mutations import PortalMutations
+from resolvers.portal.queries import PortalQueries
 from resolvers.shared.errors import exception_handlers
 from resolvers.shared.loaders import SharedReads
 from resolvers.shared.scalars import SCALARS
@@ -77,6 +80,7 @@ QUERIES = (
     EntitlementQueries,
     CustomerStateQueries,
     CouponQueries,
+    PortalQueries,
 )
 MUTATIONS = (
     TestClockMutations,
@@ -97,6 +101,7 @@ MUTATIONS = (
     CouponMutations,
     DiscountMutations,  # applyCoupon, removeDiscount
     CreditMutations,
+    PortalMutations,
 )
 # The root of GraphQL subscriptions is `Live`: `Subscription` is the billing object.
 SUBSCRIPTIONS = (LiveSubscriptions,)
@@ -155,6 +160,7 @@ def build_schema(settings: Settings | None = None) -> GatewaySchema:
         config=StrawberryConfig(scalar_map=SCALARS),
     )
     _take_batches_raw(schema)
+    portal_guard.install(schema._schema)  # what a billing portal session may call
     return schema
 
 

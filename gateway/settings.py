@@ -11,7 +11,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from gateway.middleware import check_origins
 from gateway.persisted import load_documents
 from models.entitlements.keys import decode_secret
-from models.platform.deps import BillingPolicy, TokenPolicy, WebhookPolicy
+from models.platform.deps import BillingPolicy, PortalPolicy, TokenPolicy, WebhookPolicy
 from models.platform.store import check_url
 
 
@@ -137,6 +137,30 @@ class Settings(BaseSettings):
         "default: gateway-secret.key beside the SQLite database, or in the working directory.",
     )
 
+    public_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^/?#\s]+/?$",
+        description="The gateway's public base URL (https://billing.example.com), used in billing portal "
+        "links; default: the scheme and host the request came in on.",
+    )
+    portal_link_seconds: int = Field(
+        default=300,
+        ge=30,
+        le=86400,
+        description="How long a createPortalSession link can be opened (once).",
+    )
+    portal_session_idle_seconds: int = Field(
+        default=3600, ge=60, le=86400, description="A portal session ends after this long without a request."
+    )
+    portal_session_max_seconds: int = Field(
+        default=12 * 3600, ge=60, le=7 * 86400, description="A portal session ends this long after it opened."
+    )
+    portal_allow_loopback_return: bool = Field(
+        default=False,
+        description="Let createPortalSession's returnUrl be http on a loopback host (development; the demo "
+        "turns it on). Otherwise it must be https.",
+    )
+
     @field_validator("database_url")
     @classmethod
     def _supported_database(cls, value: str) -> str:
@@ -208,5 +232,12 @@ class Settings(BaseSettings):
                 issuer=self.entitlement_token_issuer,
                 secret_key=decode_secret(self.secret_key.get_secret_value()) if self.secret_key else None,
                 secret_key_file=self.secret_key_file,
+            ),
+            portal=PortalPolicy(
+                link_lifetime=timedelta(seconds=self.portal_link_seconds),
+                idle_timeout=timedelta(seconds=self.portal_session_idle_seconds),
+                max_lifetime=timedelta(seconds=self.portal_session_max_seconds),
+                allow_loopback_return=self.portal_allow_loopback_return,
+                public_url=self.public_url.rstrip("/") if self.public_url else None,
             ),
         )

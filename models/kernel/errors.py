@@ -31,6 +31,7 @@ class ErrorCode(enum.Enum):
     NOT_ENTITLED = "NOT_ENTITLED"
     COUPON_NOT_APPLICABLE = "COUPON_NOT_APPLICABLE"
     INVOICE_NOT_CREDITABLE = "INVOICE_NOT_CREDITABLE"
+    PORTAL_ACTION_NOT_ALLOWED = "PORTAL_ACTION_NOT_ALLOWED"
 
 
 class DomainError(Exception):
@@ -180,3 +181,10 @@ class InvoiceNotCreditable(DomainError):
     already credited. The message says which and how much is left."""
 
     code = ErrorCode.INVOICE_NOT_CREDITABLE
+
+
+class PortalActionNotAllowed(DomainError):
+    """A billing portal session asked for something the operator's portal configuration
+    does not let customers do (``portalConfiguration``); the message names the setting."""
+
+    code = ErrorCode.PORTAL_ACTION_NOT_ALLOWED

@@ -17,6 +17,9 @@ class Principal:
     role: Role
     tenant_id: str | None = None
     api_key_id: str | None = None  # None: the operator (CLI or GATEWAY_ADMIN_API_KEY)
+    # A customer's billing portal session (cookie) rather than an API key: a TENANT scope
+    # limited to what the portal may do (models/portal).
+    portal_session_id: str | None = None
 
     @property
     def is_admin(self) -> bool:

@@ -49,6 +49,19 @@ class TokenPolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class PortalPolicy:
+    """How customer billing portal sessions work (``gateway.settings``, models/portal)."""
+
+    link_lifetime: timedelta = timedelta(minutes=5)  # GATEWAY_PORTAL_LINK_SECONDS
+    idle_timeout: timedelta = timedelta(hours=1)  # GATEWAY_PORTAL_SESSION_IDLE_SECONDS
+    max_lifetime: timedelta = timedelta(hours=12)  # GATEWAY_PORTAL_SESSION_MAX_SECONDS
+    # returnUrl may be http on a loopback host (GATEWAY_PORTAL_ALLOW_LOOPBACK_RETURN).
+    allow_loopback_return: bool = False
+    # Where links point (GATEWAY_PUBLIC_URL); None: the URL the request came in on.
+    public_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class BillingPolicy:
     """What an operator sets (``gateway.settings``): how the billing clock runs, and
     what outbound webhooks may do. (One policy object, so every place that builds
@@ -65,6 +78,7 @@ class BillingPolicy:
     dunning_retry_days: tuple[int, ...] = (3, 5, 7)
     webhooks: WebhookPolicy = field(default_factory=WebhookPolicy)
     tokens: TokenPolicy = field(default_factory=TokenPolicy)
+    portal: PortalPolicy = field(default_factory=PortalPolicy)
 
 
 class Resolver(Protocol):

@@ -27,12 +27,15 @@ from models.tables.metering import (
     UsagePointRow,
 )
 from models.tables.outbox import EventRow, ProviderEventRow, ProviderTaskRow
+from models.tables.portal import PortalConfigurationRow, PortalSessionRow
 from models.tables.subscriptions import SubscriptionAddonRow, SubscriptionRow, TrialRow
 from models.tables.tenants import TenantRow
 from models.tables.test_clocks import TestClockRow
 from models.tables.webhooks import WebhookAttemptRow, WebhookDeliveryRow, WebhookEndpointRow
 
 __all__ = [
+    "PortalConfigurationRow",
+    "PortalSessionRow",
     "CouponRow",
     "DiscountRow",
     "CreditNoteLineRow",

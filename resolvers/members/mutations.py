@@ -12,15 +12,23 @@ from resolvers.shared.context import Info
 from resolvers.shared.errors import (
     NoSeatsAvailableError,
     NotFoundError,
+    PortalActionNotAllowedError,
     SubscriptionNotActiveError,
     ValidationError,
 )
 
 InviteMemberResult = Annotated[
-    Member | NoSeatsAvailableError | SubscriptionNotActiveError | ValidationError | NotFoundError,
+    Member
+    | NoSeatsAvailableError
+    | SubscriptionNotActiveError
+    | ValidationError
+    | NotFoundError
+    | PortalActionNotAllowedError,
     strawberry.union("InviteMemberResult"),
 ]
-RemoveMemberResult = Annotated[Member | NotFoundError, strawberry.union("RemoveMemberResult")]
+RemoveMemberResult = Annotated[
+    Member | NotFoundError | PortalActionNotAllowedError, strawberry.union("RemoveMemberResult")
+]
 
 
 @strawberry.type

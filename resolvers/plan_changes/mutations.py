@@ -12,11 +12,12 @@ from resolvers.shared.context import Info
 from resolvers.shared.errors import (
     ForbiddenError,
     IdempotencyConflictError,
+    PortalActionNotAllowedError,
     PurchaseErrors,
     SubscriptionNotActiveError,
 )
 
-_CHANGE_ERRORS = PurchaseErrors | SubscriptionNotActiveError | ForbiddenError
+_CHANGE_ERRORS = PurchaseErrors | SubscriptionNotActiveError | ForbiddenError | PortalActionNotAllowedError
 PreviewChangePlanResult = Annotated[
     PlanChangePreview | _CHANGE_ERRORS, strawberry.union("PreviewChangePlanResult")
 ]

@@ -142,6 +142,14 @@ class InvoiceNotCreditableError(Error):
     pass
 
 
+@strawberry.type(
+    description="A billing portal session asked for a change the operator's portalConfiguration does not "
+    "allow customers to make; the message names the setting."
+)
+class PortalActionNotAllowedError(Error):
+    pass
+
+
 # What buying a plan with add-on quantities can fail with (subscribe, changePlan).
 PurchaseErrors = (
     ValidationError
@@ -217,6 +225,7 @@ ERROR_TYPES: dict[type[domain.DomainError], tuple[type, Any]] = {
     ),
     domain.CouponNotApplicable: _plain(CouponNotApplicableError),
     domain.InvoiceNotCreditable: _plain(InvoiceNotCreditableError),
+    domain.PortalActionNotAllowed: _plain(PortalActionNotAllowedError),
 }
 
 

@@ -6,11 +6,12 @@ import strawberry
 
 from models.discounts import service as discounts
 from resolvers.shared.context import Info
-from resolvers.shared.errors import CouponNotApplicableError, NotFoundError
+from resolvers.shared.errors import CouponNotApplicableError, NotFoundError, PortalActionNotAllowedError
 from resolvers.subscriptions.types import Subscription
 
 ApplyCouponResult = Annotated[
-    Subscription | CouponNotApplicableError | NotFoundError, strawberry.union("ApplyCouponResult")
+    Subscription | CouponNotApplicableError | NotFoundError | PortalActionNotAllowedError,
+    strawberry.union("ApplyCouponResult"),
 ]
 RemoveDiscountResult = Annotated[Subscription | NotFoundError, strawberry.union("RemoveDiscountResult")]
 

@@ -13,6 +13,7 @@ from resolvers.shared.errors import (
     CouponNotApplicableError,
     IdempotencyConflictError,
     NotFoundError,
+    PortalActionNotAllowedError,
     PurchaseErrors,
     SubscriptionNotActiveError,
     ValidationError,
@@ -30,14 +31,15 @@ SubscribeResult = Annotated[
 ]
 
 CancelSubscriptionResult = Annotated[
-    Subscription | NotFoundError | ValidationError, strawberry.union("CancelSubscriptionResult")
+    Subscription | NotFoundError | ValidationError | PortalActionNotAllowedError,
+    strawberry.union("CancelSubscriptionResult"),
 ]
 PauseSubscriptionResult = Annotated[
-    Subscription | NotFoundError | ValidationError | SubscriptionNotActiveError,
+    Subscription | NotFoundError | ValidationError | SubscriptionNotActiveError | PortalActionNotAllowedError,
     strawberry.union("PauseSubscriptionResult"),
 ]
 ResumeSubscriptionResult = Annotated[
-    Subscription | NotFoundError | ValidationError | SubscriptionNotActiveError,
+    Subscription | NotFoundError | ValidationError | SubscriptionNotActiveError | PortalActionNotAllowedError,
     strawberry.union("ResumeSubscriptionResult"),
 ]
 

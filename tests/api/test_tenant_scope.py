@@ -81,6 +81,11 @@ CASES: dict[str, tuple[str, Callable[[Objects], dict[str, Any]]]] = {
              __typename ... on Error { code } } }""",
         lambda o: {"id": o["tenant"]},
     ),
+    "Mutation.createPortalSession": (
+        """mutation($id: ID!) { createPortalSession(tenantId: $id, returnUrl: "https://evil.example/") {
+             __typename ... on Error { code } } }""",
+        lambda o: {"id": o["tenant"]},
+    ),
     "Mutation.changePlan": (
         """mutation($id: ID!, $plan: ID!) {
              changePlan(input: {subscriptionId: $id, planId: $plan, addons: []}) {
