@@ -14,6 +14,7 @@ import asyncpg
 import pytest
 from sqlalchemy import event, update
 
+from gateway import demo
 from gateway.auth import REJECTED, Authenticator
 from gateway.live import Hub, connect_params
 from models.api_keys import service as api_keys
@@ -119,6 +120,14 @@ async def test_revoking_a_remembered_key_refuses_it_on_the_next_request(
     await api_keys.revoke_api_key(deps, operator(), key_id)
     assert await who(auth, secret) is None
     assert len(auth.keys) == 0
+
+
+async def test_a_restarted_demo_forgets_the_key_it_revokes_at_once(deps: Deps, auth: Authenticator) -> None:
+    first = await demo.rotate_demo_admin_key(deps)
+    assert await who(auth, first) is not None
+    second = await demo.rotate_demo_admin_key(deps)
+    assert await who(auth, first) is None
+    assert await who(auth, second) is not None
 
 
 async def test_a_revocation_committed_by_another_process_is_heard_before_the_next_request(
