@@ -100,7 +100,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
             allowed_origins=settings.cors_origins,  # pages there may open the websocket too
         )
         self.deps = deps
-        self.auth = Authenticator(deps, settings.admin_api_key)
+        self.auth = Authenticator(deps, settings.admin_api_key, settings.api_key_cache_seconds)
         self.max_response_bytes = settings.max_response_bytes
         path = settings.persisted_documents
         trusted = load_documents(path) if path else {}

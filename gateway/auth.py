@@ -1,10 +1,12 @@
 """API-key authentication: `Authorization: Bearer <key>` (or the websocket's
 connection_init payload) to a Principal.
 
-Every request looks its key up afresh (one indexed SELECT by the secret's SHA-256), so a
-revoked key fails on the very next request. The entitlement check's fast path
-(``gateway.fast_entitlements``) reads the key in the same statement as the entitlement,
-using ``credentials`` and ``stored_key_hash`` below to decide what to look up."""
+A stored key is looked up by the secret's SHA-256 (one indexed SELECT) and remembered for
+GATEWAY_API_KEY_CACHE_SECONDS (``models.api_keys.cache``); a revoked key still fails on
+the very next request, in every worker. The entitlement check's fast path
+(``gateway.fast_entitlements``) reads the key in the same statement as the entitlement
+(always afresh: remembering it would save that statement nothing), using ``credentials``
+and ``stored_key_hash`` below to decide what to look up."""
 
 from __future__ import annotations
 
@@ -14,7 +16,9 @@ from pydantic import SecretStr
 from starlette.requests import HTTPConnection
 
 from gateway import portal_session
+from gateway.live import Hub
 from models.api_keys import service as api_keys
+from models.api_keys.cache import KeyCache
 from models.platform.access import Principal, operator
 from models.platform.deps import Deps
 from models.portal import service as portal
@@ -25,9 +29,15 @@ REJECTED = "The API key is not valid or has been revoked."
 
 
 class Authenticator:
-    def __init__(self, deps: Deps, bootstrap_admin_key: SecretStr | None = None) -> None:
+    def __init__(
+        self, deps: Deps, bootstrap_admin_key: SecretStr | None = None, cache_seconds: float = 0
+    ) -> None:
         self._deps = deps
         self._bootstrap = bootstrap_admin_key.get_secret_value().encode() if bootstrap_admin_key else None
+        # Remembered keys need the hub's word that no revocation is pending (its LISTEN
+        # connection on PostgreSQL); without a hub, every request looks its key up.
+        hub = deps.bus if isinstance(deps.bus, Hub) else None
+        self.keys = KeyCache(cache_seconds if hub else 0, freshness=hub)
 
     @staticmethod
     def credentials(authorization: str | None) -> tuple[str | None, str]:
@@ -74,5 +84,5 @@ class Authenticator:
     async def from_secret(self, secret: str) -> tuple[Principal | None, str]:
         if self.is_bootstrap(secret):
             return operator(), ""
-        principal = await api_keys.authenticate(self._deps, secret)
+        principal = await api_keys.authenticate(self._deps, secret, self.keys)
         return principal, ("" if principal else REJECTED)

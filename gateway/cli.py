@@ -135,8 +135,9 @@ def cmd_serve(args: argparse.Namespace) -> None:
     if args.workers > 1 and settings.database_url.startswith("sqlite"):
         log.warning(
             "%d workers on SQLite: a live subscription hears only of what commits in its own worker "
-            "process (PostgreSQL's LISTEN/NOTIFY carries events across workers); use one worker, or "
-            "PostgreSQL",
+            "process (PostgreSQL's LISTEN/NOTIFY carries events across workers), and an API key revoked "
+            "through one worker is refused by the others only after GATEWAY_API_KEY_CACHE_SECONDS; use one "
+            "worker, or PostgreSQL",
             args.workers,
         )
     _refuse_busy_port(args.host, args.port, args.demo)

@@ -7,7 +7,7 @@ import contextlib
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, text, update
+from sqlalchemy import select, text
 
 from gateway import demo_lifecycle
 from models.api_keys import service as api_keys
@@ -20,7 +20,7 @@ from models.metering import service as meters
 from models.metering.inputs import MeterCreate, UsageChargeCreate
 from models.platform.access import operator
 from models.platform.deps import Deps
-from models.tables import AddonRow, ApiKeyRow, FeatureGrantRow, FeatureRow, PlanAddonRow, PlanRow, TenantRow
+from models.tables import AddonRow, FeatureGrantRow, FeatureRow, PlanAddonRow, PlanRow, TenantRow
 from models.tenants import service as tenants
 
 DEMO_TENANTS: list[dict[str, Any]] = [
@@ -465,11 +465,7 @@ async def rotate_demo_admin_key(deps: Deps, address: str = "127.0.0.1:8000") -> 
     secrets. A demo running on another port keeps its key."""
     name = demo_key_name(address)
     async with deps.store.transaction() as session:
-        await session.execute(
-            update(ApiKeyRow)
-            .where(ApiKeyRow.name == name, ApiKeyRow.revoked_at.is_(None))
-            .values(revoked_at=deps.clock.now())
-        )
+        await api_keys.revoke_named(session, deps, name)
         _, secret = api_keys.insert_api_key(
             session, deps, operator(), api_keys.ApiKeyCreate.parse({"role": "ADMIN", "name": name})
         )

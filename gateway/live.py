@@ -6,6 +6,10 @@ On PostgreSQL every committing transaction NOTIFYs them (``models.platform.event
 and each worker process LISTENs on its own connection, so a subscriber connected to
 one worker hears of an invite made through another. The committing process hears
 its own NOTIFY too, so there ``published`` only wakes the outbox workers.
+
+The same connection LISTENs for revoked API keys (``models.api_keys.cache``), and a
+round trip on it (``synced``) is what lets a worker trust the keys it remembers: every
+revocation committed before the round trip began has arrived when it comes back.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Any
 
 import asyncpg
 
+from models.api_keys import cache as key_cache
 from models.kernel.enums import Role
 from models.platform.events import CHANNEL, OPERATOR, Event, Holder, Holdings
 from models.platform.store import Store
@@ -48,6 +53,7 @@ INBOX_SIZE = 10_000
 # (a silently dropped connection would otherwise never be noticed).
 BACKOFF_MIN, BACKOFF_MAX = 0.5, 30.0
 PING_SECONDS = 30.0
+PING_TIMEOUT = 10.0
 # How long `start` waits for the first LISTEN before letting the app start anyway.
 START_WAIT_SECONDS = 10.0
 
@@ -107,6 +113,10 @@ class Hub:
         self._tasks: list[asyncio.Task[None]] = []
         self._inbox: asyncio.Queue[str] = asyncio.Queue(INBOX_SIZE)
         self._connection: asyncpg.Connection | None = None
+        # Bumped for every new LISTEN connection: notifications sent between two are lost.
+        self._generation = 0
+        self._round: asyncio.Future[bool] | None = None  # callers waiting for the next round trip
+        self._pinger: asyncio.Task[None] | None = None
         # Set while the LISTEN connection is up (tests and `start` wait on it).
         self.listening = asyncio.Event()
 
@@ -128,9 +138,10 @@ class Hub:
 
     async def stop(self) -> None:
         """Stop listening and close the connection."""
-        for task in self._tasks:
+        tasks = [*self._tasks, *([self._pinger] if self._pinger else [])]
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
@@ -171,6 +182,55 @@ class Hub:
                 if subscriber.tenant_id == event.tenant_id and event.type in subscriber.types:
                     subscriber.offer(event)
 
+    # What API-key caches ask (models.api_keys.cache.Freshness)
+    @property
+    def generation(self) -> int | None:
+        """Which LISTEN connection revocations arrive by (0 off PostgreSQL, where they
+        arrive in-process); None while none listens."""
+        if self.dialect != "postgresql":
+            return 0
+        return self._generation if self._connection is not None else None
+
+    async def synced(self) -> int | None:
+        """``generation`` after a round trip on the LISTEN connection that began after
+        this call: PostgreSQL sends a listener the notifications committed before a
+        statement ahead of its answer, and asyncpg hands them over before the answer, so
+        every revocation committed before the call has been forgotten. Concurrent
+        callers share round trips (one in flight at a time). None: not listening, or the
+        round trip failed."""
+        generation = self.generation
+        if self.dialect != "postgresql" or generation is None:
+            return generation
+        if self._round is None:
+            self._round = asyncio.get_running_loop().create_future()
+            if self._pinger is None:
+                self._pinger = asyncio.create_task(self._round_trips())
+        answered = await asyncio.shield(self._round)
+        return generation if answered and self.generation == generation else None
+
+    async def _round_trips(self) -> None:
+        """Answer the waiting callers with one round trip each time, until none waits."""
+        waiting: asyncio.Future[bool] | None = None
+        try:
+            while (waiting := self._round) is not None:
+                self._round = None
+                answered = False
+                connection = self._connection
+                if connection is not None:
+                    try:
+                        await connection.execute("SELECT 1", timeout=PING_TIMEOUT)
+                        answered = True
+                    except Exception as exc:  # the connection is failing: _listen reconnects
+                        log.warning("live events: a round trip on the LISTEN connection failed (%s)", exc)
+                waiting.set_result(answered)
+                waiting = None
+        finally:
+            self._pinger = None
+            for left in (waiting, self._round):  # cancelled (stop): nobody waits forever
+                if left is not None and not left.done():
+                    left.set_result(False)
+            self._round = None
+
     def wakeup(self) -> asyncio.Event:
         """An asyncio.Event set whenever outbox work is queued (one per worker loop)."""
         wakeup = asyncio.Event()
@@ -197,6 +257,8 @@ class Hub:
                 lost = asyncio.Event()
                 connection.add_termination_listener(lambda _, lost=lost: lost.set())
                 await connection.add_listener(CHANNEL, self._on_notify)
+                await connection.add_listener(key_cache.CHANNEL, self._on_keys_revoked)
+                self._generation += 1
                 self._connection = connection
                 self.listening.set()
                 delay = BACKOFF_MIN
@@ -222,14 +284,19 @@ class Hub:
                 with contextlib.suppress(Exception):
                     await asyncio.shield(connection.close(timeout=2))
 
-    @staticmethod
-    async def _watch(connection: asyncpg.Connection, lost: asyncio.Event) -> None:
-        """Return when the connection is gone: closed under us, or an idle ping fails."""
+    async def _watch(self, connection: asyncpg.Connection, lost: asyncio.Event) -> None:
+        """Return when the connection is gone: closed under us, or an idle ping fails
+        (a round trip of ``synced``: one statement at a time on the connection)."""
         while not lost.is_set() and not connection.is_closed():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(lost.wait(), PING_SECONDS)
                 return
-            await connection.execute("SELECT 1", timeout=10)
+            if await self.synced() is None:
+                return
+
+    @staticmethod
+    def _on_keys_revoked(_connection: object, _pid: int, _channel: str, payload: str) -> None:
+        key_cache.forget_notified(payload)
 
     def _on_notify(self, _connection: object, _pid: int, _channel: str, payload: str) -> None:
         try:

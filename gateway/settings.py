@@ -137,6 +137,13 @@ class Settings(BaseSettings):
         "default: gateway-secret.key beside the SQLite database, or in the working directory.",
     )
 
+    api_key_cache_seconds: float = Field(
+        default=5,
+        ge=0,
+        le=60,
+        description="How long a worker remembers a stored API key's lookup (0: look it up on every request); "
+        "revocation still bites on the next request in every worker.",
+    )
     public_url: str | None = Field(
         default=None,
         pattern=r"^https?://[^/?#\s]+/?$",

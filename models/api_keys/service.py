@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from models.api_keys.cache import KeyCache, announce_revoked
 from models.api_keys.inputs import ApiKeyCreate
 from models.kernel.errors import NotFound
 from models.kernel.ids import new_id
@@ -60,14 +61,32 @@ def insert_api_key(
 
 
 async def revoke_api_key(deps: Deps, actor: Principal, key_id: str) -> ApiKeyRow:
-    """Revoke a key; it stops working at once. Revoking twice keeps the first time."""
+    """Revoke a key; it stops working at once, in every worker (``models.api_keys.cache``).
+    Revoking twice keeps the first time."""
     async with deps.store.transaction() as session:
         row = await locks.api_key(session, key_id)
         visible = row is not None and (actor.is_admin or actor.can_manage(row.tenant_id or ""))
         require_visible(visible, "ApiKey", key_id)
         if row.revoked_at is None:
             row.revoked_at = deps.clock.now()
+            await announce_revoked(session, [row.id])
     return row
+
+
+async def revoke_named(session: AsyncSession, deps: Deps, name: str) -> list[str]:
+    """In the caller's transaction, revoke every live key called ``name``; their ids."""
+    revoked = list(
+        (
+            await session.scalars(
+                update(ApiKeyRow)
+                .where(ApiKeyRow.name == name, ApiKeyRow.revoked_at.is_(None))
+                .values(revoked_at=deps.clock.now())
+                .returning(ApiKeyRow.id)
+            )
+        ).all()
+    )
+    await announce_revoked(session, revoked)
+    return revoked
 
 
 async def list_api_keys(
@@ -89,16 +108,27 @@ async def list_api_keys(
         return await paginate(session, query, ApiKeyRow.id, first, after)
 
 
-async def authenticate(deps: Deps, secret: str) -> Principal | None:
-    """The principal a secret stands for, or None if it is unknown or revoked."""
+async def authenticate(deps: Deps, secret: str, cache: KeyCache | None = None) -> Principal | None:
+    """The principal a secret stands for, or None if it is unknown or revoked; through
+    ``cache`` when given (a revoked key is refused at once all the same)."""
     if not secret.startswith(SECRET_PREFIX):
         return None
+    key_hash = hash_secret(secret)
+    if cache is None:
+        return await find(deps, key_hash)
+    return await cache.lookup(key_hash, lambda found: find(deps, found))
+
+
+async def find(deps: Deps, key_hash: str) -> Principal | None:
+    """The live key whose secret hashes to ``key_hash``, as a principal."""
     async with deps.store.read() as session:
-        row = await session.scalar(
-            select(ApiKeyRow).where(
-                ApiKeyRow.secret_hash == hash_secret(secret), ApiKeyRow.revoked_at.is_(None)
+        row = (
+            await session.execute(
+                select(ApiKeyRow.role, ApiKeyRow.tenant_id, ApiKeyRow.id).where(
+                    ApiKeyRow.secret_hash == key_hash, ApiKeyRow.revoked_at.is_(None)
+                )
             )
-        )
+        ).first()
     if row is None:
         return None
     return Principal(role=row.role, tenant_id=row.tenant_id, api_key_id=row.id)
