@@ -98,6 +98,9 @@ async def fetch(session: AsyncSession, statement: Any) -> list[Any]:
     if sync is not None and (sync._has_events or sync.engine._has_events):  # noqa: SLF001
         # Listeners (statement counts, tracing) see these statements as any other.
         sync.dispatch.before_cursor_execute(sync, None, expanded.statement, args, None, False)
+    if sync is not None and sync._echo:  # noqa: SLF001 - the engine's SQL log, as for any statement
+        sync._log_info("%s", expanded.statement)  # noqa: SLF001
+        sync._log_info("[bare driver] %d parameters", len(args))  # noqa: SLF001 - values stay out of the log
     try:
         records = await _run(raw.dbapi_connection, dialect.name, expanded.statement, args)
     except dialect.loaded_dbapi.Error as error:
