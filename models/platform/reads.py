@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import defaultdict, namedtuple
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
 from sqlalchemy import select
@@ -52,6 +53,8 @@ class _Plan:
     row: type[tuple[Any, ...]]
     # (column index, result processor) of the columns that have one
     processed: tuple[tuple[int, Callable[[Any], Any]], ...]
+    # A row from a tuple of its values, in C (namedtuple's own constructor is Python code)
+    make: Callable[[tuple[Any, ...]], Any]
 
 
 _PLANS: dict[tuple[str, Any], _Plan] = {}
@@ -67,7 +70,8 @@ def _plan(dialect: Any, statement: Any, key: Any) -> _Plan:
         names = [column[0] for column in columns]
         processors = [column[3]._cached_result_processor(dialect, None) for column in columns]  # noqa: SLF001
         processed = tuple((i, p) for i, p in enumerate(processors) if p is not None)
-        plan = _Plan(compiled, namedtuple("Row", names), processed)  # type: ignore[misc]  # names are the statement's
+        row = namedtuple("Row", names)  # type: ignore[misc]  # names are the statement's
+        plan = _Plan(compiled, row, processed, partial(tuple.__new__, row))
         if len(_PLANS) >= _MOST_PLANS:
             _PLANS.clear()
         _PLANS[(dialect.name, key.key)] = plan
@@ -123,7 +127,7 @@ async def fetch(session: AsyncSession, statement: Any) -> list[Any]:
     columns: list[Any] = list(zip(*records, strict=True))
     for i, process in plan.processed:
         columns[i] = map(process, columns[i])
-    return list(map(plan.row, *columns))
+    return list(map(plan.make, zip(*columns, strict=True)))
 
 
 async def _run(adapted: Any, dialect: str, sql: str, args: list[Any]) -> Sequence[Any]:
