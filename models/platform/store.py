@@ -146,10 +146,11 @@ class Store:
         self.write_engine: AsyncEngine = write_engine
         self._reader = async_sessionmaker(self.engine, expire_on_commit=False)
         # A query's snapshot (resolvers.shared.loaders.SharedReads) keeps its connection for
-        # the whole operation while the operation's resolvers open sessions of their own:
-        # were every connection held so, each such request would wait for a second one
-        # until pool_timeout. At most ``pool_size`` snapshots are open at once (a half or
-        # a third of the pool), so the rest always serves those sessions.
+        # the whole operation, and its reads all go there, but a request still needs another
+        # connection for its key lookup (on a cache miss) and for whatever reads while every
+        # snapshot is taken: were every connection held so, each such request would wait for
+        # a second one until pool_timeout. At most ``pool_size`` snapshots are open at once
+        # (a half or a third of the pool), so the rest always serves those sessions.
         self.max_snapshots = pool_size
         self.snapshots_open = 0
         self._writer = async_sessionmaker(write_engine, expire_on_commit=False)
