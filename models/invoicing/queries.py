@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from models.platform.reads import fetch
 from models.tables import (
     CreditEntryRow,
     InvoiceLineRow,
@@ -37,7 +38,7 @@ async def invoice_lines(session: AsyncSession, invoice_ids: Sequence[str]) -> li
     lines = table_of(InvoiceLineRow)
     groups: dict[str, list[Any]] = defaultdict(list)
     query = select(lines).where(lines.c.invoice_id.in_(invoice_ids)).order_by(lines.c.position)
-    for row in await session.execute(query):
+    for row in await fetch(session, query):
         groups[row.invoice_id].append(row)
     return [groups.get(i, []) for i in invoice_ids]
 
@@ -62,7 +63,7 @@ async def newest_invoices(session: AsyncSession, keys: Sequence[tuple[str, int]]
             .where(ranked.c.rank <= n)
             .order_by(invoices.c.id.desc())
         )
-        for row in await session.execute(query):
+        for row in await fetch(session, query):
             found.setdefault((row.tenant_id, n), []).append(row)
     return [found.get(key, []) for key in keys]
 
@@ -74,5 +75,5 @@ async def credit_balances(session: AsyncSession, tenant_ids: Sequence[str]) -> l
         .where(CreditEntryRow.tenant_id.in_(tenant_ids))
         .group_by(CreditEntryRow.tenant_id)
     )
-    sums = {tenant_id: int(total) for tenant_id, total in (await session.execute(query)).all()}
+    sums = {tenant_id: int(total) for tenant_id, total in await fetch(session, query)}
     return [sums.get(t, 0) for t in tenant_ids]

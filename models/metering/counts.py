@@ -25,10 +25,12 @@ from models.metering.rules import DayStats, count_of, fold_days, month_days
 from models.platform.access import Principal, require_visible
 from models.platform.clocks import TenantNow, with_clocks
 from models.platform.deps import Deps
+from models.platform.reads import fetch
 from models.tables import (
     MeterRow,
     TenantRow,
 )
+from models.tables.base import table_of
 
 MAX_PERIOD_DAYS = 366
 
@@ -58,10 +60,11 @@ async def _tenant(session: AsyncSession, deps: Deps, actor: Principal, tenant_id
 
 
 async def _meters(session: AsyncSession, meter_name: str | None) -> list[MeterRow]:
-    query = select(MeterRow).order_by(MeterRow.created_at, MeterRow.id)
+    columns = table_of(MeterRow)
+    query = select(columns).order_by(columns.c.created_at, columns.c.id)
     if meter_name is not None:
-        query = query.where(MeterRow.name == meter_name)
-    meters = list((await session.scalars(query)).all())
+        query = query.where(columns.c.name == meter_name)
+    meters: list[MeterRow] = await fetch(session, query)
     if meter_name is not None and not meters:
         raise NotFound("Meter", meter_name)
     return meters
@@ -136,7 +139,7 @@ async def folded_days(
         (ranges[row.span], row.tenant_id, row.meter_id): DayStats(
             int(row.total), int(row.points), int(row.max_value), int(row.latest_ts), int(row.latest_value)
         )
-        for row in await session.execute(query)
+        for row in await fetch(session, query)
     }
 
 

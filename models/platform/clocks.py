@@ -15,10 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.kernel.clock import Clock, FixedClock
 from models.platform.deps import Deps
+from models.platform.reads import fetch
 from models.tables import (
     TenantRow,
     TestClockRow,
 )
+from models.tables.base import table_of
+
+CLOCKS = table_of(TestClockRow)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,10 +40,7 @@ async def with_clocks(session: AsyncSession, deps: Deps, rows: Sequence[TenantRo
     """Each tenant with its clock's now, loading their test clocks in one statement."""
     clock_ids = {r.test_clock_id for r in rows if r.test_clock_id}
     clocks = (
-        {
-            c.id: c
-            for c in (await session.scalars(select(TestClockRow).where(TestClockRow.id.in_(clock_ids)))).all()
-        }
+        {c.id: c for c in await fetch(session, select(CLOCKS).where(CLOCKS.c.id.in_(clock_ids)))}
         if clock_ids
         else {}
     )

@@ -4,7 +4,13 @@
 when the block ends, rolled back on any exception. On SQLite it starts with
 ``BEGIN IMMEDIATE`` so writers queue on the database lock instead of failing when a
 read lock cannot be upgraded; on PostgreSQL services take row locks explicitly.
-``read()`` is a read-only session for queries and DataLoaders.
+``read()`` is a read-only session for queries and DataLoaders. While a query operation
+runs, ``read()`` hands out the request's one shared session instead (``shared_reads``), so a
+request reads on one connection, taken once.
+
+No pre-ping on checkout: a connection the server closed is dropped at checkout when the
+driver already knows it (asyncpg notices the closed socket for free), and a read that meets a
+dead connection anyway is retried once on a fresh one by the DataLoaders.
 """
 
 from __future__ import annotations
@@ -12,10 +18,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextvars import ContextVar
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import event, exc, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -29,6 +36,12 @@ ROW_LOCK: dict[str, Any] = {"key_share": True}
 
 
 log = logging.getLogger("models.platform.store")
+
+# The session a query operation's reads share (resolvers.shared.loaders.SharedReads sets it
+# for the operation): ``Store.read`` hands it out instead of a session of its own.
+shared_reads: ContextVar[Callable[[], AbstractAsyncContextManager[AsyncSession]] | None] = ContextVar(
+    "shared_reads", default=None
+)
 
 
 def before_commit(session: AsyncSession, hook: Callable[[], Awaitable[None]]) -> None:
@@ -79,6 +92,17 @@ def _ensure_wal(cursor: Any, attempts: int = 100) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
 
 
+def _drop_closed_on_checkout(engine: AsyncEngine) -> None:
+    """Instead of a pre-ping round trip per checkout: a connection asyncpg already knows
+    closed (the server ended it) is replaced at checkout, for free."""
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        driver = getattr(dbapi_connection, "driver_connection", None)
+        if driver is not None and driver.is_closed():
+            raise exc.DisconnectionError("the connection was closed by the server")
+
+
 def _install_sqlite_pragmas(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -106,7 +130,7 @@ class Store:
         driver = check_url(url)
         self.url = url
         self.dialect = "sqlite" if driver.startswith("sqlite") else "postgresql"
-        options: dict[str, Any] = {"echo": echo, "pool_pre_ping": self.dialect == "postgresql"}
+        options: dict[str, Any] = {"echo": echo}
         if self.dialect == "postgresql":
             options.update(pool_size=pool_size, max_overflow=pool_size)
         else:
@@ -117,14 +141,16 @@ class Store:
             write_engine = self.engine.execution_options(sqlite_begin="IMMEDIATE")
         else:
             write_engine = self.engine
+            _drop_closed_on_checkout(self.engine)
         # Writers: BEGIN IMMEDIATE on SQLite (see the module docstring).
         self.write_engine: AsyncEngine = write_engine
         self._reader = async_sessionmaker(self.engine, expire_on_commit=False)
         # A query's snapshot (resolvers.shared.loaders.SharedReads) keeps its connection for
-        # the whole operation while the operation's resolvers open sessions of their own:
-        # were every connection held so, each such request would wait for a second one
-        # until pool_timeout. At most ``pool_size`` snapshots are open at once (a half or
-        # a third of the pool), so the rest always serves those sessions.
+        # the whole operation, and its reads all go there, but a request still needs another
+        # connection for its key lookup (on a cache miss) and for whatever reads while every
+        # snapshot is taken: were every connection held so, each such request would wait for
+        # a second one until pool_timeout. At most ``pool_size`` snapshots are open at once
+        # (a half or a third of the pool), so the rest always serves those sessions.
         self.max_snapshots = pool_size
         self.snapshots_open = 0
         self._writer = async_sessionmaker(write_engine, expire_on_commit=False)
@@ -145,7 +171,14 @@ class Store:
                     log.exception("after-commit hook failed")
 
     @asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncSession]:
+    async def read(self, *, own: bool = False) -> AsyncIterator[AsyncSession]:
+        """A read session: in a query operation its shared one (see ``shared_reads``),
+        else, or with ``own``, one of its own."""
+        shared = None if own else shared_reads.get()
+        if shared is not None:
+            async with shared() as session:
+                yield session
+            return
         async with self._reader() as session:
             yield session
 

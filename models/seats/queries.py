@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.kernel.enums import MemberStatus, SeatType
 from models.kernel.errors import SeatsInUse
-from models.platform.reads import grouped
+from models.platform.reads import fetch, grouped
 from models.seats.rules import overbooked
 from models.tables import AddonRow, MemberRow, PlanRow, SubscriptionAddonRow
 
@@ -40,7 +40,7 @@ async def seats_in_use(session: AsyncSession, tenant_ids: Sequence[str]) -> list
         .where(MemberRow.tenant_id.in_(tenant_ids), MemberRow.status == MemberStatus.ACTIVE)
         .group_by(MemberRow.tenant_id, MemberRow.seat_type)
     )
-    for tenant_id, seat_type, count in (await session.execute(query)).all():
+    for tenant_id, seat_type, count in await fetch(session, query):
         counts[tenant_id][seat_type] = count
     return [counts.get(t, {}) for t in tenant_ids]
 

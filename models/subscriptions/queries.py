@@ -4,14 +4,16 @@ parents in one statement, lined up with the keys it was given."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.kernel.enums import SeatType, SubscriptionStatus
-from models.platform.reads import grouped, rows_by_ids
+from models.platform.reads import grouped, light_grouped, rows_by_ids
 from models.seats.rules import seat_totals
 from models.tables import AddonRow, PlanRow, SubscriptionAddonRow, SubscriptionRow
+from models.tables.base import table_of
 
 
 async def live_subscriptions(
@@ -28,6 +30,21 @@ async def subscription_addons(
 ) -> list[list[SubscriptionAddonRow]]:
     query = select(SubscriptionAddonRow).order_by(SubscriptionAddonRow.addon_id)
     return await grouped(session, query, SubscriptionAddonRow.subscription_id, subscription_ids)
+
+
+async def live_subscription_rows(session: AsyncSession, tenant_ids: Sequence[str]) -> list[Any]:
+    """``live_subscriptions`` as light rows, for DataLoaders."""
+    columns = table_of(SubscriptionRow)
+    query = select(columns).where(columns.c.status != SubscriptionStatus.CANCELLED)
+    groups = await light_grouped(session, query, columns.c.tenant_id, tenant_ids)
+    return [group[0] if group else None for group in groups]
+
+
+async def subscription_addon_rows(session: AsyncSession, subscription_ids: Sequence[str]) -> list[list[Any]]:
+    """``subscription_addons`` as light rows, for DataLoaders."""
+    columns = table_of(SubscriptionAddonRow)
+    query = select(columns).order_by(columns.c.addon_id)
+    return await light_grouped(session, query, columns.c.subscription_id, subscription_ids)
 
 
 async def held_items(session: AsyncSession, subscription_id: str) -> list[tuple[AddonRow, int]]:

@@ -3,10 +3,13 @@
 statements however many parents there are.
 
 In a query operation they share one read session (`SharedReads`): one connection
-and one snapshot for the whole response, instead of a pool checkout, a PostgreSQL
-pre-ping, a BEGIN and a ROLLBACK around each of their statements, which cost more
-than the statements themselves. Mutations keep a session per load, so a field
-resolved after a write reads what it wrote.
+and one snapshot for the whole response, taken on first use, instead of a pool
+checkout, a BEGIN and a ROLLBACK around each of their statements, which cost more
+than the statements themselves. The root fields' services read in it too
+(``Store.read`` consults ``models.platform.store.shared_reads``). A load that meets a
+dead connection is retried once on a fresh one. Mutations keep a session per load
+(and their own write transactions), so a field resolved after a write reads what it
+wrote.
 
 They load children of objects a service already scope-checked, so they check no
 scope themselves: never hand one an id that came straight from a caller.
@@ -20,14 +23,15 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
 from models.platform.deps import Deps
-from models.platform.reads import rows_by_ids
-from models.platform.store import Store
+from models.platform.reads import light_rows_by_ids
+from models.platform.store import Store, shared_reads
 
 Key = TypeVar("Key")
 Value = TypeVar("Value")
@@ -46,6 +50,9 @@ class _Reads:
         self._lock = asyncio.Lock()
         self._opened: contextlib.AsyncExitStack | None = None
         self._session: AsyncSession | None = None
+        # The task using the shared session: a read nested in another in the same task
+        # (a service opening ``Store.read`` inside its own) uses it without waiting on itself.
+        self._owner: asyncio.Task[Any] | None = None
 
     def share(self) -> None:
         self._sharing = True
@@ -53,27 +60,44 @@ class _Reads:
     @contextlib.asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         if not self._sharing:
-            async with self._store.read() as session:
+            async with self._store.read(own=True) as session:
+                yield session
+            return
+        task = asyncio.current_task()
+        if task is not None and self._owner is task:
+            async with contextlib.nullcontext(self._session) if self._session else self._own() as session:
                 yield session
             return
         async with self._lock:
-            if self._session is None and self._store.snapshots_open < self._store.max_snapshots:
-                stack = contextlib.AsyncExitStack()
-                self._session = await stack.enter_async_context(self._store.snapshot())
-                self._opened = stack
-            if self._session is None:  # every snapshot taken: this load reads on its own
-                async with self._store.read() as session:
-                    yield session
-                return
+            self._owner = task
             try:
-                yield self._session
-            except BaseException:
-                # On PostgreSQL a failed statement aborts the transaction: the loads
-                # after it start a session afresh instead of failing with it.
-                opened, self._opened, self._session = self._opened, None, None
-                if opened is not None:
-                    await opened.aclose()
-                raise
+                async with self._locked() as session:
+                    yield session
+            finally:
+                self._owner = None
+
+    def _own(self) -> contextlib.AbstractAsyncContextManager[AsyncSession]:
+        return self._store.read(own=True)
+
+    @contextlib.asynccontextmanager
+    async def _locked(self) -> AsyncIterator[AsyncSession]:
+        if self._session is None and self._store.snapshots_open < self._store.max_snapshots:
+            stack = contextlib.AsyncExitStack()
+            self._session = await stack.enter_async_context(self._store.snapshot())
+            self._opened = stack
+        if self._session is None:  # every snapshot taken: this load reads on its own
+            async with self._own() as session:
+                yield session
+            return
+        try:
+            yield self._session
+        except BaseException:
+            # On PostgreSQL a failed statement aborts the transaction: the loads
+            # after it start a session afresh instead of failing with it.
+            opened, self._opened, self._session = self._opened, None, None
+            if opened is not None:
+                await opened.aclose()
+            raise
 
     async def close(self) -> None:
         self._sharing = False
@@ -106,9 +130,12 @@ class Loader(Generic[Key, Value]):
         return cls(with_session, cache_key)
 
     @classmethod
-    def by_id(cls, table: type[Value]) -> Loader[str, Value | None]:
-        async def query(session: AsyncSession, ids: Sequence[str]) -> list[Value | None]:
-            return await rows_by_ids(session, table, ids)
+    def by_id(cls, table: type[Any]) -> Loader[str, Any]:
+        """Rows by id, as light rows read on the bare driver (``models.platform.reads.fetch``):
+        the table's columns as attributes, typed as the ORM types them."""
+
+        async def query(session: AsyncSession, ids: Sequence[str]) -> list[Any]:
+            return await light_rows_by_ids(session, table, ids)
 
         return Loader.of(query)
 
@@ -133,6 +160,14 @@ class Loaders:
             reads, deps = self.reads, self.deps
 
             async def load(keys: Sequence[Key]) -> list[Value]:
+                try:
+                    async with reads.session() as session:
+                        return await loader.query(session, deps, keys)
+                except DBAPIError as error:
+                    if not error.connection_invalidated:
+                        raise
+                # The connection was dead (the server restarted or ended it): nothing was
+                # returned yet, so the read runs once more, on a fresh connection.
                 async with reads.session() as session:
                     return await loader.query(session, deps, keys)
 
@@ -148,9 +183,13 @@ class SharedReads(SchemaExtension):
         if loaders is None:
             yield
             return
+        token = None
         if self.execution_context.operation_type is OperationType.QUERY:
             loaders.reads.share()
+            token = shared_reads.set(loaders.reads.session)
         try:
             yield
         finally:
+            if token is not None:
+                shared_reads.reset(token)
             await loaders.reads.close()
