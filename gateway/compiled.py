@@ -22,12 +22,15 @@ iterable that is not a list): the caller then hands the value back to graphql-co
 produces the same data and the same errors at the same paths as it always did.
 
 Plans are cached per (type, field node): a document whose parse is cached (see
-``gateway.extensions``) keeps the same nodes, so its plans are compiled once; the cache is
-bounded, and keeps its nodes alive so an id is never reused under it.
+``gateway.extensions``) keeps the same nodes, so its plans are compiled once. The cache is
+bounded and holds its nodes weakly: it never keeps a document (and its tokens) alive, and
+an entry goes with its node, so an id is never reused under it.
 """
 
 from __future__ import annotations
 
+import functools
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from datetime import date, datetime
@@ -49,20 +52,26 @@ MISSING: Any = object()
 _PLAIN = frozenset({str, int, float, bool, datetime, date})
 Completer = Callable[[Any], Any]
 PLAN_ENTRIES = 4096
-_PLANS: OrderedDict[tuple[int, int], tuple[Any, FieldNode, Completer | None]] = OrderedDict()
+_PLANS: OrderedDict[tuple[int, int], tuple[Any, weakref.ref[FieldNode], Completer | None]] = OrderedDict()
 
 
 def plan(return_type: GraphQLOutputType, node: FieldNode) -> Completer | None:
     """The completer of ``node``'s value of ``return_type``, or None when not plain."""
     key = (id(return_type), id(node))
     cached = _PLANS.get(key)
-    if cached is not None and cached[0] is return_type and cached[1] is node:
+    if cached is not None and cached[0] is return_type and cached[1]() is node:
         return cached[2]
     completer = _compile(return_type, node) if not node.directives else None
-    _PLANS[key] = (return_type, node, completer)
+    _PLANS[key] = (return_type, weakref.ref(node, functools.partial(_forget, key)), completer)
     if len(_PLANS) > PLAN_ENTRIES:
         _PLANS.popitem(last=False)
     return completer
+
+
+def _forget(key: tuple[int, int], _: object) -> None:
+    """A document's nodes are gone (its parse fell out of the cache, or it was never
+    cached): so are their plans, and the ids they were kept under are free again."""
+    _PLANS.pop(key, None)
 
 
 def basic_attribute(field_def: Any) -> str | None:
