@@ -38,7 +38,9 @@ from graphql.pyutils import AwaitableOrValue
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 
-_MISSING = object()
+from gateway.compiled import MISSING, basic_attribute, plan
+
+_MISSING = MISSING
 # GraphQLField -> (python attribute, serializer, nullable), or None: not a plain leaf.
 # Keyed by the field object (its id, with the object kept alive beside it), so
 # several schemas in one process never share an entry.
@@ -66,23 +68,6 @@ def _plan(field_def: GraphQLField) -> tuple[str, Any, bool] | None:
     return plan
 
 
-# GraphQLObjectType -> the Strawberry class its values must be, or None.
-_ORIGINS: dict[int, tuple[GraphQLObjectType, type | None]] = {}
-
-
-def _origin(object_type: GraphQLObjectType) -> type | None:
-    cached = _ORIGINS.get(id(object_type))
-    if cached is not None and cached[0] is object_type:
-        return cached[1]
-    definition = (object_type.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
-    origin = getattr(definition, "origin", None)
-    origin = (
-        origin if isinstance(origin, type) and not getattr(definition, "is_graphql_generic", False) else None
-    )
-    _ORIGINS[id(object_type)] = (object_type, origin)
-    return origin
-
-
 def _leaf(value: Any, plan: tuple[str, Any, bool]) -> Any:
     """The leaf's output value, or _MISSING when graphql-core must handle it."""
     attribute, coerce, nullable = plan
@@ -98,53 +83,15 @@ def _leaf(value: Any, plan: tuple[str, Any, bool]) -> Any:
     return _MISSING if coerced is None or coerced is Undefined else coerced
 
 
-def _plain_object(field_def: GraphQLField, node: FieldNode, source: Any) -> Any:
-    """A basic object field made only of plain leaves, answered directly; _MISSING
-    when it is anything else."""
-    return_type = field_def.type
-    nullable = not isinstance(return_type, GraphQLNonNull)
-    object_type = return_type if nullable else return_type.of_type  # type: ignore[union-attr]  # as above
-    if (
-        not isinstance(object_type, GraphQLObjectType)
-        or field_def.args
-        or node.selection_set is None
-        or not getattr(field_def.resolve, "_is_default", False)
-    ):
+def _plain_subtree(field_def: GraphQLField, node: FieldNode, source: Any) -> Any:
+    """A basic field whose whole selection is plain (``gateway.compiled``), answered
+    directly; _MISSING when it is anything else."""
+    attribute = basic_attribute(field_def)
+    completer = plan(field_def.type, node) if attribute is not None else None
+    if completer is None:
         return _MISSING
-    definition = (field_def.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
-    if not getattr(definition, "is_basic_field", False):
-        return _MISSING
-    origin = _origin(object_type)
-    value = getattr(source, definition.python_name, _MISSING)
-    if value is None:
-        return None if nullable else _MISSING
-    if origin is None or type(value) is not origin:
-        return _MISSING
-    result: dict[str, Any] = {}
-    for selection in node.selection_set.selections:
-        if (
-            not isinstance(selection, FieldNode)
-            or selection.directives
-            or selection.arguments
-            or selection.selection_set is not None
-        ):
-            return _MISSING
-        name = selection.name.value
-        key = selection.alias.value if selection.alias else name
-        if key in result:
-            return _MISSING  # the same key twice: graphql-core merges them
-        if name == "__typename":
-            result[key] = object_type.name
-            continue
-        sub_def = object_type.fields.get(name)
-        plan = _plan(sub_def) if sub_def is not None else None
-        if plan is None:
-            return _MISSING
-        leaf = _leaf(value, plan)
-        if leaf is _MISSING:
-            return _MISSING
-        result[key] = leaf
-    return result
+    value = getattr(source, attribute, _MISSING)  # type: ignore[arg-type]  # set with the completer
+    return _MISSING if value is _MISSING else completer(value)
 
 
 class LeafFastPath(StrawberryGraphQLCoreExecutionContext):
@@ -163,9 +110,30 @@ class LeafFastPath(StrawberryGraphQLCoreExecutionContext):
             if plan is not None:
                 value = _leaf(source, plan)
             elif field_def is not None and len(field_details_list) == 1:
-                value = _plain_object(field_def, field_details_list[0].node, source)
+                value = _plain_subtree(field_def, field_details_list[0].node, source)
             else:
                 value = _MISSING
             if value is not _MISSING:
                 return value
         return super().execute_field(parent_type, source, field_details_list, path, position_context)
+
+    def complete_value(  # type: ignore[override]  # graphql-core's own signature, narrowed
+        self,
+        return_type: Any,
+        field_details_list: Any,
+        info: Any,
+        path: Any,
+        result: Any,
+        position_context: Any,
+    ) -> AwaitableOrValue[Any]:
+        """A resolver's value (a loader's list of invoice lines) whose selection is plain
+        (``gateway.compiled``) is completed by its compiled plan; anything else, and any
+        value the plan hands back, by graphql-core."""
+        middleware = self.middleware_manager
+        if len(field_details_list) == 1 and (middleware is None or not middleware.middlewares):
+            completer = plan(return_type, field_details_list[0].node)
+            if completer is not None:
+                value = completer(result)
+                if value is not _MISSING:
+                    return value
+        return super().complete_value(return_type, field_details_list, info, path, result, position_context)

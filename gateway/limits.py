@@ -13,6 +13,7 @@ may ask for ``__schema`` more than once.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -65,8 +66,19 @@ def operation_cost(
     schema: GraphQLSchema, document: DocumentNode, operation_name: str | None, variables: Mapping[str, Any]
 ) -> int:
     """What the operation (the document's only one, or the one named) costs."""
+    return _priced(schema, document, operation_name, variables)[0]
+
+
+def _priced(
+    schema: GraphQLSchema, document: DocumentNode, operation_name: str | None, variables: Mapping[str, Any]
+) -> tuple[int, frozenset[str]]:
+    """The cost, and the variables it was read from (the pages given as ``first: $var``)."""
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
     pricer = _Pricer(schema, fragments, variables or {})
+    return _price(pricer, schema, document, operation_name), frozenset(pricer.read)
+
+
+def _price(pricer: _Pricer, schema: GraphQLSchema, document: DocumentNode, operation_name: str | None) -> int:
     for operation in document.definitions:
         if isinstance(operation, OperationDefinitionNode) and (
             operation_name is None or (operation.name is not None and operation.name.value == operation_name)
@@ -86,6 +98,7 @@ class _Pricer:
         variables: Mapping[str, Any],
     ) -> None:
         self.schema, self.fragments, self.variables = schema, fragments, variables
+        self.read: set[str] = set()
 
     def selection(
         self, selection_set: SelectionSetNode, parent: GraphQLNamedType | None, times: int, page: int | None
@@ -141,13 +154,62 @@ class _Pricer:
                 if isinstance(value, IntValueNode):
                     return min(max(int(value.value), 1), MAX_PAGE_SIZE)
                 if isinstance(value, VariableNode):
-                    given = self.variables.get(value.name.value)
-                    if isinstance(given, int) and not isinstance(given, bool):
-                        return min(max(given, 1), MAX_PAGE_SIZE)
+                    self.read.add(value.name.value)
+                    page = _page_of(self.variables.get(value.name.value))
+                    if page is not None:
+                        return page
         return DEFAULT_PAGE_SIZE
 
     def _type(self, name: str) -> GraphQLNamedType | None:
         return self.schema.type_map.get(name)
+
+
+def _page_of(given: Any) -> int | None:
+    """The page a variable given as ``first`` asks for, or None (the default page)."""
+    if isinstance(given, int) and not isinstance(given, bool):
+        return min(max(given, 1), MAX_PAGE_SIZE)
+    return None
+
+
+# Costs of small documents, per (schema, text, operation): the variables the cost was read
+# from, and the cost for each of their values (a connection's `first: $n` changes it).
+COSTED_CHARS = 2048
+COSTED_DOCUMENTS = 256
+COSTED_VARIANTS = 16
+_COSTS: OrderedDict[tuple[GraphQLSchema, str, str | None], tuple[frozenset[str], dict[tuple[Any, ...], int]]]
+_COSTS = OrderedDict()
+
+
+def cached_cost(
+    schema: GraphQLSchema,
+    query: str,
+    document: DocumentNode,
+    operation_name: str | None,
+    variables: Mapping[str, Any],
+) -> int:
+    """`operation_cost`, worked out once per document text, operation and pages asked for:
+    a document's cost depends on nothing else (the text fixes the document)."""
+    if len(query) > COSTED_CHARS:
+        return operation_cost(schema, document, operation_name, variables)
+    key = (schema, query, operation_name)
+    entry = _COSTS.get(key)
+    if entry is not None:
+        _COSTS.move_to_end(key)
+        names, costs = entry
+        pages = tuple(_page_of(variables.get(name)) for name in sorted(names))
+        cost = costs.get(pages)
+        if cost is not None:
+            return cost
+    cost, names = _priced(schema, document, operation_name, variables)
+    pages = tuple(_page_of(variables.get(name)) for name in sorted(names))
+    costs = entry[1] if entry is not None and entry[0] == names else {}
+    if len(costs) >= COSTED_VARIANTS:
+        costs.clear()
+    costs[pages] = cost
+    _COSTS[key] = (names, costs)
+    if len(_COSTS) > COSTED_DOCUMENTS:
+        _COSTS.popitem(last=False)
+    return cost
 
 
 def schema_fields(document: DocumentNode) -> int:
@@ -236,7 +298,11 @@ class CostLimit(SchemaExtension):
         # Strawberry decides whether to execute before the extensions' exits run: this
         # check must set its error on the way in.
         if document is not None and ctx.pre_execution_errors == []:
-            cost = operation_cost(ctx.schema._schema, document, ctx.operation_name, ctx.variables or {})
+            variables = ctx.variables or {}
+            if ctx.query is not None and getattr(ctx.context, "principal", None) is not None:
+                cost = cached_cost(ctx.schema._schema, ctx.query, document, ctx.operation_name, variables)
+            else:
+                cost = operation_cost(ctx.schema._schema, document, ctx.operation_name, variables)
             if cost > self.max_cost:
                 ctx.pre_execution_errors = [
                     _error(

@@ -7,14 +7,17 @@ refuses, objects of the wrong class)."""
 from __future__ import annotations
 
 import enum
+import gc
 from collections import Counter
 from typing import Any, NewType
 
 import pytest
 import strawberry
+from graphql import parse
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from gateway import compiled
 from gateway.execution import LeafFastPath
 
 
@@ -162,3 +165,32 @@ def test_plain_fields_skip_graphql_cores_field_machinery(monkeypatch: pytest.Mon
         "Item.amount": 2,
         "Item.color": 1,
     }
+
+
+def test_a_plain_subtree_is_compiled_once_per_document_and_forgotten_with_it() -> None:
+    schema = strawberry.Schema(query=Query, config=CONFIG)
+    items = schema._schema.query_type.fields["items"].type  # type: ignore[union-attr]  # the schema has a query
+    document = parse("{ items { name amount { value unit } } }")
+    node = document.definitions[0].selection_set.selections[0]  # type: ignore[attr-defined]  # an operation
+    first = compiled.plan(items, node)
+    assert first is not None and compiled.plan(items, node) is first
+    assert first([ITEMS[0]]) == [{"name": "a", "amount": {"value": 5, "unit": "usd"}}]
+    assert first([ITEMS[2]]) is compiled.MISSING  # a null name: graphql-core reports it
+    key = (id(items), id(node))
+    assert key in compiled._PLANS
+    del document, node
+    gc.collect()
+    assert key not in compiled._PLANS  # the plan kept neither the document nor its id
+
+
+def test_a_subtree_with_a_resolver_fragment_or_directive_is_left_to_graphql_core() -> None:
+    schema = strawberry.Schema(query=Query, config=CONFIG)
+    items = schema._schema.query_type.fields["items"].type  # type: ignore[union-attr]  # the schema has a query
+    for query in (
+        "{ items { name computed } }",
+        "{ items { ...F } } fragment F on Item { name }",
+        "{ items { name @include(if: true) } }",
+        "{ items { n: name n: label } }",
+    ):
+        node = parse(query).definitions[0].selection_set.selections[0]  # type: ignore[attr-defined]  # an operation
+        assert compiled.plan(items, node) is None, query

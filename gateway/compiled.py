@@ -1,0 +1,198 @@
+"""Plain subtrees of an operation, compiled once into one function that completes them.
+
+graphql-core completes every value of a response through the same machinery: for each
+object a grouped field set, for each field a resolve info, the resolver (Strawberry's
+wrapper around getattr), then the non-null, list, leaf and object cases again. Most of
+a read's response is plain: an invoice's lines (`kind description quantity amount {
+amount currency }`) are attributes of the objects a loader returned, read by getattr and
+coerced by their scalar. A *plain subtree* is a value of some output type together with a
+selection set in which every field, at any depth, is
+
+- a basic Strawberry field (no resolver of its own, no arguments, no permission classes
+  or field extensions), or ``__typename``,
+- selected plainly: no directives, no alias used twice, no fragments,
+- of a scalar, an enum, an object type backed by its Strawberry class (checked with
+  ``type(value) is cls``, stricter than ``is_type_of``), or a (non-null) list of those.
+
+`plan(return_type, node)` compiles such a subtree into a function from the value to its
+completed output, or returns None when the subtree is not plain. The function returns
+MISSING whenever the value holds anything unusual (a null in a non-null position, a value
+the scalar refuses, an object of another class, an exception, a missing attribute, an
+iterable that is not a list): the caller then hands the value back to graphql-core, which
+produces the same data and the same errors at the same paths as it always did.
+
+Plans are cached per (type, field node): a document whose parse is cached (see
+``gateway.extensions``) keeps the same nodes, so its plans are compiled once. The cache is
+bounded and holds its nodes weakly: it never keeps a document (and its tokens) alive, and
+an entry goes with its node, so an id is never reused under it.
+"""
+
+from __future__ import annotations
+
+import functools
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any
+
+from graphql import (
+    FieldNode,
+    GraphQLEnumType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLScalarType,
+    Undefined,
+)
+from strawberry.schema.schema_converter import GraphQLCoreConverter
+
+MISSING: Any = object()
+_PLAIN = frozenset({str, int, float, bool, datetime, date})
+Completer = Callable[[Any], Any]
+PLAN_ENTRIES = 4096
+_PLANS: OrderedDict[tuple[int, int], tuple[Any, weakref.ref[FieldNode], Completer | None]] = OrderedDict()
+
+
+def plan(return_type: GraphQLOutputType, node: FieldNode) -> Completer | None:
+    """The completer of ``node``'s value of ``return_type``, or None when not plain."""
+    key = (id(return_type), id(node))
+    cached = _PLANS.get(key)
+    if cached is not None and cached[0] is return_type and cached[1]() is node:
+        return cached[2]
+    completer = _compile(return_type, node) if not node.directives else None
+    _PLANS[key] = (return_type, weakref.ref(node, functools.partial(_forget, key)), completer)
+    if len(_PLANS) > PLAN_ENTRIES:
+        _PLANS.popitem(last=False)
+    return completer
+
+
+def _forget(key: tuple[int, int], _: object) -> None:
+    """A document's nodes are gone (its parse fell out of the cache, or it was never
+    cached): so are their plans, and the ids they were kept under are free again."""
+    _PLANS.pop(key, None)
+
+
+def basic_attribute(field_def: Any) -> str | None:
+    """The Python attribute a basic field reads (no resolver, no arguments), or None."""
+    definition = (field_def.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    if (
+        definition is None
+        or not getattr(definition, "is_basic_field", False)
+        or field_def.args
+        or not getattr(field_def.resolve, "_is_default", False)
+    ):
+        return None
+    return str(definition.python_name)
+
+
+def origin_of(object_type: GraphQLObjectType) -> type | None:
+    """The Strawberry class every value of ``object_type`` must be, or None."""
+    definition = (object_type.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    origin = getattr(definition, "origin", None)
+    if isinstance(origin, type) and not getattr(definition, "is_graphql_generic", False):
+        return origin
+    return None
+
+
+def _compile(return_type: Any, node: FieldNode) -> Completer | None:
+    if isinstance(return_type, GraphQLNonNull):
+        inner = _compile(return_type.of_type, node)
+        return None if inner is None else _non_null(inner)
+    if isinstance(return_type, GraphQLList):
+        inner = _compile(return_type.of_type, node)
+        return None if inner is None else _list(inner)
+    if isinstance(return_type, GraphQLScalarType | GraphQLEnumType):
+        return None if node.selection_set is not None else _leaf(return_type.coerce_output_value)
+    if isinstance(return_type, GraphQLObjectType) and node.selection_set is not None:
+        return _object(return_type, node)
+    return None  # interfaces and unions: graphql-core resolves their runtime type
+
+
+def _non_null(inner: Completer) -> Completer:
+    def complete(value: Any) -> Any:
+        return MISSING if value is None else inner(value)
+
+    return complete
+
+
+def _list(inner: Completer) -> Completer:
+    def complete(value: Any) -> Any:
+        if value is None:
+            return None
+        if type(value) is not list and type(value) is not tuple:
+            return MISSING
+        out = []
+        for item in value:
+            completed = inner(item)
+            if completed is MISSING:
+                return MISSING
+            out.append(completed)
+        return out
+
+    return complete
+
+
+def _leaf(coerce: Callable[[Any], Any]) -> Completer:
+    def complete(value: Any) -> Any:
+        if value is None:
+            return None
+        if type(value) not in _PLAIN and (isinstance(value, Exception) or hasattr(value, "__await__")):
+            return MISSING  # graphql-core raises the one, awaits the other
+        try:
+            coerced = coerce(value)
+        except Exception:  # graphql-core reports it, with the field's path
+            return MISSING
+        return MISSING if coerced is None or coerced is Undefined else coerced
+
+    return complete
+
+
+def _object(object_type: GraphQLObjectType, node: FieldNode) -> Completer | None:
+    origin = origin_of(object_type)
+    if origin is None or node.selection_set is None:
+        return None
+    fields: list[tuple[str, str | None, Completer | None]] = []  # key, attribute, completer
+    keys: set[str] = set()
+    for selection in node.selection_set.selections:
+        if not isinstance(selection, FieldNode) or selection.directives or selection.arguments:
+            return None
+        name = selection.name.value
+        key = selection.alias.value if selection.alias else name
+        if key in keys:
+            return None  # the same key twice: graphql-core merges them
+        keys.add(key)
+        if name == "__typename":
+            fields.append((key, None, None))
+            continue
+        field_def = object_type.fields.get(name)
+        attribute = basic_attribute(field_def) if field_def is not None else None
+        completer = _compile(field_def.type, selection) if attribute is not None else None  # type: ignore[union-attr]  # attribute implies field_def
+        if completer is None:
+            return None
+        fields.append((key, attribute, completer))
+    return _object_completer(origin, object_type.name, tuple(fields))
+
+
+def _object_completer(
+    origin: type, type_name: str, fields: tuple[tuple[str, str | None, Completer | None], ...]
+) -> Completer:
+    def complete(value: Any) -> Any:
+        if value is None:
+            return None
+        if type(value) is not origin:
+            return MISSING
+        result: dict[str, Any] = {}
+        for key, attribute, completer in fields:
+            if attribute is None:
+                result[key] = type_name
+                continue
+            raw = getattr(value, attribute, MISSING)
+            completed = MISSING if raw is MISSING else completer(raw)  # type: ignore[misc]  # set with the attribute
+            if completed is MISSING:
+                return MISSING
+            result[key] = completed
+        return result
+
+    return complete
