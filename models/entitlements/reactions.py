@@ -5,6 +5,11 @@ before it commits. When one of them can move a tenant's entitlements (a subscrip
 started, changed plan, renewed, was cancelled, failed a payment; seats changed) the
 tenant's entitlements are read as they now stand and ``entitlements.changed`` is
 emitted, once per tenant and transaction, its ``reason`` the first such event's type.
+A member's invite (``seats.changed`` for ``member.invited``) moves none: what a tenant is
+entitled to is read from its subscription, its grants and its usage, never its members,
+and a member's own entitlement depends on its seat type alone (no other member's), so
+the hot path of seat invites pays nothing here. A removal still tells (the member it
+took away lost every entitlement it had).
 When usage was recorded on a meter that a METERED feature counts, the thresholds its
 usage reached are announced (``usage.threshold_reached`` at 80% and 100%, once each per
 billing period), and reaching 100% is an ``entitlements.changed`` too. A gateway with no
@@ -55,7 +60,7 @@ async def announce_entitlements(session: AsyncSession, deps: Deps, events: Seque
     for event in events:
         if event.tenant_id is None:
             continue
-        if event.type in MOVING:
+        if event.type in MOVING and not _invite(event):
             moved.setdefault(event.tenant_id, event.type)
         elif event.type == EventType.USAGE_RECORDED:
             metered[event.tenant_id].update(event.data.get("meters", {}))
@@ -67,6 +72,11 @@ async def announce_entitlements(session: AsyncSession, deps: Deps, events: Seque
             await _announce(session, deps, tenant, reason)
     if metered:
         await _thresholds(session, deps, metered)
+
+
+def _invite(event: Event) -> bool:
+    """Whether ``event`` tells of a member invited: no entitlement moves with it."""
+    return event.type == EventType.SEATS_CHANGED and event.data.get("reason") == "member.invited"
 
 
 async def _announce(session: AsyncSession, deps: Deps, tenant: TenantRow, reason: str) -> None:
