@@ -13,7 +13,15 @@ import pytest
 from gateway.webhooks.outbound import run_deliveries
 from models.platform.deps import Deps
 from tests.builders.api import Api, new_tenant
-from tests.builders.billing import attach, change_input, change_plan, create_addon, create_plan, invite, subscribe
+from tests.builders.billing import (
+    attach,
+    change_input,
+    change_plan,
+    create_addon,
+    create_plan,
+    invite,
+    subscribe,
+)
 from tests.builders.entitlements import entitlement, feature, grant
 from tests.builders.receivers import Receiver, receiving
 from tests.builders.webhook_endpoints import new_endpoint
