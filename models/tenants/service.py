@@ -202,9 +202,7 @@ def search_filter(search: str) -> Any:
     """Tenants whose name, email or provider customer id contains ``search``, or whose id
     starts with it, ignoring case; VALIDATION_FAILED naming ``search`` when it is too long."""
     if len(search) > SEARCH_MAX_LENGTH:
-        raise ValidationFailed(
-            "search", f"must be at most {SEARCH_MAX_LENGTH} characters; got {len(search)}"
-        )
+        raise ValidationFailed("search", f"must be at most {SEARCH_MAX_LENGTH} characters; got {len(search)}")
     needle = _literal(search.strip().lower())
     if not needle:
         return true()

@@ -111,4 +111,3 @@ async def test_a_tenant_key_finds_only_its_own_tenant(api: Api) -> None:
     as_acme = api.as_key(key["secret"])
     assert await names(as_acme, "team") == ["Acme Team"]
     assert await names(as_acme, "globex") == []
-
