@@ -1,7 +1,7 @@
 // Tenants, with a search over name, email and ids: the API filters (tenants(search:)),
 // the console asks it a page at a time as the operator pauses typing.
 
-import { html, useEffect, useState } from "/assets/vendor/htm@3.1.1/preact/standalone.module.js";
+import { html, useEffect, useRef, useState } from "/assets/vendor/htm@3.1.1/preact/standalone.module.js";
 import { Button, ErrorNotice, Field, Loading, Table } from "/assets/shared/ui.js";
 import { allTenants, enumLabel, href, run, t } from "../context.js";
 import { TENANTS } from "../operations.js";
@@ -13,6 +13,8 @@ const DEBOUNCE_MS = 250;
 function useTenantSearch(query) {
   const [search, setSearch] = useState(query.trim());
   const [state, setState] = useState({ tenants: null, error: null, after: null, more: false, busy: true });
+  const current = useRef(search); // the search shown: a page read for an older one is dropped
+  current.current = search;
   useEffect(() => {
     const timer = setTimeout(() => setSearch(query.trim()), DEBOUNCE_MS);
     return () => clearTimeout(timer);
@@ -40,7 +42,7 @@ function useTenantSearch(query) {
       live = false;
     };
   }, [search]);
-  const loadMore = () => read(state.after, state.tenants || [], () => true);
+  const loadMore = () => read(state.after, state.tenants || [], () => current.current === search);
   return { ...state, loadMore };
 }
 
