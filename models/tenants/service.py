@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.invoicing.rules import MAX_AMOUNT, recurring_lines, settle
@@ -190,13 +190,45 @@ async def get_tenant(deps: Deps, actor: Principal, tenant_id: str) -> TenantRow:
     return row
 
 
+SEARCH_MAX_LENGTH = 200
+
+
+def _literal(text: str) -> str:
+    """``text`` for a LIKE pattern, its wildcards (and the escape character) matched literally."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def search_filter(search: str) -> Any:
+    """Tenants whose name, email or provider customer id contains ``search``, or whose id
+    starts with it, ignoring case; VALIDATION_FAILED naming ``search`` when it is too long."""
+    if len(search) > SEARCH_MAX_LENGTH:
+        raise ValidationFailed("search", f"must be at most {SEARCH_MAX_LENGTH} characters; got {len(search)}")
+    needle = _literal(search.strip().lower())
+    if not needle:
+        return true()
+    contains, prefix = f"%{needle}%", f"{needle}%"
+    return or_(
+        func.lower(TenantRow.name).like(contains, escape="\\"),
+        func.lower(TenantRow.email).like(contains, escape="\\"),
+        func.lower(TenantRow.id).like(prefix, escape="\\"),
+        func.lower(TenantRow.provider_customer_id).like(contains, escape="\\"),
+    )
+
+
 async def list_tenants(
-    deps: Deps, actor: Principal, first: int | None = None, after: str | None = None
+    deps: Deps,
+    actor: Principal,
+    first: int | None = None,
+    after: str | None = None,
+    search: str | None = None,
 ) -> Page[TenantRow]:
-    """Every tenant for ADMIN keys; a TENANT key sees its own; a PARTNER key none."""
+    """Every tenant for ADMIN keys; a TENANT key sees its own; a PARTNER key none. With
+    ``search``, only those matching it (search_filter); a blank search matches all."""
     query = select(TenantRow)
     if not actor.is_admin:
         visible = actor.tenant_id if actor.role is Role.TENANT else None
         query = query.where(TenantRow.id == visible)
+    if search is not None:
+        query = query.where(search_filter(search))
     async with deps.store.read() as session:
         return await paginate(session, query, TenantRow.id, first, after)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from models.tenants import service as tenants
@@ -17,8 +19,19 @@ class TenantQueries:
 
     @strawberry.field(description="Tenants this key may see, oldest first (ADMIN: all of them).")
     async def tenants(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        search: Annotated[
+            str | None,
+            strawberry.argument(
+                description="Only tenants whose name, email or provider customer id contains this text, "
+                "or whose id starts with it, ignoring case (at most 200 characters; % and _ match "
+                "themselves). Null or blank: every tenant."
+            ),
+        ] = None,
     ) -> Connection[Tenant]:
         ctx = info.context
-        page = await tenants.list_tenants(ctx.deps, ctx.actor, first, after)
+        page = await tenants.list_tenants(ctx.deps, ctx.actor, first, after, search)
         return Connection[Tenant].from_page(page, Tenant.from_row)

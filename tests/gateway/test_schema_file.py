@@ -55,7 +55,8 @@ def test_api_md_operations_keep_their_names_and_types() -> None:
         ("Mutation", "createApiKey"): "createApiKey(input: CreateApiKeyInput!): CreateApiKeyResult!",
         ("Mutation", "revokeApiKey"): "revokeApiKey(id: ID!): RevokeApiKeyResult!",
         ("Query", "tenant"): "tenant(id: ID!): Tenant",
-        ("Query", "tenants"): "tenants(first: Int, after: String): TenantConnection!",
+        # API.md's arguments unchanged, plus an optional search (server-side tenant search).
+        ("Query", "tenants"): "tenants(first: Int, after: String, search: String): TenantConnection!",
         ("Mutation", "createPlan"): "createPlan(input: CreatePlanInput!): CreatePlanResult!",
         ("Mutation", "createAddon"): "createAddon(input: CreateAddonInput!): CreateAddonResult!",
         ("Mutation", "attachAddon"): "attachAddon(planId: ID!, addonId: ID!): AttachAddonResult!",

@@ -7,8 +7,8 @@ export const SIGN_IN_CHECK = `query ConsoleSignInCheck {
   catalogAuditLog(first: 1) { edges { cursor } }
 }`;
 
-export const TENANTS = `query ConsoleTenants($first: Int!, $after: String) {
-  tenants(first: $first, after: $after) {
+export const TENANTS = `query ConsoleTenants($first: Int!, $after: String, $search: String) {
+  tenants(first: $first, after: $after, search: $search) {
     edges {
       node {
         id name email currency salesMode providerError providerCustomerId

@@ -1,17 +1,49 @@
-// Tenants, with a search over name, email and ids (the API lists tenants; the console
-// reads them all, page by page, and filters as the operator types).
+// Tenants, with a search over name, email and ids: the API filters (tenants(search:)),
+// the console asks it a page at a time as the operator pauses typing.
 
-import { html, useEffect, useState } from "/assets/vendor/htm@3.1.1/preact/standalone.module.js";
-import { ErrorNotice, Field, Loading, Table } from "/assets/shared/ui.js";
-import { allTenants, enumLabel, href, t } from "../context.js";
+import { html, useEffect, useRef, useState } from "/assets/vendor/htm@3.1.1/preact/standalone.module.js";
+import { Button, ErrorNotice, Field, Loading, Table } from "/assets/shared/ui.js";
+import { allTenants, enumLabel, href, run, t } from "../context.js";
 import { TENANTS } from "../operations.js";
 
-export function matches(tenant, query) {
-  const q = query.trim().toLowerCase();
-  if (!q) return true;
-  return [tenant.name, tenant.email, tenant.id, tenant.providerCustomerId]
-    .filter(Boolean)
-    .some((value) => value.toLowerCase().includes(q));
+const PAGE = 100;
+const DEBOUNCE_MS = 250;
+
+// One search's pages: a new search starts over; "more" reads the next page of the same one.
+function useTenantSearch(query) {
+  const [search, setSearch] = useState(query.trim());
+  const [state, setState] = useState({ tenants: null, error: null, after: null, more: false, busy: true });
+  const current = useRef(search); // the search shown: a page read for an older one is dropped
+  current.current = search;
+  useEffect(() => {
+    const timer = setTimeout(() => setSearch(query.trim()), DEBOUNCE_MS);
+    return () => clearTimeout(timer);
+  }, [query]);
+  const read = (after, kept, isLive) => {
+    setState((s) => ({ ...s, busy: true }));
+    run(TENANTS, { first: PAGE, after, search: search || null }).then(
+      (data) =>
+        isLive() &&
+        setState({
+          tenants: [...kept, ...data.tenants.edges.map((e) => e.node)],
+          error: null,
+          after: data.tenants.pageInfo.endCursor,
+          more: data.tenants.pageInfo.hasNextPage,
+          busy: false,
+        }),
+      (error) => isLive() && setState({ tenants: kept, error, after, more: false, busy: false }),
+    );
+  };
+  useEffect(() => {
+    let live = true;
+    setState({ tenants: null, error: null, after: null, more: false, busy: true });
+    read(null, [], () => live);
+    return () => {
+      live = false;
+    };
+  }, [search]);
+  const loadMore = () => read(state.after, state.tenants || [], () => current.current === search);
+  return { ...state, loadMore };
 }
 
 export function useTenants() {
@@ -35,9 +67,10 @@ function statusBadge(status) {
 }
 
 export function TenantsPage() {
-  const { tenants, error } = useTenants();
   const [query, setQuery] = useState("");
-  const shown = (tenants || []).filter((tenant) => matches(tenant, query));
+  const { tenants, error, more, busy, loadMore } = useTenantSearch(query);
+  const shown = tenants || [];
+  const total = more ? `${shown.length}+` : shown.length;
   const columns = [
     { label: t("col.name"), render: (r) => html`<a href=${href("tenants", r.id)}>${r.name}</a>` },
     { label: t("col.email"), key: "email" },
@@ -61,8 +94,9 @@ export function TenantsPage() {
         ? html`<${Loading} label=${t("common.loading")} />`
         : tenants &&
           html`<p class="muted" aria-live="polite">
-              ${t("tenants.count", { shown: shown.length, total: tenants.length })}
+              ${t("tenants.count", { shown: shown.length, total })}
             </p>
-            <${Table} columns=${columns} rows=${shown} empty=${t("tenants.empty")} caption=${t("tenants.title")} />`}
+            <${Table} columns=${columns} rows=${shown} empty=${t("tenants.empty")} caption=${t("tenants.title")} />
+            ${more ? html`<${Button} onClick=${loadMore} disabled=${busy}>${t("common.more")}</${Button}>` : ""}`}
     </div>`;
 }
