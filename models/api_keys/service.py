@@ -6,6 +6,7 @@ import hashlib
 import secrets
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.api_keys.cache import KeyCache, announce_revoked
@@ -120,7 +121,18 @@ async def authenticate(deps: Deps, secret: str, cache: KeyCache | None = None) -
 
 
 async def find(deps: Deps, key_hash: str) -> Principal | None:
-    """The live key whose secret hashes to ``key_hash``, as a principal."""
+    """The live key whose secret hashes to ``key_hash``, as a principal. Connections are
+    not pinged before use: one found dead (the server restarted or ended it) is dropped
+    with the rest of the pool, and the lookup runs once more on a fresh one."""
+    try:
+        return await _find(deps, key_hash)
+    except DBAPIError as error:
+        if not error.connection_invalidated:
+            raise
+    return await _find(deps, key_hash)
+
+
+async def _find(deps: Deps, key_hash: str) -> Principal | None:
     async with deps.store.read() as session:
         row = (
             await session.execute(

@@ -85,7 +85,10 @@ async def test_fleet_query_costs_as_many_statements_for_50_tenants_as_for_5(
         with counting_statements(store) as statements:
             data = await api(FLEET, {"n": n})
         counts[n] = len(statements)  # SQLite adds a BEGIN per session; PostgreSQL's go through asyncpg
-        selects[n] = sum(1 for s in statements if s.lstrip().upper().startswith("SELECT"))
+        # The key lookup is left out: a worker's key cache may answer it without a statement.
+        selects[n] = sum(
+            1 for s in statements if s.lstrip().upper().startswith("SELECT") and "api_keys" not in s
+        )
         edges = data["tenants"]["edges"]
         assert len(edges) == n
         for i, edge in enumerate(edges):
@@ -105,6 +108,6 @@ async def test_fleet_query_costs_as_many_statements_for_50_tenants_as_for_5(
             ]
 
     assert counts[5] == counts[50], counts
-    # key lookup, tenants, subscriptions, plans, subscription add-ons, add-ons, seats in use, members,
+    # tenants, subscriptions, plans, subscription add-ons, add-ons, seats in use, members,
     # latest invoices, their lines, credit balances, the first page of invoices, meters, month counts
-    assert selects[5] == selects[50] == 14, selects
+    assert selects[5] == selects[50] == 13, selects
