@@ -3,14 +3,17 @@ month at most), for one tenant or, batched, for a list of tenants."""
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 from sqlalchemy import (
     Integer,
     and_,
+    bindparam,
     func,
     literal,
     select,
@@ -25,7 +28,7 @@ from models.metering.rules import DayStats, count_of, fold_days, month_days
 from models.platform.access import Principal, require_visible
 from models.platform.clocks import TenantNow, with_clocks
 from models.platform.deps import Deps
-from models.platform.reads import fetch
+from models.platform.reads import any_of, compiled_once, fetch
 from models.tables import (
     MeterRow,
     TenantRow,
@@ -59,12 +62,17 @@ async def _tenant(session: AsyncSession, deps: Deps, actor: Principal, tenant_id
     return (await with_clocks(session, deps, [row]))[row.id]
 
 
+_METERS = compiled_once(
+    select(table_of(MeterRow)).order_by(table_of(MeterRow).c.created_at, table_of(MeterRow).c.id)
+)
+_METER = compiled_once(_METERS.where(table_of(MeterRow).c.name == bindparam("name")))
+
+
 async def _meters(session: AsyncSession, meter_name: str | None) -> list[MeterRow]:
-    columns = table_of(MeterRow)
-    query = select(columns).order_by(columns.c.created_at, columns.c.id)
-    if meter_name is not None:
-        query = query.where(columns.c.name == meter_name)
-    meters: list[MeterRow] = await fetch(session, query)
+    if meter_name is None:
+        meters: list[MeterRow] = await fetch(session, _METERS)
+    else:
+        meters = await fetch(session, _METER, name=meter_name)
     if meter_name is not None and not meters:
         raise NotFound("Meter", meter_name)
     return meters
@@ -102,6 +110,23 @@ async def folded_days(
     if not spans or not meter_ids:
         return {}
     ranges = list(spans)
+    values: dict[str, Any] = {"meters": list(meter_ids)}
+    for n, (first, last) in enumerate(ranges):
+        values |= {f"tenants_{n}": list(spans[first, last]), f"first_{n}": first, f"last_{n}": last}
+    values |= {"low": min(first for first, _ in ranges), "high": max(last for _, last in ranges)}
+    query = _folded(len(ranges))
+    return {
+        (ranges[row.span], row.tenant_id, row.meter_id): DayStats(
+            int(row.total), int(row.points), int(row.max_value), int(row.latest_ts), int(row.latest_value)
+        )
+        for row in await fetch(session, query, **values)
+    }
+
+
+@functools.lru_cache(maxsize=32)
+def _folded(spans: int) -> Any:
+    """``folded_days``'s statement for this many spans, built once: each span's tenants,
+    first and last day, the meters and the outer bounds are its parameters."""
     folds = [
         select(
             literal(n, Integer).label("span"),
@@ -113,34 +138,30 @@ async def folded_days(
             func.max(DAYS.c.latest_ts).label("latest_ts"),
         )
         .where(
-            DAYS.c.tenant_id.in_(spans[first, last]),
-            DAYS.c.meter_id.in_(meter_ids),
-            DAYS.c.day >= first,
-            DAYS.c.day <= last,
+            any_of(DAYS.c.tenant_id, f"tenants_{n}"),
+            any_of(DAYS.c.meter_id, "meters"),
+            DAYS.c.day >= bindparam(f"first_{n}", type_=DAYS.c.day.type),
+            DAYS.c.day <= bindparam(f"last_{n}", type_=DAYS.c.day.type),
         )
         .group_by(DAYS.c.tenant_id, DAYS.c.meter_id)
-        for n, (first, last) in enumerate(ranges)
+        for n in range(spans)
     ]
-    folded = (folds[0] if len(folds) == 1 else union_all(*folds)).subquery()
+    folded = (folds[0] if spans == 1 else union_all(*folds)).subquery()
     # The latest point's value, from the one day holding the span's latest second (a
     # second falls on one local day); the outer bounds of the spans keep it an index range.
     latest = DAYS.alias("latest")
-    query = select(folded, latest.c.latest_value).join(
-        latest,
-        and_(
-            latest.c.tenant_id == folded.c.tenant_id,
-            latest.c.meter_id == folded.c.meter_id,
-            latest.c.day >= min(first for first, _ in ranges),
-            latest.c.day <= max(last for _, last in ranges),
-            latest.c.latest_ts == folded.c.latest_ts,
-        ),
-    )
-    return {
-        (ranges[row.span], row.tenant_id, row.meter_id): DayStats(
-            int(row.total), int(row.points), int(row.max_value), int(row.latest_ts), int(row.latest_value)
+    return compiled_once(
+        select(folded, latest.c.latest_value).join(
+            latest,
+            and_(
+                latest.c.tenant_id == folded.c.tenant_id,
+                latest.c.meter_id == folded.c.meter_id,
+                latest.c.day >= bindparam("low", type_=DAYS.c.day.type),
+                latest.c.day <= bindparam("high", type_=DAYS.c.day.type),
+                latest.c.latest_ts == folded.c.latest_ts,
+            ),
         )
-        for row in await fetch(session, query)
-    }
+    )
 
 
 async def month_counts_of(

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.kernel.clock import Clock, FixedClock
 from models.platform.deps import Deps
-from models.platform.reads import fetch
+from models.platform.reads import fetch, keyed
 from models.tables import (
     TenantRow,
     TestClockRow,
@@ -36,14 +36,13 @@ class TenantNow:
     zone: ZoneInfo
 
 
+_CLOCKS = keyed(select(CLOCKS), CLOCKS.c.id)
+
+
 async def with_clocks(session: AsyncSession, deps: Deps, rows: Sequence[TenantRow]) -> dict[str, TenantNow]:
     """Each tenant with its clock's now, loading their test clocks in one statement."""
     clock_ids = {r.test_clock_id for r in rows if r.test_clock_id}
-    clocks = (
-        {c.id: c for c in await fetch(session, select(CLOCKS).where(CLOCKS.c.id.in_(clock_ids)))}
-        if clock_ids
-        else {}
-    )
+    clocks = {c.id: c for c in await fetch(session, _CLOCKS, keys=sorted(clock_ids))} if clock_ids else {}
     return {
         r.id: TenantNow(
             r, clock_for_tenant(deps, r, clocks.get(r.test_clock_id or "")).now(), ZoneInfo(r.timezone)

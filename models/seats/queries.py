@@ -27,20 +27,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.kernel.enums import MemberStatus, SeatType
 from models.kernel.errors import SeatsInUse
-from models.platform.reads import fetch, grouped
+from models.platform.reads import fetch, grouped, keyed
 from models.seats.rules import overbooked
 from models.tables import AddonRow, MemberRow, PlanRow, SubscriptionAddonRow
+
+_IN_USE = keyed(
+    select(MemberRow.tenant_id, MemberRow.seat_type, func.count())
+    .where(MemberRow.status == MemberStatus.ACTIVE)
+    .group_by(MemberRow.tenant_id, MemberRow.seat_type),
+    MemberRow.tenant_id,
+)
 
 
 async def seats_in_use(session: AsyncSession, tenant_ids: Sequence[str]) -> list[dict[SeatType, int]]:
     """Active members per seat type, per tenant."""
     counts: dict[str, dict[SeatType, int]] = defaultdict(dict)
-    query = (
-        select(MemberRow.tenant_id, MemberRow.seat_type, func.count())
-        .where(MemberRow.tenant_id.in_(tenant_ids), MemberRow.status == MemberStatus.ACTIVE)
-        .group_by(MemberRow.tenant_id, MemberRow.seat_type)
-    )
-    for tenant_id, seat_type, count in await fetch(session, query):
+    for tenant_id, seat_type, count in await fetch(session, _IN_USE, keys=list(tenant_ids)):
         counts[tenant_id][seat_type] = count
     return [counts.get(t, {}) for t in tenant_ids]
 

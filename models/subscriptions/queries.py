@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.kernel.enums import SeatType, SubscriptionStatus
-from models.platform.reads import grouped, light_grouped, rows_by_ids
+from models.platform.reads import grouped, keyed, light_grouped, rows_by_ids
 from models.seats.rules import seat_totals
 from models.tables import AddonRow, PlanRow, SubscriptionAddonRow, SubscriptionRow
 from models.tables.base import table_of
@@ -32,19 +32,27 @@ async def subscription_addons(
     return await grouped(session, query, SubscriptionAddonRow.subscription_id, subscription_ids)
 
 
+_LIVE = keyed(
+    select(table_of(SubscriptionRow)).where(
+        table_of(SubscriptionRow).c.status != SubscriptionStatus.CANCELLED
+    ),
+    table_of(SubscriptionRow).c.tenant_id,
+)
+_ADDONS = keyed(
+    select(table_of(SubscriptionAddonRow)).order_by(table_of(SubscriptionAddonRow).c.addon_id),
+    table_of(SubscriptionAddonRow).c.subscription_id,
+)
+
+
 async def live_subscription_rows(session: AsyncSession, tenant_ids: Sequence[str]) -> list[Any]:
     """``live_subscriptions`` as light rows, for DataLoaders."""
-    columns = table_of(SubscriptionRow)
-    query = select(columns).where(columns.c.status != SubscriptionStatus.CANCELLED)
-    groups = await light_grouped(session, query, columns.c.tenant_id, tenant_ids)
+    groups = await light_grouped(session, _LIVE, "tenant_id", tenant_ids)
     return [group[0] if group else None for group in groups]
 
 
 async def subscription_addon_rows(session: AsyncSession, subscription_ids: Sequence[str]) -> list[list[Any]]:
     """``subscription_addons`` as light rows, for DataLoaders."""
-    columns = table_of(SubscriptionAddonRow)
-    query = select(columns).order_by(columns.c.addon_id)
-    return await light_grouped(session, query, columns.c.subscription_id, subscription_ids)
+    return await light_grouped(session, _ADDONS, "subscription_id", subscription_ids)
 
 
 async def held_items(session: AsyncSession, subscription_id: str) -> list[tuple[AddonRow, int]]:

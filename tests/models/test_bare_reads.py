@@ -156,3 +156,16 @@ async def test_loader_reads_answer_as_before_for_many_tenants_in_one_statement_e
     assert any(newest) and any(lines) and any(used) and days
     assert all(isinstance(n, int) for n in balances)
     assert all(type(seat_type).__name__ == "SeatType" for counts in used for seat_type in counts)
+
+
+async def test_a_statement_built_once_takes_any_number_of_keys_none_or_odd_ones_included(seeded: Deps) -> None:
+    async with seeded.store.read() as session:
+        ids = await _ids(session, TenantRow)
+        odd = ["", "it's", 'a "quoted" id', "テナント", "%", "_"]
+        assert await light_rows_by_ids(session, TenantRow, []) == []
+        assert await light_rows_by_ids(session, TenantRow, odd) == [None] * len(odd)
+        for keys in (ids[:1], ids, [*ids, *odd], list(reversed(ids))):
+            light = await light_rows_by_ids(session, TenantRow, keys)
+            orm = await rows_by_ids(session, TenantRow, keys)
+            assert [row.id if row else None for row in light] == [row.id if row else None for row in orm]
+            assert [row.id for row in light if row] == [k for k in keys if k in ids]
