@@ -11,6 +11,9 @@ selection set in which every field, at any depth, is
 - a basic Strawberry field (no resolver of its own, no arguments, no permission classes
   or field extensions), or ``__typename``,
 - selected plainly: no directives, no alias used twice, no fragments,
+- or a resolver field marked ``loaded_when`` (resolvers.shared.loaded), whose value the
+  parent object may hold already in its ``loaded`` dict (read like an attribute; absent,
+  the object goes back to graphql-core, which runs the resolver),
 - of a scalar, an enum, an object type backed by its Strawberry class (checked with
   ``type(value) is cls``, stricter than ``is_type_of``), or a (non-null) list of those.
 
@@ -47,6 +50,8 @@ from graphql import (
     Undefined,
 )
 from strawberry.schema.schema_converter import GraphQLCoreConverter
+
+from resolvers.shared.loaded import LOADED, LOADED_AS
 
 MISSING: Any = object()
 _PLAIN = frozenset({str, int, float, bool, datetime, date})
@@ -85,6 +90,15 @@ def basic_attribute(field_def: Any) -> str | None:
     ):
         return None
     return str(definition.python_name)
+
+
+def loaded_name(field_def: Any) -> str | None:
+    """The ``loaded`` key of a resolver field marked with ``loaded_when`` (no arguments), or None."""
+    definition = (field_def.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    resolver = getattr(definition, "base_resolver", None)
+    if resolver is None or field_def.args or getattr(definition, "extensions", None):
+        return None
+    return getattr(resolver.wrapped_func, LOADED_AS, None)
 
 
 def origin_of(object_type: GraphQLObjectType) -> type | None:
@@ -153,7 +167,7 @@ def _object(object_type: GraphQLObjectType, node: FieldNode) -> Completer | None
     origin = origin_of(object_type)
     if origin is None or node.selection_set is None:
         return None
-    fields: list[tuple[str, str | None, Completer | None]] = []  # key, attribute, completer
+    fields: list[tuple[str, Any, Completer | None]] = []  # key, attribute (or loaded key), completer
     keys: set[str] = set()
     for selection in node.selection_set.selections:
         if not isinstance(selection, FieldNode) or selection.directives or selection.arguments:
@@ -167,16 +181,19 @@ def _object(object_type: GraphQLObjectType, node: FieldNode) -> Completer | None
             fields.append((key, None, None))
             continue
         field_def = object_type.fields.get(name)
-        attribute = basic_attribute(field_def) if field_def is not None else None
-        completer = _compile(field_def.type, selection) if attribute is not None else None  # type: ignore[union-attr]  # attribute implies field_def
+        if field_def is None:
+            return None
+        attribute = basic_attribute(field_def)
+        loaded = loaded_name(field_def) if attribute is None else None
+        completer = _compile(field_def.type, selection) if attribute or loaded else None
         if completer is None:
             return None
-        fields.append((key, attribute, completer))
+        fields.append((key, attribute or (LOADED, loaded), completer))
     return _object_completer(origin, object_type.name, tuple(fields))
 
 
 def _object_completer(
-    origin: type, type_name: str, fields: tuple[tuple[str, str | None, Completer | None], ...]
+    origin: type, type_name: str, fields: tuple[tuple[str, Any, Completer | None], ...]
 ) -> Completer:
     def complete(value: Any) -> Any:
         if value is None:
@@ -188,7 +205,10 @@ def _object_completer(
             if attribute is None:
                 result[key] = type_name
                 continue
-            raw = getattr(value, attribute, MISSING)
+            if type(attribute) is tuple:  # a resolver's value the parent loaded (loaded_when), if it did
+                raw = getattr(value, attribute[0], {}).get(attribute[1], MISSING)
+            else:
+                raw = getattr(value, attribute, MISSING)
             completed = MISSING if raw is MISSING else completer(raw)  # type: ignore[misc]  # set with the attribute
             if completed is MISSING:
                 return MISSING

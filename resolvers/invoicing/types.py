@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -13,6 +14,7 @@ from models.tables import InvoiceLineRow, InvoiceRow
 from resolvers.invoicing import loaders as invoicing_loaders
 from resolvers.shared.context import Info
 from resolvers.shared.enums import InvoiceReason, InvoiceStatus, LineKind
+from resolvers.shared.loaded import loaded_when
 from resolvers.shared.money import Money
 from resolvers.shared.scalars import Long
 
@@ -138,10 +140,26 @@ class Invoice:
             row=row,
         )
 
+    # Values a page loaded ahead for every invoice on it (resolvers.shared.loaded).
+    loaded: strawberry.Private[dict[str, Any]] = dataclasses.field(default_factory=dict)
+
     @strawberry.field
+    @loaded_when("lines")
     async def lines(self, info: Info) -> list[InvoiceLine]:
+        loaded = self.loaded.get("lines")
+        if loaded is not None:
+            return loaded  # type: ignore[no-any-return]  # set by load_lines, a list of InvoiceLine
         rows = await invoicing_loaders.invoice_lines.load(info, self.row.id)
         return [InvoiceLine.from_row(r, self.row.currency) for r in rows]
+
+    @staticmethod
+    async def load_lines(info: Info, invoices: list[Invoice]) -> None:
+        """Load the lines of every invoice of a page at once, when the query asks for them."""
+        if not invoices:
+            return
+        groups = await invoicing_loaders.invoice_lines.load_many(info, [i.row.id for i in invoices])
+        for invoice, rows in zip(invoices, groups, strict=True):
+            invoice.loaded["lines"] = [InvoiceLine.from_row(r, invoice.row.currency) for r in rows]
 
     @strawberry.field(description="The credit notes issued against it, oldest first.")
     async def credit_notes(self, info: Info) -> list[CreditNoteType]:

@@ -28,6 +28,7 @@ from resolvers.metering.types import MeterUnitCount, parse_month
 from resolvers.seats.types import SeatSummary
 from resolvers.shared.context import Info
 from resolvers.shared.enums import CollectionMethod, SalesMode
+from resolvers.shared.loaded import selects
 from resolvers.shared.money import Money
 from resolvers.shared.pagination import Connection
 from resolvers.subscriptions import loaders as subscriptions_loaders
@@ -204,7 +205,10 @@ class Tenant:
             page = Page.of(await invoicing_loaders.newest_invoices.load(info, (self.row.id, size + 1)), size)
         else:
             page = await invoices.list_invoices(ctx.deps, ctx.actor, self.row.id, first, after)
-        return Connection[Invoice].from_page(page, Invoice.from_row)
+        connection = Connection[Invoice].from_page(page, Invoice.from_row)
+        if selects(info, "edges", "node", "lines"):
+            await Invoice.load_lines(info, [edge.node for edge in connection.edges])
+        return connection
 
     @strawberry.field(description="The tenant's credit notes, newest first.")
     async def credit_notes(

@@ -111,3 +111,37 @@ async def test_fleet_query_costs_as_many_statements_for_50_tenants_as_for_5(
     # tenants, subscriptions, plans, subscription add-ons, add-ons, seats in use, members,
     # latest invoices, their lines, credit balances, the first page of invoices, meters, month counts
     assert selects[5] == selects[50] == 13, selects
+
+
+PAGES = """query($n: Int!) { tenants(first: $n) { edges { node {
+  subscription { latestInvoice { number lines { kind amount { amount } } } }
+  invoices(first: 3) { edges { node { ...Lines } } } } } } }
+fragment Lines on Invoice { number lines { kind amount { amount } } }"""
+NO_LINES = """query($n: Int!) { tenants(first: $n) { edges { node {
+  invoices(first: 3) { edges { node { number total { amount } } } } } } } }"""
+
+
+async def test_a_page_of_invoices_reads_every_invoices_lines_in_one_statement_only_when_asked(
+    api: Api, deps: Deps, store: Store
+) -> None:
+    await seed_fleet(deps, 12)
+    await api(PAGES, {"n": 1})  # warm up
+
+    lines_read = {}
+    for n in (3, 12):
+        with counting_statements(store) as statements:
+            data = await api(PAGES, {"n": n})
+        lines_read[n] = sum(1 for s in statements if "FROM invoice_lines" in s)
+        for edge in data["tenants"]["edges"]:
+            node = edge["node"]
+            latest = node["subscription"]["latestInvoice"]
+            # the page's lines (asked through a fragment) are the latest invoice's own
+            assert [e["node"] for e in node["invoices"]["edges"]] == [latest]
+            assert len(latest["lines"]) == 2
+    # one for the latest invoices' lines, one for the pages' (a DataLoader batch each)
+    assert lines_read[3] == lines_read[12] <= 2, lines_read
+
+    with counting_statements(store) as statements:
+        data = await api(NO_LINES, {"n": 12})
+    assert not [s for s in statements if "invoice_lines" in s]
+    assert all(len(e["node"]["invoices"]["edges"]) == 1 for e in data["tenants"]["edges"])
