@@ -15,10 +15,12 @@ dead connection anyway is retried once on a fresh one by the DataLoaders.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from contextvars import ContextVar
 from typing import Any
 
@@ -154,10 +156,24 @@ class Store:
         self.max_snapshots = pool_size
         self.snapshots_open = 0
         self._writer = async_sessionmaker(write_engine, expire_on_commit=False)
+        self._writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def _queue(self) -> AbstractAsyncContextManager[Any]:
+        """SQLite: this process's writers one at a time, handed on at once (see
+        ``models.platform.locks``); one lock per event loop, as a lock serves one loop."""
+        if self.dialect != "sqlite":
+            return nullcontext()
+        loop = asyncio.get_running_loop()
+        lock = self._writers.get(loop)
+        if lock is None:
+            lock = self._writers[loop] = asyncio.Lock()
+        return lock
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        async with self._writer() as session:
+        async with self._queue(), self._writer() as session:
             async with session.begin():
                 yield session
                 # A hook may add hooks (a reaction records events, which NOTIFY): run until none is left.
