@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import orjson
 from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -201,11 +202,11 @@ class GatewayGraphQL(GraphQL[Context, None]):
     def encode_json(self, data: object) -> str | bytes:
         """A response (or a websocket result) larger than GATEWAY_MAX_RESPONSE_BYTES is
         replaced by one error that says so, instead of megabytes a client cannot hold."""
-        encoded = json.dumps(data, separators=(",", ":"))
+        encoded = dumps(data)
         if len(encoded) <= self.max_response_bytes:
             return encoded
         log.warning("response of %d bytes refused (limit %d)", len(encoded), self.max_response_bytes)
-        return json.dumps(too_large(data, len(encoded), self.max_response_bytes), separators=(",", ":"))
+        return dumps(too_large(data, len(encoded), self.max_response_bytes))
 
     def decode_json(self, data: str | bytes) -> object:
         """Bodies and GET `variables`: anything but a JSON object (or a batch's array)
@@ -283,6 +284,16 @@ def too_large(data: object, size: int, limit: int) -> object:
 # thresholds (700, 10, 10) that ran ~1,400 young collections and one full one per query, a
 # quarter of its CPU. Nearly all of it is freed by reference counting, not the collector.
 GC_THRESHOLDS = (20_000, 50, 100)
+
+
+def dumps(data: object) -> str:
+    """A response as JSON text: orjson (a fleet's 700 kB took a tenth of the request in
+    ``json.dumps``), or the standard library for what orjson refuses (an integer past 64
+    bits); both write UTF-8 text unescaped and no spaces."""
+    try:
+        return orjson.dumps(data).decode()
+    except TypeError:  # orjson.JSONEncodeError
+        return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
 
 def serve_app() -> Starlette:
