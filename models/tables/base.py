@@ -46,6 +46,32 @@ class UTCDateTime(TypeDecorator[datetime]):
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
 
+    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
+        """On SQLite, the stored text (SQLAlchemy's ``2026-12-03 19:55:42.123456``, UTC)
+        parsed in C and marked UTC in one step: a page of invoices reads thousands of
+        these, and the general path (a regular expression, then ``process_result_value``)
+        cost a tenth of it. Anything else takes the general path."""
+        general = super().result_processor(dialect, coltype)
+        if dialect.name != "sqlite" or general is None:
+            return general
+        parse = datetime.fromisoformat
+
+        def process(value: Any) -> datetime | None:
+            if type(value) is str and len(value) in _SQLITE_TEXT:
+                try:
+                    parsed = parse(value)
+                except ValueError:
+                    return general(value)  # type: ignore[no-any-return]  # SQLAlchemy's own processor says why
+                if parsed.tzinfo is None:
+                    return parsed.replace(tzinfo=UTC)
+            return general(value)  # type: ignore[no-any-return]  # None, or not the usual text
+
+        return process
+
+
+# How long SQLAlchemy's SQLite text of a datetime is: without, and with, microseconds.
+_SQLITE_TEXT = frozenset({19, 26})
+
 
 E = TypeVar("E", bound=enum.StrEnum)
 
@@ -66,7 +92,11 @@ class EnumText(TypeDecorator[E]):
         return None if value is None else self.enum_type(value).value
 
     def process_result_value(self, value: Any, dialect: Dialect) -> E | None:
-        return None if value is None else self.enum_type(value)
+        if value is None:
+            return None
+        # The member by its value, as ``enum_type(value)`` finds it, without the call's cost.
+        member = self.enum_type._value2member_map_.get(value)
+        return self.enum_type(value) if member is None else member  # type: ignore[return-value]  # a member of enum_type
 
 
 class ModelJSON(TypeDecorator[Any]):

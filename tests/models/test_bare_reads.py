@@ -158,7 +158,9 @@ async def test_loader_reads_answer_as_before_for_many_tenants_in_one_statement_e
     assert all(type(seat_type).__name__ == "SeatType" for counts in used for seat_type in counts)
 
 
-async def test_a_statement_built_once_takes_any_number_of_keys_none_or_odd_ones_included(seeded: Deps) -> None:
+async def test_a_statement_built_once_takes_any_number_of_keys_none_or_odd_ones_included(
+    seeded: Deps,
+) -> None:
     async with seeded.store.read() as session:
         ids = await _ids(session, TenantRow)
         odd = ["", "it's", 'a "quoted" id', "テナント", "%", "_"]
