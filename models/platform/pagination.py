@@ -11,6 +11,7 @@ from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.kernel.errors import ValidationFailed
+from models.platform.reads import fetch
 
 T = TypeVar("T")
 
@@ -70,18 +71,25 @@ async def paginate(
     after: str | None,
     *,
     newest_first: bool = False,
+    light: bool = False,
 ) -> Page[Any]:
     """A page of ``first`` rows after the cursor ``after``, in one statement: with a cursor
     it also reads the cursor's own row, which (when it still exists) says there is a
-    previous page."""
+    previous page. ``light``: read-only light rows (``models.platform.reads.fetch``), for
+    queries, instead of ORM objects."""
     size = page_size(first)
     order = id_column.desc() if newest_first else id_column
+
+    async def read(statement: Select[Any]) -> list[Any]:
+        if light:
+            return await fetch(session, statement)
+        return list((await session.scalars(statement)).all())
+
     if after is None:
-        rows = list((await session.scalars(query.order_by(order).limit(size + 1))).all())
-        return Page.of(rows, size)
+        return Page.of(await read(query.order_by(order).limit(size + 1)), size)
     cursor = decode_cursor(after)
     query = query.where(id_column <= cursor if newest_first else id_column >= cursor)
-    rows = list((await session.scalars(query.order_by(order).limit(size + 2))).all())
+    rows = await read(query.order_by(order).limit(size + 2))
     previous = bool(rows) and getattr(rows[0], id_column.key) == cursor
     if previous:
         rows = rows[1:]

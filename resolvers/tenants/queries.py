@@ -15,7 +15,7 @@ class TenantQueries:
     @strawberry.field(description="A tenant; NOT_FOUND when it does not exist or this key may not see it.")
     async def tenant(self, info: Info, id: strawberry.ID) -> Tenant | None:
         ctx = info.context
-        return Tenant.from_row(await tenants.get_tenant(ctx.deps, ctx.actor, id))
+        return Tenant.from_row(await tenants.read_tenant(ctx.deps, ctx.actor, id))
 
     @strawberry.field(description="Tenants this key may see, oldest first (ADMIN: all of them).")
     async def tenants(
@@ -33,5 +33,5 @@ class TenantQueries:
         ] = None,
     ) -> Connection[Tenant]:
         ctx = info.context
-        page = await tenants.list_tenants(ctx.deps, ctx.actor, first, after, search)
+        page = await tenants.list_tenants(ctx.deps, ctx.actor, first, after, search, light=True)
         return Connection[Tenant].from_page(page, Tenant.from_row)
