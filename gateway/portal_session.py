@@ -2,7 +2,9 @@
 the checks that keep other sites from riding on it (CSRF).
 
 The cookie is HttpOnly (no script reads it), SameSite=Strict (no other site's page sends
-it) and Secure except on plain-http loopback (development). Over and above SameSite, a
+it) and Secure except on plain-http loopback (development): judged by GATEWAY_PUBLIC_URL
+when it is set (behind a proxy the request's own scheme and host are the proxy's hop),
+else by the request. Over and above SameSite, a
 request authenticated by it must come from the gateway's own pages: every HTTP request
 sends ``X-Portal-Session: 1`` (a header no cross-site form or image can send, and a
 cross-origin script may only send after a CORS preflight the gateway never grants with
@@ -47,12 +49,15 @@ def cross_site_problem(connection: HTTPConnection, deps: Deps) -> str | None:
     return None
 
 
-def secure_cookie(connection: HTTPConnection) -> bool:
-    """Secure everywhere but plain http on a loopback host (where browsers drop Secure cookies)."""
-    return not (connection.url.scheme == "http" and rules.is_loopback(connection.url.hostname or ""))
+def secure_cookie(connection: HTTPConnection, deps: Deps) -> bool:
+    """Secure everywhere but plain http on a loopback host (where browsers drop Secure
+    cookies): the public URL's, when configured, else the request's."""
+    public = deps.policy.portal.public_url
+    url = urlsplit(public) if public else urlsplit(str(connection.url))
+    return not (url.scheme == "http" and rules.is_loopback(url.hostname or ""))
 
 
-def set_cookie(response: Response, connection: HTTPConnection, opened: OpenedSession) -> None:
+def set_cookie(response: Response, connection: HTTPConnection, deps: Deps, opened: OpenedSession) -> None:
     assert opened.session.expires_at is not None
     response.set_cookie(
         COOKIE,
@@ -61,13 +66,13 @@ def set_cookie(response: Response, connection: HTTPConnection, opened: OpenedSes
         if opened.session.opened_at
         else None,
         path="/",
-        secure=secure_cookie(connection),
+        secure=secure_cookie(connection, deps),
         httponly=True,
         samesite="strict",
     )
 
 
-def clear_cookie(response: Response, connection: HTTPConnection) -> None:
+def clear_cookie(response: Response, connection: HTTPConnection, deps: Deps) -> None:
     response.delete_cookie(
-        COOKIE, path="/", secure=secure_cookie(connection), httponly=True, samesite="strict"
+        COOKIE, path="/", secure=secure_cookie(connection, deps), httponly=True, samesite="strict"
     )

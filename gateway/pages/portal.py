@@ -105,7 +105,7 @@ async def open_session(request: Request) -> Response:
         },
         headers=HEADERS,
     )
-    portal_session.set_cookie(response, request, opened)
+    portal_session.set_cookie(response, request, deps, opened)
     return response
 
 
@@ -119,7 +119,7 @@ async def close_session(request: Request) -> Response:
     if secret:
         await portal.end_portal_session(deps, secret)
     response = JSONResponse({"ended": bool(secret)}, headers=HEADERS)
-    portal_session.clear_cookie(response, request)
+    portal_session.clear_cookie(response, request, deps)
     return response
 
 

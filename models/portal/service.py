@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, exists, select, update
 
 from models.kernel.enums import Role
 from models.kernel.errors import Forbidden, NotFound, Unauthenticated
@@ -23,7 +23,7 @@ from models.platform.access import Principal, require_admin, require_tenant
 from models.platform.deps import Deps
 from models.portal.inputs import PortalConfigurationUpdate
 from models.portal.rules import DEFAULT_PERMISSIONS, PortalPermissions, check_return_url
-from models.tables import PortalConfigurationRow, PortalSessionRow, TenantRow
+from models.tables import ApiKeyRow, PortalConfigurationRow, PortalSessionRow, TenantRow
 
 CONFIGURATION_ID = "default"
 # A session's idle expiry moves at most this often (one write per minute of use, not per request).
@@ -35,6 +35,19 @@ LINK_USED = (
     "This billing portal link was already used: each link opens once. Open the billing portal again "
     "from your account for a new one."
 )
+
+
+LINK_MAKER_REVOKED = (
+    "This billing portal link was made with an API key that has since been revoked. Open the billing "
+    "portal again from your account for a new one."
+)
+
+
+def _maker_live() -> ColumnElement[bool]:
+    """The API key that made the session, when a stored one did, is not revoked: a link or a
+    session stands on the key that made it, so revoking a leaked key ends what it opened."""
+    revoked = exists().where(ApiKeyRow.id == PortalSessionRow.created_by, ApiKeyRow.revoked_at.is_not(None))
+    return ~revoked
 
 
 def _hash(secret: str) -> str:
@@ -103,6 +116,7 @@ async def open_portal_session(deps: Deps, token: str) -> OpenedSession:
                 PortalSessionRow.link_hash == link_hash,
                 PortalSessionRow.opened_at.is_(None),
                 PortalSessionRow.link_expires_at > now,
+                _maker_live(),
             )
             .values(
                 opened_at=now,
@@ -111,13 +125,20 @@ async def open_portal_session(deps: Deps, token: str) -> OpenedSession:
                 expires_at=now + policy.max_lifetime,
             )
         )
-        row = await session.scalar(select(PortalSessionRow).where(PortalSessionRow.link_hash == link_hash))
+        found = (
+            await session.execute(
+                select(PortalSessionRow, _maker_live()).where(PortalSessionRow.link_hash == link_hash)
+            )
+        ).first()
+    row, maker_live = found if found is not None else (None, True)
     if opened.rowcount == 1 and row is not None:  # type: ignore[attr-defined]  # an UPDATE's result has rowcount
         return OpenedSession(session=row, secret=secret)
     if row is None:
         raise Unauthenticated(LINK_UNKNOWN)
     if row.opened_at is not None:
         raise Unauthenticated(LINK_USED)
+    if not maker_live:
+        raise Unauthenticated(LINK_MAKER_REVOKED)
     minutes = max(1, round((row.link_expires_at - row.created_at).total_seconds() / 60))
     raise Unauthenticated(
         f"This billing portal link expired at {row.link_expires_at:%Y-%m-%d %H:%M} UTC (links are valid for "
@@ -138,12 +159,13 @@ def _live(row: PortalSessionRow | None, now: datetime) -> bool:
 
 async def authenticate(deps: Deps, secret: str) -> tuple[Principal | None, PortalSessionRow | None]:
     """The principal a session cookie stands for (TENANT scope, marked as a portal
-    session), or None once the session has ended. Each use moves its idle expiry."""
+    session), or None once the session has ended or the key that made it was revoked. Each
+    use moves its idle expiry."""
     now = deps.clock.now()
     session_hash = _hash(secret)
     async with deps.store.read() as session:
         row = await session.scalar(
-            select(PortalSessionRow).where(PortalSessionRow.session_hash == session_hash)
+            select(PortalSessionRow).where(PortalSessionRow.session_hash == session_hash, _maker_live())
         )
     if row is None or not _live(row, now):
         return None, None

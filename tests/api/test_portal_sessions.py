@@ -8,10 +8,13 @@ import asyncio
 import dataclasses
 import io
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from starlette.requests import Request
 
+from gateway import portal_session
 from models.kernel.clock import FixedClock
 from models.kernel.errors import ValidationFailed
 from models.platform.access import operator
@@ -365,3 +368,57 @@ async def test_the_printable_invoice_is_the_sessions_own_tenants_only(api: Api) 
     assert "$50.00" in printed.text and "frame-ancestors 'none'" in printed.headers["content-security-policy"]
     assert (await api.http.get(f"/portal/invoices/{theirs['id']}", headers=cookie)).status_code == 404
     assert (await api.http.get(f"/portal/invoices/{ours['id']}")).status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("public_url", "request_url", "secure"),
+    [
+        (None, "http://127.0.0.1:8000/portal/session", False),  # development: browsers drop Secure here
+        (None, "https://billing.example.com/portal/session", True),
+        # behind a proxy that forwards a loopback Host over plain http: the public URL decides
+        ("https://billing.example.com", "http://127.0.0.1:8000/portal/session", True),
+        ("http://localhost:8000", "http://127.0.0.1:8000/portal/session", False),
+    ],
+)
+def test_the_session_cookie_is_secure_unless_the_portal_is_served_over_plain_http_on_loopback(
+    deps: Deps, public_url: str | None, request_url: str, secure: bool
+) -> None:
+    policy = dataclasses.replace(
+        deps.policy, portal=dataclasses.replace(deps.policy.portal, public_url=public_url)
+    )
+    url = urlsplit(request_url)
+    request = Request(
+        {
+            "type": "http",
+            "method": "POST",
+            "scheme": url.scheme,
+            "path": url.path,
+            "query_string": b"",
+            "headers": [(b"host", url.netloc.encode())],
+        }
+    )
+    assert portal_session.secure_cookie(request, dataclasses.replace(deps, policy=policy)) is secure
+
+
+REVOKE = """mutation($id: ID!) { revokeApiKey(id: $id) { __typename ... on Error { code message } } }"""
+
+
+async def test_revoking_the_key_that_made_a_link_ends_its_session_and_voids_its_unopened_links(
+    api: Api,
+) -> None:
+    tenant = await new_tenant(api)
+    made = await new_key(api, "TENANT", tenant)
+    own = api.as_key(made["secret"])
+    session = await portal_for(own, tenant)
+    unopened = await create_link(own, tenant)
+    by_admin = await portal_for(api, tenant)  # made by another key: stays
+    assert (await session(TENANT, {"id": tenant}))["tenant"]["id"] == tenant
+
+    assert (await api(REVOKE, {"id": made["apiKey"]["id"]}))["revokeApiKey"]["__typename"] == "ApiKey"
+
+    ended = await session.raw(TENANT, {"id": tenant})
+    assert _code(ended) == "UNAUTHENTICATED"
+    refused = await open_link(api.http, unopened["url"])
+    assert refused.status_code == 401
+    assert "revoked" in refused.json()["error"]["message"]
+    assert (await by_admin(TENANT, {"id": tenant}))["tenant"]["id"] == tenant
