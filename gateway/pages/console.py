@@ -5,7 +5,6 @@ in the tab's sessionStorage: the server keeps no session and puts no key in a UR
 
 from __future__ import annotations
 
-import hashlib
 import re
 from functools import cache
 from pathlib import Path
@@ -14,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from gateway.pages import by_hash, page_shell, security_headers
 from gateway.settings import Settings
 
 OPERATIONS = Path(__file__).resolve().parent.parent / "static" / "console" / "operations.js"
@@ -21,52 +21,13 @@ OPERATIONS = Path(__file__).resolve().parent.parent / "static" / "console" / "op
 # the browser is the file's text, so the hash the browser takes is the hash taken here.
 _DOCUMENT = re.compile(r"export const (\w+) = `((?:[^`\\$]|\$(?!\{))*)`;")
 
-# No inline script or style: everything comes from /assets on this origin, and the page
-# may only talk to this origin's API (it opens no websocket).
-CONTENT_SECURITY_POLICY = "; ".join(
-    [
-        "default-src 'none'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        "font-src 'self'",
-        "connect-src 'self'",
-        "base-uri 'none'",
-        "form-action 'none'",
-        "frame-ancestors 'none'",
-    ]
-)
-
-SHELL = """<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
-<title>Billing gateway · Operator console</title>
-<link rel="icon" href="data:,">
-<link rel="stylesheet" href="/assets/shared/base.css">
-<link rel="stylesheet" href="/assets/console/console.css">
-<script type="module" src="/assets/console/app.js"></script>
-</head>
-<body>
-<div id="app"><noscript>The operator console needs JavaScript.</noscript></div>
-</body>
-</html>
-"""
+# The page may only talk to this origin's API (it opens no websocket).
+HEADERS = security_headers()
+SHELL = page_shell("Billing gateway · Operator console", "console", needs="The operator console")
 
 
 async def console_page(request: Request) -> Response:
-    return HTMLResponse(
-        SHELL,
-        headers={
-            "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-            "Cache-Control": "no-store",
-            "X-Content-Type-Options": "nosniff",
-            "Referrer-Policy": "no-referrer",
-            "X-Frame-Options": "DENY",
-        },
-    )
+    return HTMLResponse(SHELL, headers=HEADERS)
 
 
 def routes(settings: Settings) -> list[BaseRoute]:
@@ -87,4 +48,4 @@ def documents() -> dict[str, str]:
 def persisted_documents() -> dict[str, str]:
     """{sha256 hex: document}, the trusted-documents file format: what a gateway run with
     GATEWAY_PERSISTED_ONLY must also trust for the console to work."""
-    return {hashlib.sha256(text.encode()).hexdigest(): text for text in documents().values()}
+    return by_hash(documents().values())

@@ -10,7 +10,6 @@ cookie and never holds an API key."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import re
@@ -21,7 +20,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from gateway import portal_session
-from gateway.pages import invoice_print
+from gateway.pages import by_hash, invoice_print, page_shell, security_headers
 from gateway.settings import Settings
 from models.kernel.errors import DomainError
 from models.portal import service as portal
@@ -29,43 +28,9 @@ from models.portal import service as portal
 log = logging.getLogger("gateway.portal")
 QUERIES = Path(__file__).resolve().parent.parent / "static" / "portal" / "queries.js"
 
-CONTENT_SECURITY_POLICY = "; ".join(
-    [
-        "default-src 'none'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        "font-src 'self'",
-        "connect-src 'self' ws: wss:",
-        "base-uri 'none'",
-        "form-action 'none'",
-        "frame-ancestors 'none'",
-    ]
-)
-HEADERS = {
-    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-    "Cache-Control": "no-store",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "DENY",
-}
-
-SHELL = """<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
-<title>Billing</title>
-<link rel="stylesheet" href="/assets/shared/base.css">
-<link rel="stylesheet" href="/assets/portal/portal.css">
-<script type="module" src="/assets/portal/app.js"></script>
-</head>
-<body>
-<div id="app"><noscript>The billing portal needs JavaScript.</noscript></div>
-</body>
-</html>
-"""
+# The page talks to this origin's API, over HTTP and its websocket (live updates).
+HEADERS = security_headers("'self' ws: wss:")
+SHELL = page_shell("Billing", "portal", needs="The billing portal")
 
 
 def _error(status: int, code: str, message: str) -> JSONResponse:
@@ -142,7 +107,7 @@ def documents() -> dict[str, str]:
 def persisted_documents() -> dict[str, str]:
     """{sha256 hex: document}, the trusted-documents file format: what a gateway run with
     GATEWAY_PERSISTED_ONLY must also trust for the portal to work."""
-    return {hashlib.sha256(text.encode()).hexdigest(): text for text in documents().values()}
+    return by_hash(documents().values())
 
 
 def routes(settings: Settings) -> list[BaseRoute]:
