@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from gateway.pages import by_hash, page_shell, security_headers
+from gateway.pages.shell import by_hash, page_shell, security_headers
 from gateway.settings import Settings
 
 OPERATIONS = Path(__file__).resolve().parent.parent / "static" / "console" / "operations.js"

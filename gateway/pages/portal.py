@@ -20,7 +20,8 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from gateway import portal_session
-from gateway.pages import by_hash, invoice_print, page_shell, security_headers
+from gateway.pages import invoice_print
+from gateway.pages.shell import by_hash, page_shell, security_headers
 from gateway.settings import Settings
 from models.kernel.errors import DomainError
 from models.portal import service as portal
