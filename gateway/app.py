@@ -204,9 +204,9 @@ class GatewayGraphQL(GraphQL[Context, None]):
         replaced by one error that says so, instead of megabytes a client cannot hold."""
         encoded = dumps(data)
         if len(encoded) <= self.max_response_bytes:
-            return encoded
+            return encoded.decode()
         log.warning("response of %d bytes refused (limit %d)", len(encoded), self.max_response_bytes)
-        return dumps(too_large(data, len(encoded), self.max_response_bytes))
+        return dumps(too_large(data, len(encoded), self.max_response_bytes)).decode()
 
     def decode_json(self, data: str | bytes) -> object:
         """Bodies and GET `variables`: anything but a JSON object (or a batch's array)
@@ -286,14 +286,15 @@ def too_large(data: object, size: int, limit: int) -> object:
 GC_THRESHOLDS = (20_000, 50, 100)
 
 
-def dumps(data: object) -> str:
-    """A response as JSON text: orjson (a fleet's 700 kB took a tenth of the request in
-    ``json.dumps``), or the standard library for what orjson refuses (an integer past 64
-    bits); both write UTF-8 text unescaped and no spaces."""
+def dumps(data: object) -> bytes:
+    """A response as UTF-8 JSON, its size in bytes what the limit counts: orjson (a fleet's
+    700 kB took a tenth of the request in ``json.dumps``), or the standard library for what
+    orjson refuses (an integer past 64 bits, a lone surrogate, which it escapes). Handed on
+    as text: a websocket message must be a text frame."""
     try:
-        return orjson.dumps(data).decode()
+        return orjson.dumps(data)
     except TypeError:  # orjson.JSONEncodeError
-        return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+        return json.dumps(data, separators=(",", ":")).encode()
 
 
 def serve_app() -> Starlette:

@@ -153,7 +153,13 @@ async def _bare(session: AsyncSession) -> tuple[Any, Any]:
     transaction (``session.connection()`` is a greenlet hop each time)."""
     transaction = session.sync_session.get_transaction()
     cached = session.info.get("bare")
-    if cached is not None and transaction is not None and cached[0] is transaction and transaction.is_active:
+    if (
+        cached is not None
+        and transaction is not None
+        and cached[0] is transaction
+        and transaction.is_active
+        and not cached[1].invalidated
+    ):
         return cached[1], cached[2]
     connection = await session.connection()
     raw = await connection.get_raw_connection()

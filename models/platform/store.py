@@ -20,7 +20,7 @@ import logging
 import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from contextvars import ContextVar
 from typing import Any
 
@@ -38,6 +38,11 @@ ROW_LOCK: dict[str, Any] = {"key_share": True}
 
 
 log = logging.getLogger("models.platform.store")
+
+# SQLite: how long a writer waits for this process's other writers (PRAGMA busy_timeout's 30 s),
+# and which task holds this process's write transaction (a task it starts is another task).
+SQLITE_WRITER_WAIT = 30.0
+_writing: ContextVar[asyncio.Task[Any] | None] = ContextVar("sqlite_writing", default=None)
 
 # The session a query operation's reads share (resolvers.shared.loaders.SharedReads sets it
 # for the operation): ``Store.read`` hands it out instead of a session of its own.
@@ -160,16 +165,38 @@ class Store:
             weakref.WeakKeyDictionary()
         )
 
-    def _queue(self) -> AbstractAsyncContextManager[Any]:
+    @asynccontextmanager
+    async def _queue(self) -> AsyncIterator[None]:
         """SQLite: this process's writers one at a time, handed on at once (see
-        ``models.platform.locks``); one lock per event loop, as a lock serves one loop."""
+        ``models.platform.locks``); one lock per event loop, as a lock serves one loop. A
+        writer waits as long as SQLite's own busy timeout would, then fails as SQLite
+        would; a transaction opened inside another of the same task fails at once (it
+        could only wait for itself)."""
         if self.dialect != "sqlite":
-            return nullcontext()
+            yield
+            return
+        task = asyncio.current_task()
+        if task is not None and _writing.get() is task:
+            raise RuntimeError("a write transaction was opened inside another: it would wait for itself")
         loop = asyncio.get_running_loop()
         lock = self._writers.get(loop)
         if lock is None:
             lock = self._writers[loop] = asyncio.Lock()
-        return lock
+        try:
+            if lock.locked():
+                await asyncio.wait_for(lock.acquire(), SQLITE_WRITER_WAIT)
+            else:
+                await lock.acquire()  # free: taken at once, without a timer
+        except TimeoutError:
+            raise exc.OperationalError(
+                "BEGIN IMMEDIATE", None, Exception(f"database is locked (waited {SQLITE_WRITER_WAIT:.0f} s)")
+            ) from None
+        token = _writing.set(task)
+        try:
+            yield
+        finally:
+            _writing.reset(token)
+            lock.release()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:

@@ -137,3 +137,19 @@ def test_the_dashboard_and_a_page_of_100_tenants_dashboards_fit_the_default_cost
     fleet = operation_cost(schema, parse(FLEET), None, {"first": 100})
     assert dashboard < fleet < limit
     assert operation_cost(schema, parse(INVOICE_PAGES_99), None, {"t": "ten_x"}) > limit
+
+
+async def test_the_response_cap_counts_bytes_so_non_ascii_text_is_not_let_through_at_triple_size(
+    settings: Settings, deps: Deps, api: Api
+) -> None:
+    name = "請求" * 40  # 80 characters, 240 bytes in UTF-8
+    for _ in range(12):
+        await new_tenant(api, name)
+    query = "{ tenants(first: 12) { edges { node { name } } } }"
+    async with gateway(settings, deps, max_response_bytes=2 * 1024) as http:
+        answer = await http.post(
+            "/graphql", json={"query": query}, headers={"Authorization": f"Bearer {api.key}"}
+        )
+    # 12 names: about 1,100 characters but 3,000 bytes
+    assert code(answer.json()) == "RESPONSE_TOO_LARGE"
+    assert answer.json()["errors"][0]["extensions"]["size"] > 2 * 1024
