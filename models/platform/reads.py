@@ -75,6 +75,9 @@ class _AnyOf(ColumnElement[bool]):
 
     inherit_cache = True
     type = Boolean()
+    # A comparison already: without this SQLite (no native booleans) would get
+    # ``(... IN (...)) = 1`` in a WHERE clause, which no index can serve (a full scan).
+    _is_implicitly_boolean = True
     _traverse_internals = [
         ("column", InternalTraversal.dp_clauseelement),
         ("param", InternalTraversal.dp_clauseelement),

@@ -10,7 +10,7 @@ from datetime import date
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
 
@@ -171,3 +171,47 @@ async def test_a_statement_built_once_takes_any_number_of_keys_none_or_odd_ones_
             orm = await rows_by_ids(session, TenantRow, keys)
             assert [row.id if row else None for row in light] == [row.id if row else None for row in orm]
             assert [row.id for row in light if row] == [k for k in keys if k in ids]
+
+
+async def test_every_loader_read_finds_its_rows_by_index_not_by_scanning_the_table(seeded: Deps) -> None:
+    """A keyed read (``any_of``) must stay a comparison an index can serve: on SQLite,
+    ``(invoice_id IN (SELECT value FROM json_each(?))) = 1`` scanned every line of every
+    invoice for each dashboard. The plans are asked with sequential scans discouraged on
+    PostgreSQL (its planner scans a table this small anyway when allowed)."""
+    statements: list[tuple[str, Any]] = []
+
+    def record(_conn: Any, _cursor: Any, sql: str, args: Any, *_rest: Any) -> None:
+        if "json_each" in sql or "ANY(" in sql:
+            statements.append((sql, args))
+
+    engine = seeded.store.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        async with seeded.store.read() as session:
+            tenant_ids = await _ids(session, TenantRow)
+            await light_rows_by_ids(session, InvoiceRow, await _ids(session, InvoiceRow))
+            newest = await invoicing.newest_invoices(session, [(t, 3) for t in tenant_ids])
+            await invoicing.invoice_lines(session, [i.id for group in newest for i in group])
+            await invoicing.credit_balances(session, tenant_ids)
+            await seats_in_use(session, tenant_ids)
+            live = await subscriptions.live_subscription_rows(session, tenant_ids)
+            await subscriptions.subscription_addon_rows(session, [row.id for row in live if row is not None])
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert len(statements) >= 7, [sql for sql, _ in statements]
+    tables = [["SCAN", name] for name in SQLModel.metadata.tables]  # a table's, not a subquery's
+    async with seeded.store.read() as session:
+        raw = (await (await session.connection()).get_raw_connection()).driver_connection
+        for sql, args in statements:
+            if session.bind.dialect.name == "sqlite":
+                steps = await raw.execute_fetchall(f"EXPLAIN QUERY PLAN {sql}", args)
+                plan = " | ".join(row[3] for row in steps)
+                scans = [step for step in plan.split(" | ") if step.split(" ")[:2] in tables]
+            else:
+                await raw.execute("SET enable_seqscan = off")
+                try:
+                    plan = " | ".join(row[0] for row in await raw.fetch(f"EXPLAIN {sql}", *args))
+                finally:
+                    await raw.execute("RESET enable_seqscan")
+                scans = [step.strip() for step in plan.split(" | ") if "Seq Scan" in step]
+            assert not scans, f"{sql}\n{plan}"
